@@ -1,0 +1,237 @@
+"""The ``digest`` command line: thin commands over the library.
+
+Every command parses its options, calls the library and prints. A ``DigestError`` becomes
+``Error: ...`` on stderr and exit code 1, never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Callable, Iterable, Sequence
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from rich import box
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+
+from digest import __version__, defaults
+from digest.errors import DigestError
+from digest.ingest import PARSERS
+from digest.ingest.fetch import Fetcher
+from digest.ingest.manifest import FileSettings
+from digest.ingest.runner import Report, ingest_arxiv, ingest_file, ingest_hf_day, plan
+from digest.model import Paper
+from digest.settings import HttpSettings, Settings, parse_now
+from digest.store import Store
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class _Group(click.Group):
+    """A group whose commands turn DigestError into a clean ``Error: ...``, exit 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except DigestError as e:
+            raise click.ClickException(str(e)) from e
+
+
+class _EchoHandler(logging.Handler):
+    """Log lines to whatever stderr click sees now (so test runners capture them)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        click.echo(f"digest: {self.format(record)}", err=True)
+
+
+def _setup_logging(quiet: bool) -> None:
+    logger = logging.getLogger("digest")
+    if not any(isinstance(h, _EchoHandler) for h in logger.handlers):
+        logger.addHandler(_EchoHandler())
+    logger.propagate = False
+    # On a terminal the progress bar tells the story; elsewhere, one plain line per step.
+    chatty = not quiet and not sys.stderr.isatty()
+    logger.setLevel(logging.INFO if chatty else logging.WARNING)
+
+
+def settings_options(command: F) -> F:
+    """Add --db, --config and --now (and their environment variables) to a command."""
+    options = [
+        click.option("--db", envvar="DIGEST_DB", default=defaults.DB_URL, show_default=True,
+                     metavar="URL", help="Database URL (env DIGEST_DB)."),
+        click.option("--config", envvar="DIGEST_CONFIG", default=defaults.CONFIG_PATH,
+                     show_default=True, type=click.Path(path_type=Path),
+                     help="Subscriptions file (env DIGEST_CONFIG)."),
+        click.option("--now", envvar="DIGEST_NOW", metavar="ISO-TIME",
+                     help="Run as if it were this moment (env DIGEST_NOW); default: the clock."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _settings(db: str, config: Path, now: str | None) -> Settings:
+    return Settings(db_url=db, config_path=config, fixed_now=parse_now(now) if now else None)
+
+
+def _console(stderr: bool = False) -> Console:
+    stream = sys.stderr if stderr else sys.stdout
+    return Console(file=stream, width=None if stream.isatty() else 160, highlight=False)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors on stderr.")
+@click.version_option(__version__, prog_name="digest")
+def cli(quiet: bool) -> None:
+    """digest: follow authors and keywords, get new papers by email.
+
+    \b
+    Example:
+        digest ingest seeds/
+        digest papers --json
+    """
+    _setup_logging(quiet)
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(list(PARSERS)),
+              help="Read every file as this format instead of detecting it.")
+@click.option("--captured", type=click.DateTime(["%Y-%m-%d"]), metavar="YYYY-MM-DD",
+              help="Day the pages were saved; dates without a year resolve against it.")
+@click.option("--owner", metavar="NAME", help="Profile owner to credit with every paper read.")
+@click.option("--hf-date", "hf_dates", multiple=True, type=click.DateTime(["%Y-%m-%d"]),
+              metavar="YYYY-MM-DD", help="Fetch the Hugging Face daily papers of this day.")
+@click.option("--arxiv", "categories", multiple=True, metavar="CATEGORY",
+              help="Fetch arXiv's Atom feed of this category (e.g. cs.LG).")
+@settings_options
+def ingest(
+    paths: tuple[Path, ...], fmt: str | None, captured: datetime | None, owner: str | None,
+    hf_dates: tuple[datetime, ...], categories: tuple[str, ...],
+    db: str, config: Path, now: str | None,
+) -> None:
+    """Read papers from files, folders and live feeds into the database.
+
+    Each file's format is detected (profile, daily-page, hf-json, arxiv-atom); a folder
+    with a sources.yaml manifest is read by it. A paper is stored once, however many
+    sources list it. Files that cannot be read are reported; the rest are still stored,
+    and the command exits 1.
+
+    \b
+    Examples:
+        digest ingest seeds/
+        digest ingest page.txt --format profile --captured 2026-05-28 --owner "Ada Lovelace"
+        digest ingest --hf-date 2026-08-21 --arxiv cs.LG
+    """
+    if not (paths or hf_dates or categories):
+        raise click.UsageError("name files or folders to read, or --hf-date / --arxiv")
+    settings = _settings(db, config, now)
+    store = Store(settings.db_url)
+    given = FileSettings(fmt, captured.date() if captured else None, owner)
+    jobs, reports = plan(paths, given)
+    steps: list[Callable[[], Iterable[Report]]] = [
+        (lambda job=job: [ingest_file(store, job, settings.now())]) for job in jobs]
+    if hf_dates or categories:
+        fetcher = Fetcher(HttpSettings.from_env())
+        steps += [(lambda d=d: ingest_hf_day(store, fetcher, d.date(), settings.now()))
+                  for d in hf_dates]
+        steps += [(lambda c=c: [ingest_arxiv(store, fetcher, c, settings.now())])
+                  for c in categories]
+    for step_reports in _with_progress(steps, "Ingesting"):
+        reports.extend(step_reports)
+    _print_ingest_table(reports, store.count_papers(), settings.db_url)
+    errors = [r.error for r in reports if r.error]
+    for error in errors:
+        click.echo(f"Error: {error}", err=True)
+    if errors:
+        sys.exit(1)
+
+
+def _with_progress(
+    steps: Sequence[Callable[[], Iterable[Report]]], label: str
+) -> Iterable[Iterable[Report]]:
+    """Run the steps, with a progress bar when stderr is a terminal and there are many."""
+    console = _console(stderr=True)
+    if not console.is_terminal or len(steps) < defaults.PROGRESS_MIN_FILES:
+        yield from (step() for step in steps)
+        return
+    with Progress(console=console, transient=True) as progress:
+        task = progress.add_task(label, total=len(steps))
+        for step in steps:
+            yield step()
+            progress.advance(task)
+
+
+def _print_ingest_table(reports: list[Report], total: int, db_url: str) -> None:
+    table = Table(box=box.SIMPLE_HEAD, show_footer=True)
+    sums = [sum(getattr(r, col) for r in reports) for col in ("read", "new", "merged")]
+    failed = sum(1 for r in reports if r.error)
+    table.add_column("File", footer=f"{len(reports)} sources")
+    table.add_column("Format")
+    for name, value in zip(("Read", "New", "Merged"), sums, strict=True):
+        table.add_column(name, justify="right", footer=str(value))
+    table.add_column("Errors", justify="right", footer=str(failed))
+    for r in reports:
+        table.add_row(r.source, r.format or "?", str(r.read), str(r.new), str(r.merged),
+                      "1" if r.error else "0")
+    console = _console()
+    console.print(table)
+    console.print(f"{total} distinct papers stored in {db_url}")
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@settings_options
+def papers(as_json: bool, db: str, config: Path, now: str | None) -> None:
+    """List the papers stored, oldest first.
+
+    \b
+    Examples:
+        digest papers
+        digest papers --json | jq -r .title
+    """
+    stored = Store(_settings(db, config, now).db_url).papers()
+    if as_json:
+        for paper in stored:
+            click.echo(json.dumps(paper_json(paper), ensure_ascii=False))
+        return
+    table = Table(box=box.SIMPLE_HEAD)
+    for name in ("ID", "arXiv", "Published", "Upvotes", "Authors", "Title"):
+        table.add_column(name, overflow="ellipsis", no_wrap=name == "Title")
+    for p in stored:
+        table.add_row(str(p.id), p.arxiv_id or "", _iso(p.published),
+                      "" if p.upvotes is None else str(p.upvotes),
+                      str(p.author_count or len(p.all_authors)), p.title)
+    _console().print(table)
+    click.echo(f"{len(stored)} papers")
+
+
+def paper_json(p: Paper) -> dict[str, Any]:
+    """The JSON object ``digest papers --json`` prints for a paper."""
+    return {
+        "id": p.id, "arxiv_id": p.arxiv_id, "title": p.title, "authors": list(p.all_authors),
+        "author_count": p.author_count, "truncated": p.truncated,
+        "credited": list(p.credited), "organization": p.organization, "category": p.category,
+        "published": _iso(p.published) or None, "featured": _iso(p.featured) or None,
+        "upvotes": p.upvotes, "score": p.score, "has_code": p.has_code,
+        "github_repo": p.github_repo, "github_stars": p.github_stars,
+        "project_page": p.project_page, "announce_type": p.announce_type,
+        "keywords": list(p.keywords), "ai_summary": p.ai_summary, "abstract": p.abstract,
+        "sources": list(p.sources),
+        "first_seen": p.first_seen.isoformat() if p.first_seen else None,
+    }
+
+
+def _iso(day: date | None) -> str:
+    return day.isoformat() if day else ""
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli(prog_name="digest")

@@ -1,0 +1,34 @@
+"""Every default of digest, in one commented place."""
+
+from __future__ import annotations
+
+# Database used when neither --db nor DIGEST_DB is given: a SQLite file in the working
+# directory, so the tool runs anywhere with no server.
+DB_URL = "sqlite:///digest.db"
+
+# Subscriptions file used when neither --config nor DIGEST_CONFIG is given.
+CONFIG_PATH = "subscriptions.yaml"
+
+# Name of the manifest that tells, for the files of a folder, their format, capture date
+# and profile owner (see seeds/sources.yaml).
+MANIFEST_NAME = "sources.yaml"
+
+# Live sources. Bases are overridable so tests (and mirrors) can point elsewhere.
+HF_BASE_URL = "https://huggingface.co"
+ARXIV_BASE_URL = "https://rss.arxiv.org"
+# Items per page asked of the Hugging Face daily_papers API; paging stops at a short page.
+HF_PAGE_LIMIT = 100
+# A day never has more pages than this; a server that pages forever is cut off here.
+HF_MAX_PAGES = 50
+
+# HTTP: seconds to wait for a connection or a read, attempts per request (the first try
+# included), and the first back-off delay in seconds (doubled after each failure).
+HTTP_TIMEOUT = 20.0
+HTTP_ATTEMPTS = 3
+HTTP_BACKOFF = 1.0
+
+# Input files larger than this are refused rather than read into memory.
+MAX_INPUT_BYTES = 64 * 1024 * 1024
+
+# Inputs with at least this many files get a progress bar when run on a terminal.
+PROGRESS_MIN_FILES = 2

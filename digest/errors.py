@@ -1,0 +1,35 @@
+"""The one exception hierarchy of digest.
+
+Every error a user can cause is a ``DigestError`` whose message says what went wrong and
+what to do about it; the CLI prints it as ``Error: ...`` and exits 1.
+"""
+
+from __future__ import annotations
+
+
+class DigestError(Exception):
+    """Base class of every error digest reports to its user."""
+
+
+class ConfigError(DigestError):
+    """A setting, option or configuration file is invalid."""
+
+
+class InputError(DigestError):
+    """An input file or response cannot be read as a paper source.
+
+    ``source`` names the file or URL, ``reason`` says why; ``str()`` joins both.
+    """
+
+    def __init__(self, source: str, reason: str) -> None:
+        super().__init__(f"{source}: {reason}")
+        self.source = source
+        self.reason = reason
+
+
+class FetchError(InputError):
+    """A live source could not be fetched (HTTP error, timeout, cut-off body)."""
+
+
+class StoreError(DigestError):
+    """The database cannot be opened or written."""

@@ -1,0 +1,92 @@
+"""Parser for Hugging Face ``/api/daily_papers`` responses: a JSON list of items.
+
+Each item holds a ``paper`` object (arXiv id, full author list, upvotes, GitHub repo and
+stars, project page, organisation, AI summary and keywords where present). Fields come and
+go across the years, so each is read when present and of the expected type; an item that
+is itself a paper object (no ``paper`` key) is read the same way.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from typing import Any
+
+from digest.ingest.common import ParseContext
+from digest.model import Paper
+from digest.text import squash
+
+
+def parse_hf_json(text: str, ctx: ParseContext) -> list[Paper]:
+    """Read every item of a daily_papers response; raises InputError naming the item."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ctx.error(f"not valid JSON ({e.msg} at line {e.lineno}, column {e.colno}); "
+                        "is the file cut off?") from e
+    if not isinstance(data, list):
+        raise ctx.error(f"expected a JSON list of daily_papers items, found a "
+                        f"{type(data).__name__}")
+    return [_paper(item, n, ctx) for n, item in enumerate(data, 1)]
+
+
+def _paper(item: Any, n: int, ctx: ParseContext) -> Paper:
+    if not isinstance(item, dict):
+        raise ctx.error(f"item {n} is a {type(item).__name__}, not an object")
+    paper = item.get("paper", item)
+    if not isinstance(paper, dict):
+        raise ctx.error(f"item {n}: 'paper' is not an object")
+    title = _text(paper, "title") or _text(item, "title")
+    if not title:
+        raise ctx.error(f"item {n} has no paper title")
+    authors = tuple(
+        squash(a["name"]) for a in paper.get("authors") or ()
+        if isinstance(a, dict) and isinstance(a.get("name"), str) and a["name"].strip()
+    )
+    github = _text(paper, "githubRepo")
+    keywords = paper.get("ai_keywords")
+    return Paper(
+        title=squash(title),
+        authors=authors,
+        truncated=False,
+        author_count=len(authors),
+        arxiv_id=_text(paper, "id"),
+        abstract=(_text(paper, "summary") or _text(item, "summary") or "").strip(),
+        organization=_organization(paper.get("organization") or item.get("organization")),
+        published=_day(paper.get("publishedAt") or item.get("publishedAt")),
+        featured=_day(paper.get("submittedOnDailyAt")),
+        upvotes=_int(paper.get("upvotes")),
+        has_code=bool(github),
+        github_repo=github,
+        github_stars=_int(paper.get("githubStars")),
+        project_page=_text(paper, "projectPage"),
+        ai_summary=_text(paper, "ai_summary"),
+        keywords=tuple(k.strip() for k in keywords if isinstance(k, str) and k.strip())
+        if isinstance(keywords, list) else (),
+        sources=(ctx.source,),
+    )
+
+
+def _text(obj: dict[str, Any], key: str) -> str | None:
+    value = obj.get(key)
+    return value.strip() or None if isinstance(value, str) else None
+
+
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _organization(org: Any) -> str | None:
+    if isinstance(org, dict):
+        return _text(org, "fullname") or _text(org, "name")
+    return org.strip() or None if isinstance(org, str) else None
+
+
+def _day(stamp: Any) -> date | None:
+    """The UTC calendar day of an ISO timestamp such as ``2025-12-31T04:25:11.000Z``."""
+    if not isinstance(stamp, str):
+        return None
+    try:
+        return datetime.fromisoformat(stamp).date()
+    except ValueError:
+        return None

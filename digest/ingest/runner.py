@@ -1,0 +1,153 @@
+"""Running an ingest: which files to read with which settings, and reading each into the
+store. One bad file is reported and counted; the others are still read.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+
+from digest import defaults
+from digest.errors import ConfigError, InputError, StoreError
+from digest.ingest import PARSERS, parse
+from digest.ingest.common import ParseContext
+from digest.ingest.fetch import Fetcher, arxiv_feed_url, hf_daily_url
+from digest.ingest.manifest import FileSettings, load_manifest
+from digest.model import Paper
+from digest.store import Store
+
+log = logging.getLogger("digest.ingest")
+
+
+@dataclass(frozen=True)
+class Report:
+    """What happened to one file or URL."""
+
+    source: str
+    format: str | None = None
+    read: int = 0
+    new: int = 0
+    merged: int = 0
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class Job:
+    """One file to read and the settings to read it with."""
+
+    path: Path
+    settings: FileSettings
+
+
+def plan(paths: Sequence[Path], given: FileSettings) -> tuple[list[Job], list[Report]]:
+    """The files named by ``paths`` (folders expanded, manifests applied).
+
+    Settings given on the command line win over a manifest's. Paths that do not exist and
+    manifests that cannot be read come back as failed reports.
+    """
+    jobs: list[Job] = []
+    failures: list[Report] = []
+    for path in paths:
+        if path.is_dir():
+            try:
+                jobs.extend(_folder_jobs(path, given))
+            except ConfigError as e:
+                failures.append(Report(str(path / defaults.MANIFEST_NAME), error=str(e)))
+        elif path.is_file():
+            jobs.append(Job(path, given))
+        else:
+            failures.append(Report(str(path), error=f"{path}: no such file or folder"))
+    return jobs, failures
+
+
+def _folder_jobs(folder: Path, given: FileSettings) -> Iterator[Job]:
+    manifest_path = folder / defaults.MANIFEST_NAME
+    manifest = load_manifest(manifest_path, tuple(PARSERS)) if manifest_path.is_file() else {}
+    for path in sorted(folder.iterdir()):
+        if path.name.startswith(".") or path == manifest_path:
+            continue
+        if path.is_dir():
+            yield from _folder_jobs(path, given)
+        elif path.is_file():
+            listed = manifest.get(path.name, FileSettings())
+            yield Job(path, FileSettings(
+                given.format or listed.format,
+                given.captured or listed.captured,
+                given.owner or listed.owner,
+            ))
+
+
+def ingest_file(store: Store, job: Job, now: datetime) -> Report:
+    """Read one file into the store, all or nothing."""
+    source = job.path.name
+    ctx = ParseContext(source, job.settings.captured or now.date(), job.settings.owner)
+    try:
+        size = job.path.stat().st_size
+        if size > defaults.MAX_INPUT_BYTES:
+            raise InputError(str(job.path), f"file is {size} bytes, more than digest reads "
+                             f"({defaults.MAX_INPUT_BYTES}); split it")
+        data = job.path.read_bytes()
+    except OSError as e:
+        return _fail(store, Report(source, job.settings.format, error=f"{job.path}: {e.strerror}"),
+                     now)
+    except InputError as e:
+        return _fail(store, Report(source, job.settings.format, error=str(e)), now)
+    return _store(store, data, ctx, job.settings.format, now, display=str(job.path))
+
+
+def ingest_hf_day(store: Store, fetcher: Fetcher, day: date, now: datetime) -> list[Report]:
+    """Fetch every page of the Hugging Face daily papers of ``day`` and store them.
+
+    All pages are fetched and parsed before any is stored, so a failure stores nothing.
+    """
+    pages: list[tuple[str, list[Paper]]] = []
+    try:
+        for page in range(defaults.HF_MAX_PAGES):
+            url = hf_daily_url(fetcher.settings.hf_base, day, page)
+            _, papers = parse(fetcher.get(url), ParseContext(url, day), "hf-json")
+            pages.append((url, papers))
+            if len(papers) < defaults.HF_PAGE_LIMIT:
+                break
+    except InputError as e:
+        return [_fail(store, Report(e.source, "hf-json", error=str(e)), now)]
+    return [_save(store, url, "hf-json", papers, now) for url, papers in pages]
+
+
+def ingest_arxiv(store: Store, fetcher: Fetcher, category: str, now: datetime) -> Report:
+    """Fetch arXiv's Atom feed of ``category`` and store its entries."""
+    url = arxiv_feed_url(fetcher.settings.arxiv_base, category)
+    try:
+        data = fetcher.get(url)
+    except InputError as e:
+        return _fail(store, Report(url, "arxiv-atom", error=str(e)), now)
+    return _store(store, data, ParseContext(url, now.date()), "arxiv-atom", now, display=url)
+
+
+def _store(
+    store: Store, data: bytes, ctx: ParseContext, fmt: str | None, now: datetime, display: str
+) -> Report:
+    try:
+        fmt, papers = parse(data, ctx, fmt)
+    except InputError as e:
+        return _fail(store, Report(ctx.source, fmt, error=f"{display}: {e.reason}"), now)
+    return _save(store, ctx.source, fmt, papers, now)
+
+
+def _save(store: Store, source: str, fmt: str, papers: list[Paper], now: datetime) -> Report:
+    try:
+        result = store.save_papers(papers, source=source, fmt=fmt, now=now)
+    except StoreError as e:
+        return Report(source, fmt, len(papers), error=str(e))
+    report = Report(source, fmt, result.read, result.new, result.merged)
+    log.info("%s (%s): %d read, %d new, %d merged", source, fmt, report.read, report.new,
+             report.merged)
+    return report
+
+
+def _fail(store: Store, report: Report, now: datetime) -> Report:
+    log.warning("%s", report.error)
+    store.record_failure(report.source, report.format, report.error or "", now)
+    return report

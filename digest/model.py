@@ -1,0 +1,54 @@
+"""The small frozen records the pipeline stages hand each other.
+
+A ``Paper`` is what a parser reads from one source entry, and also what the store gives
+back after merging every source of that paper. ORM rows never leave ``digest.store``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from digest.text import name_key
+
+
+@dataclass(frozen=True)
+class Paper:
+    """One paper as known from one or more sources.
+
+    ``authors`` is the visible author list in its listed order; ``truncated`` says it is
+    shorter than the real one ("et al.", or only a count was shown). ``credited`` names
+    profile owners the paper is credited to, who may be cut off the visible list.
+    ``id`` and ``first_seen`` are set by the store; parsers leave them empty.
+    """
+
+    title: str
+    authors: tuple[str, ...] = ()
+    truncated: bool = False
+    author_count: int | None = None
+    credited: tuple[str, ...] = ()
+    arxiv_id: str | None = None
+    abstract: str = ""
+    organization: str | None = None
+    category: str | None = None
+    published: date | None = None
+    featured: date | None = None
+    upvotes: int | None = None
+    score: float | None = None
+    has_code: bool = False
+    github_repo: str | None = None
+    github_stars: int | None = None
+    project_page: str | None = None
+    ai_summary: str | None = None
+    keywords: tuple[str, ...] = ()
+    announce_type: str | None = None
+    sources: tuple[str, ...] = ()
+    first_seen: datetime | None = None
+    id: int | None = field(default=None, compare=False)
+
+    @property
+    def all_authors(self) -> tuple[str, ...]:
+        """Every name known: the listed authors, then credited owners not among them."""
+        listed = {name_key(a) for a in self.authors}
+        extra = tuple(c for c in self.credited if name_key(c) not in listed)
+        return self.authors + extra

@@ -1,0 +1,85 @@
+"""Run-wide settings: database, configuration file, clock and HTTP behaviour.
+
+Each setting comes from a command-line option, else an environment variable, else the
+default in ``digest.defaults``. The clock is a setting too: with ``--now``/``DIGEST_NOW``
+every command that records or compares times sees that moment, so a run can be replayed.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from digest import defaults
+from digest.errors import ConfigError
+
+
+def parse_now(text: str) -> datetime:
+    """Parse an ISO 8601 moment; a time without an offset is taken as UTC.
+
+    Raises ConfigError naming the bad value.
+    """
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError as e:
+        raise ConfigError(
+            f"--now/DIGEST_NOW {text!r} is not an ISO 8601 time; "
+            "write it like 2026-08-21T08:00:00+02:00 or 2026-08-21"
+        ) from e
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where the data lives and what time it is."""
+
+    db_url: str = defaults.DB_URL
+    config_path: Path = Path(defaults.CONFIG_PATH)
+    fixed_now: datetime | None = None
+
+    def now(self) -> datetime:
+        """The run's clock: the fixed moment when one was given, else the system clock."""
+        return self.fixed_now if self.fixed_now is not None else datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class HttpSettings:
+    """Where live sources are fetched from and how patiently."""
+
+    hf_base: str = defaults.HF_BASE_URL
+    arxiv_base: str = defaults.ARXIV_BASE_URL
+    timeout: float = defaults.HTTP_TIMEOUT
+    attempts: int = defaults.HTTP_ATTEMPTS
+    backoff: float = defaults.HTTP_BACKOFF
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> HttpSettings:
+        """Read DIGEST_HF_URL, DIGEST_ARXIV_URL and DIGEST_HTTP_{TIMEOUT,ATTEMPTS,BACKOFF}.
+
+        Raises ConfigError when a number is malformed.
+        """
+        return cls(
+            hf_base=env.get("DIGEST_HF_URL", defaults.HF_BASE_URL).rstrip("/"),
+            arxiv_base=env.get("DIGEST_ARXIV_URL", defaults.ARXIV_BASE_URL).rstrip("/"),
+            timeout=_number(env, "DIGEST_HTTP_TIMEOUT", defaults.HTTP_TIMEOUT),
+            attempts=max(1, int(_number(env, "DIGEST_HTTP_ATTEMPTS", defaults.HTTP_ATTEMPTS))),
+            backoff=_number(env, "DIGEST_HTTP_BACKOFF", defaults.HTTP_BACKOFF),
+        )
+
+
+def _number(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return float(default)
+    try:
+        value = float(raw)
+    except ValueError as e:
+        raise ConfigError(f"{name}={raw!r} is not a number; unset it or give e.g. 20") from e
+    if value < 0:
+        raise ConfigError(f"{name}={raw!r} must not be negative")
+    return value

@@ -1,0 +1,123 @@
+"""The database schema, portable between SQLite and PostgreSQL.
+
+Papers are stored once; ``paper_authors`` keeps each paper's author list in order (and
+the profile owners it is credited to), ``authors`` one row per folded name so that papers
+can be found by author, ``paper_sources`` every file or URL a paper was read from, and
+``ingest_runs`` one row per file or URL ingested. Later stages add their own tables here.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    Dialect,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A time stored as naive UTC and always read back as an aware UTC datetime."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if not isinstance(value, datetime) or value.tzinfo is None:
+            raise ValueError(f"UTCDateTime needs an aware datetime, got {value!r}")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+metadata = MetaData()
+
+papers = Table(
+    "papers",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("arxiv_id", String(64), unique=True),
+    Column("title", Text, nullable=False),
+    Column("title_key", String(1024), nullable=False, index=True),
+    Column("abstract", Text, nullable=False, default=""),
+    Column("author_count", Integer),
+    Column("truncated", Boolean, nullable=False, default=False),
+    Column("organization", String(512)),
+    Column("category", String(64)),
+    Column("published", Date),
+    Column("featured", Date),
+    Column("upvotes", Integer),
+    Column("score", Float),
+    Column("has_code", Boolean, nullable=False, default=False),
+    Column("github_repo", String(1024)),
+    Column("github_stars", Integer),
+    Column("project_page", String(1024)),
+    Column("ai_summary", Text),
+    Column("keywords", JSON, nullable=False, default=list),
+    Column("announce_type", String(32)),
+    Column("first_seen", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+authors = Table(
+    "authors",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("key", String(512), nullable=False, unique=True),
+    Column("name", String(512), nullable=False),
+)
+
+paper_authors = Table(
+    "paper_authors",
+    metadata,
+    Column("paper_id", Integer, ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True),
+    Column("position", Integer, primary_key=True),
+    Column("author_id", Integer, ForeignKey("authors.id"), nullable=False, index=True),
+    Column("name", String(512), nullable=False),
+    # listed: on the visible author list; credited: the paper sits on this owner's profile.
+    Column("listed", Boolean, nullable=False),
+    Column("credited", Boolean, nullable=False),
+)
+
+ingest_runs = Table(
+    "ingest_runs",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("source", String(2048), nullable=False),
+    Column("format", String(32)),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("read", Integer, nullable=False, default=0),
+    Column("new", Integer, nullable=False, default=0),
+    Column("merged", Integer, nullable=False, default=0),
+    Column("error", Text),
+)
+
+paper_sources = Table(
+    "paper_sources",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("paper_id", Integer, ForeignKey("papers.id", ondelete="CASCADE"), nullable=False),
+    Column("source", String(2048), nullable=False),
+    Column("run_id", Integer, ForeignKey("ingest_runs.id"), nullable=False),
+    Column("seen_at", UTCDateTime, nullable=False),
+    UniqueConstraint("paper_id", "source"),
+)
+Index("ix_paper_sources_source", paper_sources.c.source)
