@@ -9,8 +9,9 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import date, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -25,7 +26,7 @@ from digest.errors import DigestError
 from digest.ingest import PARSERS
 from digest.ingest.fetch import Fetcher
 from digest.ingest.manifest import FileSettings
-from digest.ingest.runner import Report, ingest_arxiv, ingest_file, ingest_hf_day, plan
+from digest.ingest.runner import Job, Report, ingest_arxiv, ingest_file, ingest_hf_day, plan
 from digest.model import Paper
 from digest.settings import HttpSettings, Settings, parse_now
 from digest.store import Store
@@ -135,16 +136,13 @@ def ingest(
     store = Store(settings.db_url)
     given = FileSettings(fmt, captured.date() if captured else None, owner)
     jobs, reports = plan(paths, given)
-    steps: list[Callable[[], Iterable[Report]]] = [
-        (lambda job=job: [ingest_file(store, job, settings.now())]) for job in jobs]
-    if hf_dates or categories:
-        fetcher = Fetcher(HttpSettings.from_env())
-        steps += [(lambda d=d: ingest_hf_day(store, fetcher, d.date(), settings.now()))
-                  for d in hf_dates]
-        steps += [(lambda c=c: [ingest_arxiv(store, fetcher, c, settings.now())])
-                  for c in categories]
-    for step_reports in _with_progress(steps, "Ingesting"):
-        reports.extend(step_reports)
+    steps: list[Callable[[], list[Report]]] = [
+        partial(_file_step, store, job, settings) for job in jobs]
+    with Fetcher(HttpSettings.from_env()) as fetcher:
+        steps += [partial(_hf_step, store, fetcher, d.date(), settings) for d in hf_dates]
+        steps += [partial(_arxiv_step, store, fetcher, c, settings) for c in categories]
+        for step_reports in _with_progress(steps, "Ingesting"):
+            reports.extend(step_reports)
     _print_ingest_table(reports, store.count_papers(), settings.db_url)
     errors = [r.error for r in reports if r.error]
     for error in errors:
@@ -153,9 +151,22 @@ def ingest(
         sys.exit(1)
 
 
+# One step per source, each reading the clock when it runs.
+def _file_step(store: Store, job: Job, settings: Settings) -> list[Report]:
+    return [ingest_file(store, job, settings.now())]
+
+
+def _hf_step(store: Store, fetcher: Fetcher, day: date, settings: Settings) -> list[Report]:
+    return ingest_hf_day(store, fetcher, day, settings.now())
+
+
+def _arxiv_step(store: Store, fetcher: Fetcher, category: str, settings: Settings) -> list[Report]:
+    return [ingest_arxiv(store, fetcher, category, settings.now())]
+
+
 def _with_progress(
-    steps: Sequence[Callable[[], Iterable[Report]]], label: str
-) -> Iterable[Iterable[Report]]:
+    steps: Sequence[Callable[[], list[Report]]], label: str
+) -> Iterator[list[Report]]:
     """Run the steps, with a progress bar when stderr is a terminal and there are many."""
     console = _console(stderr=True)
     if not console.is_terminal or len(steps) < defaults.PROGRESS_MIN_FILES:

@@ -39,6 +39,7 @@ def latex_to_text(text: str) -> str:
     return decoded
 
 
+@lru_cache(maxsize=1 << 17)
 def fold(text: str) -> str:
     """The folded key of ``text``: LaTeX and accents decoded, lower case, only a-z and 0-9."""
     plain = unicodedata.normalize("NFKC", latex_to_text(text))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
@@ -40,6 +41,14 @@ def run(db_url: str) -> Any:
                              catch_exceptions=False)
 
     return invoke
+
+
+def totals(table: str) -> tuple[int, int, int, int]:
+    """Read, new, merged and errors from the total row of ``digest ingest``'s table."""
+    m = re.search(r"\d+ sources\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)", table)
+    assert m, table
+    read, new, merged, errors = map(int, m.groups())
+    return read, new, merged, errors
 
 
 def paper_fields(paper: Paper) -> dict[str, Any]:

@@ -70,7 +70,8 @@ def test_owner_given_for_unnamed_profile_is_credited() -> None:
 
 
 def test_complete_author_list_is_not_truncated() -> None:
-    paper = next(p for p in read_seed("002") if p.title == "On the Generalization of Diffusion Model")
+    paper = next(p for p in read_seed("002")
+                 if p.title == "On the Generalization of Diffusion Model")
     assert paper.authors == ("Mingyang Yi", "Jiacheng Sun", "Zhenguo Li")
     assert (paper.truncated, paper.author_count) == (False, 3)
 

@@ -17,6 +17,7 @@ every paper on it, even where "et al." cuts the name off.
 from __future__ import annotations
 
 import re
+from itertools import pairwise
 
 from digest.ingest.common import (
     MONTH_RE,
@@ -38,9 +39,10 @@ _HEADER_STAT = re.compile(
     r"|[A-Z]{1,6})$"
 )
 # Lower-case words that may stand inside a name ("Paulo Lima de Castro").
-_PARTICLES = frozenset(
-    "al bin da das de del della den der di do dos du el la le ten ter van von y".split()
-)
+_PARTICLES = frozenset({
+    "al", "bin", "da", "das", "de", "del", "della", "den", "der", "di", "do", "dos", "du",
+    "el", "la", "le", "ten", "ter", "van", "von", "y",
+})
 
 
 def parse_profile(text: str, ctx: ParseContext) -> list[Paper]:
@@ -158,7 +160,7 @@ def _is_name_part(part: str) -> bool:
     if not all(c.isalpha() or c in "'’" for c in part):
         return False
     # Two capitals in a row belong to acronyms ("IMED", "DiTs)"), not to names.
-    return not any(a.isupper() and b.isupper() for a, b in zip(part, part[1:], strict=False))
+    return not any(a.isupper() and b.isupper() for a, b in pairwise(part))
 
 
 def _known_names(lines: list[str], starts: list[int], owner: str | None) -> set[str]:

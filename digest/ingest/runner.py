@@ -98,18 +98,22 @@ def ingest_file(store: Store, job: Job, now: datetime) -> Report:
     return _store(store, data, ctx, job.settings.format, now, display=str(job.path))
 
 
-def ingest_hf_day(store: Store, fetcher: Fetcher, day: date, now: datetime) -> list[Report]:
+def ingest_hf_day(
+    store: Store, fetcher: Fetcher, day: date, now: datetime,
+    limit: int = defaults.HF_PAGE_LIMIT,
+) -> list[Report]:
     """Fetch every page of the Hugging Face daily papers of ``day`` and store them.
 
-    All pages are fetched and parsed before any is stored, so a failure stores nothing.
+    Pages are asked for from p=0 until one holds fewer than ``limit`` items. All pages are
+    fetched and parsed before any is stored, so a failure stores nothing of the day.
     """
     pages: list[tuple[str, list[Paper]]] = []
     try:
         for page in range(defaults.HF_MAX_PAGES):
-            url = hf_daily_url(fetcher.settings.hf_base, day, page)
+            url = hf_daily_url(fetcher.settings.hf_base, day, page, limit)
             _, papers = parse(fetcher.get(url), ParseContext(url, day), "hf-json")
             pages.append((url, papers))
-            if len(papers) < defaults.HF_PAGE_LIMIT:
+            if len(papers) < limit:
                 break
     except InputError as e:
         return [_fail(store, Report(e.source, "hf-json", error=str(e)), now)]

@@ -14,7 +14,18 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, delete, event, func, insert, select
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Insert,
+    bindparam,
+    create_engine,
+    delete,
+    event,
+    func,
+    insert,
+    select,
+)
 from sqlalchemy import update as sql_update
 from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError, SQLAlchemyError
 
@@ -107,8 +118,8 @@ class Store:
     def _save(
         self, conn: Connection, incoming: list[Paper], source: str, fmt: str, now: datetime
     ) -> SaveResult:
-        run_id = conn.execute(insert(s.ingest_runs).values(
-            source=source, format=fmt, started_at=now, read=len(incoming))).inserted_primary_key[0]
+        run_id = _insert(conn, insert(s.ingest_runs).values(
+            source=source, format=fmt, started_at=now, read=len(incoming)))
         index = _Index(_load_matching(conn, incoming))
         new = merged = 0
         for paper in incoming:
@@ -153,6 +164,13 @@ class _Index:
             bucket = self._by_title[title_key(title)]
             if not any(existing is slot for existing in bucket):
                 bucket.append(slot)
+
+
+def _insert(conn: Connection, statement: Insert) -> int:
+    """Run a one-row INSERT and return the new row's id."""
+    key = conn.execute(statement).inserted_primary_key
+    assert key is not None
+    return int(key[0])
 
 
 def _chunks(values: Sequence[Any]) -> Iterator[Sequence[Any]]:
@@ -234,32 +252,54 @@ def _row(p: Paper, now: datetime) -> dict[str, Any]:
 
 
 def _write(conn: Connection, slots: list[_Slot], run_id: int, now: datetime) -> None:
-    """Insert new papers, update changed ones, rewrite changed author lists, add sources."""
+    """Insert new papers, update changed ones, rewrite changed author lists, add sources.
+
+    Each kind of write is one executemany, so a file costs a handful of statements.
+    """
     changed = [slot for slot in slots if slot.stored is None or slot.paper != slot.stored]
-    author_ids = _author_ids(conn, [n for slot in changed for n in slot.paper.all_authors])
-    for slot in changed:
-        paper, stored = slot.paper, slot.stored
-        if stored is None or paper.id is None:
-            paper_id = conn.execute(insert(s.papers).values(_row(paper, now))).inserted_primary_key[0]
-        else:
-            paper_id = paper.id
-            conn.execute(sql_update(s.papers).where(s.papers.c.id == paper_id)
-                         .values(_row(paper, now)))
-        if stored is None or (paper.authors, paper.credited) != (stored.authors, stored.credited):
-            _write_authors(conn, paper_id, paper, author_ids)
-        old = set(stored.sources) if stored else set()
-        rows = [{"paper_id": paper_id, "source": src, "run_id": run_id, "seen_at": now}
-                for src in paper.sources if src not in old]
-        if rows:
-            conn.execute(insert(s.paper_sources), rows)
+    new = [slot for slot in changed if slot.stored is None]
+    ids = _insert_papers(conn, [_row(slot.paper, now) for slot in new])
+    for slot, paper_id in zip(new, ids, strict=True):
+        slot.paper = replace(slot.paper, id=paper_id)
+    updated = [slot for slot in changed if slot.stored is not None]
+    if updated:
+        conn.execute(sql_update(s.papers).where(s.papers.c.id == bindparam("paper_id")),
+                     [{"paper_id": slot.paper.id, **_row(slot.paper, now)} for slot in updated])
+    recredited = new + [slot for slot in updated if slot.stored and _people(slot.paper)
+                        != _people(slot.stored)]
+    _write_authors(conn, [slot.paper for slot in recredited])
+    rows = [{"paper_id": slot.paper.id, "source": src, "run_id": run_id, "seen_at": now}
+            for slot in changed for src in slot.paper.sources
+            if slot.stored is None or src not in slot.stored.sources]
+    if rows:
+        conn.execute(insert(s.paper_sources), rows)
 
 
-def _write_authors(conn: Connection, paper_id: int, paper: Paper, ids: dict[str, int]) -> None:
-    conn.execute(delete(s.paper_authors).where(s.paper_authors.c.paper_id == paper_id))
-    credited = {name_key(c) for c in paper.credited}
-    rows = [{"paper_id": paper_id, "position": i, "author_id": ids[name_key(name)], "name": name,
-             "listed": i < len(paper.authors), "credited": name_key(name) in credited}
-            for i, name in enumerate(paper.all_authors)]
+def _people(paper: Paper) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    return paper.authors, paper.credited
+
+
+def _insert_papers(conn: Connection, rows: list[dict[str, Any]]) -> list[int]:
+    """Insert paper rows, returning their new ids in order."""
+    if not rows:
+        return []
+    statement = insert(s.papers).returning(s.papers.c.id, sort_by_parameter_order=True)
+    return [int(paper_id) for paper_id in conn.execute(statement, rows).scalars()]
+
+
+def _write_authors(conn: Connection, papers: list[Paper]) -> None:
+    """Replace the author rows of ``papers`` (whose ids are set)."""
+    paper_ids = [p.id for p in papers]
+    for chunk in _chunks(paper_ids):
+        conn.execute(delete(s.paper_authors).where(s.paper_authors.c.paper_id.in_(chunk)))
+    ids = _author_ids(conn, [n for p in papers for n in p.all_authors])
+    rows = []
+    for paper in papers:
+        credited = {name_key(c) for c in paper.credited}
+        rows += [{"paper_id": paper.id, "position": i, "author_id": ids[name_key(name)],
+                  "name": name, "listed": i < len(paper.authors),
+                  "credited": name_key(name) in credited}
+                 for i, name in enumerate(paper.all_authors)]
     if rows:
         conn.execute(insert(s.paper_authors), rows)
 
@@ -279,7 +319,7 @@ def _existing_authors(conn: Connection, keys: Sequence[str]) -> dict[str, int]:
     ids: dict[str, int] = {}
     for chunk in _chunks(keys):
         query = select(s.authors.c.key, s.authors.c.id).where(s.authors.c.key.in_(chunk))
-        ids.update({key: author_id for key, author_id in conn.execute(query)})
+        ids.update({key: author_id for key, author_id in conn.execute(query)})  # noqa: C416
     return ids
 
 
