@@ -32,3 +32,14 @@ MAX_INPUT_BYTES = 64 * 1024 * 1024
 
 # Inputs with at least this many files get a progress bar when run on a terminal.
 PROGRESS_MIN_FILES = 2
+
+# Subscriber settings when neither the subscriber nor the file's `defaults:` give them.
+CADENCE = "weekly"  # daily | weekly | instant
+SEND_AT = "08:00"  # local wall-clock time, HH:MM
+DAY = "monday"  # weekly digests only
+TIMEZONE = "UTC"  # IANA name
+MAX_PAPERS = 20  # papers in one digest at most
+TRENDING = 5  # size of the trending section; 0 = none
+# How old a paper may be (by the day it appeared) and still be due; None means twice the
+# cadence period (2 days for daily digests and instant alerts, 14 for weekly ones).
+MAX_AGE_DAYS: int | None = None

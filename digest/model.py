@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
+from digest import defaults
 from digest.text import name_key
 
 
@@ -52,3 +53,37 @@ class Paper:
         listed = {name_key(a) for a in self.authors}
         extra = tuple(c for c in self.credited if name_key(c) not in listed)
         return self.authors + extra
+
+
+@dataclass(frozen=True)
+class Subscriber:
+    """One subscriber as configured, with every default filled in.
+
+    ``send_at`` is ``HH:MM`` local wall-clock time in ``timezone``; ``day`` a weekday name
+    (weekly only); ``max_age_days`` None means twice the cadence period.
+    """
+
+    email: str
+    name: str = ""
+    cadence: str = defaults.CADENCE
+    send_at: str = defaults.SEND_AT
+    day: str = defaults.DAY
+    timezone: str = defaults.TIMEZONE
+    max_papers: int = defaults.MAX_PAPERS
+    trending: int = defaults.TRENDING
+    max_age_days: int | None = defaults.MAX_AGE_DAYS
+    authors: tuple[str, ...] = ()
+    keywords: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    line: int | None = field(default=None, compare=False)
+
+    @property
+    def period_days(self) -> int:
+        """Length of one cadence period in days (instant alerts count as daily)."""
+        return 7 if self.cadence == "weekly" else 1
+
+    @property
+    def age_limit_days(self) -> int:
+        """How old (by appearance date) a paper may be and still be due."""
+        return self.max_age_days if self.max_age_days is not None else 2 * self.period_days

@@ -1,0 +1,379 @@
+"""Loading ``subscriptions.yaml`` strictly: ``yaml.safe_load`` semantics plus a schema.
+
+Every problem is found in one pass and reported with the file, the line and the
+subscriber: unknown keys (with the allowed ones), duplicate subscribers, invalid emails,
+unknown time zones, bad times, and YAML's traps (``NO`` and ``on`` read as booleans, an
+unquoted ``7:30`` read as the number 450, duplicate keys silently overwritten,
+``!!python/...`` tags).
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import zoneinfo
+from collections.abc import Iterator
+from dataclasses import dataclass, fields
+from functools import cache
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from email_validator import EmailNotValidError, validate_email
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from digest.errors import ConfigError
+from digest.model import Subscriber
+
+Path_ = tuple[str | int, ...]
+TOP_KEYS = ("defaults", "subscribers")
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+_TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
+_BOOL_WORDS = frozenset({"true", "false"})
+
+
+class _Settings(BaseModel):
+    """What a subscriber may set, and ``defaults:`` may set for everyone."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    cadence: Literal["daily", "weekly", "instant"] | None = None
+    send_at: str | None = None
+    day: str | None = None
+    timezone: str | None = None
+    max_papers: int | None = Field(default=None, ge=1, le=500)
+    trending: int | None = Field(default=None, ge=0, le=100)
+    max_age_days: int | None = Field(default=None, ge=1, le=3650)
+    authors: list[str] | None = None
+    keywords: list[str] | None = None
+    exclude: list[str] | None = None
+    categories: list[str] | None = None
+
+    @field_validator("send_at")
+    @classmethod
+    def _time(cls, value: str) -> str:
+        m = _TIME.match(value.strip())
+        if not m:
+            raise ValueError(f"{value!r} is not a time; write it as \"HH:MM\", e.g. \"07:30\"")
+        return f"{int(m[1]):02d}:{m[2]}"
+
+    @field_validator("day")
+    @classmethod
+    def _day(cls, value: str) -> str:
+        day = value.strip().lower()
+        for weekday in WEEKDAYS:
+            if day in (weekday, weekday[:3]):
+                return weekday
+        raise ValueError(f"{value!r} is not a weekday; use one of {', '.join(WEEKDAYS)}")
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        if value in _timezones():
+            return value
+        close = difflib.get_close_matches(value, sorted(_timezones()), n=1)
+        hint = f"did you mean {close[0]!r}?" if close else "use an IANA name like Europe/Berlin"
+        raise ValueError(f"unknown time zone {value!r}; {hint}")
+
+    @field_validator("authors", "keywords", "exclude", "categories")
+    @classmethod
+    def _phrases(cls, values: list[str]) -> list[str]:
+        cleaned = [" ".join(v.split()) for v in values]
+        if any(not v for v in cleaned):
+            raise ValueError("entries must not be empty")
+        return cleaned
+
+
+class _Subscriber(_Settings):
+    email: str
+    name: str = ""
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str) -> str:
+        try:
+            return str(validate_email(value, check_deliverability=False).normalized)
+        except EmailNotValidError as e:
+            raise ValueError(f"invalid email {value!r}: {e}") from e
+
+
+SETTING_KEYS = tuple(_Settings.model_fields)
+SUBSCRIBER_KEYS = ("email", "name", *SETTING_KEYS)
+
+
+@cache
+def _timezones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong in the file: where, whose, and what to do."""
+
+    line: int | None
+    who: str | None
+    message: str
+
+    def render(self, path: Path) -> str:
+        where = f"{path}:{self.line}" if self.line else str(path)
+        return f"{where}: {self.who}: {self.message}" if self.who else f"{where}: {self.message}"
+
+
+class ConfigProblems(ConfigError):
+    """The subscriptions file has problems; ``str()`` lists them all, one per line."""
+
+    def __init__(self, path: Path, problems: list[Problem]) -> None:
+        self.path = path
+        self.problems = problems
+        super().__init__("\n".join(p.render(path) for p in problems))
+
+
+@dataclass(frozen=True)
+class Config:
+    """A valid subscriptions file."""
+
+    path: Path
+    subscribers: tuple[Subscriber, ...]
+
+    def summary(self) -> str:
+        """``N subscribers (a daily, b weekly, c instant; x authors and y keywords followed)``."""
+        subs = self.subscribers
+        counts = ", ".join(f"{sum(s.cadence == c for s in subs)} {c}"
+                           for c in ("daily", "weekly", "instant"))
+        authors = len({a.lower() for s in subs for a in s.authors})
+        keywords = len({k.lower() for s in subs for k in s.keywords})
+        noun = "subscriber" if len(subs) == 1 else "subscribers"
+        return (f"{len(subs)} {noun} ({counts}; {authors} authors and {keywords} keywords "
+                "followed)")
+
+
+def load_config(path: Path) -> Config:
+    """Read and validate a subscriptions file; raises ConfigProblems listing every problem."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as e:
+        raise ConfigError(f"{path}: no such file; create it (see the example "
+                          "subscriptions.yaml) or pass --config / DIGEST_CONFIG") from e
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{path}: cannot read: {e}") from e
+    data, lines, problems = _parse_yaml(text)
+    subscribers = _validate(data, lines, problems) if data is not None else []
+    if problems:
+        raise ConfigProblems(path, _dedupe(problems, data))
+    return Config(path, tuple(subscribers))
+
+
+# ---- YAML: parse, remember where every key is, catch the traps -------------------------
+
+@dataclass
+class _Lines:
+    """Line of every key and list item, by path (("subscribers", 2, "timezone"), ...)."""
+
+    by_path: dict[Path_, int]
+
+    def of(self, path: Path_) -> int | None:
+        while path not in self.by_path and path:
+            path = path[:-1]
+        return self.by_path.get(path)
+
+
+@dataclass
+class _Found:
+    path: Path_
+    problem: Problem
+    trap: bool = False  # a YAML trap, found before the schema looked at the value
+    value: bool = False  # a schema complaint about a value (a trap may explain it better)
+
+
+def _parse_yaml(text: str) -> tuple[Any, _Lines, list[_Found]]:
+    lines = _Lines({})
+    if not text.strip():
+        return None, lines, [_Found((), Problem(None, None, "the file is empty; it needs a "
+                                                "'subscribers:' list (see the example file)"))]
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        return None, lines, [_Found((), Problem(line, None, f"not valid YAML: {_yaml_reason(e)}"))]
+    finally:
+        loader.dispose()
+    if node is None:
+        return None, lines, [_Found((), Problem(None, None, "the file is empty; it needs a "
+                                                "'subscribers:' list (see the example file)"))]
+    found = list(_walk(node, (), lines))
+    return _TaglessLoader(text).get_single_data(), lines, found
+
+
+class _TaglessLoader(yaml.SafeLoader):
+    """safe_load that reads a value under a python or custom tag as null (each such tag is
+    reported as a problem), so that the rest of the file is still checked."""
+
+
+_TaglessLoader.add_multi_constructor("tag:yaml.org,2002:python/", lambda *_: None)
+_TaglessLoader.add_multi_constructor("!", lambda *_: None)
+
+
+def _yaml_reason(e: yaml.YAMLError) -> str:
+    problem = getattr(e, "problem", None)
+    return str(problem) if problem else str(e).splitlines()[0]
+
+
+def _walk(node: yaml.Node, path: Path_, lines: _Lines) -> Iterator[_Found]:
+    line = node.start_mark.line + 1
+    lines.by_path.setdefault(path, line)
+    if node.tag.startswith(("tag:yaml.org,2002:python/", "!")):
+        tag = node.tag.replace("tag:yaml.org,2002:", "!!")
+        yield _Found(path, Problem(line, None, f"tag {tag} is not allowed; this file holds "
+                                   "plain data only"), trap=True)
+    elif isinstance(node, yaml.MappingNode):
+        seen: dict[str, int] = {}
+        for key_node, value_node in node.value:
+            key = str(key_node.value)
+            key_line = key_node.start_mark.line + 1
+            if key in seen:
+                yield _Found((*path, key), Problem(key_line, None, f"duplicate key {key!r} "
+                             f"(first at line {seen[key]}); YAML would keep only the last one"),
+                             trap=True)
+            seen.setdefault(key, key_line)
+            lines.by_path[(*path, key)] = key_line
+            yield from _walk(value_node, (*path, key), lines)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            yield from _walk(item, (*path, i), lines)
+    elif isinstance(node, yaml.ScalarNode) and node.style is None:
+        yield from _scalar_traps(node, path, line)
+
+
+def _scalar_traps(node: yaml.ScalarNode, path: Path_, line: int) -> Iterator[_Found]:
+    value = node.value
+    if node.tag.endswith(":bool") and value.lower() not in _BOOL_WORDS:
+        as_bool = "true" if value.lower() in ("yes", "on", "y") else "false"
+        yield _Found(path, Problem(line, None, f"{value} is read by YAML as {as_bool}; "
+                                   f"write \"{value}\" in quotes if you mean the text"), trap=True)
+    elif node.tag.endswith((":int", ":float")) and ":" in value:
+        yield _Found(path, Problem(line, None, f"{value} is read by YAML as a number "
+                                   f"(base 60); write \"{value}\" in quotes"), trap=True)
+
+
+# ---- schema -----------------------------------------------------------------------------
+
+def _validate(data: Any, lines: _Lines, found: list[_Found]) -> list[Subscriber]:
+    if not isinstance(data, dict):
+        kind = "a list" if isinstance(data, list) else f"{type(data).__name__} {data!r}"
+        found.append(_Found((), Problem(1, None, "expected a mapping with 'defaults:' and "
+                                        f"'subscribers:', found {kind}")))
+        return []
+    for key in data:
+        if key not in TOP_KEYS:
+            found.append(_Found((key,), Problem(lines.of((str(key),)), None,
+                         f"unknown key {key!r}; allowed: {', '.join(TOP_KEYS)}")))
+    base = _defaults(data.get("defaults"), lines, found)
+    items = data.get("subscribers")
+    if not isinstance(items, list):
+        what = "missing" if items is None else f"a {_kind(items)}, not a list"
+        found.append(_Found(("subscribers",), Problem(lines.of(("subscribers",)), None,
+                     f"'subscribers:' is {what}; give a list of '- email: ...' entries")))
+        return []
+    _duplicates(items, lines, found)
+    return [s for i, item in enumerate(items) if (s := _subscriber(item, i, base, lines, found))]
+
+
+def _defaults(raw: Any, lines: _Lines, found: list[_Found]) -> dict[str, Any]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        found.append(_Found(("defaults",), Problem(lines.of(("defaults",)), "defaults",
+                     f"expected a mapping of settings, found a {_kind(raw)}")))
+        return {}
+    try:
+        return _Settings.model_validate(raw).model_dump(exclude_none=True)
+    except ValidationError as e:
+        found.extend(_errors(e, ("defaults",), "defaults", SETTING_KEYS, lines))
+        return {}
+
+
+def _subscriber(
+    raw: Any, i: int, base: dict[str, Any], lines: _Lines, found: list[_Found]
+) -> Subscriber | None:
+    path: Path_ = ("subscribers", i)
+    if not isinstance(raw, dict):
+        found.append(_Found(path, Problem(lines.of(path), f"subscriber #{i + 1}",
+                     f"expected a mapping ('email: ...' and settings), found a {_kind(raw)}")))
+        return None
+    email = raw.get("email")
+    who = f"subscriber {email}" if isinstance(email, str) else f"subscriber #{i + 1}"
+    try:
+        valid = _Subscriber.model_validate(raw)
+    except ValidationError as e:
+        found.extend(_errors(e, path, who, SUBSCRIBER_KEYS, lines))
+        return None
+    values = {**base, **valid.model_dump(exclude_none=True)}
+    known = {f.name for f in fields(Subscriber)}
+    resolved: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v
+                                for k, v in values.items() if k in known}
+    return Subscriber(**resolved, line=lines.of(path))
+
+
+def _errors(
+    error: ValidationError, path: Path_, who: str, allowed: tuple[str, ...], lines: _Lines
+) -> Iterator[_Found]:
+    for item in error.errors():
+        loc = path + tuple(item["loc"])
+        key = item["loc"][0] if item["loc"] else ""
+        if item["type"] == "extra_forbidden":
+            message = f"unknown key {key!r}; allowed: {', '.join(allowed)}"
+        elif item["type"] == "missing":
+            message = f"missing required key {key!r}"
+        elif item["type"] == "list_type":
+            message = (f"{key}: expected a list such as [a, b], found {_kind(item['input'])} "
+                       f"{item['input']!r}")
+        else:
+            message = f"{key}: {item['msg'].removeprefix('Value error, ')}"
+        yield _Found(loc, Problem(lines.of(loc), who, message), value=item["type"] not in (
+            "extra_forbidden", "missing"))
+
+
+def _duplicates(items: list[Any], lines: _Lines, found: list[_Found]) -> None:
+    first: dict[str, int | None] = {}
+    for i, item in enumerate(items):
+        email = item.get("email") if isinstance(item, dict) else None
+        if not isinstance(email, str):
+            continue
+        line = lines.of(("subscribers", i))
+        if email.casefold() in first:
+            found.append(_Found((), Problem(line, f"subscriber {email}", "duplicate subscriber "
+                         f"(emails compare case-insensitively; first at line "
+                         f"{first[email.casefold()]})")))
+        first.setdefault(email.casefold(), line)
+
+
+def _dedupe(found: list[_Found], data: Any) -> list[Problem]:
+    """Drop schema errors a YAML trap already explained, name the subscriber of each trap,
+    and sort by line."""
+    trapped = {f.path for f in found if f.trap}
+    kept = [f for f in found
+            if not f.value or not any(f.path[: len(t)] == t for t in trapped if t)]
+    return sorted((_owned(f, data) for f in kept), key=lambda p: p.line or 0)
+
+
+def _owned(found: _Found, data: Any) -> Problem:
+    path, problem = found.path, found.problem
+    if problem.who or not path:
+        return problem
+    if path[0] == "defaults":
+        return Problem(problem.line, "defaults", problem.message)
+    if len(path) < 2 or path[0] != "subscribers" or not isinstance(data, dict):
+        return problem
+    items, index = data.get("subscribers"), path[1]
+    if not isinstance(items, list) or not isinstance(index, int) or index >= len(items):
+        return problem
+    email = items[index].get("email") if isinstance(items[index], dict) else None
+    who = f"subscriber {email}" if isinstance(email, str) else f"subscriber #{index + 1}"
+    return Problem(problem.line, who, problem.message)
+
+
+def _kind(value: Any) -> str:
+    names: dict[type, str] = {list: "list", dict: "mapping", str: "text"}
+    return names.get(type(value), type(value).__name__)
