@@ -121,3 +121,27 @@ paper_sources = Table(
     UniqueConstraint("paper_id", "source"),
 )
 Index("ix_paper_sources_source", paper_sources.c.source)
+
+subscribers = Table(
+    "subscribers",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("email_key", String(320), nullable=False, unique=True),  # casefolded address
+    Column("email", String(320), nullable=False),
+    Column("name", String(256), nullable=False, default=""),
+    Column("settings", JSON, nullable=False),  # the resolved subscriber settings
+    Column("active", Boolean, nullable=False),  # listed in subscriptions.yaml now
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("removed_at", UTCDateTime),
+    Column("last_digest_at", UTCDateTime),
+)
+
+# Every paper ever sent to a subscriber: what makes "never the same paper twice" hold.
+sent_papers = Table(
+    "sent_papers",
+    metadata,
+    Column("subscriber_id", Integer, ForeignKey("subscribers.id"), primary_key=True),
+    Column("paper_id", Integer, ForeignKey("papers.id"), primary_key=True),
+    Column("sent_at", UTCDateTime, nullable=False),
+)

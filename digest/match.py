@@ -1,0 +1,127 @@
+"""Matching: which stored papers concern which subscribers, and why.
+
+Pure: no database, clock or network. ``Matcher`` indexes every subscriber's followed
+authors (by folded name key) and keyword phrases (by their word tuples, plural forms of the
+final word included), so one pass over a paper's authors and words finds every subscriber
+it concerns. Cost grows with the papers' text plus the matches, not subscribers x papers.
+
+Rules: an author matches when both names fold to the same key (accents, LaTeX, case,
+hyphens, dots, spacing ignored; a profile owner credited behind "et al." counts); a
+keyword matches whole words in the title, abstract (LaTeX stripped) or the source's own
+keywords, hyphen and space alike, a final plural alike. ``exclude`` phrases remove a paper,
+``categories`` restrict (cs.LG = LG; papers whose source gives no category pass).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Collection, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from anyascii import anyascii
+
+from digest.model import Paper, Subscriber
+from digest.text import latex_to_text, name_key
+
+_WORD = re.compile(r"[a-z0-9]+")
+
+
+@lru_cache(maxsize=1 << 16)
+def words(text: str) -> tuple[str, ...]:
+    """The lower-case ASCII words of ``text`` after LaTeX markup is stripped."""
+    return tuple(_WORD.findall(anyascii(latex_to_text(text)).lower()))
+
+
+def plural_forms(word: str) -> set[str]:
+    """``word`` with its plural or singular forms ("model" <-> "models", "study" <-> "studies")."""
+    forms = {word, word + "s", word + "es"}
+    if word.endswith("y") and len(word) > 2:
+        forms.add(word[:-1] + "ies")
+    if word.endswith("ies") and len(word) > 4:
+        forms.add(word[:-3] + "y")
+    elif word.endswith("es") and len(word) > 3:
+        forms.update({word[:-1], word[:-2]})
+    elif word.endswith("s") and not word.endswith("ss") and len(word) > 3:
+        forms.add(word[:-1])
+    return forms
+
+
+def category_key(category: str) -> str:
+    """``cs.LG`` and ``LG`` alike: the part after the last dot, upper case."""
+    return category.strip().rsplit(".", 1)[-1].upper()
+
+
+@dataclass
+class Hits:
+    """What one paper means to the subscribers it concerns (keyed by subscriber index)."""
+
+    authors: dict[int, list[str]] = field(default_factory=lambda: defaultdict(list))
+    keywords: dict[int, list[str]] = field(default_factory=lambda: defaultdict(list))
+    excluded: set[int] = field(default_factory=set)
+
+
+class Matcher:
+    """Indexes of every subscriber's authors, keywords and exclusions."""
+
+    def __init__(self, subscribers: Sequence[Subscriber]) -> None:
+        self.subscribers = subscribers
+        self._authors: dict[str, list[tuple[int, str]]] = defaultdict(list)
+        self._phrases: dict[tuple[str, ...], list[tuple[int, str, bool]]] = defaultdict(list)
+        for i, sub in enumerate(subscribers):
+            for author in sub.authors:
+                self._authors[name_key(author)].append((i, author))
+            for keyword in sub.keywords:
+                self._index_phrase(i, keyword, exclude=False)
+            for phrase in sub.exclude:
+                self._index_phrase(i, phrase, exclude=True)
+        self._longest = max((len(p) for p in self._phrases), default=0)
+
+    def _index_phrase(self, i: int, phrase: str, exclude: bool) -> None:
+        tokens = words(phrase)
+        if not tokens:
+            return
+        for last in plural_forms(tokens[-1]):
+            entry = (i, phrase, exclude)
+            bucket = self._phrases[(*tokens[:-1], last)]
+            if entry not in bucket:
+                bucket.append(entry)
+
+    def scan(self, paper: Paper) -> Hits:
+        """Every subscriber ``paper`` concerns, with the reasons, and who excludes it."""
+        hits = Hits()
+        for author in paper.all_authors:
+            for i, followed in self._authors.get(name_key(author), ()):
+                if followed not in hits.authors[i]:
+                    hits.authors[i].append(followed)
+        for area, text in _texts(paper):
+            for i, phrase, exclude in self._phrases_in(text):
+                if exclude:
+                    hits.excluded.add(i)
+                elif not any(r.startswith(f"{phrase} (") for r in hits.keywords[i]):
+                    hits.keywords[i].append(f"{phrase} ({area})")
+        return hits
+
+    def _phrases_in(self, text: str) -> Iterable[tuple[int, str, bool]]:
+        tokens = words(text)
+        for start in range(len(tokens)):
+            for end in range(start + 1, min(start + self._longest, len(tokens)) + 1):
+                yield from self._phrases.get(tokens[start:end], ())
+
+    def allows(self, i: int, paper: Paper, excluded: Collection[int]) -> bool:
+        """Whether subscriber ``i`` may get ``paper`` at all (exclusions and categories)."""
+        if i in excluded:
+            return False
+        wanted = self.subscribers[i].categories
+        if not wanted or not paper.category:
+            return True
+        return category_key(paper.category) in {category_key(c) for c in wanted}
+
+
+def _texts(paper: Paper) -> Iterator[tuple[str, str]]:
+    """(area, text) pairs; each source keyword on its own, so no phrase spans two."""
+    yield "title", paper.title
+    yield "abstract", paper.abstract
+    for keyword in paper.keywords:
+        yield "keywords", keyword

@@ -1,0 +1,255 @@
+"""SQL for papers: merging incoming records into stored ones, reading them back."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Insert, bindparam, delete, func, insert, or_, select
+from sqlalchemy import update as sql_update
+
+from digest.ingest.merge import merge, same_paper
+from digest.model import Paper
+from digest.store import schema as s
+from digest.text import name_key, title_key
+
+_CHUNK = 400  # values per IN (...) list, well under every database's parameter limit
+
+
+@dataclass(frozen=True)
+class SaveResult:
+    """What one source added: entries read, papers new to the database, entries merged."""
+
+    read: int
+    new: int
+    merged: int
+
+
+@dataclass
+class _Slot:
+    paper: Paper
+    stored: Paper | None  # as read from the database; None for a paper new in this batch
+
+
+def save(
+    conn: Connection, incoming: list[Paper], source: str, fmt: str, now: datetime
+) -> SaveResult:
+    """Record an ingest run and merge ``incoming`` (first_seen set) into the stored papers."""
+    run_id = insert_id(conn, insert(s.ingest_runs).values(
+        source=source, format=fmt, started_at=now, read=len(incoming)))
+    index = _Index(_load_matching(conn, incoming))
+    new = merged = 0
+    for paper in incoming:
+        slot = index.find(paper)
+        if slot is None:
+            index.add(_Slot(paper, None), paper)
+            new += 1
+        else:
+            slot.paper = merge(slot.paper, paper)
+            index.add(slot, paper)
+            merged += 1
+    _write(conn, index.slots, run_id, now)
+    conn.execute(sql_update(s.ingest_runs).where(s.ingest_runs.c.id == run_id)
+                 .values(new=new, merged=merged))
+    return SaveResult(len(incoming), new, merged)
+
+
+def load(conn: Connection, since: datetime | None = None) -> list[Paper]:
+    """Stored papers in the order first stored; with ``since``, only those that appeared
+    (featured, else published, else first seen) on or after that day."""
+    query = select(s.papers).order_by(s.papers.c.id)
+    if since is not None:
+        day = func.coalesce(s.papers.c.featured, s.papers.c.published)
+        query = query.where(or_(day >= since.date(),
+                                day.is_(None) & (s.papers.c.first_seen >= since)))
+    return _assemble(conn, conn.execute(query).mappings().all())
+
+
+def insert_id(conn: Connection, statement: Insert) -> int:
+    """Run a one-row INSERT and return the new row's id."""
+    key = conn.execute(statement).inserted_primary_key
+    assert key is not None
+    return int(key[0])
+
+
+def chunks(values: Sequence[Any]) -> Iterator[Sequence[Any]]:
+    """``values`` in slices small enough for an IN (...) list."""
+    for i in range(0, len(values), _CHUNK):
+        yield values[i : i + _CHUNK]
+
+
+class _Index:
+    """Finds the slot an incoming paper merges into: by arXiv id, else by title key."""
+
+    def __init__(self, stored: Iterable[Paper]) -> None:
+        self.slots: list[_Slot] = []
+        self._by_arxiv: dict[str, _Slot] = {}
+        self._by_title: dict[str, list[_Slot]] = defaultdict(list)
+        for paper in stored:
+            self.add(_Slot(paper, paper), paper)
+
+    def find(self, paper: Paper) -> _Slot | None:
+        if paper.arxiv_id and paper.arxiv_id in self._by_arxiv:
+            return self._by_arxiv[paper.arxiv_id]
+        for slot in self._by_title.get(title_key(paper.title), ()):
+            if same_paper(slot.paper, paper):
+                return slot
+        return None
+
+    def add(self, slot: _Slot, seen_as: Paper) -> None:
+        if not any(existing is slot for existing in self.slots):
+            self.slots.append(slot)
+        if slot.paper.arxiv_id:
+            self._by_arxiv[slot.paper.arxiv_id] = slot
+        for title in {slot.paper.title, seen_as.title}:
+            bucket = self._by_title[title_key(title)]
+            if not any(existing is slot for existing in bucket):
+                bucket.append(slot)
+
+
+def _load_matching(conn: Connection, incoming: Sequence[Paper]) -> list[Paper]:
+    """The stored papers that share an arXiv id or a title key with ``incoming``."""
+    ids = sorted({p.arxiv_id for p in incoming if p.arxiv_id})
+    keys = sorted({title_key(p.title) for p in incoming})
+    found: dict[int, Any] = {}
+    for chunk in chunks(ids):
+        for row in conn.execute(select(s.papers).where(s.papers.c.arxiv_id.in_(chunk))).mappings():
+            found[row["id"]] = row
+    for chunk in chunks(keys):
+        query = select(s.papers).where(s.papers.c.title_key.in_(chunk))
+        for row in conn.execute(query).mappings():
+            found[row["id"]] = row
+    return _assemble(conn, [found[k] for k in sorted(found)])
+
+
+def _assemble(conn: Connection, rows: Sequence[Any]) -> list[Paper]:
+    """Papers from their rows plus their author and source rows."""
+    ids = [row["id"] for row in rows]
+    people: dict[int, list[Any]] = defaultdict(list)
+    sources: dict[int, list[str]] = defaultdict(list)
+    for chunk in chunks(ids):
+        query = (select(s.paper_authors).where(s.paper_authors.c.paper_id.in_(chunk))
+                 .order_by(s.paper_authors.c.paper_id, s.paper_authors.c.position))
+        for row in conn.execute(query).mappings():
+            people[row["paper_id"]].append(row)
+        query = (select(s.paper_sources.c.paper_id, s.paper_sources.c.source)
+                 .where(s.paper_sources.c.paper_id.in_(chunk)).order_by(s.paper_sources.c.id))
+        for paper_id, source in conn.execute(query):
+            sources[paper_id].append(source)
+    return [_paper(row, people[row["id"]], sources[row["id"]]) for row in rows]
+
+
+def _paper(row: Any, people: list[Any], sources: list[str]) -> Paper:
+    return Paper(
+        id=row["id"],
+        title=row["title"],
+        authors=tuple(p["name"] for p in people if p["listed"]),
+        credited=tuple(p["name"] for p in people if p["credited"]),
+        truncated=row["truncated"],
+        author_count=row["author_count"],
+        arxiv_id=row["arxiv_id"],
+        abstract=row["abstract"],
+        organization=row["organization"],
+        category=row["category"],
+        published=row["published"],
+        featured=row["featured"],
+        upvotes=row["upvotes"],
+        score=row["score"],
+        has_code=row["has_code"],
+        github_repo=row["github_repo"],
+        github_stars=row["github_stars"],
+        project_page=row["project_page"],
+        ai_summary=row["ai_summary"],
+        keywords=tuple(row["keywords"] or ()),
+        announce_type=row["announce_type"],
+        sources=tuple(sources),
+        first_seen=row["first_seen"],
+    )
+
+
+def _row(p: Paper, now: datetime) -> dict[str, Any]:
+    return {
+        "arxiv_id": p.arxiv_id, "title": p.title, "title_key": title_key(p.title),
+        "abstract": p.abstract, "author_count": p.author_count, "truncated": p.truncated,
+        "organization": p.organization, "category": p.category, "published": p.published,
+        "featured": p.featured, "upvotes": p.upvotes, "score": p.score,
+        "has_code": p.has_code, "github_repo": p.github_repo, "github_stars": p.github_stars,
+        "project_page": p.project_page, "ai_summary": p.ai_summary,
+        "keywords": list(p.keywords), "announce_type": p.announce_type,
+        "first_seen": p.first_seen, "updated_at": now,
+    }
+
+
+def _write(conn: Connection, slots: list[_Slot], run_id: int, now: datetime) -> None:
+    """Insert new papers, update changed ones, rewrite changed author lists, add sources.
+
+    Each kind of write is one executemany, so a file costs a handful of statements.
+    """
+    changed = [slot for slot in slots if slot.stored is None or slot.paper != slot.stored]
+    new = [slot for slot in changed if slot.stored is None]
+    ids = _insert_papers(conn, [_row(slot.paper, now) for slot in new])
+    for slot, paper_id in zip(new, ids, strict=True):
+        slot.paper = replace(slot.paper, id=paper_id)
+    updated = [slot for slot in changed if slot.stored is not None]
+    if updated:
+        conn.execute(sql_update(s.papers).where(s.papers.c.id == bindparam("paper_id")),
+                     [{"paper_id": slot.paper.id, **_row(slot.paper, now)} for slot in updated])
+    recredited = new + [slot for slot in updated if slot.stored and _people(slot.paper)
+                        != _people(slot.stored)]
+    _write_authors(conn, [slot.paper for slot in recredited])
+    rows = [{"paper_id": slot.paper.id, "source": src, "run_id": run_id, "seen_at": now}
+            for slot in changed for src in slot.paper.sources
+            if slot.stored is None or src not in slot.stored.sources]
+    if rows:
+        conn.execute(insert(s.paper_sources), rows)
+
+
+def _people(paper: Paper) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    return paper.authors, paper.credited
+
+
+def _insert_papers(conn: Connection, rows: list[dict[str, Any]]) -> list[int]:
+    """Insert paper rows, returning their new ids in order."""
+    if not rows:
+        return []
+    statement = insert(s.papers).returning(s.papers.c.id, sort_by_parameter_order=True)
+    return [int(paper_id) for paper_id in conn.execute(statement, rows).scalars()]
+
+
+def _write_authors(conn: Connection, papers: list[Paper]) -> None:
+    """Replace the author rows of ``papers`` (whose ids are set)."""
+    paper_ids = [p.id for p in papers]
+    for chunk in chunks(paper_ids):
+        conn.execute(delete(s.paper_authors).where(s.paper_authors.c.paper_id.in_(chunk)))
+    ids = _author_ids(conn, [n for p in papers for n in p.all_authors])
+    rows = []
+    for paper in papers:
+        credited = {name_key(c) for c in paper.credited}
+        rows += [{"paper_id": paper.id, "position": i, "author_id": ids[name_key(name)],
+                  "name": name, "listed": i < len(paper.authors),
+                  "credited": name_key(name) in credited}
+                 for i, name in enumerate(paper.all_authors)]
+    if rows:
+        conn.execute(insert(s.paper_authors), rows)
+
+
+def _author_ids(conn: Connection, names: Iterable[str]) -> dict[str, int]:
+    """Author ids by name key, creating the authors not yet known."""
+    wanted = {name_key(n): n for n in names}
+    ids = _existing_authors(conn, sorted(wanted))
+    missing = [{"key": k, "name": n} for k, n in wanted.items() if k not in ids]
+    if missing:
+        conn.execute(insert(s.authors), missing)
+        ids.update(_existing_authors(conn, [m["key"] for m in missing]))
+    return ids
+
+
+def _existing_authors(conn: Connection, keys: Sequence[str]) -> dict[str, int]:
+    ids: dict[str, int] = {}
+    for chunk in chunks(keys):
+        query = select(s.authors.c.key, s.authors.c.id).where(s.authors.c.key.in_(chunk))
+        ids.update({key: author_id for key, author_id in conn.execute(query)})  # noqa: C416
+    return ids

@@ -1,0 +1,90 @@
+"""SQL for subscribers: keeping them in step with the configuration, and what they got."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, insert, select, update
+
+from digest.errors import StoreError
+from digest.model import Subscriber
+from digest.rank import History
+from digest.store import schema as s
+from digest.store.papers import chunks
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    """How the stored subscribers changed to match the configuration."""
+
+    added: int
+    changed: int
+    removed: int
+    unchanged: int
+
+
+def _settings(sub: Subscriber) -> dict[str, Any]:
+    data = asdict(sub)
+    data.pop("line")
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in data.items()}
+
+
+def sync(conn: Connection, subscribers: Sequence[Subscriber], now: datetime) -> SyncResult:
+    """Add, change and deactivate subscriber rows so they match ``subscribers``.
+
+    Rows are never deleted: what was sent to someone stays recorded if they come back.
+    """
+    rows = {r.email_key: r for r in conn.execute(select(s.subscribers))}
+    added = changed = unchanged = 0
+    for sub in subscribers:
+        values = {"email": sub.email, "name": sub.name, "settings": _settings(sub),
+                  "active": True, "removed_at": None, "updated_at": now}
+        row = rows.pop(sub.email.casefold(), None)
+        if row is None:
+            conn.execute(insert(s.subscribers).values(
+                email_key=sub.email.casefold(), created_at=now, **values))
+            added += 1
+        elif (row.email, row.name, row.settings, row.active) != (
+                sub.email, sub.name, values["settings"], True):
+            conn.execute(update(s.subscribers).where(s.subscribers.c.id == row.id).values(values))
+            changed += 1
+        else:
+            unchanged += 1
+    gone = [row.id for row in rows.values() if row.active]
+    if gone:
+        conn.execute(update(s.subscribers).where(s.subscribers.c.id.in_(gone))
+                     .values(active=False, removed_at=now, updated_at=now))
+    return SyncResult(added, changed, len(gone), unchanged)
+
+
+def histories(conn: Connection, paper_ids: Iterable[int]) -> dict[str, History]:
+    """Every subscriber's history (by folded email), sent papers limited to ``paper_ids``."""
+    sent: dict[int, set[int]] = defaultdict(set)
+    for chunk in chunks(sorted(set(paper_ids))):
+        query = select(s.sent_papers.c.subscriber_id, s.sent_papers.c.paper_id).where(
+            s.sent_papers.c.paper_id.in_(chunk))
+        for subscriber_id, paper_id in conn.execute(query):
+            sent[subscriber_id].add(paper_id)
+    rows = conn.execute(select(s.subscribers.c.id, s.subscribers.c.email_key,
+                               s.subscribers.c.last_digest_at)).all()
+    return {row.email_key: History(frozenset(sent[row.id]), row.last_digest_at) for row in rows}
+
+
+def record_sent(conn: Connection, email: str, paper_ids: Iterable[int], at: datetime) -> None:
+    """Record that ``paper_ids`` reached ``email`` in a digest sent ``at``."""
+    row = conn.execute(select(s.subscribers.c.id).where(
+        s.subscribers.c.email_key == email.casefold())).first()
+    if row is None:
+        raise StoreError(f"no subscriber {email} in the database; is it in subscriptions.yaml?")
+    ids = set(paper_ids)
+    known = {pid for (pid,) in conn.execute(select(s.sent_papers.c.paper_id).where(
+        s.sent_papers.c.subscriber_id == row.id))}
+    new = [{"subscriber_id": row.id, "paper_id": pid, "sent_at": at} for pid in sorted(ids - known)]
+    if new:
+        conn.execute(insert(s.sent_papers), new)
+    conn.execute(update(s.subscribers).where(s.subscribers.c.id == row.id)
+                 .values(last_digest_at=at, updated_at=at))
