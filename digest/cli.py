@@ -22,12 +22,16 @@ from rich.progress import Progress
 from rich.table import Table
 
 from digest import __version__, defaults
+from digest.config import find_subscriber, load_config
 from digest.errors import DigestError
 from digest.ingest import PARSERS
 from digest.ingest.fetch import Fetcher
 from digest.ingest.manifest import FileSettings
 from digest.ingest.runner import Job, Report, ingest_arxiv, ingest_file, ingest_hf_day, plan
 from digest.model import Paper
+from digest.plan import build_digests
+from digest.rank import Digest
+from digest.render import subject
 from digest.settings import HttpSettings, Settings, parse_now
 from digest.store import Store
 
@@ -221,6 +225,67 @@ def papers(as_json: bool, db: str, config: Path, now: str | None) -> None:
                       str(p.author_count or len(p.all_authors)), p.title)
     _console().print(table)
     click.echo(f"{len(stored)} papers")
+
+
+@cli.command()
+@click.argument("path", required=False, type=click.Path(path_type=Path))
+@settings_options
+def check(path: Path | None, db: str, config: Path, now: str | None) -> None:
+    """Validate a subscriptions file; list every problem with its line and subscriber.
+
+    \b
+    Example:
+        digest check subscriptions.yaml
+    """
+    loaded = load_config(path or config)
+    click.echo(f"OK: {loaded.summary()}")
+
+
+@cli.command()
+@click.argument("email")
+@click.option("--format", "fmt", type=click.Choice(["json", "text"]), default="text",
+              show_default=True, help="Output format.")
+@settings_options
+def preview(email: str, fmt: str, db: str, config: Path, now: str | None) -> None:
+    """Show the digest EMAIL would get at --now, recording nothing.
+
+    \b
+    Examples:
+        digest preview ada@example.org
+        digest preview ada@example.org --now 2026-08-21T08:00:00+02:00 --format json
+    """
+    settings = _settings(db, config, now)
+    subscriber = find_subscriber(load_config(settings.config_path), email)
+    (digest,) = build_digests(Store(settings.db_url), [subscriber], settings.now())
+    if fmt == "json":
+        click.echo(json.dumps(digest_json(digest), ensure_ascii=False, indent=2))
+    else:
+        click.echo(digest_text(digest))
+
+
+def digest_json(digest: Digest) -> dict[str, Any]:
+    """The JSON ``digest preview --format json`` prints."""
+    return {
+        "subscriber": digest.subscriber.email,
+        "subject": subject(digest),
+        "period": {"start": digest.start.isoformat(), "end": digest.end.isoformat()},
+        "sections": [{"name": section.name, "papers": [
+            {"id": it.paper.id, "title": it.paper.title, "reasons": list(it.reasons),
+             "upvotes": it.paper.upvotes, "score": it.paper.score,
+             "published": _iso(it.paper.published) or None,
+             "featured": _iso(it.paper.featured) or None}
+            for it in section.items]} for section in digest.sections],
+    }
+
+
+def digest_text(digest: Digest) -> str:
+    """A plain listing of a planned digest."""
+    lines = [subject(digest), f"{digest.start:%Y-%m-%d %H:%M} .. {digest.end:%Y-%m-%d %H:%M} UTC"]
+    for section in digest.sections:
+        if section.items:
+            lines += ["", f"== {section.name} =="]
+            lines += [f"- {it.paper.title}  [{'; '.join(it.reasons)}]" for it in section.items]
+    return "\n".join(lines)
 
 
 def paper_json(p: Paper) -> dict[str, Any]:

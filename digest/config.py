@@ -147,6 +147,15 @@ class Config:
                 "followed)")
 
 
+def find_subscriber(config: Config, email: str) -> Subscriber:
+    """The subscriber with ``email`` (case-insensitive); raises ConfigError naming the file."""
+    for sub in config.subscribers:
+        if sub.email.casefold() == email.strip().casefold():
+            return sub
+    raise ConfigError(f"no subscriber {email} in {config.path}; add it there, or check the "
+                      "spelling (digest check lists everyone)")
+
+
 def load_config(path: Path) -> Config:
     """Read and validate a subscriptions file; raises ConfigProblems listing every problem."""
     try:

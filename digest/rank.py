@@ -22,7 +22,8 @@ from digest.model import Paper, Subscriber
 
 SECTIONS = ("authors", "keywords", "trending")
 # Trending score: votes per day of age, with gravity so that a day-old paper with some
-# upvotes beats a week-old one with a few more. Sources without upvotes lend their score.
+# upvotes beats a week-old one with a few more. Sources without upvotes lend their score
+# (a profile's 0-100 score counts as a tenth as many votes); no signal at all scores 0.
 _GRAVITY = 1.5
 
 
@@ -74,10 +75,10 @@ def appeared(paper: Paper) -> date:
 
 
 def trending_score(paper: Paper, today: date) -> float:
-    """How much a paper is trending on ``today``: (votes + 1) / (age in days + 2) ** 1.5."""
+    """How much a paper is trending on ``today``: votes / (age in days + 2) ** 1.5."""
     votes = paper.upvotes if paper.upvotes is not None else (paper.score or 0.0) / 10
     age = max(0, (today - appeared(paper)).days)
-    return float((votes + 1) / (age + 2.0) ** _GRAVITY)
+    return float(votes / (age + 2.0) ** _GRAVITY)
 
 
 def section_order(item: Item) -> tuple[int, float, int, str]:
@@ -111,7 +112,8 @@ def plan_digests(
         for i, section, reasons in _matches(hits):
             if matcher.allows(i, paper, hits.excluded):
                 matched[i][section].append(Item(paper, reasons))
-    pool = sorted(papers, key=lambda p: -trending_score(p, now.date()))
+    pool = sorted(papers, key=lambda p: (-trending_score(p, now.date()),
+                                         section_order(Item(p, ()))))
     digests = []
     for i, sub in enumerate(subscribers):
         history = histories.get(sub.email.casefold(), History())

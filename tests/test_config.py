@@ -1,0 +1,136 @@
+"""subscriptions.yaml: every trap caught, with the exact message, file, line and subscriber."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from digest.config import ConfigProblems, load_config
+from digest.model import Subscriber
+from tests.conftest import ROOT
+
+
+def problems(tmp_path: Path, text: str) -> list[str]:
+    path = tmp_path / "subs.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigProblems) as caught:
+        load_config(path)
+    return [line.removeprefix(f"{path}:") for line in str(caught.value).splitlines()]
+
+
+def test_example_file_is_valid() -> None:
+    config = load_config(ROOT / "subscriptions.yaml")
+    ada = config.subscribers[0]
+    assert ada == Subscriber(
+        email="ada@example.org", name="Ada", cadence="daily", send_at="08:00", day="monday",
+        timezone="Europe/Berlin", max_papers=20, trending=5, max_age_days=400,
+        authors=("Maojiang Su", "Jerry Yao-Chieh Hu"),
+        keywords=("flow matching", "diffusion transformer"), exclude=("survey",),
+        categories=("LG", "CV"))
+    assert config.subscribers[1].cadence == "weekly"  # inherited from defaults
+
+
+def test_defaults_fill_in_and_subscribers_override(tmp_path: Path) -> None:
+    path = tmp_path / "s.yaml"
+    path.write_text('defaults:\n  trending: 0\n  send_at: "7:05"\nsubscribers:\n'
+                    "  - email: a@example.org\n  - email: b@example.org\n    trending: 3\n")
+    a, b = load_config(path).subscribers
+    assert (a.trending, a.send_at, a.cadence, a.timezone) == (0, "07:05", "weekly", "UTC")
+    assert b.trending == 3
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("subscribers:\n  - email: a@example.org\n    timezon: UTC\n",
+         ["3: subscriber a@example.org: unknown key 'timezon'; allowed: email, name, cadence, "
+          "send_at, day, timezone, max_papers, trending, max_age_days, authors, keywords, "
+          "exclude, categories"]),
+        ("subscribers:\n  - email: a@example.org\n  - email: A@Example.org\n",
+         ["3: subscriber A@Example.org: duplicate subscriber (emails compare "
+          "case-insensitively; first at line 2)"]),
+        ("subscribers:\n  - email: ada.example.org\n",
+         ["2: subscriber ada.example.org: email: invalid email 'ada.example.org': An email "
+          "address must have an @-sign."]),
+        ("subscribers:\n  - email: a@example.org\n    timezone: Europe/Berln\n",
+         ["3: subscriber a@example.org: timezone: unknown time zone 'Europe/Berln'; did you "
+          "mean 'Europe/Berlin'?"]),
+        ("subscribers:\n  - email: a@example.org\n    send_at: \"25:00\"\n",
+         ["3: subscriber a@example.org: send_at: '25:00' is not a time; write it as \"HH:MM\", "
+          "e.g. \"07:30\""]),
+        ("subscribers:\n  - email: a@example.org\n    send_at: 7:30\n",
+         ["3: subscriber a@example.org: 7:30 is read by YAML as a number (base 60); write "
+          "\"7:30\" in quotes"]),
+        ("subscribers:\n  - email: a@example.org\n    name: NO\n",
+         ["3: subscriber a@example.org: NO is read by YAML as false; write \"NO\" in quotes if "
+          "you mean the text"]),
+        ("subscribers:\n  - email: a@example.org\n    keywords: [on, transformers]\n",
+         ["3: subscriber a@example.org: on is read by YAML as true; write \"on\" in quotes if "
+          "you mean the text"]),
+        ("subscribers:\n  - email: a@example.org\n    cadence: daily\n    cadence: weekly\n",
+         ["4: subscriber a@example.org: duplicate key 'cadence' (first at line 3); YAML would "
+          "keep only the last one"]),
+        ("subscribers:\n  - email: a@example.org\n    name: !!python/object/apply:os.system "
+         "[\"true\"]\n",
+         ["3: subscriber a@example.org: tag !!python/object/apply:os.system is not allowed; "
+          "this file holds plain data only"]),
+        ("subscribers:\n  - [a@example.org]\n",
+         ["2: subscriber #1: expected a mapping ('email: ...' and settings), found a list"]),
+        ("- email: a@example.org\n",
+         ["1: expected a mapping with 'defaults:' and 'subscribers:', found a list"]),
+        ("defaults: [weekly]\nsubscribers: []\n",
+         ["1: defaults: expected a mapping of settings, found a list"]),
+        ("subscribers:\n  - email: a@example.org\n    keywords: flow matching\n",
+         ["3: subscriber a@example.org: keywords: expected a list such as [a, b], found text "
+          "'flow matching'"]),
+        ("subscribers:\n  - name: Ada\n", ["2: subscriber #1: missing required key 'email'"]),
+        ("subscriber:\n  - email: a@example.org\n",
+         ["1: unknown key 'subscriber'; allowed: defaults, subscribers",
+          "1: 'subscribers:' is missing; give a list of '- email: ...' entries"]),
+        ("subscribers:\n  - email: a@example.org\n    cadence: hourly\n",
+         ["3: subscriber a@example.org: cadence: Input should be 'daily', 'weekly' or "
+          "'instant'"]),
+        ("subscribers:\n  - email: a@example.org\n    day: funday\n",
+         ["3: subscriber a@example.org: day: 'funday' is not a weekday; use one of monday, "
+          "tuesday, wednesday, thursday, friday, saturday, sunday"]),
+        ("subscribers: [\n",
+         ["2: not valid YAML: expected the node content, but found '<stream end>'"]),
+    ],
+)
+def test_each_problem_has_its_exact_message(tmp_path: Path, text: str,
+                                            expected: list[str]) -> None:
+    got = problems(tmp_path, text)
+    assert [g.lstrip() for g in got] == [e.lstrip() for e in expected]
+
+
+@pytest.mark.parametrize("text", ["", "\n\n", "# only a comment\n"])
+def test_empty_file(tmp_path: Path, text: str) -> None:
+    assert problems(tmp_path, text) == [
+        " the file is empty; it needs a 'subscribers:' list (see the example file)"]
+
+
+def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
+    got = problems(tmp_path, (
+        "defaults:\n  send_at: 8:00\nsubscribers:\n"
+        "  - email: a@example.org\n    timezone: Mars/Base\n"
+        "  - email: b@\n    vacation: on\n"))
+    assert [g.split(":")[0] for g in got] == ["2", "5", "6", "7", "7"]
+    assert "defaults: 8:00 is read by YAML as a number" in got[0]
+    assert "unknown key 'vacation'" in got[4]
+
+
+def test_check_command(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    ok = run("check", str(ROOT / "subscriptions.yaml"))
+    assert ok.exit_code == 0
+    assert ok.stdout == ("OK: 2 subscribers (1 daily, 1 weekly, 0 instant; 3 authors and 4 "
+                         "keywords followed)\n")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("subscribers:\n  - email: a@example.org\n    day: NO\n")
+    result = run("check", str(bad))
+    assert result.exit_code == 1
+    assert result.stderr == (f"Error: {bad}:3: subscriber a@example.org: NO is read by YAML "
+                             "as false; write \"NO\" in quotes if you mean the text\n")
+    missing = run("check", str(tmp_path / "nope.yaml"))
+    assert missing.exit_code == 1
+    assert "no such file; create it" in missing.stderr
