@@ -76,7 +76,10 @@ class Matcher:
                 self._index_phrase(i, keyword, exclude=False)
             for phrase in sub.exclude:
                 self._index_phrase(i, phrase, exclude=True)
-        self._longest = max((len(p) for p in self._phrases), default=0)
+        # Phrase lengths by first word: most words start no phrase and cost one lookup.
+        self._lengths: dict[str, set[int]] = defaultdict(set)
+        for phrase in self._phrases:
+            self._lengths[phrase[0]].add(len(phrase))
 
     def _index_phrase(self, i: int, phrase: str, exclude: bool) -> None:
         tokens = words(phrase)
@@ -95,19 +98,21 @@ class Matcher:
             for i, followed in self._authors.get(name_key(author), ()):
                 if followed not in hits.authors[i]:
                     hits.authors[i].append(followed)
+        found: set[tuple[int, str]] = set()
         for area, text in _texts(paper):
             for i, phrase, exclude in self._phrases_in(text):
                 if exclude:
                     hits.excluded.add(i)
-                elif not any(r.startswith(f"{phrase} (") for r in hits.keywords[i]):
+                elif (i, phrase) not in found:
+                    found.add((i, phrase))
                     hits.keywords[i].append(f"{phrase} ({area})")
         return hits
 
     def _phrases_in(self, text: str) -> Iterable[tuple[int, str, bool]]:
         tokens = words(text)
-        for start in range(len(tokens)):
-            for end in range(start + 1, min(start + self._longest, len(tokens)) + 1):
-                yield from self._phrases.get(tokens[start:end], ())
+        for start, token in enumerate(tokens):
+            for length in self._lengths.get(token, ()):
+                yield from self._phrases.get(tokens[start : start + length], ())
 
     def allows(self, i: int, paper: Paper, excluded: Collection[int]) -> bool:
         """Whether subscriber ``i`` may get ``paper`` at all (exclusions and categories)."""

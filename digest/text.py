@@ -14,9 +14,18 @@ from functools import lru_cache
 from anyascii import anyascii
 from pylatexenc.latex2text import LatexNodes2Text
 
+_LATEX = LatexNodes2Text(math_mode="text")
 _SPACES = re.compile(r"\s+")
 _NON_ALNUM = re.compile(r"[^0-9a-z]+")
-_LATEX_HINT = re.compile(r"[\\${}]")
+# The LaTeX in running text: math ($...$), commands with their arguments (\textbf{X}),
+# accent commands (\'e, \"{u}) and braced groups that start with a command ({\"u}).
+# Only these spans go through pylatexenc, which is slow on whole abstracts.
+_LATEX_SPAN = re.compile(
+    r"\$\$.+?\$\$|\$[^$]+\$"
+    r"|\\[a-zA-Z]+\*?(?:\[[^\]]*\])?(?:\{[^{}]*\})*"
+    r"|\\[^a-zA-Z\s](?:\{[^{}]*\}|[a-zA-Z])?"
+    r"|\{\\[^{}]*\}"
+)
 
 
 def squash(text: str) -> str:
@@ -26,16 +35,19 @@ def squash(text: str) -> str:
 
 @lru_cache(maxsize=65536)
 def latex_to_text(text: str) -> str:
-    """Decode LaTeX markup to plain Unicode (``\\'e`` -> é, ``\\textbf{X}`` -> X).
+    """Decode LaTeX markup to plain Unicode (``\\'e`` -> é, ``\\textbf{X}`` -> X, ``$L_2$`` ->
+    L_2). Text without a backslash or dollar sign is returned unchanged."""
+    if "\\" not in text and "$" not in text:
+        return text
+    return _LATEX_SPAN.sub(lambda m: _decode(m.group()), text)
 
-    Text without any LaTeX hint is returned unchanged, so plain names cost nothing.
-    """
-    if not _LATEX_HINT.search(text):
-        return text
+
+@lru_cache(maxsize=65536)
+def _decode(span: str) -> str:
     try:
-        decoded: str = LatexNodes2Text(math_mode="text").latex_to_text(text)
+        decoded: str = _LATEX.latex_to_text(span)
     except Exception:  # pylatexenc raises on some malformed markup; keep the raw text
-        return text
+        return span
     return decoded
 
 
