@@ -78,8 +78,8 @@ class Matcher:
                 self._index_phrase(i, phrase, exclude=True)
         # Phrase lengths by first word: most words start no phrase and cost one lookup.
         self._lengths: dict[str, set[int]] = defaultdict(set)
-        for phrase in self._phrases:
-            self._lengths[phrase[0]].add(len(phrase))
+        for indexed in self._phrases:
+            self._lengths[indexed[0]].add(len(indexed))
 
     def _index_phrase(self, i: int, phrase: str, exclude: bool) -> None:
         tokens = words(phrase)
