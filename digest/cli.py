@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
+import webbrowser
 from collections.abc import Callable, Iterator, Sequence
 from datetime import date, datetime
 from functools import partial
@@ -31,7 +33,7 @@ from digest.ingest.runner import Job, Report, ingest_arxiv, ingest_file, ingest_
 from digest.model import Paper
 from digest.plan import build_digests
 from digest.rank import Digest
-from digest.render import subject
+from digest.render import render_digest, subject
 from digest.settings import HttpSettings, Settings, parse_now
 from digest.store import Store
 
@@ -243,24 +245,43 @@ def check(path: Path | None, db: str, config: Path, now: str | None) -> None:
 
 @cli.command()
 @click.argument("email")
-@click.option("--format", "fmt", type=click.Choice(["json", "text"]), default="text",
-              show_default=True, help="Output format.")
+@click.option("--format", "fmt", type=click.Choice(["text", "html", "json"]), default="text",
+              show_default=True, help="The mail's text part, its HTML part, or the plan as JSON.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write to this file instead of printing.")
+@click.option("--open", "open_browser", is_flag=True, help="Open the written HTML in a browser.")
 @settings_options
-def preview(email: str, fmt: str, db: str, config: Path, now: str | None) -> None:
+def preview(email: str, fmt: str, output: Path | None, open_browser: bool,
+            db: str, config: Path, now: str | None) -> None:
     """Show the digest EMAIL would get at --now, recording nothing.
 
     \b
     Examples:
         digest preview ada@example.org
+        digest preview ada@example.org --format html -o ada.html --open
         digest preview ada@example.org --now 2026-08-21T08:00:00+02:00 --format json
     """
     settings = _settings(db, config, now)
     subscriber = find_subscriber(load_config(settings.config_path), email)
     (digest,) = build_digests(Store(settings.db_url), [subscriber], settings.now())
     if fmt == "json":
-        click.echo(json.dumps(digest_json(digest), ensure_ascii=False, indent=2))
+        body = json.dumps(digest_json(digest), ensure_ascii=False, indent=2) + "\n"
     else:
-        click.echo(digest_text(digest))
+        rendered = render_digest(digest, unsubscribe_url=_unsubscribe_placeholder(),
+                                 digest_name=os.environ.get("DIGEST_NAME", defaults.DIGEST_NAME))
+        body = rendered.html if fmt == "html" else rendered.text
+    if output is None:
+        click.echo(body, nl=False)
+        return
+    output.write_text(body, encoding="utf-8")
+    click.echo(f"wrote {output}", err=True)
+    if open_browser:
+        webbrowser.open(output.resolve().as_uri())
+
+
+def _unsubscribe_placeholder() -> str:
+    """Where unsubscribe links point in previews (signed links come with delivery)."""
+    return os.environ.get("DIGEST_BASE_URL", defaults.BASE_URL).rstrip("/") + "/unsubscribe/preview"
 
 
 def digest_json(digest: Digest) -> dict[str, Any]:
@@ -276,16 +297,6 @@ def digest_json(digest: Digest) -> dict[str, Any]:
              "featured": _iso(it.paper.featured) or None}
             for it in section.items]} for section in digest.sections],
     }
-
-
-def digest_text(digest: Digest) -> str:
-    """A plain listing of a planned digest."""
-    lines = [subject(digest), f"{digest.start:%Y-%m-%d %H:%M} .. {digest.end:%Y-%m-%d %H:%M} UTC"]
-    for section in digest.sections:
-        if section.items:
-            lines += ["", f"== {section.name} =="]
-            lines += [f"- {it.paper.title}  [{'; '.join(it.reasons)}]" for it in section.items]
-    return "\n".join(lines)
 
 
 def paper_json(p: Paper) -> dict[str, Any]:

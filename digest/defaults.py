@@ -43,3 +43,8 @@ TRENDING = 5  # size of the trending section; 0 = none
 # How old a paper may be (by the day it appeared) and still be due; None means twice the
 # cadence period (2 days for daily digests and instant alerts, 14 for weekly ones).
 MAX_AGE_DAYS: int | None = None
+
+# The digest's name in the mail header and footer (env DIGEST_NAME).
+DIGEST_NAME = "Paper Digest"
+# Where the unsubscribe links point until signed tokens exist (env DIGEST_BASE_URL).
+BASE_URL = "http://localhost:8000"

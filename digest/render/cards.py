@@ -1,0 +1,208 @@
+"""What a card shows for one paper: the view the templates lay out. Pure.
+
+Everything from sources stays text here (the templates escape it); only http(s) URLs
+become links; LaTeX is cleaned for reading; the abstract is cut at a word near 300
+characters, and the words a keyword matched are marked as highlighted segments.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+from urllib.parse import quote_plus, urlsplit
+
+from digest.match import plural_forms, words
+from digest.model import Paper, Subscriber
+from digest.rank import Item, appeared
+from digest.render.subject import one_line
+from digest.text import latex_to_text, name_key
+
+SNIPPET_CHARS = 300
+SHOWN_AUTHORS = 3
+
+
+@dataclass(frozen=True)
+class Link:
+    label: str
+    url: str
+
+
+@dataclass(frozen=True)
+class Author:
+    name: str
+    followed: bool
+
+
+@dataclass(frozen=True)
+class Segment:
+    text: str
+    highlight: bool
+
+
+@dataclass(frozen=True)
+class Card:
+    """One paper as the digest shows it."""
+
+    title: str
+    url: str
+    upvotes: str  # the count, or a dash when the source has none
+    authors: tuple[Author, ...]
+    more_authors: int  # "+N" after the authors shown
+    author_count: int | None  # shown instead of names when no name is known
+    et_al: bool  # names shown are all we know, and the list was cut
+    meta: tuple[str, ...]  # organisation, category, date
+    badges: tuple[str, ...]
+    snippet: tuple[Segment, ...]
+    links: tuple[Link, ...]
+    reasons: tuple[str, ...]
+
+    @property
+    def byline(self) -> str:
+        """Votes, authors and meta on one plain line, for the text part."""
+        if self.authors:
+            names = ", ".join(a.name for a in self.authors)
+            names += f" +{self.more_authors}" if self.more_authors else (
+                " et al." if self.et_al else "")
+        else:
+            names = f"{self.author_count} authors" if self.author_count else ""
+        return " · ".join(x for x in (f"▲ {self.upvotes}", names, *self.meta) if x)
+
+    @property
+    def plain_snippet(self) -> str:
+        return "".join(s.text for s in self.snippet)
+
+
+def http_url(url: str | None) -> str | None:
+    """``url`` when it is an absolute http(s) URL, else None (no javascript:, data:, ...)."""
+    if not url:
+        return None
+    url = url.strip()
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc or any(
+            c.isspace() or ord(c) < 32 for c in url):
+        return None
+    return url
+
+
+def card(item: Item, subscriber: Subscriber) -> Card:
+    """The card of a digest item for ``subscriber``."""
+    p = item.paper
+    links = _links(p)
+    names = [one_line(n) for n in p.all_authors]
+    followed = {name_key(a) for a in subscriber.authors}
+    # The first three, and any followed author further down, so the reader sees them.
+    picked = [n for i, n in enumerate(names) if i < SHOWN_AUTHORS or name_key(n) in followed]
+    shown = tuple(Author(n, name_key(n) in followed) for n in picked)
+    total = p.author_count if p.author_count is not None else (
+        None if p.truncated else len(names))
+    return Card(
+        title=one_line(latex_to_text(p.title)),
+        url=links[0].url if links and links[0].label == "arXiv" else _search_url(p.title),
+        upvotes=str(p.upvotes) if p.upvotes is not None else "–",
+        authors=shown,
+        more_authors=max(0, total - len(shown)) if names and total is not None else 0,
+        author_count=None if names else p.author_count,
+        et_al=bool(names) and total is None,
+        meta=tuple(x for x in (one_line(p.organization or ""), p.category or "",
+                               _day(appeared(p))) if x),
+        badges=_badges(p),
+        snippet=_snippet(p.abstract, _keywords(item)),
+        links=tuple(links),
+        reasons=_reasons(item),
+    )
+
+
+def _links(p: Paper) -> list[Link]:
+    links = []
+    if p.arxiv_id and re.fullmatch(r"[\w./-]+", p.arxiv_id):
+        links += [Link("arXiv", f"https://arxiv.org/abs/{p.arxiv_id}"),
+                  Link("Hugging Face", f"https://huggingface.co/papers/{p.arxiv_id}")]
+    for label, url in (("GitHub", p.github_repo), ("Project page", p.project_page)):
+        safe = http_url(url)
+        if safe:
+            links.append(Link(label, safe))
+    if not p.arxiv_id:
+        links.insert(0, Link("Search arXiv", _search_url(p.title)))
+    return links
+
+
+def _search_url(title: str) -> str:
+    return ("https://arxiv.org/search/?searchtype=title&query="
+            + quote_plus(one_line(latex_to_text(title))))
+
+
+def _badges(p: Paper) -> tuple[str, ...]:
+    badges = []
+    if p.has_code:
+        badges.append("Code")
+    if p.github_stars:
+        stars = p.github_stars
+        badges.append(f"★ {stars / 1000:.1f}k" if stars >= 1000 else f"★ {stars}")
+    if http_url(p.project_page):
+        badges.append("Project page")
+    return tuple(badges)
+
+
+def _day(day: date) -> str:
+    return "" if day == date.min else f"{day.day} {day:%b %Y}"
+
+
+def _keywords(item: Item) -> list[str]:
+    return [r.removeprefix("keyword: ").rsplit(" (", 1)[0] for r in item.reasons
+            if r.startswith("keyword: ")]
+
+
+def _reasons(item: Item) -> tuple[str, ...]:
+    authors = [r.removeprefix("author: ") for r in item.reasons if r.startswith("author: ")]
+    keywords = _keywords(item)
+    reasons = []
+    if authors:
+        reasons.append("You follow " + ", ".join(authors))
+    if keywords:
+        reasons.append("Matches: " + ", ".join(keywords))
+    if "trending" in item.reasons:
+        reasons.append("Trending on Daily Papers")
+    return tuple(one_line(r) for r in reasons)
+
+
+def snippet_text(abstract: str, limit: int = SNIPPET_CHARS) -> str:
+    """The abstract, LaTeX cleaned, cut at a word near ``limit`` characters."""
+    text = one_line(latex_to_text(abstract))
+    if len(text) <= limit:
+        return text
+    cut = text[:limit].rsplit(" ", 1)[0].rstrip(",;:.")
+    return cut + "…"
+
+
+def _snippet(abstract: str, keywords: list[str]) -> tuple[Segment, ...]:
+    text = snippet_text(abstract)
+    pattern = _highlighter(keywords)
+    if pattern is None:
+        return (Segment(text, False),) if text else ()
+    segments, at = [], 0
+    for m in pattern.finditer(text):
+        if m.start() > at:
+            segments.append(Segment(text[at : m.start()], False))
+        segments.append(Segment(m.group(), True))
+        at = m.end()
+    if at < len(text):
+        segments.append(Segment(text[at:], False))
+    return tuple(segments)
+
+
+def _highlighter(keywords: list[str]) -> re.Pattern[str] | None:
+    """A regex for the keywords as the matcher reads them: hyphen = space, final plural."""
+    alternatives = []
+    for keyword in keywords:
+        tokens = words(keyword)
+        if not tokens:
+            continue
+        last = "|".join(sorted((re.escape(f) for f in plural_forms(tokens[-1])), key=len,
+                               reverse=True))
+        head = "".join(re.escape(t) + r"[\s\-]+" for t in tokens[:-1])
+        alternatives.append(f"{head}(?:{last})")
+    if not alternatives:
+        return None
+    return re.compile(r"(?<![A-Za-z0-9])(?:" + "|".join(alternatives) + r")(?![A-Za-z0-9])",
+                      re.IGNORECASE)
