@@ -8,6 +8,7 @@ Rendering never talks SMTP.
 from __future__ import annotations
 
 import os
+import re
 import textwrap
 from dataclasses import dataclass
 from datetime import datetime
@@ -28,6 +29,10 @@ __all__ = ["Rendered", "one_line", "render_digest", "subject"]
 
 HEADINGS = {"authors": "From authors you follow", "keywords": "Matching your keywords",
             "trending": "Trending"}
+# Class attributes as Jinja writes them; source text cannot forge one (quotes are escaped).
+_CLASS = re.compile(r' class="[\w -]*"')
+# Minified declarations, and no fetching of anything remote.
+_INLINER = css_inline.CSSInliner(minify_css=True, load_remote_stylesheets=False)
 _TITLES = {"daily": "Daily Papers", "weekly": "Weekly Papers", "instant": "Paper alert"}
 
 
@@ -85,7 +90,12 @@ def render_digest(
     context = _context(digest, unsubscribe_url, digest_name)
     html = env.get_template("digest.html").render(context)
     text = env.get_template("digest.txt").render(context)
-    return Rendered(subject(digest), _tidy(text), css_inline.inline(html))
+    return Rendered(subject(digest), _tidy(text), inline_css(html))
+
+
+def inline_css(html: str) -> str:
+    """Move the <style> rules into style attributes, then drop the now idle classes."""
+    return _CLASS.sub("", _INLINER.inline(html))
 
 
 def _context(digest: Digest, unsubscribe_url: str, digest_name: str) -> dict[str, object]:

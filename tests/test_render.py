@@ -1,0 +1,196 @@
+"""Rendering: golden mails for the seeds, hostile input kept inert, size and layout limits."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from digest.config import load_config
+from digest.model import Paper, Subscriber
+from digest.plan import build_digests
+from digest.rank import Digest, Item, Section
+from digest.render import period_label, render_digest, subject, summary_line
+from digest.render.cards import card, http_url
+from digest.store import Store
+from tests.conftest import DATA, GOLDEN, REGEN, ROOT, SEEDS
+from tests.test_rank import ingest
+
+NOW = datetime(2026, 6, 1, 6, tzinfo=UTC)  # Monday, 08:00 in Berlin
+UNSUBSCRIBE = "https://digest.example.org/unsubscribe/TOKEN"
+
+
+@pytest.fixture(scope="module")
+def seeded(tmp_path_factory: pytest.TempPathFactory) -> Store:
+    store = Store(f"sqlite:///{tmp_path_factory.mktemp('seeded') / 'd.db'}")
+    ingest(store, SEEDS, now=datetime(2026, 6, 1, 5, tzinfo=UTC))
+    return store
+
+
+def normalise(text: str) -> str:
+    """Golden comparison ignores the digest's own dates (period line) and paper ids."""
+    text = re.sub(r"(Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday|Week of) "
+                  r"\d{1,2} [A-Z][a-z]{2} \d{4}", "<period>", text)
+    return re.sub(r"/unsubscribe/[\w.-]+", "/unsubscribe/<token>", text)
+
+
+@pytest.mark.parametrize("who", ["ada", "grace"])
+def test_seed_digest_matches_golden(seeded: Store, who: str) -> None:
+    config = load_config(ROOT / "subscriptions.yaml")
+    sub = next(s for s in config.subscribers if s.email.startswith(who))
+    (digest,) = build_digests(seeded, [sub], NOW)
+    mail = render_digest(digest, UNSUBSCRIBE)
+    for suffix, body in (("txt", mail.text), ("html", mail.html), ("subject", mail.subject)):
+        path = GOLDEN / "mail" / f"{who}.{suffix}"
+        if REGEN:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(normalise(body), encoding="utf-8")
+        assert normalise(body) == path.read_text(encoding="utf-8"), f"{path} differs"
+
+
+def test_text_part_wraps_at_78_columns_and_lists_links(seeded: Store) -> None:
+    sub = load_config(ROOT / "subscriptions.yaml").subscribers[0]
+    (digest,) = build_digests(seeded, [sub], NOW)
+    text = render_digest(digest, UNSUBSCRIBE).text
+    for line in text.splitlines():
+        assert len(line) <= 78 or "http" in line, line
+    assert text.count("Search arXiv: https://arxiv.org/search/") == len(digest.items)
+    assert f"Unsubscribe: {UNSUBSCRIBE}" in text
+
+
+def test_html_has_one_card_per_paper_and_no_style_block(seeded: Store) -> None:
+    sub = load_config(ROOT / "subscriptions.yaml").subscribers[0]
+    (digest,) = build_digests(seeded, [sub], NOW)
+    html = render_digest(digest, UNSUBSCRIBE).html
+    assert html.count("border-radius:12px") == len(digest.items) > 5
+    assert "<style" not in html  # inlined
+    assert 'style="' in html
+    assert "<script" not in html
+    assert "http" not in re.sub(r'href="https?://[^"]*"', "", html).replace(
+        UNSUBSCRIBE, "")  # no external CSS, fonts or images: only links
+
+
+HOSTILE = Paper(
+    id=1,
+    title='<script>alert("t")</script> Flow\r\nBcc: evil@example.org\u2028Matching',
+    abstract='"><img src=x onerror=alert(1)> <b>bold</b> javascript:alert(2) flow matching',
+    authors=("Eve <eve@example.org>\r\nBcc: x", "Mallory\u2028Mal"),
+    organization="<iframe src=//evil>",
+    github_repo="javascript:alert(3)",
+    project_page=" JaVaScRiPt:alert(4)",
+    arxiv_id='2601.00001"><script>',
+    upvotes=3, first_seen=NOW, featured=date(2026, 6, 1))
+
+
+class _Tags(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, dict(attrs)))
+
+
+def hostile_digest() -> Digest:
+    sub = Subscriber("eve@example.org", name="Eve\r\nBcc: all@example.org",
+                     keywords=("flow matching",))
+    item = Item(HOSTILE, ("keyword: flow matching (abstract)",))
+    return Digest(sub, NOW, NOW, (Section("keywords", (item,)),))
+
+
+def test_hostile_input_is_inert() -> None:
+    mail = render_digest(hostile_digest(), UNSUBSCRIBE)
+    parser = _Tags()
+    parser.feed(mail.html)
+    tags = {tag for tag, _ in parser.tags}
+    assert not tags & {"script", "img", "iframe", "b"}
+    for tag, attrs in parser.tags:
+        assert not any(name.startswith("on") for name in attrs), (tag, attrs)
+        if "href" in attrs:
+            assert re.match(r"https?://", attrs["href"] or ""), attrs["href"]
+    assert "&lt;script&gt;" in mail.html
+    assert "javascript:alert(3)" not in mail.html and "alert(4)" not in mail.html
+    for header_text in (mail.subject,):
+        assert not re.search(r"[\r\n\u2028\u2029]", header_text)
+    assert "for Eve Bcc: all@example.org: 1 new" in mail.subject  # one line, as text
+    assert len(mail.subject) <= 120
+    assert not re.search(r"[\r\u2028]", mail.text)
+    assert "<script>" in mail.text  # plain text shows it as the text it is
+
+
+def test_only_http_urls_become_links() -> None:
+    assert http_url("https://github.com/a/b") == "https://github.com/a/b"
+    for bad in ("javascript:alert(1)", "data:text/html,x", "//evil.example", "ftp://x/y",
+                "http://exa mple.org", None, ""):
+        assert http_url(bad) is None
+
+
+def test_links_by_what_is_known() -> None:
+    sub = Subscriber("a@example.org", authors=("Ahmet Üstün",))
+    known = card(Item(Paper(title="T", arxiv_id="2603.11510", github_repo="https://github.com/x/y",
+                            authors=("Ahmet Üstün", "B", "C", "D", "E")), ()), sub)
+    assert [link.label for link in known.links] == ["arXiv", "Hugging Face", "GitHub"]
+    assert known.url == "https://arxiv.org/abs/2603.11510"
+    assert known.links[1].url == "https://huggingface.co/papers/2603.11510"
+    assert known.authors[0].followed and known.more_authors == 2
+    unknown = card(Item(Paper(title="A Title: With? Marks"), ()), sub)
+    assert unknown.url == ("https://arxiv.org/search/?searchtype=title&query="
+                           "A+Title%3A+With%3F+Marks")
+    assert unknown.upvotes == "–"
+
+
+def test_snippet_cut_and_highlight() -> None:
+    abstract = ("We study \\textbf{flow-matching} models. " + "Words go on and on. " * 30)
+    c = card(Item(Paper(title="T", abstract=abstract), ("keyword: flow matching (abstract)",)),
+             Subscriber("a@example.org"))
+    text = "".join(s.text for s in c.snippet)
+    assert text.startswith("We study flow-matching models.")
+    assert len(text) <= 301 and text.endswith("…") and not text.endswith(" …")
+    assert [s.text for s in c.snippet if s.highlight] == ["flow-matching"]
+
+
+def test_header_lines() -> None:
+    weekly = Subscriber("a@example.org", name="Ada", timezone="Europe/Berlin")
+    daily = Subscriber("a@example.org", name="Ada", cadence="daily", timezone="Asia/Kolkata")
+    start = datetime(2026, 8, 16, 23, tzinfo=UTC)  # Monday 17 Aug in Berlin
+    end = datetime(2026, 8, 21, 2, 30, tzinfo=UTC)  # Friday 21 Aug in Kolkata
+    assert period_label(Digest(weekly, start, end, ())) == "Week of 17 Aug 2026"
+    assert period_label(Digest(daily, start, end, ())) == "Friday 21 Aug 2026"
+    paper = Paper(title="T")
+    sections = (Section("authors", (Item(paper, ()),) * 3), Section("keywords", (Item(paper, ()),)
+                * 4), Section("trending", (Item(paper, ("trending",)),) * 5))
+    assert summary_line(Digest(daily, start, end, sections)) == (
+        "3 papers from authors you follow, 4 matching your keywords, 5 trending")
+    assert summary_line(Digest(daily, start, end, ())) == "Nothing new this time."
+
+
+def test_subject_examples() -> None:
+    ada = Subscriber("ada@example.org", name="Ada", cadence="daily")
+    by_author = [Item(Paper(title=f"P{i}"), ("author: Maojiang Su",)) for i in range(5)]
+    items = (*by_author, Item(Paper(title="K"), ("keyword: flow matching (title)",)),
+             Item(Paper(title="X"), ("trending",)))
+    digest = Digest(ada, NOW, NOW, (Section("authors", items),))
+    assert subject(digest) == 'Daily Papers for Ada: 7 new, from Maojiang Su and "flow matching"'
+    many = Digest(ada, NOW, NOW, (Section("authors", tuple(
+        Item(Paper(title=str(i)), (f"author: Author Number {i} With A Long Name",))
+        for i in range(40))),))
+    assert len(subject(many)) <= 120
+    assert subject(many).startswith("Daily Papers for Ada: 40 new, from Author Number 0")
+
+
+def test_fifty_real_papers_stay_under_100_kb(tmp_path: Path) -> None:
+    store = Store(f"sqlite:///{tmp_path / 'd.db'}")
+    now = datetime(2026, 4, 16, 9, tzinfo=UTC)
+    ingest(store, DATA / "hf-daily", now=now)
+    sub = Subscriber("a@example.org", name="Ada", max_papers=50, trending=50, max_age_days=3650,
+                     keywords=("model", "agent"))
+    (digest,) = build_digests(store, [sub], now)
+    html = render_digest(digest, UNSUBSCRIBE).html
+    assert len(digest.items) == 50
+    assert html.count("border-radius:12px") == 50
+    size = len(html.encode("utf-8"))
+    assert size < 100_000, f"{size} bytes"
+    print(f"50-paper digest: {size} bytes of HTML")
