@@ -48,3 +48,18 @@ MAX_AGE_DAYS: int | None = None
 DIGEST_NAME = "Paper Digest"
 # Where the unsubscribe links point until signed tokens exist (env DIGEST_BASE_URL).
 BASE_URL = "http://localhost:8000"
+
+# Delivery. Without DIGEST_SMTP_URL, mail goes to this Maildir (env DIGEST_MAILDIR).
+MAILDIR = "outbox"
+# Sender of every mail (env DIGEST_FROM).
+MAIL_FROM = "Paper Digest <digest@localhost>"
+# SMTP: seconds per command, connections used at once (env DIGEST_SMTP_TIMEOUT, _POOL).
+SMTP_TIMEOUT = 30.0
+SMTP_POOL = 4
+# A digest that failed transiently is tried again after 5, 10, 20, 40 minutes; the fifth
+# failed attempt marks it failed.
+RETRY_FIRST_MINUTES = 5
+MAX_ATTEMPTS = 5
+# A digest left in `sending` this long (its process died) is taken over and sent again,
+# with the same Message-ID.
+SENDING_LEASE_MINUTES = 10

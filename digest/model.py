@@ -87,3 +87,26 @@ class Subscriber:
     def age_limit_days(self) -> int:
         """How old (by appearance date) a paper may be and still be due."""
         return self.max_age_days if self.max_age_days is not None else 2 * self.period_days
+
+
+@dataclass(frozen=True)
+class OutboxEntry:
+    """A digest in the outbox: whom it goes to, for which period, and what it holds.
+
+    ``sections`` are ``(name, ((paper_id, reasons), ...))`` pairs, in order.
+    """
+
+    id: int
+    subscriber_id: int
+    subscriber: Subscriber
+    period: datetime
+    period_start: datetime
+    period_end: datetime
+    state: str
+    sections: tuple[tuple[str, tuple[tuple[int, tuple[str, ...]], ...]], ...]
+    attempts: int = 0
+    last_error: str | None = None
+
+    @property
+    def paper_ids(self) -> tuple[int, ...]:
+        return tuple(pid for _, items in self.sections for pid, _ in items)

@@ -17,6 +17,9 @@ from digest.cli import cli
 from digest.model import Paper
 from tests.httpserver import DataServer
 
+# Fixtures of the delivery tests (a prepared database and config, an SMTP server).
+pytest_plugins = ["tests.mailing"]
+
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
 DATA = Path(__file__).resolve().parent / "data"

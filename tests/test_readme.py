@@ -15,7 +15,8 @@ def commands() -> list[str]:
 
 def test_readme_has_exactly_two_setup_commands() -> None:
     main, tests = commands()
-    assert main.startswith("python3 -m venv .venv") and main.endswith("digest ingest seeds/")
+    assert main.startswith("python3 -m venv .venv")
+    assert main.endswith(".venv/bin/digest ingest seeds/ && .venv/bin/digest send")
     assert tests == "scripts/test"
 
 

@@ -25,7 +25,7 @@ from digest.rank import Digest
 from digest.render.cards import Card, card
 from digest.render.subject import one_line, subject
 
-__all__ = ["Rendered", "one_line", "render_digest", "subject"]
+__all__ = ["Rendered", "one_line", "render_digest", "subject", "templates_env"]
 
 HEADINGS = {"authors": "From authors you follow", "keywords": "Matching your keywords",
             "trending": "Trending"}
@@ -82,11 +82,16 @@ def _wrap(text: str, width: int = 78, indent: str = "", first: str | None = None
                          break_on_hyphens=False)
 
 
+def templates_env() -> jinja2.Environment:
+    """The Jinja2 environment over the templates folder (HTML autoescaped)."""
+    return _environment(templates_dir())
+
+
 def render_digest(
     digest: Digest, unsubscribe_url: str, digest_name: str = defaults.DIGEST_NAME
 ) -> Rendered:
     """Subject, text and HTML of ``digest``."""
-    env = _environment(templates_dir())
+    env = templates_env()
     context = _context(digest, unsubscribe_url, digest_name)
     html = env.get_template("digest.html").render(context)
     text = env.get_template("digest.txt").render(context)

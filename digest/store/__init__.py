@@ -8,18 +8,20 @@ few operations the pipeline needs, each one transaction. Stages get frozen
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, func, insert, select
 from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError, SQLAlchemyError
 
 from digest.errors import StoreError
-from digest.model import Paper, Subscriber
+from digest.model import OutboxEntry, Paper, Subscriber
 from digest.rank import History
+from digest.store import outbox as outbox_sql
 from digest.store import papers as paper_sql
 from digest.store import schema as s
 from digest.store import subscribers as subscriber_sql
@@ -104,6 +106,110 @@ class Store:
         """Record a digest of ``paper_ids`` as sent to ``email`` at ``at``."""
         with self._begin() as conn:
             subscriber_sql.record_sent(conn, email, paper_ids, at)
+
+
+    # ---- outbox ------------------------------------------------------------------------
+
+    def plan_outbox(self, plans: Sequence[outbox_sql.Plan], now: datetime) -> dict[str, int]:
+        """Put digests in the outbox once per (subscriber, period); counts by state."""
+        with self._begin() as conn:
+            return outbox_sql.plan(conn, plans, now)
+
+    def planned_for(self, slots: dict[str, datetime]) -> set[str]:
+        """Which of these subscribers (folded email -> period) have that digest already."""
+        with self._begin() as conn:
+            query = select(s.subscribers.c.email_key, s.subscribers.c.id).where(
+                s.subscribers.c.email_key.in_(list(slots)))
+            ids = {key: sid for key, sid in conn.execute(query)}  # noqa: C416
+            done = outbox_sql.planned_periods(conn, {ids[k]: v for k, v in slots.items()
+                                                     if k in ids})
+            return {k for k, sid in ids.items() if sid in done}
+
+    def due_digests(self, now: datetime, lease: timedelta, only: str | None = None
+                    ) -> list[int]:
+        """Ids of the digests to send in this pass."""
+        with self._begin() as conn:
+            return outbox_sql.due(conn, now, lease, only)
+
+    def claim(self, digest_id: int, now: datetime, lease: timedelta) -> OutboxEntry | None:
+        """Mark a digest ``sending`` (committed before any SMTP traffic), or None if taken."""
+        with self._begin() as conn:
+            return outbox_sql.claim(conn, digest_id, now, lease)
+
+    def mark_sent(self, entry: OutboxEntry, now: datetime) -> None:
+        """Sent, and its papers recorded as sent to the subscriber, in one transaction."""
+        with self._begin() as conn:
+            outbox_sql.mark_sent(conn, entry, now)
+
+    def mark_unsent(self, entry: OutboxEntry, state: str, error: str,
+                    next_attempt: datetime | None = None) -> None:
+        """``retry`` or ``failed``, with the reason kept."""
+        with self._begin() as conn:
+            outbox_sql.mark_unsent(conn, entry, state, error, next_attempt)
+
+    def release(self, entry: OutboxEntry) -> None:
+        """Give a claimed digest back untried."""
+        with self._begin() as conn:
+            outbox_sql.release(conn, entry)
+
+    def outbox_counts(self) -> dict[str, int]:
+        """Digests by state."""
+        with self._begin() as conn:
+            return outbox_sql.counts(conn)
+
+    def outbox(self) -> list[outbox_sql.OutboxRow]:
+        """Every digest in the outbox, oldest first."""
+        with self._begin() as conn:
+            return outbox_sql.listing(conn)
+
+    def papers_by_id(self, ids: Iterable[int]) -> dict[int, Paper]:
+        """Stored papers by id."""
+        with self._begin() as conn:
+            return {p.id: p for p in paper_sql.load_ids(conn, ids) if p.id is not None}
+
+    # ---- subscribers' state ---------------------------------------------------------
+
+    def unsubscribed(self) -> set[str]:
+        """Folded emails of everyone who unsubscribed."""
+        with self._begin() as conn:
+            return set(conn.execute(select(s.subscribers.c.email_key).where(
+                s.subscribers.c.unsubscribed_at.is_not(None))).scalars())
+
+    def set_unsubscribed(self, email: str, at: datetime | None) -> bool:
+        """Unsubscribe at ``at``, or resubscribe with None; False if no such subscriber."""
+        with self._begin() as conn:
+            return subscriber_sql.set_unsubscribed(conn, email, at)
+
+    def subscriber_email(self, subscriber_id: int) -> str | None:
+        """The address of a subscriber row, or None."""
+        with self._begin() as conn:
+            return conn.execute(select(s.subscribers.c.email).where(
+                s.subscribers.c.id == subscriber_id)).scalar_one_or_none()
+
+    def subscriber_id(self, email: str) -> int | None:
+        with self._begin() as conn:
+            return conn.execute(select(s.subscribers.c.id).where(
+                s.subscribers.c.email_key == email.casefold())).scalar_one_or_none()
+
+    def statuses(self) -> list[subscriber_sql.SubscriberStatus]:
+        """Everyone ever subscribed, with state, last digest and counts."""
+        with self._begin() as conn:
+            return subscriber_sql.statuses(conn)
+
+    def secret(self) -> str:
+        """The signing secret kept in the database, generated on first use."""
+        with self._begin() as conn:
+            found = conn.execute(select(s.meta.c.value).where(s.meta.c.key == "secret")
+                                 ).scalar_one_or_none()
+            if found is not None:
+                return str(found)
+        try:
+            with self._begin() as conn:
+                conn.execute(insert(s.meta).values(key="secret",
+                                                   value=secrets.token_urlsafe(32)))
+        except IntegrityError:
+            pass  # another process made it first; use theirs
+        return self.secret()
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -68,6 +68,14 @@ def load(conn: Connection, since: datetime | None = None) -> list[Paper]:
     return _assemble(conn, conn.execute(query).mappings().all())
 
 
+def load_ids(conn: Connection, ids: Iterable[int]) -> list[Paper]:
+    """The stored papers with these ids."""
+    rows: list[Any] = []
+    for chunk in chunks(sorted(set(ids))):
+        rows += conn.execute(select(s.papers).where(s.papers.c.id.in_(chunk))).mappings().all()
+    return _assemble(conn, rows)
+
+
 def insert_id(conn: Connection, statement: Insert) -> int:
     """Run a one-row INSERT and return the new row's id."""
     key = conn.execute(statement).inserted_primary_key

@@ -134,6 +134,9 @@ subscribers = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     Column("removed_at", UTCDateTime),
+    # Set by a one-click unsubscribe; cleared only by `digest resubscribe`.
+    Column("unsubscribed_at", UTCDateTime),
+    # The cut-off of the latest digest planned for them: papers first seen after it are new.
     Column("last_digest_at", UTCDateTime),
 )
 
@@ -144,4 +147,38 @@ sent_papers = Table(
     Column("subscriber_id", Integer, ForeignKey("subscribers.id"), primary_key=True),
     Column("paper_id", Integer, ForeignKey("papers.id"), primary_key=True),
     Column("sent_at", UTCDateTime, nullable=False),
+    Column("digest_id", Integer, ForeignKey("digests.id")),
+)
+
+# The outbox: one row per subscriber and period, planned once (the UNIQUE constraint makes
+# planning twice, or from two processes, plan once), then planned -> sending -> sent, or
+# retry / failed; skipped when nothing was due; missed when the period passed unsent.
+digests = Table(
+    "digests",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("subscriber_id", Integer, ForeignKey("subscribers.id"), nullable=False),
+    Column("period", UTCDateTime, nullable=False),  # the scheduled send instant
+    Column("period_start", UTCDateTime, nullable=False),
+    Column("period_end", UTCDateTime, nullable=False),  # papers first seen up to here
+    Column("state", String(16), nullable=False, index=True),
+    Column("sections", JSON, nullable=False),  # [{"name", "items": [{"paper_id", "reasons"}]}]
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", UTCDateTime),
+    Column("claimed_at", UTCDateTime),
+    Column("last_error", Text),
+    Column("planned_at", UTCDateTime, nullable=False),
+    Column("sent_at", UTCDateTime),
+    UniqueConstraint("subscriber_id", "period"),
+)
+
+# Outbox states whose papers count as on their way to the subscriber.
+PENDING = ("planned", "sending", "retry")
+
+# Small settings the database keeps for itself (the generated signing secret).
+meta = Table(
+    "meta",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
 )

@@ -1,109 +1,29 @@
-"""The ``digest`` command line: thin commands over the library.
-
-Every command parses its options, calls the library and prints. A ``DigestError`` becomes
-``Error: ...`` on stderr and exit code 1, never a traceback.
-"""
+"""Commands that read sources and show what is stored: ingest, papers."""
 
 from __future__ import annotations
 
 import json
-import logging
-import os
 import sys
-import webbrowser
 from collections.abc import Callable, Iterator, Sequence
 from datetime import date, datetime
 from functools import partial
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 from rich import box
-from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from digest import __version__, defaults
-from digest.config import find_subscriber, load_config
-from digest.errors import DigestError
+from digest import defaults
+from digest.cli import _console, _settings, cli, settings_options
 from digest.ingest import PARSERS
 from digest.ingest.fetch import Fetcher
 from digest.ingest.manifest import FileSettings
 from digest.ingest.runner import Job, Report, ingest_arxiv, ingest_file, ingest_hf_day, plan
 from digest.model import Paper
-from digest.plan import build_digests
-from digest.rank import Digest
-from digest.render import render_digest, subject
-from digest.settings import HttpSettings, Settings, parse_now
+from digest.settings import HttpSettings, Settings
 from digest.store import Store
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-class _Group(click.Group):
-    """A group whose commands turn DigestError into a clean ``Error: ...``, exit 1."""
-
-    def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except DigestError as e:
-            raise click.ClickException(str(e)) from e
-
-
-class _EchoHandler(logging.Handler):
-    """Log lines to whatever stderr click sees now (so test runners capture them)."""
-
-    def emit(self, record: logging.LogRecord) -> None:
-        click.echo(f"digest: {self.format(record)}", err=True)
-
-
-def _setup_logging(quiet: bool) -> None:
-    logger = logging.getLogger("digest")
-    if not any(isinstance(h, _EchoHandler) for h in logger.handlers):
-        logger.addHandler(_EchoHandler())
-    logger.propagate = False
-    # On a terminal the progress bar tells the story; elsewhere, one plain line per step.
-    chatty = not quiet and not sys.stderr.isatty()
-    logger.setLevel(logging.INFO if chatty else logging.WARNING)
-
-
-def settings_options(command: F) -> F:
-    """Add --db, --config and --now (and their environment variables) to a command."""
-    options = [
-        click.option("--db", envvar="DIGEST_DB", default=defaults.DB_URL, show_default=True,
-                     metavar="URL", help="Database URL (env DIGEST_DB)."),
-        click.option("--config", envvar="DIGEST_CONFIG", default=defaults.CONFIG_PATH,
-                     show_default=True, type=click.Path(path_type=Path),
-                     help="Subscriptions file (env DIGEST_CONFIG)."),
-        click.option("--now", envvar="DIGEST_NOW", metavar="ISO-TIME",
-                     help="Run as if it were this moment (env DIGEST_NOW); default: the clock."),
-    ]
-    for option in reversed(options):
-        command = option(command)
-    return command
-
-
-def _settings(db: str, config: Path, now: str | None) -> Settings:
-    return Settings(db_url=db, config_path=config, fixed_now=parse_now(now) if now else None)
-
-
-def _console(stderr: bool = False) -> Console:
-    stream = sys.stderr if stderr else sys.stdout
-    return Console(file=stream, width=None if stream.isatty() else 160, highlight=False)
-
-
-@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors on stderr.")
-@click.version_option(__version__, prog_name="digest")
-def cli(quiet: bool) -> None:
-    """digest: follow authors and keywords, get new papers by email.
-
-    \b
-    Example:
-        digest ingest seeds/
-        digest papers --json
-    """
-    _setup_logging(quiet)
 
 
 @cli.command()
@@ -229,76 +149,6 @@ def papers(as_json: bool, db: str, config: Path, now: str | None) -> None:
     click.echo(f"{len(stored)} papers")
 
 
-@cli.command()
-@click.argument("path", required=False, type=click.Path(path_type=Path))
-@settings_options
-def check(path: Path | None, db: str, config: Path, now: str | None) -> None:
-    """Validate a subscriptions file; list every problem with its line and subscriber.
-
-    \b
-    Example:
-        digest check subscriptions.yaml
-    """
-    loaded = load_config(path or config)
-    click.echo(f"OK: {loaded.summary()}")
-
-
-@cli.command()
-@click.argument("email")
-@click.option("--format", "fmt", type=click.Choice(["text", "html", "json"]), default="text",
-              show_default=True, help="The mail's text part, its HTML part, or the plan as JSON.")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write to this file instead of printing.")
-@click.option("--open", "open_browser", is_flag=True, help="Open the written HTML in a browser.")
-@settings_options
-def preview(email: str, fmt: str, output: Path | None, open_browser: bool,
-            db: str, config: Path, now: str | None) -> None:
-    """Show the digest EMAIL would get at --now, recording nothing.
-
-    \b
-    Examples:
-        digest preview ada@example.org
-        digest preview ada@example.org --format html -o ada.html --open
-        digest preview ada@example.org --now 2026-08-21T08:00:00+02:00 --format json
-    """
-    settings = _settings(db, config, now)
-    subscriber = find_subscriber(load_config(settings.config_path), email)
-    (digest,) = build_digests(Store(settings.db_url), [subscriber], settings.now())
-    if fmt == "json":
-        body = json.dumps(digest_json(digest), ensure_ascii=False, indent=2) + "\n"
-    else:
-        rendered = render_digest(digest, unsubscribe_url=_unsubscribe_placeholder(),
-                                 digest_name=os.environ.get("DIGEST_NAME", defaults.DIGEST_NAME))
-        body = rendered.html if fmt == "html" else rendered.text
-    if output is None:
-        click.echo(body, nl=False)
-        return
-    output.write_text(body, encoding="utf-8")
-    click.echo(f"wrote {output}", err=True)
-    if open_browser:
-        webbrowser.open(output.resolve().as_uri())
-
-
-def _unsubscribe_placeholder() -> str:
-    """Where unsubscribe links point in previews (signed links come with delivery)."""
-    return os.environ.get("DIGEST_BASE_URL", defaults.BASE_URL).rstrip("/") + "/unsubscribe/preview"
-
-
-def digest_json(digest: Digest) -> dict[str, Any]:
-    """The JSON ``digest preview --format json`` prints."""
-    return {
-        "subscriber": digest.subscriber.email,
-        "subject": subject(digest),
-        "period": {"start": digest.start.isoformat(), "end": digest.end.isoformat()},
-        "sections": [{"name": section.name, "papers": [
-            {"id": it.paper.id, "title": it.paper.title, "reasons": list(it.reasons),
-             "upvotes": it.paper.upvotes, "score": it.paper.score,
-             "published": _iso(it.paper.published) or None,
-             "featured": _iso(it.paper.featured) or None}
-            for it in section.items]} for section in digest.sections],
-    }
-
-
 def paper_json(p: Paper) -> dict[str, Any]:
     """The JSON object ``digest papers --json`` prints for a paper."""
     return {
@@ -317,8 +167,3 @@ def paper_json(p: Paper) -> dict[str, Any]:
 
 def _iso(day: date | None) -> str:
     return day.isoformat() if day else ""
-
-
-def main() -> None:
-    """Console-script entry point."""
-    cli(prog_name="digest")

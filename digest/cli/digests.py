@@ -1,0 +1,90 @@
+"""Commands about subscribers and their digests: check, preview, subscribers, resubscribe."""
+
+from __future__ import annotations
+
+import json
+import os
+import webbrowser
+from pathlib import Path
+from typing import Any
+
+import click
+
+from digest import defaults
+from digest.cli import _settings, cli, settings_options
+from digest.cli.papers import _iso
+from digest.config import find_subscriber, load_config
+from digest.plan import build_digests
+from digest.rank import Digest
+from digest.render import render_digest, subject
+from digest.store import Store
+
+
+@cli.command()
+@click.argument("path", required=False, type=click.Path(path_type=Path))
+@settings_options
+def check(path: Path | None, db: str, config: Path, now: str | None) -> None:
+    """Validate a subscriptions file; list every problem with its line and subscriber.
+
+    \b
+    Example:
+        digest check subscriptions.yaml
+    """
+    loaded = load_config(path or config)
+    click.echo(f"OK: {loaded.summary()}")
+
+
+@cli.command()
+@click.argument("email")
+@click.option("--format", "fmt", type=click.Choice(["text", "html", "json"]), default="text",
+              show_default=True, help="The mail's text part, its HTML part, or the plan as JSON.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write to this file instead of printing.")
+@click.option("--open", "open_browser", is_flag=True, help="Open the written HTML in a browser.")
+@settings_options
+def preview(email: str, fmt: str, output: Path | None, open_browser: bool,
+            db: str, config: Path, now: str | None) -> None:
+    """Show the digest EMAIL would get at --now, recording nothing.
+
+    \b
+    Examples:
+        digest preview ada@example.org
+        digest preview ada@example.org --format html -o ada.html --open
+        digest preview ada@example.org --now 2026-08-21T08:00:00+02:00 --format json
+    """
+    settings = _settings(db, config, now)
+    subscriber = find_subscriber(load_config(settings.config_path), email)
+    (digest,) = build_digests(Store(settings.db_url), [subscriber], settings.now())
+    if fmt == "json":
+        body = json.dumps(digest_json(digest), ensure_ascii=False, indent=2) + "\n"
+    else:
+        rendered = render_digest(digest, unsubscribe_url=_unsubscribe_placeholder(),
+                                 digest_name=os.environ.get("DIGEST_NAME", defaults.DIGEST_NAME))
+        body = rendered.html if fmt == "html" else rendered.text
+    if output is None:
+        click.echo(body, nl=False)
+        return
+    output.write_text(body, encoding="utf-8")
+    click.echo(f"wrote {output}", err=True)
+    if open_browser:
+        webbrowser.open(output.resolve().as_uri())
+
+
+def _unsubscribe_placeholder() -> str:
+    """Where unsubscribe links point in previews (signed links come with delivery)."""
+    return os.environ.get("DIGEST_BASE_URL", defaults.BASE_URL).rstrip("/") + "/unsubscribe/preview"
+
+
+def digest_json(digest: Digest) -> dict[str, Any]:
+    """The JSON ``digest preview --format json`` prints."""
+    return {
+        "subscriber": digest.subscriber.email,
+        "subject": subject(digest),
+        "period": {"start": digest.start.isoformat(), "end": digest.end.isoformat()},
+        "sections": [{"name": section.name, "papers": [
+            {"id": it.paper.id, "title": it.paper.title, "reasons": list(it.reasons),
+             "upvotes": it.paper.upvotes, "score": it.paper.score,
+             "published": _iso(it.paper.published) or None,
+             "featured": _iso(it.paper.featured) or None}
+            for it in section.items]} for section in digest.sections],
+    }

@@ -1,0 +1,202 @@
+"""Commands that deliver: send, test-mail, serve, subscribers, resubscribe."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from email.utils import make_msgid
+from pathlib import Path
+
+import click
+from rich import box
+from rich.progress import Progress
+from rich.table import Table
+
+from digest.cli import _console, _settings, cli, settings_options
+from digest.config import find_subscriber, load_config
+from digest.deliver import MailSettings, deliver, plan_due
+from digest.deliver.message import build_message
+from digest.deliver.tokens import Tokens
+from digest.deliver.transport import Transport, transport_from_env
+from digest.errors import ConfigError, DigestError
+from digest.model import Paper, Subscriber
+from digest.rank import Digest, Item, Section
+from digest.render import Rendered, render_digest
+from digest.store import Store
+
+_COLUMNS = (("planned", "Planned"), ("sent", "Sent"), ("skipped", "Skipped (empty)"),
+            ("retry", "Retry later"), ("failed", "Failed"), ("already", "Already planned"))
+
+
+def tokens_for(store: Store) -> Tokens:
+    """Unsubscribe tokens signed with DIGEST_SECRET, else the database's own secret."""
+    return Tokens(os.environ.get("DIGEST_SECRET") or store.secret())
+
+
+@cli.command()
+@click.option("--dry-run", is_flag=True, help="Plan and render, but send and record nothing.")
+@click.option("--only", metavar="EMAIL", help="Only this subscriber.")
+@settings_options
+def send(dry_run: bool, only: str | None, db: str, config: Path, now: str | None) -> None:
+    """Plan every digest that is due and deliver it, each exactly once.
+
+    Mail goes through DIGEST_SMTP_URL (smtp://user@host:587, smtps://user@host:465),
+    else into the Maildir DIGEST_MAILDIR (./outbox). Running it again at the same --now
+    sends nothing new.
+
+    \b
+    Examples:
+        digest send
+        digest send --dry-run
+        DIGEST_SMTP_URL=smtp://me@mail.example.org:587 DIGEST_SMTP_PASSWORD=... digest send
+    """
+    settings = _settings(db, config, now)
+    subscribers = load_config(settings.config_path).subscribers
+    if only:
+        find_subscriber(load_config(settings.config_path), only)
+    store = Store(settings.db_url)
+    mail = MailSettings.from_env()
+    transport = transport_from_env()
+    plans, counts = plan_due(store, subscribers, settings.now(), only, record=not dry_run)
+    if dry_run:
+        for p in plans:  # rendering is part of the check
+            render_digest(p.digest, mail.unsubscribe_url("dry-run"), mail.envelope.list_name)
+        _print_counts(counts, f"dry run: nothing sent; mail would go to {transport.description}")
+        return
+    with _progress() as progress:
+        report = asyncio.run(deliver(store, transport, mail, tokens_for(store), settings.now,
+                                     only, progress))
+    counts.update(report.counts)
+    _print_counts(counts, f"mail went to {transport.description}")
+    if report.error:
+        raise DigestError(report.error)
+
+
+@contextmanager
+def _progress() -> Iterator[Callable[[int], None]]:
+    """A callback that drives a progress bar on a terminal: n > 0 sets the total, -1 steps."""
+    console = _console(stderr=True)
+    if not console.is_terminal:
+        yield lambda n: None
+        return
+    with Progress(console=console, transient=True) as bar:
+        task = bar.add_task("Sending", total=None)
+
+        def advance(n: int) -> None:
+            if n > 0:
+                bar.update(task, total=n)
+            else:
+                bar.advance(task)
+
+        yield advance
+
+
+def _print_counts(counts: Counter[str], where: str) -> None:
+    table = Table(box=box.SIMPLE_HEAD)
+    for _, label in _COLUMNS:
+        table.add_column(label, justify="right")
+    table.add_row(*(str(counts.get(key, 0)) for key, _ in _COLUMNS))
+    console = _console()
+    console.print(table)
+    console.print(where)
+
+
+@cli.command("test-mail")
+@click.argument("email")
+@settings_options
+def test_mail(email: str, db: str, config: Path, now: str | None) -> None:
+    """Send a sample digest to EMAIL now, to check the mail set-up in one command.
+
+    It holds the newest stored papers (or a made-up one) and is not recorded anywhere.
+
+    \b
+    Example:
+        DIGEST_SMTP_URL=smtp://me@mail.example.org:587 digest test-mail me@example.org
+    """
+    settings = _settings(db, config, now)
+    store = Store(settings.db_url)
+    mail = MailSettings.from_env()
+    transport = transport_from_env()
+    moment = settings.now()
+    newest = sorted(store.papers(), key=lambda p: p.first_seen or moment)[-5:][::-1]
+    sample = newest or [Paper(title="A sample paper from digest", first_seen=moment,
+                              abstract="If you can read this, your mail set-up works.")]
+    digest = Digest(Subscriber(email, name="", cadence="daily"), moment - timedelta(days=1),
+                    moment, (Section("trending", tuple(Item(p, ("trending",)) for p in sample)),))
+    url = mail.unsubscribe_url("test")
+    rendered = render_digest(digest, url, mail.envelope.list_name)
+    message = build_message(
+        Rendered("Test mail: " + rendered.subject, rendered.text, rendered.html),
+        envelope=mail.envelope, to_name="", to_email=email, date=moment, unsubscribe_url=url,
+        message_id=make_msgid("digest-test", domain=mail.envelope.domain))
+    asyncio.run(_send_one(transport, message, mail.envelope.sender.addr_spec, email))
+    click.echo(f"Sent a sample digest to {email} through {transport.description}")
+
+
+async def _send_one(transport: Transport, message: object, sender: str, to: str) -> None:
+    connection = transport.connection()
+    try:
+        await connection.send(message, sender, to)  # type: ignore[arg-type]
+    finally:
+        await connection.close()
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=int, help="Port to listen on.")
+@settings_options
+def serve(host: str, port: int, db: str, config: Path, now: str | None) -> None:
+    """Serve the unsubscribe pages (put it behind DIGEST_BASE_URL).
+
+    \b
+    Example:
+        DIGEST_BASE_URL=https://digest.example.org digest serve --port 8000
+    """
+    import uvicorn
+
+    from digest.web import create_app
+
+    settings = _settings(db, config, now)
+    store = Store(settings.db_url)
+    mail = MailSettings.from_env()
+    app = create_app(store, tokens_for(store), settings.now, mail.envelope.list_name)
+    uvicorn.run(app, host=host, port=port, log_level="info")
+
+
+@cli.command()
+@settings_options
+def subscribers(db: str, config: Path, now: str | None) -> None:
+    """List everyone, with state, last digest sent and counts.
+
+    \b
+    Example:
+        digest subscribers
+    """
+    table = Table(box=box.SIMPLE_HEAD)
+    for name in ("Email", "Name", "State", "Cadence", "Last digest", "Digests", "Papers"):
+        table.add_column(name, justify="right" if name in ("Digests", "Papers") else "left")
+    for st in Store(_settings(db, config, now).db_url).statuses():
+        last = f"{st.last_digest:%Y-%m-%d %H:%M}" if st.last_digest else "-"
+        table.add_row(st.email, st.name, st.state, st.cadence, last, str(st.digests_sent),
+                      str(st.papers_sent))
+    _console().print(table)
+
+
+@cli.command()
+@click.argument("email")
+@settings_options
+def resubscribe(email: str, db: str, config: Path, now: str | None) -> None:
+    """Undo an unsubscribe: EMAIL gets digests again (if subscriptions.yaml lists it).
+
+    \b
+    Example:
+        digest resubscribe ada@example.org
+    """
+    if not Store(_settings(db, config, now).db_url).set_unsubscribed(email, None):
+        raise ConfigError(f"no subscriber {email} in the database; digest subscribers "
+                          "lists everyone")
+    click.echo(f"{email} is subscribed again")

@@ -1,0 +1,277 @@
+"""Transports: how a finished message leaves. The mailer never formats content.
+
+``SmtpTransport`` speaks SMTP through aiosmtplib (STARTTLS when offered, or required, or
+off; implicit TLS for ``smtps://``), one connection per worker, reused across messages and
+re-opened when the server drops it. ``MaildirTransport`` writes to a Maildir when no SMTP
+server is configured. Each failure is classified: ``TransientError`` (try again later),
+``PermanentError`` (the server refused this message for good) or ``SetupError`` (the mail
+set-up is wrong, so every message would fail: the pass stops). Credentials never appear
+in any message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import mailbox
+import os
+import ssl
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Protocol
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import aiosmtplib
+
+from digest import defaults
+from digest.errors import ConfigError, DigestError
+
+
+class TransientError(DigestError):
+    """This message could not be sent now; a later attempt may succeed."""
+
+
+class PermanentError(DigestError):
+    """The server refused this message for good (a 5xx reply)."""
+
+
+class SetupError(ConfigError):
+    """The mail set-up is wrong (login, TLS, address): no message can be sent."""
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    """Where and how to reach the SMTP server (from DIGEST_SMTP_URL and friends)."""
+
+    host: str
+    port: int
+    username: str | None = None
+    password: str | None = None
+    implicit_tls: bool = False
+    starttls: str = "auto"  # auto (when offered) | required | off
+    timeout: float = defaults.SMTP_TIMEOUT
+    pool: int = defaults.SMTP_POOL
+    rate: float = 0.0  # messages per second; 0 = no limit
+    cafile: str | None = None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> SmtpSettings | None:
+        """Settings from DIGEST_SMTP_URL (None when unset: use the Maildir).
+
+        Raises ConfigError naming the setting, never echoing a password.
+        """
+        url = env.get("DIGEST_SMTP_URL", "").strip()
+        if not url:
+            return None
+        parts = urlsplit(url)
+        if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
+            raise ConfigError("DIGEST_SMTP_URL must look like smtp://user@host:587 or "
+                              "smtps://user@host:465")
+        query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+        starttls = query.pop("starttls", "auto")
+        if starttls not in ("auto", "required", "off"):
+            raise ConfigError("DIGEST_SMTP_URL: starttls must be required or off")
+        if query:
+            raise ConfigError(f"DIGEST_SMTP_URL: unknown option {sorted(query)[0]!r}; "
+                              "the only one is starttls=required|off")
+        try:
+            port = parts.port or (465 if parts.scheme == "smtps" else 587)
+        except ValueError as e:
+            raise ConfigError("DIGEST_SMTP_URL has an invalid port") from e
+        return cls(
+            host=parts.hostname, port=port,
+            username=unquote(parts.username) if parts.username else None,
+            password=env.get("DIGEST_SMTP_PASSWORD") or (
+                unquote(parts.password) if parts.password else None),
+            implicit_tls=parts.scheme == "smtps", starttls=starttls,
+            timeout=_number(env, "DIGEST_SMTP_TIMEOUT", defaults.SMTP_TIMEOUT),
+            pool=max(1, int(_number(env, "DIGEST_SMTP_POOL", defaults.SMTP_POOL))),
+            rate=_number(env, "DIGEST_SMTP_RATE", 0.0),
+            cafile=env.get("DIGEST_SMTP_CAFILE") or None,
+        )
+
+    @property
+    def where(self) -> str:
+        """The server, for messages: scheme, host and port, no credentials."""
+        return f"{'smtps' if self.implicit_tls else 'smtp'}://{self.host}:{self.port}"
+
+
+def _number(env: Mapping[str, str], name: str, default: float) -> float:
+    try:
+        return float(env.get(name) or default)
+    except ValueError as e:
+        raise ConfigError(f"{name} must be a number") from e
+
+
+class Connection(Protocol):
+    async def send(self, message: EmailMessage, sender: str, recipient: str) -> None: ...
+    async def close(self) -> None: ...
+
+
+class Transport(Protocol):
+    workers: int
+    description: str
+
+    def connection(self) -> Connection: ...
+
+
+class RateLimiter:
+    """At most ``rate`` sends per second across all workers (no limit when 0)."""
+
+    def __init__(self, rate: float) -> None:
+        self._interval = 1 / rate if rate > 0 else 0.0
+        self._next = 0.0
+        self._lock = asyncio.Lock()
+
+    async def wait(self) -> None:
+        if not self._interval:
+            return
+        async with self._lock:
+            now = time.monotonic()
+            delay = self._next - now
+            self._next = max(now, self._next) + self._interval
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+
+class SmtpTransport:
+    """SMTP through a small pool of reused connections (one per worker)."""
+
+    def __init__(self, settings: SmtpSettings) -> None:
+        self.settings = settings
+        self.workers = settings.pool
+        self.description = settings.where
+
+    def connection(self) -> SmtpConnection:
+        return SmtpConnection(self.settings)
+
+
+class SmtpConnection:
+    """One SMTP session, opened on first use and re-opened after a drop or an error."""
+
+    def __init__(self, settings: SmtpSettings) -> None:
+        self.settings = settings
+        self._smtp: aiosmtplib.SMTP | None = None
+
+    async def send(self, message: EmailMessage, sender: str, recipient: str) -> None:
+        """Send one message; raises TransientError, PermanentError or SetupError."""
+        try:
+            smtp = await self._ready()
+            await smtp.send_message(message, sender=sender, recipients=[recipient])
+        except aiosmtplib.SMTPAuthenticationError as e:
+            await self.close()
+            raise SetupError(f"{self.settings.where} refused the login ({e.code} {e.message});"
+                             " check the user in DIGEST_SMTP_URL and DIGEST_SMTP_PASSWORD") from e
+        except aiosmtplib.SMTPRecipientsRefused as e:
+            refused = e.recipients[0]
+            raise self._classify(refused.code, refused.message) from e
+        except aiosmtplib.SMTPResponseException as e:
+            await self.close()
+            raise self._classify(e.code, e.message) from e
+        except (TimeoutError, aiosmtplib.SMTPTimeoutError) as e:
+            await self.close()
+            raise TransientError(f"{self.settings.where} did not answer within "
+                                 f"{self.settings.timeout:g} s") from e
+        except aiosmtplib.SMTPServerDisconnected as e:
+            await self.close()
+            raise TransientError(f"{self.settings.where} closed the connection ({e})") from e
+        except aiosmtplib.SMTPConnectError as e:
+            await self.close()
+            raise self._connect_error(e) from e
+        except (aiosmtplib.SMTPException, ssl.SSLError) as e:
+            await self.close()
+            raise self._tls_error(e) from e
+        except OSError as e:
+            await self.close()
+            raise TransientError(f"connection to {self.settings.where} failed: {e}") from e
+
+    async def _ready(self) -> aiosmtplib.SMTP:
+        if self._smtp is not None and self._smtp.is_connected:
+            try:
+                await self._smtp.noop()  # the server may have dropped an idle connection
+                return self._smtp
+            except aiosmtplib.SMTPException:
+                await self.close()
+        s = self.settings
+        tls = ssl.create_default_context(cafile=s.cafile) if s.cafile else None
+        smtp = aiosmtplib.SMTP(
+            hostname=s.host, port=s.port, timeout=s.timeout, use_tls=s.implicit_tls,
+            start_tls={"auto": None, "required": True, "off": False}[s.starttls],
+            tls_context=tls, username=s.username, password=s.password)
+        await smtp.connect()
+        self._smtp = smtp
+        return smtp
+
+    def _classify(self, code: int, message: str) -> DigestError:
+        reply = f"{code} {message}".strip()
+        if code == 530:
+            return SetupError(f"{self.settings.where} requires something first ({reply}); "
+                              "if it wants STARTTLS, drop ?starttls=off from DIGEST_SMTP_URL")
+        if 400 <= code < 500:
+            return TransientError(f"{self.settings.where} answered {reply}")
+        return PermanentError(f"{self.settings.where} refused the message: {reply}")
+
+    def _connect_error(self, e: aiosmtplib.SMTPConnectError) -> DigestError:
+        if isinstance(e.__cause__, ssl.SSLError) or "SSL" in str(e) or "TLS" in str(e):
+            return self._tls_error(e)
+        if isinstance(e, aiosmtplib.SMTPConnectResponseError):
+            return self._classify(e.code, e.message)
+        return TransientError(f"cannot connect to {self.settings.where}: {e}")
+
+    def _tls_error(self, e: Exception) -> DigestError:
+        s = self.settings
+        if s.implicit_tls:
+            hint = ("the server may expect STARTTLS on this port: use smtp:// instead of "
+                    "smtps:// in DIGEST_SMTP_URL")
+        elif s.starttls == "required" and "STARTTLS" in str(e).upper():
+            hint = "the server does not offer STARTTLS, which ?starttls=required demands"
+        else:
+            hint = "check the server's certificate, or DIGEST_SMTP_CAFILE for a private CA"
+        return SetupError(f"TLS with {s.where} failed ({e}); {hint}")
+
+    async def close(self) -> None:
+        smtp, self._smtp = self._smtp, None
+        if smtp is not None and smtp.is_connected:
+            try:
+                await asyncio.wait_for(smtp.quit(), timeout=2)
+            except (TimeoutError, aiosmtplib.SMTPException, OSError):
+                smtp.close()
+
+
+class MaildirTransport:
+    """Delivery into a Maildir (``DIGEST_MAILDIR``, default ./outbox), when no SMTP server
+    is configured; any mail client or ``mailbox.Maildir`` reads it."""
+
+    workers = 1
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.description = f"Maildir {path}"
+
+    def connection(self) -> MaildirConnection:
+        return MaildirConnection(self.path)
+
+
+class MaildirConnection:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    async def send(self, message: EmailMessage, sender: str, recipient: str) -> None:
+        try:
+            mailbox.Maildir(self.path, create=True).add(message)
+        except OSError as e:
+            raise SetupError(f"cannot write to the Maildir {self.path}: {e.strerror}; "
+                             "check DIGEST_MAILDIR") from e
+
+    async def close(self) -> None:
+        return None
+
+
+def transport_from_env(env: Mapping[str, str] = os.environ) -> Transport:
+    """SMTP when DIGEST_SMTP_URL is set, else the Maildir at DIGEST_MAILDIR."""
+    smtp = SmtpSettings.from_env(env)
+    if smtp is not None:
+        return SmtpTransport(smtp)
+    return MaildirTransport(Path(env.get("DIGEST_MAILDIR") or defaults.MAILDIR))

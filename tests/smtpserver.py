@@ -1,0 +1,170 @@
+"""A real SMTP server for tests: aiosmtpd on a free loopback port, recording what it gets.
+
+Faults are queued and used one per message: ``"rcpt:450 Try later"`` answers RCPT,
+``"data:552 Too big"`` answers DATA, ``"drop"`` hangs up after the data arrived but before
+the reply, ``"stall"`` answers DATA only after ``stall_seconds``. ``Greeter`` is a bare
+TCP server whose greeting is a refusal (421).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import socketserver
+import ssl
+import threading
+from collections import deque
+from dataclasses import dataclass, field
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import trustme
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword, Session
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Received:
+    sender: str
+    recipients: list[str]
+    data: bytes
+
+    @property
+    def message(self) -> EmailMessage:
+        parsed = message_from_bytes(self.data, policy=policy.default)
+        assert isinstance(parsed, EmailMessage)
+        return parsed
+
+
+@dataclass
+class Recorder:
+    """The aiosmtpd handler."""
+
+    received: list[Received] = field(default_factory=list)
+    faults: deque[str] = field(default_factory=deque)
+    sessions: set[int] = field(default_factory=set)
+    stall_seconds: float = 3.0
+    delay: float = 0.0  # seconds every DATA takes, to make concurrent senders overlap
+    _fault: str | None = None
+
+    async def handle_MAIL(self, server: Any, session: Session, envelope: Envelope,
+                          address: str, options: list[str]) -> str:
+        self.sessions.add(id(session))
+        self._fault = self.faults.popleft() if self.faults else None
+        envelope.mail_from = address
+        return "250 OK"
+
+    async def handle_RCPT(self, server: Any, session: Session, envelope: Envelope,
+                          address: str, options: list[str]) -> str:
+        if self._fault and self._fault.startswith("rcpt:"):
+            return self._fault[5:]
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Session, envelope: Envelope) -> str:
+        fault, self._fault = self._fault, None
+        await asyncio.sleep(self.delay)
+        if fault == "stall":
+            await asyncio.sleep(self.stall_seconds)
+        if fault and fault.startswith("data:"):
+            return fault[5:]
+        data = envelope.original_content or b""
+        if fault == "drop":
+            server.transport.close()
+            return "250 never heard"
+        self.received.append(Received(str(envelope.mail_from), list(envelope.rcpt_tos), data))
+        return "250 Message accepted"
+
+
+class SmtpServer:
+    """aiosmtpd in a thread; ``url`` is what DIGEST_SMTP_URL should say."""
+
+    def __init__(self, *, tls: TlsFiles | None = None, require_starttls: bool = False,
+                 password: str | None = None) -> None:
+        self.handler = Recorder()
+        self.port = free_port()
+        kwargs: dict[str, Any] = {"auth_require_tls": False}
+        if tls is not None:
+            kwargs.update(tls_context=tls.server_context(), require_starttls=require_starttls)
+        if password is not None:
+            kwargs.update(authenticator=_Authenticator(password), auth_required=True)
+        self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port,
+                                     **kwargs)
+
+    @property
+    def url(self) -> str:
+        return f"smtp://127.0.0.1:{self.port}"
+
+    @property
+    def received(self) -> list[Received]:
+        return self.handler.received
+
+    def __enter__(self) -> SmtpServer:
+        self.controller.start()
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.controller.stop()
+
+
+class _Authenticator:
+    def __init__(self, password: str) -> None:
+        self.password = password
+
+    def __call__(self, server: Any, session: Session, envelope: Envelope, mechanism: str,
+                 auth_data: Any) -> AuthResult:
+        ok = isinstance(auth_data, LoginPassword) and auth_data.password == self.password.encode()
+        return AuthResult(success=ok, handled=False)
+
+
+@dataclass
+class TlsFiles:
+    """A throwaway CA and a certificate for 127.0.0.1 (trustme)."""
+
+    folder: Path
+
+    def __post_init__(self) -> None:
+        self.ca = trustme.CA()
+        self.cert = self.ca.issue_cert("127.0.0.1", "localhost")
+        self.cafile = self.folder / "ca.pem"
+        self.ca.cert_pem.write_to_path(str(self.cafile))
+
+    def server_context(self) -> ssl.SSLContext:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        self.cert.configure_cert(context)
+        return context
+
+
+class Greeter:
+    """A TCP server that greets every client with ``reply`` and hangs up."""
+
+    def __init__(self, reply: bytes = b"421 Too busy, try later\r\n") -> None:
+        outer = self
+
+        class Handler(socketserver.BaseRequestHandler):
+            def handle(self) -> None:
+                self.request.sendall(outer.reply)
+
+        self.reply = reply
+        self.server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"smtp://127.0.0.1:{self.server.server_address[1]}"
+
+    def __enter__(self) -> Greeter:
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.server.shutdown()
+        self.server.server_close()

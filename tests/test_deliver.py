@@ -1,0 +1,235 @@
+"""Delivery through a real SMTP server (aiosmtpd on a free port): what arrives, and how
+every fault is handled."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from digest.store import Store
+from tests.mailing import NOW, many_subscribers, outbox, send
+from tests.smtpserver import Greeter, SmtpServer, TlsFiles, free_port
+
+
+def test_headers_and_parts_as_received(run: Any, mail_env: dict[str, str], smtp: SmtpServer,
+                                       db_url: str) -> None:
+    result = send(run, mail_env, smtp.url)
+    assert result.exit_code == 0, result.output
+    assert len(smtp.received) == 2
+    got = {r.recipients[0]: r for r in smtp.received}
+    ada = got["ada@example.org"]
+    assert ada.sender == "digest@example.org"
+    msg = ada.message
+    assert msg["From"] == "Paper Digest <digest@example.org>"
+    assert msg["To"] == "Ada Lovelace <ada@example.org>"
+    assert msg["Subject"].startswith("Daily Papers for Ada Lovelace: ")
+    assert msg["Date"] == "Mon, 01 Jun 2026 07:00:00 +0000"
+    assert re.fullmatch(r"<digest-\d+-202606010600@example\.org>", msg["Message-ID"])
+    assert msg["List-Id"] == "Paper Digest <digest.example.org>"
+    unsubscribe = re.fullmatch(r"<(https://digest\.example\.org/unsubscribe/[\w.-]+)>, "
+                               r"<mailto:digest@example\.org\?subject=unsubscribe>",
+                               msg["List-Unsubscribe"].strip())  # folded after the colon
+    assert unsubscribe
+    assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert "Bcc" not in msg
+    assert b"\nBcc:" not in ada.data and b"\nbcc:" not in ada.data.lower()
+    assert msg.get_content_type() == "multipart/alternative"
+    parts = [p.get_content_type() for p in msg.iter_parts()]
+    assert parts == ["text/plain", "text/html"]
+    text, html = (p.get_content() for p in msg.iter_parts())
+    assert "Maojiang Su" in text and unsubscribe.group(1) in text
+    assert 'href="' + unsubscribe.group(1) + '"' in html
+    grace = got["grace@example.org"].message
+    assert grace["To"].addresses[0].display_name == 'Grace "Amazing" Hopper'
+    assert outbox(db_url)["ada@example.org"].state == "sent"
+
+
+def test_sending_again_at_the_same_moment_sends_nothing(run: Any, mail_env: dict[str, str],
+                                                        smtp: SmtpServer) -> None:
+    assert send(run, mail_env, smtp.url).exit_code == 0
+    again = send(run, mail_env, smtp.url)
+    assert again.exit_code == 0
+    assert len(smtp.received) == 2
+    assert re.search(r"\b0\s+0\s+0\s+0\s+0\s+2\b", again.stdout), again.stdout
+
+
+def test_next_day_brings_only_new_papers(run: Any, mail_env: dict[str, str],
+                                         smtp: SmtpServer) -> None:
+    assert send(run, mail_env, smtp.url).exit_code == 0
+    tomorrow = send(run, mail_env, smtp.url, NOW + timedelta(days=1))
+    assert tomorrow.exit_code == 0
+    assert len(smtp.received) == 2  # nothing new was ingested: both skipped as empty
+    assert re.search(r"\b0\s+0\s+2\s+0\s+0\s+0\b", tomorrow.stdout), tomorrow.stdout
+
+
+@pytest.mark.parametrize(
+    ("fault", "state", "reason"),
+    [
+        ("rcpt:450 Mailbox busy, try later", "retry", "answered 450 Mailbox busy"),
+        ("rcpt:550 No such user here", "failed", "refused the message: 550 No such user"),
+        ("data:451 Local error in processing", "retry", "answered 451 Local error"),
+        ("data:552 Message size exceeds limit", "failed", "refused the message: 552"),
+        ("drop", "retry", "closed the connection"),
+        ("stall", "retry", "did not answer within 1 s"),
+    ],
+)
+def test_faults_are_classified(run: Any, mail_env: dict[str, str], smtp: SmtpServer, db_url: str,
+                               fault: str, state: str, reason: str) -> None:
+    smtp.handler.faults.append(fault)  # the first message meets the fault
+    result = send(run, mail_env, smtp.url, NOW, "--only", "ada@example.org")
+    assert result.exit_code == 0, result.output
+    row = outbox(db_url)["ada@example.org"]
+    assert row.state == state
+    assert reason in (row.last_error or "")
+    if state == "retry":
+        assert row.next_attempt_at == NOW + timedelta(minutes=5)
+
+
+def test_retry_resends_with_the_same_message_id(run: Any, mail_env: dict[str, str],
+                                                smtp: SmtpServer, db_url: str) -> None:
+    smtp.handler.faults.append("drop")  # the server got the data, the client no reply
+    send(run, mail_env, smtp.url, NOW, "--only", "ada@example.org")
+    assert outbox(db_url)["ada@example.org"].state == "retry"
+    early = send(run, mail_env, smtp.url, NOW + timedelta(minutes=4), "--only", "ada@example.org")
+    assert early.exit_code == 0
+    assert outbox(db_url)["ada@example.org"].state == "retry"  # back-off not over yet
+    send(run, mail_env, smtp.url, NOW + timedelta(minutes=6), "--only", "ada@example.org")
+    assert outbox(db_url)["ada@example.org"].state == "sent"
+    assert len(smtp.received) == 1
+    assert smtp.received[0].message["Message-ID"].startswith("<digest-")
+
+
+def test_five_transient_failures_end_in_failed(run: Any, mail_env: dict[str, str],
+                                               smtp: SmtpServer, db_url: str) -> None:
+    smtp.handler.faults.extend(["rcpt:421 Closing"] * 5)
+    moment = NOW
+    for attempt in range(1, 6):
+        send(run, mail_env, smtp.url, moment, "--only", "ada@example.org")
+        row = outbox(db_url)["ada@example.org"]
+        assert row.attempts == attempt
+        moment += timedelta(hours=3)
+    assert row.state == "failed"
+    assert "421 Closing" in (row.last_error or "")
+
+
+def test_a_digest_left_sending_by_a_crash_is_sent_again(run: Any, mail_env: dict[str, str],
+                                                        smtp: SmtpServer, db_url: str) -> None:
+    assert send(run, mail_env, smtp.url, NOW, "--only", "nobody@example.org").exit_code == 1
+    run("send", "--now", NOW.isoformat(), "--dry-run", env=mail_env)
+    store = Store(db_url)
+    # Plan without sending, then claim as a process that dies before SMTP finishes.
+    from digest.config import load_config
+    from digest.deliver import plan_due
+
+    plan_due(store, load_config(Path(mail_env["DIGEST_CONFIG"])).subscribers, NOW)
+    (first, *_) = store.due_digests(NOW, timedelta(minutes=10))
+    claimed = store.claim(first, NOW, timedelta(minutes=10))
+    assert claimed is not None
+    soon = send(run, mail_env, smtp.url, NOW + timedelta(minutes=1))
+    assert soon.exit_code == 0
+    assert len(smtp.received) == 1  # the other digest; this one is still someone's
+    later = send(run, mail_env, smtp.url, NOW + timedelta(minutes=11))
+    assert later.exit_code == 0
+    assert len(smtp.received) == 2
+    assert all(row.state == "sent" for row in Store(db_url).outbox())
+
+
+def test_connection_refused_is_retried(run: Any, mail_env: dict[str, str], db_url: str) -> None:
+    result = send(run, mail_env, f"smtp://127.0.0.1:{free_port()}")
+    assert result.exit_code == 0
+    row = outbox(db_url)["ada@example.org"]
+    assert row.state == "retry"
+    assert "cannot connect to smtp://127.0.0.1:" in (row.last_error or "")
+
+
+def test_421_greeting_is_retried(run: Any, mail_env: dict[str, str], db_url: str) -> None:
+    with Greeter() as greeter:
+        result = send(run, mail_env, greeter.url)
+    assert result.exit_code == 0
+    row = outbox(db_url)["ada@example.org"]
+    assert row.state == "retry"
+    assert "421" in (row.last_error or "")
+
+
+def test_wrong_password_stops_the_pass_and_keeps_it_secret(run: Any, mail_env: dict[str, str],
+                                                           db_url: str) -> None:
+    with SmtpServer(password="right horse") as server:
+        url = f"smtp://digest:wrong%20battery@127.0.0.1:{server.port}"
+        result = run("send", "--now", NOW.isoformat(), env={**mail_env, "DIGEST_SMTP_URL": url})
+        assert server.received == []
+    assert result.exit_code == 1
+    assert "refused the login (535" in result.stderr
+    assert "DIGEST_SMTP_PASSWORD" in result.stderr
+    assert "wrong" not in result.output and "battery" not in result.output
+    assert {row.state for row in Store(db_url).outbox()} <= {"retry", "planned"}
+    assert all(row.attempts == 0 for row in Store(db_url).outbox())
+
+
+def test_login_with_the_password_from_the_environment(run: Any, mail_env: dict[str, str]) -> None:
+    with SmtpServer(password="right horse") as server:
+        result = run("send", "--now", NOW.isoformat(), env={
+            **mail_env, "DIGEST_SMTP_URL": f"smtp://digest@127.0.0.1:{server.port}",
+            "DIGEST_SMTP_PASSWORD": "right horse"})
+        assert result.exit_code == 0, result.output
+        assert len(server.received) == 2
+
+
+def test_starttls(run: Any, mail_env: dict[str, str], tmp_path: Path, db_url: str) -> None:
+    tls = TlsFiles(tmp_path)
+    with SmtpServer(tls=tls, require_starttls=True) as server:
+        off = send(run, {**mail_env, "DIGEST_SMTP_CAFILE": str(tls.cafile)},
+                   server.url + "?starttls=off")
+        assert off.exit_code == 1
+        assert "drop ?starttls=off from DIGEST_SMTP_URL" in off.stderr
+        ok = send(run, {**mail_env, "DIGEST_SMTP_CAFILE": str(tls.cafile)}, server.url)
+        assert ok.exit_code == 0, ok.output
+        assert len(server.received) == 2
+    untrusted = tmp_path / "other"
+    untrusted.mkdir()
+    with SmtpServer(tls=TlsFiles(untrusted), require_starttls=True) as server:
+        bad = run("test-mail", "ada@example.org", env={
+            **mail_env, "DIGEST_SMTP_CAFILE": str(tls.cafile), "DIGEST_SMTP_URL": server.url})
+        assert bad.exit_code == 1
+        assert "TLS with smtp://127.0.0.1" in bad.stderr and "certificate" in bad.stderr
+
+
+def test_starttls_required_but_not_offered(run: Any, mail_env: dict[str, str],
+                                           smtp: SmtpServer) -> None:
+    result = send(run, mail_env, smtp.url + "?starttls=required")
+    assert result.exit_code == 1
+    assert "does not offer STARTTLS" in result.stderr
+    assert smtp.received == []
+
+
+def test_implicit_tls_against_a_starttls_port(run: Any, mail_env: dict[str, str], tmp_path: Path,
+                                              db_url: str) -> None:
+    tls = TlsFiles(tmp_path)
+    with SmtpServer(tls=tls) as server:
+        result = send(run, {**mail_env, "DIGEST_SMTP_CAFILE": str(tls.cafile)},
+                      f"smtps://127.0.0.1:{server.port}")
+    assert result.exit_code == 1
+    assert "use smtp:// instead of smtps:// in DIGEST_SMTP_URL" in result.stderr
+    assert all(row.attempts == 0 for row in Store(db_url).outbox())
+
+
+def test_pool_reuses_connections(run: Any, mail_env: dict[str, str], smtp: SmtpServer,
+                                 tmp_path: Path) -> None:
+    many = many_subscribers(tmp_path, 9, "authors: [Maojiang Su]")
+    result = send(run, {**mail_env, "DIGEST_CONFIG": str(many), "DIGEST_SMTP_POOL": "2"},
+                  smtp.url)
+    assert result.exit_code == 0, result.output
+    assert len(smtp.received) == 9
+    assert len(smtp.handler.sessions) <= 2  # 9 mails over at most 2 connections
+
+
+def test_bad_smtp_url_is_a_clear_error(run: Any, mail_env: dict[str, str]) -> None:
+    for url, message in (("http://mail.example.org", "must look like smtp://"),
+                         ("smtp://h:25?starttls=maybe", "starttls must be required or off"),
+                         ("smtp://h:25?tls=1", "unknown option 'tls'")):
+        result = send(run, mail_env, url)
+        assert result.exit_code == 1
+        assert message in result.stderr
