@@ -48,6 +48,7 @@ class _Settings(BaseModel):
     keywords: list[str] | None = None
     exclude: list[str] | None = None
     categories: list[str] | None = None
+    send_empty: bool | None = None
 
     @field_validator("send_at")
     @classmethod

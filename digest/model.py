@@ -76,6 +76,7 @@ class Subscriber:
     keywords: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
     categories: tuple[str, ...] = ()
+    send_empty: bool = False  # a "nothing new" mail when no paper is due
     line: int | None = field(default=None, compare=False)
 
     @property

@@ -50,6 +50,7 @@ class Recorder:
     """The aiosmtpd handler."""
 
     received: list[Received] = field(default_factory=list)
+    dropped: list[Received] = field(default_factory=list)  # got, but hung up before the 250
     faults: deque[str] = field(default_factory=deque)
     sessions: set[int] = field(default_factory=set)
     stall_seconds: float = 3.0
@@ -77,11 +78,13 @@ class Recorder:
             await asyncio.sleep(self.stall_seconds)
         if fault and fault.startswith("data:"):
             return fault[5:]
-        data = envelope.original_content or b""
+        got = Received(str(envelope.mail_from), list(envelope.rcpt_tos),
+                       envelope.original_content or b"")
         if fault == "drop":
+            self.dropped.append(got)
             server.transport.close()
             return "250 never heard"
-        self.received.append(Received(str(envelope.mail_from), list(envelope.rcpt_tos), data))
+        self.received.append(got)
         return "250 Message accepted"
 
 

@@ -99,8 +99,9 @@ def test_retry_resends_with_the_same_message_id(run: Any, mail_env: dict[str, st
     assert outbox(db_url)["ada@example.org"].state == "retry"  # back-off not over yet
     send(run, mail_env, smtp.url, NOW + timedelta(minutes=6), "--only", "ada@example.org")
     assert outbox(db_url)["ada@example.org"].state == "sent"
-    assert len(smtp.received) == 1
-    assert smtp.received[0].message["Message-ID"].startswith("<digest-")
+    (first,), (again,) = smtp.handler.dropped, smtp.received
+    assert again.message["Message-ID"] == first.message["Message-ID"]  # a recognisable duplicate
+    assert again.message["Subject"] == first.message["Subject"]
 
 
 def test_five_transient_failures_end_in_failed(run: Any, mail_env: dict[str, str],
@@ -136,6 +137,21 @@ def test_a_digest_left_sending_by_a_crash_is_sent_again(run: Any, mail_env: dict
     assert later.exit_code == 0
     assert len(smtp.received) == 2
     assert all(row.state == "sent" for row in Store(db_url).outbox())
+
+
+def test_nothing_new_mail_on_request(run: Any, mail_env: dict[str, str], smtp: SmtpServer,
+                                     tmp_path: Path) -> None:
+    config = tmp_path / "empty.yaml"
+    config.write_text("subscribers:\n  - email: ada@example.org\n    cadence: daily\n"
+                      "    keywords: [no such phrase anywhere]\n    trending: 0\n"
+                      "    send_empty: true\n  - email: bob@example.org\n    cadence: daily\n"
+                      "    keywords: [no such phrase anywhere]\n    trending: 0\n")
+    result = send(run, {**mail_env, "DIGEST_CONFIG": str(config)}, smtp.url)
+    assert result.exit_code == 0, result.output
+    (got,) = smtp.received
+    assert got.recipients == ["ada@example.org"]  # bob's empty digest is only recorded
+    assert got.message["Subject"] == "Daily Papers for ada: nothing new"
+    assert re.search(r"\b1\s+1\s+1\s+0\s+0\s+0\b", result.stdout), result.stdout
 
 
 def test_connection_refused_is_retried(run: Any, mail_env: dict[str, str], db_url: str) -> None:

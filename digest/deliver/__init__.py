@@ -80,13 +80,13 @@ def plan_due(store: Store, subscribers: Sequence[Subscriber], now: datetime,
     slots = {s.email.casefold(): latest_slot(s, now) for s in targets}
     done = store.planned_for(slots)
     todo = [s for s in targets if s.email.casefold() not in done]
-    plans = [Plan(d, slots[d.subscriber.email.casefold()])
+    plans = [Plan(d, slots[d.subscriber.email.casefold()], d.subscriber.send_empty)
              for d in build_digests(store, todo, now)]
     counts: Counter[str] = Counter(already=len(done))
     if record:
         counts.update(store.plan_outbox(plans, now))
     else:
-        counts.update("planned" if p.digest.items else "skipped" for p in plans)
+        counts.update("planned" if p.digest.items or p.empty_ok else "skipped" for p in plans)
     return plans, counts
 
 
