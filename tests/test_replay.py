@@ -6,8 +6,10 @@ subscriber reaches them exactly once.
 
 from __future__ import annotations
 
+import mailbox
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 from digest.ingest import parse
 from digest.ingest.common import ParseContext
@@ -16,6 +18,7 @@ from digest.model import Subscriber
 from digest.plan import build_digests
 from digest.store import Store
 from tests.conftest import DATA
+from tests.delivering import send_due
 from tests.test_rank import ingest
 
 DAYS = ["2026-04-14", "2026-04-15", "2026-04-16"]
@@ -24,21 +27,20 @@ SUB = Subscriber("ada@example.org", name="Ada", cadence="daily", trending=3, max
                  authors=("Ziwei Liu",))
 
 
-def test_three_days_never_repeat_and_never_drop(db_url: str) -> None:
+def test_three_days_never_repeat_and_never_drop(db_url: str, tmp_path: Path) -> None:
     store = Store(db_url)
-    store.sync_subscribers([SUB], datetime(2026, 4, 13, tzinfo=UTC))
     sent: Counter[int] = Counter()
     for n, day in enumerate(DAYS):
         midnight = datetime.fromisoformat(day).replace(tzinfo=UTC)
         files = [DATA / "hf-daily" / f"{d}.json" for d in DAYS[max(0, n - 1) : n + 1]]
         ingest(store, *files, now=midnight + timedelta(minutes=30))  # yesterday's file again
-        (digest,) = build_digests(store, [SUB], midnight + timedelta(hours=8))
+        (digest,) = send_due(store, [SUB], midnight + timedelta(hours=8), tmp_path / "mail")
         assert digest.items, f"nothing due on {day}"
         ids = [it.paper.id for it in digest.items]
         assert len(ids) == len(set(ids))
         sent.update(i for i in ids if i is not None)
-        store.record_sent(SUB.email, ids, digest.end)
     assert all(count == 1 for count in sent.values())  # never twice
+    assert len(list(mailbox.Maildir(tmp_path / "mail"))) == 3
 
     by_arxiv = {p.arxiv_id: p.id for p in store.papers()}
     matcher = Matcher([SUB])
@@ -53,13 +55,11 @@ def test_three_days_never_repeat_and_never_drop(db_url: str) -> None:
     assert expected <= set(sent)  # never dropped: every matching paper went out once
 
 
-def test_nothing_is_due_twice_at_the_same_moment(db_url: str) -> None:
+def test_nothing_is_due_twice_at_the_same_moment(db_url: str, tmp_path: Path) -> None:
     store = Store(db_url)
     now = datetime(2026, 4, 16, 8, tzinfo=UTC)
-    store.sync_subscribers([SUB], now)
     ingest(store, DATA / "hf-daily" / "2026-04-16.json", now=now - timedelta(hours=7))
-    (first,) = build_digests(store, [SUB], now)
-    store.record_sent(SUB.email, [it.paper.id for it in first.items], now)
+    (first,) = send_due(store, [SUB], now, tmp_path / "mail")
     (again,) = build_digests(store, [SUB], now)
     assert first.items
     assert again.items == ()

@@ -102,11 +102,6 @@ class Store:
         with self._begin() as conn:
             return subscriber_sql.histories(conn, paper_ids)
 
-    def record_sent(self, email: str, paper_ids: Iterable[int], at: datetime) -> None:
-        """Record a digest of ``paper_ids`` as sent to ``email`` at ``at``."""
-        with self._begin() as conn:
-            subscriber_sql.record_sent(conn, email, paper_ids, at)
-
 
     # ---- outbox ------------------------------------------------------------------------
 

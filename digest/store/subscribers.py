@@ -10,7 +10,6 @@ from typing import Any
 
 from sqlalchemy import Connection, func, insert, select, update
 
-from digest.errors import StoreError
 from digest.model import Subscriber
 from digest.rank import History
 from digest.store import schema as s
@@ -80,22 +79,6 @@ def histories(conn: Connection, paper_ids: Iterable[int]) -> dict[str, History]:
     rows = conn.execute(select(s.subscribers.c.id, s.subscribers.c.email_key,
                                s.subscribers.c.last_digest_at)).all()
     return {row.email_key: History(frozenset(sent[row.id]), row.last_digest_at) for row in rows}
-
-
-def record_sent(conn: Connection, email: str, paper_ids: Iterable[int], at: datetime) -> None:
-    """Record that ``paper_ids`` reached ``email`` in a digest sent ``at``."""
-    row = conn.execute(select(s.subscribers.c.id).where(
-        s.subscribers.c.email_key == email.casefold())).first()
-    if row is None:
-        raise StoreError(f"no subscriber {email} in the database; is it in subscriptions.yaml?")
-    ids = set(paper_ids)
-    known = {pid for (pid,) in conn.execute(select(s.sent_papers.c.paper_id).where(
-        s.sent_papers.c.subscriber_id == row.id))}
-    new = [{"subscriber_id": row.id, "paper_id": pid, "sent_at": at} for pid in sorted(ids - known)]
-    if new:
-        conn.execute(insert(s.sent_papers), new)
-    conn.execute(update(s.subscribers).where(s.subscribers.c.id == row.id)
-                 .values(last_digest_at=at, updated_at=at))
 
 
 def set_unsubscribed(conn: Connection, email: str, at: datetime | None) -> bool:
