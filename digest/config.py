@@ -18,18 +18,17 @@ from functools import cache
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
+from apscheduler.triggers.cron import CronTrigger
 from email_validator import EmailNotValidError, validate_email
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from digest.errors import ConfigError
-from digest.model import Subscriber
+from digest.model import Source, Subscriber
+from digest.yamlcheck import Found, Lines, Path_, Problem, parse_yaml
 
-Path_ = tuple[str | int, ...]
-TOP_KEYS = ("defaults", "subscribers")
+TOP_KEYS = ("defaults", "subscribers", "sources")
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
-_BOOL_WORDS = frozenset({"true", "false"})
 
 
 class _Settings(BaseModel):
@@ -49,6 +48,8 @@ class _Settings(BaseModel):
     exclude: list[str] | None = None
     categories: list[str] | None = None
     send_empty: bool | None = None
+    alert_keywords: bool | None = None
+    grace_hours: int | None = Field(default=None, ge=0, le=24 * 30)
 
     @field_validator("send_at")
     @classmethod
@@ -70,11 +71,7 @@ class _Settings(BaseModel):
     @field_validator("timezone")
     @classmethod
     def _timezone(cls, value: str) -> str:
-        if value in _timezones():
-            return value
-        close = difflib.get_close_matches(value, sorted(_timezones()), n=1)
-        hint = f"did you mean {close[0]!r}?" if close else "use an IANA name like Europe/Berlin"
-        raise ValueError(f"unknown time zone {value!r}; {hint}")
+        return check_timezone(value)
 
     @field_validator("authors", "keywords", "exclude", "categories")
     @classmethod
@@ -98,26 +95,59 @@ class _Subscriber(_Settings):
             raise ValueError(f"invalid email {value!r}: {e}") from e
 
 
+class _Source(BaseModel):
+    """One entry of ``sources:``: exactly one of path, hf_daily, arxiv, and a schedule."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    name: str | None = None
+    path: str | None = None
+    hf_daily: bool | None = None
+    arxiv: str | None = None
+    schedule: str
+    timezone: str = "UTC"
+
+    @field_validator("schedule")
+    @classmethod
+    def _crontab(cls, value: str) -> str:
+        try:
+            CronTrigger.from_crontab(value)
+        except ValueError as e:
+            raise ValueError(f"{value!r} is not a crontab line (minute hour day month "
+                             f"weekday), e.g. \"0 6 * * 1-5\": {e}") from e
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        return check_timezone(value)
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> _Source:
+        kinds = [k for k in ("path", "hf_daily", "arxiv") if getattr(self, k)]
+        if len(kinds) != 1:
+            raise ValueError("give exactly one of path: (a file or folder), hf_daily: true, "
+                             "arxiv: CATEGORY")
+        return self
+
+
+def check_timezone(value: str) -> str:
+    """``value`` when it is an IANA time zone; ValueError with a suggestion otherwise."""
+    if value in _timezones():
+        return value
+    close = difflib.get_close_matches(value, sorted(_timezones()), n=1)
+    hint = f"did you mean {close[0]!r}?" if close else "use an IANA name like Europe/Berlin"
+    raise ValueError(f"unknown time zone {value!r}; {hint}")
+
+
 SETTING_KEYS = tuple(_Settings.model_fields)
+SOURCE_KEYS = tuple(_Source.model_fields)
 SUBSCRIBER_KEYS = ("email", "name", *SETTING_KEYS)
 
 
 @cache
 def _timezones() -> frozenset[str]:
     return frozenset(zoneinfo.available_timezones())
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One thing wrong in the file: where, whose, and what to do."""
-
-    line: int | None
-    who: str | None
-    message: str
-
-    def render(self, path: Path) -> str:
-        where = f"{path}:{self.line}" if self.line else str(path)
-        return f"{where}: {self.who}: {self.message}" if self.who else f"{where}: {self.message}"
 
 
 class ConfigProblems(ConfigError):
@@ -135,6 +165,7 @@ class Config:
 
     path: Path
     subscribers: tuple[Subscriber, ...]
+    sources: tuple[Source, ...] = ()
 
     def summary(self) -> str:
         """``N subscribers (a daily, b weekly, c instant; x authors and y keywords followed)``."""
@@ -144,8 +175,9 @@ class Config:
         authors = len({a.lower() for s in subs for a in s.authors})
         keywords = len({k.lower() for s in subs for k in s.keywords})
         noun = "subscriber" if len(subs) == 1 else "subscribers"
+        sources = len(self.sources)
         return (f"{len(subs)} {noun} ({counts}; {authors} authors and {keywords} keywords "
-                "followed)")
+                f"followed); {sources} source{'' if sources == 1 else 's'}")
 
 
 def find_subscriber(config: Config, email: str) -> Subscriber:
@@ -166,135 +198,42 @@ def load_config(path: Path) -> Config:
                           "subscriptions.yaml) or pass --config / DIGEST_CONFIG") from e
     except (OSError, UnicodeDecodeError) as e:
         raise ConfigError(f"{path}: cannot read: {e}") from e
-    data, lines, problems = _parse_yaml(text)
+    data, lines, problems = parse_yaml(text)
     subscribers = _validate(data, lines, problems) if data is not None else []
+    sources = _sources(data, path.parent, lines, problems) if isinstance(data, dict) else []
     if problems:
         raise ConfigProblems(path, _dedupe(problems, data))
-    return Config(path, tuple(subscribers))
-
-
-# ---- YAML: parse, remember where every key is, catch the traps -------------------------
-
-@dataclass
-class _Lines:
-    """Line of every key and list item, by path (("subscribers", 2, "timezone"), ...)."""
-
-    by_path: dict[Path_, int]
-
-    def of(self, path: Path_) -> int | None:
-        while path not in self.by_path and path:
-            path = path[:-1]
-        return self.by_path.get(path)
-
-
-@dataclass
-class _Found:
-    path: Path_
-    problem: Problem
-    trap: bool = False  # a YAML trap, found before the schema looked at the value
-    value: bool = False  # a schema complaint about a value (a trap may explain it better)
-
-
-def _parse_yaml(text: str) -> tuple[Any, _Lines, list[_Found]]:
-    lines = _Lines({})
-    if not text.strip():
-        return None, lines, [_Found((), Problem(None, None, "the file is empty; it needs a "
-                                                "'subscribers:' list (see the example file)"))]
-    loader = yaml.SafeLoader(text)
-    try:
-        node = loader.get_single_node()
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        return None, lines, [_Found((), Problem(line, None, f"not valid YAML: {_yaml_reason(e)}"))]
-    finally:
-        loader.dispose()
-    if node is None:
-        return None, lines, [_Found((), Problem(None, None, "the file is empty; it needs a "
-                                                "'subscribers:' list (see the example file)"))]
-    found = list(_walk(node, (), lines))
-    return _TaglessLoader(text).get_single_data(), lines, found
-
-
-class _TaglessLoader(yaml.SafeLoader):
-    """safe_load that reads a value under a python or custom tag as null (each such tag is
-    reported as a problem), so that the rest of the file is still checked."""
-
-
-_TaglessLoader.add_multi_constructor("tag:yaml.org,2002:python/", lambda *_: None)
-_TaglessLoader.add_multi_constructor("!", lambda *_: None)
-
-
-def _yaml_reason(e: yaml.YAMLError) -> str:
-    problem = getattr(e, "problem", None)
-    return str(problem) if problem else str(e).splitlines()[0]
-
-
-def _walk(node: yaml.Node, path: Path_, lines: _Lines) -> Iterator[_Found]:
-    line = node.start_mark.line + 1
-    lines.by_path.setdefault(path, line)
-    if node.tag.startswith(("tag:yaml.org,2002:python/", "!")):
-        tag = node.tag.replace("tag:yaml.org,2002:", "!!")
-        yield _Found(path, Problem(line, None, f"tag {tag} is not allowed; this file holds "
-                                   "plain data only"), trap=True)
-    elif isinstance(node, yaml.MappingNode):
-        seen: dict[str, int] = {}
-        for key_node, value_node in node.value:
-            key = str(key_node.value)
-            key_line = key_node.start_mark.line + 1
-            if key in seen:
-                yield _Found((*path, key), Problem(key_line, None, f"duplicate key {key!r} "
-                             f"(first at line {seen[key]}); YAML would keep only the last one"),
-                             trap=True)
-            seen.setdefault(key, key_line)
-            lines.by_path[(*path, key)] = key_line
-            yield from _walk(value_node, (*path, key), lines)
-    elif isinstance(node, yaml.SequenceNode):
-        for i, item in enumerate(node.value):
-            yield from _walk(item, (*path, i), lines)
-    elif isinstance(node, yaml.ScalarNode) and node.style is None:
-        yield from _scalar_traps(node, path, line)
-
-
-def _scalar_traps(node: yaml.ScalarNode, path: Path_, line: int) -> Iterator[_Found]:
-    value = node.value
-    if node.tag.endswith(":bool") and value.lower() not in _BOOL_WORDS:
-        as_bool = "true" if value.lower() in ("yes", "on", "y") else "false"
-        yield _Found(path, Problem(line, None, f"{value} is read by YAML as {as_bool}; "
-                                   f"write \"{value}\" in quotes if you mean the text"), trap=True)
-    elif node.tag.endswith((":int", ":float")) and ":" in value:
-        yield _Found(path, Problem(line, None, f"{value} is read by YAML as a number "
-                                   f"(base 60); write \"{value}\" in quotes"), trap=True)
+    return Config(path, tuple(subscribers), tuple(sources))
 
 
 # ---- schema -----------------------------------------------------------------------------
 
-def _validate(data: Any, lines: _Lines, found: list[_Found]) -> list[Subscriber]:
+def _validate(data: Any, lines: Lines, found: list[Found]) -> list[Subscriber]:
     if not isinstance(data, dict):
         kind = "a list" if isinstance(data, list) else f"{type(data).__name__} {data!r}"
-        found.append(_Found((), Problem(1, None, "expected a mapping with 'defaults:' and "
+        found.append(Found((), Problem(1, None, "expected a mapping with 'defaults:' and "
                                         f"'subscribers:', found {kind}")))
         return []
     for key in data:
         if key not in TOP_KEYS:
-            found.append(_Found((key,), Problem(lines.of((str(key),)), None,
+            found.append(Found((key,), Problem(lines.of((str(key),)), None,
                          f"unknown key {key!r}; allowed: {', '.join(TOP_KEYS)}")))
     base = _defaults(data.get("defaults"), lines, found)
     items = data.get("subscribers")
     if not isinstance(items, list):
         what = "missing" if items is None else f"a {_kind(items)}, not a list"
-        found.append(_Found(("subscribers",), Problem(lines.of(("subscribers",)), None,
+        found.append(Found(("subscribers",), Problem(lines.of(("subscribers",)), None,
                      f"'subscribers:' is {what}; give a list of '- email: ...' entries")))
         return []
     _duplicates(items, lines, found)
     return [s for i, item in enumerate(items) if (s := _subscriber(item, i, base, lines, found))]
 
 
-def _defaults(raw: Any, lines: _Lines, found: list[_Found]) -> dict[str, Any]:
+def _defaults(raw: Any, lines: Lines, found: list[Found]) -> dict[str, Any]:
     if raw is None:
         return {}
     if not isinstance(raw, dict):
-        found.append(_Found(("defaults",), Problem(lines.of(("defaults",)), "defaults",
+        found.append(Found(("defaults",), Problem(lines.of(("defaults",)), "defaults",
                      f"expected a mapping of settings, found a {_kind(raw)}")))
         return {}
     try:
@@ -305,11 +244,11 @@ def _defaults(raw: Any, lines: _Lines, found: list[_Found]) -> dict[str, Any]:
 
 
 def _subscriber(
-    raw: Any, i: int, base: dict[str, Any], lines: _Lines, found: list[_Found]
+    raw: Any, i: int, base: dict[str, Any], lines: Lines, found: list[Found]
 ) -> Subscriber | None:
     path: Path_ = ("subscribers", i)
     if not isinstance(raw, dict):
-        found.append(_Found(path, Problem(lines.of(path), f"subscriber #{i + 1}",
+        found.append(Found(path, Problem(lines.of(path), f"subscriber #{i + 1}",
                      f"expected a mapping ('email: ...' and settings), found a {_kind(raw)}")))
         return None
     email = raw.get("email")
@@ -327,8 +266,8 @@ def _subscriber(
 
 
 def _errors(
-    error: ValidationError, path: Path_, who: str, allowed: tuple[str, ...], lines: _Lines
-) -> Iterator[_Found]:
+    error: ValidationError, path: Path_, who: str, allowed: tuple[str, ...], lines: Lines
+) -> Iterator[Found]:
     for item in error.errors():
         loc = path + tuple(item["loc"])
         key = item["loc"][0] if item["loc"] else ""
@@ -340,12 +279,61 @@ def _errors(
             message = (f"{key}: expected a list such as [a, b], found {_kind(item['input'])} "
                        f"{item['input']!r}")
         else:
-            message = f"{key}: {item['msg'].removeprefix('Value error, ')}"
-        yield _Found(loc, Problem(lines.of(loc), who, message), value=item["type"] not in (
+            reason = item["msg"].removeprefix("Value error, ")
+            message = f"{key}: {reason}" if key != "" else reason
+        yield Found(loc, Problem(lines.of(loc), who, message), value=item["type"] not in (
             "extra_forbidden", "missing"))
 
 
-def _duplicates(items: list[Any], lines: _Lines, found: list[_Found]) -> None:
+def _sources(data: dict[str, Any], folder: Path, lines: Lines, found: list[Found]
+             ) -> list[Source]:
+    raw = data.get("sources")
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        found.append(Found(("sources",), Problem(lines.of(("sources",)), None,
+                     f"'sources:' is a {_kind(raw)}, not a list of sources")))
+        return []
+    sources: list[Source] = []
+    for i, item in enumerate(raw):
+        path: Path_ = ("sources", i)
+        who = f"source #{i + 1}"
+        if not isinstance(item, dict):
+            found.append(Found(path, Problem(lines.of(path), who, "expected a mapping "
+                         f"(path/hf_daily/arxiv, schedule), found a {_kind(item)}")))
+            continue
+        try:
+            valid = _Source.model_validate(item)
+        except ValidationError as e:
+            found.extend(_errors(e, path, who, SOURCE_KEYS, lines))
+            continue
+        source = _source(valid)
+        if source.kind == "path":
+            target = (folder / source.target).resolve()
+            if not target.exists():
+                found.append(Found((*path, "path"), Problem(lines.of((*path, "path")), who,
+                             f"path: {target} does not exist")))
+                continue
+            source = Source(source.name, "path", str(target), source.schedule, source.timezone)
+        if any(s.name == source.name for s in sources):
+            found.append(Found(path, Problem(lines.of(path), who, f"two sources are named "
+                         f"{source.name!r}; give one of them another name:")))
+        sources.append(source)
+    return sources
+
+
+def _source(valid: _Source) -> Source:
+    if valid.path:
+        kind, target = "path", valid.path
+    elif valid.arxiv:
+        kind, target = "arxiv", valid.arxiv
+    else:
+        kind, target = "hf-daily", ""
+    name = valid.name or (f"{kind}:{target}" if target else kind)
+    return Source(name, kind, target, valid.schedule, valid.timezone)
+
+
+def _duplicates(items: list[Any], lines: Lines, found: list[Found]) -> None:
     first: dict[str, int | None] = {}
     for i, item in enumerate(items):
         email = item.get("email") if isinstance(item, dict) else None
@@ -353,13 +341,13 @@ def _duplicates(items: list[Any], lines: _Lines, found: list[_Found]) -> None:
             continue
         line = lines.of(("subscribers", i))
         if email.casefold() in first:
-            found.append(_Found((), Problem(line, f"subscriber {email}", "duplicate subscriber "
+            found.append(Found((), Problem(line, f"subscriber {email}", "duplicate subscriber "
                          f"(emails compare case-insensitively; first at line "
                          f"{first[email.casefold()]})")))
         first.setdefault(email.casefold(), line)
 
 
-def _dedupe(found: list[_Found], data: Any) -> list[Problem]:
+def _dedupe(found: list[Found], data: Any) -> list[Problem]:
     """Drop schema errors a YAML trap already explained, name the subscriber of each trap,
     and sort by line."""
     trapped = {f.path for f in found if f.trap}
@@ -368,7 +356,7 @@ def _dedupe(found: list[_Found], data: Any) -> list[Problem]:
     return sorted((_owned(f, data) for f in kept), key=lambda p: p.line or 0)
 
 
-def _owned(found: _Found, data: Any) -> Problem:
+def _owned(found: Found, data: Any) -> Problem:
     path, problem = found.path, found.problem
     if problem.who or not path:
         return problem

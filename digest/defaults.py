@@ -40,6 +40,9 @@ DAY = "monday"  # weekly digests only
 TIMEZONE = "UTC"  # IANA name
 MAX_PAPERS = 20  # papers in one digest at most
 TRENDING = 5  # size of the trending section; 0 = none
+# A scheduled digest found more than this many hours late (the machine slept or the bot was
+# down) is recorded as missed instead of being sent late.
+GRACE_HOURS = 24
 # How old a paper may be (by the day it appeared) and still be due; None means twice the
 # cadence period (2 days for daily digests and instant alerts, 14 for weekly ones).
 MAX_AGE_DAYS: int | None = None
@@ -63,3 +66,6 @@ MAX_ATTEMPTS = 5
 # A digest left in `sending` this long (its process died) is taken over and sent again,
 # with the same Message-ID.
 SENDING_LEASE_MINUTES = 10
+
+# The bot checks subscriptions.yaml for changes (and notices it slept) this often.
+WATCH_SECONDS = 10

@@ -77,6 +77,8 @@ class Subscriber:
     exclude: tuple[str, ...] = ()
     categories: tuple[str, ...] = ()
     send_empty: bool = False  # a "nothing new" mail when no paper is due
+    alert_keywords: bool = False  # instant alerts include keyword matches, not only authors
+    grace_hours: int = defaults.GRACE_HOURS  # a missed period older than this is not sent
     line: int | None = field(default=None, compare=False)
 
     @property
@@ -111,3 +113,15 @@ class OutboxEntry:
     @property
     def paper_ids(self) -> tuple[int, ...]:
         return tuple(pid for _, items in self.sections for pid, _ in items)
+
+
+@dataclass(frozen=True)
+class Source:
+    """A source the bot ingests on a schedule: a file or folder (when it changes), the
+    Hugging Face daily papers, or an arXiv category; ``schedule`` is a crontab line."""
+
+    name: str
+    kind: str  # path | hf-daily | arxiv
+    target: str  # the path, or the arXiv category ("" for hf-daily)
+    schedule: str
+    timezone: str = defaults.TIMEZONE

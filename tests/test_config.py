@@ -29,6 +29,8 @@ def test_example_file_is_valid() -> None:
         keywords=("flow matching", "diffusion transformer"), exclude=("survey",),
         categories=("LG", "CV"))
     assert config.subscribers[1].cadence == "weekly"  # inherited from defaults
+    (seeds,) = config.sources
+    assert (seeds.name, seeds.kind, seeds.target) == ("seeds", "path", str(ROOT / "seeds"))
 
 
 def test_defaults_fill_in_and_subscribers_override(tmp_path: Path) -> None:
@@ -46,7 +48,7 @@ def test_defaults_fill_in_and_subscribers_override(tmp_path: Path) -> None:
         ("subscribers:\n  - email: a@example.org\n    timezon: UTC\n",
          ["3: subscriber a@example.org: unknown key 'timezon'; allowed: email, name, cadence, "
           "send_at, day, timezone, max_papers, trending, max_age_days, authors, keywords, "
-          "exclude, categories, send_empty"]),
+          "exclude, categories, send_empty, alert_keywords, grace_hours"]),
         ("subscribers:\n  - email: a@example.org\n  - email: A@Example.org\n",
          ["3: subscriber A@Example.org: duplicate subscriber (emails compare "
           "case-insensitively; first at line 2)"]),
@@ -86,7 +88,7 @@ def test_defaults_fill_in_and_subscribers_override(tmp_path: Path) -> None:
           "'flow matching'"]),
         ("subscribers:\n  - name: Ada\n", ["2: subscriber #1: missing required key 'email'"]),
         ("subscriber:\n  - email: a@example.org\n",
-         ["1: unknown key 'subscriber'; allowed: defaults, subscribers",
+         ["1: unknown key 'subscriber'; allowed: defaults, subscribers, sources",
           "1: 'subscribers:' is missing; give a list of '- email: ...' entries"]),
         ("subscribers:\n  - email: a@example.org\n    cadence: hourly\n",
          ["3: subscriber a@example.org: cadence: Input should be 'daily', 'weekly' or "
@@ -124,7 +126,7 @@ def test_check_command(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-
     ok = run("check", str(ROOT / "subscriptions.yaml"))
     assert ok.exit_code == 0
     assert ok.stdout == ("OK: 2 subscribers (1 daily, 1 weekly, 0 instant; 3 authors and 4 "
-                         "keywords followed)\n")
+                         "keywords followed); 1 source\n")
     bad = tmp_path / "bad.yaml"
     bad.write_text("subscribers:\n  - email: a@example.org\n    day: NO\n")
     result = run("check", str(bad))
@@ -134,3 +136,29 @@ def test_check_command(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-
     missing = run("check", str(tmp_path / "nope.yaml"))
     assert missing.exit_code == 1
     assert "no such file; create it" in missing.stderr
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("sources:\n  - path: .\n    schedule: every hour\n",
+         "3: source #1: schedule: 'every hour' is not a crontab line (minute hour day month "
+         "weekday), e.g. \"0 6 * * 1-5\""),
+        ("sources:\n  - arxiv: cs.LG\n    hf_daily: true\n    schedule: \"0 6 * * *\"\n",
+         "2: source #1: give exactly one of path: (a file or folder), hf_daily: true, "
+         "arxiv: CATEGORY"),
+        ("sources:\n  - path: nowhere/\n    schedule: \"0 6 * * *\"\n",
+         "2: source #1: path: {folder}/nowhere does not exist"),
+        ("sources:\n  - arxiv: cs.LG\n    schedule: \"0 6 * * *\"\n    timezone: Mars\n",
+         "4: source #1: timezone: unknown time zone 'Mars'"),
+        ("sources:\n  - arxiv: cs.LG\n    schedule: \"0 6 * * *\"\n    every: 2\n",
+         "4: source #1: unknown key 'every'; allowed: name, path, hf_daily, arxiv, schedule, "
+         "timezone"),
+        ("sources: seeds/\n", "1: 'sources:' is a text, not a list of sources"),
+    ],
+)
+def test_sources_are_validated(tmp_path: Path, text: str, expected: str) -> None:
+    got = problems(tmp_path, "subscribers: []\n" + text)
+    want = expected.format(folder=tmp_path)
+    line, rest = want.split(":", 1)
+    assert any(g.startswith(f"{int(line) + 1}:{rest}") for g in got), got

@@ -1,0 +1,122 @@
+"""Reading YAML the strict way: ``yaml.safe_load`` semantics, plus the line of every key
+and list item, and the traps YAML sets (``NO``/``on`` read as booleans, an unquoted
+``7:30`` read as a base-60 number, duplicate keys silently overwritten, ``!!python/...``
+tags) reported as problems instead of surprises.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+Path_ = tuple[str | int, ...]
+_BOOL_WORDS = frozenset({"true", "false"})
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong in the file: where, whose, and what to do."""
+
+    line: int | None
+    who: str | None
+    message: str
+
+    def render(self, path: Path) -> str:
+        where = f"{path}:{self.line}" if self.line else str(path)
+        return f"{where}: {self.who}: {self.message}" if self.who else f"{where}: {self.message}"
+
+
+@dataclass
+class Lines:
+    """Line of every key and list item, by path (("subscribers", 2, "timezone"), ...)."""
+
+    by_path: dict[Path_, int]
+
+    def of(self, path: Path_) -> int | None:
+        while path not in self.by_path and path:
+            path = path[:-1]
+        return self.by_path.get(path)
+
+
+@dataclass
+class Found:
+    path: Path_
+    problem: Problem
+    trap: bool = False  # a YAML trap, found before the schema looked at the value
+    value: bool = False  # a schema complaint about a value (a trap may explain it better)
+
+
+def parse_yaml(text: str) -> tuple[Any, Lines, list[Found]]:
+    lines = Lines({})
+    if not text.strip():
+        return None, lines, [Found((), Problem(None, None, "the file is empty; it needs a "
+                                                "'subscribers:' list (see the example file)"))]
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        return None, lines, [Found((), Problem(line, None, f"not valid YAML: {_yaml_reason(e)}"))]
+    finally:
+        loader.dispose()
+    if node is None:
+        return None, lines, [Found((), Problem(None, None, "the file is empty; it needs a "
+                                                "'subscribers:' list (see the example file)"))]
+    found = list(_walk(node, (), lines))
+    return _TaglessLoader(text).get_single_data(), lines, found
+
+
+class _TaglessLoader(yaml.SafeLoader):
+    """safe_load that reads a value under a python or custom tag as null (each such tag is
+    reported as a problem), so that the rest of the file is still checked."""
+
+
+_TaglessLoader.add_multi_constructor("tag:yaml.org,2002:python/", lambda *_: None)
+_TaglessLoader.add_multi_constructor("!", lambda *_: None)
+
+
+def _yaml_reason(e: yaml.YAMLError) -> str:
+    problem = getattr(e, "problem", None)
+    return str(problem) if problem else str(e).splitlines()[0]
+
+
+def _walk(node: yaml.Node, path: Path_, lines: Lines) -> Iterator[Found]:
+    line = node.start_mark.line + 1
+    lines.by_path.setdefault(path, line)
+    if node.tag.startswith(("tag:yaml.org,2002:python/", "!")):
+        tag = node.tag.replace("tag:yaml.org,2002:", "!!")
+        yield Found(path, Problem(line, None, f"tag {tag} is not allowed; this file holds "
+                                   "plain data only"), trap=True)
+    elif isinstance(node, yaml.MappingNode):
+        seen: dict[str, int] = {}
+        for key_node, value_node in node.value:
+            key = str(key_node.value)
+            key_line = key_node.start_mark.line + 1
+            if key in seen:
+                yield Found((*path, key), Problem(key_line, None, f"duplicate key {key!r} "
+                             f"(first at line {seen[key]}); YAML would keep only the last one"),
+                             trap=True)
+            seen.setdefault(key, key_line)
+            lines.by_path[(*path, key)] = key_line
+            yield from _walk(value_node, (*path, key), lines)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            yield from _walk(item, (*path, i), lines)
+    elif isinstance(node, yaml.ScalarNode) and node.style is None:
+        yield from _scalar_traps(node, path, line)
+
+
+def _scalar_traps(node: yaml.ScalarNode, path: Path_, line: int) -> Iterator[Found]:
+    value = node.value
+    if node.tag.endswith(":bool") and value.lower() not in _BOOL_WORDS:
+        as_bool = "true" if value.lower() in ("yes", "on", "y") else "false"
+        yield Found(path, Problem(line, None, f"{value} is read by YAML as {as_bool}; "
+                                   f"write \"{value}\" in quotes if you mean the text"), trap=True)
+    elif node.tag.endswith((":int", ":float")) and ":" in value:
+        yield Found(path, Problem(line, None, f"{value} is read by YAML as a number "
+                                   f"(base 60); write \"{value}\" in quotes"), trap=True)
