@@ -102,6 +102,7 @@ class OutboxEntry:
     id: int
     subscriber_id: int
     subscriber: Subscriber
+    kind: str  # digest | alert
     period: datetime
     period_start: datetime
     period_end: datetime

@@ -33,7 +33,7 @@ def test_two_processes_at_once_send_each_digest_once(mail_env: dict[str, str], t
         children = [subprocess.Popen(command, env=child_env, cwd=ROOT, stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, text=True) for _ in range(2)]
         outputs = [child.communicate(timeout=120) for child in children]
-        assert [child.returncode for child in children] == [0, 0], outputs
+        assert [child.returncode for child in children] == [0, 0], [e[-3000:] for _, e in outputs]
         received = Counter(r.recipients[0] for r in server.received)
     assert len(received) == 24
     assert set(received.values()) == {1}, received.most_common(3)

@@ -29,7 +29,8 @@ from digest.render import Rendered, render_digest
 from digest.store import Store
 
 _COLUMNS = (("planned", "Planned"), ("sent", "Sent"), ("skipped", "Skipped (empty)"),
-            ("retry", "Retry later"), ("failed", "Failed"), ("already", "Already planned"))
+            ("retry", "Retry later"), ("failed", "Failed"), ("already", "Already planned"),
+            ("missed", "Missed"))
 
 
 def tokens_for(store: Store) -> Tokens:
@@ -64,7 +65,8 @@ def send(dry_run: bool, only: str | None, db: str, config: Path, now: str | None
     plans, counts = plan_due(store, subscribers, settings.now(), only, record=not dry_run)
     if dry_run:
         for p in plans:  # rendering is part of the check
-            render_digest(p.digest, mail.unsubscribe_url("dry-run"), mail.envelope.list_name)
+            render_digest(p.digest, mail.unsubscribe_url("dry-run"), mail.envelope.list_name,
+                          p.kind)
         _print_counts(counts, f"dry run: nothing sent; mail would go to {transport.description}")
         return
     with _progress() as progress:

@@ -17,7 +17,7 @@ import asyncio
 import os
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 
@@ -70,24 +70,57 @@ class PassReport:
 
 def plan_due(store: Store, subscribers: Sequence[Subscriber], now: datetime,
              only: str | None = None, record: bool = True) -> tuple[list[Plan], Counter[str]]:
-    """The digests due at ``now`` that the outbox does not have yet; with ``record``,
-    put them in it. Returns the plans and counts (planned, skipped, already)."""
+    """The digests and alerts due at ``now`` that the outbox does not have yet; with
+    ``record``, put them in it. Returns the plans and counts by state (and ``already``)."""
     if record:
         store.sync_subscribers(subscribers, now)
     gone = store.unsubscribed()
     targets = [s for s in subscribers if s.email.casefold() not in gone
                and (only is None or s.email.casefold() == only.casefold())]
-    slots = {s.email.casefold(): latest_slot(s, now) for s in targets}
-    done = store.planned_for(slots)
-    todo = [s for s in targets if s.email.casefold() not in done]
-    plans = [Plan(d, slots[d.subscriber.email.casefold()], d.subscriber.send_empty)
-             for d in build_digests(store, todo, now)]
-    counts: Counter[str] = Counter(already=len(done))
+    digests, already = _digest_plans(store, [s for s in targets if s.cadence != "instant"], now)
+    plans = digests + _alert_plans(store, [s for s in targets if s.cadence == "instant"], now)
+    counts: Counter[str] = Counter(already=already)
     if record:
         counts.update(store.plan_outbox(plans, now))
     else:
-        counts.update("planned" if p.digest.items or p.empty_ok else "skipped" for p in plans)
+        counts.update(p.state for p in plans)
     return plans, counts
+
+
+def _digest_plans(store: Store, subscribers: Sequence[Subscriber], now: datetime
+                  ) -> tuple[list[Plan], int]:
+    """Scheduled digests: one per latest slot; a slot found more than ``grace_hours`` late,
+    for someone subscribed by then, is recorded as missed rather than sent late."""
+    slots = {s.email.casefold(): latest_slot(s, now) for s in subscribers}
+    done = store.planned_for(slots)
+    created = store.created()
+    todo = [s for s in subscribers if s.email.casefold() not in done]
+
+    def late(sub: Subscriber) -> bool:
+        slot = slots[sub.email.casefold()]
+        return (now - slot > timedelta(hours=sub.grace_hours)
+                and created.get(sub.email.casefold(), now) <= slot)
+
+    plans = [Plan(d, slots[d.subscriber.email.casefold()], d.subscriber.send_empty)
+             for d in build_digests(store, [s for s in todo if not late(s)], now)]
+    plans += [Plan(Digest(s, slots[s.email.casefold()], slots[s.email.casefold()], ()),
+                   slots[s.email.casefold()], missed=True) for s in todo if late(s)]
+    return plans, len(done)
+
+
+def _alert_plans(store: Store, subscribers: Sequence[Subscriber], now: datetime
+                 ) -> list[Plan]:
+    """Instant alerts: papers new to the subscriber by followed authors (and keyword
+    matches when ``alert_keywords``), one mail each. The period is the newest paper's
+    first-seen time, so two bots that ingested the same papers plan one alert."""
+    plans = []
+    for digest in build_digests(store, [replace(s, trending=0) for s in subscribers], now):
+        wanted = ("authors", "keywords") if digest.subscriber.alert_keywords else ("authors",)
+        sections = tuple(s for s in digest.sections if s.name in wanted and s.items)
+        seen = [it.paper.first_seen for s in sections for it in s.items if it.paper.first_seen]
+        if seen:
+            plans.append(Plan(replace(digest, sections=sections), max(seen), kind="alert"))
+    return plans
 
 
 def compose(store: Store, entry: OutboxEntry, mail: MailSettings, tokens: Tokens,
@@ -98,7 +131,7 @@ def compose(store: Store, entry: OutboxEntry, mail: MailSettings, tokens: Tokens
                                          if pid in papers)) for name, items in entry.sections)
     digest = Digest(entry.subscriber, entry.period_start, entry.period_end, sections)
     url = mail.unsubscribe_url(tokens.make(entry.subscriber_id))
-    rendered = render_digest(digest, url, mail.envelope.list_name)
+    rendered = render_digest(digest, url, mail.envelope.list_name, entry.kind)
     return build_message(
         rendered, envelope=mail.envelope, to_name=entry.subscriber.name,
         to_email=entry.subscriber.email, date=now, unsubscribe_url=url,

@@ -88,13 +88,14 @@ def templates_env() -> jinja2.Environment:
 
 
 def render_digest(
-    digest: Digest, unsubscribe_url: str, digest_name: str = defaults.DIGEST_NAME
+    digest: Digest, unsubscribe_url: str, digest_name: str = defaults.DIGEST_NAME,
+    kind: str = "digest",
 ) -> Rendered:
-    """Subject, text and HTML of ``digest``."""
+    """Subject, text and HTML of ``digest``; ``kind`` "alert" uses the short alert mail."""
     env = templates_env()
     context = _context(digest, unsubscribe_url, digest_name)
-    html = env.get_template("digest.html").render(context)
-    text = env.get_template("digest.txt").render(context)
+    html = env.get_template(f"{kind}.html").render(context)
+    text = env.get_template(f"{kind}.txt").render(context)
     return Rendered(subject(digest), _tidy(text), inline_css(html))
 
 

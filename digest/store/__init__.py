@@ -9,11 +9,11 @@ few operations the pipeline needs, each one transaction. Stages get frozen
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, event, func, insert, select
 from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError, SQLAlchemyError
@@ -29,7 +29,8 @@ from digest.store.papers import SaveResult
 from digest.store.subscribers import SyncResult
 
 __all__ = ["SaveResult", "Store", "SyncResult"]
-_ATTEMPTS = 3  # a save that lost a race on a UNIQUE key is tried again
+_ATTEMPTS = 3  # a write that lost a race on a UNIQUE key is tried again
+T = TypeVar("T")
 
 
 class Store:
@@ -43,6 +44,7 @@ class Store:
                              "check --db or DIGEST_DB (e.g. sqlite:///digest.db)") from e
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
+            event.listen(self.engine, "begin", _sqlite_begin)
         try:
             s.metadata.create_all(self.engine)
         except OperationalError as e:
@@ -59,6 +61,17 @@ class Store:
         except SQLAlchemyError as e:
             raise StoreError(f"database error: {e}") from e
 
+    def _retrying(self, work: Callable[[Connection], T], what: str) -> T:
+        """Run ``work`` in a transaction, again if it lost a race on a UNIQUE key."""
+        for attempt in range(_ATTEMPTS):
+            try:
+                with self._begin() as conn:
+                    return work(conn)
+            except IntegrityError as e:
+                if attempt == _ATTEMPTS - 1:
+                    raise StoreError(f"could not {what}: {e.orig}") from e
+        raise AssertionError("unreachable")
+
     def save_papers(
         self, incoming: Sequence[Paper], *, source: str, fmt: str, now: datetime
     ) -> SaveResult:
@@ -67,14 +80,8 @@ class Store:
         One transaction: the run is recorded and every paper merged, or nothing is.
         """
         stamped = [replace(p, first_seen=now) for p in incoming]
-        for attempt in range(_ATTEMPTS):
-            try:
-                with self._begin() as conn:
-                    return paper_sql.save(conn, stamped, source, fmt, now)
-            except IntegrityError as e:
-                if attempt == _ATTEMPTS - 1:
-                    raise StoreError(f"could not save papers from {source}: {e.orig}") from e
-        raise AssertionError("unreachable")
+        return self._retrying(lambda conn: paper_sql.save(conn, stamped, source, fmt, now),
+                              f"save papers from {source}")
 
     def record_failure(self, source: str, fmt: str | None, reason: str, now: datetime) -> None:
         """Record that a source could not be read (nothing of it is stored)."""
@@ -94,8 +101,8 @@ class Store:
 
     def sync_subscribers(self, subscribers: Sequence[Subscriber], now: datetime) -> SyncResult:
         """Bring the stored subscribers in step with the configuration."""
-        with self._begin() as conn:
-            return subscriber_sql.sync(conn, subscribers, now)
+        return self._retrying(lambda conn: subscriber_sql.sync(conn, subscribers, now),
+                              "update the subscribers")
 
     def histories(self, paper_ids: Iterable[int]) -> dict[str, History]:
         """What every subscriber already got (keyed by folded email), for these papers."""
@@ -164,6 +171,12 @@ class Store:
 
     # ---- subscribers' state ---------------------------------------------------------
 
+    def created(self) -> dict[str, datetime]:
+        """When each subscriber (by folded email) was first added."""
+        with self._begin() as conn:
+            query = select(s.subscribers.c.email_key, s.subscribers.c.created_at)
+            return {key: at for key, at in conn.execute(query)}  # noqa: C416
+
     def unsubscribed(self) -> set[str]:
         """Folded emails of everyone who unsubscribed."""
         with self._begin() as conn:
@@ -208,9 +221,16 @@ class Store:
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    """Foreign keys on, WAL so readers never block the writer, and patience with locks."""
+    """Foreign keys on, WAL, patience with locks, and no implicit BEGIN (see below)."""
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.close()
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    """Take SQLite's write lock when a transaction starts, not halfway through: two
+    processes then queue (busy_timeout) instead of failing when a read turns into a write."""
+    conn.exec_driver_sql("BEGIN IMMEDIATE")

@@ -18,11 +18,19 @@ from digest.store.subscribers import subscriber_from_row
 
 @dataclass(frozen=True)
 class Plan:
-    """A digest to put in the outbox for one subscriber's period."""
+    """A digest (or alert) to put in the outbox for one subscriber's period."""
 
     digest: Digest
     period: datetime
     empty_ok: bool = False  # send it even with no papers ("nothing new" mails)
+    kind: str = "digest"  # digest | alert
+    missed: bool = False  # found too late: recorded, not sent
+
+    @property
+    def state(self) -> str:
+        if self.missed:
+            return "missed"
+        return "planned" if self.digest.items or self.empty_ok else "skipped"
 
 
 def plan(conn: Connection, plans: Sequence[Plan], now: datetime) -> dict[str, int]:
@@ -35,7 +43,7 @@ def plan(conn: Connection, plans: Sequence[Plan], now: datetime) -> dict[str, in
         select(s.subscribers.c.email_key, s.subscribers.c.id))}
     rows = [_row(p, ids[p.digest.subscriber.email.casefold()], now) for p in plans
             if p.digest.subscriber.email.casefold() in ids]
-    counts = {"planned": 0, "skipped": 0, "already": len(plans) - len(rows)}
+    counts = {"planned": 0, "skipped": 0, "missed": 0, "already": len(plans) - len(rows)}
     if not rows:
         return counts
     statement = _insert_ignoring_duplicates(conn).values(rows).returning(
@@ -43,8 +51,9 @@ def plan(conn: Connection, plans: Sequence[Plan], now: datetime) -> dict[str, in
     inserted = conn.execute(statement).all()
     for subscriber_id, state, period_end in inserted:
         counts[state] += 1
-        conn.execute(update(s.subscribers).where(s.subscribers.c.id == subscriber_id)
-                     .values(last_digest_at=period_end))
+        if state != "missed":  # a missed period's papers stay due for the next one
+            conn.execute(update(s.subscribers).where(s.subscribers.c.id == subscriber_id)
+                         .values(last_digest_at=period_end))
     counts["already"] += len(rows) - len(inserted)
     return counts
 
@@ -56,7 +65,7 @@ def _row(p: Plan, subscriber_id: int, now: datetime) -> dict[str, Any]:
         for section in d.sections]
     return {"subscriber_id": subscriber_id, "period": p.period, "period_start": d.start,
             "period_end": d.end, "sections": sections, "planned_at": now, "attempts": 0,
-            "state": "planned" if d.items or p.empty_ok else "skipped"}
+            "state": p.state, "kind": p.kind}
 
 
 def _insert_ignoring_duplicates(conn: Connection) -> Any:
@@ -111,7 +120,7 @@ def _entry(row: Any) -> OutboxEntry:
     sections = tuple((sec["name"], tuple((it["paper_id"], tuple(it["reasons"]))
                                          for it in sec["items"])) for sec in row["sections"])
     return OutboxEntry(row["id"], row["subscriber_id"], subscriber_from_row(row["settings"]),
-                       row["period"],
+                       row["kind"], row["period"],
                        row["period_start"], row["period_end"], row["state"], sections,
                        row["attempts"], row["last_error"])
 
@@ -156,6 +165,7 @@ class OutboxRow:
 
     id: int
     email: str
+    kind: str
     period: datetime
     state: str
     attempts: int
@@ -167,6 +177,6 @@ class OutboxRow:
 def listing(conn: Connection) -> list[OutboxRow]:
     """Every digest in the outbox, oldest first."""
     c = s.digests.c
-    query = select(c.id, s.subscribers.c.email, c.period, c.state, c.attempts,
+    query = select(c.id, s.subscribers.c.email, c.kind, c.period, c.state, c.attempts,
                    c.next_attempt_at, c.last_error, c.sent_at).join(s.subscribers).order_by(c.id)
     return [OutboxRow(*row) for row in conn.execute(query)]

@@ -158,6 +158,7 @@ digests = Table(
     metadata,
     Column("id", Integer, primary_key=True),
     Column("subscriber_id", Integer, ForeignKey("subscribers.id"), nullable=False),
+    Column("kind", String(8), nullable=False, default="digest"),  # digest | alert
     Column("period", UTCDateTime, nullable=False),  # the scheduled send instant
     Column("period_start", UTCDateTime, nullable=False),
     Column("period_end", UTCDateTime, nullable=False),  # papers first seen up to here
