@@ -21,6 +21,7 @@ MAIL = MailSettings(Envelope.parse("Digest <digest@example.org>", "Paper Digest"
 def send_due(store: Store, subscribers: Sequence[Subscriber], now: datetime,
              maildir: Path) -> list[Digest]:
     """Plan and deliver what is due at ``now``; returns the digests planned."""
+    store.sync_subscribers(subscribers, now)
     plans, _ = plan_due(store, subscribers, now)
     report = asyncio.run(deliver(store, MaildirTransport(maildir), MAIL, Tokens("test"),
                                  lambda: now))

@@ -126,7 +126,9 @@ def test_a_digest_left_sending_by_a_crash_is_sent_again(run: Any, mail_env: dict
     from digest.config import load_config
     from digest.deliver import plan_due
 
-    plan_due(store, load_config(Path(mail_env["DIGEST_CONFIG"])).subscribers, NOW)
+    subscribers = load_config(Path(mail_env["DIGEST_CONFIG"])).subscribers
+    store.sync_subscribers(subscribers, NOW)
+    plan_due(store, subscribers, NOW)
     (first, *_) = store.due_digests(NOW, timedelta(minutes=10))
     claimed = store.claim(first, NOW, timedelta(minutes=10))
     assert claimed is not None

@@ -65,7 +65,7 @@ def test_dry_run_sends_and_records_nothing(run: Any, mail_env: dict[str, str], d
     assert len(Store(db_url).outbox()) == 2
 
 
-def test_missed_periods_collapse_into_the_latest(run: Any, mail_env: dict[str, str],
+def test_missed_periods_are_recorded_and_the_latest_sent(run: Any, mail_env: dict[str, str],
                                                  db_url: str) -> None:
     assert run("send", "--now", NOW.isoformat(), env=mail_env).exit_code == 0
     run("ingest", "tests/data/hf-daily/2026-04-16.json", "--now",
@@ -73,8 +73,9 @@ def test_missed_periods_collapse_into_the_latest(run: Any, mail_env: dict[str, s
     later = NOW + timedelta(days=4)  # down for three days
     assert run("send", "--now", later.isoformat(), env=mail_env).exit_code == 0
     rows = [row for row in Store(db_url).outbox() if row.email == "grace@example.org"]
-    assert [row.period.date().isoformat() for row in rows] == ["2026-06-01", "2026-06-05"]
-    assert rows[-1].state == "sent"  # the latest period carries what arrived meanwhile
+    assert [(row.period.date().isoformat(), row.state) for row in rows] == [
+        ("2026-06-01", "sent"), ("2026-06-02", "missed"), ("2026-06-03", "missed"),
+        ("2026-06-04", "missed"), ("2026-06-05", "sent")]  # the latest carries it all
 
 
 def test_unknown_only_subscriber(run: Any, mail_env: dict[str, str]) -> None:

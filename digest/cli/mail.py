@@ -62,6 +62,8 @@ def send(dry_run: bool, only: str | None, db: str, config: Path, now: str | None
     store = Store(settings.db_url)
     mail = MailSettings.from_env()
     transport = transport_from_env()
+    if not dry_run:
+        store.sync_subscribers(subscribers, settings.now())
     plans, counts = plan_due(store, subscribers, settings.now(), only, record=not dry_run)
     if dry_run:
         for p in plans:  # rendering is part of the check

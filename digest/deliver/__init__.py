@@ -23,7 +23,7 @@ from email.message import EmailMessage
 
 from digest import defaults
 from digest.deliver.message import Envelope, build_message
-from digest.deliver.schedule import latest_slot
+from digest.deliver.schedule import latest_slot, slots_between
 from digest.deliver.tokens import Tokens
 from digest.deliver.transport import (
     PermanentError,
@@ -71,9 +71,10 @@ class PassReport:
 def plan_due(store: Store, subscribers: Sequence[Subscriber], now: datetime,
              only: str | None = None, record: bool = True) -> tuple[list[Plan], Counter[str]]:
     """The digests and alerts due at ``now`` that the outbox does not have yet; with
-    ``record``, put them in it. Returns the plans and counts by state (and ``already``)."""
-    if record:
-        store.sync_subscribers(subscribers, now)
+    ``record``, put them in it. Returns the plans and counts by state (and ``already``).
+
+    The subscribers must be in the store already (``Store.sync_subscribers``).
+    """
     gone = store.unsubscribed()
     targets = [s for s in subscribers if s.email.casefold() not in gone
                and (only is None or s.email.casefold() == only.casefold())]
@@ -89,11 +90,12 @@ def plan_due(store: Store, subscribers: Sequence[Subscriber], now: datetime,
 
 def _digest_plans(store: Store, subscribers: Sequence[Subscriber], now: datetime
                   ) -> tuple[list[Plan], int]:
-    """Scheduled digests: one per latest slot; a slot found more than ``grace_hours`` late,
-    for someone subscribed by then, is recorded as missed rather than sent late."""
+    """Scheduled digests, one for the latest slot. Earlier slots passed over since the
+    last digest (the bot was down), and a latest slot found more than ``grace_hours`` late,
+    are recorded as missed rather than sent late, for someone subscribed by then."""
     slots = {s.email.casefold(): latest_slot(s, now) for s in subscribers}
     done = store.planned_for(slots)
-    created = store.created()
+    created, last = store.created(), store.last_periods()
     todo = [s for s in subscribers if s.email.casefold() not in done]
 
     def late(sub: Subscriber) -> bool:
@@ -101,10 +103,18 @@ def _digest_plans(store: Store, subscribers: Sequence[Subscriber], now: datetime
         return (now - slot > timedelta(hours=sub.grace_hours)
                 and created.get(sub.email.casefold(), now) <= slot)
 
+    def missed(sub: Subscriber, slot: datetime) -> Plan:
+        return Plan(Digest(sub, slot, slot, ()), slot, missed=True)
+
     plans = [Plan(d, slots[d.subscriber.email.casefold()], d.subscriber.send_empty)
              for d in build_digests(store, [s for s in todo if not late(s)], now)]
-    plans += [Plan(Digest(s, slots[s.email.casefold()], slots[s.email.casefold()], ()),
-                   slots[s.email.casefold()], missed=True) for s in todo if late(s)]
+    for sub in todo:
+        key = sub.email.casefold()
+        skipped_over = slots_between(sub, last[key], slots[key] - timedelta(minutes=1)) \
+            if key in last else []
+        plans += [missed(sub, slot) for slot in skipped_over]
+        if late(sub):
+            plans.append(missed(sub, slots[key]))
     return plans, len(done)
 
 

@@ -15,7 +15,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, create_engine, event, func, insert, select
+from sqlalchemy import Connection, Engine, create_engine, delete, event, func, insert, select
 from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError, SQLAlchemyError
 
 from digest.errors import StoreError
@@ -204,13 +204,46 @@ class Store:
         with self._begin() as conn:
             return subscriber_sql.statuses(conn)
 
+    def last_periods(self) -> dict[str, datetime]:
+        """The latest digest period in the outbox of each subscriber (by folded email)."""
+        with self._begin() as conn:
+            query = (select(s.subscribers.c.email_key, func.max(s.digests.c.period))
+                     .join(s.digests).where(s.digests.c.kind == "digest")
+                     .group_by(s.subscribers.c.email_key))
+            return {key: at for key, at in conn.execute(query)}  # noqa: C416
+
+    def record_job_run(self, job_id: str, started: datetime, finished: datetime,
+                       counts: dict[str, int], error: str | None) -> None:
+        """Remember one run of a bot job."""
+        with self._begin() as conn:
+            conn.execute(insert(s.job_runs).values(
+                job_id=job_id, started_at=started, finished_at=finished, counts=counts,
+                error=error))
+
+    def last_job_runs(self) -> dict[str, Any]:
+        """The latest run of each bot job, by job id."""
+        with self._begin() as conn:
+            latest = select(func.max(s.job_runs.c.id)).group_by(s.job_runs.c.job_id)
+            rows = conn.execute(select(s.job_runs).where(s.job_runs.c.id.in_(latest)))
+            return {row.job_id: row for row in rows}
+
+    def meta(self, key: str) -> str | None:
+        """A value the database keeps for itself (source fingerprints, the secret)."""
+        with self._begin() as conn:
+            found = conn.execute(select(s.meta.c.value).where(s.meta.c.key == key)
+                                 ).scalar_one_or_none()
+            return None if found is None else str(found)
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self._begin() as conn:
+            conn.execute(delete(s.meta).where(s.meta.c.key == key))
+            conn.execute(insert(s.meta).values(key=key, value=value))
+
     def secret(self) -> str:
         """The signing secret kept in the database, generated on first use."""
-        with self._begin() as conn:
-            found = conn.execute(select(s.meta.c.value).where(s.meta.c.key == "secret")
-                                 ).scalar_one_or_none()
-            if found is not None:
-                return str(found)
+        found = self.meta("secret")
+        if found is not None:
+            return found
         try:
             with self._begin() as conn:
                 conn.execute(insert(s.meta).values(key="secret",
