@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -18,9 +17,8 @@ from rich.table import Table
 
 from digest.cli import _console, _settings, cli, settings_options
 from digest.config import find_subscriber, load_config
-from digest.deliver import MailSettings, deliver, plan_due
+from digest.deliver import MailSettings, deliver, plan_due, tokens_for
 from digest.deliver.message import build_message
-from digest.deliver.tokens import Tokens
 from digest.deliver.transport import Transport, transport_from_env
 from digest.errors import ConfigError, DigestError
 from digest.model import Paper, Subscriber
@@ -31,11 +29,6 @@ from digest.store import Store
 _COLUMNS = (("planned", "Planned"), ("sent", "Sent"), ("skipped", "Skipped (empty)"),
             ("retry", "Retry later"), ("failed", "Failed"), ("already", "Already planned"),
             ("missed", "Missed"))
-
-
-def tokens_for(store: Store) -> Tokens:
-    """Unsubscribe tokens signed with DIGEST_SECRET, else the database's own secret."""
-    return Tokens(os.environ.get("DIGEST_SECRET") or store.secret())
 
 
 @cli.command()

@@ -60,6 +60,11 @@ class MailSettings:
         return f"{self.base_url}/unsubscribe/{token}"
 
 
+def tokens_for(store: Store) -> Tokens:
+    """Unsubscribe tokens signed with DIGEST_SECRET, else the database's own secret."""
+    return Tokens(os.environ.get("DIGEST_SECRET") or store.secret())
+
+
 @dataclass
 class PassReport:
     """What one send pass did."""

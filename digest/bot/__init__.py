@@ -1,0 +1,280 @@
+"""The bot: ``digest run`` ingests on schedule and sends every digest at its local time.
+
+Jobs come from the configuration (explicit ids, ``replace_existing``; no pickled job
+store: what was sent lives in the outbox, so a restart is safe): one ingest job per
+source, one digest job per send group (not per subscriber), and a watcher that reloads a
+changed subscriptions.yaml and notices when the machine slept. After every ingest, instant
+subscribers get their alerts. On start and on wake-up a catch-up pass sends each missed
+period once (within the grace) through the same code as ``digest send``. SIGHUP reloads;
+SIGTERM and SIGINT stop taking work, let SMTP transactions in flight finish, and exit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from functools import partial
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import click
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from digest import defaults
+from digest.bot.triggers import Group, SlotTrigger, group_of
+from digest.config import Config, load_config
+from digest.deliver import MailSettings, deliver, plan_due, tokens_for
+from digest.deliver.transport import Transport, transport_from_env
+from digest.errors import ConfigError, DigestError
+from digest.ingest.fetch import Fetcher
+from digest.ingest.manifest import FileSettings
+from digest.ingest.runner import Report, ingest_arxiv, ingest_file, ingest_hf_day, plan
+from digest.model import Source, Subscriber
+from digest.settings import HttpSettings, Settings
+from digest.store import Store
+
+
+@dataclass(frozen=True)
+class JobPlan:
+    """A job the configuration calls for: its id, trigger, and what it works on."""
+
+    id: str
+    trigger: BaseTrigger
+    grace_seconds: int
+    source: Source | None = None
+    group: Group | None = None
+
+
+def plan_jobs(config: Config, watch_seconds: float | None = defaults.WATCH_SECONDS
+              ) -> list[JobPlan]:
+    """Every job for ``config``: ingest per source, digest per send group, the watcher."""
+    jobs = [JobPlan(f"ingest:{s.name}", CronTrigger.from_crontab(
+        s.schedule, timezone=ZoneInfo(s.timezone)), 3600, source=s) for s in config.sources]
+    groups: dict[Group, int] = {}
+    for sub in config.subscribers:
+        group = group_of(sub)
+        if group is not None:
+            groups[group] = max(groups.get(group, 0), sub.grace_hours * 3600)
+    jobs += [JobPlan(g.job_id, SlotTrigger(g), grace or 60, group=g) for g, grace in
+             sorted(groups.items(), key=lambda item: item[0].job_id)]
+    if watch_seconds:
+        jobs.append(JobPlan("watch", IntervalTrigger(seconds=watch_seconds), 60))
+    return jobs
+
+
+class JobLog:
+    """One line per job run on stderr (text or JSON), and a row for ``digest status``."""
+
+    def __init__(self, store: Store, fmt: str) -> None:
+        self.store, self.fmt = store, fmt
+
+    def run(self, job_id: str, started: datetime, finished: datetime, counts: Counter[str],
+            error: str | None) -> None:
+        clean = {k: v for k, v in sorted(counts.items()) if v}
+        self.store.record_job_run(job_id, started, finished, clean, error)
+        if self.fmt == "json":
+            self.line(job_id, finished, counts=clean, error=error)
+        else:
+            text = " ".join(f"{k}={v}" for k, v in clean.items()) or "nothing to do"
+            self.line(job_id, finished, text + (f"; error: {error}" if error else ""))
+
+    def line(self, what: str, at: datetime, text: str = "", **fields: object) -> None:
+        if self.fmt == "json":
+            click.echo(json.dumps({"time": at.isoformat(), "job": what, **fields,
+                                   **({"message": text} if text else {})}), err=True)
+        else:
+            click.echo(f"{at:%Y-%m-%dT%H:%M:%SZ} {what}: {text}", err=True)
+
+
+class Bot:
+    """The running bot. A broken configuration at start raises ConfigError."""
+
+    def __init__(self, settings: Settings, log_format: str = "text",
+                 watch_seconds: float | None = defaults.WATCH_SECONDS) -> None:
+        self.settings = settings
+        self.store = Store(settings.db_url)
+        self.config = load_config(settings.config_path)
+        self._stamp = _stamp(settings.config_path)
+        self.mail = MailSettings.from_env()
+        self.transport: Transport = transport_from_env()
+        self.http = HttpSettings.from_env()
+        self.tokens = tokens_for(self.store)
+        self.log = JobLog(self.store, log_format)
+        self.watch_seconds = watch_seconds
+        self.stop = asyncio.Event()
+        self.scheduler: AsyncIOScheduler | None = None
+        self._running: set[asyncio.Task[None]] = set()
+        self._last_watch: datetime | None = None
+        self.store.sync_subscribers(self.config.subscribers, self.now())
+
+    def now(self) -> datetime:
+        return self.settings.now()
+
+    # ---- what the jobs do -----------------------------------------------------------
+
+    async def ingest(self, source: Source) -> Counter[str]:
+        """Read one source (a path only when it changed), then send instant alerts."""
+        reports = await asyncio.to_thread(self._ingest, source)
+        counts: Counter[str] = Counter()
+        for r in reports:
+            counts.update(read=r.read, new=r.new, merged=r.merged, errors=int(bool(r.error)))
+        if counts["new"] or counts["merged"]:
+            counts.update(await self.send([s for s in self.config.subscribers
+                                           if s.cadence == "instant"]))
+        return counts
+
+    def _ingest(self, source: Source) -> list[Report]:
+        now = self.now()
+        if source.kind == "path":
+            key, stamp = f"source:{source.name}", _fingerprint(Path(source.target))
+            if self.store.meta(key) == stamp:
+                return []
+            jobs, failures = plan([Path(source.target)], FileSettings())
+            reports = failures + [ingest_file(self.store, job, now) for job in jobs]
+            self.store.set_meta(key, stamp)
+            return reports
+        with Fetcher(self.http) as fetcher:
+            if source.kind == "arxiv":
+                return [ingest_arxiv(self.store, fetcher, source.target, now)]
+            day = now.astimezone(ZoneInfo(source.timezone)).date()
+            return ingest_hf_day(self.store, fetcher, day, now)
+
+    async def send(self, subscribers: list[Subscriber]) -> Counter[str]:
+        """Plan what is due for these subscribers, then deliver everything due."""
+        if not subscribers:
+            return Counter()
+        _, counts = plan_due(self.store, subscribers, self.now())
+        report = await deliver(self.store, self.transport, self.mail, self.tokens, self.now,
+                               stop=self.stop)
+        counts.update(report.counts)
+        if report.error:
+            raise DigestError(report.error)
+        return counts
+
+    async def send_group(self, group: Group) -> Counter[str]:
+        return await self.send([s for s in self.config.subscribers if group_of(s) == group])
+
+    async def catch_up(self) -> Counter[str]:
+        """Send every subscriber's latest missed period (and pending retries) once."""
+        return await self.send(list(self.config.subscribers))
+
+    async def once(self) -> None:
+        """One ingest of every source, then one send pass: for cron and the README."""
+        for source in self.config.sources:
+            await self.run_job(f"ingest:{source.name}", partial(self.ingest, source))
+        await self.run_job("send", self.catch_up)
+
+    async def watch(self) -> Counter[str]:
+        """Reload a changed configuration; after a sleep or a stall, catch up."""
+        now, last = self.now(), self._last_watch
+        self._last_watch = now
+        if _stamp(self.settings.config_path) != self._stamp:
+            self.reload()
+        interval = timedelta(seconds=self.watch_seconds or 0)
+        if last is not None and now - last > 2 * interval + timedelta(minutes=1):
+            self.log.line("wake-up", now, f"the clock jumped {now - last}; catching up")
+            return await self.catch_up()
+        return Counter()
+
+    # ---- running ------------------------------------------------------------------
+
+    async def run_job(self, job_id: str, work: Callable[[], Awaitable[Counter[str]]]) -> None:
+        """Run one job, log it, and keep running whatever it raised."""
+        if self.stop.is_set():
+            return
+        task = asyncio.current_task()
+        if task is not None:
+            self._running.add(task)
+        started, error, counts = self.now(), None, Counter[str]()
+        try:
+            counts = await work()
+        except DigestError as e:
+            error = str(e)
+        finally:
+            if task is not None:
+                self._running.discard(task)
+        self.log.run(job_id, started, self.now(), counts, error)
+
+    def install(self, scheduler: AsyncIOScheduler) -> None:
+        """(Re)create the jobs of the current configuration; drop jobs it no longer has."""
+        wanted = plan_jobs(self.config, self.watch_seconds)
+        for job in wanted:
+            scheduler.add_job(self.run_job, job.trigger, args=[job.id, self._work(job)],
+                              id=job.id, name=job.id, replace_existing=True, coalesce=True,
+                              max_instances=1, misfire_grace_time=job.grace_seconds)
+        ids = {job.id for job in wanted}
+        for job in scheduler.get_jobs():
+            if job.id not in ids:
+                job.remove()
+
+    def _work(self, job: JobPlan) -> Callable[[], Awaitable[Counter[str]]]:
+        if job.source is not None:
+            return partial(self.ingest, job.source)
+        if job.group is not None:
+            return partial(self.send_group, job.group)
+        return self.watch
+
+    def reload(self) -> None:
+        """Load subscriptions.yaml again; keep the old one (and say why) if it is invalid."""
+        self._stamp = _stamp(self.settings.config_path)
+        try:
+            config = load_config(self.settings.config_path)
+        except ConfigError as e:
+            self.log.line("reload", self.now(), "configuration not reloaded, keeping the "
+                          f"previous one: {e}")
+            return
+        self.config = config
+        self.store.sync_subscribers(config.subscribers, self.now())
+        if self.scheduler is not None:
+            self.install(self.scheduler)
+        self.log.line("reload", self.now(), f"configuration reloaded: {config.summary()}")
+
+    def start(self) -> AsyncIOScheduler:
+        """Start the scheduler on the running loop, with this configuration's jobs."""
+        self.scheduler = AsyncIOScheduler(timezone=UTC, event_loop=asyncio.get_running_loop())
+        self.install(self.scheduler)
+        self.scheduler.start()
+        return self.scheduler
+
+    async def finish(self) -> None:
+        """Stop taking work and wait for the jobs in flight (their SMTP transactions)."""
+        self.stop.set()
+        if self.scheduler is not None and self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+        await asyncio.gather(*self._running, return_exceptions=True)
+
+    async def run_forever(self) -> None:
+        """Run until SIGTERM or SIGINT; SIGHUP reloads the configuration."""
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.stop.set)
+        loop.add_signal_handler(signal.SIGHUP, self.reload)
+        scheduler = self.start()
+        self.log.line("start", self.now(), f"{len(scheduler.get_jobs())} jobs; "
+                      f"{self.config.summary()}; mail to {self.transport.description}")
+        await self.run_job("catch-up", self.catch_up)
+        await self.stop.wait()
+        await self.finish()
+        self.log.line("stop", self.now(), "stopped cleanly")
+
+
+def _stamp(path: Path) -> tuple[float, int] | None:
+    try:
+        info = path.stat()
+    except OSError:
+        return None
+    return info.st_mtime, info.st_size
+
+
+def _fingerprint(path: Path) -> str:
+    """Changes when any file under ``path`` is added, removed, resized or touched."""
+    files = sorted(p for p in ([path] if path.is_file() else path.rglob("*")) if p.is_file())
+    return json.dumps([[str(p), p.stat().st_mtime_ns, p.stat().st_size] for p in files])
