@@ -16,7 +16,7 @@ def commands() -> list[str]:
 def test_readme_has_exactly_two_setup_commands() -> None:
     main, tests = commands()
     assert main.startswith("python3 -m venv .venv")
-    assert main.endswith(".venv/bin/digest ingest seeds/ && .venv/bin/digest send")
+    assert main.endswith(".venv/bin/digest run --once")
     assert tests == "scripts/test"
 
 

@@ -1,0 +1,185 @@
+"""`digest run` as a real process: alerts after ingests, signals, reloads, two at once."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import time_machine
+
+from digest.bot import Bot
+from digest.settings import Settings
+from digest.store import Store
+from tests.conftest import ROOT, SEEDS
+from tests.smtpserver import SmtpServer
+
+
+def seed(name: str) -> Path:
+    return next(SEEDS.glob(f"{name}_*.txt"))
+
+
+def test_instant_alert_after_an_ingest(tmp_path: Path, db_url: str,
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    inbox = tmp_path / "papers"
+    inbox.mkdir()
+    (inbox / "sources.yaml").write_text("files:\n  " + "\n  ".join(
+        f"{seed(n).name}: {{format: profile, captured: 2026-05-31}}" for n in ("000", "001"))
+        + "\n")
+    config = tmp_path / "subscriptions.yaml"
+    config.write_text(
+        "subscribers:\n  - email: ada@example.org\n    cadence: instant\n"
+        "    authors: [Jerry Yao-Chieh Hu]\n    max_age_days: 3650\n"
+        "  - email: bob@example.org\n    cadence: instant\n    keywords: [flow matching]\n"
+        "    max_age_days: 3650\n    alert_keywords: true\n"
+        "  - email: eve@example.org\n    cadence: instant\n    keywords: [flow matching]\n"
+        "    max_age_days: 3650\n"
+        f"sources:\n  - name: inbox\n    path: {inbox}\n    schedule: \"0 * * * *\"\n")
+    with SmtpServer() as server:
+        monkeypatch.setenv("DIGEST_SMTP_URL", server.url)
+        monkeypatch.setenv("DIGEST_SECRET", "s3cret")
+        bot = Bot(Settings(db_url=db_url, config_path=config), watch_seconds=None)
+        with time_machine.travel(datetime(2026, 6, 1, 9, tzinfo=UTC), tick=False) as clock:
+            shutil.copy(seed("000"), inbox)
+            asyncio.run(bot.run_job("ingest:inbox", lambda: bot.ingest(bot.config.sources[0])))
+            first = {r.recipients[0]: r.message for r in server.received}
+            clock.shift(3600)
+            asyncio.run(bot.run_job("ingest:inbox", lambda: bot.ingest(bot.config.sources[0])))
+            assert len(server.received) == 2  # nothing changed: no ingest, no alert
+            clock.shift(3600)
+            shutil.copy(seed("001"), inbox)  # more papers by Jerry Yao-Chieh Hu, two known
+            asyncio.run(bot.run_job("ingest:inbox", lambda: bot.ingest(bot.config.sources[0])))
+    assert set(first) == {"ada@example.org", "bob@example.org"}  # eve did not opt in
+    assert first["ada@example.org"]["Subject"].startswith("Paper alert for ada: 5 new")
+    html = first["ada@example.org"].get_body(("html",)).get_content()
+    assert html.count("border-radius:12px") == 5 and "New for ada" in html
+    later = list(server.received[2:])
+    assert [r.recipients[0] for r in later] == ["ada@example.org"]
+    titles = later[0].message.get_body(("plain",)).get_content()
+    assert "In-Context Deep Learning" not in titles  # shared with 000: already alerted
+    assert "On Structured State-Space Duality" in titles
+    rows = Store(db_url).outbox()
+    assert {row.kind for row in rows} == {"alert"} and {row.state for row in rows} == {"sent"}
+
+
+def daemon(env: dict[str, str], *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, "-m", "digest", "run", *args], cwd=ROOT,
+                            env={**os.environ, **env}, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def wait_for(child: subprocess.Popen[str], text: str, lines: list[str],
+             seconds: float = 30) -> None:
+    """Read the child's stderr into ``lines`` until a line contains ``text``."""
+    deadline = time.monotonic() + seconds
+    assert child.stderr is not None
+    while time.monotonic() < deadline:
+        line = child.stderr.readline()
+        if not line and child.poll() is not None:
+            break
+        lines.append(line)
+        if text in line:
+            return
+    pytest.fail(f"no {text!r} in the daemon's output: {''.join(lines)[-3000:]}")
+
+
+@pytest.fixture
+def setting(tmp_path: Path, db_url: str) -> dict[str, Any]:
+    config = tmp_path / "subscriptions.yaml"
+    config.write_text(
+        "defaults:\n  cadence: daily\n  max_age_days: 3650\n  trending: 1\nsubscribers:\n"
+        + "".join(f"  - email: r{i}@example.org\n    authors: [Maojiang Su]\n" for i in range(12))
+        + f"sources:\n  - name: seeds\n    path: {SEEDS}\n    schedule: \"*/5 * * * *\"\n")
+    env = {"DIGEST_DB": db_url, "DIGEST_CONFIG": str(config), "DIGEST_SECRET": "s3cret",
+           "DIGEST_WATCH_SECONDS": "1"}
+    return {"config": config, "env": env}
+
+
+def ingest_seeds(env: dict[str, str]) -> None:
+    subprocess.run([sys.executable, "-m", "digest", "-q", "ingest", str(SEEDS)], cwd=ROOT,
+                   env={**os.environ, **env}, check=True, capture_output=True)
+
+
+def test_two_daemons_send_each_digest_once_and_stop_cleanly(setting: dict[str, Any]) -> None:
+    ingest_seeds(setting["env"])
+    with SmtpServer() as server:
+        server.handler.delay = 0.05
+        env = {**setting["env"], "DIGEST_SMTP_URL": server.url, "DIGEST_SMTP_POOL": "2"}
+        children = [daemon(env) for _ in range(2)]
+        logs: list[list[str]] = [[], []]
+        for child, lines in zip(children, logs, strict=True):
+            wait_for(child, "catch-up:", lines)
+        for child in children:
+            child.send_signal(signal.SIGTERM)
+        for child, lines in zip(children, logs, strict=True):
+            wait_for(child, "stop: stopped cleanly", lines)
+            assert child.wait(timeout=30) == 0
+        received = Counter(r.recipients[0] for r in server.received)
+    assert len(received) == 12 and set(received.values()) == {1}, received
+    assert all(row.state == "sent" for row in Store(setting["env"]["DIGEST_DB"]).outbox())
+
+
+def test_sigterm_mid_pass_leaves_nothing_sending(setting: dict[str, Any]) -> None:
+    ingest_seeds(setting["env"])
+    with SmtpServer() as server:
+        server.handler.delay = 0.3  # twelve mails over one connection take seconds
+        child = daemon({**setting["env"], "DIGEST_SMTP_URL": server.url,
+                        "DIGEST_SMTP_POOL": "1"})
+        lines: list[str] = []
+        wait_for(child, "start:", lines)
+        while len(server.received) < 2:
+            time.sleep(0.05)
+        child.send_signal(signal.SIGTERM)
+        wait_for(child, "stop: stopped cleanly", lines)
+        assert child.wait(timeout=30) == 0
+        delivered = len(server.received)
+    rows = Store(setting["env"]["DIGEST_DB"]).outbox()
+    assert 2 <= delivered < 12  # it stopped early, after the mail in flight
+    assert sum(row.state == "sent" for row in rows) == delivered
+    assert not any(row.state == "sending" for row in rows)
+
+
+def test_reload_on_change_and_sighup_keeps_a_valid_config(setting: dict[str, Any]) -> None:
+    config: Path = setting["config"]
+    ingest_seeds(setting["env"])
+    child = daemon({**setting["env"], "DIGEST_MAILDIR": str(config.parent / "outbox")},
+                   "--log-format", "json")
+    lines: list[str] = []
+    try:
+        wait_for(child, '"job": "start"', lines)
+        config.write_text(config.read_text().replace("r0@example.org", "r0@example.org\n"
+                                                     "    cadence: weekly"))
+        wait_for(child, "configuration reloaded: 12 subscribers (11 daily, 1 weekly", lines)
+        config.write_text("subscribers:\n  - email: broken\n")
+        child.send_signal(signal.SIGHUP)
+        wait_for(child, "configuration not reloaded, keeping the previous one", lines)
+        assert "subscriber broken: email: invalid email" in lines[-1]
+    finally:
+        child.send_signal(signal.SIGINT)
+        assert child.wait(timeout=30) == 0
+    records = [json.loads(line) for line in lines if line.startswith("{")]
+    assert {"time", "job"} <= set(records[0])
+    catch_up = next(r for r in records if r["job"] == "catch-up")
+    assert catch_up["counts"]["sent"] == 12 and catch_up["error"] is None
+
+
+def test_run_once_and_status(run: Any, setting: dict[str, Any]) -> None:
+    env = {**setting["env"], "DIGEST_MAILDIR": str(setting["config"].parent / "outbox")}
+    result = run("run", "--once", "--now", "2026-06-01T09:00:00Z", env=env)
+    assert result.exit_code == 0, result.output
+    assert "ingest:seeds: merged=2 new=140 read=142" in result.stderr
+    assert "send: planned=12 sent=12" in result.stderr
+    status = run("status", "--now", "2026-06-01T09:01:00Z", env=env).stdout
+    assert "ingest:seeds" in status and "2026-06-01 09:05" in status
+    assert "digest:daily:-:08:00:UTC" in status and "2026-06-02 08:00" in status
+    assert "Outbox: sent 12, planned 0, sending 0" in status
