@@ -105,9 +105,10 @@ def setting(tmp_path: Path, db_url: str) -> dict[str, Any]:
     return {"config": config, "env": env}
 
 
-def ingest_seeds(env: dict[str, str]) -> None:
-    subprocess.run([sys.executable, "-m", "digest", "-q", "ingest", str(SEEDS)], cwd=ROOT,
-                   env={**os.environ, **env}, check=True, capture_output=True)
+def ingest_seeds(env: dict[str, str], now: str | None = None) -> None:
+    when = ["--now", now] if now else []
+    subprocess.run([sys.executable, "-m", "digest", "-q", "ingest", str(SEEDS), *when],
+                   cwd=ROOT, env={**os.environ, **env}, check=True, capture_output=True)
 
 
 def test_two_daemons_send_each_digest_once_and_stop_cleanly(setting: dict[str, Any]) -> None:
@@ -183,3 +184,32 @@ def test_run_once_and_status(run: Any, setting: dict[str, Any]) -> None:
     assert "ingest:seeds" in status and "2026-06-01 09:05" in status
     assert "digest:daily:-:08:00:UTC" in status and "2026-06-02 08:00" in status
     assert "Outbox: sent 12, planned 0, sending 0" in status
+
+
+def test_wake_up_catches_up(tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch,
+                            setting: dict[str, Any]) -> None:
+    ingest_seeds(setting["env"], "2026-06-01T05:00:00Z")
+    monkeypatch.setenv("DIGEST_MAILDIR", str(tmp_path / "outbox"))
+    with time_machine.travel(datetime(2026, 6, 1, 7, 59, tzinfo=UTC), tick=False) as clock:
+        bot = Bot(Settings(db_url=db_url, config_path=setting["config"]), watch_seconds=10)
+        asyncio.run(bot.run_job("watch", bot.watch))
+        assert Store(db_url).outbox() == []
+        clock.shift(3 * 3600)  # the machine slept through the 08:00 digests
+        asyncio.run(bot.run_job("watch", bot.watch))
+    rows = Store(db_url).outbox()
+    assert len(rows) == 12 and {row.state for row in rows} == {"sent"}
+    assert Store(db_url).last_job_runs()["watch"].counts["sent"] == 12
+
+
+def test_live_sources_through_the_bot(run: Any, tmp_path: Path, server: Any) -> None:
+    config = tmp_path / "subscriptions.yaml"
+    config.write_text("subscribers: []\nsources:\n  - hf_daily: true\n"
+                      "    schedule: \"0 8 * * *\"\n    timezone: Asia/Kolkata\n"
+                      "  - arxiv: cs.AI\n    schedule: \"0 2 * * *\"\n")
+    result = run("run", "--once", "--now", "2026-04-15T20:00:00Z", env={
+        "DIGEST_CONFIG": str(config), "DIGEST_HF_URL": server.url,
+        "DIGEST_ARXIV_URL": server.url, "DIGEST_MAILDIR": str(tmp_path / "outbox")})
+    assert result.exit_code == 0, result.output
+    assert "ingest:hf-daily: new=22 read=22" in result.stderr  # 16 April already in Kolkata
+    assert "ingest:arxiv:cs.AI: new=7 read=7" in result.stderr
+    assert server.requests[0] == "/api/daily_papers?date=2026-04-16&limit=100&p=0"
