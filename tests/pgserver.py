@@ -1,0 +1,60 @@
+"""A throwaway PostgreSQL cluster for tests: initdb and pg_ctl on a free loopback port.
+
+As root (CI), the server runs as the ``postgres`` user, since PostgreSQL refuses root.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+from types import TracebackType
+
+from tests.smtpserver import free_port
+
+
+def pg_bin() -> Path | None:
+    """Folder of the newest installed PostgreSQL server binaries, if any."""
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"),
+                   key=lambda p: int(p.parts[-3]) if p.parts[-3].isdigit() else 0)
+    return found[-1].parent if found else None
+
+
+class PgCluster:
+    """``with PgCluster() as pg: pg.url`` is a fresh, empty database."""
+
+    def __init__(self) -> None:
+        binaries = pg_bin()
+        assert binaries is not None, "PostgreSQL server binaries are not installed"
+        self.bin = binaries
+        self.port = free_port()
+        self.folder = Path(tempfile.mkdtemp(prefix="digest-pg-"))
+        self.data = self.folder / "data"
+        self._as = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+
+    @property
+    def url(self) -> str:
+        return f"postgresql+psycopg://digest@127.0.0.1:{self.port}/digest"
+
+    def _run(self, *args: str) -> None:
+        subprocess.run([*self._as, *args], check=True, capture_output=True, timeout=120)
+
+    def __enter__(self) -> PgCluster:
+        if self._as:
+            shutil.chown(self.folder, "postgres", "postgres")
+        self._run(str(self.bin / "initdb"), "-D", str(self.data), "-U", "digest",
+                  "--auth=trust", "--encoding=UTF8", "--locale=C.UTF-8")
+        self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-w", "-l",
+                  str(self.data / "log"), "-o",
+                  f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 "
+                  "-c fsync=off -c max_connections=50", "start")
+        self._run(str(self.bin / "createdb"), "-h", "127.0.0.1", "-p", str(self.port),
+                  "-U", "digest", "digest")
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "fast", "stop")
+        shutil.rmtree(self.folder, ignore_errors=True)

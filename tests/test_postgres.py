@@ -1,0 +1,91 @@
+"""The same pipeline on a real PostgreSQL server (a throwaway cluster per module)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections import Counter
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from digest.cli import cli
+from digest.store import Store, schema
+from tests.conftest import DATA, ROOT, SEEDS, totals
+from tests.mailing import NOW, SUBSCRIPTIONS, many_subscribers
+from tests.pgserver import PgCluster, pg_bin
+from tests.smtpserver import SmtpServer
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[PgCluster]:
+    if pg_bin() is None:
+        if os.environ.get("DIGEST_REQUIRE_POSTGRES") == "1":
+            pytest.fail("PostgreSQL is not installed; scripts/test installs it with apt-get")
+        pytest.skip("PostgreSQL server binaries are not installed (scripts/test installs them)")
+    with PgCluster() as pg:
+        yield pg
+
+
+@pytest.fixture
+def pg_url(cluster: PgCluster) -> Iterator[str]:
+    store = Store(cluster.url)
+    yield cluster.url
+    schema.metadata.drop_all(store.engine)
+    store.engine.dispose()
+
+
+def invoke(url: str, *args: str, env: dict[str, str] | None = None) -> Any:
+    return CliRunner().invoke(cli, list(args), env={"DIGEST_DB": url, **(env or {})},
+                              catch_exceptions=False)
+
+
+def test_ingest_merge_and_reingest(pg_url: str) -> None:
+    first = invoke(pg_url, "ingest", str(SEEDS), str(DATA), "--now", "2026-06-01T05:00:00Z")
+    assert first.exit_code == 0, first.output
+    read, new, merged, errors = totals(first.stdout)
+    assert errors == 0 and merged >= 2 and new > 140
+    before = invoke(pg_url, "papers", "--json").stdout
+    again = invoke(pg_url, "ingest", str(SEEDS), str(DATA), "--now", "2026-07-01T05:00:00Z")
+    assert totals(again.stdout) == (read, 0, read, 0)
+    assert invoke(pg_url, "papers", "--json").stdout == before
+    assert '"Paulo André Lima de Castro"' in before
+
+
+def test_send_once_per_period_with_two_processes(pg_url: str, tmp_path: Path) -> None:
+    invoke(pg_url, "ingest", str(SEEDS), "--now", (NOW - timedelta(hours=2)).isoformat())
+    config = many_subscribers(tmp_path, 16)
+    with SmtpServer() as server:
+        server.handler.delay = 0.05
+        env = {**os.environ, "DIGEST_DB": pg_url, "DIGEST_CONFIG": str(config),
+               "DIGEST_SMTP_URL": server.url, "DIGEST_SECRET": "s3cret", "DIGEST_SMTP_POOL": "2"}
+        command = [sys.executable, "-m", "digest", "-q", "send", "--now", NOW.isoformat()]
+        children = [subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True) for _ in range(2)]
+        outputs = [child.communicate(timeout=120) for child in children]
+        assert [c.returncode for c in children] == [0, 0], [e[-2000:] for _, e in outputs]
+        again = invoke(pg_url, "send", "--now", NOW.isoformat(), env={
+            "DIGEST_CONFIG": str(config), "DIGEST_SMTP_URL": server.url})
+        assert again.exit_code == 0
+        received = Counter(r.recipients[0] for r in server.received)
+    assert len(received) == 16 and set(received.values()) == {1}
+    assert {row.state for row in Store(pg_url).outbox()} == {"sent"}
+
+
+def test_run_once_and_unsubscribe_state(pg_url: str, tmp_path: Path) -> None:
+    config = tmp_path / "subscriptions.yaml"
+    config.write_text(SUBSCRIPTIONS + f"sources:\n  - path: {SEEDS}\n    schedule: \"0 * * * *\"\n")
+    env = {"DIGEST_CONFIG": str(config), "DIGEST_MAILDIR": str(tmp_path / "outbox")}
+    result = invoke(pg_url, "run", "--once", "--now", NOW.isoformat(), env=env)
+    assert result.exit_code == 0, result.output
+    assert "send: planned=2 sent=2" in result.stderr
+    store = Store(pg_url)
+    assert store.set_unsubscribed("ADA@example.org", NOW)
+    assert store.unsubscribed() == {"ada@example.org"}
+    status = invoke(pg_url, "status", "--now", NOW.isoformat(), env=env).stdout
+    assert "Outbox: sent 2" in status
