@@ -194,11 +194,6 @@ class Store:
             return conn.execute(select(s.subscribers.c.email).where(
                 s.subscribers.c.id == subscriber_id)).scalar_one_or_none()
 
-    def subscriber_id(self, email: str) -> int | None:
-        with self._begin() as conn:
-            return conn.execute(select(s.subscribers.c.id).where(
-                s.subscribers.c.email_key == email.casefold())).scalar_one_or_none()
-
     def statuses(self) -> list[subscriber_sql.SubscriberStatus]:
         """Everyone ever subscribed, with state, last digest and counts."""
         with self._begin() as conn:
