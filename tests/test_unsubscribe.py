@@ -95,6 +95,16 @@ def test_unsubscribe_flow(run: Any, mail_env: dict[str, str], db_url: str, serve
     assert sum("ada@example.org" in m["To"] for m in received(mail_env)) == 2
 
 
+def test_unsubscribe_by_hand(run: Any, mail_env: dict[str, str], db_url: str) -> None:
+    assert run("send", "--now", NOW.isoformat(), env=mail_env).exit_code == 0
+    result = run("unsubscribe", "Grace@Example.org", env=mail_env)
+    assert result.exit_code == 0
+    assert Store(db_url).unsubscribed() == {"grace@example.org"}
+    unknown = run("unsubscribe", "carol@example.org", env=mail_env)
+    assert unknown.exit_code == 1
+    assert "no subscriber carol@example.org in the database" in unknown.stderr
+
+
 def test_resubscribe_unknown(run: Any, mail_env: dict[str, str]) -> None:
     result = run("resubscribe", "carol@example.org", env=mail_env)
     assert result.exit_code == 1

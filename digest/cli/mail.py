@@ -186,6 +186,23 @@ def subscribers(db: str, config: Path, now: str | None) -> None:
 @cli.command()
 @click.argument("email")
 @settings_options
+def unsubscribe(email: str, db: str, config: Path, now: str | None) -> None:
+    """Unsubscribe EMAIL by hand (say, after a mail to the List-Unsubscribe address).
+
+    \b
+    Example:
+        digest unsubscribe ada@example.org
+    """
+    settings = _settings(db, config, now)
+    if not Store(settings.db_url).set_unsubscribed(email, settings.now()):
+        raise ConfigError(f"no subscriber {email} in the database; digest subscribers "
+                          "lists everyone")
+    click.echo(f"{email} is unsubscribed; digest resubscribe undoes it")
+
+
+@cli.command()
+@click.argument("email")
+@settings_options
 def resubscribe(email: str, db: str, config: Path, now: str | None) -> None:
     """Undo an unsubscribe: EMAIL gets digests again (if subscriptions.yaml lists it).
 
