@@ -31,7 +31,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from digest import defaults
 from digest.bot.triggers import Group, SlotTrigger, group_of
 from digest.config import Config, load_config
-from digest.deliver import MailSettings, deliver, plan_due, tokens_for
+from digest.deliver import MailSettings, send_pass, tokens_for
 from digest.deliver.transport import Transport, transport_from_env
 from digest.errors import ConfigError, DigestError
 from digest.ingest.fetch import Fetcher
@@ -151,13 +151,11 @@ class Bot:
         """Plan what is due for these subscribers, then deliver everything due."""
         if not subscribers:
             return Counter()
-        _, counts = plan_due(self.store, subscribers, self.now())
-        report = await deliver(self.store, self.transport, self.mail, self.tokens, self.now,
-                               stop=self.stop)
-        counts.update(report.counts)
+        report = await send_pass(self.store, subscribers, self.transport, self.mail,
+                                 self.tokens, self.now, stop=self.stop)
         if report.error:
             raise DigestError(report.error)
-        return counts
+        return report.counts
 
     async def send_group(self, group: Group) -> Counter[str]:
         return await self.send([s for s in self.config.subscribers if group_of(s) == group])

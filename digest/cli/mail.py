@@ -7,6 +7,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
+from email.message import EmailMessage
 from email.utils import make_msgid
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from rich.table import Table
 
 from digest.cli import _console, _settings, cli, settings_options
 from digest.config import find_subscriber, load_config
-from digest.deliver import MailSettings, deliver, plan_due, tokens_for
+from digest.deliver import MailSettings, plan_due, send_pass, tokens_for
 from digest.deliver.message import build_message
 from digest.deliver.transport import Transport, transport_from_env
 from digest.errors import ConfigError, DigestError
@@ -49,26 +50,24 @@ def send(dry_run: bool, only: str | None, db: str, config: Path, now: str | None
         DIGEST_SMTP_URL=smtp://me@mail.example.org:587 DIGEST_SMTP_PASSWORD=... digest send
     """
     settings = _settings(db, config, now)
-    subscribers = load_config(settings.config_path).subscribers
+    loaded = load_config(settings.config_path)
     if only:
-        find_subscriber(load_config(settings.config_path), only)
+        find_subscriber(loaded, only)
     store = Store(settings.db_url)
     mail = MailSettings.from_env()
     transport = transport_from_env()
-    if not dry_run:
-        store.sync_subscribers(subscribers, settings.now())
-    plans, counts = plan_due(store, subscribers, settings.now(), only, record=not dry_run)
     if dry_run:
+        plans, counts = plan_due(store, loaded.subscribers, settings.now(), only, record=False)
         for p in plans:  # rendering is part of the check
             render_digest(p.digest, mail.unsubscribe_url("dry-run"), mail.envelope.list_name,
                           p.kind)
         _print_counts(counts, f"dry run: nothing sent; mail would go to {transport.description}")
         return
+    store.sync_subscribers(loaded.subscribers, settings.now())
     with _progress() as progress:
-        report = asyncio.run(deliver(store, transport, mail, tokens_for(store), settings.now,
-                                     only, progress))
-    counts.update(report.counts)
-    _print_counts(counts, f"mail went to {transport.description}")
+        report = asyncio.run(send_pass(store, loaded.subscribers, transport, mail,
+                                       tokens_for(store), settings.now, only, progress))
+    _print_counts(report.counts, f"mail went to {transport.description}")
     if report.error:
         raise DigestError(report.error)
 
@@ -134,10 +133,10 @@ def test_mail(email: str, db: str, config: Path, now: str | None) -> None:
     click.echo(f"Sent a sample digest to {email} through {transport.description}")
 
 
-async def _send_one(transport: Transport, message: object, sender: str, to: str) -> None:
+async def _send_one(transport: Transport, message: EmailMessage, sender: str, to: str) -> None:
     connection = transport.connection()
     try:
-        await connection.send(message, sender, to)  # type: ignore[arg-type]
+        await connection.send(message, sender, to)
     finally:
         await connection.close()
 

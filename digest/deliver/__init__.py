@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -159,7 +159,7 @@ async def deliver(store: Store, transport: Transport, mail: MailSettings, tokens
                   stop: asyncio.Event | None = None) -> PassReport:
     """Send every due digest through ``transport`` with its pool of workers."""
     report = PassReport()
-    queue = store.due_digests(clock(), mail.lease, only)
+    queue = deque(store.due_digests(clock(), mail.lease, only))
     if progress:
         progress(len(queue))
     limiter = RateLimiter(transport_rate(transport))
@@ -169,7 +169,7 @@ async def deliver(store: Store, transport: Transport, mail: MailSettings, tokens
         connection = transport.connection()
         try:
             while queue and not halt.is_set():
-                entry = store.claim(queue.pop(0), clock(), mail.lease)
+                entry = store.claim(queue.popleft(), clock(), mail.lease)
                 if entry is None:
                     continue
                 message = compose(store, entry, mail, tokens, clock())
@@ -198,6 +198,20 @@ async def deliver(store: Store, transport: Transport, mail: MailSettings, tokens
             report.error = str(result)
         elif isinstance(result, BaseException):
             raise result
+    return report
+
+
+async def send_pass(store: Store, subscribers: Sequence[Subscriber], transport: Transport,
+                    mail: MailSettings, tokens: Tokens, clock: Callable[[], datetime],
+                    only: str | None = None, progress: Callable[[int], None] | None = None,
+                    stop: asyncio.Event | None = None) -> PassReport:
+    """What ``digest send`` and every bot job do: plan what is due, then deliver it.
+
+    The subscribers must be in the store already (``Store.sync_subscribers``).
+    """
+    _, planned = plan_due(store, subscribers, clock(), only)
+    report = await deliver(store, transport, mail, tokens, clock, only, progress, stop)
+    report.counts.update(planned)
     return report
 
 
