@@ -12,8 +12,9 @@ from __future__ import annotations
 import difflib
 import re
 import zoneinfo
-from collections.abc import Iterator
-from dataclasses import dataclass, fields
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
 from functools import cache
 from pathlib import Path
 from typing import Any, Literal
@@ -24,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from digest.errors import ConfigError
 from digest.model import Source, Subscriber
+from digest.store import Store
 from digest.yamlcheck import Found, Lines, Path_, Problem, parse_yaml
 
 TOP_KEYS = ("defaults", "subscribers", "sources")
@@ -161,15 +163,21 @@ class ConfigProblems(ConfigError):
 
 @dataclass(frozen=True)
 class Config:
-    """A valid subscriptions file."""
+    """A valid subscriptions file.
+
+    ``prefs`` holds each subscriber's own settings (what its entry says, without
+    ``defaults:``), in the order of ``subscribers``; ``defaults`` what ``defaults:`` says.
+    """
 
     path: Path
     subscribers: tuple[Subscriber, ...]
     sources: tuple[Source, ...] = ()
+    defaults: Mapping[str, Any] = field(default_factory=dict)
+    prefs: tuple[Mapping[str, Any], ...] = ()
 
-    def summary(self) -> str:
+    def summary(self, subscribers: Sequence[Subscriber] | None = None) -> str:
         """``N subscribers (a daily, b weekly, c instant; x authors and y keywords followed)``."""
-        subs = self.subscribers
+        subs = self.subscribers if subscribers is None else subscribers
         counts = ", ".join(f"{sum(s.cadence == c for s in subs)} {c}"
                            for c in ("daily", "weekly", "instant"))
         authors = len({a.lower() for s in subs for a in s.authors})
@@ -180,45 +188,96 @@ class Config:
                 f"followed); {sources} source{'' if sources == 1 else 's'}")
 
 
-def find_subscriber(config: Config, email: str) -> Subscriber:
-    """The subscriber with ``email`` (case-insensitive); raises ConfigError naming the file."""
+@dataclass(frozen=True)
+class Entry:
+    """One subscriber of an import file: own settings (email and name included), and
+    state: active, paused or unsubscribed."""
+
+    prefs: Mapping[str, Any]
+    state: str = "active"
+    line: int | None = None
+
+
+STATES = ("active", "paused", "unsubscribed")
+
+
+def find_subscriber(config: Config, email: str) -> Subscriber | None:
+    """The subscriber with ``email`` (case-insensitive) in the file, or None."""
     for sub in config.subscribers:
         if sub.email.casefold() == email.strip().casefold():
             return sub
-    raise ConfigError(f"no subscriber {email} in {config.path}; add it there, or check the "
-                      "spelling (digest check lists everyone)")
+    return None
+
+
+def check_subscriber(raw: Mapping[str, Any]) -> tuple[dict[str, Any] | None, dict[str, str]]:
+    """Validate one subscriber's settings as ``digest check`` does (for the web pages and
+    ``digest subscribers add``): the own settings, or the problems by key."""
+    try:
+        valid = _Subscriber.model_validate(dict(raw))
+    except ValidationError as e:
+        problems: dict[str, str] = {}
+        for found in _errors(e, (), "", SUBSCRIBER_KEYS, Lines({})):
+            key = str(found.path[0]) if found.path else ""
+            problems.setdefault(key, found.problem.message)
+        return None, problems
+    return valid.model_dump(exclude_none=True), {}
 
 
 def load_config(path: Path) -> Config:
     """Read and validate a subscriptions file; raises ConfigProblems listing every problem."""
+    data, lines, problems = parse_yaml(_read(path))
+    entries = _validate(data, lines, problems, TOP_KEYS) if data is not None else []
+    base = _defaults(data.get("defaults"), lines, []) if isinstance(data, dict) else {}
+    sources = _sources(data, path.parent, lines, problems) if isinstance(data, dict) else []
+    if problems:
+        raise ConfigProblems(path, _dedupe(problems, data))
+    return Config(path, tuple(Subscriber.resolve(base, e.prefs, line=e.line) for e in entries),
+                  tuple(sources), base, tuple(e.prefs for e in entries))
+
+
+def sync_config(store: Store, config: Config, now: datetime) -> None:
+    """Bring the database in step with the file: its subscribers, and ``defaults:`` for
+    everyone else."""
+    store.sync_subscribers(config.subscribers, now, config.prefs, config.defaults)
+
+
+def load_entries(path: Path) -> list[Entry]:
+    """Read a file of ``digest subscribers import`` (what ``export`` writes: a
+    ``subscribers:`` list, each entry with an optional ``state``), checked like
+    ``digest check``; raises ConfigProblems listing every problem."""
+    data, lines, problems = parse_yaml(_read(path))
+    entries = _validate(data, lines, problems, ("subscribers",), with_state=True) \
+        if data is not None else []
+    if problems:
+        raise ConfigProblems(path, _dedupe(problems, data))
+    return entries
+
+
+def _read(path: Path) -> str:
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except FileNotFoundError as e:
         raise ConfigError(f"{path}: no such file; create it (see the example "
                           "subscriptions.yaml) or pass --config / DIGEST_CONFIG") from e
     except (OSError, UnicodeDecodeError) as e:
         raise ConfigError(f"{path}: cannot read: {e}") from e
-    data, lines, problems = parse_yaml(text)
-    subscribers = _validate(data, lines, problems) if data is not None else []
-    sources = _sources(data, path.parent, lines, problems) if isinstance(data, dict) else []
-    if problems:
-        raise ConfigProblems(path, _dedupe(problems, data))
-    return Config(path, tuple(subscribers), tuple(sources))
 
 
 # ---- schema -----------------------------------------------------------------------------
 
-def _validate(data: Any, lines: Lines, found: list[Found]) -> list[Subscriber]:
+def _validate(data: Any, lines: Lines, found: list[Found], top: tuple[str, ...],
+              with_state: bool = False) -> list[Entry]:
     if not isinstance(data, dict):
         kind = "a list" if isinstance(data, list) else f"{type(data).__name__} {data!r}"
         found.append(Found((), Problem(1, None, "expected a mapping with 'defaults:' and "
                                         f"'subscribers:', found {kind}")))
         return []
     for key in data:
-        if key not in TOP_KEYS:
+        if key not in top:
             found.append(Found((key,), Problem(lines.of((str(key),)), None,
-                         f"unknown key {key!r}; allowed: {', '.join(TOP_KEYS)}")))
-    base = _defaults(data.get("defaults"), lines, found)
+                         f"unknown key {key!r}; allowed: {', '.join(top)}")))
+    if "defaults" in top:
+        _defaults(data.get("defaults"), lines, found)
     items = data.get("subscribers")
     if not isinstance(items, list):
         what = "missing" if items is None else f"a {_kind(items)}, not a list"
@@ -226,7 +285,8 @@ def _validate(data: Any, lines: Lines, found: list[Found]) -> list[Subscriber]:
                      f"'subscribers:' is {what}; give a list of '- email: ...' entries")))
         return []
     _duplicates(items, lines, found)
-    return [s for i, item in enumerate(items) if (s := _subscriber(item, i, base, lines, found))]
+    return [e for i, item in enumerate(items)
+            if (e := _subscriber(item, i, lines, found, with_state))]
 
 
 def _defaults(raw: Any, lines: Lines, found: list[Found]) -> dict[str, Any]:
@@ -243,9 +303,8 @@ def _defaults(raw: Any, lines: Lines, found: list[Found]) -> dict[str, Any]:
         return {}
 
 
-def _subscriber(
-    raw: Any, i: int, base: dict[str, Any], lines: Lines, found: list[Found]
-) -> Subscriber | None:
+def _subscriber(raw: Any, i: int, lines: Lines, found: list[Found], with_state: bool
+                ) -> Entry | None:
     path: Path_ = ("subscribers", i)
     if not isinstance(raw, dict):
         found.append(Found(path, Problem(lines.of(path), f"subscriber #{i + 1}",
@@ -253,16 +312,18 @@ def _subscriber(
         return None
     email = raw.get("email")
     who = f"subscriber {email}" if isinstance(email, str) else f"subscriber #{i + 1}"
+    state = raw.get("state", "active") if with_state else "active"
+    if state not in STATES:
+        found.append(Found((*path, "state"), Problem(lines.of((*path, "state")), who,
+                     f"state: {state!r} is not one of {', '.join(STATES)}")))
+    own = {k: v for k, v in raw.items() if not (with_state and k == "state")}
+    allowed = (*SUBSCRIBER_KEYS, "state") if with_state else SUBSCRIBER_KEYS
     try:
-        valid = _Subscriber.model_validate(raw)
+        valid = _Subscriber.model_validate(own)
     except ValidationError as e:
-        found.extend(_errors(e, path, who, SUBSCRIBER_KEYS, lines))
+        found.extend(_errors(e, path, who, allowed, lines))
         return None
-    values = {**base, **valid.model_dump(exclude_none=True)}
-    known = {f.name for f in fields(Subscriber)}
-    resolved: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v
-                                for k, v in values.items() if k in known}
-    return Subscriber(**resolved, line=lines.of(path))
+    return Entry(valid.model_dump(exclude_none=True), str(state), lines.of(path))
 
 
 def _errors(

@@ -69,3 +69,12 @@ SENDING_LEASE_MINUTES = 10
 
 # The bot checks subscriptions.yaml for changes (and notices it slept) this often.
 WATCH_SECONDS = 10
+
+# The subscribe pages (`digest serve`). A confirmation link is valid this long; one address
+# gets at most this many mails from the subscribe form a day (confirmations, or "you are
+# subscribed already"), so the form cannot be used to flood someone's inbox; one client
+# address may send the form this many times in FORM_WINDOW_SECONDS (429 beyond).
+CONFIRM_HOURS = 48
+FORM_MAILS_PER_DAY = 3
+FORM_POSTS_PER_CLIENT = 10
+FORM_WINDOW_SECONDS = 600

@@ -6,8 +6,10 @@ back after merging every source of that paper. ORM rows never leave ``digest.sto
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
 from datetime import date, datetime
+from typing import Any
 
 from digest import defaults
 from digest.text import name_key
@@ -80,6 +82,28 @@ class Subscriber:
     alert_keywords: bool = False  # instant alerts include keyword matches, not only authors
     grace_hours: int = defaults.GRACE_HOURS  # a missed period older than this is not sent
     line: int | None = field(default=None, compare=False)
+    # Set by the store: the opaque reference tokens carry, and who manages the settings:
+    # "file" (subscriptions.yaml, the admin's word) or "db" (the subscriber, or an admin
+    # through `digest subscribers`).
+    ref: str = field(default="", compare=False)
+    managed: str = field(default="file", compare=False)
+
+    @classmethod
+    def resolve(cls, defaults: Mapping[str, Any], prefs: Mapping[str, Any],
+                **extra: Any) -> Subscriber:
+        """A subscriber from ``defaults:`` and its own settings (which win)."""
+        values: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v
+                                  for k, v in {**defaults, **prefs}.items()
+                                  if k in _SETTING_FIELDS}
+        return cls(**values, **extra)
+
+    @property
+    def group_key(self) -> str:
+        """Who is sent at the same instants: ``cadence|day|HH:MM|zone``, or ``instant``."""
+        if self.cadence == "instant":
+            return "instant"
+        day = self.day if self.cadence == "weekly" else "-"
+        return f"{self.cadence}|{day}|{self.send_at}|{self.timezone}"
 
     @property
     def period_days(self) -> int:
@@ -90,6 +114,48 @@ class Subscriber:
     def age_limit_days(self) -> int:
         """How old (by appearance date) a paper may be and still be due."""
         return self.max_age_days if self.max_age_days is not None else 2 * self.period_days
+
+
+@dataclass(frozen=True)
+class Item:
+    """A paper in a digest and why it is there."""
+
+    paper: Paper
+    reasons: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Section:
+    name: str  # "authors" | "keywords" | "trending"
+    items: tuple[Item, ...]
+
+
+@dataclass(frozen=True)
+class History:
+    """What a subscriber already received: paper ids, and when their last digest went."""
+
+    sent: frozenset[int] = frozenset()
+    last_digest_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Digest:
+    """One subscriber's digest for the period ``start`` .. ``end``."""
+
+    subscriber: Subscriber
+    start: datetime
+    end: datetime
+    sections: tuple[Section, ...]
+
+    @property
+    def items(self) -> tuple[Item, ...]:
+        return tuple(item for section in self.sections for item in section.items)
+
+    def count(self, section: str) -> int:
+        return sum(len(s.items) for s in self.sections if s.name == section)
+
+
+_SETTING_FIELDS = frozenset(f.name for f in fields(Subscriber)) - {"line", "ref", "managed"}
 
 
 @dataclass(frozen=True)
@@ -114,6 +180,23 @@ class OutboxEntry:
     @property
     def paper_ids(self) -> tuple[int, ...]:
         return tuple(pid for _, items in self.sections for pid, _ in items)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A digest (or alert) to put in the outbox for one subscriber's period."""
+
+    digest: Digest
+    period: datetime
+    empty_ok: bool = False  # send it even with no papers ("nothing new" mails)
+    kind: str = "digest"  # digest | alert
+    missed: bool = False  # found too late: recorded, not sent
+
+    @property
+    def state(self) -> str:
+        if self.missed:
+            return "missed"
+        return "planned" if self.digest.items or self.empty_ok else "skipped"
 
 
 @dataclass(frozen=True)

@@ -14,56 +14,18 @@ higher score, then newer, then title. The digest holds at most ``max_papers``.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from digest.match import Hits, Matcher
-from digest.model import Paper, Subscriber
+from digest.model import Digest, History, Item, Paper, Section, Subscriber
+
+__all__ = ["Digest", "History", "Item", "Section", "plan_digests"]
 
 SECTIONS = ("authors", "keywords", "trending")
 # Trending score: votes per day of age, with gravity so that a day-old paper with some
 # upvotes beats a week-old one with a few more. Sources without upvotes lend their score
 # (a profile's 0-100 score counts as a tenth as many votes); no signal at all scores 0.
 _GRAVITY = 1.5
-
-
-@dataclass(frozen=True)
-class Item:
-    """A paper in a digest and why it is there."""
-
-    paper: Paper
-    reasons: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class Section:
-    name: str  # "authors" | "keywords" | "trending"
-    items: tuple[Item, ...]
-
-
-@dataclass(frozen=True)
-class History:
-    """What a subscriber already received: paper ids, and when their last digest went."""
-
-    sent: frozenset[int] = frozenset()
-    last_digest_at: datetime | None = None
-
-
-@dataclass(frozen=True)
-class Digest:
-    """One subscriber's digest for the period ``start`` .. ``end``."""
-
-    subscriber: Subscriber
-    start: datetime
-    end: datetime
-    sections: tuple[Section, ...]
-
-    @property
-    def items(self) -> tuple[Item, ...]:
-        return tuple(item for section in self.sections for item in section.items)
-
-    def count(self, section: str) -> int:
-        return sum(len(s.items) for s in self.sections if s.name == section)
 
 
 def appeared(paper: Paper) -> date:

@@ -1,65 +1,402 @@
-"""The small web app behind the unsubscribe links (Starlette, served by uvicorn).
+"""The subscriber's own pages (Starlette, served by uvicorn): subscribe, confirm, manage,
+follow, unfollow, mute, unsubscribe.
 
-``GET /unsubscribe/TOKEN`` shows a page with one button and changes nothing (mail
-scanners follow links); ``POST /unsubscribe/TOKEN`` unsubscribes, answers 200 with a short
-page, sets no cookie and redirects nowhere, and does the same when repeated (RFC 8058
-one-click: mail clients POST ``List-Unsubscribe=One-Click`` here). A bad or tampered token
-gets 400.
+Plain HTML forms that work without JavaScript. Nothing changes on a GET (mail scanners
+follow links): every link shows a page with one button, and the POST acts. Every
+state-changing form is bound to a signed per-action, per-subscriber token in its URL, or
+(the subscribe form) carries a CSRF token that must match an ``HttpOnly``,
+``SameSite=Lax`` cookie. The subscribe form always answers the same "check your inbox"
+page, known address or not, and mails (a confirmation, or "you are subscribed already"
+with the preferences link) are capped per address and day; clients are rate-limited.
+Database calls run in a thread pool, off the event loop.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import datetime
+import base64
+import hashlib
+import logging
+import secrets
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from email.utils import make_msgid
+from typing import Any
 
 from starlette.applications import Starlette
+from starlette.background import BackgroundTask
+from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, PlainTextResponse
+from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from digest import defaults
+from digest.config import WEEKDAYS, check_subscriber
+from digest.deliver import MailSettings
+from digest.deliver.message import build_notice
 from digest.deliver.tokens import Tokens
+from digest.deliver.transport import Transport
+from digest.errors import DigestError
 from digest.render import templates_env
-from digest.store import Store
+from digest.store import Record, Store
+from digest.text import name_key
 
-_HEADERS = {
+log = logging.getLogger("digest.web")
+
+# Fills in the browser's time zone when the field is empty; the page works without it.
+TZ_SCRIPT = ("var z=document.getElementById('timezone');if(z&&!z.value){try{z.value="
+             "Intl.DateTimeFormat().resolvedOptions().timeZone||''}catch(e){}}")
+_TZ_HASH = base64.b64encode(hashlib.sha256(TZ_SCRIPT.encode()).digest()).decode()
+HEADERS = {
     "Cache-Control": "no-store",
     "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
-                               "form-action 'self'",
+                               f"script-src 'sha256-{_TZ_HASH}'; form-action 'self'; "
+                               "frame-ancestors 'none'; base-uri 'none'",
 }
+CSRF_COOKIE = "digest_csrf"
+MAX_LINES = 100  # authors, keywords, exclusions, categories: at most this many each
+MAX_LINE = 200  # characters per entry
+LIST_FIELDS = ("authors", "keywords", "exclude", "categories")
+
+
+class SecurityHeaders:
+    """Adds the security headers to every response, errors (404, 405) included."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                names = {k.lower() for k, _ in message.get("headers", [])}
+                message.setdefault("headers", [])
+                message["headers"] = list(message["headers"]) + [
+                    (k.lower().encode(), v.encode()) for k, v in HEADERS.items()
+                    if k.lower().encode() not in names]
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
+
+class ClientLimit:
+    """At most ``count`` requests per client address in ``window`` (per process)."""
+
+    def __init__(self, count: int, window: timedelta, clock: Callable[[], datetime]) -> None:
+        self.count, self.window, self.clock = count, window, clock
+        self.seen: dict[str, deque[datetime]] = {}
+
+    def allow(self, client: str) -> bool:
+        now = self.clock()
+        times = self.seen.setdefault(client, deque())
+        while times and now - times[0] >= self.window:
+            times.popleft()
+        if len(self.seen) > 100_000:  # forget idle clients rather than grow without bound
+            self.seen = {k: v for k, v in self.seen.items() if v}
+        if len(times) >= self.count:
+            return False
+        times.append(now)
+        return True
+
+
+@dataclass(frozen=True)
+class Form:
+    """What a form said: the values as typed (to show again), and problems by field."""
+
+    values: dict[str, str]
+    problems: dict[str, str]
+
+
+def lines(text: str) -> list[str]:
+    """Entries of a one-per-line field (commas also separate categories)."""
+    return [" ".join(part.split()) for part in text.splitlines() if part.strip()]
+
+
+def read_prefs(form: FormData, base: Mapping[str, Any], fields: tuple[str, ...]
+               ) -> tuple[dict[str, Any] | None, Form]:
+    """New own settings from the fields of a form, over ``base``; checked like
+    ``digest check``. Returns the settings (None when there are problems) and the form."""
+    values = {k: str(form.get(k, "")) for k in fields}
+    raw: dict[str, Any] = dict(base)
+    problems: dict[str, str] = {}
+    for key in fields:
+        text = values[key].strip()
+        if key in LIST_FIELDS:
+            items = lines(text.replace(",", "\n") if key == "categories" else text)
+            if len(items) > MAX_LINES or any(len(i) > MAX_LINE for i in items):
+                problems[key] = (f"at most {MAX_LINES} entries of at most {MAX_LINE} "
+                                 "characters each")
+            raw[key] = items
+        elif key == "max_papers":
+            if not text.isdigit() or len(text) > 4:
+                problems[key] = "write a whole number from 1 to 500"
+            else:
+                raw[key] = int(text)
+        elif key == "trending":
+            on = form.get("trending") == "on"
+            raw["trending"] = (raw.get("trending") or defaults.TRENDING) if on else 0
+            values[key] = "on" if on else ""
+        elif key == "timezone" and not text:
+            raw.pop("timezone", None)
+        elif key == "day" and raw.get("cadence", form.get("cadence")) != "weekly" and not text:
+            raw.pop("day", None)
+        else:
+            raw[key] = text
+    if raw.get("cadence") not in (None, "daily", "weekly"):
+        problems["cadence"] = "choose daily or weekly"
+    prefs, found = check_subscriber(raw)
+    problems.update({k: v for k, v in found.items() if k not in problems})
+    return (prefs if not problems else None), Form(values, problems)
 
 
 def create_app(store: Store, tokens: Tokens, clock: Callable[[], datetime],
-               digest_name: str) -> Starlette:
+               mail: MailSettings, transport: Transport) -> Starlette:
     """The ASGI app."""
-    template = templates_env().get_template("unsubscribe.html")
+    env = templates_env()
+    limit = ClientLimit(defaults.FORM_POSTS_PER_CLIENT,
+                        timedelta(seconds=defaults.FORM_WINDOW_SECONDS), clock)
+    valid_for = timedelta(hours=defaults.CONFIRM_HOURS)
+    name = mail.envelope.list_name
 
-    def page(state: str, status: int, email: str = "", action: str = "") -> HTMLResponse:
-        html = template.render(state=state, email=email, action=action, digest_name=digest_name)
-        return HTMLResponse(html, status_code=status, headers=_HEADERS)
+    def page(template: str, status: int = 200, **context: Any) -> HTMLResponse:
+        given = {"done": False, "manage": "", "notice": "", "text": "", "button": "",
+                 "action": "", **context}
+        html = env.get_template(f"web/{template}.html").render(
+            digest_name=name, tz_script=TZ_SCRIPT, weekdays=WEEKDAYS, **given)
+        return HTMLResponse(html, status_code=status)
 
-    def subscriber(request: Request) -> str | None:
-        subscriber_id = tokens.read(request.path_params["token"])
-        return store.subscriber_email(subscriber_id) if subscriber_id is not None else None
+    def message(title: str, text: str, status: int = 200) -> HTMLResponse:
+        return page("message", status, title=title, text=text)
 
-    async def confirm(request: Request) -> HTMLResponse:
-        email = subscriber(request)
-        if email is None:
-            return page("bad", 400)
-        return page("confirm", 200, email, request.url.path)
+    def bad_link() -> HTMLResponse:
+        return message("This link is not valid", "The link is incomplete, was changed, or "
+                       "has expired. Use the link from your latest mail; nothing was "
+                       "changed.", 400)
 
-    async def unsubscribe(request: Request) -> HTMLResponse:
-        email = subscriber(request)
-        if email is None:
-            return page("bad", 400)
-        store.set_unsubscribed(email, clock())
-        return page("done", 200, email)
+    async def call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        from starlette.concurrency import run_in_threadpool
+
+        return await run_in_threadpool(fn, *args, **kwargs)
+
+    async def subscriber(request: Request, action: str) -> tuple[Record, list[Any]] | None:
+        value = tokens.read(action, request.path_params["token"])
+        if value is None:
+            return None
+        found = await call(store.record, ref=value[0])
+        return None if found is None else (found, value[1:])
+
+    # ---- subscribe and confirm -----------------------------------------------------
+
+    def subscribe_page(request: Request, form: Form | None = None, status: int = 200
+                       ) -> HTMLResponse:
+        nonce = request.cookies.get(CSRF_COOKIE, "")
+        fresh = not (16 <= len(nonce) <= 64 and nonce.replace("-", "").replace("_", "")
+                     .isalnum())
+        if fresh:
+            nonce = secrets.token_urlsafe(24)
+        response = page("subscribe", status, form=form or Form({}, {}),
+                        csrf=tokens.make("form", nonce))
+        if fresh:
+            response.set_cookie(CSRF_COOKIE, nonce, httponly=True, samesite="lax",
+                                secure=mail.base_url.startswith("https")
+                                or request.url.scheme == "https", path="/")
+        return response
+
+    async def subscribe_form(request: Request) -> Response:
+        return subscribe_page(request)
+
+    async def subscribe(request: Request) -> Response:
+        client = request.client.host if request.client else "-"
+        if not limit.allow(client):
+            response = message("Too many requests", "Please wait a few minutes and try "
+                               "again.", 429)
+            response.headers["Retry-After"] = str(defaults.FORM_WINDOW_SECONDS)
+            return response
+        form = await request.form(max_files=0, max_fields=20, max_part_size=64 * 1024)
+        nonce = request.cookies.get(CSRF_COOKIE)
+        sent = tokens.read("form", str(form.get("csrf", "")))
+        if not nonce or sent is None or sent[0] != nonce:
+            return message("Please send the form again", "The form had expired or did not "
+                           "come from this site, so nothing was done. Reload the page and "
+                           "send it again.", 400)
+        prefs, shown = read_prefs(form, {}, ("email", "name", "authors", "keywords",
+                                             "cadence", "timezone"))
+        if prefs is None:
+            return subscribe_page(request, shown, 400)
+        outcome = await call(store.request_subscription, prefs, clock(),
+                             defaults.FORM_MAILS_PER_DAY)
+        task = BackgroundTask(send_form_mail, *outcome) if outcome else None
+        response = message("Check your inbox", f"If {prefs['email']} can take mail from "
+                           f"us, a message is on its way. Follow its link to confirm; "
+                           f"until then, nothing is sent.")
+        response.background = task
+        return response
+
+    async def send_form_mail(found: Record, kind: str) -> None:
+        now = clock()
+        ref, email = found.ref, found.subscriber.email
+        if kind == "confirm":
+            link = mail.url("confirm", tokens.make_confirm(ref, now))
+            subject = f"Confirm your subscription to {name}"
+        else:
+            link = mail.url("manage", tokens.make("manage", ref))
+            subject = f"You are subscribed to {name}"
+        context = {"kind": kind, "link": link, "email": email, "digest_name": name,
+                   "hours": defaults.CONFIRM_HOURS, "record": found}
+        text = env.get_template("form_mail.txt").render(context)
+        html = env.get_template("form_mail.html").render(context)
+        notice = build_notice(envelope=mail.envelope, to_email=email, subject=subject,
+                              text=text, html=html, date=now,
+                              message_id=make_msgid("digest-form", domain=mail.envelope.domain))
+        connection = transport.connection()
+        try:
+            await connection.send(notice, mail.envelope.sender.addr_spec, email)
+        except DigestError as e:
+            log.warning("could not send the %s mail: %s", kind, e)
+        finally:
+            await connection.close()
+
+    async def confirm(request: Request) -> Response:
+        ref = tokens.read_confirm(request.path_params["token"], clock(), valid_for)
+        found = await call(store.record, ref=ref) if ref is not None else None
+        if found is None:
+            return message("This link is not valid", "The confirmation link is incomplete, "
+                           f"was changed, or is older than {defaults.CONFIRM_HOURS} hours. "
+                           "Subscribe again to get a new one; nothing was changed.", 400)
+        if request.method == "GET":
+            return page("confirm", record=found, action=request.url.path)
+        await call(store.confirm, found.ref, clock())
+        return page("action", record=found, title="You are subscribed", done=True,
+                    text="Your first digest comes at your next send time. Bookmark your "
+                    "preferences page, or use the link at the bottom of every digest.",
+                    manage=_path(mail.url("manage", tokens.make("manage", found.ref))))
+
+    # ---- the preferences page --------------------------------------------------------
+
+    async def manage(request: Request) -> Response:
+        found = await subscriber(request, "manage")
+        if found is None:
+            return bad_link()
+        record, _ = found
+        if request.method == "GET":
+            return page("manage", record=record, form=Form({}, {}), action=request.url.path)
+        form = await request.form(max_files=0, max_fields=30, max_part_size=64 * 1024)
+        do = str(form.get("do", ""))
+        now = clock()
+        notice = ""
+        if do == "save":
+            if record.managed != "db":
+                return message("Managed by the digest's admin", "Your subscription is "
+                               "kept in the digest's configuration file; ask whoever runs "
+                               "it to change what you follow. Nothing was changed.", 409)
+            prefs, shown = read_prefs(form, record.prefs, (
+                "name", "authors", "keywords", "exclude", "categories", "cadence", "day",
+                "send_at", "timezone", "max_papers", "trending"))
+            if prefs is None:
+                return page("manage", 400, record=record, form=shown, action=request.url.path)
+            await call(store.set_prefs, record.ref, prefs, now)
+            notice = "Saved."
+        elif do in ("pause", "resume"):
+            await call(store.set_paused, record.ref, now if do == "pause" else None, now)
+            notice = "Paused: no mail until you resume." if do == "pause" else "Resumed."
+        elif do in ("unsubscribe", "resubscribe"):
+            await call(store.set_unsubscribed, "", now if do == "unsubscribe" else None,
+                       ref=record.ref, now=now)
+            notice = "Unsubscribed." if do == "unsubscribe" else "Subscribed again."
+        else:
+            return message("Nothing to do", "The form did not say what to do.", 400)
+        return page("manage", record=await call(store.record, ref=record.ref),
+                    form=Form({}, {}), notice=notice, action=request.url.path)
+
+    # ---- links from the mail ----------------------------------------------------------
+
+    async def unsubscribe(request: Request) -> Response:
+        found = await subscriber(request, "unsubscribe")
+        if found is None:
+            return bad_link()
+        record, _ = found
+        if request.method == "GET":
+            return page("action", record=record, title="Unsubscribe?", button="Unsubscribe",
+                        text=f"{record.subscriber.email} will get no more digests or alerts "
+                        f"from {name}.", action=request.url.path)
+        await call(store.set_unsubscribed, "", clock(), ref=record.ref)
+        return page("action", record=record, title="You are unsubscribed", done=True,
+                    text=f"{record.subscriber.email} will get no more mail from {name}.",
+                    manage=_path(mail.url("manage", tokens.make("manage", record.ref))))
+
+    def follow_action(kind: str) -> Callable[[Request], Any]:
+        labels = {"follow": ("Follow {}?", "Follow", "You now follow {}."),
+                  "unfollow": ("Unfollow {}?", "Unfollow", "You no longer follow {}."),
+                  "mute": ("Mute “{}”?", "Mute", "Papers that only match “{}” are muted.")}
+
+        async def endpoint(request: Request) -> Response:
+            found = await subscriber(request, kind)
+            if found is None or len(found[1]) != 1 or not isinstance(found[1][0], str):
+                return bad_link()
+            record, (target,) = found
+            ask, button, done = (x.format(target) for x in labels[kind])
+            manage_path = _path(mail.url("manage", tokens.make("manage", record.ref)))
+            if record.managed != "db":
+                return message("Managed by the digest's admin", "Your subscription is kept "
+                               "in the digest's configuration file; ask whoever runs it to "
+                               "change what you follow. Nothing was changed.", 409)
+            if request.method == "GET":
+                return page("action", record=record, title=ask, button=button,
+                            text="This changes what your next digests hold.",
+                            action=request.url.path, manage=manage_path)
+            await call(store.set_prefs, record.ref, changed(record.prefs, kind, target),
+                       clock())
+            return page("action", record=record, title=done, done=True, text="",
+                        manage=manage_path)
+
+        return endpoint
 
     async def health(request: Request) -> PlainTextResponse:
         return PlainTextResponse("ok\n")
 
-    return Starlette(routes=[
-        Route("/unsubscribe/{token}", confirm, methods=["GET"]),
-        Route("/unsubscribe/{token}", unsubscribe, methods=["POST"]),
+    async def not_found(request: Request, exc: Exception) -> Response:
+        status = exc.status_code if isinstance(exc, HTTPException) else 500
+        text = "There is no such page." if status == 404 else "That is not allowed here."
+        response = message("Not found" if status == 404 else "Not allowed", text, status)
+        if isinstance(exc, HTTPException) and exc.headers:
+            response.headers.update(exc.headers)
+        return response
+
+    routes = [
+        Route("/", subscribe_form, methods=["GET"]),
+        Route("/subscribe", subscribe_form, methods=["GET"]),
+        Route("/subscribe", subscribe, methods=["POST"]),
+        Route("/confirm/{token}", confirm, methods=["GET", "POST"]),
+        Route("/manage/{token}", manage, methods=["GET", "POST"]),
+        Route("/unsubscribe/{token}", unsubscribe, methods=["GET", "POST"]),
+        *(Route(f"/{kind}/{{token}}", follow_action(kind), methods=["GET", "POST"])
+          for kind in ("follow", "unfollow", "mute")),
         Route("/health", health, methods=["GET"]),
-    ])
+    ]
+    app = Starlette(routes=routes, exception_handlers={404: not_found, 405: not_found})
+    app.add_middleware(SecurityHeaders)
+    return app
+
+
+def changed(prefs: Mapping[str, Any], kind: str, target: str) -> dict[str, Any]:
+    """Own settings after following or unfollowing an author, or muting a keyword."""
+    new = dict(prefs)
+    authors = list(new.get("authors", []))
+    if kind == "follow" and name_key(target) not in {name_key(a) for a in authors}:
+        new["authors"] = [*authors, target]
+    elif kind == "unfollow":
+        new["authors"] = [a for a in authors if name_key(a) != name_key(target)]
+    elif kind == "mute":
+        new["keywords"] = [k for k in new.get("keywords", [])
+                           if k.casefold() != target.casefold()]
+    return new
+
+
+def _path(url: str) -> str:
+    """The path of one of our own URLs (pages link within the site they are served on)."""
+    return "/" + url.split("://", 1)[-1].split("/", 1)[-1]

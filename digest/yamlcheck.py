@@ -47,6 +47,7 @@ class Found:
     path: Path_
     problem: Problem
     trap: bool = False  # a YAML trap, found before the schema looked at the value
+    alias: bool = False  # an alias: the file is not read further
     value: bool = False  # a schema complaint about a value (a trap may explain it better)
 
 
@@ -55,23 +56,31 @@ def parse_yaml(text: str) -> tuple[Any, Lines, list[Found]]:
     if not text.strip():
         return None, lines, [Found((), Problem(None, None, "the file is empty; it needs a "
                                                 "'subscribers:' list (see the example file)"))]
-    loader = yaml.SafeLoader(text)
+    loader = _TaglessLoader(text)
     try:
         node = loader.get_single_node()
+        if node is None:
+            return None, lines, [Found((), Problem(None, None, "the file is empty; it needs a "
+                                                    "'subscribers:' list (see the example file)"))]
+        found = list(_walk(node, (), lines, set()))
+        aliases = [f for f in found if f.alias]
+        if aliases:  # never expanded: a few hundred bytes of them can unfold to gigabytes
+            return None, lines, aliases[:1]
+        return loader.construct_document(node), lines, found
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
         return None, lines, [Found((), Problem(line, None, f"not valid YAML: {_yaml_reason(e)}"))]
     finally:
         loader.dispose()
-    if node is None:
-        return None, lines, [Found((), Problem(None, None, "the file is empty; it needs a "
-                                                "'subscribers:' list (see the example file)"))]
-    found = list(_walk(node, (), lines))
-    return _TaglessLoader(text).get_single_data(), lines, found
 
 
-class _TaglessLoader(yaml.SafeLoader):
+# One pass: LibYAML composes the nodes (with their lines) when PyYAML was built with it;
+# the same nodes are then constructed, instead of parsing the text a second time.
+_Base: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _TaglessLoader(_Base):  # type: ignore[valid-type,misc]
     """safe_load that reads a value under a python or custom tag as null (each such tag is
     reported as a problem), so that the rest of the file is still checked."""
 
@@ -85,8 +94,15 @@ def _yaml_reason(e: yaml.YAMLError) -> str:
     return str(problem) if problem else str(e).splitlines()[0]
 
 
-def _walk(node: yaml.Node, path: Path_, lines: Lines) -> Iterator[Found]:
+def _walk(node: yaml.Node, path: Path_, lines: Lines, seen_nodes: set[int]
+          ) -> Iterator[Found]:
     line = node.start_mark.line + 1
+    if id(node) in seen_nodes and isinstance(node, yaml.CollectionNode | yaml.ScalarNode):
+        yield Found(path, Problem(lines.of(path), None, "aliases (*name, and the &name "
+                                   "anchors they repeat) are not allowed; write the values "
+                                   "out"), trap=True, alias=True)
+        return
+    seen_nodes.add(id(node))
     lines.by_path.setdefault(path, line)
     if node.tag.startswith(("tag:yaml.org,2002:python/", "!")):
         tag = node.tag.replace("tag:yaml.org,2002:", "!!")
@@ -103,11 +119,11 @@ def _walk(node: yaml.Node, path: Path_, lines: Lines) -> Iterator[Found]:
                              trap=True)
             seen.setdefault(key, key_line)
             lines.by_path[(*path, key)] = key_line
-            yield from _walk(value_node, (*path, key), lines)
+            yield from _walk(value_node, (*path, key), lines, seen_nodes)
     elif isinstance(node, yaml.SequenceNode):
         for i, item in enumerate(node.value):
-            yield from _walk(item, (*path, i), lines)
-    elif isinstance(node, yaml.ScalarNode) and node.style is None:
+            yield from _walk(item, (*path, i), lines, seen_nodes)
+    elif isinstance(node, yaml.ScalarNode) and not node.style:  # plain: None, or "" (LibYAML)
         yield from _scalar_traps(node, path, line)
 
 

@@ -7,7 +7,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
-from digest.deliver import MailSettings, deliver, plan_due
+from digest.deliver import MailSettings, deliver
+from digest.plan import plan_due
 from digest.deliver.message import Envelope
 from digest.deliver.tokens import Tokens
 from digest.deliver.transport import MaildirTransport
@@ -22,7 +23,7 @@ def send_due(store: Store, subscribers: Sequence[Subscriber], now: datetime,
              maildir: Path) -> list[Digest]:
     """Plan and deliver what is due at ``now``; returns the digests planned."""
     store.sync_subscribers(subscribers, now)
-    plans, _ = plan_due(store, subscribers, now)
+    plans, _ = plan_due(store, now)
     report = asyncio.run(deliver(store, MaildirTransport(maildir), MAIL, Tokens("test"),
                                  lambda: now))
     assert report.error is None

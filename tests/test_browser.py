@@ -11,7 +11,7 @@ import pytest
 
 from digest.config import load_config
 from digest.plan import build_digests
-from digest.render import render_digest
+from digest.render import Links, render_digest
 from digest.store import Store
 from tests.browser import chromium, png_size, screenshot
 from tests.conftest import ROOT, SEEDS
@@ -54,7 +54,7 @@ def mail(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[str], str]:
     ingest(store, SEEDS, now=datetime(2026, 6, 1, 5, tzinfo=UTC))
     sub = load_config(ROOT / "subscriptions.yaml").subscribers[0]
     (digest,) = build_digests(store, [sub], datetime(2026, 6, 1, 6, tzinfo=UTC))
-    html = render_digest(digest, "https://digest.example.org/unsubscribe/TOKEN").html
+    html = render_digest(digest, Links.placeholders("https://digest.example.org")).html
     return [it.paper.title for it in digest.items], html
 
 

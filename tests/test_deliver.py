@@ -124,11 +124,11 @@ def test_a_digest_left_sending_by_a_crash_is_sent_again(run: Any, mail_env: dict
     store = Store(db_url)
     # Plan without sending, then claim as a process that dies before SMTP finishes.
     from digest.config import load_config
-    from digest.deliver import plan_due
+    from digest.plan import plan_due
 
     subscribers = load_config(Path(mail_env["DIGEST_CONFIG"])).subscribers
     store.sync_subscribers(subscribers, NOW)
-    plan_due(store, subscribers, NOW)
+    plan_due(store, NOW)
     (first, *_) = store.due_digests(NOW, timedelta(minutes=10))
     claimed = store.claim(first, NOW, timedelta(minutes=10))
     assert claimed is not None

@@ -13,14 +13,15 @@ from digest.config import load_config
 from digest.model import Paper, Subscriber
 from digest.plan import build_digests
 from digest.rank import Digest, Item, Section
-from digest.render import period_label, render_digest, subject, summary_line
+from digest.render import Links, period_label, render_digest, subject, summary_line
 from digest.render.cards import card, http_url
 from digest.store import Store
 from tests.conftest import DATA, GOLDEN, REGEN, ROOT, SEEDS
 from tests.test_rank import ingest
 
 NOW = datetime(2026, 6, 1, 6, tzinfo=UTC)  # Monday, 08:00 in Berlin
-UNSUBSCRIBE = "https://digest.example.org/unsubscribe/TOKEN"
+UNSUBSCRIBE_URL = "https://digest.example.org/unsubscribe/TOKEN"
+UNSUBSCRIBE = Links(UNSUBSCRIBE_URL, "https://digest.example.org/manage/TOKEN")
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +59,7 @@ def test_text_part_wraps_at_78_columns_and_lists_links(seeded: Store) -> None:
     for line in text.splitlines():
         assert len(line) <= 78 or "http" in line, line
     assert text.count("Search arXiv: https://arxiv.org/search/") == len(digest.items)
-    assert f"Unsubscribe: {UNSUBSCRIBE}" in text
+    assert f"Unsubscribe: {UNSUBSCRIBE_URL}" in text
 
 
 def test_html_has_one_card_per_paper_and_no_style_block(seeded: Store) -> None:
@@ -70,7 +71,7 @@ def test_html_has_one_card_per_paper_and_no_style_block(seeded: Store) -> None:
     assert 'style="' in html
     assert "<script" not in html
     assert "http" not in re.sub(r'href="https?://[^"]*"', "", html).replace(
-        UNSUBSCRIBE, "")  # no external CSS, fonts or images: only links
+        UNSUBSCRIBE.unsubscribe, "").replace(UNSUBSCRIBE.manage, "")  # only links
 
 
 HOSTILE = Paper(

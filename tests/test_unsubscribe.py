@@ -75,7 +75,7 @@ def test_unsubscribe_flow(run: Any, mail_env: dict[str, str], db_url: str, serve
 
     token = link.rsplit("/", 1)[1]
     tampered = token[:-1] + ("A" if token[-1] != "A" else "B")
-    for bad in (tampered, "nonsense", Tokens("another secret").make(1)):
+    for bad in (tampered, "nonsense", Tokens("another secret").make("unsubscribe", "x")):
         assert httpx.get(f"{server}/unsubscribe/{bad}").status_code == 400
         assert httpx.post(f"{server}/unsubscribe/{bad}").status_code == 400
 

@@ -15,7 +15,7 @@ import asyncio
 import json
 import signal
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -29,15 +29,15 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from digest import defaults
-from digest.bot.triggers import Group, SlotTrigger, group_of
-from digest.config import Config, load_config
+from digest.bot.triggers import Group, SlotTrigger
+from digest.config import Config, load_config, sync_config
 from digest.deliver import MailSettings, send_pass, tokens_for
 from digest.deliver.transport import Transport, transport_from_env
 from digest.errors import ConfigError, DigestError
 from digest.ingest.fetch import Fetcher
 from digest.ingest.manifest import FileSettings
 from digest.ingest.runner import Report, ingest_arxiv, ingest_file, ingest_hf_day, plan
-from digest.model import Source, Subscriber
+from digest.model import Source
 from digest.settings import HttpSettings, Settings
 from digest.store import Store
 
@@ -53,18 +53,18 @@ class JobPlan:
     group: Group | None = None
 
 
-def plan_jobs(config: Config, watch_seconds: float | None = defaults.WATCH_SECONDS
-              ) -> list[JobPlan]:
-    """Every job for ``config``: ingest per source, digest per send group, the watcher."""
+def plan_jobs(config: Config, group_keys: Iterable[str],
+              watch_seconds: float | None = defaults.WATCH_SECONDS) -> list[JobPlan]:
+    """Every job: ingest per source of ``config``, digest per send group of the stored
+    subscribers (``Store.group_keys``), and the watcher."""
     jobs = [JobPlan(f"ingest:{s.name}", CronTrigger.from_crontab(
         s.schedule, timezone=ZoneInfo(s.timezone)), 3600, source=s) for s in config.sources]
-    groups: dict[Group, int] = {}
-    for sub in config.subscribers:
-        group = group_of(sub)
-        if group is not None:
-            groups[group] = max(groups.get(group, 0), sub.grace_hours * 3600)
-    jobs += [JobPlan(g.job_id, SlotTrigger(g), grace or 60, group=g) for g, grace in
-             sorted(groups.items(), key=lambda item: item[0].job_id)]
+    # How late a job may still start; each subscriber's own grace_hours is applied when
+    # planning, so this is the longest one can ask for.
+    grace = 30 * 24 * 3600
+    groups = {g for key in group_keys if (g := Group.from_key(key)) is not None}
+    jobs += [JobPlan(g.job_id, SlotTrigger(g), grace, group=g)
+             for g in sorted(groups, key=lambda g: g.job_id)]
     if watch_seconds:
         jobs.append(JobPlan("watch", IntervalTrigger(seconds=watch_seconds), 60))
     return jobs
@@ -113,7 +113,8 @@ class Bot:
         self.scheduler: AsyncIOScheduler | None = None
         self._running: set[asyncio.Task[None]] = set()
         self._last_watch: datetime | None = None
-        self.store.sync_subscribers(self.config.subscribers, self.now())
+        sync_config(self.store, self.config, self.now())
+        self._members = self.store.subscribers_stamp()
 
     def now(self) -> datetime:
         return self.settings.now()
@@ -127,8 +128,7 @@ class Bot:
         for r in reports:
             counts.update(read=r.read, new=r.new, merged=r.merged, errors=int(bool(r.error)))
         if counts["new"] or counts["merged"]:
-            counts.update(await self.send([s for s in self.config.subscribers
-                                           if s.cadence == "instant"]))
+            counts.update(await self.send(["instant"]))
         return counts
 
     def _ingest(self, source: Source) -> list[Report]:
@@ -147,22 +147,21 @@ class Bot:
             day = now.astimezone(ZoneInfo(source.timezone)).date()
             return ingest_hf_day(self.store, fetcher, day, now)
 
-    async def send(self, subscribers: list[Subscriber]) -> Counter[str]:
-        """Plan what is due for these subscribers, then deliver everything due."""
-        if not subscribers:
-            return Counter()
-        report = await send_pass(self.store, subscribers, self.transport, self.mail,
-                                 self.tokens, self.now, stop=self.stop)
+    async def send(self, groups: list[str] | None) -> Counter[str]:
+        """Plan what is due for these send groups (None: everyone), then deliver
+        everything due."""
+        report = await send_pass(self.store, self.transport, self.mail, self.tokens,
+                                 self.now, groups=groups, stop=self.stop)
         if report.error:
             raise DigestError(report.error)
         return report.counts
 
     async def send_group(self, group: Group) -> Counter[str]:
-        return await self.send([s for s in self.config.subscribers if group_of(s) == group])
+        return await self.send([group.key])
 
     async def catch_up(self) -> Counter[str]:
         """Send every subscriber's latest missed period (and pending retries) once."""
-        return await self.send(list(self.config.subscribers))
+        return await self.send(None)
 
     async def once(self) -> None:
         """One ingest of every source, then one send pass: for cron and the README."""
@@ -176,6 +175,10 @@ class Bot:
         self._last_watch = now
         if _stamp(self.settings.config_path) != self._stamp:
             self.reload()
+        elif self.store.subscribers_stamp() != self._members:  # joined or changed online
+            self._members = self.store.subscribers_stamp()
+            if self.scheduler is not None:
+                self.install(self.scheduler)
         interval = timedelta(seconds=self.watch_seconds or 0)
         if last is not None and now - last > 2 * interval + timedelta(minutes=1):
             self.log.line("wake-up", now, f"the clock jumped {now - last}; catching up")
@@ -203,7 +206,7 @@ class Bot:
 
     def install(self, scheduler: AsyncIOScheduler) -> None:
         """(Re)create the jobs of the current configuration; drop jobs it no longer has."""
-        wanted = plan_jobs(self.config, self.watch_seconds)
+        wanted = plan_jobs(self.config, self.store.group_keys(), self.watch_seconds)
         for job in wanted:
             scheduler.add_job(self.run_job, job.trigger, args=[job.id, self._work(job)],
                               id=job.id, name=job.id, replace_existing=True, coalesce=True,
@@ -230,10 +233,12 @@ class Bot:
                           f"previous one: {e}")
             return
         self.config = config
-        self.store.sync_subscribers(config.subscribers, self.now())
+        sync_config(self.store, config, self.now())
+        self._members = self.store.subscribers_stamp()
         if self.scheduler is not None:
             self.install(self.scheduler)
-        self.log.line("reload", self.now(), f"configuration reloaded: {config.summary()}")
+        members = [m.subscriber for m in self.store.members()]
+        self.log.line("reload", self.now(), f"configuration reloaded: {config.summary(members)}")
 
     def start(self) -> AsyncIOScheduler:
         """Start the scheduler on the running loop, with this configuration's jobs."""
@@ -256,8 +261,9 @@ class Bot:
             loop.add_signal_handler(sig, self.stop.set)
         loop.add_signal_handler(signal.SIGHUP, self.reload)
         scheduler = self.start()
+        members = [m.subscriber for m in self.store.members()]
         self.log.line("start", self.now(), f"{len(scheduler.get_jobs())} jobs; "
-                      f"{self.config.summary()}; mail to {self.transport.description}")
+                      f"{self.config.summary(members)}; mail to {self.transport.description}")
         await self.run_job("catch-up", self.catch_up)
         await self.stop.wait()
         await self.finish()

@@ -1,7 +1,7 @@
 """APScheduler triggers for digest jobs: one job per send group, not per subscriber.
 
 A group is everyone who shares (cadence, day, send_at, timezone). ``SlotTrigger`` fires
-at the group's send instants with the DST rules of ``digest.deliver.schedule``:
+at the group's send instants with the DST rules of ``digest.schedule``:
 APScheduler's own CronTrigger would fire a nonexistent 02:30 at 03:30, not 03:00.
 """
 
@@ -14,8 +14,8 @@ from zoneinfo import ZoneInfo
 from apscheduler.triggers.base import BaseTrigger
 
 from digest.config import WEEKDAYS
-from digest.deliver.schedule import wall_clock
 from digest.model import Subscriber
+from digest.schedule import wall_clock
 
 
 @dataclass(frozen=True)
@@ -31,13 +31,24 @@ class Group:
     def job_id(self) -> str:
         return f"digest:{self.cadence}:{self.day or '-'}:{self.send_at}:{self.timezone}"
 
+    @property
+    def key(self) -> str:
+        """``Subscriber.group_key`` of the group's members."""
+        return f"{self.cadence}|{self.day or '-'}|{self.send_at}|{self.timezone}"
+
+    @classmethod
+    def from_key(cls, key: str) -> Group | None:
+        """The group of a ``Subscriber.group_key``; None for instant alerts."""
+        parts = key.split("|")
+        if len(parts) != 4:
+            return None
+        cadence, day, send_at, timezone = parts
+        return cls(cadence, None if day == "-" else day, send_at, timezone)
+
 
 def group_of(sub: Subscriber) -> Group | None:
     """The send group of a subscriber; None for instant alerts (sent after ingests)."""
-    if sub.cadence == "instant":
-        return None
-    return Group(sub.cadence, sub.day if sub.cadence == "weekly" else None, sub.send_at,
-                 sub.timezone)
+    return Group.from_key(sub.group_key)
 
 
 class SlotTrigger(BaseTrigger):  # type: ignore[misc]

@@ -56,7 +56,8 @@ def status(db: str, config: Path, now: str | None) -> None:
     table = Table(box=box.SIMPLE_HEAD)
     for name in ("Job", "Next run (UTC)", "Last run (UTC)", "Result"):
         table.add_column(name)
-    for job in plan_jobs(load_config(settings.config_path), watch_seconds=None):
+    for job in plan_jobs(load_config(settings.config_path), store.group_keys(),
+                         watch_seconds=None):
         upcoming = job.trigger.get_next_fire_time(None, moment)
         ran = last.get(job.id)
         result = "" if ran is None else (f"error: {ran.error}" if ran.error else " ".join(

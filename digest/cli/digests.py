@@ -14,9 +14,10 @@ from digest import defaults
 from digest.cli import _settings, cli, settings_options
 from digest.cli.papers import _iso
 from digest.config import find_subscriber, load_config
+from digest.errors import ConfigError
+from digest.model import Digest
 from digest.plan import build_digests
-from digest.rank import Digest
-from digest.render import render_digest, subject
+from digest.render import Links, render_digest, subject
 from digest.store import Store
 
 
@@ -53,12 +54,21 @@ def preview(email: str, fmt: str, output: Path | None, open_browser: bool,
         digest preview ada@example.org --now 2026-08-21T08:00:00+02:00 --format json
     """
     settings = _settings(db, config, now)
-    subscriber = find_subscriber(load_config(settings.config_path), email)
-    (digest,) = build_digests(Store(settings.db_url), [subscriber], settings.now())
+    loaded = load_config(settings.config_path)
+    store = Store(settings.db_url)
+    subscriber = find_subscriber(loaded, email)
+    if subscriber is None:  # not in the file: one who subscribed online, or was added
+        found = store.record(email=email)
+        if found is None:
+            raise ConfigError(f"no subscriber {email} in {loaded.path} or the database; "
+                              "check the spelling (digest subscribers lists everyone)")
+        subscriber = found.subscriber
+    (digest,) = build_digests(store, [subscriber], settings.now())
     if fmt == "json":
         body = json.dumps(digest_json(digest), ensure_ascii=False, indent=2) + "\n"
     else:
-        rendered = render_digest(digest, unsubscribe_url=_unsubscribe_placeholder(),
+        base = os.environ.get("DIGEST_BASE_URL", defaults.BASE_URL).rstrip("/")
+        rendered = render_digest(digest, Links.placeholders(base, subscriber.managed == "db"),
                                  digest_name=os.environ.get("DIGEST_NAME", defaults.DIGEST_NAME))
         body = rendered.html if fmt == "html" else rendered.text
     if output is None:
@@ -68,11 +78,6 @@ def preview(email: str, fmt: str, output: Path | None, open_browser: bool,
     click.echo(f"wrote {output}", err=True)
     if open_browser:
         webbrowser.open(output.resolve().as_uri())
-
-
-def _unsubscribe_placeholder() -> str:
-    """Where unsubscribe links point in previews (signed links come with delivery)."""
-    return os.environ.get("DIGEST_BASE_URL", defaults.BASE_URL).rstrip("/") + "/unsubscribe/preview"
 
 
 def digest_json(digest: Digest) -> dict[str, Any]:

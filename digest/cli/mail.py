@@ -17,13 +17,13 @@ from rich.progress import Progress
 from rich.table import Table
 
 from digest.cli import _console, _settings, cli, settings_options
-from digest.config import find_subscriber, load_config
-from digest.deliver import MailSettings, plan_due, send_pass, tokens_for
+from digest.config import load_config, sync_config
+from digest.deliver import MailSettings, send_pass, tokens_for
 from digest.deliver.message import build_message
 from digest.deliver.transport import Transport, transport_from_env
 from digest.errors import ConfigError, DigestError
-from digest.model import Paper, Subscriber
-from digest.rank import Digest, Item, Section
+from digest.model import Digest, Item, Paper, Section, Subscriber
+from digest.plan import plan_due
 from digest.render import Rendered, render_digest
 from digest.store import Store
 
@@ -51,22 +51,23 @@ def send(dry_run: bool, only: str | None, db: str, config: Path, now: str | None
     """
     settings = _settings(db, config, now)
     loaded = load_config(settings.config_path)
-    if only:
-        find_subscriber(loaded, only)
     store = Store(settings.db_url)
     mail = MailSettings.from_env()
     transport = transport_from_env()
+    sync_config(store, loaded, settings.now())
+    if only and store.record(email=only) is None:
+        raise ConfigError(f"no subscriber {only} in {loaded.path} or the database; "
+                          "digest subscribers lists everyone")
     if dry_run:
-        plans, counts = plan_due(store, loaded.subscribers, settings.now(), only, record=False)
+        plans, counts = plan_due(store, settings.now(), only=only, record=False)
         for p in plans:  # rendering is part of the check
-            render_digest(p.digest, mail.unsubscribe_url("dry-run"), mail.envelope.list_name,
-                          p.kind)
+            render_digest(p.digest, mail.placeholders(p.digest.subscriber),
+                          mail.envelope.list_name, p.kind)
         _print_counts(counts, f"dry run: nothing sent; mail would go to {transport.description}")
         return
-    store.sync_subscribers(loaded.subscribers, settings.now())
     with _progress() as progress:
-        report = asyncio.run(send_pass(store, loaded.subscribers, transport, mail,
-                                       tokens_for(store), settings.now, only, progress))
+        report = asyncio.run(send_pass(store, transport, mail, tokens_for(store),
+                                       settings.now, only=only, progress=progress))
     _print_counts(report.counts, f"mail went to {transport.description}")
     if report.error:
         raise DigestError(report.error)
@@ -123,11 +124,12 @@ def test_mail(email: str, db: str, config: Path, now: str | None) -> None:
                               abstract="If you can read this, your mail set-up works.")]
     digest = Digest(Subscriber(email, name="", cadence="daily"), moment - timedelta(days=1),
                     moment, (Section("trending", tuple(Item(p, ("trending",)) for p in sample)),))
-    url = mail.unsubscribe_url("test")
-    rendered = render_digest(digest, url, mail.envelope.list_name)
+    links = mail.placeholders(digest.subscriber)
+    rendered = render_digest(digest, links, mail.envelope.list_name)
     message = build_message(
         Rendered("Test mail: " + rendered.subject, rendered.text, rendered.html),
-        envelope=mail.envelope, to_name="", to_email=email, date=moment, unsubscribe_url=url,
+        envelope=mail.envelope, to_name="", to_email=email, date=moment,
+        unsubscribe_url=links.unsubscribe,
         message_id=make_msgid("digest-test", domain=mail.envelope.domain))
     asyncio.run(_send_one(transport, message, mail.envelope.sender.addr_spec, email))
     click.echo(f"Sent a sample digest to {email} through {transport.description}")
@@ -146,7 +148,8 @@ async def _send_one(transport: Transport, message: EmailMessage, sender: str, to
 @click.option("--port", default=8000, show_default=True, type=int, help="Port to listen on.")
 @settings_options
 def serve(host: str, port: int, db: str, config: Path, now: str | None) -> None:
-    """Serve the unsubscribe pages (put it behind DIGEST_BASE_URL).
+    """Serve the subscriber's pages: subscribe, confirm, preferences, unsubscribe, and
+    the follow/unfollow/mute links of the mails (put it behind DIGEST_BASE_URL).
 
     \b
     Example:
@@ -159,7 +162,7 @@ def serve(host: str, port: int, db: str, config: Path, now: str | None) -> None:
     settings = _settings(db, config, now)
     store = Store(settings.db_url)
     mail = MailSettings.from_env()
-    app = create_app(store, tokens_for(store), settings.now, mail.envelope.list_name)
+    app = create_app(store, tokens_for(store), settings.now, mail, transport_from_env())
     uvicorn.run(app, host=host, port=port, log_level="info")
 
 

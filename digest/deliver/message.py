@@ -72,3 +72,19 @@ def build_message(
     msg.set_content(rendered.text)
     msg.add_alternative(rendered.html, subtype="html")
     return msg
+
+
+def build_notice(*, envelope: Envelope, to_email: str, subject: str, text: str, html: str,
+                 date: datetime, message_id: str) -> EmailMessage:
+    """A short mail that is not a digest (a confirmation): text and HTML, no list headers."""
+    local, _, domain = to_email.rpartition("@")
+    msg = EmailMessage(policy=SMTP)
+    msg["From"] = envelope.sender
+    msg["To"] = Address("", local, domain)
+    msg["Subject"] = one_line(subject)
+    msg["Date"] = format_datetime(date)
+    msg["Message-ID"] = message_id
+    msg["Auto-Submitted"] = "auto-generated"
+    msg.set_content(text)
+    msg.add_alternative(html, subtype="html")
+    return msg

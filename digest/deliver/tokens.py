@@ -1,29 +1,54 @@
-"""Signed, opaque unsubscribe tokens tied to one subscriber (itsdangerous).
+"""Signed, opaque tokens for the links in mails and on pages (itsdangerous).
 
-A token carries the subscriber's row id (no address) and a signature made with the
-secret: DIGEST_SECRET, else one generated once and kept in the database.
+A token says one thing: which action (each has its own salt, so an unsubscribe token
+cannot manage), for which subscriber (their random ``ref``, never the row id or the
+address), on what (an author's name, a keyword), and for confirmations when it was made
+(they expire). The secret is DIGEST_SECRET, else one generated once and kept in the
+database; changing it invalidates every token.
 """
 
 from __future__ import annotations
 
-from itsdangerous import BadSignature, URLSafeSerializer
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
-_SALT = "digest-unsubscribe"
+from itsdangerous import BadData, URLSafeSerializer
+
+ACTIONS = ("unsubscribe", "manage", "confirm", "follow", "unfollow", "mute", "form")
 
 
 class Tokens:
-    """Make and check unsubscribe tokens."""
+    """Make and check tokens."""
 
     def __init__(self, secret: str) -> None:
-        self._signer = URLSafeSerializer(secret, salt=_SALT)
+        self._signers = {a: URLSafeSerializer(secret, salt=f"digest-{a}") for a in ACTIONS}
 
-    def make(self, subscriber_id: int) -> str:
-        return str(self._signer.dumps(subscriber_id))
+    def make(self, action: str, ref: str, *args: str | int) -> str:
+        return str(self._signers[action].dumps([ref, *args]))
 
-    def read(self, token: str) -> int | None:
-        """The subscriber id, or None for a bad or tampered token."""
+    def read(self, action: str, token: str) -> list[Any] | None:
+        """``[ref, *args]``, or None for a token that is bad, tampered or for another
+        action. Only the exact bytes that ``make`` gives are accepted: base64 has spare
+        bits, and a token with one of them flipped still decodes to the same value."""
+        signer = self._signers[action]
         try:
-            value = self._signer.loads(token)
-        except BadSignature:
+            value = signer.loads(token)
+        except BadData:
             return None
-        return value if isinstance(value, int) and not isinstance(value, bool) else None
+        if (not isinstance(value, list) or not value or not isinstance(value[0], str)
+                or signer.dumps(value) != token):
+            return None
+        return value
+
+    def make_confirm(self, ref: str, now: datetime) -> str:
+        """A confirmation token, made at ``now``."""
+        return self.make("confirm", ref, int(now.timestamp()))
+
+    def read_confirm(self, token: str, now: datetime, valid: timedelta) -> str | None:
+        """The ref of a confirmation token made at most ``valid`` before ``now``."""
+        value = self.read("confirm", token)
+        if value is None or len(value) != 2 or not isinstance(value[1], int):
+            return None
+        made = datetime.fromtimestamp(value[1], UTC)
+        return value[0] if timedelta(0) <= now - made + timedelta(minutes=5) and \
+            now - made <= valid else None

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import textwrap
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
@@ -21,11 +22,11 @@ import jinja2
 
 from digest import defaults
 from digest.errors import ConfigError
-from digest.rank import Digest
+from digest.model import Digest
 from digest.render.cards import Card, card
 from digest.render.subject import one_line, subject
 
-__all__ = ["Rendered", "one_line", "render_digest", "subject", "templates_env"]
+__all__ = ["Links", "Rendered", "one_line", "render_digest", "subject", "templates_env"]
 
 HEADINGS = {"authors": "From authors you follow", "keywords": "Matching your keywords",
             "trending": "Trending"}
@@ -43,6 +44,25 @@ class Rendered:
     subject: str
     text: str
     html: str
+
+
+@dataclass(frozen=True)
+class Links:
+    """Where a mail's own links go: unsubscribe, the subscriber's preferences page, and
+    the actions on cards (``action("follow", "Ada Lovelace")`` -> URL); no ``action``
+    when the subscriber cannot change what they follow (subscriptions.yaml does)."""
+
+    unsubscribe: str
+    manage: str
+    action: Callable[[str, str], str] | None = None
+
+    @classmethod
+    def placeholders(cls, base_url: str, actions: bool = False) -> Links:
+        """Links that go nowhere real, for previews and samples."""
+        def action(kind: str, target: str) -> str:
+            return f"{base_url}/{kind}/preview"
+        return cls(f"{base_url}/unsubscribe/preview", f"{base_url}/manage/preview",
+                   action if actions else None)
 
 
 @dataclass(frozen=True)
@@ -88,12 +108,12 @@ def templates_env() -> jinja2.Environment:
 
 
 def render_digest(
-    digest: Digest, unsubscribe_url: str, digest_name: str = defaults.DIGEST_NAME,
+    digest: Digest, links: Links, digest_name: str = defaults.DIGEST_NAME,
     kind: str = "digest",
 ) -> Rendered:
     """Subject, text and HTML of ``digest``; ``kind`` "alert" uses the short alert mail."""
     env = templates_env()
-    context = _context(digest, unsubscribe_url, digest_name)
+    context = _context(digest, links, digest_name)
     html = env.get_template(f"{kind}.html").render(context)
     text = env.get_template(f"{kind}.txt").render(context)
     return Rendered(subject(digest), _tidy(text), inline_css(html))
@@ -104,9 +124,9 @@ def inline_css(html: str) -> str:
     return _CLASS.sub("", _INLINER.inline(html))
 
 
-def _context(digest: Digest, unsubscribe_url: str, digest_name: str) -> dict[str, object]:
+def _context(digest: Digest, links: Links, digest_name: str) -> dict[str, object]:
     sub = digest.subscriber
-    sections = [_Section(HEADINGS[s.name], tuple(card(it, sub) for it in s.items))
+    sections = [_Section(HEADINGS[s.name], tuple(card(it, sub, links.action) for it in s.items))
                 for s in digest.sections if s.items]
     follows = [*sub.authors, *(f'"{k}"' for k in sub.keywords)]
     return {
@@ -119,7 +139,9 @@ def _context(digest: Digest, unsubscribe_url: str, digest_name: str) -> dict[str
         "summary": summary_line(digest),
         "sections": sections,
         "follows": one_line(", ".join(follows[:6]) + (" and more" if len(follows) > 6 else "")),
-        "unsubscribe_url": unsubscribe_url,
+        "unsubscribe_url": links.unsubscribe,
+        "manage_url": links.manage,
+        "self_managed": sub.managed == "db",
     }
 
 

@@ -8,13 +8,14 @@ characters, and the words a keyword matched are marked as highlighted segments.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from urllib.parse import quote_plus, urlsplit
 
 from digest.match import plural_forms, words
-from digest.model import Paper, Subscriber
-from digest.rank import Item, appeared
+from digest.model import Item, Paper, Subscriber
+from digest.rank import appeared
 from digest.render.subject import one_line
 from digest.text import latex_to_text, name_key
 
@@ -56,6 +57,7 @@ class Card:
     snippet: tuple[Segment, ...]
     links: tuple[Link, ...]
     reasons: tuple[str, ...]
+    actions: tuple[Link, ...] = ()  # follow / unfollow / mute, signed for the subscriber
 
     @property
     def byline(self) -> str:
@@ -85,8 +87,10 @@ def http_url(url: str | None) -> str | None:
     return url
 
 
-def card(item: Item, subscriber: Subscriber) -> Card:
-    """The card of a digest item for ``subscriber``."""
+def card(item: Item, subscriber: Subscriber,
+         action: Callable[[str, str], str] | None = None) -> Card:
+    """The card of a digest item for ``subscriber``; ``action(kind, target)`` gives the
+    URL of a follow, unfollow or mute link (none without it)."""
     p = item.paper
     links = _links(p)
     names = [one_line(n) for n in p.all_authors]
@@ -110,7 +114,21 @@ def card(item: Item, subscriber: Subscriber) -> Card:
         snippet=_snippet(p.abstract, _keywords(item)),
         links=tuple(links),
         reasons=_reasons(item),
+        actions=_actions(shown, _keywords(item), action),
     )
+
+
+def _actions(shown: tuple[Author, ...], keywords: list[str],
+             action: Callable[[str, str], str] | None) -> tuple[Link, ...]:
+    """Unfollow each followed author shown, follow the first author when not followed,
+    mute each keyword that matched."""
+    if action is None:
+        return ()
+    found = [Link(f"Unfollow {a.name}", action("unfollow", a.name)) for a in shown if a.followed]
+    if shown and not shown[0].followed:
+        found.insert(0, Link(f"Follow {shown[0].name}", action("follow", shown[0].name)))
+    found += [Link(f"Mute “{k}”", action("mute", k)) for k in dict.fromkeys(keywords)]
+    return tuple(found)
 
 
 def _links(p: Paper) -> list[Link]:

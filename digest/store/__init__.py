@@ -9,7 +9,7 @@ few operations the pipeline needs, each one transaction. Stages get frozen
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -19,16 +19,15 @@ from sqlalchemy import Connection, Engine, create_engine, delete, event, func, i
 from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError, SQLAlchemyError
 
 from digest.errors import StoreError
-from digest.model import OutboxEntry, Paper, Subscriber
-from digest.rank import History
+from digest.model import History, OutboxEntry, Paper, Plan, Subscriber
 from digest.store import outbox as outbox_sql
 from digest.store import papers as paper_sql
 from digest.store import schema as s
 from digest.store import subscribers as subscriber_sql
 from digest.store.papers import SaveResult
-from digest.store.subscribers import SyncResult
+from digest.store.subscribers import Member, Record, SyncResult
 
-__all__ = ["SaveResult", "Store", "SyncResult"]
+__all__ = ["Member", "Record", "SaveResult", "Store", "SyncResult"]
 _ATTEMPTS = 3  # a write that lost a race on a UNIQUE key is tried again
 T = TypeVar("T")
 
@@ -99,20 +98,103 @@ class Store:
         with self._begin() as conn:
             return int(conn.execute(select(func.count()).select_from(s.papers)).scalar_one())
 
-    def sync_subscribers(self, subscribers: Sequence[Subscriber], now: datetime) -> SyncResult:
-        """Bring the stored subscribers in step with the configuration."""
-        return self._retrying(lambda conn: subscriber_sql.sync(conn, subscribers, now),
-                              "update the subscribers")
+    def sync_subscribers(self, subscribers: Sequence[Subscriber], now: datetime,
+                         prefs: Sequence[Mapping[str, Any]] | None = None,
+                         defaults: Mapping[str, Any] | None = None) -> SyncResult:
+        """Bring the file's subscribers in step with the configuration (their own
+        ``prefs`` in the same order), and the database's with its ``defaults``."""
+        return self._retrying(lambda conn: subscriber_sql.sync(
+            conn, subscribers, now, prefs, defaults), "update the subscribers")
 
-    def histories(self, paper_ids: Iterable[int]) -> dict[str, History]:
-        """What every subscriber already got (keyed by folded email), for these papers."""
+    def histories(self, paper_ids: Iterable[int], emails: Iterable[str] | None = None
+                  ) -> dict[str, History]:
+        """What subscribers (all, or these) already got, keyed by folded email."""
         with self._begin() as conn:
-            return subscriber_sql.histories(conn, paper_ids)
+            return subscriber_sql.histories(conn, paper_ids, emails)
+
+    def members(self, groups: Iterable[str] | None = None, only: str | None = None
+                ) -> list[Member]:
+        """Everyone who takes digests (active, confirmed, not paused or unsubscribed), or
+        those of these send groups, or one address."""
+        with self._begin() as conn:
+            return subscriber_sql.members(conn, groups=groups, only=only)
+
+    def group_keys(self) -> list[str]:
+        """The send groups (``Subscriber.group_key``) of everyone who takes digests."""
+        with self._begin() as conn:
+            return subscriber_sql.group_keys(conn)
+
+    def subscribers_stamp(self) -> str:
+        """Changes whenever a subscriber is added or changed."""
+        with self._begin() as conn:
+            return subscriber_sql.stamp(conn)
+
+    def record(self, *, ref: str | None = None, email: str | None = None) -> Record | None:
+        """A stored subscriber, by the reference of their links or by address."""
+        with self._begin() as conn:
+            return subscriber_sql.record(conn, ref=ref, email=email)
+
+    def put_subscriber(self, prefs: Mapping[str, Any], now: datetime, state: str = "active"
+                       ) -> str:
+        """Add or change a database subscriber as an admin (confirmed); returns added,
+        changed or unchanged. StoreError for an address subscriptions.yaml manages."""
+        try:
+            return self._retrying(lambda conn: subscriber_sql.put(
+                conn, prefs, now, confirmed=True, state=state), "add the subscriber")
+        except ValueError as e:
+            raise StoreError(str(e)) from e
+
+    def import_subscribers(self, entries: Sequence[tuple[Mapping[str, Any], str]],
+                           now: datetime) -> dict[str, int]:
+        """Add or change database subscribers (own settings, state), all or none;
+        StoreError naming every address subscriptions.yaml manages."""
+        def work(conn: Connection) -> dict[str, int]:
+            taken = [str(p["email"]) for p, _ in entries
+                     if (r := subscriber_sql.record(conn, email=str(p["email"])))
+                     and r.managed == "file" and r.state != "removed"]
+            if taken:
+                raise ValueError(f"managed by subscriptions.yaml, change them there: "
+                                 f"{', '.join(taken)}")
+            counts = {"added": 0, "changed": 0, "unchanged": 0}
+            for prefs, state in entries:
+                counts[subscriber_sql.put(conn, prefs, now, confirmed=True, state=state)] += 1
+            return counts
+        try:
+            return self._retrying(work, "import the subscribers")
+        except ValueError as e:
+            raise StoreError(f"nothing imported: {e}") from e
+
+    def exported_subscribers(self) -> list[tuple[Mapping[str, Any], str]]:
+        """The database's confirmed subscribers: own settings and state."""
+        with self._begin() as conn:
+            return list(subscriber_sql.exported(conn))
+
+    def request_subscription(self, prefs: Mapping[str, Any], now: datetime, cap: int
+                             ) -> tuple[Record, str] | None:
+        """The subscribe form was sent: ``(subscriber, "confirm" | "known")`` for the mail
+        to send, or None when the address had ``cap`` such mails in a day."""
+        return self._retrying(lambda conn: subscriber_sql.request(conn, prefs, now, cap),
+                              "record the subscription")
+
+    def confirm(self, ref: str, now: datetime) -> bool:
+        """Confirm a subscription; False for an unknown reference."""
+        with self._begin() as conn:
+            return subscriber_sql.confirm(conn, ref, now)
+
+    def set_prefs(self, ref: str, prefs: Mapping[str, Any], now: datetime) -> None:
+        """New own settings for a database subscriber."""
+        with self._begin() as conn:
+            subscriber_sql.set_prefs(conn, ref, prefs, now)
+
+    def set_paused(self, ref: str, at: datetime | None, now: datetime) -> None:
+        """Pause at ``at``, or resume with None."""
+        with self._begin() as conn:
+            subscriber_sql.set_paused(conn, ref, at, now)
 
 
     # ---- outbox ------------------------------------------------------------------------
 
-    def plan_outbox(self, plans: Sequence[outbox_sql.Plan], now: datetime) -> dict[str, int]:
+    def plan_outbox(self, plans: Sequence[Plan], now: datetime) -> dict[str, int]:
         """Put digests in the outbox once per (subscriber, period); counts by state."""
         with self._begin() as conn:
             return outbox_sql.plan(conn, plans, now)
@@ -171,41 +253,23 @@ class Store:
 
     # ---- subscribers' state ---------------------------------------------------------
 
-    def created(self) -> dict[str, datetime]:
-        """When each subscriber (by folded email) was first added."""
-        with self._begin() as conn:
-            query = select(s.subscribers.c.email_key, s.subscribers.c.created_at)
-            return {key: at for key, at in conn.execute(query)}  # noqa: C416
-
     def unsubscribed(self) -> set[str]:
         """Folded emails of everyone who unsubscribed."""
         with self._begin() as conn:
             return set(conn.execute(select(s.subscribers.c.email_key).where(
                 s.subscribers.c.unsubscribed_at.is_not(None))).scalars())
 
-    def set_unsubscribed(self, email: str, at: datetime | None) -> bool:
-        """Unsubscribe at ``at``, or resubscribe with None; False if no such subscriber."""
+    def set_unsubscribed(self, email: str, at: datetime | None, *, ref: str | None = None,
+                         now: datetime | None = None) -> bool:
+        """Unsubscribe at ``at``, or resubscribe with None (as of ``now``), by address or
+        reference; False if no such subscriber."""
         with self._begin() as conn:
-            return subscriber_sql.set_unsubscribed(conn, email, at)
-
-    def subscriber_email(self, subscriber_id: int) -> str | None:
-        """The address of a subscriber row, or None."""
-        with self._begin() as conn:
-            return conn.execute(select(s.subscribers.c.email).where(
-                s.subscribers.c.id == subscriber_id)).scalar_one_or_none()
+            return subscriber_sql.set_unsubscribed(conn, email, at, ref, now)
 
     def statuses(self) -> list[subscriber_sql.SubscriberStatus]:
         """Everyone ever subscribed, with state, last digest and counts."""
         with self._begin() as conn:
             return subscriber_sql.statuses(conn)
-
-    def last_periods(self) -> dict[str, datetime]:
-        """The latest digest period in the outbox of each subscriber (by folded email)."""
-        with self._begin() as conn:
-            query = (select(s.subscribers.c.email_key, func.max(s.digests.c.period))
-                     .join(s.digests).where(s.digests.c.kind == "digest")
-                     .group_by(s.subscribers.c.email_key))
-            return {key: at for key, at in conn.execute(query)}  # noqa: C416
 
     def record_job_run(self, job_id: str, started: datetime, finished: datetime,
                        counts: dict[str, int], error: str | None) -> None:

@@ -10,27 +10,9 @@ from typing import Any
 from sqlalchemy import Connection, and_, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from digest.model import OutboxEntry
-from digest.rank import Digest
+from digest.model import OutboxEntry, Plan
 from digest.store import schema as s
 from digest.store.subscribers import subscriber_from_row
-
-
-@dataclass(frozen=True)
-class Plan:
-    """A digest (or alert) to put in the outbox for one subscriber's period."""
-
-    digest: Digest
-    period: datetime
-    empty_ok: bool = False  # send it even with no papers ("nothing new" mails)
-    kind: str = "digest"  # digest | alert
-    missed: bool = False  # found too late: recorded, not sent
-
-    @property
-    def state(self) -> str:
-        if self.missed:
-            return "missed"
-        return "planned" if self.digest.items or self.empty_ok else "skipped"
 
 
 def plan(conn: Connection, plans: Sequence[Plan], now: datetime) -> dict[str, int]:
@@ -47,13 +29,16 @@ def plan(conn: Connection, plans: Sequence[Plan], now: datetime) -> dict[str, in
     if not rows:
         return counts
     statement = _insert_ignoring_duplicates(conn).values(rows).returning(
-        s.digests.c.subscriber_id, s.digests.c.state, s.digests.c.period_end)
+        s.digests.c.subscriber_id, s.digests.c.state, s.digests.c.period_end, s.digests.c.kind,
+        s.digests.c.period)
     inserted = conn.execute(statement).all()
-    for subscriber_id, state, period_end in inserted:
+    for subscriber_id, state, period_end, kind, period in inserted:
         counts[state] += 1
+        values = {"last_period": period} if kind == "digest" else {}
         if state != "missed":  # a missed period's papers stay due for the next one
-            conn.execute(update(s.subscribers).where(s.subscribers.c.id == subscriber_id)
-                         .values(last_digest_at=period_end))
+            values["last_digest_at"] = period_end
+        conn.execute(update(s.subscribers).where(s.subscribers.c.id == subscriber_id)
+                     .values(values))
     counts["already"] += len(rows) - len(inserted)
     return counts
 
@@ -89,7 +74,8 @@ def due(conn: Connection, now: datetime, lease: timedelta, only: str | None) -> 
     """Ids of digests to send now: planned, retry whose time has come, or left in
     ``sending`` by a process that died (claimed longer than ``lease`` ago)."""
     query = select(s.digests.c.id).join(s.subscribers).where(
-        _claimable(now, lease), s.subscribers.c.unsubscribed_at.is_(None)).order_by(
+        _claimable(now, lease), s.subscribers.c.unsubscribed_at.is_(None),
+        s.subscribers.c.paused_at.is_(None)).order_by(
         s.digests.c.id)
     if only:
         query = query.where(s.subscribers.c.email_key == only.casefold())
@@ -111,7 +97,8 @@ def claim(conn: Connection, digest_id: int, now: datetime, lease: timedelta
                           .values(state="sending", claimed_at=now, attempts=c.attempts + 1))
     if result.rowcount != 1:
         return None
-    row = conn.execute(select(s.digests, s.subscribers.c.settings).join(s.subscribers)
+    row = conn.execute(select(s.digests, s.subscribers.c.settings, s.subscribers.c.ref,
+                              s.subscribers.c.managed).join(s.subscribers)
                        .where(c.id == digest_id)).mappings().one()
     return _entry(row)
 
@@ -119,7 +106,8 @@ def claim(conn: Connection, digest_id: int, now: datetime, lease: timedelta
 def _entry(row: Any) -> OutboxEntry:
     sections = tuple((sec["name"], tuple((it["paper_id"], tuple(it["reasons"]))
                                          for it in sec["items"])) for sec in row["sections"])
-    return OutboxEntry(row["id"], row["subscriber_id"], subscriber_from_row(row["settings"]),
+    return OutboxEntry(row["id"], row["subscriber_id"], subscriber_from_row(
+                           row["settings"], row["ref"], row["managed"]),
                        row["kind"], row["period"],
                        row["period_start"], row["period_end"], row["state"], sections,
                        row["attempts"], row["last_error"])

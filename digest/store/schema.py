@@ -130,7 +130,26 @@ subscribers = Table(
     Column("email", String(320), nullable=False),
     Column("name", String(256), nullable=False, default=""),
     Column("settings", JSON, nullable=False),  # the resolved subscriber settings
-    Column("active", Boolean, nullable=False),  # listed in subscriptions.yaml now
+    # The subscriber's own settings (email and name included), without `defaults:`; the
+    # resolved ones above are made again from them when `defaults:` changes.
+    Column("prefs", JSON, nullable=False),
+    # Who manages prefs: "file" (subscriptions.yaml) or "db" (the subscriber's own pages,
+    # or an admin with `digest subscribers add/import`).
+    Column("managed", String(8), nullable=False),
+    # Opaque random reference that signed links carry (never the row id or the address).
+    Column("ref", String(32), nullable=False, unique=True),
+    # Who shares send instants: cadence|day|HH:MM|zone, or "instant" (Subscriber.group_key).
+    Column("group_key", String(128), nullable=False, index=True),
+    # A file-managed subscriber: listed in subscriptions.yaml now. Database-managed: True.
+    Column("active", Boolean, nullable=False),
+    # Double opt-in: null until the subscriber confirmed (admins' and the file's are).
+    Column("confirmed_at", UTCDateTime),
+    Column("paused_at", UTCDateTime),
+    # Since when they take digests (created, confirmed, resumed, resubscribed): periods
+    # before it are not theirs to miss.
+    Column("active_since", UTCDateTime, nullable=False),
+    # The latest digest period in the outbox for them.
+    Column("last_period", UTCDateTime),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     Column("removed_at", UTCDateTime),
@@ -182,6 +201,17 @@ meta = Table(
     metadata,
     Column("key", String(64), primary_key=True),
     Column("value", Text, nullable=False),
+)
+
+# Every mail the subscribe form caused (a confirmation, or "you are subscribed already"):
+# what caps such mails per address and day.
+form_mails = Table(
+    "form_mails",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("email_key", String(320), nullable=False, index=True),
+    Column("kind", String(16), nullable=False),  # confirm | known
+    Column("sent_at", UTCDateTime, nullable=False),
 )
 
 # One row per bot job run: what `digest status` shows as each job's last run.

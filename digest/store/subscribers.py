@@ -1,19 +1,29 @@
-"""SQL for subscribers: keeping them in step with the configuration, and what they got."""
+"""SQL for subscribers: the file's in step with subscriptions.yaml, the others managed in
+the database (their own pages, ``digest subscribers add/import``), and what they got.
+
+A subscriber takes digests ("sendable") when active, confirmed, not paused and not
+unsubscribed. Their resolved settings are made from ``defaults:`` and their own prefs;
+the defaults last synced are kept in ``meta`` so that the web pages resolve the same way.
+"""
 
 from __future__ import annotations
 
+import json
+import secrets
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, delete, func, insert, select, update
 
-from digest.model import Subscriber
-from digest.rank import History
+from digest.model import History, Subscriber
 from digest.store import schema as s
 from digest.store.papers import chunks
+
+_DEFAULTS_KEY = "defaults"
+c = s.subscribers.c
 
 
 @dataclass(frozen=True)
@@ -26,75 +36,335 @@ class SyncResult:
     unchanged: int
 
 
+@dataclass(frozen=True)
+class Record:
+    """One stored subscriber as their pages show them."""
+
+    subscriber: Subscriber
+    prefs: Mapping[str, Any]  # their own settings (email and name included)
+    state: str  # pending | active | paused | unsubscribed | removed
+
+    @property
+    def ref(self) -> str:
+        return self.subscriber.ref
+
+    @property
+    def managed(self) -> str:
+        return self.subscriber.managed
+
+
+def new_ref() -> str:
+    return secrets.token_urlsafe(12)
+
+
 def _settings(sub: Subscriber) -> dict[str, Any]:
     data = asdict(sub)
-    data.pop("line")
+    for key in ("line", "ref", "managed"):
+        data.pop(key)
+    return _jsonable(data)
+
+
+def _jsonable(data: Mapping[str, Any]) -> dict[str, Any]:
     return {k: list(v) if isinstance(v, tuple) else v for k, v in data.items()}
 
 
-def subscriber_from_row(settings: dict[str, Any]) -> Subscriber:
+def subscriber_from_row(settings: dict[str, Any], ref: str = "", managed: str = "file"
+                        ) -> Subscriber:
     """The Subscriber stored as a row's ``settings``."""
-    values: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v
-                              for k, v in settings.items()}
-    return Subscriber(**values)
+    return Subscriber.resolve({}, settings, ref=ref, managed=managed)
 
 
-def sync(conn: Connection, subscribers: Sequence[Subscriber], now: datetime) -> SyncResult:
-    """Add, change and deactivate subscriber rows so they match ``subscribers``.
+def _subscriber(row: Any) -> Subscriber:
+    return subscriber_from_row(row.settings, row.ref, row.managed)
 
-    Rows are never deleted: what was sent to someone stays recorded if they come back.
+
+def sendable() -> Any:
+    """The condition of rows that take digests."""
+    return (c.active.is_(True) & c.confirmed_at.is_not(None) & c.paused_at.is_(None)
+            & c.unsubscribed_at.is_(None))
+
+
+def state_of(row: Any) -> str:
+    if not row.active:
+        return "removed"
+    if row.unsubscribed_at is not None:
+        return "unsubscribed"
+    if row.confirmed_at is None:
+        return "pending"
+    return "paused" if row.paused_at is not None else "active"
+
+
+# ---- the file's subscribers ---------------------------------------------------------
+
+def sync(conn: Connection, subscribers: Sequence[Subscriber], now: datetime,
+         prefs: Sequence[Mapping[str, Any]] | None = None,
+         defaults: Mapping[str, Any] | None = None) -> SyncResult:
+    """Add, change and deactivate the file's subscribers so they match ``subscribers``
+    (with their own ``prefs``, in the same order), and re-resolve the database's
+    subscribers when ``defaults`` changed.
+
+    Rows are never deleted: what was sent to someone stays recorded if they come back. A
+    database subscriber whom the file now lists is taken over by the file.
     """
-    rows = {r.email_key: r for r in conn.execute(select(s.subscribers))}
+    own = list(prefs) if prefs is not None else [_settings(sub) for sub in subscribers]
+    keys = [sub.email.casefold() for sub in subscribers]
+    rows = {r.email_key: r for r in conn.execute(select(s.subscribers).where(
+        c.managed == "file"))}
+    for chunk in chunks(keys):
+        rows.update((r.email_key, r) for r in conn.execute(
+            select(s.subscribers).where(c.email_key.in_(chunk))))
     added = changed = unchanged = 0
-    for sub in subscribers:
+    for sub, mine in zip(subscribers, own, strict=True):
         values = {"email": sub.email, "name": sub.name, "settings": _settings(sub),
-                  "active": True, "removed_at": None, "updated_at": now}
+                  "prefs": _jsonable(mine), "group_key": sub.group_key, "managed": "file",
+                  "active": True, "removed_at": None}
         row = rows.pop(sub.email.casefold(), None)
         if row is None:
             conn.execute(insert(s.subscribers).values(
-                email_key=sub.email.casefold(), created_at=now, **values))
+                email_key=sub.email.casefold(), ref=new_ref(), created_at=now,
+                confirmed_at=now, active_since=now, updated_at=now, **values))
             added += 1
-        elif (row.email, row.name, row.settings, row.active) != (
-                sub.email, sub.name, values["settings"], True):
-            conn.execute(update(s.subscribers).where(s.subscribers.c.id == row.id).values(values))
+        elif any(getattr(row, k) != v for k, v in values.items()) or row.confirmed_at is None:
+            back = {} if row.active else {"active_since": now}
+            conn.execute(update(s.subscribers).where(c.id == row.id).values(
+                {**values, "updated_at": now, "confirmed_at": row.confirmed_at or now,
+                 **back}))
             changed += 1
         else:
             unchanged += 1
-    gone = [row.id for row in rows.values() if row.active]
-    if gone:
-        conn.execute(update(s.subscribers).where(s.subscribers.c.id.in_(gone))
+    gone = [row.id for row in rows.values() if row.active and row.managed == "file"]
+    for chunk in chunks(gone):
+        conn.execute(update(s.subscribers).where(c.id.in_(chunk))
                      .values(active=False, removed_at=now, updated_at=now))
+    if defaults is not None:
+        _resolve_again(conn, defaults, now)
     return SyncResult(added, changed, len(gone), unchanged)
 
 
-def histories(conn: Connection, paper_ids: Iterable[int]) -> dict[str, History]:
-    """Every subscriber's history (by folded email): papers sent or on their way (limited
-    to ``paper_ids``), and the cut-off of their latest planned digest."""
-    sent: dict[int, set[int]] = defaultdict(set, pending_papers(conn))
-    for chunk in chunks(sorted(set(paper_ids))):
-        query = select(s.sent_papers.c.subscriber_id, s.sent_papers.c.paper_id).where(
-            s.sent_papers.c.paper_id.in_(chunk))
-        for subscriber_id, paper_id in conn.execute(query):
-            sent[subscriber_id].add(paper_id)
-    rows = conn.execute(select(s.subscribers.c.id, s.subscribers.c.email_key,
-                               s.subscribers.c.last_digest_at)).all()
-    return {row.email_key: History(frozenset(sent[row.id]), row.last_digest_at) for row in rows}
+def stored_defaults(conn: Connection) -> dict[str, Any]:
+    """The ``defaults:`` of the latest sync."""
+    found = conn.execute(select(s.meta.c.value).where(s.meta.c.key == _DEFAULTS_KEY)
+                         ).scalar_one_or_none()
+    return dict(json.loads(found)) if found else {}
 
 
-def set_unsubscribed(conn: Connection, email: str, at: datetime | None) -> bool:
-    """Unsubscribe (``at``; the first time is kept) or resubscribe (None) ``email``.
+def _resolve_again(conn: Connection, defaults: Mapping[str, Any], now: datetime) -> None:
+    text = json.dumps(_jsonable(defaults), sort_keys=True)
+    if conn.execute(select(s.meta.c.value).where(s.meta.c.key == _DEFAULTS_KEY)
+                    ).scalar_one_or_none() == text:
+        return
+    conn.execute(delete(s.meta).where(s.meta.c.key == _DEFAULTS_KEY))
+    conn.execute(insert(s.meta).values(key=_DEFAULTS_KEY, value=text))
+    for row in conn.execute(select(c.id, c.prefs).where(c.managed == "db")).all():
+        sub = Subscriber.resolve(defaults, row.prefs)
+        conn.execute(update(s.subscribers).where(c.id == row.id).values(
+            settings=_settings(sub), group_key=sub.group_key, updated_at=now))
 
-    False when there is no such subscriber.
-    """
-    c = s.subscribers.c
-    exists = conn.execute(select(c.id).where(c.email_key == email.casefold())).first()
+
+# ---- the database's subscribers ------------------------------------------------------
+
+def record(conn: Connection, *, ref: str | None = None, email: str | None = None
+           ) -> Record | None:
+    """A stored subscriber by reference or by address."""
+    where = c.ref == ref if ref is not None else c.email_key == (email or "").casefold()
+    row = conn.execute(select(s.subscribers).where(where)).first()
+    if row is None:
+        return None
+    return Record(_subscriber(row), dict(row.prefs), state_of(row))
+
+
+def put(conn: Connection, prefs: Mapping[str, Any], now: datetime, *, confirmed: bool,
+        state: str = "active") -> str:
+    """Add or change a database subscriber with these own settings; returns what happened
+    (added, changed, unchanged). A file subscriber is refused (ValueError)."""
+    sub = Subscriber.resolve(stored_defaults(conn), prefs)
+    row = conn.execute(select(s.subscribers).where(
+        c.email_key == sub.email.casefold())).first()
+    values: dict[str, Any] = {
+        "email": sub.email, "name": sub.name, "settings": _settings(sub),
+        "prefs": _jsonable(prefs), "group_key": sub.group_key, "managed": "db",
+        "active": True, "removed_at": None}
+    if confirmed:
+        values.update(_state_values(row, state, now))
+    if row is None:
+        conn.execute(insert(s.subscribers).values(
+            email_key=sub.email.casefold(), ref=new_ref(), created_at=now, updated_at=now,
+            active_since=now, **{"confirmed_at": None, **values}))
+        return "added"
+    if row.managed == "file" and row.active:
+        raise ValueError(f"{sub.email} is managed by subscriptions.yaml; change it there")
+    if all(getattr(row, k) == v for k, v in values.items()):
+        return "unchanged"
+    conn.execute(update(s.subscribers).where(c.id == row.id).values(
+        {**values, "updated_at": now}))
+    return "changed"
+
+
+def _state_values(row: Any, state: str, now: datetime) -> dict[str, Any]:
+    """Columns for an admin-given state, keeping the times of a state that stays."""
+    def kept(column: str) -> datetime | None:
+        return getattr(row, column) if row is not None and getattr(row, column) else now
+
+    return {"confirmed_at": kept("confirmed_at"),
+            "paused_at": kept("paused_at") if state == "paused" else None,
+            "unsubscribed_at": kept("unsubscribed_at") if state == "unsubscribed" else None}
+
+
+def request(conn: Connection, prefs: Mapping[str, Any], now: datetime, cap: int
+            ) -> tuple[Record, str] | None:
+    """A subscribe form was sent for ``prefs["email"]``: which mail that address gets
+    (``confirm`` or ``known``) and for whom, or None when it had ``cap`` such mails in
+    the last day. A new or pending address takes the form's settings (pending until
+    confirmed); a subscribed one keeps theirs (the form cannot change anyone's)."""
+    key = str(prefs["email"]).casefold()
+    mails = conn.execute(select(func.count()).select_from(s.form_mails).where(
+        s.form_mails.c.email_key == key, s.form_mails.c.sent_at > now - timedelta(days=1))
+                         ).scalar_one()
+    if mails >= cap:
+        return None
+    row = conn.execute(select(s.subscribers).where(c.email_key == key)).first()
+    if row is None or row.confirmed_at is None or not row.active or (
+            row.unsubscribed_at is not None and row.managed == "db"):
+        if row is not None and row.active and row.managed == "file":
+            kind = "confirm"  # unsubscribed from the file's list: confirm to come back
+        else:
+            sub = Subscriber.resolve(stored_defaults(conn), prefs)
+            values = {"email": sub.email, "name": sub.name, "settings": _settings(sub),
+                      "prefs": _jsonable(prefs), "group_key": sub.group_key,
+                      "managed": "db", "active": True, "removed_at": None,
+                      "confirmed_at": None, "updated_at": now}
+            if row is None:
+                conn.execute(insert(s.subscribers).values(
+                    email_key=key, ref=new_ref(), created_at=now, active_since=now, **values))
+            else:
+                conn.execute(update(s.subscribers).where(c.id == row.id).values(values))
+            kind = "confirm"
+    else:
+        kind = "confirm" if row.unsubscribed_at is not None else "known"
+    conn.execute(insert(s.form_mails).values(email_key=key, kind=kind, sent_at=now))
+    found = record(conn, email=key)
+    assert found is not None
+    return found, kind
+
+
+def confirm(conn: Connection, ref: str, now: datetime) -> bool:
+    """Confirm (or come back after an unsubscribe); False for an unknown reference."""
+    row = conn.execute(select(s.subscribers).where(c.ref == ref)).first()
+    if row is None:
+        return False
+    if row.confirmed_at is None or row.unsubscribed_at is not None:
+        conn.execute(update(s.subscribers).where(c.id == row.id).values(
+            confirmed_at=row.confirmed_at or now, unsubscribed_at=None, active_since=now,
+            updated_at=now))
+    return True
+
+
+def set_prefs(conn: Connection, ref: str, prefs: Mapping[str, Any], now: datetime) -> None:
+    """New own settings for a database subscriber (resolved with the stored defaults)."""
+    sub = Subscriber.resolve(stored_defaults(conn), prefs)
+    conn.execute(update(s.subscribers).where(c.ref == ref, c.managed == "db").values(
+        name=sub.name, settings=_settings(sub), prefs=_jsonable(prefs),
+        group_key=sub.group_key, updated_at=now))
+
+
+def set_paused(conn: Connection, ref: str, at: datetime | None, now: datetime) -> None:
+    """Pause (``at``) or resume (None)."""
+    values: dict[str, Any] = {"paused_at": at, "updated_at": now}
+    if at is None:
+        values["active_since"] = now
+    query = update(s.subscribers).where(c.ref == ref)
+    if at is not None:
+        query = query.where(c.paused_at.is_(None))
+    conn.execute(query.values(values))
+
+
+def set_unsubscribed(conn: Connection, email: str, at: datetime | None,
+                     ref: str | None = None, now: datetime | None = None) -> bool:
+    """Unsubscribe (``at``; the first time is kept) or resubscribe (None, as of ``now``) a
+    subscriber by address or reference. False when there is no such subscriber."""
+    where = c.ref == ref if ref is not None else c.email_key == email.casefold()
+    exists = conn.execute(select(c.id).where(where)).first()
     if exists is None:
         return False
     query = update(s.subscribers).where(c.id == exists.id)
     if at is not None:
         query = query.where(c.unsubscribed_at.is_(None))
-    conn.execute(query.values(unsubscribed_at=at))
+        values: dict[str, Any] = {"unsubscribed_at": at}
+    else:
+        values = {"unsubscribed_at": None, "active_since": now or c.active_since}
+    conn.execute(query.values(values))
     return True
+
+
+def exported(conn: Connection) -> Iterator[tuple[Mapping[str, Any], str]]:
+    """The database's confirmed subscribers (own settings, state), by address."""
+    query = select(s.subscribers).where(c.managed == "db", c.confirmed_at.is_not(None),
+                                        c.active.is_(True)).order_by(c.email_key)
+    for row in conn.execute(query):
+        yield dict(row.prefs), state_of(row)
+
+
+# ---- what planning reads --------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Member:
+    """A subscriber who takes digests, with what planning needs to know of their past."""
+
+    subscriber: Subscriber
+    since: datetime  # periods before it are not theirs (created, confirmed, resumed)
+    last_period: datetime | None  # the latest digest period in their outbox
+
+
+def members(conn: Connection, *, groups: Iterable[str] | None = None,
+            only: str | None = None) -> list[Member]:
+    """Everyone who takes digests, or those of these send groups, or one address."""
+    query = select(c.settings, c.ref, c.managed, c.active_since, c.last_period).where(
+        sendable()).order_by(c.id)
+    if only is not None:
+        query = query.where(c.email_key == only.casefold())
+    wanted = None if groups is None else list(groups)
+    if wanted is not None:
+        query = query.where(c.group_key.in_(wanted))
+    return [_member(row) for row in conn.execute(query)]
+
+
+def _member(row: Any) -> Member:
+    return Member(_subscriber(row), row.active_since, row.last_period)
+
+
+def group_keys(conn: Connection) -> list[str]:
+    """The send groups of everyone who takes digests."""
+    return sorted(conn.execute(select(c.group_key).where(sendable()).distinct()).scalars())
+
+
+def stamp(conn: Connection) -> str:
+    """Changes whenever any subscriber row changes (for the bot's watcher)."""
+    n, last = conn.execute(select(func.count(), func.max(c.updated_at))).one()
+    return f"{n}:{last}"
+
+
+def histories(conn: Connection, paper_ids: Iterable[int], emails: Iterable[str] | None = None
+              ) -> dict[str, History]:
+    """These subscribers' history (by folded email): papers sent or on their way (limited
+    to ``paper_ids``), and the cut-off of their latest planned digest."""
+    keys = None if emails is None else sorted({e.casefold() for e in emails})
+    rows: list[Any] = []
+    if keys is None:
+        rows = list(conn.execute(select(c.id, c.email_key, c.last_digest_at)))
+    else:
+        for chunk in chunks(keys):
+            rows += conn.execute(select(c.id, c.email_key, c.last_digest_at).where(
+                c.email_key.in_(chunk))).all()
+    ids = {row.id for row in rows}
+    sent: dict[int, set[int]] = defaultdict(set, pending_papers(conn))
+    for chunk in chunks(sorted(set(paper_ids))):
+        query = select(s.sent_papers.c.subscriber_id, s.sent_papers.c.paper_id).where(
+            s.sent_papers.c.paper_id.in_(chunk))
+        for subscriber_id, paper_id in conn.execute(query):
+            if subscriber_id in ids:
+                sent[subscriber_id].add(paper_id)
+    return {row.email_key: History(frozenset(sent[row.id]), row.last_digest_at)
+            for row in rows}
 
 
 @dataclass(frozen=True)
@@ -103,7 +373,8 @@ class SubscriberStatus:
 
     email: str
     name: str
-    state: str  # active | unsubscribed | removed
+    state: str  # pending | active | paused | unsubscribed | removed
+    managed: str  # file | db
     cadence: str
     last_digest: datetime | None
     digests_sent: int
@@ -118,12 +389,11 @@ def statuses(conn: Connection) -> list[SubscriberStatus]:
     papers: dict[int, int] = {sid: n for sid, n in conn.execute(  # noqa: C416
         select(s.sent_papers.c.subscriber_id, func.count())
         .group_by(s.sent_papers.c.subscriber_id))}
-    rows = conn.execute(select(s.subscribers).order_by(s.subscribers.c.email_key)).mappings()
+    rows = conn.execute(select(s.subscribers).order_by(c.email_key))
     return [SubscriberStatus(
-        r["email"], r["name"],
-        "unsubscribed" if r["unsubscribed_at"] else "active" if r["active"] else "removed",
-        r["settings"].get("cadence", ""), sent.get(r["id"], (0, None))[1],
-        sent.get(r["id"], (0, None))[0], papers.get(r["id"], 0)) for r in rows]
+        r.email, r.name, state_of(r), r.managed, r.settings.get("cadence", ""),
+        sent.get(r.id, (0, None))[1], sent.get(r.id, (0, None))[0], papers.get(r.id, 0))
+        for r in rows]
 
 
 def pending_papers(conn: Connection) -> dict[int, set[int]]:
@@ -135,4 +405,3 @@ def pending_papers(conn: Connection) -> dict[int, set[int]]:
         ids = {it["paper_id"] for sec in sections for it in sec["items"]}
         found.setdefault(subscriber_id, set()).update(ids)
     return found
-
