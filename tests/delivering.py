@@ -8,11 +8,11 @@ from datetime import datetime
 from pathlib import Path
 
 from digest.deliver import MailSettings, deliver
-from digest.plan import plan_due
 from digest.deliver.message import Envelope
 from digest.deliver.tokens import Tokens
 from digest.deliver.transport import MaildirTransport
 from digest.model import Subscriber
+from digest.plan import plan_due
 from digest.rank import Digest
 from digest.store import Store
 

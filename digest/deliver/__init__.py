@@ -3,8 +3,9 @@
 A pass first plans (``digest.plan``: one digest per subscriber and period, or a skipped
 or missed record). Then it delivers: each digest is claimed (``sending``, committed
 before any SMTP traffic), rendered, sent, and marked ``sent`` with its papers recorded in
-one transaction after the server's 250; or ``retry`` (4xx, dropped connection, timeout: exponential back-off, at most
-5 attempts) or ``failed`` (5xx, with the server's reply). A digest left in ``sending`` by a
+one transaction after the server's 250; or ``retry`` (4xx, dropped connection, timeout:
+exponential back-off, at most 5 attempts) or ``failed`` (5xx, with the server's reply). A
+digest left in ``sending`` by a
 process that died is sent again with the same Message-ID: at least once, never lost.
 """
 
