@@ -167,25 +167,6 @@ def serve(host: str, port: int, db: str, config: Path, now: str | None) -> None:
 
 
 @cli.command()
-@settings_options
-def subscribers(db: str, config: Path, now: str | None) -> None:
-    """List everyone, with state, last digest sent and counts.
-
-    \b
-    Example:
-        digest subscribers
-    """
-    table = Table(box=box.SIMPLE_HEAD)
-    for name in ("Email", "Name", "State", "Cadence", "Last digest", "Digests", "Papers"):
-        table.add_column(name, justify="right" if name in ("Digests", "Papers") else "left")
-    for st in Store(_settings(db, config, now).db_url).statuses():
-        last = f"{st.last_digest:%Y-%m-%d %H:%M}" if st.last_digest else "-"
-        table.add_row(st.email, st.name, st.state, st.cadence, last, str(st.digests_sent),
-                      str(st.papers_sent))
-    _console().print(table)
-
-
-@cli.command()
 @click.argument("email")
 @settings_options
 def unsubscribe(email: str, db: str, config: Path, now: str | None) -> None:

@@ -1,0 +1,152 @@
+"""``digest subscribers``: list everyone, and manage the database's subscribers (add,
+export, import); subscriptions.yaml manages its own."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import click
+import yaml
+from rich import box
+from rich.table import Table
+
+from digest.cli import _console, _settings, cli, settings_options
+from digest.config import Config, check_subscriber, load_config, load_entries, sync_config
+from digest.errors import ConfigError
+from digest.store import Store
+
+# Keys in the order export writes them.
+_ORDER = ("email", "name", "cadence", "day", "send_at", "timezone", "authors", "keywords",
+          "exclude", "categories", "max_papers", "trending", "max_age_days", "send_empty",
+          "alert_keywords", "grace_hours")
+
+
+@cli.group(invoke_without_command=True)
+@settings_options
+@click.pass_context
+def subscribers(ctx: click.Context, db: str, config: Path, now: str | None) -> None:
+    """List everyone, with state, who manages them, last digest sent and counts.
+
+    Subscribers listed in subscriptions.yaml are managed there; the others (who
+    subscribed on the web pages, or whom an admin added) live in the database.
+
+    \b
+    Examples:
+        digest subscribers
+        digest subscribers add ada@example.org --author "Maojiang Su" --keyword "flow matching"
+        digest subscribers export --format yaml -o subscribers.yaml
+        digest subscribers import subscribers.yaml
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    table = Table(box=box.SIMPLE_HEAD)
+    for name in ("Email", "Name", "State", "Managed by", "Cadence", "Last digest", "Digests",
+                 "Papers"):
+        table.add_column(name, justify="right" if name in ("Digests", "Papers") else "left")
+    for st in Store(_settings(db, config, now).db_url).statuses():
+        last = f"{st.last_digest:%Y-%m-%d %H:%M}" if st.last_digest else "-"
+        table.add_row(st.email, st.name, st.state, "file" if st.managed == "file" else
+                      "database", st.cadence, last, str(st.digests_sent), str(st.papers_sent))
+    _console().print(table)
+
+
+def _synced(db: str, config: Path, now: str | None) -> tuple[Store, datetime, Config | None]:
+    """The store, in step with subscriptions.yaml when there is one (its defaults)."""
+    settings = _settings(db, config, now)
+    store = Store(settings.db_url)
+    loaded = load_config(settings.config_path) if settings.config_path.exists() else None
+    if loaded is not None:
+        sync_config(store, loaded, settings.now())
+    return store, settings.now(), loaded
+
+
+@subscribers.command()
+@click.argument("email")
+@click.option("--name", default=None, help="Their name, for the greeting.")
+@click.option("--author", "authors", multiple=True, metavar="NAME", help="An author to follow "
+              "(repeat it).")
+@click.option("--keyword", "keywords", multiple=True, metavar="PHRASE",
+              help="A keyword to follow (repeat it).")
+@click.option("--cadence", type=click.Choice(["daily", "weekly", "instant"]), default=None)
+@click.option("--day", default=None, help="Weekday of a weekly digest.")
+@click.option("--send-at", default=None, metavar="HH:MM", help="Local time of the digest.")
+@click.option("--timezone", default=None, help="IANA time zone, e.g. Europe/Berlin.")
+@settings_options
+def add(email: str, name: str | None, authors: tuple[str, ...], keywords: tuple[str, ...],
+        cadence: str | None, day: str | None, send_at: str | None, timezone: str | None,
+        db: str, config: Path, now: str | None) -> None:
+    """Add (or change) a subscriber in the database, confirmed, checked like digest check.
+
+    What is not given comes from defaults: in subscriptions.yaml.
+
+    \b
+    Example:
+        digest subscribers add ada@example.org --author "Maojiang Su" --cadence daily
+    """
+    raw: dict[str, Any] = {"email": email, "name": name, "authors": list(authors) or None,
+                           "keywords": list(keywords) or None, "cadence": cadence,
+                           "day": day, "send_at": send_at, "timezone": timezone}
+    prefs, problems = check_subscriber({k: v for k, v in raw.items() if v is not None})
+    if prefs is None:
+        raise ConfigError("\n".join(f"subscriber {email}: {m}" for m in problems.values()))
+    store, moment, _ = _synced(db, config, now)
+    outcome = store.put_subscriber(prefs, moment)
+    click.echo(f"{prefs['email']}: {outcome}")
+
+
+@subscribers.command("export")
+@click.option("--format", "fmt", type=click.Choice(["yaml", "json"]), default="yaml",
+              show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write to this file instead of printing.")
+@settings_options
+def export(fmt: str, output: Path | None, db: str, config: Path, now: str | None) -> None:
+    """Write the database's subscribers as a file that import reads back unchanged.
+
+    Each has their own settings (not defaults:) and a state when not active (paused,
+    unsubscribed). Subscribers of subscriptions.yaml and unconfirmed ones are left out.
+
+    \b
+    Example:
+        digest subscribers export -o subscribers.yaml
+    """
+    entries = []
+    for prefs, state in Store(_settings(db, config, now).db_url).exported_subscribers():
+        entry = {k: prefs[k] for k in _ORDER if k in prefs}
+        if state != "active":
+            entry["state"] = state
+        entries.append(entry)
+    document = {"subscribers": entries}
+    if fmt == "json":
+        text = json.dumps(document, ensure_ascii=False, indent=2) + "\n"
+    else:
+        text = yaml.safe_dump(document, allow_unicode=True, sort_keys=False,
+                              default_flow_style=False, width=100)
+    if output is None:
+        sys.stdout.write(text)
+        return
+    output.write_text(text, encoding="utf-8")
+    click.echo(f"wrote {len(entries)} subscribers to {output}", err=True)
+
+
+@subscribers.command("import")
+@click.argument("file", type=click.Path(path_type=Path))
+@settings_options
+def import_(file: Path, db: str, config: Path, now: str | None) -> None:
+    """Add or change the database's subscribers from FILE (YAML or JSON, as export writes).
+
+    Every entry is checked like digest check; with any problem nothing is imported.
+
+    \b
+    Example:
+        digest subscribers import subscribers.yaml
+    """
+    entries = load_entries(file)
+    store, moment, _ = _synced(db, config, now)
+    counts = store.import_subscribers([(e.prefs, e.state) for e in entries], moment)
+    click.echo(f"imported {len(entries)} subscribers from {file}: " + ", ".join(
+        f"{n} {k}" for k, n in counts.items()))
