@@ -211,6 +211,8 @@ def create_app(store: Store, tokens: Tokens, clock: Callable[[], datetime],
         return subscribe_page(request)
 
     async def subscribe(request: Request) -> Response:
+        if request.method == "GET":
+            return subscribe_page(request)
         client = request.client.host if request.client else "-"
         if not limit.allow(client):
             response = message("Too many requests", "Please wait a few minutes and try "
@@ -369,8 +371,7 @@ def create_app(store: Store, tokens: Tokens, clock: Callable[[], datetime],
 
     routes = [
         Route("/", subscribe_form, methods=["GET"]),
-        Route("/subscribe", subscribe_form, methods=["GET"]),
-        Route("/subscribe", subscribe, methods=["POST"]),
+        Route("/subscribe", subscribe, methods=["GET", "POST"]),
         Route("/confirm/{token}", confirm, methods=["GET", "POST"]),
         Route("/manage/{token}", manage, methods=["GET", "POST"]),
         Route("/unsubscribe/{token}", unsubscribe, methods=["GET", "POST"]),

@@ -162,6 +162,8 @@ def serve(host: str, port: int, db: str, config: Path, now: str | None) -> None:
     settings = _settings(db, config, now)
     store = Store(settings.db_url)
     mail = MailSettings.from_env()
+    if settings.config_path.exists():  # its defaults: apply to those who subscribe here
+        sync_config(store, load_config(settings.config_path), settings.now())
     app = create_app(store, tokens_for(store), settings.now, mail, transport_from_env())
     uvicorn.run(app, host=host, port=port, log_level="info")
 

@@ -1,0 +1,356 @@
+"""The subscriber's own pages over HTTP against ``digest serve`` in a subprocess, with mail
+caught by a real SMTP server: subscribe, confirm, manage, follow from the mail, and every
+way an attacker or a mail scanner could try to change someone else's subscription."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from digest.deliver.tokens import Tokens
+from digest.store import Store
+from tests.conftest import ROOT
+from tests.mailing import NOW
+from tests.smtpserver import SmtpServer, free_port
+
+SECRET = "web-s3cret"
+
+
+@dataclass
+class Site:
+    base: str
+    env: dict[str, str]
+    smtp: SmtpServer
+    db_url: str
+
+    def client(self, ip: str = "127.0.0.1") -> httpx.Client:
+        # uvicorn believes X-Forwarded-For from loopback: each "ip" is another client.
+        return httpx.Client(base_url=self.base, headers={"X-Forwarded-For": ip}, timeout=10)
+
+    def mails_to(self, email: str, count: int = 1, wait: float = 10) -> list[EmailMessage]:
+        deadline = time.monotonic() + wait
+        while True:
+            found = [r.message for r in self.smtp.received if email in r.recipients]
+            if len(found) >= count or time.monotonic() > deadline:
+                return found
+            time.sleep(0.05)
+
+    def record(self, email: str) -> Any:
+        return Store(self.db_url).record(email=email)
+
+
+@pytest.fixture
+def site(mail_env: dict[str, str], db_url: str, smtp: SmtpServer) -> Iterator[Site]:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {**mail_env, "DIGEST_DB": db_url, "DIGEST_SMTP_URL": smtp.url,
+           "DIGEST_BASE_URL": base, "DIGEST_SECRET": SECRET, "DIGEST_NOW": NOW.isoformat()}
+    child = subprocess.Popen([sys.executable, "-m", "digest", "serve", "--port", str(port)],
+                             cwd=ROOT, env={**os.environ, **env}, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE, text=True)
+    try:
+        for _ in range(100):
+            try:
+                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        else:
+            pytest.fail("digest serve did not start")
+        yield Site(base, env, smtp, db_url)
+    finally:
+        child.terminate()
+        child.wait(timeout=10)
+
+
+def form_token(page: str) -> str:
+    m = re.search(r'name="csrf" value="([^"]+)"', page)
+    assert m, page
+    return m.group(1)
+
+
+def subscribe(client: httpx.Client, **fields: str) -> httpx.Response:
+    page = client.get("/")
+    assert page.status_code == 200
+    data = {"csrf": form_token(page.text), "name": "", "authors": "", "keywords": "",
+            "cadence": "daily", "timezone": "Europe/Berlin", **fields}
+    return client.post("/subscribe", data=data)
+
+
+def link(message: EmailMessage, label: str) -> str:
+    """A link from the text part: ``Label: URL`` or a bare URL after ``label``."""
+    body = message.get_body(("plain",))
+    assert body is not None
+    text = body.get_content()
+    m = re.search(re.escape(label) + r":?\s*\n?\s*(http\S+)", text)
+    assert m, f"no {label!r} in:\n{text}"
+    return m.group(1)
+
+
+def path(url: str) -> str:
+    return "/" + url.split("://", 1)[1].split("/", 1)[1]
+
+
+def test_the_whole_flow(site: Site, run: Any) -> None:
+    web = site.client()
+    answer = subscribe(web, email="Carol@Example.org", name="Carol",
+                       authors="Maojiang Su\n", keywords="diffusion transformer\n")
+    assert answer.status_code == 200 and "Check your inbox" in answer.text
+    (confirmation,) = site.mails_to("Carol@example.org")
+    assert "Confirm your subscription" in confirmation["Subject"]
+    assert site.record("carol@example.org").state == "pending"
+
+    confirm = path(link(confirmation, "To confirm, open this link (it is valid for 48 hours)"))
+    shown = web.get(confirm)
+    assert shown.status_code == 200 and "Maojiang Su" in shown.text
+    assert site.record("carol@example.org").state == "pending"  # a GET changes nothing
+    done = web.post(confirm)
+    assert done.status_code == 200 and "You are subscribed" in done.text
+    assert site.record("carol@example.org").state == "active"
+
+    # The next pass plans and sends her first digest; its cards carry her links.
+    sent = run("send", "--now", NOW.isoformat(), env=site.env)
+    assert sent.exit_code == 0, sent.output
+    digest = [m for m in site.mails_to("Carol@example.org", 2) if "Daily" in m["Subject"]]
+    assert len(digest) == 1
+    manage = path(link(digest[0], "Preferences"))
+    unfollow = path(link(digest[0], "Unfollow Maojiang Su"))
+
+    prefs = web.get(manage)
+    assert prefs.status_code == 200 and "Carol@example.org" in prefs.text
+    saved = web.post(manage, data={
+        "do": "save", "name": "Carol", "authors": "Maojiang Su\nJiacheng Sun",
+        "keywords": "diffusion transformer", "exclude": "", "categories": "",
+        "cadence": "weekly", "day": "friday", "send_at": "07:30",
+        "timezone": "America/New_York", "max_papers": "10", "trending": "on"})
+    assert saved.status_code == 200 and "Saved." in saved.text
+    carol = site.record("carol@example.org").subscriber
+    assert (carol.cadence, carol.day, carol.send_at, carol.timezone, carol.max_papers) == (
+        "weekly", "friday", "07:30", "America/New_York", 10)
+    assert carol.authors == ("Maojiang Su", "Jiacheng Sun")
+    preview = run("preview", "carol@example.org", "--now", NOW.isoformat(), env=site.env)
+    assert preview.exit_code == 0 and "Weekly Papers for Carol" in preview.stdout
+    assert "Jiacheng Sun" in preview.stdout  # his papers are in now
+
+    assert web.get(unfollow).status_code == 200
+    assert "Maojiang Su" in site.record("carol@example.org").subscriber.authors
+    assert "You no longer follow" in web.post(unfollow).text
+    assert site.record("carol@example.org").subscriber.authors == ("Jiacheng Sun",)
+
+    assert "Paused" in web.post(manage, data={"do": "pause"}).text
+    assert site.record("carol@example.org").state == "paused"
+    later = (NOW + timedelta(days=8)).isoformat()
+    assert run("send", "--now", later, env=site.env).exit_code == 0
+    assert len(site.mails_to("Carol@example.org", 3, wait=0.5)) == 2  # nothing while paused
+    assert "Resumed" in web.post(manage, data={"do": "resume"}).text
+    assert "Unsubscribed" in web.post(manage, data={"do": "unsubscribe"}).text
+    assert site.record("carol@example.org").state == "unsubscribed"
+    assert run("send", "--now", (NOW + timedelta(days=16)).isoformat(),
+               env=site.env).exit_code == 0
+    assert len(site.mails_to("Carol@example.org", 3, wait=0.5)) == 2
+    listing = run("subscribers", env=site.env).stdout
+    assert re.search(r"Carol@example.org\s+Carol\s+unsubscribed\s+database", listing)
+
+
+def test_follow_and_mute_from_card_links(site: Site, run: Any) -> None:
+    web = site.client()
+    subscribe(web, email="dan@example.org", keywords="diffusion")
+    (confirmation,) = site.mails_to("dan@example.org")
+    web.post(path(link(confirmation, "To confirm, open this link (it is valid for 48 hours)")))
+    assert run("send", "--now", NOW.isoformat(), env=site.env).exit_code == 0
+    digest = site.mails_to("dan@example.org", 2)[1]
+    follow = re.search(r"Follow ([^:\n]+): (http\S+)", digest.get_body(("plain",)).get_content())
+    assert follow
+    name = follow.group(1)
+    mute = path(link(digest, "Mute “diffusion”"))
+    assert web.post(path(follow.group(2))).status_code == 200
+    assert web.post(mute).status_code == 200
+    dan = site.record("dan@example.org").subscriber
+    assert dan.authors == (name,) and dan.keywords == ()
+
+
+def test_unconfirmed_get_nothing(site: Site, run: Any) -> None:
+    subscribe(site.client(), email="eve@example.org", authors="Maojiang Su")
+    assert len(site.mails_to("eve@example.org")) == 1
+    assert run("send", "--now", NOW.isoformat(), env=site.env).exit_code == 0
+    assert len(site.mails_to("eve@example.org", 2, wait=0.5)) == 1  # the confirmation only
+    assert site.record("eve@example.org").state == "pending"
+
+
+def test_known_and_unknown_addresses_get_the_same_answer(site: Site) -> None:
+    web = site.client()
+    known = subscribe(web, email="ada@example.org", authors="Someone Else")
+    unknown = subscribe(web, email="zoe@example.org", authors="Someone Else")
+    assert known.status_code == unknown.status_code == 200
+    assert known.text.replace("ada@", "X@") == unknown.text.replace("zoe@", "X@")
+    assert set(known.headers) == set(unknown.headers)
+    # Ada is told she is subscribed already, with her preferences link; nothing changed.
+    (ada,) = site.mails_to("ada@example.org")
+    assert "You are subscribed" in ada["Subject"] and "/manage/" in link(ada, "pause or stop the digest")
+    assert site.record("ada@example.org").subscriber.authors == ("Maojiang Su",)
+
+
+def test_confirmation_mails_per_address_are_capped(site: Site) -> None:
+    for i in range(6):
+        answer = subscribe(site.client(f"10.0.0.{i}"), email="fay@example.org")
+        assert answer.status_code == 200 and "Check your inbox" in answer.text
+    time.sleep(1)
+    assert len(site.mails_to("fay@example.org", 6, wait=1)) == 3
+
+
+def test_clients_are_rate_limited(site: Site) -> None:
+    web = site.client("10.1.1.1")
+    codes = [subscribe(web, email=f"g{i}@example.org").status_code for i in range(12)]
+    assert codes[:10] == [200] * 10 and codes[10:] == [429, 429]
+    limited = subscribe(web, email="g@example.org")
+    assert limited.headers["Retry-After"].isdigit()
+    assert subscribe(site.client("10.1.1.2"), email="h@example.org").status_code == 200
+
+
+def test_form_errors_keep_what_was_typed(site: Site) -> None:
+    answer = subscribe(site.client(), email="ivy@example.org", authors="Maojiang Su",
+                       timezone="Europe/Berln")
+    assert answer.status_code == 400
+    assert "did you mean &#39;Europe/Berlin&#39;?" in answer.text
+    assert "Maojiang Su" in answer.text and 'value="ivy@example.org"' in answer.text
+    bad = subscribe(site.client(), email="not an address")
+    assert bad.status_code == 400 and "invalid email" in bad.text
+    assert site.record("ivy@example.org") is None
+    assert site.smtp.received == []
+
+
+def test_a_post_without_the_form_token_is_refused(site: Site) -> None:
+    web = site.client()
+    page = web.get("/")
+    cookie = page.headers["set-cookie"]
+    assert "HttpOnly" in cookie and "SameSite=lax" in cookie.replace("Lax", "lax")
+    data = {"email": "jo@example.org", "cadence": "daily", "timezone": "UTC"}
+    assert web.post("/subscribe", data=data).status_code == 400  # no token
+    other = httpx.post(f"{site.base}/subscribe", data={**data, "csrf": form_token(page.text)})
+    assert other.status_code == 400  # the token, but not the cookie it belongs to
+    forged = Tokens("guess").make("form", web.cookies["digest_csrf"])
+    assert web.post("/subscribe", data={**data, "csrf": forged}).status_code == 400
+    assert site.record("jo@example.org") is None and site.smtp.received == []
+
+
+def test_bad_expired_and_foreign_tokens_change_nothing(site: Site) -> None:
+    web = site.client()
+    subscribe(web, email="kim@example.org", authors="Maojiang Su")
+    subscribe(web, email="lee@example.org", authors="Maojiang Su")
+    kim, lee = site.record("kim@example.org"), site.record("lee@example.org")
+    tokens = Tokens(SECRET)
+    expired = tokens.make_confirm(kim.ref, NOW - timedelta(hours=49))
+    fresh = tokens.make_confirm(kim.ref, NOW - timedelta(hours=47))
+    tampered = fresh[:-1] + ("A" if fresh[-1] != "A" else "B")
+    for token in (expired, tampered, "x", Tokens("another secret").make_confirm(kim.ref, NOW),
+                  tokens.make("manage", kim.ref)):  # the wrong action, too
+        assert web.get(f"/confirm/{token}").status_code == 400
+        assert web.post(f"/confirm/{token}").status_code == 400
+    assert site.record("kim@example.org").state == "pending"
+    assert web.post(f"/confirm/{fresh}").status_code == 200
+    assert site.record("kim@example.org").state == "active"
+    assert site.record("lee@example.org").state == "pending"  # Kim's token is Kim's only
+
+    manage = tokens.make("manage", kim.ref)
+    for token in (tokens.make("unsubscribe", kim.ref), manage[:-2] + "xx",
+                  Tokens("changed secret").make("manage", kim.ref),
+                  tokens.make("manage", "no-such-ref")):
+        assert web.post(f"/manage/{token}", data={"do": "unsubscribe"}).status_code == 400
+        assert web.post(f"/unfollow/{token}").status_code == 400
+    assert site.record("kim@example.org").state == "active"
+    page = web.get(f"/manage/{manage}")
+    assert "kim@example.org" in page.text and "lee@example.org" not in page.text
+    assert site.record("lee@example.org").subscriber == lee.subscriber
+
+
+def test_gets_change_nothing(site: Site) -> None:
+    web = site.client()
+    subscribe(web, email="max@example.org", authors="Maojiang Su", keywords="diffusion")
+    ref = site.record("max@example.org").ref
+    tokens = Tokens(SECRET)
+    web.post(f"/confirm/{tokens.make_confirm(ref, NOW)}")
+    before = site.record("max@example.org")
+    for url in (f"/manage/{tokens.make('manage', ref)}",
+                f"/unsubscribe/{tokens.make('unsubscribe', ref)}",
+                f"/follow/{tokens.make('follow', ref, 'Jiacheng Sun')}",
+                f"/unfollow/{tokens.make('unfollow', ref, 'Maojiang Su')}",
+                f"/mute/{tokens.make('mute', ref, 'diffusion')}"):
+        page = web.get(url)
+        assert page.status_code == 200 and '<form method="post"' in page.text
+    assert site.record("max@example.org") == before
+
+
+def test_file_managed_subscribers_may_pause_and_leave_but_not_edit(site: Site) -> None:
+    web = site.client()
+    ref = site.record("ada@example.org").ref
+    manage = f"/manage/{Tokens(SECRET).make('manage', ref)}"
+    page = web.get(manage)
+    assert "configuration file" in page.text and 'name="authors"' not in page.text
+    refused = web.post(manage, data={"do": "save", "authors": "Someone"})
+    assert refused.status_code == 409
+    assert web.post(f"/follow/{Tokens(SECRET).make('follow', ref, 'X Y')}").status_code == 409
+    assert site.record("ada@example.org").subscriber.authors == ("Maojiang Su",)
+    assert "Paused" in web.post(manage, data={"do": "pause"}).text
+    assert site.record("ada@example.org").state == "paused"
+
+
+def test_every_response_carries_the_security_headers(site: Site) -> None:
+    web = site.client()
+    for response in (web.get("/"), web.get("/nowhere"), web.put("/subscribe"),
+                     web.get("/manage/bad"), web.post("/subscribe")):
+        csp = response.headers["content-security-policy"]
+        assert "default-src 'none'" in csp and "frame-ancestors 'none'" in csp
+        assert response.headers["x-content-type-options"] == "nosniff"
+        assert response.headers["x-frame-options"] == "DENY"
+    assert web.get("/nowhere").status_code == 404
+    not_allowed = web.put("/subscribe")
+    assert not_allowed.status_code == 405 and "POST" in not_allowed.headers["allow"]
+
+
+def test_admin_commands_validate_and_round_trip(run: Any, mail_env: dict[str, str],
+                                                 tmp_path: Path, db_url: str) -> None:
+    bad = run("subscribers", "add", "nina@example.org", "--timezone", "Europe/Berln",
+              env=mail_env)
+    assert bad.exit_code == 1
+    assert "subscriber nina@example.org: timezone: unknown time zone 'Europe/Berln'; did " \
+        "you mean 'Europe/Berlin'?" in bad.stderr
+    taken = run("subscribers", "add", "ada@example.org", env=mail_env)
+    assert taken.exit_code == 1 and "managed by subscriptions.yaml" in taken.stderr
+    added = run("subscribers", "add", "nina@example.org", "--author", "Maojiang Su",
+                "--keyword", "flow matching", "--cadence", "weekly", env=mail_env)
+    assert added.exit_code == 0 and "added" in added.stdout
+    run("subscribers", "add", "otto@example.org", "--author", "Jiacheng Sun", env=mail_env)
+    run("unsubscribe", "otto@example.org", env=mail_env)
+    for fmt in ("yaml", "json"):
+        exported = run("subscribers", "export", "--format", fmt, env=mail_env).stdout
+        assert "ada@example.org" not in exported  # the file's own are not exported
+        path = tmp_path / f"list.{fmt}"
+        path.write_text(exported)
+        again = run("subscribers", "import", str(path), env=mail_env)
+        assert again.exit_code == 0 and "2 unchanged" in again.stdout
+        assert run("subscribers", "export", "--format", fmt, env=mail_env).stdout == exported
+    assert "state: unsubscribed" in run("subscribers", "export", env=mail_env).stdout
+
+    hostile = tmp_path / "bad.yaml"
+    hostile.write_text("subscribers:\n  - email: pia@example.org\n    cadence: hourly\n"
+                       "  - email: ada@example.org\n")
+    refused = run("subscribers", "import", str(hostile), env=mail_env)
+    assert refused.exit_code == 1
+    assert f"{hostile}:3: subscriber pia@example.org: cadence:" in refused.stderr
+    hostile.write_text("subscribers:\n  - email: pia@example.org\n  - email: ada@example.org\n")
+    refused = run("subscribers", "import", str(hostile), env=mail_env)
+    assert refused.exit_code == 1 and "nothing imported" in refused.stderr
+    assert "ada@example.org" in refused.stderr
+    assert Store(db_url).record(email="pia@example.org") is None
