@@ -35,7 +35,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from digest import defaults
 from digest.config import WEEKDAYS, check_subscriber
-from digest.deliver import MailSettings
+from digest.deliver import ACTION_PATHS, MailSettings
 from digest.deliver.message import build_notice
 from digest.deliver.tokens import Tokens
 from digest.deliver.transport import Transport
@@ -375,8 +375,8 @@ def create_app(store: Store, tokens: Tokens, clock: Callable[[], datetime],
         Route("/confirm/{token}", confirm, methods=["GET", "POST"]),
         Route("/manage/{token}", manage, methods=["GET", "POST"]),
         Route("/unsubscribe/{token}", unsubscribe, methods=["GET", "POST"]),
-        *(Route(f"/{kind}/{{token}}", follow_action(kind), methods=["GET", "POST"])
-          for kind in ("follow", "unfollow", "mute")),
+        *(Route(f"/{short}/{{token}}", follow_action(kind), methods=["GET", "POST"])
+          for kind, short in ACTION_PATHS.items()),
         Route("/health", health, methods=["GET"]),
     ]
     app = Starlette(routes=routes, exception_handlers={404: not_found, 405: not_found})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from html.parser import HTMLParser
 from pathlib import Path
@@ -10,11 +11,14 @@ from pathlib import Path
 import pytest
 
 from digest.config import load_config
+from digest.deliver import MailSettings
+from digest.deliver.message import Envelope
+from digest.deliver.tokens import Tokens
 from digest.model import Paper, Subscriber
 from digest.plan import build_digests
 from digest.rank import Digest, Item, Section
 from digest.render import Links, period_label, render_digest, subject, summary_line
-from digest.render.cards import card, http_url
+from digest.render.cards import Link, card, http_url
 from digest.store import Store
 from tests.conftest import DATA, GOLDEN, REGEN, ROOT, SEEDS
 from tests.test_rank import ingest
@@ -182,16 +186,41 @@ def test_subject_examples() -> None:
     assert subject(many).startswith("Daily Papers for Ada: 40 new, from Author Number 0")
 
 
+def test_cards_carry_follow_unfollow_and_mute_links(seeded: Store) -> None:
+    sub = replace(load_config(ROOT / "subscriptions.yaml").subscribers[0], ref="R", managed="db")
+    (digest,) = build_digests(seeded, [sub], NOW)
+    links = Links("u", "m", lambda kind, target: f"https://x.example/{kind}/{target}")
+    cards = [card(it, sub, links.action) for it in digest.items]
+    by_su = [c for c in cards if any(a.name == "Maojiang Su" for a in c.authors)]
+    assert by_su and all(Link("Unfollow Maojiang Su", "https://x.example/unfollow/Maojiang Su")
+                         in c.actions for c in by_su)
+    flow = [c for c, it in zip(cards, digest.items, strict=True)
+            if "keyword: flow matching (title)" in it.reasons
+            or "keyword: flow matching (abstract)" in it.reasons]
+    assert flow and all(any(a.label == "Mute “flow matching”" for a in c.actions) for c in flow)
+    first_unfollowed = [c for c in cards if c.authors and not c.authors[0].followed]
+    assert all(c.actions[0].label == f"Follow {c.authors[0].name}" for c in first_unfollowed)
+    file_managed = card(digest.items[0], replace(sub, managed="file"), None)
+    assert file_managed.actions == ()  # subscriptions.yaml decides what they follow
+    text = render_digest(digest, links).text
+    assert "   Unfollow Maojiang Su: https://x.example/unfollow/Maojiang Su" in text
+
+
 def test_fifty_real_papers_stay_under_100_kb(tmp_path: Path) -> None:
     store = Store(f"sqlite:///{tmp_path / 'd.db'}")
     now = datetime(2026, 4, 16, 9, tzinfo=UTC)
     ingest(store, DATA / "hf-daily", now=now)
+    # Managed in the database: every card carries signed follow / mute links too.
     sub = Subscriber("a@example.org", name="Ada", max_papers=50, trending=50, max_age_days=3650,
-                     keywords=("model", "agent"))
+                     keywords=("model", "agent"), ref="AbCdEfGhIjKl", managed="db")
     (digest,) = build_digests(store, [sub], now)
-    html = render_digest(digest, UNSUBSCRIBE).html
+    mail = MailSettings(Envelope.parse("D <d@example.org>", "Paper Digest"),
+                        "https://papers.example.org")
+    html = render_digest(digest, mail.links(Tokens("secret"), sub)).html
     assert len(digest.items) == 50
     assert html.count("border-radius:12px") == 50
+    assert html.count("https://papers.example.org/f/") >= 45  # follow the first author
+    assert html.count(">Mute “model”<") == html.count(">Mute “agent”<") == 1  # once in 50
     size = len(html.encode("utf-8"))
     assert size < 100_000, f"{size} bytes"
     print(f"50-paper digest: {size} bytes of HTML")

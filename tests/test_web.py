@@ -269,7 +269,7 @@ def test_bad_expired_and_foreign_tokens_change_nothing(site: Site) -> None:
                   Tokens("changed secret").make("manage", kim.ref),
                   tokens.make("manage", "no-such-ref")):
         assert web.post(f"/manage/{token}", data={"do": "unsubscribe"}).status_code == 400
-        assert web.post(f"/unfollow/{token}").status_code == 400
+        assert web.post(f"/u/{token}").status_code == 400
     assert site.record("kim@example.org").state == "active"
     page = web.get(f"/manage/{manage}")
     assert "kim@example.org" in page.text and "lee@example.org" not in page.text
@@ -285,9 +285,9 @@ def test_gets_change_nothing(site: Site) -> None:
     before = site.record("max@example.org")
     for url in (f"/manage/{tokens.make('manage', ref)}",
                 f"/unsubscribe/{tokens.make('unsubscribe', ref)}",
-                f"/follow/{tokens.make('follow', ref, 'Jiacheng Sun')}",
-                f"/unfollow/{tokens.make('unfollow', ref, 'Maojiang Su')}",
-                f"/mute/{tokens.make('mute', ref, 'diffusion')}"):
+                f"/f/{tokens.make('follow', ref, 'Jiacheng Sun')}",
+                f"/u/{tokens.make('unfollow', ref, 'Maojiang Su')}",
+                f"/m/{tokens.make('mute', ref, 'diffusion')}"):
         page = web.get(url)
         assert page.status_code == 200 and '<form method="post"' in page.text
     assert site.record("max@example.org") == before
@@ -301,7 +301,7 @@ def test_file_managed_subscribers_may_pause_and_leave_but_not_edit(site: Site) -
     assert "configuration file" in page.text and 'name="authors"' not in page.text
     refused = web.post(manage, data={"do": "save", "authors": "Someone"})
     assert refused.status_code == 409
-    assert web.post(f"/follow/{Tokens(SECRET).make('follow', ref, 'X Y')}").status_code == 409
+    assert web.post(f"/f/{Tokens(SECRET).make('follow', ref, 'X Y')}").status_code == 409
     assert site.record("ada@example.org").subscriber.authors == ("Maojiang Su",)
     assert "Paused" in web.post(manage, data={"do": "pause"}).text
     assert site.record("ada@example.org").state == "paused"

@@ -11,7 +11,7 @@ import os
 import re
 import textwrap
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import cache
 from pathlib import Path
@@ -23,7 +23,13 @@ import jinja2
 from digest import defaults
 from digest.errors import ConfigError
 from digest.model import Digest
-from digest.render.cards import Card, card
+from digest.render.cards import (
+    LONG_DIGEST_CARDS,
+    SHORT_SNIPPET_CHARS,
+    SNIPPET_CHARS,
+    Card,
+    card,
+)
 from digest.render.subject import one_line, subject
 
 __all__ = ["Links", "Rendered", "one_line", "render_digest", "subject", "templates_env"]
@@ -126,8 +132,13 @@ def inline_css(html: str) -> str:
 
 def _context(digest: Digest, links: Links, digest_name: str) -> dict[str, object]:
     sub = digest.subscriber
-    sections = [_Section(HEADINGS[s.name], tuple(card(it, sub, links.action) for it in s.items))
+    long = len(digest.items) > LONG_DIGEST_CARDS
+    chars = SHORT_SNIPPET_CHARS if long else SNIPPET_CHARS
+    sections = [_Section(HEADINGS[s.name], tuple(card(it, sub, links.action, chars)
+                                                 for it in s.items))
                 for s in digest.sections if s.items]
+    if long:  # a link that acts on the same author or keyword once per mail is enough
+        sections = _first_actions_only(sections)
     follows = [*sub.authors, *(f'"{k}"' for k in sub.keywords)]
     return {
         "subject": subject(digest),
@@ -143,6 +154,17 @@ def _context(digest: Digest, links: Links, digest_name: str) -> dict[str, object
         "manage_url": links.manage,
         "self_managed": sub.managed == "db",
     }
+
+
+def _first_actions_only(sections: list[_Section]) -> list[_Section]:
+    seen: set[str] = set()
+
+    def first(c: Card) -> Card:
+        kept = tuple(a for a in c.actions if a.url not in seen)
+        seen.update(a.url for a in kept)
+        return replace(c, actions=kept)
+
+    return [_Section(s.heading, tuple(first(c) for c in s.cards)) for s in sections]
 
 
 def period_label(digest: Digest) -> str:

@@ -20,6 +20,10 @@ from digest.render.subject import one_line
 from digest.text import latex_to_text, name_key
 
 SNIPPET_CHARS = 300
+# A long digest shows shorter snippets, so that 50 cards with their links stay under the
+# 100 KB at which Gmail clips a mail.
+LONG_DIGEST_CARDS = 20
+SHORT_SNIPPET_CHARS = 200
 SHOWN_AUTHORS = 3
 
 
@@ -88,7 +92,8 @@ def http_url(url: str | None) -> str | None:
 
 
 def card(item: Item, subscriber: Subscriber,
-         action: Callable[[str, str], str] | None = None) -> Card:
+         action: Callable[[str, str], str] | None = None,
+         snippet_chars: int = SNIPPET_CHARS) -> Card:
     """The card of a digest item for ``subscriber``; ``action(kind, target)`` gives the
     URL of a follow, unfollow or mute link (none without it)."""
     p = item.paper
@@ -111,7 +116,7 @@ def card(item: Item, subscriber: Subscriber,
         meta=tuple(x for x in (one_line(p.organization or ""), p.category or "",
                                _day(appeared(p))) if x),
         badges=_badges(p),
-        snippet=_snippet(p.abstract, _keywords(item)),
+        snippet=_snippet(p.abstract, _keywords(item), snippet_chars),
         links=tuple(links),
         reasons=_reasons(item),
         actions=_actions(shown, _keywords(item), action),
@@ -193,8 +198,8 @@ def snippet_text(abstract: str, limit: int = SNIPPET_CHARS) -> str:
     return cut + "…"
 
 
-def _snippet(abstract: str, keywords: list[str]) -> tuple[Segment, ...]:
-    text = snippet_text(abstract)
+def _snippet(abstract: str, keywords: list[str], limit: int) -> tuple[Segment, ...]:
+    text = snippet_text(abstract, limit)
     pattern = _highlighter(keywords)
     if pattern is None:
         return (Segment(text, False),) if text else ()

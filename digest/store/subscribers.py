@@ -54,7 +54,7 @@ class Record:
 
 
 def new_ref() -> str:
-    return secrets.token_urlsafe(12)
+    return secrets.token_urlsafe(9)  # 72 random bits; links are signed besides
 
 
 def _settings(sub: Subscriber) -> dict[str, Any]:
