@@ -149,16 +149,7 @@ class Store:
         """Add or change database subscribers (own settings, state), all or none;
         StoreError naming every address subscriptions.yaml manages."""
         def work(conn: Connection) -> dict[str, int]:
-            taken = [str(p["email"]) for p, _ in entries
-                     if (r := subscriber_sql.record(conn, email=str(p["email"])))
-                     and r.managed == "file" and r.state != "removed"]
-            if taken:
-                raise ValueError(f"managed by subscriptions.yaml, change them there: "
-                                 f"{', '.join(taken)}")
-            counts = {"added": 0, "changed": 0, "unchanged": 0}
-            for prefs, state in entries:
-                counts[subscriber_sql.put(conn, prefs, now, confirmed=True, state=state)] += 1
-            return counts
+            return subscriber_sql.put_many(conn, entries, now, confirmed=True)
         try:
             return self._retrying(work, "import the subscribers")
         except ValueError as e:

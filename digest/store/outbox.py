@@ -12,6 +12,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from digest.model import OutboxEntry, Plan
 from digest.store import schema as s
+from digest.store.papers import chunks
 from digest.store.subscribers import subscriber_from_row
 
 
@@ -21,8 +22,11 @@ def plan(conn: Connection, plans: Sequence[Plan], now: datetime) -> dict[str, in
     Rows that exist already (planned earlier, or by another process just now) are left
     alone and counted as ``already``.
     """
-    ids = {key: sid for key, sid in conn.execute(  # noqa: C416
-        select(s.subscribers.c.email_key, s.subscribers.c.id))}
+    ids: dict[str, int] = {}
+    for chunk in chunks(sorted({p.digest.subscriber.email.casefold() for p in plans})):
+        query = select(s.subscribers.c.email_key, s.subscribers.c.id).where(
+            s.subscribers.c.email_key.in_(chunk))
+        ids.update((key, sid) for key, sid in conn.execute(query))
     rows = [_row(p, ids[p.digest.subscriber.email.casefold()], now) for p in plans
             if p.digest.subscriber.email.casefold() in ids]
     counts = {"planned": 0, "skipped": 0, "missed": 0, "already": len(plans) - len(rows)}

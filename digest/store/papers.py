@@ -83,10 +83,10 @@ def insert_id(conn: Connection, statement: Insert) -> int:
     return int(key[0])
 
 
-def chunks(values: Sequence[Any]) -> Iterator[Sequence[Any]]:
-    """``values`` in slices small enough for an IN (...) list."""
-    for i in range(0, len(values), _CHUNK):
-        yield values[i : i + _CHUNK]
+def chunks(values: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]:
+    """``values`` in slices small enough for an IN (...) list (or a multi-row insert)."""
+    for i in range(0, len(values), size):
+        yield values[i : i + size]
 
 
 class _Index:

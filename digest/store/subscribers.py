@@ -177,27 +177,51 @@ def put(conn: Connection, prefs: Mapping[str, Any], now: datetime, *, confirmed:
         state: str = "active") -> str:
     """Add or change a database subscriber with these own settings; returns what happened
     (added, changed, unchanged). A file subscriber is refused (ValueError)."""
-    sub = Subscriber.resolve(stored_defaults(conn), prefs)
-    row = conn.execute(select(s.subscribers).where(
-        c.email_key == sub.email.casefold())).first()
-    values: dict[str, Any] = {
-        "email": sub.email, "name": sub.name, "settings": _settings(sub),
-        "prefs": _jsonable(prefs), "group_key": sub.group_key, "managed": "db",
-        "active": True, "removed_at": None}
-    if confirmed:
-        values.update(_state_values(row, state, now))
-    if row is None:
-        conn.execute(insert(s.subscribers).values(
-            email_key=sub.email.casefold(), ref=new_ref(), created_at=now, updated_at=now,
-            active_since=now, **{"confirmed_at": None, **values}))
-        return "added"
-    if row.managed == "file" and row.active:
-        raise ValueError(f"{sub.email} is managed by subscriptions.yaml; change it there")
-    if all(getattr(row, k) == v for k, v in values.items()):
-        return "unchanged"
-    conn.execute(update(s.subscribers).where(c.id == row.id).values(
-        {**values, "updated_at": now}))
-    return "changed"
+    counts = put_many(conn, [(prefs, state)], now, confirmed=confirmed)
+    return next(k for k, n in counts.items() if n)
+
+
+def put_many(conn: Connection, entries: Sequence[tuple[Mapping[str, Any], str]],
+             now: datetime, *, confirmed: bool) -> dict[str, int]:
+    """Add or change database subscribers (own settings, state) in batches; counts of
+    added, changed, unchanged. A file subscriber is refused (ValueError)."""
+    defaults = stored_defaults(conn)
+    keys = [str(prefs["email"]).casefold() for prefs, _ in entries]
+    rows: dict[str, Any] = {}
+    for chunk in chunks(sorted(set(keys))):
+        rows.update((r.email_key, r) for r in conn.execute(
+            select(s.subscribers).where(c.email_key.in_(chunk))))
+    taken = [str(p["email"]) for (p, _), k in zip(entries, keys, strict=True)
+             if rows.get(k) is not None and rows[k].managed == "file" and rows[k].active]
+    if taken:
+        raise ValueError("managed by subscriptions.yaml, change them there: "
+                         + ", ".join(taken))
+    counts = {"added": 0, "changed": 0, "unchanged": 0}
+    new: list[dict[str, Any]] = []
+    for (prefs, state), key in zip(entries, keys, strict=True):
+        sub = Subscriber.resolve(defaults, prefs)
+        row = rows.get(key)
+        values: dict[str, Any] = {
+            "email": sub.email, "name": sub.name, "settings": _settings(sub),
+            "prefs": _jsonable(prefs), "group_key": sub.group_key, "managed": "db",
+            "active": True, "removed_at": None}
+        if confirmed:
+            values.update(_state_values(row, state, now))
+        if row is None:
+            new.append({"email_key": key, "ref": new_ref(), "created_at": now,
+                        "updated_at": now, "active_since": now, "confirmed_at": None,
+                        "paused_at": None, "unsubscribed_at": None, **values})
+            rows[key] = None
+            counts["added"] += 1
+        elif all(getattr(row, k) == v for k, v in values.items()):
+            counts["unchanged"] += 1
+        else:
+            conn.execute(update(s.subscribers).where(c.id == row.id).values(
+                {**values, "updated_at": now}))
+            counts["changed"] += 1
+    for chunk in chunks(new, 500):
+        conn.execute(insert(s.subscribers), chunk)
+    return counts
 
 
 def _state_values(row: Any, state: str, now: datetime) -> dict[str, Any]:
