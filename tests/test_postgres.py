@@ -89,3 +89,30 @@ def test_run_once_and_unsubscribe_state(pg_url: str, tmp_path: Path) -> None:
     assert store.unsubscribed() == {"ada@example.org"}
     status = invoke(pg_url, "status", "--now", NOW.isoformat(), env=env).stdout
     assert "Outbox: sent 2" in status
+
+
+def test_database_subscribers_on_postgres(pg_url: str, tmp_path: Path) -> None:
+    invoke(pg_url, "ingest", str(SEEDS), "--now", (NOW - timedelta(hours=2)).isoformat())
+    config = tmp_path / "subscriptions.yaml"
+    config.write_text(SUBSCRIPTIONS)
+    env = {"DIGEST_CONFIG": str(config), "DIGEST_MAILDIR": str(tmp_path / "outbox"),
+           "DIGEST_SECRET": "s3cret"}
+    people = tmp_path / "people.yaml"
+    people.write_text("subscribers:\n" + "".join(
+        f"  - email: p{i}@example.org\n    cadence: daily\n    timezone: Europe/Berlin\n"
+        f"    authors: [Maojiang Su]\n" for i in range(3)) +
+        "  - email: q@example.org\n    keywords: [diffusion]\n    state: paused\n")
+    imported = invoke(pg_url, "subscribers", "import", str(people), env=env)
+    assert imported.exit_code == 0 and "4 added" in imported.stdout, imported.output
+    exported = invoke(pg_url, "subscribers", "export", env=env).stdout
+    people.write_text(exported)
+    assert "1 changed" not in invoke(pg_url, "subscribers", "import", str(people),
+                                     env=env).stdout
+    assert invoke(pg_url, "subscribers", "export", env=env).stdout == exported
+    sent = invoke(pg_url, "send", "--now", NOW.isoformat(), env=env)
+    assert sent.exit_code == 0, sent.output
+    store = Store(pg_url)
+    got = {row.email for row in store.outbox() if row.state == "sent"}
+    assert {"p0@example.org", "p1@example.org", "p2@example.org"} <= got
+    assert "q@example.org" not in got  # paused
+    assert store.record(email="p1@example.org").managed == "db"  # type: ignore[union-attr]
