@@ -150,7 +150,9 @@ def read_prefs(form: FormData, base: Mapping[str, Any], fields: tuple[str, ...]
     if raw.get("cadence") not in (None, "daily", "weekly"):
         problems["cadence"] = "choose daily or weekly"
     prefs, found = check_subscriber(raw)
-    problems.update({k: v for k, v in found.items() if k not in problems})
+    # Shown next to its field, so without digest check's "key: " in front.
+    problems.update({k: v.removeprefix(f"{k}: ") for k, v in found.items()
+                     if k not in problems})
     return (prefs if not problems else None), Form(values, problems)
 
 
@@ -353,8 +355,9 @@ def create_app(store: Store, tokens: Tokens, clock: Callable[[], datetime],
                             action=request.url.path, manage=manage_path)
             await call(store.set_prefs, record.ref, changed(record.prefs, kind, target),
                        clock())
-            return page("action", record=record, title=done, done=True, text="",
-                        manage=manage_path)
+            return page("action", record=record, title=done, done=True,
+                        text="Your next digests reflect it; your preferences page shows "
+                        "everything you follow.", manage=manage_path)
 
         return endpoint
 
