@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import re
+import unicodedata
 import zoneinfo
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -81,12 +82,19 @@ class _Settings(BaseModel):
         cleaned = [" ".join(v.split()) for v in values]
         if any(not v for v in cleaned):
             raise ValueError("entries must not be empty")
+        for value in cleaned:
+            _plain(value, MAX_PHRASE)
         return cleaned
 
 
 class _Subscriber(_Settings):
     email: str
     name: str = ""
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        return _plain(" ".join(value.split()), MAX_NAME)
 
     @field_validator("email")
     @classmethod
@@ -131,6 +139,19 @@ class _Source(BaseModel):
             raise ValueError("give exactly one of path: (a file or folder), hf_daily: true, "
                              "arxiv: CATEGORY")
         return self
+
+
+MAX_NAME = 200  # characters of a subscriber's name
+MAX_PHRASE = 300  # characters of one author, keyword, exclusion or category
+
+
+def _plain(value: str, limit: int) -> str:
+    """``value`` when it is printable text of at most ``limit`` characters."""
+    if len(value) > limit:
+        raise ValueError(f"{value[:40]!r}... is longer than {limit} characters")
+    if any(unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") for ch in value):
+        raise ValueError(f"{value!r} holds control characters; write plain text")
+    return value
 
 
 def check_timezone(value: str) -> str:
@@ -245,7 +266,8 @@ def load_entries(path: Path) -> list[Entry]:
     """Read a file of ``digest subscribers import`` (what ``export`` writes: a
     ``subscribers:`` list, each entry with an optional ``state``), checked like
     ``digest check``; raises ConfigProblems listing every problem."""
-    data, lines, problems = parse_yaml(_read(path))
+    data, lines, problems = parse_yaml(_read(path, "give the file that digest subscribers "
+                                             "export wrote"))
     entries = _validate(data, lines, problems, ("subscribers",), with_state=True) \
         if data is not None else []
     if problems:
@@ -253,12 +275,12 @@ def load_entries(path: Path) -> list[Entry]:
     return entries
 
 
-def _read(path: Path) -> str:
+def _read(path: Path, hint: str = "create it (see the example subscriptions.yaml) or "
+          "pass --config / DIGEST_CONFIG") -> str:
     try:
         return path.read_text(encoding="utf-8")
     except FileNotFoundError as e:
-        raise ConfigError(f"{path}: no such file; create it (see the example "
-                          "subscriptions.yaml) or pass --config / DIGEST_CONFIG") from e
+        raise ConfigError(f"{path}: no such file; {hint}") from e
     except (OSError, UnicodeDecodeError) as e:
         raise ConfigError(f"{path}: cannot read: {e}") from e
 

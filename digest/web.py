@@ -17,7 +17,7 @@ import base64
 import hashlib
 import logging
 import secrets
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -85,19 +85,23 @@ class SecurityHeaders:
 
 
 class ClientLimit:
-    """At most ``count`` requests per client address in ``window`` (per process)."""
+    """At most ``count`` requests per client address in ``window`` (per process). Remembers
+    the ``clients`` most recently seen (least recently seen are forgotten first), so that
+    memory and the cost of a request stay flat whatever the number of addresses."""
 
-    def __init__(self, count: int, window: timedelta, clock: Callable[[], datetime]) -> None:
-        self.count, self.window, self.clock = count, window, clock
-        self.seen: dict[str, deque[datetime]] = {}
+    def __init__(self, count: int, window: timedelta, clock: Callable[[], datetime],
+                 clients: int = 100_000) -> None:
+        self.count, self.window, self.clock, self.clients = count, window, clock, clients
+        self.seen: OrderedDict[str, deque[datetime]] = OrderedDict()
 
     def allow(self, client: str) -> bool:
         now = self.clock()
-        times = self.seen.setdefault(client, deque())
+        times = self.seen.pop(client, None) or deque()
+        self.seen[client] = times  # now the most recent
         while times and now - times[0] >= self.window:
             times.popleft()
-        if len(self.seen) > 100_000:  # forget idle clients rather than grow without bound
-            self.seen = {k: v for k, v in self.seen.items() if v}
+        while len(self.seen) > self.clients:
+            self.seen.popitem(last=False)
         if len(times) >= self.count:
             return False
         times.append(now)
@@ -117,7 +121,8 @@ def lines(text: str) -> list[str]:
     return [" ".join(part.split()) for part in text.splitlines() if part.strip()]
 
 
-def read_prefs(form: FormData, base: Mapping[str, Any], fields: tuple[str, ...]
+def read_prefs(form: FormData, base: Mapping[str, Any], fields: tuple[str, ...],
+               cadences: tuple[str, ...] = ("daily", "weekly")
                ) -> tuple[dict[str, Any] | None, Form]:
     """New own settings from the fields of a form, over ``base``; checked like
     ``digest check``. Returns the settings (None when there are problems) and the form."""
@@ -133,7 +138,7 @@ def read_prefs(form: FormData, base: Mapping[str, Any], fields: tuple[str, ...]
                                  "characters each")
             raw[key] = items
         elif key == "max_papers":
-            if not text.isdigit() or len(text) > 4:
+            if not (text.isascii() and text.isdigit()) or len(text) > 4:
                 problems[key] = "write a whole number from 1 to 500"
             else:
                 raw[key] = int(text)
@@ -147,8 +152,8 @@ def read_prefs(form: FormData, base: Mapping[str, Any], fields: tuple[str, ...]
             raw.pop("day", None)
         else:
             raw[key] = text
-    if raw.get("cadence") not in (None, "daily", "weekly"):
-        problems["cadence"] = "choose daily or weekly"
+    if raw.get("cadence") not in (None, *cadences):
+        problems["cadence"] = f"choose {' or '.join(cadences)}"
     prefs, found = check_subscriber(raw)
     # Shown next to its field, so without digest check's "key: " in front.
     problems.update({k: v.removeprefix(f"{k}: ") for k, v in found.items()
@@ -157,7 +162,7 @@ def read_prefs(form: FormData, base: Mapping[str, Any], fields: tuple[str, ...]
 
 
 def create_app(store: Store, tokens: Tokens, clock: Callable[[], datetime],
-               mail: MailSettings, transport: Transport) -> Starlette:
+               mail: MailSettings, transport: Transport) -> ASGIApp:
     """The ASGI app."""
     env = templates_env()
     limit = ClientLimit(defaults.FORM_POSTS_PER_CLIENT,
@@ -235,9 +240,10 @@ def create_app(store: Store, tokens: Tokens, clock: Callable[[], datetime],
         outcome = await call(store.request_subscription, prefs, clock(),
                              defaults.FORM_MAILS_PER_DAY)
         task = BackgroundTask(send_form_mail, *outcome) if outcome else None
-        response = message("Check your inbox", f"If {prefs['email']} can take mail from "
-                           f"us, a message is on its way. Follow its link to confirm; "
-                           f"until then, nothing is sent.")
+        response = message("Check your inbox", f"A message with a link goes to "
+                           f"{prefs['email']} (at most {defaults.FORM_MAILS_PER_DAY} a day, "
+                           "however often the form is sent). Follow its link to confirm; "
+                           "until then, nothing is sent.")
         response.background = task
         return response
 
@@ -300,7 +306,8 @@ def create_app(store: Store, tokens: Tokens, clock: Callable[[], datetime],
                                "it to change what you follow. Nothing was changed.", 409)
             prefs, shown = read_prefs(form, record.prefs, (
                 "name", "authors", "keywords", "exclude", "categories", "cadence", "day",
-                "send_at", "timezone", "max_papers", "trending"))
+                "send_at", "timezone", "max_papers", "trending"),
+                cadences=("daily", "weekly", "instant"))
             if prefs is None:
                 return page("manage", 400, record=record, form=shown, action=request.url.path)
             await call(store.set_prefs, record.ref, prefs, now)
@@ -340,7 +347,8 @@ def create_app(store: Store, tokens: Tokens, clock: Callable[[], datetime],
 
         async def endpoint(request: Request) -> Response:
             found = await subscriber(request, kind)
-            if found is None or len(found[1]) != 1 or not isinstance(found[1][0], str):
+            if found is None or len(found[1]) != 1 or not isinstance(found[1][0], str) \
+                    or not found[1][0].strip():
                 return bad_link()
             record, (target,) = found
             ask, button, done = (x.format(target) for x in labels[kind])
@@ -353,8 +361,13 @@ def create_app(store: Store, tokens: Tokens, clock: Callable[[], datetime],
                 return page("action", record=record, title=ask, button=button,
                             text="This changes what your next digests hold.",
                             action=request.url.path, manage=manage_path)
-            await call(store.set_prefs, record.ref, changed(record.prefs, kind, target),
-                       clock())
+            prefs, problems = check_subscriber(changed(record.prefs, kind, target))
+            if prefs is None or any(len(prefs.get(k, [])) > MAX_LINES for k in LIST_FIELDS):
+                reason = next(iter(problems.values()), f"at most {MAX_LINES} each")
+                return message("Not changed", f"That would make your preferences "
+                               f"invalid ({reason}); change them on your preferences page.",
+                               400)
+            await call(store.set_prefs, record.ref, prefs, clock())
             return page("action", record=record, title=done, done=True,
                         text="Your next digests reflect it; your preferences page shows "
                         "everything you follow.", manage=manage_path)
@@ -366,8 +379,13 @@ def create_app(store: Store, tokens: Tokens, clock: Callable[[], datetime],
 
     async def not_found(request: Request, exc: Exception) -> Response:
         status = exc.status_code if isinstance(exc, HTTPException) else 500
-        text = "There is no such page." if status == 404 else "That is not allowed here."
-        response = message("Not found" if status == 404 else "Not allowed", text, status)
+        titles = {404: ("Not found", "There is no such page."),
+                  405: ("Not allowed", "That is not allowed here."),
+                  500: ("Something went wrong", "Nothing was changed; please try again "
+                        "later.")}
+        title, text = titles.get(status, ("Please send the form again", "The request was "
+                                 "too large or malformed, so nothing was done."))
+        response = message(title, text, status)
         if isinstance(exc, HTTPException) and exc.headers:
             response.headers.update(exc.headers)
         return response
@@ -382,9 +400,10 @@ def create_app(store: Store, tokens: Tokens, clock: Callable[[], datetime],
           for kind, short in ACTION_PATHS.items()),
         Route("/health", health, methods=["GET"]),
     ]
-    app = Starlette(routes=routes, exception_handlers={404: not_found, 405: not_found})
-    app.add_middleware(SecurityHeaders)
-    return app
+    app = Starlette(routes=routes, exception_handlers={
+        HTTPException: not_found, Exception: not_found})
+    app.router.redirect_slashes = False  # a redirect would follow the request's Host
+    return SecurityHeaders(app)  # outermost: errors, 500 included, carry the headers too
 
 
 def changed(prefs: Mapping[str, Any], kind: str, target: str) -> dict[str, Any]:

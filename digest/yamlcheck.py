@@ -56,6 +56,10 @@ def parse_yaml(text: str) -> tuple[Any, Lines, list[Found]]:
     if not text.strip():
         return None, lines, [Found((), Problem(None, None, "the file is empty; it needs a "
                                                 "'subscribers:' list (see the example file)"))]
+    too_deep = _too_deep(text)
+    if too_deep is not None:
+        return None, lines, [Found((), Problem(too_deep, None, f"nested more than {MAX_DEPTH} "
+                                                "levels deep; this file holds flat data"))]
     loader = _TaglessLoader(text)
     try:
         node = loader.get_single_node()
@@ -67,12 +71,43 @@ def parse_yaml(text: str) -> tuple[Any, Lines, list[Found]]:
         if aliases:  # never expanded: a few hundred bytes of them can unfold to gigabytes
             return None, lines, aliases[:1]
         return loader.construct_document(node), lines, found
+    except (ValueError, RecursionError) as e:  # a number of thousands of digits
+        reason = str(e).split(":")[0].split(";")[0]
+        return None, lines, [Found((), Problem(None, None, f"cannot read a value ({reason}); "
+                                                "numbers here are small"))]
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
         return None, lines, [Found((), Problem(line, None, f"not valid YAML: {_yaml_reason(e)}"))]
     finally:
         loader.dispose()
+
+
+MAX_DEPTH = 32  # brackets or indentation levels; subscriptions need four
+
+
+def _too_deep(text: str) -> int | None:
+    """The line where brackets or indentation nest deeper than MAX_DEPTH, else None
+    (checked before parsing: deep nesting overflows the parser's stack)."""
+    depth = 0
+    quote = ""
+    for number, line in enumerate(text.splitlines(), 1):
+        if len(line) - len(line.lstrip(" -")) > 2 * MAX_DEPTH:
+            return number
+        for ch in line:
+            if quote:
+                quote = "" if ch == quote else quote
+            elif ch in "\"'":
+                quote = ch
+            elif ch == "#":
+                break
+            elif ch in "[{":
+                depth += 1
+                if depth > MAX_DEPTH:
+                    return number
+            elif ch in "]}":
+                depth = max(0, depth - 1)
+    return None
 
 
 # One pass: LibYAML composes the nodes (with their lines) when PyYAML was built with it;

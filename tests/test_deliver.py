@@ -251,3 +251,17 @@ def test_bad_smtp_url_is_a_clear_error(run: Any, mail_env: dict[str, str]) -> No
         result = send(run, mail_env, url)
         assert result.exit_code == 1
         assert message in result.stderr
+
+
+def test_client_limit_forgets_the_least_recent_clients_and_still_limits() -> None:
+    from datetime import UTC, datetime
+
+    from digest.web import ClientLimit
+
+    limit = ClientLimit(2, timedelta(minutes=10), lambda: datetime(2026, 1, 1, tzinfo=UTC),
+                        clients=3)
+    assert limit.allow("a") and limit.allow("a") and not limit.allow("a")
+    for other in ("b", "c", "d"):  # "a" is now the least recent and is forgotten
+        assert limit.allow(other)
+    assert len(limit.seen) == 3 and "a" not in limit.seen
+    assert limit.allow("d") and not limit.allow("d")  # a new client is still limited

@@ -355,3 +355,82 @@ def test_admin_commands_validate_and_round_trip(run: Any, mail_env: dict[str, st
     assert refused.exit_code == 1 and "nothing imported" in refused.stderr
     assert "ada@example.org" in refused.stderr
     assert Store(db_url).record(email="pia@example.org") is None
+
+
+def test_the_form_never_changes_an_unsubscribed_persons_settings(site: Site) -> None:
+    web = site.client()
+    subscribe(web, email="quinn@example.org", authors="Maojiang Su")
+    (mail,) = site.mails_to("quinn@example.org")
+    web.post(path(link(mail, "To confirm, open this link (it is valid for 48 hours)")))
+    ref = site.record("quinn@example.org").ref
+    manage = f"/manage/{Tokens(SECRET).make('manage', ref)}"
+    web.post(manage, data={"do": "unsubscribe"})
+    subscribe(site.client("10.9.9.9"), email="quinn@example.org", authors="Attacker Chosen")
+    quinn = site.record("quinn@example.org")
+    assert quinn.state == "unsubscribed" and quinn.subscriber.authors == ("Maojiang Su",)
+    assert "Subscribed again" in web.post(manage, data={"do": "resubscribe"}).text
+    assert site.record("quinn@example.org").state == "active"
+
+
+def test_hostile_preferences_are_refused_cleanly(site: Site) -> None:
+    web = site.client()
+    subscribe(web, email="rae@example.org", authors="Maojiang Su")
+    ref = site.record("rae@example.org").ref
+    tokens = Tokens(SECRET)
+    web.post(f"/confirm/{tokens.make_confirm(ref, NOW)}")
+    manage = f"/manage/{tokens.make('manage', ref)}"
+    base = {"do": "save", "cadence": "daily", "send_at": "08:00", "day": "monday",
+            "timezone": "UTC", "max_papers": "20"}
+    for bad in ({"max_papers": "²"}, {"name": "\x1b[31mred"}, {"authors": "A\x00B"},
+                {"name": "x" * 5000}, {"cadence": "hourly"}):
+        answer = web.post(manage, data={**base, **bad})
+        assert answer.status_code == 400, bad
+        assert answer.headers["x-frame-options"] == "DENY"
+        assert 'class="error"' in answer.text, bad
+    assert site.record("rae@example.org").subscriber.authors == ("Maojiang Su",)
+    instant = web.post(manage, data={**base, "cadence": "instant", "authors": "Maojiang Su"})
+    assert instant.status_code == 200 and 'value="instant" selected' in instant.text
+    empty = tokens.make("follow", ref, " ")
+    assert web.post(f"/f/{empty}").status_code == 400
+    assert web.get("/subscribe/").status_code == 404  # no redirect built from the Host
+
+
+def test_hostile_import_files(run: Any, mail_env: dict[str, str], tmp_path: Path) -> None:
+    cases = {
+        "deep.yaml": "subscribers: " + "[" * 30000,
+        "deep.json": '{"subscribers": ' + "[" * 1000 + "]" * 1000 + "}",
+        "digits.yaml": "subscribers:\n  - email: a@example.org\n    max_papers: " + "9" * 5001,
+        "escape.yaml": 'subscribers:\n  - email: b@example.org\n    name: "\\e[31mred"\n',
+    }
+    for name, text in cases.items():
+        path = tmp_path / name
+        path.write_text(text)
+        result = run("subscribers", "import", str(path), env=mail_env)
+        assert result.exit_code == 1, name
+        assert result.stderr.startswith(f"Error: {path}"), result.stderr
+        assert "Traceback" not in result.stderr
+    assert "nothing imported" not in run("subscribers", "export", env=mail_env).stderr
+    assert run("subscribers", "export", env=mail_env).stdout == "subscribers: []\n"
+
+
+def test_a_server_error_still_carries_the_security_headers(db_url: str) -> None:
+    from starlette.testclient import TestClient
+
+    from digest.deliver import MailSettings
+    from digest.deliver.message import Envelope
+    from digest.deliver.transport import MaildirTransport
+    from digest.web import create_app
+
+    class Broken(Store):
+        def record(self, *, ref: str | None = None, email: str | None = None) -> Any:
+            raise RuntimeError("the database went away")
+
+    mail = MailSettings(Envelope.parse("D <d@example.org>", "Paper Digest"))
+    app = create_app(Broken(db_url), Tokens(SECRET), lambda: NOW, mail,
+                     MaildirTransport(Path(db_url.removeprefix("sqlite:///")).parent / "m"))
+    client = TestClient(app, raise_server_exceptions=False)
+    answer = client.get(f"/manage/{Tokens(SECRET).make('manage', 'someone')}")
+    assert answer.status_code == 500 and "Something went wrong" in answer.text
+    assert "went away" not in answer.text  # no internals shown
+    assert answer.headers["x-frame-options"] == "DENY"
+    assert "default-src 'none'" in answer.headers["content-security-policy"]

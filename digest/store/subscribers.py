@@ -247,23 +247,22 @@ def request(conn: Connection, prefs: Mapping[str, Any], now: datetime, cap: int
     if mails >= cap:
         return None
     row = conn.execute(select(s.subscribers).where(c.email_key == key)).first()
-    if row is None or row.confirmed_at is None or not row.active or (
-            row.unsubscribed_at is not None and row.managed == "db"):
-        if row is not None and row.active and row.managed == "file":
-            kind = "confirm"  # unsubscribed from the file's list: confirm to come back
+    if row is None or row.confirmed_at is None or not row.active:
+        # New, never confirmed, or dropped from the file: the form's settings, pending.
+        sub = Subscriber.resolve(stored_defaults(conn), prefs)
+        values = {"email": sub.email, "name": sub.name, "settings": _settings(sub),
+                  "prefs": _jsonable(prefs), "group_key": sub.group_key, "managed": "db",
+                  "active": True, "removed_at": None, "confirmed_at": None,
+                  "unsubscribed_at": None, "updated_at": now}
+        if row is None:
+            conn.execute(insert(s.subscribers).values(
+                email_key=key, ref=new_ref(), created_at=now, active_since=now, **values))
         else:
-            sub = Subscriber.resolve(stored_defaults(conn), prefs)
-            values = {"email": sub.email, "name": sub.name, "settings": _settings(sub),
-                      "prefs": _jsonable(prefs), "group_key": sub.group_key,
-                      "managed": "db", "active": True, "removed_at": None,
-                      "confirmed_at": None, "updated_at": now}
-            if row is None:
-                conn.execute(insert(s.subscribers).values(
-                    email_key=key, ref=new_ref(), created_at=now, active_since=now, **values))
-            else:
-                conn.execute(update(s.subscribers).where(c.id == row.id).values(values))
-            kind = "confirm"
+            conn.execute(update(s.subscribers).where(c.id == row.id).values(values))
+        kind = "confirm"
     else:
+        # Someone's subscription: the form changes nothing of it. Unsubscribed, they may
+        # come back (with what they followed) by confirming; otherwise, their link.
         kind = "confirm" if row.unsubscribed_at is not None else "known"
     conn.execute(insert(s.form_mails).values(email_key=key, kind=kind, sent_at=now))
     found = record(conn, email=key)
