@@ -10,6 +10,7 @@ unquoted ``7:30`` read as the number 450, duplicate keys silently overwritten,
 from __future__ import annotations
 
 import difflib
+import json
 import re
 import unicodedata
 import zoneinfo
@@ -266,13 +267,35 @@ def load_entries(path: Path) -> list[Entry]:
     """Read a file of ``digest subscribers import`` (what ``export`` writes: a
     ``subscribers:`` list, each entry with an optional ``state``), checked like
     ``digest check``; raises ConfigProblems listing every problem."""
-    data, lines, problems = parse_yaml(_read(path, "give the file that digest subscribers "
-                                             "export wrote"))
+    text = _read(path, "give the file that digest subscribers export wrote")
+    fast = _json(text)  # a big JSON list: no line numbers needed unless there are problems
+    if fast is not None:
+        found: list[Found] = []
+        entries = _validate(fast, Lines({}), found, ("subscribers",), with_state=True)
+        if not found:
+            return entries
+    data, lines, problems = parse_yaml(text)
     entries = _validate(data, lines, problems, ("subscribers",), with_state=True) \
         if data is not None else []
     if problems:
         raise ConfigProblems(path, _dedupe(problems, data))
     return entries
+
+
+def _json(text: str) -> Any:
+    """``text`` read as JSON, or None when it is not plain JSON (or repeats a key)."""
+    if not text.lstrip().startswith("{"):
+        return None
+
+    def unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        if len({k for k, _ in pairs}) != len(pairs):
+            raise ValueError("duplicate key")
+        return dict(pairs)
+
+    try:
+        return json.loads(text, object_pairs_hook=unique)
+    except (ValueError, RecursionError):
+        return None
 
 
 def _read(path: Path, hint: str = "create it (see the example subscriptions.yaml) or "

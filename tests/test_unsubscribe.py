@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import mailbox
-import os
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -19,30 +15,13 @@ from digest.store import Store
 from tests.browser import png_size, screenshot
 from tests.conftest import DATA, ROOT
 from tests.mailing import NOW
-from tests.smtpserver import free_port
+from tests.serving import serving
 
 
 @pytest.fixture
 def server(mail_env: dict[str, str], db_url: str) -> Iterator[str]:
-    port = free_port()
-    child = subprocess.Popen(
-        [sys.executable, "-m", "digest", "serve", "--port", str(port)], cwd=ROOT,
-        env={**os.environ, **mail_env, "DIGEST_DB": db_url},
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(100):
-            try:
-                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
-        else:
-            pytest.fail(f"digest serve did not start: {child.stderr}")
+    with serving({**mail_env, "DIGEST_DB": db_url}) as base:
         yield base
-    finally:
-        child.terminate()
-        child.wait(timeout=10)
 
 
 def received(mail_env: dict[str, str]) -> list[Any]:

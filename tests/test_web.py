@@ -4,10 +4,7 @@ way an attacker or a mail scanner could try to change someone else's subscriptio
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,9 +18,9 @@ import pytest
 
 from digest.deliver.tokens import Tokens
 from digest.store import Store
-from tests.conftest import ROOT
 from tests.mailing import NOW
-from tests.smtpserver import SmtpServer, free_port
+from tests.serving import free_base, serving
+from tests.smtpserver import SmtpServer
 
 SECRET = "web-s3cret"
 
@@ -53,26 +50,11 @@ class Site:
 
 @pytest.fixture
 def site(mail_env: dict[str, str], db_url: str, smtp: SmtpServer) -> Iterator[Site]:
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
+    port, base = free_base()
     env = {**mail_env, "DIGEST_DB": db_url, "DIGEST_SMTP_URL": smtp.url,
            "DIGEST_BASE_URL": base, "DIGEST_SECRET": SECRET, "DIGEST_NOW": NOW.isoformat()}
-    child = subprocess.Popen([sys.executable, "-m", "digest", "serve", "--port", str(port)],
-                             cwd=ROOT, env={**os.environ, **env}, stdout=subprocess.DEVNULL,
-                             stderr=subprocess.PIPE, text=True)
-    try:
-        for _ in range(100):
-            try:
-                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
-        else:
-            pytest.fail("digest serve did not start")
+    with serving(env, port):
         yield Site(base, env, smtp, db_url)
-    finally:
-        child.terminate()
-        child.wait(timeout=10)
 
 
 def form_token(page: str) -> str:
@@ -434,3 +416,17 @@ def test_a_server_error_still_carries_the_security_headers(db_url: str) -> None:
     assert "went away" not in answer.text  # no internals shown
     assert answer.headers["x-frame-options"] == "DENY"
     assert "default-src 'none'" in answer.headers["content-security-policy"]
+
+
+def test_json_imports_take_the_fast_path_and_still_report_lines(
+        run: Any, mail_env: dict[str, str], tmp_path: Path) -> None:
+    path = tmp_path / "list.json"
+    path.write_text('{"subscribers": [\n {"email": "s@example.org"},\n'
+                    ' {"email": "t@example.org", "cadence": "hourly"}\n]}\n')
+    bad = run("subscribers", "import", str(path), env=mail_env)
+    assert bad.exit_code == 1 and f"{path}:3: subscriber t@example.org: cadence:" in bad.stderr
+    path.write_text('{"subscribers": [{"email": "s@example.org", "email": "u@example.org"}]}')
+    twice = run("subscribers", "import", str(path), env=mail_env)
+    assert twice.exit_code == 1 and "duplicate key 'email'" in twice.stderr
+    path.write_text('{"subscribers": [{"email": "s@example.org", "authors": ["A B"]}]}')
+    assert "1 added" in run("subscribers", "import", str(path), env=mail_env).stdout

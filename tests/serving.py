@@ -1,0 +1,45 @@
+"""``digest serve`` in a subprocess on a free loopback port, for tests over HTTP."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import httpx
+import pytest
+
+from tests.conftest import ROOT
+from tests.smtpserver import free_port
+
+
+def free_base() -> tuple[int, str]:
+    port = free_port()
+    return port, f"http://127.0.0.1:{port}"
+
+
+@contextmanager
+def serving(env: dict[str, str], port: int | None = None) -> Iterator[str]:
+    """Run ``digest serve`` with ``env`` until the block ends; yields its base URL."""
+    port = port or free_port()
+    child = subprocess.Popen(
+        [sys.executable, "-m", "digest", "serve", "--port", str(port)], cwd=ROOT,
+        env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        text=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            try:
+                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        else:
+            pytest.fail("digest serve did not start")
+        yield base
+    finally:
+        child.terminate()
+        child.wait(timeout=10)
