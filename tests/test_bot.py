@@ -191,3 +191,36 @@ def test_down_for_three_days(tmp_path: Path, db_url: str, smtp: SmtpServer) -> N
                           ("ber", utc("2026-05-15T06:00"))}
     missed = sorted(row.period for row in Store(db_url).outbox() if row.state == "missed")
     assert missed == [utc("2026-05-12T06:00"), utc("2026-05-13T06:00")]
+
+
+def test_someone_who_subscribes_online_gets_a_job_and_their_digest(
+        tmp_path: Path, db_url: str, smtp: SmtpServer) -> None:
+    """A running bot sees a new database subscriber (through its watcher) and sends their
+    digest at their own time, in a send group nobody in the file has."""
+    config = config_for(tmp_path / "subscriptions.yaml", "ber")
+    with time_machine.travel(utc("2026-03-02T05:00:00"), tick=False) as traveller:
+
+        async def scenario() -> None:
+            bot = Bot(Settings(db_url=db_url, config_path=config), watch_seconds=10)
+            scheduler = bot.start()
+            assert [j.id for j in scheduler.get_jobs() if j.id.startswith("digest:")] == [
+                "digest:daily:-:08:00:Europe/Berlin"]
+            Store(db_url).put_subscriber({"email": "web@example.org", "cadence": "daily",
+                                          "send_at": "09:15", "timezone": "Asia/Tokyo"},
+                                         utc("2026-03-02T05:00:00"))
+            await bot.watch()
+            job = scheduler.get_job("digest:daily:-:09:15:Asia/Tokyo")
+            assert job is not None
+            traveller.move_to(job.next_run_time)
+            await bot.send_group(bot_group(job.id))
+            await bot.finish()
+
+        asyncio.run(scenario())
+    assert ("web", utc("2026-03-03T00:15:00")) in sent(smtp)
+
+
+def bot_group(job_id: str) -> Any:
+    from digest.bot.triggers import Group
+
+    _, cadence, day, at_hour, at_minute, zone = job_id.split(":")
+    return Group(cadence, None if day == "-" else day, f"{at_hour}:{at_minute}", zone)
