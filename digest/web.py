@@ -146,6 +146,8 @@ def read_prefs(form: FormData, base: Mapping[str, Any], fields: tuple[str, ...],
             on = form.get("trending") == "on"
             raw["trending"] = (raw.get("trending") or defaults.TRENDING) if on else 0
             values[key] = "on" if on else ""
+        elif key == "send_at":
+            raw[key] = text.strip("\"'")
         elif key == "timezone" and not text:
             raw.pop("timezone", None)
         elif key == "day" and raw.get("cadence", form.get("cadence")) != "weekly" and not text:
@@ -156,8 +158,9 @@ def read_prefs(form: FormData, base: Mapping[str, Any], fields: tuple[str, ...],
         problems["cadence"] = f"choose {' or '.join(cadences)}"
     prefs, found = check_subscriber(raw)
     # Shown next to its field, so without digest check's "key: " in front.
-    problems.update({k: v.removeprefix(f"{k}: ") for k, v in found.items()
-                     if k not in problems})
+    problems.update({k: v.removeprefix(f"{k}: ").replace('"HH:MM", e.g. "07:30"',
+                                                          "HH:MM, e.g. 07:30")
+                     for k, v in found.items() if k not in problems})
     return (prefs if not problems else None), Form(values, problems)
 
 
@@ -282,8 +285,9 @@ def create_app(store: Store, tokens: Tokens, clock: Callable[[], datetime],
             return page("confirm", record=found, action=request.url.path)
         await call(store.confirm, found.ref, clock())
         return page("action", record=found, title="You are subscribed", done=True,
-                    text="Your first digest comes at your next send time. Bookmark your "
-                    "preferences page, or use the link at the bottom of every digest.",
+                    text="Your digests start now: the first may come right away when "
+                    "today's send time has passed. Bookmark your preferences page, or use "
+                    "the link at the bottom of every digest.",
                     manage=_path(mail.url("manage", tokens.make("manage", found.ref))))
 
     # ---- the preferences page --------------------------------------------------------
@@ -337,7 +341,8 @@ def create_app(store: Store, tokens: Tokens, clock: Callable[[], datetime],
                         f"from {name}.", action=request.url.path)
         await call(store.set_unsubscribed, "", clock(), ref=record.ref)
         return page("action", record=record, title="You are unsubscribed", done=True,
-                    text=f"{record.subscriber.email} will get no more mail from {name}.",
+                    text=f"{record.subscriber.email} will get no more digests or alerts "
+                    f"from {name}.",
                     manage=_path(mail.url("manage", tokens.make("manage", record.ref))))
 
     def follow_action(kind: str) -> Callable[[Request], Any]:

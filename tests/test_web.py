@@ -370,6 +370,11 @@ def test_hostile_preferences_are_refused_cleanly(site: Site) -> None:
         assert answer.headers["x-frame-options"] == "DENY"
         assert 'class="error"' in answer.text, bad
     assert site.record("rae@example.org").subscriber.authors == ("Maojiang Su",)
+    odd = web.post(manage, data={**base, "send_at": "7:5"})
+    assert odd.status_code == 400 and "write it as HH:MM, e.g. 07:30" in odd.text
+    quoted = web.post(manage, data={**base, "send_at": '"07:30"'})  # as YAML would want it
+    assert quoted.status_code == 200
+    assert site.record("rae@example.org").subscriber.send_at == "07:30"
     instant = web.post(manage, data={**base, "cadence": "instant", "authors": "Maojiang Su"})
     assert instant.status_code == 200 and 'value="instant" selected' in instant.text
     empty = tokens.make("follow", ref, " ")

@@ -130,7 +130,7 @@ def export(fmt: str, output: Path | None, db: str, config: Path, now: str | None
         sys.stdout.write(text)
         return
     output.write_text(text, encoding="utf-8")
-    click.echo(f"wrote {len(entries)} subscribers to {output}", err=True)
+    click.echo(f"wrote {_count(len(entries))} to {output}", err=True)
 
 
 @subscribers.command("import")
@@ -148,5 +148,9 @@ def import_(file: Path, db: str, config: Path, now: str | None) -> None:
     entries = load_entries(file)
     store, moment, _ = _synced(db, config, now)
     counts = store.import_subscribers([(e.prefs, e.state) for e in entries], moment)
-    click.echo(f"imported {len(entries)} subscribers from {file}: " + ", ".join(
+    click.echo(f"imported {_count(len(entries))} from {file}: " + ", ".join(
         f"{n} {k}" for k, n in counts.items()))
+
+
+def _count(n: int) -> str:
+    return f"{n} subscriber{'' if n == 1 else 's'}"
