@@ -7,13 +7,17 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, insert, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from digest.model import OutboxEntry, Plan
 from digest.store import schema as s
 from digest.store.papers import chunks
 from digest.store.subscribers import subscriber_from_row
+
+# Outbox rows per INSERT: 9 parameters each stay far below SQLite's 250,000 and
+# PostgreSQL's 65,535 parameters per statement.
+PLAN_ROWS = 1000
 
 
 def plan(conn: Connection, plans: Sequence[Plan], now: datetime) -> dict[str, int]:
@@ -32,19 +36,36 @@ def plan(conn: Connection, plans: Sequence[Plan], now: datetime) -> dict[str, in
     counts = {"planned": 0, "skipped": 0, "missed": 0, "already": len(plans) - len(rows)}
     if not rows:
         return counts
-    statement = _insert_ignoring_duplicates(conn).values(rows).returning(
-        s.digests.c.subscriber_id, s.digests.c.state, s.digests.c.period_end, s.digests.c.kind,
-        s.digests.c.period)
-    inserted = conn.execute(statement).all()
+    inserted: list[Any] = []
+    for chunk in chunks(rows, PLAN_ROWS):  # one statement has a bound on its parameters
+        inserted += conn.execute(_insert_ignoring_duplicates(conn).values(chunk).returning(
+            s.digests.c.subscriber_id, s.digests.c.state, s.digests.c.period_end,
+            s.digests.c.kind, s.digests.c.period)).all()
+    periods: dict[int, datetime] = {}
+    cut_offs: dict[int, datetime] = {}
     for subscriber_id, state, period_end, kind, period in inserted:
         counts[state] += 1
-        values = {"last_period": period} if kind == "digest" else {}
+        if kind == "digest":
+            periods[subscriber_id] = max(period, periods.get(subscriber_id, period))
         if state != "missed":  # a missed period's papers stay due for the next one
-            values["last_digest_at"] = period_end
-        conn.execute(update(s.subscribers).where(s.subscribers.c.id == subscriber_id)
-                     .values(values))
+            cut_offs[subscriber_id] = max(period_end, cut_offs.get(subscriber_id, period_end))
+    _remember(conn, periods, cut_offs)
     counts["already"] += len(rows) - len(inserted)
     return counts
+
+
+def _remember(conn: Connection, periods: dict[int, datetime],
+              cut_offs: dict[int, datetime]) -> None:
+    """Each subscriber's latest period and cut-off, never moved back."""
+    c = s.subscribers.c
+    for column, values in (("last_period", periods), ("last_digest_at", cut_offs)):
+        if not values:
+            continue
+        target = c[column]
+        conn.execute(update(s.subscribers).where(
+            c.id == bindparam("sid"),
+            or_(target.is_(None), target < bindparam("at"))).values({column: bindparam("at")}),
+            [{"sid": sid, "at": at} for sid, at in values.items()])
 
 
 def _row(p: Plan, subscriber_id: int, now: datetime) -> dict[str, Any]:
