@@ -130,3 +130,62 @@ def _texts(paper: Paper) -> Iterator[tuple[str, str]]:
     yield "abstract", paper.abstract
     for keyword in paper.keywords:
         yield "keywords", keyword
+
+
+# Where a keyword matched, as (area rank, word position, area): the title first, then the
+# abstract, then each of the source's keywords in order.
+Spot = tuple[int, int, str]
+
+
+class PaperIndex:
+    """The papers of a pass, indexed by author and by word: each subscriber's authors and
+    keywords are looked up here instead of every paper being scanned for every subscriber.
+
+    A keyword's matches are worked out once and kept, since subscribers share keywords.
+    Same rules as ``Matcher`` (which indexes subscribers instead, for one paper at a time).
+    """
+
+    def __init__(self, papers: Sequence[Paper]) -> None:
+        self.papers = papers
+        self._by_author: dict[str, list[tuple[int, int]]] = defaultdict(list)
+        # word -> every place it stands: (paper position, area rank, word position)
+        self._places: dict[str, list[tuple[int, int, int]]] = defaultdict(list)
+        self._areas: list[list[tuple[str, tuple[str, ...]]]] = []
+        self._phrases: dict[str, dict[int, Spot]] = {}
+        for pos, paper in enumerate(papers):
+            for at, name in enumerate(paper.all_authors):
+                key = name_key(name)
+                if not any(p == pos for p, _ in self._by_author[key][-1:]):
+                    self._by_author[key].append((pos, at))
+            areas = [(area, words(text)) for area, text in _texts(paper)]
+            self._areas.append(areas)
+            for rank, (_, tokens) in enumerate(areas):
+                for at, token in enumerate(tokens):
+                    self._places[token].append((pos, rank, at))
+
+    def authored(self, name: str) -> list[tuple[int, int]]:
+        """(paper position, where the name stands in its author list) for ``name``."""
+        return self._by_author.get(name_key(name), [])
+
+    def phrase(self, phrase: str) -> dict[int, Spot]:
+        """The papers (by position) whose text holds ``phrase``, with its first spot."""
+        found = self._phrases.get(phrase)
+        if found is None:
+            found = self._phrases[phrase] = self._find(words(phrase))
+        return found
+
+    def _find(self, tokens: tuple[str, ...]) -> dict[int, Spot]:
+        if not tokens:
+            return {}
+        lasts = plural_forms(tokens[-1])
+        head, n = tokens[:-1], len(tokens)
+        found: dict[int, tuple[int, int]] = {}
+        for first in ({head[0]} if head else lasts):
+            for pos, rank, at in self._places.get(first, ()):
+                text = self._areas[pos][rank][1]
+                if (at + n <= len(text) and text[at + n - 1] in lasts
+                        and text[at : at + n - 1] == head
+                        and (pos not in found or (rank, at) < found[pos])):
+                    found[pos] = (rank, at)
+        return {pos: (rank, at, self._areas[pos][rank][0])
+                for pos, (rank, at) in sorted(found.items())}

@@ -117,11 +117,60 @@ class Subscriber:
 
 
 @dataclass(frozen=True)
+class Reason:
+    """Why a paper is in a digest: a followed ``author`` (as the subscriber wrote the
+    name), a ``keyword`` phrase and the ``area`` it matched in (title, abstract or the
+    source's keywords), or ``trending``."""
+
+    kind: str  # author | keyword | trending
+    value: str = ""
+    area: str = ""
+
+    @classmethod
+    def author(cls, name: str) -> Reason:
+        return cls("author", name)
+
+    @classmethod
+    def keyword(cls, phrase: str, area: str) -> Reason:
+        return cls("keyword", phrase, area)
+
+    def encode(self) -> list[str]:
+        """The compact JSON form kept in the outbox: ``["author", "Ada"]``."""
+        return [self.kind, self.value, self.area] if self.area else (
+            [self.kind, self.value] if self.value else [self.kind])
+
+    @classmethod
+    def decode(cls, data: Any) -> Reason:
+        """From :meth:`encode`'s form, or the text of outbox rows written before reasons
+        were typed (``"author: Ada"``, ``"keyword: flow matching (title)"``)."""
+        if isinstance(data, list):
+            return cls(*(str(x) for x in data[:3]))
+        kind, _, value = str(data).partition(": ")
+        if kind == "keyword" and value.endswith(")") and " (" in value:
+            phrase, _, area = value[:-1].rpartition(" (")
+            return cls(kind, phrase, area)
+        return cls(kind, value)
+
+    def __str__(self) -> str:
+        if self.kind == "keyword":
+            return f"keyword: {self.value} ({self.area})"
+        return f"{self.kind}: {self.value}" if self.value else self.kind
+
+
+TRENDING = Reason("trending")
+
+
+@dataclass(frozen=True)
 class Item:
     """A paper in a digest and why it is there."""
 
     paper: Paper
-    reasons: tuple[str, ...]
+    reasons: tuple[Reason, ...]
+
+    def values(self, kind: str) -> list[str]:
+        """The followed authors (``author``) or keyword phrases (``keyword``) that brought
+        this paper, in order, each once."""
+        return list(dict.fromkeys(r.value for r in self.reasons if r.kind == kind))
 
 
 @dataclass(frozen=True)
@@ -173,7 +222,7 @@ class OutboxEntry:
     period_start: datetime
     period_end: datetime
     state: str
-    sections: tuple[tuple[str, tuple[tuple[int, tuple[str, ...]], ...]], ...]
+    sections: tuple[tuple[str, tuple[tuple[int, tuple[Reason, ...]], ...]], ...]
     attempts: int = 0
     last_error: str | None = None
 
@@ -191,12 +240,22 @@ class Plan:
     empty_ok: bool = False  # send it even with no papers ("nothing new" mails)
     kind: str = "digest"  # digest | alert
     missed: bool = False  # found too late: recorded, not sent
+    subscriber_id: int | None = None  # the store's row, when planning read it from there
 
     @property
     def state(self) -> str:
         if self.missed:
             return "missed"
         return "planned" if self.digest.items or self.empty_ok else "skipped"
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """A digest ready for the mailer."""
+
+    subject: str
+    text: str
+    html: str
 
 
 @dataclass(frozen=True)

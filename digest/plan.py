@@ -7,6 +7,10 @@ due costs the same with 100 subscribers as with 100,000. Several missed periods 
 into the latest one, which covers everything due since the last digest; periods skipped
 over (the bot was down) and a latest period found more than ``grace_hours`` late are
 recorded as missed rather than sent late.
+
+Subscribers stream through in batches of ``BATCH``: each batch is read, ranked against the
+pass's papers (read and indexed once, ``rank.Ranking``) and put in the outbox before the
+next is read, so memory stays flat however many subscribers there are.
 """
 
 from __future__ import annotations
@@ -16,10 +20,14 @@ from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from digest.model import Digest, Plan, Subscriber
-from digest.rank import plan_digests
+from digest.model import Digest, History, Paper, Plan, Subscriber
+from digest.rank import Ranking, plan_digests
 from digest.schedule import latest_slot, slots_between
 from digest.store import Member, Store
+
+# Subscribers read, ranked and put in the outbox at a time: memory stays flat however many
+# there are, and each batch is a few statements.
+BATCH = 2_000
 
 
 def build_digests(store: Store, subscribers: Sequence[Subscriber], now: datetime) -> list[Digest]:
@@ -33,22 +41,59 @@ def build_digests(store: Store, subscribers: Sequence[Subscriber], now: datetime
     return plan_digests(subscribers, papers, histories, now)
 
 
+class _Papers:
+    """The papers of a pass, read once and ranked once (``Ranking``), read again only if
+    a later batch of subscribers reaches further back."""
+
+    def __init__(self, store: Store, now: datetime, keep: dict[int, Paper] | None) -> None:
+        self.store, self.now = store, now
+        self.keep = keep if keep is not None else {}
+        self.since: datetime | None = None
+        self.ranking = Ranking([], now)
+
+    def reaching(self, subscribers: Sequence[Subscriber]) -> Ranking:
+        if subscribers:
+            oldest = self.now - timedelta(days=max(s.age_limit_days for s in subscribers))
+            if self.since is None or oldest < self.since:
+                self.since = oldest
+                papers = self.store.papers(since=oldest)
+                self.keep.update((p.id, p) for p in papers if p.id is not None)
+                self.ranking = Ranking(papers, self.now)
+        return self.ranking
+
+    def histories(self, members: Sequence[Member]) -> dict[str, History]:
+        """What these members were sent already, as far as these papers go."""
+        seen = [p.first_seen for p in self.ranking.papers if p.first_seen]
+        return self.store.histories_of([m.id for m in members], min(seen, default=self.now))
+
+
 def plan_due(store: Store, now: datetime, *, groups: Iterable[str] | None = None,
-             only: str | None = None, record: bool = True) -> tuple[list[Plan], Counter[str]]:
-    """The digests and alerts due at ``now`` (for everyone, these send groups, or one
-    address) that the outbox does not have yet; with ``record``, put them in it. Returns
-    the plans and counts by state (and ``already``)."""
-    members = store.members(groups=groups, only=only)
+             only: str | None = None, record: bool = True, papers: dict[int, Paper] | None = None,
+             keep: bool = True, shard: tuple[int, int] | None = None,
+             ) -> tuple[list[Plan], Counter[str]]:
+    """The digests and alerts due at ``now`` (for everyone, these send groups, one
+    address, or shard ``(k, n)`` of the subscribers) that the outbox does not have yet;
+    with ``record``, put them in it. Returns the plans (with ``keep``) and counts by
+    state (and ``already``). ``papers`` receives the papers read, by id."""
+    pass_papers = _Papers(store, now, papers)
+    kept: list[Plan] = []
+    counts: Counter[str] = Counter(already=0)
+    for members in store.member_batches(BATCH, groups=groups, only=only, shard=shard):
+        plans, already = _plan_batch(pass_papers, members, now)
+        counts["already"] += already
+        counts.update(store.plan_outbox(plans, now) if record else
+                      Counter(p.state for p in plans))
+        if keep:
+            kept += plans
+    return kept, counts
+
+
+def _plan_batch(papers: _Papers, members: Sequence[Member], now: datetime
+                ) -> tuple[list[Plan], int]:
     scheduled = [m for m in members if m.subscriber.cadence != "instant"]
     due, already = _not_planned(scheduled, now)
-    plans = _digest_plans(store, due, now) + _alert_plans(
-        store, [m.subscriber for m in members if m.subscriber.cadence == "instant"], now)
-    counts: Counter[str] = Counter(already=already)
-    if record:
-        counts.update(store.plan_outbox(plans, now))
-    else:
-        counts.update(p.state for p in plans)
-    return plans, counts
+    instant = [m for m in members if m.subscriber.cadence == "instant"]
+    return _digest_plans(papers, due, now) + _alert_plans(papers, instant, now), already
 
 
 def _not_planned(members: Sequence[Member], now: datetime
@@ -65,7 +110,7 @@ def _not_planned(members: Sequence[Member], now: datetime
     return due, len(members) - len(due)
 
 
-def _digest_plans(store: Store, due: Sequence[tuple[Member, datetime]], now: datetime
+def _digest_plans(papers: _Papers, due: Sequence[tuple[Member, datetime]], now: datetime
                   ) -> list[Plan]:
     """Scheduled digests, one for the latest slot; earlier slots passed over since the
     last digest, and a latest slot found more than ``grace_hours`` late, recorded as
@@ -73,33 +118,39 @@ def _digest_plans(store: Store, due: Sequence[tuple[Member, datetime]], now: dat
     def late(m: Member, slot: datetime) -> bool:
         return now - slot > timedelta(hours=m.subscriber.grace_hours) and m.since <= slot
 
-    def missed(sub: Subscriber, slot: datetime) -> Plan:
-        return Plan(Digest(sub, slot, slot, ()), slot, missed=True)
+    def missed(m: Member, slot: datetime) -> Plan:
+        return Plan(Digest(m.subscriber, slot, slot, ()), slot, missed=True, subscriber_id=m.id)
 
-    slot_of = {m.subscriber.email.casefold(): slot for m, slot in due}
-    plans = [Plan(d, slot_of[d.subscriber.email.casefold()], d.subscriber.send_empty)
-             for d in build_digests(store, [m.subscriber for m, slot in due
-                                            if not late(m, slot)], now)]
+    on_time = [(m, slot) for m, slot in due if not late(m, slot)]
+    ranking = papers.reaching([m.subscriber for m, _ in on_time])
+    histories = papers.histories([m for m, _ in on_time])
+    plans = [Plan(ranking.digest(m.subscriber, histories.get(m.subscriber.email.casefold(),
+                                                             History())),
+                  slot, m.subscriber.send_empty, subscriber_id=m.id) for m, slot in on_time]
     for m, slot in due:
         start = max(m.last_period, m.since) if m.last_period else None
         skipped_over = slots_between(m.subscriber, start, slot - timedelta(minutes=1)) \
             if start is not None else []
-        plans += [missed(m.subscriber, at) for at in skipped_over]
+        plans += [missed(m, at) for at in skipped_over]
         if late(m, slot):
-            plans.append(missed(m.subscriber, slot))
+            plans.append(missed(m, slot))
     return plans
 
 
-def _alert_plans(store: Store, subscribers: Sequence[Subscriber], now: datetime
-                 ) -> list[Plan]:
+def _alert_plans(papers: _Papers, members: Sequence[Member], now: datetime) -> list[Plan]:
     """Instant alerts: papers new to the subscriber by followed authors (and keyword
     matches when ``alert_keywords``), one mail each. The period is the newest paper's
     first-seen time, so two bots that ingested the same papers plan one alert."""
     plans = []
-    for digest in build_digests(store, [replace(s, trending=0) for s in subscribers], now):
-        wanted = ("authors", "keywords") if digest.subscriber.alert_keywords else ("authors",)
+    ranking = papers.reaching([m.subscriber for m in members])
+    histories = papers.histories(members)
+    for m in members:
+        sub = replace(m.subscriber, trending=0)
+        digest = ranking.digest(sub, histories.get(sub.email.casefold(), History()))
+        wanted = ("authors", "keywords") if sub.alert_keywords else ("authors",)
         sections = tuple(s for s in digest.sections if s.name in wanted and s.items)
         seen = [it.paper.first_seen for s in sections for it in s.items if it.paper.first_seen]
         if seen:
-            plans.append(Plan(replace(digest, sections=sections), max(seen), kind="alert"))
+            plans.append(Plan(replace(digest, sections=sections), max(seen), kind="alert",
+                              subscriber_id=m.id))
     return plans

@@ -13,13 +13,13 @@ higher score, then newer, then title. The digest holds at most ``max_papers``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime, timedelta
 
-from digest.match import Hits, Matcher
-from digest.model import Digest, History, Item, Paper, Section, Subscriber
+from digest.match import PaperIndex, Spot, category_key
+from digest.model import TRENDING, Digest, History, Item, Paper, Reason, Section, Subscriber
 
-__all__ = ["Digest", "History", "Item", "Section", "plan_digests"]
+__all__ = ["Ranking", "plan_digests"]
 
 SECTIONS = ("authors", "keywords", "trending")
 # Trending score: votes per day of age, with gravity so that a day-old paper with some
@@ -61,54 +61,119 @@ def is_due(paper: Paper, sub: Subscriber, history: History, now: datetime) -> bo
 
 
 def plan_digests(
-    subscribers: Sequence[Subscriber], papers: Sequence[Paper],
+    subscribers: Sequence[Subscriber], papers: Sequence[Paper] | Ranking,
     histories: Mapping[str, History], now: datetime,
 ) -> list[Digest]:
-    """The digest every subscriber would get at ``now`` (histories keyed by folded email)."""
-    matcher = Matcher(subscribers)
-    matched: list[dict[str, list[Item]]] = [{"authors": [], "keywords": []} for _ in subscribers]
-    excluded: dict[int, set[int]] = {}
-    for paper in papers:
-        hits = matcher.scan(paper)
-        excluded[id(paper)] = hits.excluded
-        for i, section, reasons in _matches(hits):
-            if matcher.allows(i, paper, hits.excluded):
-                matched[i][section].append(Item(paper, reasons))
-    pool = sorted(papers, key=lambda p: (-trending_score(p, now.date()),
-                                         section_order(Item(p, ()))))
-    digests = []
-    for i, sub in enumerate(subscribers):
-        history = histories.get(sub.email.casefold(), History())
-        sections = [Section(name, tuple(sorted(
-            (it for it in matched[i][name] if is_due(it.paper, sub, history, now)),
-            key=section_order))) for name in ("authors", "keywords")]
-        seen = {id(it.paper) for name in ("authors", "keywords") for it in matched[i][name]}
-        trending: list[Item] = []
-        for paper in pool:
-            if len(trending) >= sub.trending:
+    """The digest every subscriber would get at ``now`` (histories keyed by folded email).
+
+    ``papers`` may be a ``Ranking`` built once for many batches of subscribers."""
+    ranking = papers if isinstance(papers, Ranking) else Ranking(papers, now)
+    return [ranking.digest(sub, histories.get(sub.email.casefold(), History()))
+            for sub in subscribers]
+
+
+class Ranking:
+    """The papers of a pass, indexed and ordered once, and each subscriber's digest from
+    them: a subscriber costs what their own authors and keywords match, plus the few
+    trending papers taken, never a walk over every paper."""
+
+    def __init__(self, papers: Sequence[Paper], now: datetime) -> None:
+        self.now = now
+        self.papers = [p for p in papers if p.first_seen is not None and p.first_seen <= now]
+        self.index = PaperIndex(self.papers)
+        today = now.date()
+        self._appeared = [appeared(p) for p in self.papers]
+        by_order = sorted(range(len(self.papers)),
+                          key=lambda i: section_order(Item(self.papers[i], ())))
+        self._order = [0] * len(self.papers)
+        for rank, pos in enumerate(by_order):
+            self._order[pos] = rank
+        self._trending = sorted(range(len(self.papers)), key=lambda i: (
+            -trending_score(self.papers[i], today), self._order[i]))
+        self._pools: dict[tuple[datetime | None, int], list[int]] = {}
+
+    def digest(self, sub: Subscriber, history: History) -> Digest:
+        """``sub``'s digest at ``now``, given what they were sent already."""
+        allowed = self._allowed(sub)
+        due = self._due(sub, history)
+        keyword_hits = [(k, self.index.phrase(k)) for k in sub.keywords]
+        by_author = self._by_author(sub, allowed)
+        authors = sorted((pos for pos in by_author if due(pos)), key=self._order.__getitem__)
+        room = max(0, sub.max_papers)
+        sections = [Section("authors", tuple(
+            Item(self.papers[pos], by_author[pos] + self._keyword_reasons(pos, keyword_hits))
+            for pos in authors[:room]))]
+        room -= len(sections[0].items)
+        matched = set().union(*(hits.keys() for _, hits in keyword_hits))
+        keywords: list[Item] = []
+        for pos in sorted(matched - by_author.keys(), key=self._order.__getitem__):
+            if len(keywords) >= room:
                 break
-            if (id(paper) not in seen and is_due(paper, sub, history, now)
-                    and matcher.allows(i, paper, excluded[id(paper)])):
-                trending.append(Item(paper, ("trending",)))
+            if allowed(pos) and due(pos):
+                keywords.append(Item(self.papers[pos], self._keyword_reasons(pos, keyword_hits)))
+        sections.append(Section("keywords", tuple(keywords)))
+        room -= len(keywords)
+        seen = matched | by_author.keys()
+        trending: list[Item] = []
+        for pos in self._pool(sub, history):
+            if len(trending) >= min(room, sub.trending):
+                break
+            if pos not in seen and self.papers[pos].id not in history.sent and allowed(pos):
+                trending.append(Item(self.papers[pos], (TRENDING,)))
         sections.append(Section("trending", tuple(trending)))
-        start = history.last_digest_at or now - timedelta(days=sub.period_days)
-        digests.append(Digest(sub, start, now, _capped(sections, sub.max_papers)))
-    return digests
+        start = history.last_digest_at or self.now - timedelta(days=sub.period_days)
+        return Digest(sub, start, self.now, tuple(sections))
 
+    def _by_author(self, sub: Subscriber, allowed: Callable[[int], bool]
+                   ) -> dict[int, tuple[Reason, ...]]:
+        """Papers by followed authors, with the authors in the order the paper lists them."""
+        found: dict[int, list[tuple[int, int, str]]] = {}
+        for j, name in enumerate(sub.authors):
+            for pos, at in self.index.authored(name):
+                if allowed(pos):
+                    found.setdefault(pos, []).append((at, j, name))
+        return {pos: tuple(Reason.author(name) for name in
+                           dict.fromkeys(name for _, _, name in sorted(hits)))
+                for pos, hits in found.items()}
 
-def _matches(hits: Hits) -> list[tuple[int, str, tuple[str, ...]]]:
-    """(subscriber, section, reasons) for each subscriber a paper matches."""
-    found = []
-    for i in hits.authors.keys() | hits.keywords.keys():
-        reasons = tuple(f"author: {a}" for a in hits.authors.get(i, ())) + tuple(
-            f"keyword: {k}" for k in hits.keywords.get(i, ()))
-        found.append((i, "authors" if hits.authors.get(i) else "keywords", reasons))
-    return found
+    @staticmethod
+    def _keyword_reasons(pos: int, keyword_hits: list[tuple[str, dict[int, Spot]]]
+                         ) -> tuple[Reason, ...]:
+        spots = sorted((hits[pos], j, k) for j, (k, hits) in enumerate(keyword_hits)
+                       if pos in hits)
+        return tuple(Reason.keyword(k, spot[2]) for spot, _, k in spots)
 
+    def _allowed(self, sub: Subscriber) -> Callable[[int], bool]:
+        """Whether ``sub`` may get a paper at all (exclusions and categories)."""
+        excluded = set().union(*(self.index.phrase(x).keys() for x in sub.exclude))
+        wanted = {category_key(c) for c in sub.categories}
 
-def _capped(sections: list[Section], limit: int) -> tuple[Section, ...]:
-    capped = []
-    for section in sections:
-        capped.append(Section(section.name, section.items[:max(0, limit)]))
-        limit -= len(capped[-1].items)
-    return tuple(capped)
+        def allowed(pos: int) -> bool:
+            if pos in excluded:
+                return False
+            category = self.papers[pos].category
+            return not wanted or not category or category_key(category) in wanted
+        return allowed
+
+    def _due(self, sub: Subscriber, history: History) -> Callable[[int], bool]:
+        oldest = self.now.date() - timedelta(days=sub.age_limit_days)
+        cut = history.last_digest_at
+
+        def due(pos: int) -> bool:
+            p = self.papers[pos]
+            return (p.id not in history.sent and (cut is None or p.first_seen > cut)  # type: ignore[operator]
+                    and self._appeared[pos] >= oldest)
+        return due
+
+    def _pool(self, sub: Subscriber, history: History) -> list[int]:
+        """Papers by trending score that are new since ``sub``'s last digest and young
+        enough; worked out once for everyone with the same cut-off and age limit."""
+        key = (history.last_digest_at, sub.age_limit_days)
+        pool = self._pools.get(key)
+        if pool is None:
+            oldest = self.now.date() - timedelta(days=sub.age_limit_days)
+            cut = history.last_digest_at
+            pool = self._pools[key] = [
+                pos for pos in self._trending if self._appeared[pos] >= oldest
+                and (cut is None or self.papers[pos].first_seen > cut)]  # type: ignore[operator]
+        return pool

@@ -11,9 +11,8 @@ from digest.deliver import MailSettings, deliver
 from digest.deliver.message import Envelope
 from digest.deliver.tokens import Tokens
 from digest.deliver.transport import MaildirTransport
-from digest.model import Subscriber
+from digest.model import Digest, Subscriber
 from digest.plan import plan_due
-from digest.rank import Digest
 from digest.store import Store
 
 MAIL = MailSettings(Envelope.parse("Digest <digest@example.org>", "Paper Digest"))

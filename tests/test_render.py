@@ -14,9 +14,8 @@ from digest.config import load_config
 from digest.deliver import MailSettings
 from digest.deliver.message import Envelope
 from digest.deliver.tokens import Tokens
-from digest.model import Paper, Subscriber
+from digest.model import TRENDING, Digest, Item, Paper, Reason, Section, Subscriber
 from digest.plan import build_digests
-from digest.rank import Digest, Item, Section
 from digest.render import Links, period_label, render_digest, subject, summary_line
 from digest.render.cards import Link, card, http_url
 from digest.store import Store
@@ -102,7 +101,7 @@ class _Tags(HTMLParser):
 def hostile_digest() -> Digest:
     sub = Subscriber("eve@example.org", name="Eve\r\nBcc: all@example.org",
                      keywords=("flow matching",))
-    item = Item(HOSTILE, ("keyword: flow matching (abstract)",))
+    item = Item(HOSTILE, (Reason.keyword("flow matching", "abstract"),))
     return Digest(sub, NOW, NOW, (Section("keywords", (item,)),))
 
 
@@ -149,8 +148,8 @@ def test_links_by_what_is_known() -> None:
 
 def test_snippet_cut_and_highlight() -> None:
     abstract = ("We study \\textbf{flow-matching} models. " + "Words go on and on. " * 30)
-    c = card(Item(Paper(title="T", abstract=abstract), ("keyword: flow matching (abstract)",)),
-             Subscriber("a@example.org"))
+    c = card(Item(Paper(title="T", abstract=abstract),
+                  (Reason.keyword("flow matching", "abstract"),)), Subscriber("a@example.org"))
     text = "".join(s.text for s in c.snippet)
     assert text.startswith("We study flow-matching models.")
     assert len(text) <= 301 and text.endswith("…") and not text.endswith(" …")
@@ -166,7 +165,7 @@ def test_header_lines() -> None:
     assert period_label(Digest(daily, start, end, ())) == "Friday 21 Aug 2026"
     paper = Paper(title="T")
     sections = (Section("authors", (Item(paper, ()),) * 3), Section("keywords", (Item(paper, ()),)
-                * 4), Section("trending", (Item(paper, ("trending",)),) * 5))
+                * 4), Section("trending", (Item(paper, (TRENDING,)),) * 5))
     assert summary_line(Digest(daily, start, end, sections)) == (
         "3 papers from authors you follow, 4 matching your keywords, 5 trending")
     assert summary_line(Digest(daily, start, end, ())) == "Nothing new this time."
@@ -174,13 +173,13 @@ def test_header_lines() -> None:
 
 def test_subject_examples() -> None:
     ada = Subscriber("ada@example.org", name="Ada", cadence="daily")
-    by_author = [Item(Paper(title=f"P{i}"), ("author: Maojiang Su",)) for i in range(5)]
-    items = (*by_author, Item(Paper(title="K"), ("keyword: flow matching (title)",)),
-             Item(Paper(title="X"), ("trending",)))
+    by_author = [Item(Paper(title=f"P{i}"), (Reason.author("Maojiang Su"),)) for i in range(5)]
+    items = (*by_author, Item(Paper(title="K"), (Reason.keyword("flow matching", "title"),)),
+             Item(Paper(title="X"), (TRENDING,)))
     digest = Digest(ada, NOW, NOW, (Section("authors", items),))
     assert subject(digest) == 'Daily Papers for Ada: 7 new, from Maojiang Su and "flow matching"'
     many = Digest(ada, NOW, NOW, (Section("authors", tuple(
-        Item(Paper(title=str(i)), (f"author: Author Number {i} With A Long Name",))
+        Item(Paper(title=str(i)), (Reason.author(f"Author Number {i} With A Long Name"),))
         for i in range(40))),))
     assert len(subject(many)) <= 120
     assert subject(many).startswith("Daily Papers for Ada: 40 new, from Author Number 0")
@@ -195,8 +194,8 @@ def test_cards_carry_follow_unfollow_and_mute_links(seeded: Store) -> None:
     assert by_su and all(Link("Unfollow Maojiang Su", "https://x.example/unfollow/Maojiang Su")
                          in c.actions for c in by_su)
     flow = [c for c, it in zip(cards, digest.items, strict=True)
-            if "keyword: flow matching (title)" in it.reasons
-            or "keyword: flow matching (abstract)" in it.reasons]
+            if Reason.keyword("flow matching", "title") in it.reasons
+            or Reason.keyword("flow matching", "abstract") in it.reasons]
     assert flow and all(any(a.label == "Mute “flow matching”" for a in c.actions) for c in flow)
     first_unfollowed = [c for c in cards if c.authors and not c.authors[0].followed]
     assert all(c.actions[0].label == f"Follow {c.authors[0].name}" for c in first_unfollowed)

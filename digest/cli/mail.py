@@ -7,7 +7,6 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
-from email.message import EmailMessage
 from email.utils import make_msgid
 from pathlib import Path
 
@@ -20,11 +19,11 @@ from digest.cli import _console, _settings, cli, settings_options
 from digest.config import load_config, sync_config
 from digest.deliver import MailSettings, send_pass, tokens_for
 from digest.deliver.message import build_message
-from digest.deliver.transport import Transport, transport_from_env
+from digest.deliver.transport import Message, Transport, transport_from_env
 from digest.errors import ConfigError, DigestError
-from digest.model import Digest, Item, Paper, Section, Subscriber
+from digest.model import TRENDING, Digest, Item, Paper, Rendered, Section, Subscriber
 from digest.plan import plan_due
-from digest.render import Rendered, render_digest
+from digest.render import render_digest
 from digest.store import Store
 
 _COLUMNS = (("planned", "Planned"), ("sent", "Sent"), ("skipped", "Skipped (empty)"),
@@ -123,7 +122,7 @@ def test_mail(email: str, db: str, config: Path, now: str | None) -> None:
     sample = newest or [Paper(title="A sample paper from digest", first_seen=moment,
                               abstract="If you can read this, your mail set-up works.")]
     digest = Digest(Subscriber(email, name="", cadence="daily"), moment - timedelta(days=1),
-                    moment, (Section("trending", tuple(Item(p, ("trending",)) for p in sample)),))
+                    moment, (Section("trending", tuple(Item(p, (TRENDING,)) for p in sample)),))
     links = mail.placeholders(digest.subscriber)
     rendered = render_digest(digest, links, mail.envelope.list_name)
     message = build_message(
@@ -135,7 +134,7 @@ def test_mail(email: str, db: str, config: Path, now: str | None) -> None:
     click.echo(f"Sent a sample digest to {email} through {transport.description}")
 
 
-async def _send_one(transport: Transport, message: EmailMessage, sender: str, to: str) -> None:
+async def _send_one(transport: Transport, message: Message, sender: str, to: str) -> None:
     connection = transport.connection()
     try:
         await connection.send(message, sender, to)

@@ -13,26 +13,25 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from email.message import EmailMessage
 
 from digest import defaults
-from digest.deliver.message import Envelope, build_message
+from digest.deliver.message import Composer, Envelope
 from digest.deliver.tokens import Tokens
 from digest.deliver.transport import (
     PermanentError,
-    RateLimiter,
     SetupError,
     SmtpTransport,
     TransientError,
     Transport,
 )
-from digest.model import Digest, Item, OutboxEntry, Section, Subscriber
+from digest.model import Digest, Item, OutboxEntry, Paper, Section, Subscriber
 from digest.plan import plan_due
-from digest.render import Links, render_digest
+from digest.render import Links, Renderer
 from digest.store import Store
 
 # Card actions take short paths: a 50-card digest carries a hundred of them.
@@ -83,69 +82,196 @@ class PassReport:
 
     counts: Counter[str] = field(default_factory=Counter)
     error: str | None = None  # the mail set-up is broken; the pass stopped
+    seconds: dict[str, float] = field(default_factory=dict)  # time spent per stage
+
+
+class Mailer:
+    """Turns outbox rows into messages: papers kept in memory once loaded (or handed over
+    by planning), cards and frames rendered once per pass (``Renderer``), headers built
+    once (``Composer``)."""
+
+    def __init__(self, store: Store, mail: MailSettings, tokens: Tokens,
+                 papers: dict[int, Paper] | None = None) -> None:
+        self.store = store
+        self.mail = mail
+        self.tokens = tokens
+        self.papers: dict[int, Paper] = papers if papers is not None else {}
+        self.renderer = Renderer(mail.envelope.list_name)
+        self.composer = Composer(mail.envelope)
+
+    def load(self, entries: Iterable[OutboxEntry]) -> None:
+        """Read the papers of these rows that are not in memory yet, in one go."""
+        missing = {pid for e in entries for pid in e.paper_ids if pid not in self.papers}
+        if missing:
+            self.papers.update(self.store.papers_by_id(missing))
+
+    def compose(self, entry: OutboxEntry, now: datetime) -> bytes:
+        """The message of an outbox row, rendered now from its papers."""
+        self.load([entry])
+        sections = tuple(Section(name, tuple(Item(self.papers[pid], reasons)
+                                             for pid, reasons in items if pid in self.papers))
+                         for name, items in entry.sections)
+        digest = Digest(entry.subscriber, entry.period_start, entry.period_end, sections)
+        links = self.mail.links(self.tokens, entry.subscriber)
+        rendered = self.renderer.render(digest, links, entry.kind)
+        return self.composer.build(
+            rendered, to_name=entry.subscriber.name, to_email=entry.subscriber.email,
+            date=now, unsubscribe_url=links.unsubscribe,
+            message_id=self.mail.envelope.message_id(entry.id, entry.period))
 
 
 def compose(store: Store, entry: OutboxEntry, mail: MailSettings, tokens: Tokens,
-            now: datetime) -> EmailMessage:
-    """The message of an outbox row, rendered now from its stored papers."""
-    papers = store.papers_by_id(entry.paper_ids)
-    sections = tuple(Section(name, tuple(Item(papers[pid], reasons) for pid, reasons in items
-                                         if pid in papers)) for name, items in entry.sections)
-    digest = Digest(entry.subscriber, entry.period_start, entry.period_end, sections)
-    links = mail.links(tokens, entry.subscriber)
-    rendered = render_digest(digest, links, mail.envelope.list_name, entry.kind)
-    return build_message(
-        rendered, envelope=mail.envelope, to_name=entry.subscriber.name,
-        to_email=entry.subscriber.email, date=now, unsubscribe_url=links.unsubscribe,
-        message_id=mail.envelope.message_id(entry.id, entry.period))
+            now: datetime) -> bytes:
+    """The message of one outbox row (see ``Mailer`` for many)."""
+    return Mailer(store, mail, tokens).compose(entry, now)
+
+
+# Digests claimed (and recorded) per transaction.
+BATCH = 200
+
+
+class _Delivery:
+    """One process's share of a pass: claim a batch, compose it, hand the messages to the
+    SMTP connections, record the outcomes of a batch in one transaction."""
+
+    def __init__(self, store: Store, transport: Transport, mailer: Mailer,
+                 clock: Callable[[], datetime], only: str | None, halt: asyncio.Event,
+                 progress: Callable[[int], None] | None, batch: int) -> None:
+        self.store, self.transport, self.mailer = store, transport, mailer
+        self.clock, self.only, self.halt, self.progress = clock, only, halt, progress
+        self.batch = batch
+        self.report = PassReport()
+        self.queue: asyncio.Queue[tuple[OutboxEntry, bytes] | None] = asyncio.Queue(batch)
+        self.held: dict[int, OutboxEntry] = {}  # claimed, no outcome yet
+        self.sent: list[OutboxEntry] = []
+        self.unsent: list[tuple[OutboxEntry, str, str, datetime | None]] = []
+        self.pace = Pace(store, transport_rate(transport))
+
+    async def run(self) -> PassReport:
+        workers = [asyncio.create_task(self._worker()) for _ in range(self.transport.workers)]
+        try:
+            await self._claim_and_compose(len(workers))
+            results = await asyncio.gather(*workers, return_exceptions=True)
+        finally:
+            for task in workers:
+                task.cancel()
+            await self._flush()
+            await asyncio.to_thread(self.store.release, list(self.held.values()))
+        for result in results:
+            if isinstance(result, SetupError):
+                self.report.error = str(result)
+            elif isinstance(result, BaseException):
+                raise result
+        return self.report
+
+    async def _claim_and_compose(self, workers: int) -> None:
+        mail = self.mailer.mail
+        try:
+            while not self.halt.is_set():
+                await self._flush()
+                entries = await asyncio.to_thread(self.store.claim, self.clock(), mail.lease,
+                                                  self.batch, self.only)
+                if not entries:
+                    break
+                self.held.update((e.id, e) for e in entries)
+                await asyncio.to_thread(self.mailer.load, entries)
+                for entry in entries:
+                    if self.halt.is_set():
+                        break
+                    try:
+                        message = self.mailer.compose(entry, self.clock())
+                    except Exception as e:
+                        self._outcome(entry, ("failed", f"could not compose the mail: {e!r}",
+                                              None))
+                        continue
+                    await self.queue.put((entry, message))
+        finally:
+            for _ in range(workers):
+                await self.queue.put(None)
+
+    async def _worker(self) -> None:
+        connection = self.transport.connection()
+        sender = self.mailer.mail.envelope.sender.addr_spec
+        try:
+            while (job := await self.queue.get()) is not None:
+                entry, message = job
+                if self.halt.is_set():
+                    continue
+                await self.pace.wait()
+                try:
+                    await connection.send(message, sender, entry.subscriber.email)
+                except SetupError:
+                    self.halt.set()
+                    raise
+                except (TransientError, PermanentError) as e:
+                    self._outcome(entry, _failure(entry, e, self.clock()))
+                else:
+                    self._outcome(entry, None)
+        finally:
+            await connection.close()
+
+    def _outcome(self, entry: OutboxEntry, failure: tuple[str, str, datetime | None] | None
+                 ) -> None:
+        del self.held[entry.id]
+        if failure is None:
+            self.sent.append(entry)
+        else:
+            self.unsent.append((entry, *failure))
+        self.report.counts["sent" if failure is None else failure[0]] += 1
+        if self.progress:
+            self.progress(-1)
+
+    async def _flush(self) -> None:
+        """Record what the batch so far came to, in one transaction each way (the lists
+        are taken here, on the loop, so no outcome lands in a list being written)."""
+        sent, self.sent = self.sent, []
+        unsent, self.unsent = self.unsent, []
+        if sent or unsent:
+            await asyncio.to_thread(self._record, sent, unsent)
+
+    def _record(self, sent: list[OutboxEntry],
+                unsent: list[tuple[OutboxEntry, str, str, datetime | None]]) -> None:
+        self.store.mark_sent(sent, self.clock())
+        self.store.mark_unsent(unsent)
+
+
+class Pace:
+    """Spaces sends so that all workers sharing the database together send at most
+    ``rate`` messages per second (no limit when 0): slots are booked in the database a
+    block at a time."""
+
+    def __init__(self, store: Store, rate: float) -> None:
+        self.store = store
+        self.rate = rate
+        self._slots: deque[float] = deque()
+        self._lock = asyncio.Lock()
+
+    async def wait(self) -> None:
+        if self.rate <= 0:
+            return
+        async with self._lock:
+            if not self._slots:
+                block = max(1, int(self.rate / 4))  # a quarter of a second's sends
+                start = await asyncio.to_thread(self.store.reserve_sends, block, self.rate,
+                                                time.time())
+                self._slots.extend(start + i / self.rate for i in range(block))
+            slot = self._slots.popleft()
+        delay = slot - time.time()
+        if delay > 0:
+            await asyncio.sleep(delay)
 
 
 async def deliver(store: Store, transport: Transport, mail: MailSettings, tokens: Tokens,
                   clock: Callable[[], datetime], only: str | None = None,
                   progress: Callable[[int], None] | None = None,
-                  stop: asyncio.Event | None = None) -> PassReport:
-    """Send every due digest through ``transport`` with its pool of workers."""
-    report = PassReport()
-    queue = deque(store.due_digests(clock(), mail.lease, only))
+                  stop: asyncio.Event | None = None, *, mailer: Mailer | None = None,
+                  batch: int = BATCH) -> PassReport:
+    """Send every due digest through ``transport`` with its pool of connections."""
     if progress:
-        progress(len(queue))
-    limiter = RateLimiter(transport_rate(transport))
-    halt = stop or asyncio.Event()
-
-    async def worker() -> None:
-        connection = transport.connection()
-        try:
-            while queue and not halt.is_set():
-                entry = store.claim(queue.popleft(), clock(), mail.lease)
-                if entry is None:
-                    continue
-                message = compose(store, entry, mail, tokens, clock())
-                await limiter.wait()
-                try:
-                    await connection.send(message, mail.envelope.sender.addr_spec,
-                                          entry.subscriber.email)
-                except SetupError:
-                    store.release(entry)
-                    halt.set()
-                    raise
-                except (TransientError, PermanentError) as e:
-                    report.counts[_record_failure(store, entry, e, clock())] += 1
-                else:
-                    store.mark_sent(entry, clock())
-                    report.counts["sent"] += 1
-                if progress:
-                    progress(-1)
-        finally:
-            await connection.close()
-
-    results = await asyncio.gather(*(worker() for _ in range(transport.workers)),
-                                   return_exceptions=True)
-    for result in results:
-        if isinstance(result, SetupError):
-            report.error = str(result)
-        elif isinstance(result, BaseException):
-            raise result
-    return report
+        progress(store.count_due(clock(), mail.lease, only))
+    delivery = _Delivery(store, transport, mailer or Mailer(store, mail, tokens), clock, only,
+                         stop or asyncio.Event(), progress, batch)
+    return await delivery.run()
 
 
 async def send_pass(store: Store, transport: Transport, mail: MailSettings, tokens: Tokens,
@@ -154,19 +280,23 @@ async def send_pass(store: Store, transport: Transport, mail: MailSettings, toke
                     stop: asyncio.Event | None = None) -> PassReport:
     """What ``digest send`` and every bot job do: plan what is due (for everyone, these
     send groups, or one address), then deliver everything due."""
-    _, planned = plan_due(store, clock(), groups=groups, only=only)
-    report = await deliver(store, transport, mail, tokens, clock, only, progress, stop)
+    started = time.perf_counter()
+    papers: dict[int, Paper] = {}
+    _, planned = plan_due(store, clock(), groups=groups, only=only, papers=papers)
+    planning = time.perf_counter() - started
+    report = await deliver(store, transport, mail, tokens, clock, only, progress, stop,
+                           mailer=Mailer(store, mail, tokens, papers))
     report.counts.update(planned)
+    report.seconds = {"plan": planning, "deliver": time.perf_counter() - started - planning}
     return report
 
 
-def _record_failure(store: Store, entry: OutboxEntry, error: Exception, now: datetime) -> str:
+def _failure(entry: OutboxEntry, error: Exception, now: datetime
+             ) -> tuple[str, str, datetime | None]:
     if isinstance(error, PermanentError) or entry.attempts >= defaults.MAX_ATTEMPTS:
-        store.mark_unsent(entry, "failed", str(error))
-        return "failed"
+        return "failed", str(error), None
     wait = timedelta(minutes=defaults.RETRY_FIRST_MINUTES * 2 ** (entry.attempts - 1))
-    store.mark_unsent(entry, "retry", str(error), now + wait)
-    return "retry"
+    return "retry", str(error), now + wait
 
 
 def transport_rate(transport: Transport) -> float:

@@ -19,6 +19,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from email.message import EmailMessage
+from email.policy import SMTP
 from pathlib import Path
 from typing import Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -27,6 +28,14 @@ import aiosmtplib
 
 from digest import defaults
 from digest.errors import ConfigError, DigestError
+
+# A message as built (``build_message`` gives the wire bytes) or an ``EmailMessage``.
+Message = bytes | EmailMessage
+
+
+def wire_bytes(message: Message) -> bytes:
+    """The message as it goes over SMTP: CRLF line ends."""
+    return message if isinstance(message, bytes) else message.as_bytes(policy=SMTP)
 
 
 class TransientError(DigestError):
@@ -106,7 +115,7 @@ def _number(env: Mapping[str, str], name: str, default: float) -> float:
 
 
 class Connection(Protocol):
-    async def send(self, message: EmailMessage, sender: str, recipient: str) -> None: ...
+    async def send(self, message: Message, sender: str, recipient: str) -> None: ...
     async def close(self) -> None: ...
 
 
@@ -155,11 +164,13 @@ class SmtpConnection:
         self.settings = settings
         self._smtp: aiosmtplib.SMTP | None = None
 
-    async def send(self, message: EmailMessage, sender: str, recipient: str) -> None:
+    async def send(self, message: Message, sender: str, recipient: str) -> None:
         """Send one message; raises TransientError, PermanentError or SetupError."""
+        data = wire_bytes(message)
+        options = [] if sender.isascii() and recipient.isascii() else ["SMTPUTF8"]
         try:
             smtp = await self._ready()
-            await smtp.send_message(message, sender=sender, recipients=[recipient])
+            await smtp.sendmail(sender, [recipient], data, mail_options=options)
         except aiosmtplib.SMTPAuthenticationError as e:
             await self.close()
             raise SetupError(f"{self.settings.where} refused the login ({e.code} {e.message});"
@@ -258,9 +269,10 @@ class MaildirConnection:
     def __init__(self, path: Path) -> None:
         self.path = path
 
-    async def send(self, message: EmailMessage, sender: str, recipient: str) -> None:
+    async def send(self, message: Message, sender: str, recipient: str) -> None:
         try:
-            mailbox.Maildir(self.path, create=True).add(message)
+            mailbox.Maildir(self.path, create=True).add(
+                wire_bytes(message).replace(b"\r\n", b"\n"))
         except OSError as e:
             raise SetupError(f"cannot write to the Maildir {self.path}: {e.strerror}; "
                              "check DIGEST_MAILDIR") from e

@@ -9,20 +9,24 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 import textwrap
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import cache
 from pathlib import Path
+from typing import Any, Generic, TypeVar
 from zoneinfo import ZoneInfo
 
 import css_inline
 import jinja2
+from markupsafe import Markup
 
 from digest import defaults
 from digest.errors import ConfigError
-from digest.model import Digest
+from digest.model import Digest, Item, Paper, Rendered, Subscriber
 from digest.render.cards import (
     LONG_DIGEST_CARDS,
     SHORT_SNIPPET_CHARS,
@@ -31,8 +35,17 @@ from digest.render.cards import (
     card,
 )
 from digest.render.subject import one_line, subject
+from digest.text import name_key
 
-__all__ = ["Links", "Rendered", "one_line", "render_digest", "subject", "templates_env"]
+__all__ = [
+    "Links",
+    "Rendered",
+    "Renderer",
+    "one_line",
+    "render_digest",
+    "subject",
+    "templates_env",
+]
 
 HEADINGS = {"authors": "From authors you follow", "keywords": "Matching your keywords",
             "trending": "Trending"}
@@ -41,15 +54,6 @@ _CLASS = re.compile(r' class="[\w -]*"')
 # Minified declarations, and no fetching of anything remote.
 _INLINER = css_inline.CSSInliner(minify_css=True, load_remote_stylesheets=False)
 _TITLES = {"daily": "Daily Papers", "weekly": "Weekly Papers", "instant": "Paper alert"}
-
-
-@dataclass(frozen=True)
-class Rendered:
-    """A digest ready for the mailer."""
-
-    subject: str
-    text: str
-    html: str
 
 
 @dataclass(frozen=True)
@@ -74,7 +78,7 @@ class Links:
 @dataclass(frozen=True)
 class _Section:
     heading: str
-    cards: tuple[Card, ...]
+    cards: tuple[Markup, ...]  # each card rendered already
 
 
 def templates_dir() -> Path:
@@ -118,11 +122,7 @@ def render_digest(
     kind: str = "digest",
 ) -> Rendered:
     """Subject, text and HTML of ``digest``; ``kind`` "alert" uses the short alert mail."""
-    env = templates_env()
-    context = _context(digest, links, digest_name)
-    html = env.get_template(f"{kind}.html").render(context)
-    text = env.get_template(f"{kind}.txt").render(context)
-    return Rendered(subject(digest), _tidy(text), inline_css(html))
+    return Renderer(digest_name).render(digest, links, kind)
 
 
 def inline_css(html: str) -> str:
@@ -130,15 +130,192 @@ def inline_css(html: str) -> str:
     return _CLASS.sub("", _INLINER.inline(html))
 
 
-def _context(digest: Digest, links: Links, digest_name: str) -> dict[str, object]:
+class Renderer:
+    """Renders the mails of a pass, doing once what repeats between them.
+
+    Each paper's card is built, rendered and its CSS inlined once for each way it is
+    shown (the reasons it is there, which authors are bold, how long its snippet is,
+    which action links it carries), and kept; each mail's frame (head, headline,
+    section headings, footer) is rendered and inlined once per shape, with the mail's
+    own values filled into slots. Slots and card action links are marked with a random
+    nonce that source text cannot guess, and everything filled in is escaped as the
+    templates would. The result is byte for byte what rendering the whole mail through
+    the templates and inlining it would give.
+    """
+
+    def __init__(self, digest_name: str = defaults.DIGEST_NAME, cards: int = 20_000) -> None:
+        self.digest_name = digest_name
+        self.env = templates_env()
+        self._nonce = secrets.token_hex(6)
+        self._slot = re.compile(f"\ue000{self._nonce}([a-z0-9_]+)\ue001")
+        self._css = _stylesheet(self.env)
+        self._views: _Lru[tuple[Any, ...], _View] = _Lru(cards)
+        self._rendered: _Lru[tuple[Any, ...], list[str]] = _Lru(2 * cards)
+        self._frames: dict[tuple[Any, ...], list[str]] = {}
+
+    def render(self, digest: Digest, links: Links, kind: str = "digest") -> Rendered:
+        sub = digest.subscriber
+        long = len(digest.items) > LONG_DIGEST_CARDS
+        chars = SHORT_SNIPPET_CHARS if long else SNIPPET_CHARS
+        seen: set[tuple[str, str]] = set()  # a long digest links each action once
+        sections: list[tuple[str, list[str], list[str]]] = []
+        for section in digest.sections:
+            if not section.items:
+                continue
+            html: list[str] = []
+            text: list[str] = []
+            for number, item in enumerate(section.items, 1):
+                key, view = self._view(item, sub, links.action is not None, chars)
+                kept = tuple(a not in seen for a in view.actions) if long else ()
+                seen.update(view.actions)
+                # URLs by slot number; a link left out of this mail needs none
+                urls = [links.action(k, t) if not kept or kept[i] else ""
+                        for i, (k, t) in enumerate(view.actions)] if links.action else []
+                html.append(self._fill(self._card("html", key, view, kept), urls))
+                text.append(self._fill(self._card("txt", key, view, kept, number), urls))
+            sections.append((HEADINGS[section.name], html, text))
+        values = _frame_values(digest, links, self.digest_name)
+        text_part = self.env.get_template(f"{kind}.txt").render(
+            {**values, "sections": [_Section(h, tuple(Markup(t) for t in texts))
+                                    for h, _, texts in sections]})
+        html_part = self._html_frame(kind, values, [(h, cards) for h, cards, _ in sections])
+        return Rendered(str(values["subject"]), _tidy(text_part), html_part)
+
+    def _view(self, item: Item, sub: Subscriber, actions: bool, chars: int
+              ) -> tuple[tuple[Any, ...] | None, _View]:
+        """The card of ``item`` as ``sub`` sees it, with its cache key (None: not kept,
+        the paper is not a stored one)."""
+        key = None
+        if item.paper.id is not None:
+            followed = {name_key(a) for a in sub.authors}
+            key = (item.paper.id, item.reasons, chars, actions,
+                   tuple(k in followed for k in _author_keys(item.paper)))
+            found = self._views.get(key)
+            if found is not None:
+                return key, found
+        wanted: list[tuple[str, str]] = []
+
+        def mark(kind: str, target: str) -> str:
+            wanted.append((kind, target))
+            return self._mark(str(len(wanted) - 1))
+
+        view = _View(card(item, sub, mark if actions else None, chars), tuple(wanted))
+        if key is not None:
+            self._views.put(key, view)
+        return key, view
+
+    def _card(self, fmt: str, key: tuple[Any, ...] | None, view: _View,
+              kept: tuple[bool, ...], number: int = 0) -> list[str]:
+        """A card rendered (HTML with its CSS inlined, or text), split at its slots."""
+        full = None if key is None else (fmt, key, kept, number)
+        found = self._rendered.get(full) if full is not None else None
+        if found is None:
+            c = _keep_actions(view.card, kept)
+            out = self.env.get_template(f"_card.{fmt}").render(card=c, number=number)
+            if fmt == "html":
+                out = _CLASS.sub("", _INLINER.inline_fragment(out, self._css))
+            found = self._parts(out)
+            if full is not None:
+                self._rendered.put(full, found)
+        return found
+
+    def _html_frame(self, kind: str, values: dict[str, object],
+                    sections: list[tuple[str, list[str]]]) -> str:
+        shape = (kind, bool(values["follows"]), values["self_managed"],
+                 tuple((heading, len(cards)) for heading, cards in sections))
+        frame = self._frames.get(shape)
+        if frame is None:
+            slots = {k: Markup(self._mark(k)) if isinstance(v, str) else v
+                     for k, v in values.items()}
+            marked = [_Section(heading, tuple(Markup(self._mark(f"card_{i}_{j}"))
+                                              for j in range(len(cards))))
+                      for i, (heading, cards) in enumerate(sections)]
+            html = self.env.get_template(f"{kind}.html").render({**slots, "sections": marked})
+            frame = self._parts(inline_css(html))
+            self._frames[shape] = frame
+        filled = {k: v for k, v in values.items() if isinstance(v, str)}
+        for i, (_, cards) in enumerate(sections):
+            for j, card_html in enumerate(cards):
+                filled[f"card_{i}_{j}"] = Markup(card_html)
+        return "".join(part if n % 2 == 0 else _serialized(filled[part], frame[n - 1])
+                       for n, part in enumerate(frame))
+
+    def _mark(self, name: str) -> str:
+        return f"\ue000{self._nonce}{name}\ue001"
+
+    def _parts(self, text: str) -> list[str]:
+        """``text`` split at its slots: literal, slot name, literal, ..."""
+        return self._slot.split(text)
+
+    @staticmethod
+    def _fill(parts: list[str], urls: list[str]) -> str:
+        """A card's parts with its action links' URLs (escaped) in their slots."""
+        if len(parts) == 1:
+            return parts[0]
+        return "".join(part if n % 2 == 0 else _serialized(urls[int(part)], parts[n - 1])
+                       for n, part in enumerate(parts))
+
+
+@dataclass(frozen=True)
+class _View:
+    """A card whose action links are slots, and the (kind, target) of each slot."""
+
+    card: Card
+    actions: tuple[tuple[str, str], ...]
+
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class _Lru(Generic[K, V]):
+    """A dict that forgets its least recently used entries beyond ``size``."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._data: OrderedDict[K, V] = OrderedDict()
+
+    def get(self, key: K) -> V | None:
+        found = self._data.get(key)
+        if found is not None:
+            self._data.move_to_end(key)
+        return found
+
+    def put(self, key: K, value: V) -> None:
+        self._data[key] = value
+        if len(self._data) > self.size:
+            self._data.popitem(last=False)
+
+
+def _serialized(value: str, before: str) -> str:
+    """``value`` as the inliner's HTML serialiser writes it: in an attribute (the slot
+    follows ``="``) or in text. Rendered markup (a card) goes in as it is."""
+    if isinstance(value, Markup):
+        return str(value)
+    value = value.replace("&", "&amp;").replace("\xa0", "&nbsp;")
+    if before.endswith('="'):
+        return value.replace('"', "&quot;")
+    return value.replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _author_keys(paper: Paper) -> tuple[str, ...]:
+    return tuple(name_key(n) for n in paper.all_authors)
+
+
+def _keep_actions(c: Card, kept: tuple[bool, ...]) -> Card:
+    if not kept or all(kept):
+        return c
+    return replace(c, actions=tuple(a for a, keep in zip(c.actions, kept, strict=True)
+                                    if keep))
+
+
+def _stylesheet(env: jinja2.Environment) -> str:
+    source, _, _ = env.loader.get_source(env, "_style.css") if env.loader else ("", None, None)
+    return source
+
+
+def _frame_values(digest: Digest, links: Links, digest_name: str) -> dict[str, object]:
     sub = digest.subscriber
-    long = len(digest.items) > LONG_DIGEST_CARDS
-    chars = SHORT_SNIPPET_CHARS if long else SNIPPET_CHARS
-    sections = [_Section(HEADINGS[s.name], tuple(card(it, sub, links.action, chars)
-                                                 for it in s.items))
-                for s in digest.sections if s.items]
-    if long:  # a link that acts on the same author or keyword once per mail is enough
-        sections = _first_actions_only(sections)
     follows = [*sub.authors, *(f'"{k}"' for k in sub.keywords)]
     return {
         "subject": subject(digest),
@@ -148,23 +325,11 @@ def _context(digest: Digest, links: Links, digest_name: str) -> dict[str, object
         "email": sub.email,
         "period": period_label(digest),
         "summary": summary_line(digest),
-        "sections": sections,
         "follows": one_line(", ".join(follows[:6]) + (" and more" if len(follows) > 6 else "")),
         "unsubscribe_url": links.unsubscribe,
         "manage_url": links.manage,
         "self_managed": sub.managed == "db",
     }
-
-
-def _first_actions_only(sections: list[_Section]) -> list[_Section]:
-    seen: set[str] = set()
-
-    def first(c: Card) -> Card:
-        kept = tuple(a for a in c.actions if a.url not in seen)
-        seen.update(a.url for a in kept)
-        return replace(c, actions=kept)
-
-    return [_Section(s.heading, tuple(first(c) for c in s.cards)) for s in sections]
 
 
 def period_label(digest: Digest) -> str:

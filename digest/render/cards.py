@@ -172,19 +172,18 @@ def _day(day: date) -> str:
 
 
 def _keywords(item: Item) -> list[str]:
-    return [r.removeprefix("keyword: ").rsplit(" (", 1)[0] for r in item.reasons
-            if r.startswith("keyword: ")]
+    return item.values("keyword")
 
 
 def _reasons(item: Item) -> tuple[str, ...]:
-    authors = [r.removeprefix("author: ") for r in item.reasons if r.startswith("author: ")]
+    authors = item.values("author")
     keywords = _keywords(item)
     reasons = []
     if authors:
         reasons.append("You follow " + ", ".join(authors))
     if keywords:
         reasons.append("Matches: " + ", ".join(keywords))
-    if "trending" in item.reasons:
+    if any(r.kind == "trending" for r in item.reasons):
         reasons.append("Trending on Daily Papers")
     return tuple(one_line(r) for r in reasons)
 

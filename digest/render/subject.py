@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from digest.rank import Digest
+from digest.model import Digest
 
 SUBJECT_MAX = 120
 _TITLES = {"daily": "Daily Papers", "weekly": "Weekly Papers", "instant": "Paper alert"}
@@ -41,9 +41,8 @@ def _highlights(digest: Digest) -> list[str]:
     found: list[str] = []
     for item in digest.items:
         for reason in item.reasons:
-            kind, _, value = reason.partition(": ")
-            label = value if kind == "author" else f'"{value.rsplit(" (", 1)[0]}"'
-            if kind in ("author", "keyword") and label not in found:
+            label = reason.value if reason.kind == "author" else f'"{reason.value}"'
+            if reason.kind in ("author", "keyword") and label not in found:
                 found.append(label)
     authors = [h for h in found if not h.startswith('"')]
     return [one_line(h) for h in authors + [h for h in found if h.startswith('"')]]

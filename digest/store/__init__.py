@@ -119,6 +119,28 @@ class Store:
         with self._begin() as conn:
             return subscriber_sql.members(conn, groups=groups, only=only)
 
+    def member_batches(self, size: int, *, groups: Iterable[str] | None = None,
+                       only: str | None = None, shard: tuple[int, int] | None = None
+                       ) -> Iterator[list[Member]]:
+        """``members`` a batch at a time (each read in its own transaction), in row order;
+        with ``shard`` ``(k, n)`` only every n-th subscriber, from the k-th."""
+        wanted = None if groups is None else list(groups)
+        after = 0
+        while True:
+            with self._begin() as conn:
+                batch = subscriber_sql.member_batch(conn, after, size, groups=wanted,
+                                                    only=only, shard=shard)
+            if not batch:
+                return
+            yield batch
+            after = batch[-1].id
+
+    def histories_of(self, ids: Sequence[int], since: datetime) -> dict[str, History]:
+        """What these subscribers (by row id) already got of the papers first seen since
+        ``since``, keyed by folded email."""
+        with self._begin() as conn:
+            return subscriber_sql.histories_of(conn, ids, since)
+
     def group_keys(self) -> list[str]:
         """The send groups (``Subscriber.group_key``) of everyone who takes digests."""
         with self._begin() as conn:
@@ -200,32 +222,44 @@ class Store:
                                                      if k in ids})
             return {k for k, sid in ids.items() if sid in done}
 
-    def due_digests(self, now: datetime, lease: timedelta, only: str | None = None
-                    ) -> list[int]:
-        """Ids of the digests to send in this pass."""
+    def count_due(self, now: datetime, lease: timedelta, only: str | None = None) -> int:
+        """How many digests a pass would send now."""
         with self._begin() as conn:
-            return outbox_sql.due(conn, now, lease, only)
+            return outbox_sql.count_due(conn, now, lease, only)
 
-    def claim(self, digest_id: int, now: datetime, lease: timedelta) -> OutboxEntry | None:
-        """Mark a digest ``sending`` (committed before any SMTP traffic), or None if taken."""
+    def claim(self, now: datetime, lease: timedelta, limit: int, only: str | None = None
+              ) -> list[OutboxEntry]:
+        """Mark up to ``limit`` due digests ``sending`` (committed before any SMTP
+        traffic); none that another process holds."""
         with self._begin() as conn:
-            return outbox_sql.claim(conn, digest_id, now, lease)
+            return outbox_sql.claim(conn, now, lease, limit, only)
 
-    def mark_sent(self, entry: OutboxEntry, now: datetime) -> None:
-        """Sent, and its papers recorded as sent to the subscriber, in one transaction."""
-        with self._begin() as conn:
-            outbox_sql.mark_sent(conn, entry, now)
+    def mark_sent(self, entries: Sequence[OutboxEntry], now: datetime) -> None:
+        """Sent, and their papers recorded as sent to the subscribers, in one transaction."""
+        if entries:
+            with self._begin() as conn:
+                outbox_sql.mark_sent(conn, entries, now)
 
-    def mark_unsent(self, entry: OutboxEntry, state: str, error: str,
-                    next_attempt: datetime | None = None) -> None:
-        """``retry`` or ``failed``, with the reason kept."""
-        with self._begin() as conn:
-            outbox_sql.mark_unsent(conn, entry, state, error, next_attempt)
+    def mark_unsent(self, outcomes: Sequence[tuple[OutboxEntry, str, str, datetime | None]]
+                    ) -> None:
+        """``retry`` or ``failed`` with the reason kept: ``(entry, state, error, next
+        attempt)`` each."""
+        if outcomes:
+            with self._begin() as conn:
+                outbox_sql.mark_unsent(conn, outcomes)
 
-    def release(self, entry: OutboxEntry) -> None:
-        """Give a claimed digest back untried."""
+    def release(self, entries: Sequence[OutboxEntry]) -> None:
+        """Give claimed digests back untried."""
+        if entries:
+            with self._begin() as conn:
+                outbox_sql.release(conn, entries)
+
+    def reserve_sends(self, count: int, rate: float, at: float) -> float:
+        """Book ``count`` sends at ``rate`` per second for every process that shares this
+        database: returns the moment (seconds since the epoch) the first may go; the
+        rest follow at ``1 / rate`` intervals."""
         with self._begin() as conn:
-            outbox_sql.release(conn, entry)
+            return outbox_sql.reserve(conn, count, rate, at)
 
     def outbox_counts(self) -> dict[str, int]:
         """Digests by state."""

@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from digest.model import OutboxEntry, Plan
+from digest.model import OutboxEntry, Plan, Reason
 from digest.store import schema as s
 from digest.store.papers import chunks
 from digest.store.subscribers import subscriber_from_row
@@ -27,12 +27,18 @@ def plan(conn: Connection, plans: Sequence[Plan], now: datetime) -> dict[str, in
     alone and counted as ``already``.
     """
     ids: dict[str, int] = {}
-    for chunk in chunks(sorted({p.digest.subscriber.email.casefold() for p in plans})):
+    unknown = sorted({p.digest.subscriber.email.casefold() for p in plans
+                      if p.subscriber_id is None})
+    for chunk in chunks(unknown):
         query = select(s.subscribers.c.email_key, s.subscribers.c.id).where(
             s.subscribers.c.email_key.in_(chunk))
         ids.update((key, sid) for key, sid in conn.execute(query))
-    rows = [_row(p, ids[p.digest.subscriber.email.casefold()], now) for p in plans
-            if p.digest.subscriber.email.casefold() in ids]
+
+    def id_of(p: Plan) -> int | None:
+        return p.subscriber_id if p.subscriber_id is not None else ids.get(
+            p.digest.subscriber.email.casefold())
+
+    rows = [_row(p, sid, now) for p in plans if (sid := id_of(p)) is not None]
     counts = {"planned": 0, "skipped": 0, "missed": 0, "already": len(plans) - len(rows)}
     if not rows:
         return counts
@@ -71,7 +77,8 @@ def _remember(conn: Connection, periods: dict[int, datetime],
 def _row(p: Plan, subscriber_id: int, now: datetime) -> dict[str, Any]:
     d = p.digest
     sections = [{"name": section.name, "items": [
-        {"paper_id": it.paper.id, "reasons": list(it.reasons)} for it in section.items]}
+        {"paper_id": it.paper.id, "why": [r.encode() for r in it.reasons]}
+        for it in section.items]}
         for section in d.sections]
     return {"subscriber_id": subscriber_id, "period": p.period, "period_start": d.start,
             "period_end": d.end, "sections": sections, "planned_at": now, "attempts": 0,
@@ -79,11 +86,13 @@ def _row(p: Plan, subscriber_id: int, now: datetime) -> dict[str, Any]:
 
 
 def _insert_ignoring_duplicates(conn: Connection) -> Any:
-    if conn.dialect.name == "postgresql":
-        return postgresql.insert(s.digests).on_conflict_do_nothing(
-            index_elements=["subscriber_id", "period"])
-    return sqlite.insert(s.digests).on_conflict_do_nothing(
-        index_elements=["subscriber_id", "period"])
+    return _insert_ignoring(conn, s.digests, ["subscriber_id", "period"])
+
+
+def _insert_ignoring(conn: Connection, table: Any, key: list[str]) -> Any:
+    """INSERT that leaves rows whose ``key`` exists already alone."""
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    return dialect.insert(table).on_conflict_do_nothing(index_elements=key)
 
 
 def planned_periods(conn: Connection, periods: dict[int, datetime]) -> set[int]:
@@ -95,18 +104,6 @@ def planned_periods(conn: Connection, periods: dict[int, datetime]) -> set[int]:
     return {sid for sid, period in conn.execute(query) if periods.get(sid) == period}
 
 
-def due(conn: Connection, now: datetime, lease: timedelta, only: str | None) -> list[int]:
-    """Ids of digests to send now: planned, retry whose time has come, or left in
-    ``sending`` by a process that died (claimed longer than ``lease`` ago)."""
-    query = select(s.digests.c.id).join(s.subscribers).where(
-        _claimable(now, lease), s.subscribers.c.unsubscribed_at.is_(None),
-        s.subscribers.c.paused_at.is_(None)).order_by(
-        s.digests.c.id)
-    if only:
-        query = query.where(s.subscribers.c.email_key == only.casefold())
-    return list(conn.execute(query).scalars())
-
-
 def _claimable(now: datetime, lease: timedelta) -> Any:
     c = s.digests.c
     return or_(c.state == "planned",
@@ -114,22 +111,37 @@ def _claimable(now: datetime, lease: timedelta) -> Any:
                and_(c.state == "sending", c.claimed_at < now - lease))
 
 
-def claim(conn: Connection, digest_id: int, now: datetime, lease: timedelta
-          ) -> OutboxEntry | None:
-    """Mark one digest ``sending`` for this process; None when another got it first."""
+def claim(conn: Connection, now: datetime, lease: timedelta, limit: int,
+          only: str | None = None) -> list[OutboxEntry]:
+    """Mark up to ``limit`` due digests ``sending`` for this process, oldest first.
+
+    On PostgreSQL the rows are picked ``FOR UPDATE SKIP LOCKED``, so workers on several
+    machines each take their own batch without waiting for one another; SQLite's write
+    lock (BEGIN IMMEDIATE) makes claims take turns. Either way the UPDATE only takes rows
+    that are still claimable, so no digest is claimed twice.
+    """
     c = s.digests.c
-    result = conn.execute(update(s.digests).where(c.id == digest_id, _claimable(now, lease))
-                          .values(state="sending", claimed_at=now, attempts=c.attempts + 1))
-    if result.rowcount != 1:
-        return None
-    row = conn.execute(select(s.digests, s.subscribers.c.settings, s.subscribers.c.ref,
-                              s.subscribers.c.managed).join(s.subscribers)
-                       .where(c.id == digest_id)).mappings().one()
-    return _entry(row)
+    query = select(c.id).join(s.subscribers).where(
+        _claimable(now, lease), s.subscribers.c.unsubscribed_at.is_(None),
+        s.subscribers.c.paused_at.is_(None)).order_by(c.id).limit(limit)
+    if only:
+        query = query.where(s.subscribers.c.email_key == only.casefold())
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True, of=s.digests)
+    ids = list(conn.execute(query).scalars())
+    if not ids:
+        return []
+    taken = list(conn.execute(update(s.digests).where(c.id.in_(ids), _claimable(now, lease))
+                              .values(state="sending", claimed_at=now,
+                                      attempts=c.attempts + 1).returning(c.id)).scalars())
+    rows = conn.execute(select(s.digests, s.subscribers.c.settings, s.subscribers.c.ref,
+                               s.subscribers.c.managed).join(s.subscribers)
+                        .where(c.id.in_(taken)).order_by(c.id)).mappings()
+    return [_entry(row) for row in rows]
 
 
 def _entry(row: Any) -> OutboxEntry:
-    sections = tuple((sec["name"], tuple((it["paper_id"], tuple(it["reasons"]))
+    sections = tuple((sec["name"], tuple((it["paper_id"], _reasons(it))
                                          for it in sec["items"])) for sec in row["sections"])
     return OutboxEntry(row["id"], row["subscriber_id"], subscriber_from_row(
                            row["settings"], row["ref"], row["managed"]),
@@ -138,32 +150,69 @@ def _entry(row: Any) -> OutboxEntry:
                        row["attempts"], row["last_error"])
 
 
-def mark_sent(conn: Connection, entry: OutboxEntry, now: datetime) -> None:
-    """Sent (after the server's 250): the papers count as sent to the subscriber."""
-    conn.execute(update(s.digests).where(s.digests.c.id == entry.id)
-                 .values(state="sent", sent_at=now, last_error=None))
-    subscriber_id = conn.execute(select(s.digests.c.subscriber_id)
-                                 .where(s.digests.c.id == entry.id)).scalar_one()
-    known = set(conn.execute(select(s.sent_papers.c.paper_id).where(
-        s.sent_papers.c.subscriber_id == subscriber_id)).scalars())
-    rows = [{"subscriber_id": subscriber_id, "paper_id": pid, "sent_at": now,
-             "digest_id": entry.id} for pid in dict.fromkeys(entry.paper_ids) if pid not in known]
+def _reasons(item: dict[str, Any]) -> tuple[Reason, ...]:
+    """Typed reasons; rows planned before they were typed hold their text."""
+    return tuple(Reason.decode(r) for r in item.get("why", item.get("reasons", ())))
+
+
+def mark_sent(conn: Connection, entries: Sequence[OutboxEntry], now: datetime) -> None:
+    """Sent (after the server's 250): the papers count as sent to their subscribers."""
+    for chunk in chunks([e.id for e in entries]):
+        conn.execute(update(s.digests).where(s.digests.c.id.in_(chunk))
+                     .values(state="sent", sent_at=now, last_error=None))
+    rows = [{"subscriber_id": e.subscriber_id, "paper_id": pid, "sent_at": now,
+             "digest_id": e.id} for e in entries for pid in dict.fromkeys(e.paper_ids)]
     if rows:
-        conn.execute(insert(s.sent_papers), rows)
+        conn.execute(_insert_ignoring(conn, s.sent_papers, ["subscriber_id", "paper_id"]),
+                     rows)
 
 
-def mark_unsent(conn: Connection, entry: OutboxEntry, state: str, error: str,
-                next_attempt: datetime | None) -> None:
-    """``retry`` (with the time of the next attempt) or ``failed``, keeping the reason."""
-    conn.execute(update(s.digests).where(s.digests.c.id == entry.id).values(
-        state=state, last_error=error, next_attempt_at=next_attempt, claimed_at=None))
+def mark_unsent(conn: Connection, outcomes: Sequence[tuple[OutboxEntry, str, str,
+                                                           datetime | None]]) -> None:
+    """``retry`` (with the time of the next attempt) or ``failed``, keeping the reason:
+    ``(entry, state, error, next attempt)`` each."""
+    if not outcomes:
+        return
+    c = s.digests.c
+    conn.execute(update(s.digests).where(c.id == bindparam("digest_id")).values(
+        state=bindparam("new_state"), last_error=bindparam("error"),
+        next_attempt_at=bindparam("next_at"), claimed_at=None),
+        [{"digest_id": e.id, "new_state": state, "error": error, "next_at": at}
+         for e, state, error, at in outcomes])
 
 
-def release(conn: Connection, entry: OutboxEntry) -> None:
-    """Give a claimed digest back untried (the mail set-up is broken, not this digest)."""
-    conn.execute(update(s.digests).where(s.digests.c.id == entry.id).values(
-        state="retry", attempts=s.digests.c.attempts - 1, claimed_at=None,
-        next_attempt_at=None))
+def release(conn: Connection, entries: Sequence[OutboxEntry]) -> None:
+    """Give claimed digests back untried (the mail set-up is broken, or the pass stops)."""
+    for chunk in chunks([e.id for e in entries]):
+        conn.execute(update(s.digests).where(s.digests.c.id.in_(chunk),
+                                             s.digests.c.state == "sending").values(
+            state="retry", attempts=s.digests.c.attempts - 1, claimed_at=None,
+            next_attempt_at=None))
+
+
+def count_due(conn: Connection, now: datetime, lease: timedelta, only: str | None) -> int:
+    """How many digests a pass would send now."""
+    query = select(func.count()).select_from(s.digests).join(s.subscribers).where(
+        _claimable(now, lease), s.subscribers.c.unsubscribed_at.is_(None),
+        s.subscribers.c.paused_at.is_(None))
+    if only:
+        query = query.where(s.subscribers.c.email_key == only.casefold())
+    return int(conn.execute(query).scalar_one())
+
+
+def reserve(conn: Connection, count: int, rate: float, at: float) -> float:
+    """The start of ``count`` send slots booked on the shared pace (see Store)."""
+    c = s.send_pace.c
+    query = select(c.next_at).where(c.id == 1)
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    booked = conn.execute(query).scalar_one_or_none()
+    if booked is None:
+        conn.execute(_insert_ignoring(conn, s.send_pace, ["id"]).values(id=1, next_at=at))
+        booked = conn.execute(query).scalar_one()
+    start = max(float(booked), at)
+    conn.execute(update(s.send_pace).where(c.id == 1).values(next_at=start + count / rate))
+    return start
 
 
 def counts(conn: Connection) -> dict[str, int]:

@@ -225,3 +225,22 @@ job_runs = Table(
     Column("counts", JSON, nullable=False),
     Column("error", Text),
 )
+
+# The shared pace of SMTP sends (DIGEST_SMTP_RATE is a total over every worker): one row,
+# the moment (seconds since the epoch) from which the next send may be booked.
+send_pace = Table(
+    "send_pace",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("next_at", Float, nullable=False),
+)
+
+# Who runs a bot job now: one bot at a time per job, the lease taken over once it expires
+# (its holder died or hangs).
+leases = Table(
+    "leases",
+    metadata,
+    Column("name", String(256), primary_key=True),
+    Column("holder", String(128), nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+)

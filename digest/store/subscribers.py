@@ -336,12 +336,13 @@ class Member:
     subscriber: Subscriber
     since: datetime  # periods before it are not theirs (created, confirmed, resumed)
     last_period: datetime | None  # the latest digest period in their outbox
+    id: int = 0  # the subscriber's row
 
 
 def members(conn: Connection, *, groups: Iterable[str] | None = None,
             only: str | None = None) -> list[Member]:
     """Everyone who takes digests, or those of these send groups, or one address."""
-    query = select(c.settings, c.ref, c.managed, c.active_since, c.last_period).where(
+    query = select(c.id, c.settings, c.ref, c.managed, c.active_since, c.last_period).where(
         sendable()).order_by(c.id)
     if only is not None:
         query = query.where(c.email_key == only.casefold())
@@ -351,8 +352,44 @@ def members(conn: Connection, *, groups: Iterable[str] | None = None,
     return [_member(row) for row in conn.execute(query)]
 
 
+def member_batch(conn: Connection, after: int, size: int, *,
+                 groups: Iterable[str] | None = None, only: str | None = None,
+                 shard: tuple[int, int] | None = None) -> list[Member]:
+    """The next ``size`` members (as ``members``) with row ids above ``after``; with
+    ``shard`` ``(k, n)``, only those whose id is k modulo n."""
+    query = select(c.id, c.settings, c.ref, c.managed, c.active_since, c.last_period).where(
+        sendable(), c.id > after).order_by(c.id).limit(size)
+    if only is not None:
+        query = query.where(c.email_key == only.casefold())
+    if groups is not None:
+        query = query.where(c.group_key.in_(list(groups)))
+    if shard is not None:
+        query = query.where(c.id % shard[1] == shard[0])
+    return [_member(row) for row in conn.execute(query)]
+
+
 def _member(row: Any) -> Member:
-    return Member(_subscriber(row), row.active_since, row.last_period)
+    return Member(_subscriber(row), row.active_since, row.last_period, row.id)
+
+
+def histories_of(conn: Connection, ids: Sequence[int], since: datetime) -> dict[str, History]:
+    """What these subscribers (by row id) were sent, or have on the way, of the papers
+    first seen since ``since`` (nothing older can be due), keyed by folded email."""
+    rows: list[Any] = []
+    sent: dict[int, set[int]] = defaultdict(set)
+    for chunk in chunks(sorted(ids)):
+        rows += conn.execute(select(c.id, c.email_key, c.last_digest_at).where(
+            c.id.in_(chunk))).all()
+        query = select(s.sent_papers.c.subscriber_id, s.sent_papers.c.paper_id).where(
+            s.sent_papers.c.subscriber_id.in_(chunk), s.sent_papers.c.sent_at >= since)
+        for subscriber_id, paper_id in conn.execute(query):
+            sent[subscriber_id].add(paper_id)
+        query = select(s.digests.c.subscriber_id, s.digests.c.sections).where(
+            s.digests.c.subscriber_id.in_(chunk), s.digests.c.state.in_(s.PENDING))
+        for subscriber_id, sections in conn.execute(query):
+            sent[subscriber_id].update(it["paper_id"] for sec in sections for it in sec["items"])
+    return {row.email_key: History(frozenset(sent[row.id]), row.last_digest_at)
+            for row in rows}
 
 
 def group_keys(conn: Connection) -> list[str]:
