@@ -67,6 +67,10 @@ MAX_ATTEMPTS = 5
 # with the same Message-ID.
 SENDING_LEASE_MINUTES = 10
 
+# Several bots on one database run each job one at a time: a bot holds a job's lease while
+# it runs it (renewed every third of this), and a lease not renewed this long is taken over.
+JOB_LEASE_SECONDS = 600
+
 # The bot checks subscriptions.yaml for changes (and notices it slept) this often.
 WATCH_SECONDS = 10
 

@@ -179,13 +179,19 @@ class PaperIndex:
             return {}
         lasts = plural_forms(tokens[-1])
         head, n = tokens[:-1], len(tokens)
+        # Walk the places of the phrase's rarest word (the last word in any form counts
+        # as one), each place giving where the phrase would start.
+        options = [((t,), j) for j, t in enumerate(head)] + [(tuple(lasts), n - 1)]
+        words_at, offset = min(options, key=lambda o: sum(len(self._places.get(w, ()))
+                                                          for w in o[0]))
         found: dict[int, tuple[int, int]] = {}
-        for first in ({head[0]} if head else lasts):
-            for pos, rank, at in self._places.get(first, ()):
+        for word in words_at:
+            for pos, rank, at in self._places.get(word, ()):
+                start = at - offset
                 text = self._areas[pos][rank][1]
-                if (at + n <= len(text) and text[at + n - 1] in lasts
-                        and text[at : at + n - 1] == head
-                        and (pos not in found or (rank, at) < found[pos])):
-                    found[pos] = (rank, at)
+                if (start >= 0 and start + n <= len(text) and text[start + n - 1] in lasts
+                        and text[start : start + n - 1] == head
+                        and (pos not in found or (rank, start) < found[pos])):
+                    found[pos] = (rank, start)
         return {pos: (rank, at, self._areas[pos][rank][0])
                 for pos, (rank, at) in sorted(found.items())}

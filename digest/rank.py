@@ -96,7 +96,7 @@ class Ranking:
         """``sub``'s digest at ``now``, given what they were sent already."""
         allowed = self._allowed(sub)
         due = self._due(sub, history)
-        keyword_hits = [(k, self.index.phrase(k)) for k in sub.keywords]
+        keyword_hits = [(k, self.index.phrase(k)) for k in dict.fromkeys(sub.keywords)]
         by_author = self._by_author(sub, allowed)
         authors = sorted((pos for pos in by_author if due(pos)), key=self._order.__getitem__)
         room = max(0, sub.max_papers)

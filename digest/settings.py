@@ -66,13 +66,15 @@ class HttpSettings:
         return cls(
             hf_base=env.get("DIGEST_HF_URL", defaults.HF_BASE_URL).rstrip("/"),
             arxiv_base=env.get("DIGEST_ARXIV_URL", defaults.ARXIV_BASE_URL).rstrip("/"),
-            timeout=_number(env, "DIGEST_HTTP_TIMEOUT", defaults.HTTP_TIMEOUT),
-            attempts=max(1, int(_number(env, "DIGEST_HTTP_ATTEMPTS", defaults.HTTP_ATTEMPTS))),
-            backoff=_number(env, "DIGEST_HTTP_BACKOFF", defaults.HTTP_BACKOFF),
+            timeout=number_setting(env, "DIGEST_HTTP_TIMEOUT", defaults.HTTP_TIMEOUT),
+            attempts=max(1, int(number_setting(env, "DIGEST_HTTP_ATTEMPTS",
+                                               defaults.HTTP_ATTEMPTS))),
+            backoff=number_setting(env, "DIGEST_HTTP_BACKOFF", defaults.HTTP_BACKOFF),
         )
 
 
-def _number(env: Mapping[str, str], name: str, default: float) -> float:
+def number_setting(env: Mapping[str, str], name: str, default: float) -> float:
+    """A non-negative number from the environment; ConfigError naming the setting."""
     raw = env.get(name)
     if raw is None or raw.strip() == "":
         return float(default)

@@ -13,7 +13,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import secrets
 import signal
+import socket
+import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
@@ -113,6 +117,8 @@ class Bot:
         self.scheduler: AsyncIOScheduler | None = None
         self._running: set[asyncio.Task[None]] = set()
         self._last_watch: datetime | None = None
+        # Who holds a job's lease: this process, on this machine.
+        self.holder = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
         sync_config(self.store, self.config, self.now())
         self._members = self.store.subscribers_stamp()
 
@@ -196,13 +202,37 @@ class Bot:
             self._running.add(task)
         started, error, counts = self.now(), None, Counter[str]()
         try:
-            counts = await work()
+            counts = await (work() if job_id == "watch" else self._leased(job_id, work))
         except DigestError as e:
             error = str(e)
         finally:
             if task is not None:
                 self._running.discard(task)
         self.log.run(job_id, started, self.now(), counts, error)
+
+    async def _leased(self, job_id: str, work: Callable[[], Awaitable[Counter[str]]]
+                      ) -> Counter[str]:
+        """Run a job while holding its lease, so that of several bots on one database
+        one at a time runs it: the others wait for it to finish (then run it too, which
+        finds the work done), or for the lease to run out if its holder died."""
+        name, ttl = f"job:{job_id}", timedelta(seconds=defaults.JOB_LEASE_SECONDS)
+        waited = time.monotonic()
+        while not await asyncio.to_thread(self.store.take_lease, name, self.holder,
+                                          self.now(), ttl):
+            if self.stop.is_set() or time.monotonic() - waited > ttl.total_seconds():
+                break
+            await asyncio.sleep(1)
+        renew = asyncio.create_task(self._renew(name, ttl))
+        try:
+            return await work()
+        finally:
+            renew.cancel()
+            await asyncio.to_thread(self.store.drop_lease, name, self.holder)
+
+    async def _renew(self, name: str, ttl: timedelta) -> None:
+        while True:
+            await asyncio.sleep(ttl.total_seconds() / 3)
+            await asyncio.to_thread(self.store.take_lease, name, self.holder, self.now(), ttl)
 
     def install(self, scheduler: AsyncIOScheduler) -> None:
         """(Re)create the jobs of the current configuration; drop jobs it no longer has."""

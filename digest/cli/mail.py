@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -20,6 +22,7 @@ from digest.config import load_config, sync_config
 from digest.deliver import MailSettings, send_pass, tokens_for
 from digest.deliver.message import build_message
 from digest.deliver.transport import Message, Transport, transport_from_env
+from digest.deliver.workers import send_in_processes, work, worker_count
 from digest.errors import ConfigError, DigestError
 from digest.model import TRENDING, Digest, Item, Paper, Rendered, Section, Subscriber
 from digest.plan import plan_due
@@ -34,13 +37,21 @@ _COLUMNS = (("planned", "Planned"), ("sent", "Sent"), ("skipped", "Skipped (empt
 @cli.command()
 @click.option("--dry-run", is_flag=True, help="Plan and render, but send and record nothing.")
 @click.option("--only", metavar="EMAIL", help="Only this subscriber.")
+@click.option("--workers", type=click.IntRange(min=1), default=os.cpu_count() or 1,
+              show_default="the number of cores",
+              help="Processes that share the pass (fewer for a small one).")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print the summary as one JSON object (counts, seconds per stage).")
 @settings_options
-def send(dry_run: bool, only: str | None, db: str, config: Path, now: str | None) -> None:
+def send(dry_run: bool, only: str | None, workers: int, as_json: bool, db: str, config: Path,
+         now: str | None) -> None:
     """Plan every digest that is due and deliver it, each exactly once.
 
     Mail goes through DIGEST_SMTP_URL (smtp://user@host:587, smtps://user@host:465),
     else into the Maildir DIGEST_MAILDIR (./outbox). Running it again at the same --now
-    sends nothing new.
+    sends nothing new. A large pass runs in several processes (--workers, one per core by
+    default, at most one per 1,000 subscribers) that plan a share each and then deliver
+    from the one outbox.
 
     \b
     Examples:
@@ -62,14 +73,53 @@ def send(dry_run: bool, only: str | None, db: str, config: Path, now: str | None
         for p in plans:  # rendering is part of the check
             render_digest(p.digest, mail.placeholders(p.digest.subscriber),
                           mail.envelope.list_name, p.kind)
-        _print_counts(counts, f"dry run: nothing sent; mail would go to {transport.description}")
+        _summary(counts, f"dry run: nothing sent; mail would go to {transport.description}",
+                 as_json, {})
         return
-    with _progress() as progress:
-        report = asyncio.run(send_pass(store, transport, mail, tokens_for(store),
-                                       settings.now, only=only, progress=progress))
-    _print_counts(report.counts, f"mail went to {transport.description}")
+    processes = 1 if only else worker_count(workers, store)
+    if processes > 1:
+        report = send_in_processes(settings, processes)
+    else:
+        with _progress() as progress:
+            report = asyncio.run(send_pass(store, transport, mail, tokens_for(store),
+                                           settings.now, only=only, progress=progress))
+    _summary(report.counts, f"mail went to {transport.description}", as_json,
+             report.seconds, processes, report.error)
     if report.error:
         raise DigestError(report.error)
+
+
+@cli.command()
+@click.option("--once", is_flag=True, help="Exit when the outbox has nothing left to send.")
+@click.option("--poll", type=click.FloatRange(min=0.1), default=5.0, show_default=True,
+              help="Seconds between looks at the outbox when it is empty.")
+@settings_options
+def worker(once: bool, poll: float, db: str, config: Path, now: str | None) -> None:
+    """Deliver what the outbox holds, beside other workers and bots on the same database.
+
+    Planning is left to `digest send` or `digest run`; any number of workers, on any
+    number of machines that share one PostgreSQL database, take batches of due digests
+    (each exactly once) until SIGTERM, finishing the mail in flight. A worker that dies
+    leaves its claimed digests to the others once the lease (DIGEST_LEASE_SECONDS,
+    default 600) runs out. --config is not read.
+
+    \b
+    Example:
+        DIGEST_DB=postgresql://digest@db/digest DIGEST_SMTP_URL=smtp://mx:25 digest worker
+    """
+    settings = _settings(db, config, now)
+    counts = asyncio.run(work(settings, once, poll))
+    _print_counts(counts, "worker stopped")
+
+
+def _summary(counts: Counter[str], where: str, as_json: bool, seconds: dict[str, float],
+             processes: int = 1, error: str | None = None) -> None:
+    if not as_json:
+        _print_counts(counts, where)
+        return
+    click.echo(json.dumps({"counts": {key: counts.get(key, 0) for key, _ in _COLUMNS},
+                           "seconds": {k: round(v, 3) for k, v in seconds.items()},
+                           "workers": processes, "where": where, "error": error}))
 
 
 @contextmanager

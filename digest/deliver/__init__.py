@@ -32,6 +32,7 @@ from digest.deliver.transport import (
 from digest.model import Digest, Item, OutboxEntry, Paper, Section, Subscriber
 from digest.plan import plan_due
 from digest.render import Links, Renderer
+from digest.settings import number_setting
 from digest.store import Store
 
 # Card actions take short paths: a 50-card digest carries a hundred of them.
@@ -51,7 +52,9 @@ class MailSettings:
         """Raises ConfigError when DIGEST_FROM is not an address."""
         return cls(Envelope.parse(env.get("DIGEST_FROM") or defaults.MAIL_FROM,
                                   env.get("DIGEST_NAME") or defaults.DIGEST_NAME),
-                   (env.get("DIGEST_BASE_URL") or defaults.BASE_URL).rstrip("/"))
+                   (env.get("DIGEST_BASE_URL") or defaults.BASE_URL).rstrip("/"),
+                   timedelta(seconds=number_setting(env, "DIGEST_LEASE_SECONDS",
+                                                    defaults.SENDING_LEASE_MINUTES * 60)))
 
     def url(self, action: str, token: str) -> str:
         return f"{self.base_url}/{action}/{token}"
@@ -126,8 +129,11 @@ def compose(store: Store, entry: OutboxEntry, mail: MailSettings, tokens: Tokens
     return Mailer(store, mail, tokens).compose(entry, now)
 
 
-# Digests claimed (and recorded) per transaction.
+# Digests claimed per transaction; outcomes are recorded at least every FLUSH mails (and
+# when the next batch is claimed), so a crash leaves few sent mails unrecorded, to be sent
+# again (with the same Message-ID) once their lease runs out.
 BATCH = 200
+FLUSH = 50
 
 
 class _Delivery:
@@ -146,6 +152,7 @@ class _Delivery:
         self.sent: list[OutboxEntry] = []
         self.unsent: list[tuple[OutboxEntry, str, str, datetime | None]] = []
         self.pace = Pace(store, transport_rate(transport))
+        self._flushing: asyncio.Task[None] | None = None
 
     async def run(self) -> PassReport:
         workers = [asyncio.create_task(self._worker()) for _ in range(self.transport.workers)]
@@ -155,6 +162,8 @@ class _Delivery:
         finally:
             for task in workers:
                 task.cancel()
+            if self._flushing is not None:
+                await self._flushing
             await self._flush()
             await asyncio.to_thread(self.store.release, list(self.held.values()))
         for result in results:
@@ -220,6 +229,8 @@ class _Delivery:
         self.report.counts["sent" if failure is None else failure[0]] += 1
         if self.progress:
             self.progress(-1)
+        if len(self.sent) + len(self.unsent) >= FLUSH and self._flushing is None:
+            self._flushing = asyncio.create_task(self._background_flush())
 
     async def _flush(self) -> None:
         """Record what the batch so far came to, in one transaction each way (the lists
@@ -228,6 +239,12 @@ class _Delivery:
         unsent, self.unsent = self.unsent, []
         if sent or unsent:
             await asyncio.to_thread(self._record, sent, unsent)
+
+    async def _background_flush(self) -> None:
+        try:
+            await self._flush()
+        finally:
+            self._flushing = None
 
     def _record(self, sent: list[OutboxEntry],
                 unsent: list[tuple[OutboxEntry, str, str, datetime | None]]) -> None:
@@ -277,12 +294,15 @@ async def deliver(store: Store, transport: Transport, mail: MailSettings, tokens
 async def send_pass(store: Store, transport: Transport, mail: MailSettings, tokens: Tokens,
                     clock: Callable[[], datetime], *, groups: Iterable[str] | None = None,
                     only: str | None = None, progress: Callable[[int], None] | None = None,
-                    stop: asyncio.Event | None = None) -> PassReport:
+                    stop: asyncio.Event | None = None,
+                    shard: tuple[int, int] | None = None) -> PassReport:
     """What ``digest send`` and every bot job do: plan what is due (for everyone, these
-    send groups, or one address), then deliver everything due."""
+    send groups, one address, or shard ``(k, n)`` of everyone), then deliver everything
+    due."""
     started = time.perf_counter()
     papers: dict[int, Paper] = {}
-    _, planned = plan_due(store, clock(), groups=groups, only=only, papers=papers)
+    _, planned = plan_due(store, clock(), groups=groups, only=only, papers=papers,
+                          keep=False, shard=shard)
     planning = time.perf_counter() - started
     report = await deliver(store, transport, mail, tokens, clock, only, progress, stop,
                            mailer=Mailer(store, mail, tokens, papers))

@@ -28,6 +28,7 @@ import aiosmtplib
 
 from digest import defaults
 from digest.errors import ConfigError, DigestError
+from digest.settings import number_setting
 
 # A message as built (``build_message`` gives the wire bytes) or an ``EmailMessage``.
 Message = bytes | EmailMessage
@@ -95,9 +96,9 @@ class SmtpSettings:
             password=env.get("DIGEST_SMTP_PASSWORD") or (
                 unquote(parts.password) if parts.password else None),
             implicit_tls=parts.scheme == "smtps", starttls=starttls,
-            timeout=_number(env, "DIGEST_SMTP_TIMEOUT", defaults.SMTP_TIMEOUT),
-            pool=max(1, int(_number(env, "DIGEST_SMTP_POOL", defaults.SMTP_POOL))),
-            rate=_number(env, "DIGEST_SMTP_RATE", 0.0),
+            timeout=number_setting(env, "DIGEST_SMTP_TIMEOUT", defaults.SMTP_TIMEOUT),
+            pool=max(1, int(number_setting(env, "DIGEST_SMTP_POOL", defaults.SMTP_POOL))),
+            rate=number_setting(env, "DIGEST_SMTP_RATE", 0.0),
             cafile=env.get("DIGEST_SMTP_CAFILE") or None,
         )
 
@@ -105,13 +106,6 @@ class SmtpSettings:
     def where(self) -> str:
         """The server, for messages: scheme, host and port, no credentials."""
         return f"{'smtps' if self.implicit_tls else 'smtp'}://{self.host}:{self.port}"
-
-
-def _number(env: Mapping[str, str], name: str, default: float) -> float:
-    try:
-        return float(env.get(name) or default)
-    except ValueError as e:
-        raise ConfigError(f"{name} must be a number") from e
 
 
 class Connection(Protocol):

@@ -15,7 +15,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 from zoneinfo import ZoneInfo
@@ -31,7 +31,10 @@ from digest.render.cards import (
     LONG_DIGEST_CARDS,
     SHORT_SNIPPET_CHARS,
     SNIPPET_CHARS,
+    Author,
     Card,
+    Link,
+    Segment,
     card,
 )
 from digest.render.subject import one_line, subject
@@ -100,11 +103,13 @@ def _environment(folder: Path) -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        auto_reload=False,  # read once: no stat of every template for every mail
     )
     env.filters["wrap"] = _wrap
     return env
 
 
+@lru_cache(maxsize=1 << 15)
 def _wrap(text: str, width: int = 78, indent: str = "", first: str | None = None) -> str:
     """Wrap at ``width`` columns; ``first`` is the first line's indent (default ``indent``)."""
     return textwrap.fill(text, width=width, initial_indent=indent if first is None else first,
@@ -149,6 +154,8 @@ class Renderer:
         self._nonce = secrets.token_hex(6)
         self._slot = re.compile(f"\ue000{self._nonce}([a-z0-9_]+)\ue001")
         self._css = _stylesheet(self.env)
+        self._card_html, self._card_inlined = self._card_template()
+        self._authors: _Lru[int, tuple[str, ...]] = _Lru(cards)
         self._views: _Lru[tuple[Any, ...], _View] = _Lru(cards)
         self._rendered: _Lru[tuple[Any, ...], list[str]] = _Lru(2 * cards)
         self._frames: dict[tuple[Any, ...], list[str]] = {}
@@ -172,7 +179,7 @@ class Renderer:
                 urls = [links.action(k, t) if not kept or kept[i] else ""
                         for i, (k, t) in enumerate(view.actions)] if links.action else []
                 html.append(self._fill(self._card("html", key, view, kept), urls))
-                text.append(self._fill(self._card("txt", key, view, kept, number), urls))
+                text.append(self._fill(self._card("txt", key, view, kept), urls, number))
             sections.append((HEADINGS[section.name], html, text))
         values = _frame_values(digest, links, self.digest_name)
         text_part = self.env.get_template(f"{kind}.txt").render(
@@ -188,8 +195,12 @@ class Renderer:
         key = None
         if item.paper.id is not None:
             followed = {name_key(a) for a in sub.authors}
+            names = self._authors.get(item.paper.id)
+            if names is None:
+                names = tuple(name_key(n) for n in item.paper.all_authors)
+                self._authors.put(item.paper.id, names)
             key = (item.paper.id, item.reasons, chars, actions,
-                   tuple(k in followed for k in _author_keys(item.paper)))
+                   tuple(k in followed for k in names))
             found = self._views.get(key)
             if found is not None:
                 return key, found
@@ -205,19 +216,39 @@ class Renderer:
         return key, view
 
     def _card(self, fmt: str, key: tuple[Any, ...] | None, view: _View,
-              kept: tuple[bool, ...], number: int = 0) -> list[str]:
-        """A card rendered (HTML with its CSS inlined, or text), split at its slots."""
-        full = None if key is None else (fmt, key, kept, number)
+              kept: tuple[bool, ...]) -> list[str]:
+        """A card rendered (HTML with its CSS inlined, or text), split at its slots (its
+        number in its section, in the text, is one too)."""
+        full = None if key is None else (fmt, key, kept)
         found = self._rendered.get(full) if full is not None else None
         if found is None:
             c = _keep_actions(view.card, kept)
-            out = self.env.get_template(f"_card.{fmt}").render(card=c, number=number)
-            if fmt == "html":
-                out = _CLASS.sub("", _INLINER.inline_fragment(out, self._css))
+            if fmt == "txt":
+                out = self.env.get_template("_card.txt").render(card=c, number=self._mark("n"))
+            else:
+                out = self._card_html.render(card=c)
+                if not self._card_inlined:
+                    out = _CLASS.sub("", _INLINER.inline_fragment(out, self._css))
             found = self._parts(out)
             if full is not None:
                 self._rendered.put(full, found)
         return found
+
+    def _card_template(self) -> tuple[jinja2.Template, bool]:
+        """``_card.html`` with the stylesheet inlined into the template itself, once, if
+        that gives the same card as inlining a rendered card does (checked on a card that
+        uses every part of the template); else the template as it is (True: inlined)."""
+        plain = self.env.get_template("_card.html")
+        source = _stylesheet(self.env, "_card.html")
+        try:
+            inlined = self.env.from_string(
+                _CLASS.sub("", _INLINER.inline_fragment(source, self._css)))
+            probe = _probe_card()
+            same = _INLINER.inline_fragment(inlined.render(card=probe), "") == _CLASS.sub(
+                "", _INLINER.inline_fragment(plain.render(card=probe), self._css))
+        except (jinja2.TemplateError, css_inline.InlineError, ValueError):
+            same = False
+        return (inlined, True) if same else (plain, False)
 
     def _html_frame(self, kind: str, values: dict[str, object],
                     sections: list[tuple[str, list[str]]]) -> str:
@@ -248,12 +279,14 @@ class Renderer:
         return self._slot.split(text)
 
     @staticmethod
-    def _fill(parts: list[str], urls: list[str]) -> str:
-        """A card's parts with its action links' URLs (escaped) in their slots."""
+    def _fill(parts: list[str], urls: list[str], number: int = 0) -> str:
+        """A card's parts with its action links' URLs (escaped) and its number in their
+        slots."""
         if len(parts) == 1:
             return parts[0]
-        return "".join(part if n % 2 == 0 else _serialized(urls[int(part)], parts[n - 1])
-                       for n, part in enumerate(parts))
+        return "".join(part if i % 2 == 0 else str(number) if part == "n" else
+                       _serialized(urls[int(part)], parts[i - 1])
+                       for i, part in enumerate(parts))
 
 
 @dataclass(frozen=True)
@@ -309,9 +342,22 @@ def _keep_actions(c: Card, kept: tuple[bool, ...]) -> Card:
                                     if keep))
 
 
-def _stylesheet(env: jinja2.Environment) -> str:
-    source, _, _ = env.loader.get_source(env, "_style.css") if env.loader else ("", None, None)
+def _stylesheet(env: jinja2.Environment, name: str = "_style.css") -> str:
+    """The source text of a template (by default the stylesheet)."""
+    source, _, _ = env.loader.get_source(env, name) if env.loader else ("", None, None)
     return source
+
+
+def _probe_card() -> Card:
+    """A card that shows every part of the card template, with text that needs escaping."""
+    link = Link('a "b" & <c>', "https://example.org/?a=1&b='2'")
+    return Card(title='A "quoted" <title> & more', url="https://example.org/p?x=1&y=2",
+                upvotes="12", authors=(Author("Ada O'Neil", True), Author("B & C", False)),
+                more_authors=3, author_count=None, et_al=True, meta=("LG", "1 Jun 2026"),
+                badges=("Code", "★ 1.2k"), snippet=(Segment("We <study> ", False),
+                                                  Segment("flow matching", True)),
+                links=(link, link), reasons=("You follow Ada", "Matches: x"),
+                actions=(link, Link("Mute “x”", "https://example.org/m/t")))
 
 
 def _frame_values(digest: Digest, links: Links, digest_name: str) -> dict[str, object]:

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
+from functools import lru_cache
 from urllib.parse import quote_plus, urlsplit
 
 from digest.match import plural_forms, words
@@ -96,31 +97,50 @@ def card(item: Item, subscriber: Subscriber,
          snippet_chars: int = SNIPPET_CHARS) -> Card:
     """The card of a digest item for ``subscriber``; ``action(kind, target)`` gives the
     URL of a follow, unfollow or mute link (none without it)."""
-    p = item.paper
-    links = _links(p)
-    names = [one_line(n) for n in p.all_authors]
+    base = _base(item.paper, snippet_chars)
     followed = {name_key(a) for a in subscriber.authors}
     # The first three, and any followed author further down, so the reader sees them.
-    picked = [n for i, n in enumerate(names) if i < SHOWN_AUTHORS or name_key(n) in followed]
-    shown = tuple(Author(n, name_key(n) in followed) for n in picked)
+    picked = [(n, k in followed) for i, (n, k) in enumerate(base.names)
+              if i < SHOWN_AUTHORS or k in followed]
+    shown = tuple(Author(n, is_followed) for n, is_followed in picked)
+    total = base.total
+    return replace(
+        base.card,
+        authors=shown,
+        more_authors=max(0, total - len(shown)) if base.names and total is not None else 0,
+        snippet=_highlighted(base.snippet, tuple(_keywords(item))),
+        reasons=_reasons(item),
+        actions=_actions(shown, _keywords(item), action),
+    )
+
+
+@dataclass(frozen=True)
+class _Base:
+    """What a card shows of a paper whoever reads it."""
+
+    card: Card  # authors, snippet highlights, reasons and actions still to fill in
+    names: tuple[tuple[str, str], ...]  # (shown name, name key) of every author
+    total: int | None  # how many authors it has, when known
+    snippet: str
+
+
+@lru_cache(maxsize=8192)
+def _base(p: Paper, snippet_chars: int) -> _Base:
+    links = _links(p)
+    names = tuple((one_line(n), name_key(n)) for n in p.all_authors)
     total = p.author_count if p.author_count is not None else (
         None if p.truncated else len(names))
-    return Card(
+    return _Base(Card(
         title=one_line(latex_to_text(p.title)),
         url=links[0].url if links and links[0].label == "arXiv" else _search_url(p.title),
         upvotes=str(p.upvotes) if p.upvotes is not None else "–",
-        authors=shown,
-        more_authors=max(0, total - len(shown)) if names and total is not None else 0,
+        authors=(), more_authors=0,
         author_count=None if names else p.author_count,
         et_al=bool(names) and total is None,
         meta=tuple(x for x in (one_line(p.organization or ""), p.category or "",
                                _day(appeared(p))) if x),
-        badges=_badges(p),
-        snippet=_snippet(p.abstract, _keywords(item), snippet_chars),
-        links=tuple(links),
-        reasons=_reasons(item),
-        actions=_actions(shown, _keywords(item), action),
-    )
+        badges=_badges(p), snippet=(), links=tuple(links), reasons=()),
+        names, total, snippet_text(p.abstract, snippet_chars))
 
 
 def _actions(shown: tuple[Author, ...], keywords: list[str],
@@ -197,34 +217,45 @@ def snippet_text(abstract: str, limit: int = SNIPPET_CHARS) -> str:
     return cut + "…"
 
 
-def _snippet(abstract: str, keywords: list[str], limit: int) -> tuple[Segment, ...]:
-    text = snippet_text(abstract, limit)
-    pattern = _highlighter(keywords)
-    if pattern is None:
+@lru_cache(maxsize=16384)
+def _highlighted(text: str, keywords: tuple[str, ...]) -> tuple[Segment, ...]:
+    """``text`` in segments, those a keyword matched highlighted: whole words, the words
+    of a phrase apart by spaces or hyphens only, any case, a final plural alike (as the
+    matcher reads them); the leftmost match first, then the next after it."""
+    phrases = [(tokens[:-1], plural_forms(tokens[-1])) for k in keywords
+               if (tokens := words(k))]
+    if not phrases:
         return (Segment(text, False),) if text else ()
-    segments, at = [], 0
-    for m in pattern.finditer(text):
-        if m.start() > at:
-            segments.append(Segment(text[at : m.start()], False))
-        segments.append(Segment(m.group(), True))
-        at = m.end()
+    found = [(m.start(), m.end(), m.group().lower()) for m in _ASCII_WORD.finditer(text)]
+    segments: list[Segment] = []
+    at = i = 0
+    while i < len(found):
+        end = _phrase_end(text, found, i, phrases)
+        if end is None:
+            i += 1
+            continue
+        start = found[i][0]
+        if start > at:
+            segments.append(Segment(text[at:start], False))
+        segments.append(Segment(text[start:found[end][1]], True))
+        at, i = found[end][1], end + 1
     if at < len(text):
         segments.append(Segment(text[at:], False))
     return tuple(segments)
 
 
-def _highlighter(keywords: list[str]) -> re.Pattern[str] | None:
-    """A regex for the keywords as the matcher reads them: hyphen = space, final plural."""
-    alternatives = []
-    for keyword in keywords:
-        tokens = words(keyword)
-        if not tokens:
+_ASCII_WORD = re.compile(r"[A-Za-z0-9]+")
+_GAP = re.compile(r"[\s\-]+")
+
+
+def _phrase_end(text: str, found: list[tuple[int, int, str]], i: int,
+                phrases: list[tuple[tuple[str, ...], set[str]]]) -> int | None:
+    """The index of the last word of the first phrase that starts at word ``i``."""
+    for head, lasts in phrases:
+        end = i + len(head)
+        if end >= len(found) or found[end][2] not in lasts:
             continue
-        last = "|".join(sorted((re.escape(f) for f in plural_forms(tokens[-1])), key=len,
-                               reverse=True))
-        head = "".join(re.escape(t) + r"[\s\-]+" for t in tokens[:-1])
-        alternatives.append(f"{head}(?:{last})")
-    if not alternatives:
-        return None
-    return re.compile(r"(?<![A-Za-z0-9])(?:" + "|".join(alternatives) + r")(?![A-Za-z0-9])",
-                      re.IGNORECASE)
+        if all(found[i + j][2] == word for j, word in enumerate(head)) and all(
+                _GAP.fullmatch(text, found[j][1], found[j + 1][0]) for j in range(i, end)):
+            return end
+    return None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from digest.model import Digest
 
@@ -13,6 +14,7 @@ _TITLES = {"daily": "Daily Papers", "weekly": "Weekly Papers", "instant": "Paper
 _BREAKS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u200b-\u200f\u202a-\u202e\ufeff]+")
 
 
+@lru_cache(maxsize=1 << 16)
 def one_line(text: str) -> str:
     """``text`` with every line break or control character turned into a single space."""
     return " ".join(_BREAKS.sub(" ", text).split())

@@ -20,6 +20,7 @@ from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError, SQLA
 
 from digest.errors import StoreError
 from digest.model import History, OutboxEntry, Paper, Plan, Subscriber
+from digest.store import leases as lease_sql
 from digest.store import outbox as outbox_sql
 from digest.store import papers as paper_sql
 from digest.store import schema as s
@@ -140,6 +141,22 @@ class Store:
         ``since``, keyed by folded email."""
         with self._begin() as conn:
             return subscriber_sql.histories_of(conn, ids, since)
+
+    def count_members(self) -> int:
+        """How many subscribers take digests."""
+        with self._begin() as conn:
+            return subscriber_sql.count_members(conn)
+
+    def take_lease(self, name: str, holder: str, now: datetime, ttl: timedelta) -> bool:
+        """Hold ``name`` until ``now + ttl`` (again, for its holder); False while someone
+        else holds it and their lease runs."""
+        def work(conn: Connection) -> bool:
+            return lease_sql.take(conn, name, holder, now, ttl)
+        return self._retrying(work, f"take the lease {name}")
+
+    def drop_lease(self, name: str, holder: str) -> None:
+        with self._begin() as conn:
+            lease_sql.drop(conn, name, holder)
 
     def group_keys(self) -> list[str]:
         """The send groups (``Subscriber.group_key``) of everyone who takes digests."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -152,7 +153,14 @@ def _entry(row: Any) -> OutboxEntry:
 
 def _reasons(item: dict[str, Any]) -> tuple[Reason, ...]:
     """Typed reasons; rows planned before they were typed hold their text."""
-    return tuple(Reason.decode(r) for r in item.get("why", item.get("reasons", ())))
+    return _decoded(tuple(tuple(r) if isinstance(r, list) else r
+                          for r in item.get("why", item.get("reasons", ()))))
+
+
+@lru_cache(maxsize=1 << 16)
+def _decoded(reasons: tuple[Any, ...]) -> tuple[Reason, ...]:
+    """The same few reasons come back in many rows: each decoded once."""
+    return tuple(Reason.decode(list(r) if isinstance(r, tuple) else r) for r in reasons)
 
 
 def mark_sent(conn: Connection, entries: Sequence[OutboxEntry], now: datetime) -> None:

@@ -392,6 +392,11 @@ def histories_of(conn: Connection, ids: Sequence[int], since: datetime) -> dict[
             for row in rows}
 
 
+def count_members(conn: Connection) -> int:
+    return int(conn.execute(select(func.count()).select_from(s.subscribers)
+                            .where(sendable())).scalar_one())
+
+
 def group_keys(conn: Connection) -> list[str]:
     """The send groups of everyone who takes digests."""
     return sorted(conn.execute(select(c.group_key).where(sendable()).distinct()).scalars())

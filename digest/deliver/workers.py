@@ -1,0 +1,83 @@
+"""Several processes for one send pass, and the long-running delivery worker.
+
+``digest send --workers N`` runs the pass in N processes (spawned, each with its own
+database connections and SMTP pool): process k plans every N-th subscriber (shard k) and
+then delivers from the shared outbox, claiming batches until none is left, so the cores
+share both the planning and the mail. ``digest worker`` delivers whatever the outbox
+holds, beside other workers and bots on other machines that share one PostgreSQL
+database (claims are ``FOR UPDATE SKIP LOCKED``; a worker that dies leaves its claimed
+rows ``sending`` until the lease runs out, then another takes them over).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import multiprocessing
+import signal
+import time
+from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
+
+from digest.deliver import MailSettings, PassReport, deliver, send_pass, tokens_for
+from digest.deliver.transport import transport_from_env
+from digest.errors import DigestError
+from digest.settings import Settings
+from digest.store import Store
+
+# A pass uses one process per this many subscribers at most: forking for a handful of
+# digests costs more than it saves.
+SUBSCRIBERS_PER_WORKER = 1_000
+
+
+def worker_count(requested: int, store: Store) -> int:
+    """How many processes a pass of everyone uses: as asked, but no more than the
+    subscribers make worth it."""
+    return max(1, min(requested, store.count_members() // SUBSCRIBERS_PER_WORKER))
+
+
+def send_in_processes(settings: Settings, count: int) -> PassReport:
+    """One pass of everyone in ``count`` processes; their reports added up (stage times
+    are the slowest process's)."""
+    started = time.perf_counter()
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(count, mp_context=context) as pool:
+        reports = list(pool.map(_shard_pass, [settings] * count, range(count),
+                                [count] * count))
+    total = PassReport(counts=Counter())
+    for report in reports:
+        total.counts.update(report.counts)
+        total.error = total.error or report.error
+        for stage, seconds in report.seconds.items():
+            total.seconds[stage] = max(total.seconds.get(stage, 0.0), seconds)
+    total.seconds["total"] = time.perf_counter() - started
+    return total
+
+
+def _shard_pass(settings: Settings, k: int, n: int) -> PassReport:
+    store = Store(settings.db_url)
+    return asyncio.run(send_pass(store, transport_from_env(), MailSettings.from_env(),
+                                 tokens_for(store), settings.now, shard=(k, n)))
+
+
+async def work(settings: Settings, once: bool, poll: float) -> Counter[str]:
+    """Deliver what is due, again every ``poll`` seconds, until SIGTERM or SIGINT (or,
+    with ``once``, until nothing is left); the mail in flight is finished first."""
+    store = Store(settings.db_url)
+    mail, transport, tokens = MailSettings.from_env(), transport_from_env(), tokens_for(store)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    counts: Counter[str] = Counter()
+    while not stop.is_set():
+        report = await deliver(store, transport, mail, tokens, settings.now, stop=stop)
+        counts.update(report.counts)
+        if report.error:
+            raise DigestError(report.error)
+        if once and not report.counts:
+            break
+        if not report.counts:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), poll)
+    return counts
