@@ -70,7 +70,7 @@ def workers(env: dict[str, str], smtp: SmtpServer, count: int, *args: str
 
 def finish(procs: list[subprocess.Popen[bytes]]) -> None:
     for p in procs:
-        out, err = p.communicate(timeout=300)
+        _, err = p.communicate(timeout=300)
         assert p.returncode == 0, err.decode()
 
 

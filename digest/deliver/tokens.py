@@ -51,7 +51,7 @@ class Tokens:
         compressed = zlib.compress(payload)
         value = (b"." + base64_encode(compressed) if len(compressed) < len(payload) - 1
                  else base64_encode(payload))
-        mac = hmac.new(self._keys[action], value, hashlib.sha256).digest()[:SIGNATURE_BYTES]
+        mac = hmac.digest(self._keys[action], value, "sha256")[:SIGNATURE_BYTES]
         return (value + b"." + base64_encode(mac)).decode()
 
     def read(self, action: str, token: str) -> list[Any] | None:

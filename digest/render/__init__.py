@@ -26,7 +26,7 @@ from markupsafe import Markup
 
 from digest import defaults
 from digest.errors import ConfigError
-from digest.model import Digest, Item, Paper, Rendered, Subscriber
+from digest.model import Digest, Item, Rendered, Subscriber
 from digest.render.cards import (
     LONG_DIGEST_CARDS,
     SHORT_SNIPPET_CHARS,
@@ -148,16 +148,22 @@ class Renderer:
     the templates and inlining it would give.
     """
 
-    def __init__(self, digest_name: str = defaults.DIGEST_NAME, cards: int = 20_000) -> None:
+    def __init__(self, digest_name: str = defaults.DIGEST_NAME, cards: int = 50_000) -> None:
         self.digest_name = digest_name
         self.env = templates_env()
         self._nonce = secrets.token_hex(6)
         self._slot = re.compile(f"\ue000{self._nonce}([a-z0-9_]+)\ue001")
         self._css = _stylesheet(self.env)
-        self._card_html, self._card_inlined = self._card_template()
-        self._authors: _Lru[int, tuple[str, ...]] = _Lru(cards)
-        self._views: _Lru[tuple[Any, ...], _View] = _Lru(cards)
-        self._rendered: _Lru[tuple[Any, ...], list[str]] = _Lru(2 * cards)
+        self._templates = {"html": _CardTemplate.html(self.env, self._css),
+                           "txt": _CardTemplate.text(self.env)}
+        # Card frames (a few per paper) and parts (one per way a part is shown) apart,
+        # so that the many parts never push out the frames.
+        self._card_frames: _Lru[tuple[Any, ...], list[str]] = _Lru(cards)
+        # Whole cards as one reader sees them, and what they are made from.
+        self._names: _Lru[int, tuple[str, ...]] = _Lru(cards)
+        self._views: _Lru[tuple[Any, ...], _View] = _Lru(2 * cards)
+        self._done: _Lru[tuple[Any, ...], tuple[list[str], list[str]]] = _Lru(2 * cards)
+        self._pieces: _Lru[tuple[Any, ...], list[str]] = _Lru(10 * cards)
         self._frames: dict[tuple[Any, ...], list[str]] = {}
 
     def render(self, digest: Digest, links: Links, kind: str = "digest") -> Rendered:
@@ -178,8 +184,14 @@ class Renderer:
                 # URLs by slot number; a link left out of this mail needs none
                 urls = [links.action(k, t) if not kept or kept[i] else ""
                         for i, (k, t) in enumerate(view.actions)] if links.action else []
-                html.append(self._fill(self._card("html", key, view, kept), urls))
-                text.append(self._fill(self._card("txt", key, view, kept), urls, number))
+                done = self._done.get((key, kept)) if key is not None else None
+                if done is None:
+                    c = _keep_actions(view.card, kept)
+                    done = (self._card("html", c), self._card("txt", c))
+                    if key is not None:
+                        self._done.put((key, kept), done)
+                html.append(self._fill(done[0], urls))
+                text.append(self._fill(done[1], urls, number))
             sections.append((HEADINGS[section.name], html, text))
         values = _frame_values(digest, links, self.digest_name)
         text_part = self.env.get_template(f"{kind}.txt").render(
@@ -190,15 +202,16 @@ class Renderer:
 
     def _view(self, item: Item, sub: Subscriber, actions: bool, chars: int
               ) -> tuple[tuple[Any, ...] | None, _View]:
-        """The card of ``item`` as ``sub`` sees it, with its cache key (None: not kept,
-        the paper is not a stored one)."""
+        """The card of ``item`` as ``sub`` sees it (its action links are slots), and the
+        key it is kept under: everything it depends on (None: a paper not stored, whose
+        card is not kept)."""
         key = None
         if item.paper.id is not None:
             followed = {name_key(a) for a in sub.authors}
-            names = self._authors.get(item.paper.id)
+            names = self._names.get(item.paper.id)
             if names is None:
                 names = tuple(name_key(n) for n in item.paper.all_authors)
-                self._authors.put(item.paper.id, names)
+                self._names.put(item.paper.id, names)
             key = (item.paper.id, item.reasons, chars, actions,
                    tuple(k in followed for k in names))
             found = self._views.get(key)
@@ -215,40 +228,33 @@ class Renderer:
             self._views.put(key, view)
         return key, view
 
-    def _card(self, fmt: str, key: tuple[Any, ...] | None, view: _View,
-              kept: tuple[bool, ...]) -> list[str]:
+    def _card(self, fmt: str, c: Card) -> list[str]:
         """A card rendered (HTML with its CSS inlined, or text), split at its slots (its
-        number in its section, in the text, is one too)."""
-        full = None if key is None else (fmt, key, kept)
-        found = self._rendered.get(full) if full is not None else None
-        if found is None:
-            c = _keep_actions(view.card, kept)
-            if fmt == "txt":
-                out = self.env.get_template("_card.txt").render(card=c, number=self._mark("n"))
+        links' URLs, and its number in the text). The parts that depend on the reader are
+        rendered once per value and kept, and so is the rest of the card, per paper."""
+        template = self._templates[fmt]
+        if not template.parted:
+            return self._parts(template.whole(c, self._mark("n")))
+        frame_key = (fmt, *_frame_key(fmt, c))
+        frame = self._card_frames.get(frame_key)
+        if frame is None:
+            frame = self._parts(template.frame(c, self._mark))
+            self._card_frames.put(frame_key, frame)
+        out = [frame[0]]
+        for i in range(1, len(frame), 2):
+            name = frame[i]
+            if name in template.names:
+                key = (fmt, name, _part_key(name, c))
+                piece = self._pieces.get(key)
+                if piece is None:
+                    piece = self._parts(template.part(name, c))
+                    self._pieces.put(key, piece)
+                out[-1] += piece[0]
+                out += piece[1:]
             else:
-                out = self._card_html.render(card=c)
-                if not self._card_inlined:
-                    out = _CLASS.sub("", _INLINER.inline_fragment(out, self._css))
-            found = self._parts(out)
-            if full is not None:
-                self._rendered.put(full, found)
-        return found
-
-    def _card_template(self) -> tuple[jinja2.Template, bool]:
-        """``_card.html`` with the stylesheet inlined into the template itself, once, if
-        that gives the same card as inlining a rendered card does (checked on a card that
-        uses every part of the template); else the template as it is (True: inlined)."""
-        plain = self.env.get_template("_card.html")
-        source = _stylesheet(self.env, "_card.html")
-        try:
-            inlined = self.env.from_string(
-                _CLASS.sub("", _INLINER.inline_fragment(source, self._css)))
-            probe = _probe_card()
-            same = _INLINER.inline_fragment(inlined.render(card=probe), "") == _CLASS.sub(
-                "", _INLINER.inline_fragment(plain.render(card=probe), self._css))
-        except (jinja2.TemplateError, css_inline.InlineError, ValueError):
-            same = False
-        return (inlined, True) if same else (plain, False)
+                out += [name, ""]
+            out[-1] += frame[i + 1]
+        return out
 
     def _html_frame(self, kind: str, values: dict[str, object],
                     sections: list[tuple[str, list[str]]]) -> str:
@@ -287,6 +293,80 @@ class Renderer:
         return "".join(part if i % 2 == 0 else str(number) if part == "n" else
                        _serialized(urls[int(part)], parts[i - 1])
                        for i, part in enumerate(parts))
+
+
+class _CardTemplate:
+    """A card template (``_card.html`` or ``_card.txt``) whose reader-dependent parts are
+    macros of these ``names``: rendered alone as parts, or with slots in their place as the
+    rest of the card. An HTML template has the stylesheet inlined into its source, once,
+    when that gives the same cards as inlining each rendered card (checked on a probe card
+    that uses every part); a template that does not qualify, or has no such macros (one
+    written for an older digest), is rendered whole for every card."""
+
+    def __init__(self, template: jinja2.Template, names: tuple[str, ...],
+                 inline: Callable[[str], str] | None = None) -> None:
+        self.template, self.names, self.inline = template, names, inline
+        dummy = dict.fromkeys(names, "")
+        module = template.make_module({"card": _probe_card(), "parts": dummy, "number": 0})
+        self.macros = {n: getattr(module, n) for n in names if hasattr(module, n)}
+        self.parted = len(self.macros) == len(names) and inline is None
+
+    @classmethod
+    def html(cls, env: jinja2.Environment, css: str) -> _CardTemplate:
+        plain = env.get_template("_card.html")
+        reference = cls(plain, _HTML_PARTS, lambda html: _CLASS.sub(
+            "", _INLINER.inline_fragment(html, css)))
+        try:
+            inlined = cls(env.from_string(_CLASS.sub("", _INLINER.inline_fragment(
+                _stylesheet(env, "_card.html"), css))), _HTML_PARTS)
+            probe = _probe_card()
+            if inlined.macros and _INLINER.inline_fragment(inlined.whole(probe), "") == (
+                    reference.whole(probe)):
+                return inlined
+        except (jinja2.TemplateError, css_inline.InlineError, ValueError):
+            pass
+        return reference
+
+    @classmethod
+    def text(cls, env: jinja2.Environment) -> _CardTemplate:
+        return cls(env.get_template("_card.txt"), _TEXT_PARTS)
+
+    def part(self, name: str, c: Card) -> str:
+        return str(self.macros[name](c))
+
+    def frame(self, c: Card, mark: Callable[[str], str]) -> str:
+        return self.template.render(card=c, number=mark("n"),
+                                    parts={n: Markup(mark(n)) for n in self.names})
+
+    def whole(self, c: Card, number: object = 0) -> str:
+        out = self.template.render(card=c, number=number,
+                                   parts={n: Markup(self.part(n, c)) if n in self.macros
+                                          else "" for n in self.names})
+        return self.inline(out) if self.inline else out
+
+
+_HTML_PARTS = ("authors", "snippet", "reasons", "actions")
+_TEXT_PARTS = ("byline", "reasons", "actions")
+
+
+def _frame_key(fmt: str, c: Card) -> tuple[Any, ...]:
+    """What the rest of a card (all but its parts) shows."""
+    if fmt == "html":
+        return c.title, c.url, c.upvotes, c.meta, c.badges, c.links
+    return c.title, c.badges, c.plain_snippet, c.links
+
+
+def _part_key(name: str, c: Card) -> Any:
+    """What one part of a card shows."""
+    if name == "authors":
+        return c.authors, c.more_authors, c.author_count, c.et_al
+    if name == "byline":
+        return c.byline
+    if name == "snippet":
+        return c.snippet
+    if name == "reasons":
+        return c.reasons
+    return c.actions  # URLs are slots here, the same for every reader
 
 
 @dataclass(frozen=True)
@@ -329,10 +409,6 @@ def _serialized(value: str, before: str) -> str:
     if before.endswith('="'):
         return value.replace('"', "&quot;")
     return value.replace("<", "&lt;").replace(">", "&gt;")
-
-
-def _author_keys(paper: Paper) -> tuple[str, ...]:
-    return tuple(name_key(n) for n in paper.all_authors)
 
 
 def _keep_actions(c: Card, kept: tuple[bool, ...]) -> Card:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Connection, and_, bindparam, func, or_, select, update
@@ -16,8 +16,8 @@ from digest.store import schema as s
 from digest.store.papers import chunks
 from digest.store.subscribers import subscriber_from_row
 
-# Outbox rows per INSERT: 9 parameters each stay far below SQLite's 250,000 and
-# PostgreSQL's 65,535 parameters per statement.
+# Outbox rows per executemany (SQLAlchemy splits each into statements within SQLite's
+# 250,000 and PostgreSQL's 65,535 parameters).
 PLAN_ROWS = 1000
 
 
@@ -44,10 +44,13 @@ def plan(conn: Connection, plans: Sequence[Plan], now: datetime) -> dict[str, in
     if not rows:
         return counts
     inserted: list[Any] = []
-    for chunk in chunks(rows, PLAN_ROWS):  # one statement has a bound on its parameters
-        inserted += conn.execute(_insert_ignoring_duplicates(conn).values(chunk).returning(
-            s.digests.c.subscriber_id, s.digests.c.state, s.digests.c.period_end,
-            s.digests.c.kind, s.digests.c.period)).all()
+    statement = _insert_ignoring_duplicates(conn).returning(
+        s.digests.c.subscriber_id, s.digests.c.state, s.digests.c.period_end,
+        s.digests.c.kind, s.digests.c.period)
+    for chunk in chunks(rows, PLAN_ROWS):
+        # One compiled statement, executed for many rows: SQLAlchemy sends them as
+        # multi-row INSERTs ("insertmanyvalues") within each database's parameter limit.
+        inserted += conn.execute(statement, list(chunk)).all()
     periods: dict[int, datetime] = {}
     cut_offs: dict[int, datetime] = {}
     for subscriber_id, state, period_end, kind, period in inserted:
@@ -106,15 +109,24 @@ def planned_periods(conn: Connection, periods: dict[int, datetime]) -> set[int]:
 
 
 def _claimable(now: datetime, lease: timedelta) -> Any:
+    return or_(s.digests.c.state == "planned", _retry_due(now), _claim_expired(now, lease))
+
+
+def _retry_due(now: datetime) -> Any:
     c = s.digests.c
-    return or_(c.state == "planned",
-               and_(c.state == "retry", or_(c.next_attempt_at.is_(None), c.next_attempt_at <= now)),
-               and_(c.state == "sending", c.claimed_at < now - lease))
+    return and_(c.state == "retry", or_(c.next_attempt_at.is_(None), c.next_attempt_at <= now))
+
+
+def _claim_expired(now: datetime, lease: timedelta) -> Any:
+    """Claimed by a process that died (or hangs) longer than ``lease`` ago."""
+    c = s.digests.c
+    return and_(c.state == "sending", c.claimed_at < now - lease)
 
 
 def claim(conn: Connection, now: datetime, lease: timedelta, limit: int,
           only: str | None = None) -> list[OutboxEntry]:
-    """Mark up to ``limit`` due digests ``sending`` for this process, oldest first.
+    """Mark up to ``limit`` due digests ``sending`` for this process, oldest first:
+    planned ones, then retries whose time has come, then digests whose claim ran out.
 
     On PostgreSQL the rows are picked ``FOR UPDATE SKIP LOCKED``, so workers on several
     machines each take their own batch without waiting for one another; SQLite's write
@@ -122,14 +134,10 @@ def claim(conn: Connection, now: datetime, lease: timedelta, limit: int,
     that are still claimable, so no digest is claimed twice.
     """
     c = s.digests.c
-    query = select(c.id).join(s.subscribers).where(
-        _claimable(now, lease), s.subscribers.c.unsubscribed_at.is_(None),
-        s.subscribers.c.paused_at.is_(None)).order_by(c.id).limit(limit)
-    if only:
-        query = query.where(s.subscribers.c.email_key == only.casefold())
-    if conn.dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True, of=s.digests)
-    ids = list(conn.execute(query).scalars())
+    ids: list[int] = []
+    for condition in (c.state == "planned", _retry_due(now), _claim_expired(now, lease)):
+        if len(ids) < limit:
+            ids += _pick(conn, condition, limit - len(ids), only)
     if not ids:
         return []
     taken = list(conn.execute(update(s.digests).where(c.id.in_(ids), _claimable(now, lease))
@@ -139,6 +147,20 @@ def claim(conn: Connection, now: datetime, lease: timedelta, limit: int,
                                s.subscribers.c.managed).join(s.subscribers)
                         .where(c.id.in_(taken)).order_by(c.id)).mappings()
     return [_entry(row) for row in rows]
+
+
+def _pick(conn: Connection, condition: Any, limit: int, only: str | None) -> list[int]:
+    """Ids of up to ``limit`` digests meeting ``condition`` whose subscriber takes mail,
+    by id: each condition is one index range (state, id), never a sort of the outbox."""
+    c = s.digests.c
+    query = select(c.id).join(s.subscribers).where(
+        condition, s.subscribers.c.unsubscribed_at.is_(None),
+        s.subscribers.c.paused_at.is_(None)).order_by(c.id).limit(limit)
+    if only:
+        query = query.where(s.subscribers.c.email_key == only.casefold())
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True, of=s.digests)
+    return list(conn.execute(query).scalars())
 
 
 def _entry(row: Any) -> OutboxEntry:

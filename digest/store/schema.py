@@ -191,6 +191,9 @@ digests = Table(
     Column("sent_at", UTCDateTime),
     UniqueConstraint("subscriber_id", "period"),
 )
+# Claims walk the outbox by state in id order (SQLite's index on state has the row id in
+# it already; PostgreSQL's needs it spelled out).
+Index("ix_digests_state_id", digests.c.state, digests.c.id)
 
 # Outbox states whose papers count as on their way to the subscriber.
 PENDING = ("planned", "sending", "retry")

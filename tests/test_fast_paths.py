@@ -1,0 +1,276 @@
+"""What a pass does once instead of once per mail gives the same mail as doing it per
+mail: cached cards and frames, the message builder, tokens signed without itsdangerous'
+signer per token, keyword highlighting without a regex per keyword; and the pieces that
+let several processes share a pass: the shared send pace and job leases."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import re
+from datetime import UTC, datetime, timedelta
+from email import message_from_bytes, policy
+from email.headerregistry import Address
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+
+from digest.config import load_config
+from digest.deliver import MailSettings, Pace
+from digest.deliver.message import Envelope, build_message
+from digest.deliver.tokens import Tokens
+from digest.match import plural_forms, words
+from digest.model import Digest, Reason, Rendered
+from digest.plan import build_digests
+from digest.render import Renderer, render_digest
+from digest.render.cards import _highlighted, snippet_text
+from digest.store import Store
+from tests.conftest import DATA, ROOT, SEEDS
+from tests.test_rank import ingest
+
+NOW = datetime(2026, 6, 1, 6, tzinfo=UTC)
+MAIL = MailSettings(Envelope.parse("Paper Digest <digest@example.org>", "Paper Digest"),
+                    "https://digest.example.org")
+
+
+@pytest.fixture(scope="module")
+def seeded(tmp_path_factory: pytest.TempPathFactory) -> Store:
+    store = Store(f"sqlite:///{tmp_path_factory.mktemp('seeded') / 'd.db'}")
+    ingest(store, SEEDS, now=datetime(2026, 6, 1, 5, tzinfo=UTC))
+    ingest(store, DATA / "hf-daily", now=datetime(2026, 6, 1, 5, tzinfo=UTC))
+    return store
+
+
+def readers(seeded: Store, count: int) -> list[Digest]:
+    """Digests of ``count`` readers who follow overlapping authors and keywords, some of
+    them self-managed (their cards carry action links), some long (deduplicated links)."""
+    config = load_config(ROOT / "subscriptions.yaml")
+    base = config.subscribers[0]
+    rng = random.Random(5)
+    names = sorted({a for p in seeded.papers() for a in p.authors})
+    phrases = ["flow matching", "diffusion", "language models", "attention", "transformer"]
+    from dataclasses import replace
+
+    subs = [replace(base, email=f"r{i}@example.org", name=f"Reader {i}",
+                    authors=tuple(rng.sample(names, rng.randint(0, 3))),
+                    keywords=tuple(rng.sample(phrases, rng.randint(0, 2))),
+                    max_papers=rng.choice((5, 20, 30)), max_age_days=3650,
+                    managed=rng.choice(("db", "file")), ref=f"ref{i}")
+            for i in range(count)]
+    return build_digests(seeded, subs, NOW)
+
+
+def test_a_shared_renderer_gives_every_mail_as_rendering_it_alone(seeded: Store) -> None:
+    tokens = Tokens("secret")
+    shared = Renderer()
+    digests = readers(seeded, 60)
+    assert any(len(d.items) > 20 for d in digests)  # long digests drop repeated links
+    assert any(d.subscriber.managed == "db" and d.items for d in digests)
+    for digest in digests * 2:  # the second round comes from the caches
+        links = MAIL.links(tokens, digest.subscriber)
+        assert shared.render(digest, links) == render_digest(digest, links)
+        alert = Digest(digest.subscriber, digest.start, digest.end, digest.sections[:1])
+        assert shared.render(alert, links, "alert") == render_digest(alert, links,
+                                                                     kind="alert")
+
+
+def test_the_shipped_card_templates_are_rendered_in_parts_and_inlined_once() -> None:
+    renderer = Renderer()
+    html, text = renderer._templates["html"], renderer._templates["txt"]
+    assert html.parted and html.inline is None  # the stylesheet is in the template
+    assert text.parted
+
+
+def test_a_card_template_that_cannot_be_inlined_ahead_is_inlined_per_card(
+        seeded: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for path in (ROOT / "templates").iterdir():
+        if path.is_file():
+            (tmp_path / path.name).write_text(path.read_text())
+    card = (tmp_path / "_card.html").read_text()
+    # A loop around cells: an HTML parser moves the loop's tags (text in a table row)
+    # out of the table, so inlining the template's source would break the loop.
+    (tmp_path / "_card.html").write_text(card.replace(
+        "<tr>", '<tr>{% for b in card.badges %}<td class="vote">{{ b }}</td>{% endfor %}', 1))
+    monkeypatch.setenv("DIGEST_TEMPLATES", str(tmp_path))
+    renderer = Renderer()
+    assert not renderer._templates["html"].parted
+    digest = next(d for d in readers(seeded, 20) if any(it.paper.has_code for it in d.items))
+    links = MAIL.placeholders(digest.subscriber)
+    html = renderer.render(digest, links).html
+    assert html == render_digest(digest, links).html
+    assert '<td style="width:44px;padding:14px 0 0 12px;vertical-align:top">Code</td>' in html
+
+
+OLD_CARD = """\
+<table role="presentation" class="card" cellpadding="0" cellspacing="0"><tr>
+<td class="vote"><div class="votebox">&#9650;<br>{{ card.upvotes }}</div></td>
+<td class="body"><a class="title" href="{{ card.url }}">{{ card.title }}</a>
+<div>{% for author in card.authors %}{{ author.name }} {% endfor %}</div>
+{%- if card.actions %}<div class="acts">{% for link in card.actions %}\
+<a href="{{ link.url }}">{{ link.label }}</a>{% endfor %}</div>{% endif %}
+</td></tr></table>
+"""
+
+
+def test_a_card_template_without_parts_is_rendered_whole(
+        seeded: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A template written before cards had parts (no macros) still works."""
+    for path in (ROOT / "templates").iterdir():
+        if path.is_file():
+            (tmp_path / path.name).write_text(path.read_text())
+    (tmp_path / "_card.html").write_text(OLD_CARD)
+    monkeypatch.setenv("DIGEST_TEMPLATES", str(tmp_path))
+    renderer = Renderer()
+    assert not renderer._templates["html"].parted
+    digest = next(d for d in readers(seeded, 20)
+                  if d.subscriber.managed == "db" and d.items)
+    links = MAIL.links(Tokens("secret"), digest.subscriber)
+    html = renderer.render(digest, links).html
+    assert html == render_digest(digest, links).html
+    assert html.count('style="width:100%;background:#fff') == len(digest.items)
+    assert "https://digest.example.org/f/" in html  # action links filled in
+
+
+def old_message(rendered: Rendered, to_name: str, to_email: str) -> EmailMessage:
+    """The message as email.message built it before (the SMTP policy, set_content)."""
+    local, _, domain = to_email.rpartition("@")
+    msg = EmailMessage(policy=policy.SMTP)
+    msg["To"] = Address(to_name, local, domain)
+    msg["Subject"] = rendered.subject
+    msg.set_content(rendered.text)
+    msg.add_alternative(rendered.html, subtype="html")
+    return msg
+
+
+@pytest.mark.parametrize(("name", "subject"), [
+    ("Ada", "Daily Papers for Ada: 3 new"),
+    ("Zoë O'Brien, Jr.", "Weekly Papers for Zoë: 7 new, from “flow matching” and ünïcödé"),
+    ("", "A subject that is long enough to be folded over two lines by any sensible mail "
+         "software, " * 2 + "twice."),
+])
+def test_the_message_builder_says_what_email_message_said(name: str, subject: str) -> None:
+    rendered = Rendered(subject, "Text ▲ part\n. a line with a dot\ntrailing space \n",
+                        "<p>HTML ▲ part</p>\n" * 500 + "<p>" + "x" * 2000 + "</p>\n")
+    data = build_message(rendered, envelope=MAIL.envelope, to_name=name,
+                         to_email="zoe@example.org", message_id="<digest-1@example.org>",
+                         date=NOW, unsubscribe_url="https://digest.example.org/unsubscribe/"
+                                                   + "t" * 90)
+    assert all(len(line) <= 998 for line in data.split(b"\r\n"))
+    assert b"\n" not in data.replace(b"\r\n", b"")  # CRLF only
+    got = message_from_bytes(data, policy=policy.default)
+    want = message_from_bytes(old_message(rendered, name, "zoe@example.org").as_bytes(),
+                              policy=policy.default)
+    assert isinstance(got, EmailMessage) and isinstance(want, EmailMessage)
+    for header in ("To", "Subject"):
+        assert str(got[header]) == str(want[header])
+    assert got["Message-ID"] == "<digest-1@example.org>"
+    assert got["List-Unsubscribe"].startswith("<https://digest.example.org/unsubscribe/ttt")
+    assert got.get_content_type() == "multipart/alternative"
+    def parts(message: EmailMessage) -> list[tuple[str, str]]:
+        return [(p.get_content_type(), p.get_content().replace("\r\n", "\n"))
+                for p in message.iter_parts()]
+
+    assert parts(got) == parts(want)
+    assert parts(got)[0][1] == rendered.text
+
+
+def test_tokens_are_the_bytes_itsdangerous_makes() -> None:
+    tokens = Tokens("a secret")
+    rng = random.Random(1)
+    targets = ["Ada Lovelace", "Zoë Ünal", "日本語の名前", "x" * 300, "a" * 60, "flow matching",
+               'quote " and \\ backslash']
+    for _ in range(300):
+        ref = "".join(rng.choices("abcdefghijklmnopqrstuvwxyz0123456789", k=12))
+        action = rng.choice(["follow", "unfollow", "mute", "unsubscribe", "manage"])
+        args = (rng.choice(targets),) if action in ("follow", "unfollow", "mute") else ()
+        made = tokens.make(action, ref, *args)
+        assert made == tokens._signers[action].dumps([ref, *args])
+        assert tokens.read(action, made) == [ref, *args]
+
+
+def regex_highlights(text: str, keywords: tuple[str, ...]) -> list[tuple[str, bool]]:
+    """Highlighting as it was done before: one IGNORECASE regex for the keywords."""
+    alternatives = []
+    for keyword in keywords:
+        tokens = words(keyword)
+        if tokens:
+            last = "|".join(sorted((re.escape(f) for f in plural_forms(tokens[-1])), key=len,
+                                   reverse=True))
+            head = "".join(re.escape(t) + r"[\s\-]+" for t in tokens[:-1])
+            alternatives.append(f"{head}(?:{last})")
+    if not alternatives:
+        return [(text, False)] if text else []
+    pattern = re.compile(r"(?<![A-Za-z0-9])(?:" + "|".join(alternatives) +
+                         r")(?![A-Za-z0-9])", re.IGNORECASE)
+    out, at = [], 0
+    for m in pattern.finditer(text):
+        if m.start() > at:
+            out.append((text[at:m.start()], False))
+        out.append((m.group(), True))
+        at = m.end()
+    if at < len(text):
+        out.append((text[at:], False))
+    return out
+
+
+def test_highlighting_marks_what_the_regex_marked() -> None:
+    rng = random.Random(2)
+    checked = 0
+    for path in sorted((DATA / "hf-daily").glob("*.json")):
+        for entry in json.loads(path.read_text()):
+            paper = entry["paper"]
+            text = snippet_text(paper.get("summary", ""), 300)
+            found = words(text)
+            picks = list(paper.get("ai_keywords") or [])[:3] + [
+                " ".join(found[j:j + rng.randint(1, 3)])
+                for j in rng.sample(range(max(1, len(found) - 3)), min(3, len(found)))]
+            for keywords in [(k,) for k in picks] + [tuple(picks)]:
+                got = [(s.text, s.highlight) for s in _highlighted(text, keywords)]
+                assert got == regex_highlights(text, keywords), (text, keywords)
+                checked += 1
+    assert checked > 200
+
+
+def test_two_paces_on_one_database_share_the_rate(tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    store = Store(f"sqlite:///{tmp_path / 'digest.db'}")
+    waits: list[float] = []
+
+    async def fake_sleep(seconds: float) -> None:
+        waits.append(round(seconds, 6))
+
+    monkeypatch.setattr(asyncio, "sleep", fake_sleep)
+    monkeypatch.setattr("time.time", lambda: 1000.0)
+    first, second = Pace(store, 4.0), Pace(store, 4.0)  # two workers, 4 mails/s in all
+
+    async def three() -> None:
+        for pace in (first, second, first):
+            await pace.wait()
+
+    asyncio.run(three())
+    assert waits == [0.25, 0.5]  # the first at once, then one every quarter second
+    assert Pace(store, 0).rate == 0
+
+
+def test_a_lease_has_one_holder_until_it_runs_out(tmp_path: Path) -> None:
+    store = Store(f"sqlite:///{tmp_path / 'digest.db'}")
+    ttl = timedelta(minutes=10)
+    assert store.take_lease("job:send", "a", NOW, ttl)
+    assert not store.take_lease("job:send", "b", NOW + timedelta(minutes=9), ttl)
+    assert store.take_lease("job:send", "a", NOW + timedelta(minutes=9), ttl)  # renewed
+    assert not store.take_lease("job:send", "b", NOW + timedelta(minutes=18), ttl)
+    assert store.take_lease("job:send", "b", NOW + timedelta(minutes=20), ttl)  # a died
+    assert not store.take_lease("job:send", "a", NOW + timedelta(minutes=21), ttl)
+    store.drop_lease("job:send", "a")  # not a's any more: nothing happens
+    assert not store.take_lease("job:send", "a", NOW + timedelta(minutes=21), ttl)
+    store.drop_lease("job:send", "b")
+    assert store.take_lease("job:send", "a", NOW + timedelta(minutes=21), ttl)
+
+
+def test_typed_reasons_round_trip_and_read_old_rows() -> None:
+    for reason in (Reason.author("Ada"), Reason.keyword("flow matching", "abstract"),
+                   Reason("trending")):
+        assert Reason.decode(reason.encode()) == reason
+        assert Reason.decode(str(reason)) == reason
