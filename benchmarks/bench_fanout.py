@@ -43,7 +43,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.parser import BytesHeaderParser
 from email.utils import format_datetime
@@ -605,10 +605,13 @@ def measure(args: argparse.Namespace, tool: SinkTool, folder: Path) -> dict[str,
             run, tally = the_pass(command, env, tool, dumps, folder)
             store = Store(url)
             rows = outbox_rows(store)
+            later = [*command[:5], (SEND_AT + timedelta(days=7)).isoformat(), *command[6:]]
+            again, _ = the_pass(later, env, tool, dumps, folder)
             figures = {"subscribers": args.subscribers, "database": what, "sink": tool.how,
                        "papers": store.count_papers(),
                        "setup_seconds": {"database": db_s, **prepared},
                        "pass": pass_figures(run, rows), "outbox": store.outbox_counts(),
+                       "week_later": {"seconds": again.seconds, "summary": again.summary},
                        "check": check_pass(rows, tally, env),
                        "ours_avg_bytes": average(tally.sizes), "cli_missing": [
                            o for o in ("--json", "--workers") if o not in options],
@@ -655,6 +658,9 @@ def table(f: dict[str, Any]) -> str:
     if p["stages"]:
         lines.append("  stages " + ", ".join(f"{k} {v:.2f} s" for k, v in p["stages"].items()
                                             if isinstance(v, int | float)))
+    week = f["week_later"]
+    lines.append(f"again   {week['seconds']:8.2f} s  a week later with nothing new "
+                 f"({week['seconds'] / p['seconds']:.2f}x the first pass)")
     lines += [
         f"outbox  {json.dumps(f['outbox'], sort_keys=True)}; sent {c['sent_in_outbox']} "
         f"of {c['expected']} planned",

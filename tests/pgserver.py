@@ -9,8 +9,11 @@ import os
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
+
+import pytest
 
 from tests.smtpserver import free_port
 
@@ -20,6 +23,17 @@ def pg_bin() -> Path | None:
     found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"),
                    key=lambda p: int(p.parts[-3]) if p.parts[-3].isdigit() else 0)
     return found[-1].parent if found else None
+
+
+def cluster_or_skip() -> Iterator[PgCluster]:
+    """A cluster for a module's tests; skipped where PostgreSQL is not installed, a
+    failure instead under DIGEST_REQUIRE_POSTGRES=1 (as scripts/test runs)."""
+    if pg_bin() is None:
+        if os.environ.get("DIGEST_REQUIRE_POSTGRES") == "1":
+            pytest.fail("PostgreSQL is not installed; scripts/test installs it with apt-get")
+        pytest.skip("PostgreSQL server binaries are not installed (scripts/test installs them)")
+    with PgCluster() as pg:
+        yield pg
 
 
 class PgCluster:

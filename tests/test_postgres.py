@@ -18,18 +18,13 @@ from digest.cli import cli
 from digest.store import Store, schema
 from tests.conftest import DATA, ROOT, SEEDS, totals
 from tests.mailing import NOW, SUBSCRIPTIONS, many_subscribers
-from tests.pgserver import PgCluster, pg_bin
+from tests.pgserver import PgCluster, cluster_or_skip
 from tests.smtpserver import SmtpServer
 
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[PgCluster]:
-    if pg_bin() is None:
-        if os.environ.get("DIGEST_REQUIRE_POSTGRES") == "1":
-            pytest.fail("PostgreSQL is not installed; scripts/test installs it with apt-get")
-        pytest.skip("PostgreSQL server binaries are not installed (scripts/test installs them)")
-    with PgCluster() as pg:
-        yield pg
+    yield from cluster_or_skip()
 
 
 @pytest.fixture

@@ -25,7 +25,7 @@ from digest.plan import plan_due
 from digest.store import Store, schema
 from tests.conftest import ROOT, SEEDS
 from tests.mailing import NOW, SUBSCRIPTIONS
-from tests.pgserver import PgCluster, pg_bin
+from tests.pgserver import PgCluster, cluster_or_skip
 from tests.smtpserver import SmtpServer
 
 pytestmark = pytest.mark.slow
@@ -33,12 +33,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[PgCluster]:
-    if pg_bin() is None:
-        if os.environ.get("DIGEST_REQUIRE_POSTGRES") == "1":
-            pytest.fail("PostgreSQL is not installed; scripts/test installs it with apt-get")
-        pytest.skip("PostgreSQL server binaries are not installed (scripts/test installs them)")
-    with PgCluster() as pg:
-        yield pg
+    yield from cluster_or_skip()
 
 
 def prepared(url: str, tmp_path: Path, count: int) -> dict[str, str]:

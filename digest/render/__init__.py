@@ -81,7 +81,7 @@ class Links:
 @dataclass(frozen=True)
 class _Section:
     heading: str
-    cards: tuple[Markup, ...]  # each card rendered already
+    cards: tuple[str, ...]  # each card rendered already (Markup in HTML)
 
 
 def templates_dir() -> Path:
@@ -171,6 +171,7 @@ class Renderer:
         long = len(digest.items) > LONG_DIGEST_CARDS
         chars = SHORT_SNIPPET_CHARS if long else SNIPPET_CHARS
         seen: set[tuple[str, str]] = set()  # a long digest links each action once
+        followed = {name_key(a) for a in sub.authors}
         sections: list[tuple[str, list[str], list[str]]] = []
         for section in digest.sections:
             if not section.items:
@@ -178,7 +179,7 @@ class Renderer:
             html: list[str] = []
             text: list[str] = []
             for number, item in enumerate(section.items, 1):
-                key, view = self._view(item, sub, links.action is not None, chars)
+                key, view = self._view(item, sub, followed, links.action is not None, chars)
                 kept = tuple(a not in seen for a in view.actions) if long else ()
                 seen.update(view.actions)
                 # URLs by slot number; a link left out of this mail needs none
@@ -195,19 +196,18 @@ class Renderer:
             sections.append((HEADINGS[section.name], html, text))
         values = _frame_values(digest, links, self.digest_name)
         text_part = self.env.get_template(f"{kind}.txt").render(
-            {**values, "sections": [_Section(h, tuple(Markup(t) for t in texts))
+            {**values, "sections": [_Section(h, tuple(texts))
                                     for h, _, texts in sections]})
         html_part = self._html_frame(kind, values, [(h, cards) for h, cards, _ in sections])
         return Rendered(str(values["subject"]), _tidy(text_part), html_part)
 
-    def _view(self, item: Item, sub: Subscriber, actions: bool, chars: int
-              ) -> tuple[tuple[Any, ...] | None, _View]:
+    def _view(self, item: Item, sub: Subscriber, followed: set[str], actions: bool,
+              chars: int) -> tuple[tuple[Any, ...] | None, _View]:
         """The card of ``item`` as ``sub`` sees it (its action links are slots), and the
         key it is kept under: everything it depends on (None: a paper not stored, whose
         card is not kept)."""
         key = None
         if item.paper.id is not None:
-            followed = {name_key(a) for a in sub.authors}
             names = self._names.get(item.paper.id)
             if names is None:
                 names = tuple(name_key(n) for n in item.paper.all_authors)
