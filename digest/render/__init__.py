@@ -148,7 +148,7 @@ class Renderer:
     the templates and inlining it would give.
     """
 
-    def __init__(self, digest_name: str = defaults.DIGEST_NAME, cards: int = 50_000) -> None:
+    def __init__(self, digest_name: str = defaults.DIGEST_NAME, cards: int = 30_000) -> None:
         self.digest_name = digest_name
         self.env = templates_env()
         self._nonce = secrets.token_hex(6)
@@ -163,7 +163,7 @@ class Renderer:
         self._names: _Lru[int, tuple[str, ...]] = _Lru(cards)
         self._views: _Lru[tuple[Any, ...], _View] = _Lru(2 * cards)
         self._done: _Lru[tuple[Any, ...], tuple[list[str], list[str]]] = _Lru(2 * cards)
-        self._pieces: _Lru[tuple[Any, ...], list[str]] = _Lru(10 * cards)
+        self._pieces: _Lru[tuple[Any, ...], list[str]] = _Lru(5 * cards)
         self._frames: dict[tuple[Any, ...], list[str]] = {}
 
     def render(self, digest: Digest, links: Links, kind: str = "digest") -> Rendered:
