@@ -3,7 +3,6 @@ dry runs, missed periods, rate limiting."""
 
 from __future__ import annotations
 
-import asyncio
 import mailbox
 import os
 import subprocess
@@ -13,9 +12,6 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-from digest.deliver.transport import RateLimiter
 from digest.store import Store
 from tests.conftest import ROOT
 from tests.mailing import NOW, many_subscribers, send
@@ -92,25 +88,6 @@ def test_test_mail(run: Any, mail_env: dict[str, str]) -> None:
         (got,) = server.received
     assert got.recipients == ["me@example.org"]
     assert got.message["Subject"].startswith("Test mail: Daily Papers for me: 5 trending")
-
-
-def test_rate_limiter_spaces_sends(monkeypatch: pytest.MonkeyPatch) -> None:
-    waits: list[float] = []
-
-    async def fake_sleep(seconds: float) -> None:
-        waits.append(seconds)
-
-    monkeypatch.setattr(asyncio, "sleep", fake_sleep)
-    monkeypatch.setattr("time.monotonic", lambda: 100.0)
-    limiter = RateLimiter(4.0)
-
-    async def three() -> None:
-        for _ in range(3):
-            await limiter.wait()
-
-    asyncio.run(three())
-    assert waits == [0.25, 0.5]  # the first goes at once, then one every quarter second
-    assert RateLimiter(0)._interval == 0
 
 
 def test_smtp_rate_from_the_environment(run: Any, mail_env: dict[str, str]) -> None:

@@ -15,7 +15,6 @@ import asyncio
 import mailbox
 import os
 import ssl
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -118,25 +117,6 @@ class Transport(Protocol):
     description: str
 
     def connection(self) -> Connection: ...
-
-
-class RateLimiter:
-    """At most ``rate`` sends per second across all workers (no limit when 0)."""
-
-    def __init__(self, rate: float) -> None:
-        self._interval = 1 / rate if rate > 0 else 0.0
-        self._next = 0.0
-        self._lock = asyncio.Lock()
-
-    async def wait(self) -> None:
-        if not self._interval:
-            return
-        async with self._lock:
-            now = time.monotonic()
-            delay = self._next - now
-            self._next = max(now, self._next) + self._interval
-        if delay > 0:
-            await asyncio.sleep(delay)
 
 
 class SmtpTransport:
