@@ -50,6 +50,7 @@ class _Papers:
         self.keep = keep if keep is not None else {}
         self.since: datetime | None = None
         self.ranking = Ranking([], now)
+        self.first_seen = now  # of the oldest paper read: no older sent paper matters
 
     def reaching(self, subscribers: Sequence[Subscriber]) -> Ranking:
         if subscribers:
@@ -59,12 +60,13 @@ class _Papers:
                 papers = self.store.papers(since=oldest)
                 self.keep.update((p.id, p) for p in papers if p.id is not None)
                 self.ranking = Ranking(papers, self.now)
+                self.first_seen = min((p.first_seen for p in self.ranking.papers
+                                       if p.first_seen), default=self.now)
         return self.ranking
 
     def histories(self, members: Sequence[Member]) -> dict[str, History]:
         """What these members were sent already, as far as these papers go."""
-        seen = [p.first_seen for p in self.ranking.papers if p.first_seen]
-        return self.store.histories_of([m.id for m in members], min(seen, default=self.now))
+        return self.store.histories_of([m.id for m in members], self.first_seen)
 
 
 def plan_due(store: Store, now: datetime, *, groups: Iterable[str] | None = None,

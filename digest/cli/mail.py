@@ -26,7 +26,7 @@ from digest.deliver.workers import send_in_processes, work, worker_count
 from digest.errors import ConfigError, DigestError
 from digest.model import TRENDING, Digest, Item, Paper, Rendered, Section, Subscriber
 from digest.plan import plan_due
-from digest.render import render_digest
+from digest.render import Renderer, render_digest
 from digest.store import Store
 
 _COLUMNS = (("planned", "Planned"), ("sent", "Sent"), ("skipped", "Skipped (empty)"),
@@ -70,9 +70,9 @@ def send(dry_run: bool, only: str | None, workers: int, as_json: bool, db: str, 
                           "digest subscribers lists everyone")
     if dry_run:
         plans, counts = plan_due(store, settings.now(), only=only, record=False)
+        renderer = Renderer(mail.envelope.list_name)  # one for the pass, as a send has
         for p in plans:  # rendering is part of the check
-            render_digest(p.digest, mail.placeholders(p.digest.subscriber),
-                          mail.envelope.list_name, p.kind)
+            renderer.render(p.digest, mail.placeholders(p.digest.subscriber), p.kind)
         _summary(counts, f"dry run: nothing sent; mail would go to {transport.description}",
                  as_json, {})
         return

@@ -1,12 +1,14 @@
 """Delivery: send every digest the outbox holds exactly once.
 
 A pass first plans (``digest.plan``: one digest per subscriber and period, or a skipped
-or missed record). Then it delivers: each digest is claimed (``sending``, committed
-before any SMTP traffic), rendered, sent, and marked ``sent`` with its papers recorded in
-one transaction after the server's 250; or ``retry`` (4xx, dropped connection, timeout:
-exponential back-off, at most 5 attempts) or ``failed`` (5xx, with the server's reply). A
-digest left in ``sending`` by a
-process that died is sent again with the same Message-ID: at least once, never lost.
+or missed record). Then it delivers: digests are claimed a batch at a time (``sending``,
+committed before any SMTP traffic), rendered (``Mailer``: cards and frames once per pass),
+sent over the transport's pool of connections, and their outcomes recorded a batch per
+transaction after the server's replies: ``sent`` with their papers after a 250; ``retry``
+on 4xx, a dropped connection or a timeout (exponential back-off, at most 5 attempts);
+``failed`` on 5xx, with the server's reply. A digest left in ``sending`` by a process that
+died is sent again with the same Message-ID once its lease runs out: at least once, never
+lost.
 """
 
 from __future__ import annotations
@@ -121,12 +123,6 @@ class Mailer:
             rendered, to_name=entry.subscriber.name, to_email=entry.subscriber.email,
             date=now, unsubscribe_url=links.unsubscribe,
             message_id=self.mail.envelope.message_id(entry.id, entry.period))
-
-
-def compose(store: Store, entry: OutboxEntry, mail: MailSettings, tokens: Tokens,
-            now: datetime) -> bytes:
-    """The message of one outbox row (see ``Mailer`` for many)."""
-    return Mailer(store, mail, tokens).compose(entry, now)
 
 
 # Digests claimed per transaction; outcomes are recorded at least every FLUSH mails (and
