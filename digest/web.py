@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import make_msgid
 from typing import Any
+from urllib.parse import quote_plus
 
 from starlette.applications import Starlette
 from starlette.background import BackgroundTask
@@ -200,6 +201,22 @@ def create_app(store: Store, tokens: Tokens, clock: Callable[[], datetime],
         found = await call(store.record, ref=value[0])
         return None if found is None else (found, value[1:])
 
+    async def action_target(request: Request, kind: str) -> tuple[Record, str] | None:
+        """Who a card link is for and what it names: a mail's "card" token with the
+        target in ``?t=``, or (mails sent before) a token of this kind holding it."""
+        if "t" in request.query_params:
+            target: Any = request.query_params["t"]
+            found = await subscriber(request, "card")
+            args = [] if found is None else found[1]
+        else:
+            found = await subscriber(request, kind)
+            args = [] if found is None else found[1]
+            target = args.pop() if len(args) == 1 else None
+        if found is None or args or not isinstance(target, str) or not target.strip() \
+                or len(target) > MAX_LINE:
+            return None
+        return found[0], target
+
     # ---- subscribe and confirm -----------------------------------------------------
 
     def subscribe_page(request: Request, form: Form | None = None, status: int = 200
@@ -351,11 +368,10 @@ def create_app(store: Store, tokens: Tokens, clock: Callable[[], datetime],
                   "mute": ("Mute “{}”?", "Mute", "Papers that only match “{}” are muted.")}
 
         async def endpoint(request: Request) -> Response:
-            found = await subscriber(request, kind)
-            if found is None or len(found[1]) != 1 or not isinstance(found[1][0], str) \
-                    or not found[1][0].strip():
+            found = await action_target(request, kind)
+            if found is None:
                 return bad_link()
-            record, (target,) = found
+            record, target = found
             ask, button, done = (x.format(target) for x in labels[kind])
             manage_path = _path(mail.url("manage", tokens.make("manage", record.ref)))
             if record.managed != "db":
@@ -365,7 +381,9 @@ def create_app(store: Store, tokens: Tokens, clock: Callable[[], datetime],
             if request.method == "GET":
                 return page("action", record=record, title=ask, button=button,
                             text="This changes what your next digests hold.",
-                            action=request.url.path, manage=manage_path)
+                            action=request.url.path + (f"?t={quote_plus(target)}" if
+                                                       "t" in request.query_params else ""),
+                            manage=manage_path)
             prefs, problems = check_subscriber(changed(record.prefs, kind, target))
             if prefs is None or any(len(prefs.get(k, [])) > MAX_LINES for k in LIST_FIELDS):
                 reason = next(iter(problems.values()), f"at most {MAX_LINES} each")

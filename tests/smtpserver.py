@@ -52,6 +52,7 @@ class Recorder:
     received: list[Received] = field(default_factory=list)
     dropped: list[Received] = field(default_factory=list)  # got, but hung up before the 250
     faults: deque[str] = field(default_factory=deque)
+    mail_options: list[list[str]] = field(default_factory=list)  # of each MAIL FROM
     sessions: set[int] = field(default_factory=set)
     stall_seconds: float = 3.0
     delay: float = 0.0  # seconds every DATA takes, to make concurrent senders overlap
@@ -60,6 +61,7 @@ class Recorder:
     async def handle_MAIL(self, server: Any, session: Session, envelope: Envelope,
                           address: str, options: list[str]) -> str:
         self.sessions.add(id(session))
+        self.mail_options.append(list(options))
         self._fault = self.faults.popleft() if self.faults else None
         envelope.mail_from = address
         return "250 OK"

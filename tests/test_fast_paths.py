@@ -21,6 +21,7 @@ from digest.config import load_config
 from digest.deliver import MailSettings, Pace
 from digest.deliver.message import Envelope, build_message
 from digest.deliver.tokens import Tokens
+from digest.deliver.transport import PermanentError, SmtpConnection, SmtpSettings
 from digest.match import plural_forms, words
 from digest.model import Digest, Reason, Rendered
 from digest.plan import build_digests
@@ -28,6 +29,7 @@ from digest.render import Renderer, render_digest
 from digest.render.cards import _highlighted, snippet_text
 from digest.store import Store
 from tests.conftest import DATA, ROOT, SEEDS
+from tests.smtpserver import SmtpServer
 from tests.test_rank import ingest
 
 NOW = datetime(2026, 6, 1, 6, tzinfo=UTC)
@@ -174,6 +176,43 @@ def test_the_message_builder_says_what_email_message_said(name: str, subject: st
 
     assert parts(got) == parts(want)
     assert parts(got)[0][1] == rendered.text
+
+
+def test_messages_reach_the_server_as_they_are_without_aiosmtplib_normalising() -> None:
+    """Sending skips aiosmtplib's rewrite of every line: the server still gets each
+    message with CRLF line ends and its dotted lines intact, with SIZE, and a refused
+    recipient resets the envelope on the same connection."""
+    built = build_message(Rendered("Dots", ".a dotted line\n..two\nend\n", "<p>.x</p>\n"),
+                          envelope=MAIL.envelope, to_name="Zoë", to_email="zoe@example.org",
+                          message_id="<digest-2@example.org>", date=NOW,
+                          unsubscribe_url="https://digest.example.org/unsubscribe/t")
+    messages = [b".Subject: leading dot\r\n\r\n.line\r\n..two\r\nno final line end",
+                b"Subject: bare\n\nlone LF\nlone CR\r.dotted after CR\n", built]
+    want = [b".Subject: leading dot\r\n\r\n.line\r\n..two\r\nno final line end\r\n",
+            b"Subject: bare\r\n\r\nlone LF\r\nlone CR\r\n.dotted after CR\r\n", built]
+
+    async def send_all(port: int, refuse: SmtpServer) -> list[str]:
+        connection = SmtpConnection(SmtpSettings("127.0.0.1", port, starttls="off", timeout=5))
+        errors = []
+        for i, data in enumerate(messages):
+            if i == 1:
+                refuse.handler.faults.append("rcpt:550 No such user")
+                try:
+                    await connection.send(data, "digest@example.org", "gone@example.org")
+                except PermanentError as e:
+                    errors.append(str(e))
+            await connection.send(data, "digest@example.org", f"r{i}@example.org")
+        await connection.close()
+        return errors
+
+    with SmtpServer() as server:
+        errors = asyncio.run(send_all(server.port, server))
+    assert [r.data for r in server.received] == want
+    assert [r.recipients for r in server.received] == [[f"r{i}@example.org"] for i in range(3)]
+    assert len(server.handler.sessions) == 1
+    assert errors == [f"smtp://127.0.0.1:{server.port} refused the message: 550 No such user"]
+    sizes = [o for options in server.handler.mail_options for o in options]
+    assert len(sizes) == 4 and all(o.upper().startswith("SIZE=") for o in sizes)
 
 
 def test_tokens_are_the_bytes_itsdangerous_makes() -> None:

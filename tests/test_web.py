@@ -163,6 +163,39 @@ def test_follow_and_mute_from_card_links(site: Site, run: Any) -> None:
     assert dan.authors == (name,) and dan.keywords == ()
 
 
+def test_card_links_of_a_mail_share_one_token_and_older_links_still_work(
+        site: Site, run: Any) -> None:
+    web = site.client()
+    subscribe(web, email="eve@example.org", authors="Maojiang Su", keywords="diffusion")
+    (confirmation,) = site.mails_to("eve@example.org")
+    web.post(path(link(confirmation, "To confirm, open this link (it is valid for 48 hours)")))
+    assert run("send", "--now", NOW.isoformat(), env=site.env).exit_code == 0
+    text = site.mails_to("eve@example.org", 2)[1].get_body(("plain",)).get_content()
+    actions = re.findall(r"https?://[^/\s]+/([fum])/([\w.-]+)\?t=(\S+)", text)
+    assert len(actions) >= 3 and {kind for kind, _, _ in actions} >= {"u", "m"}
+    (card,) = {token for _, token, _ in actions}  # one token for every card link
+    eve = site.record("eve@example.org")
+    tokens = Tokens(SECRET)
+    assert card != tokens.make("manage", eve.ref) and eve.ref not in card
+
+    shown = web.get(f"/f/{card}?t=Jiacheng+Sun")
+    assert shown.status_code == 200 and 'action="/f/' in shown.text
+    assert "?t=Jiacheng+Sun" in shown.text and "Follow Jiacheng Sun?" in shown.text
+    assert site.record("eve@example.org") == eve  # a GET changes nothing
+    assert "You now follow Jiacheng Sun" in web.post(f"/f/{card}?t=Jiacheng+Sun").text
+    assert site.record("eve@example.org").subscriber.authors == ("Maojiang Su", "Jiacheng Sun")
+
+    for bad in (f"/f/{card}", f"/f/{card}?t=", f"/f/{card}?t=%20", f"/f/{card}?t={'x' * 201}",
+                f"/f/{tokens.make('manage', eve.ref)}?t=X",  # not a card token
+                f"/f/{tokens.make('follow', eve.ref, 'X')}?t=X",  # an older token, plus t
+                f"/f/{card[:-2]}xx?t=X", f"/f/{Tokens('other').make('card', eve.ref)}?t=X"):
+        assert web.post(bad).status_code == 400, bad
+    # Links in mails sent before cards shared a token still act.
+    assert web.post(f"/m/{tokens.make('mute', eve.ref, 'diffusion')}").status_code == 200
+    after = site.record("eve@example.org").subscriber
+    assert after.authors == ("Maojiang Su", "Jiacheng Sun") and after.keywords == ()
+
+
 def test_unconfirmed_get_nothing(site: Site, run: Any) -> None:
     subscribe(site.client(), email="eve@example.org", authors="Maojiang Su")
     assert len(site.mails_to("eve@example.org")) == 1

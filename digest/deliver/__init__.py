@@ -20,6 +20,8 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import lru_cache
+from urllib.parse import quote_plus
 
 from digest import defaults
 from digest.deliver.message import Composer, Envelope
@@ -63,17 +65,28 @@ class MailSettings:
 
     def links(self, tokens: Tokens, sub: Subscriber) -> Links:
         """The signed links of a mail to ``sub``; card actions only for subscribers who
-        manage what they follow themselves."""
-        def action(kind: str, target: str) -> str:
-            return self.url(ACTION_PATHS[kind], tokens.make(kind, sub.ref, target))
+        manage what they follow themselves. The card actions of a mail share one "card"
+        token and name their target after it (``/f/TOKEN?t=Ada+Lovelace``): a digest
+        carries dozens of them, and the token proves no more than the manage link does."""
+        manage = self.url("manage", tokens.make("manage", sub.ref))
+        unsubscribe = self.url("unsubscribe", tokens.make("unsubscribe", sub.ref))
+        if sub.managed != "db":
+            return Links(unsubscribe, manage)
+        card = tokens.make("card", sub.ref)
 
-        return Links(self.url("unsubscribe", tokens.make("unsubscribe", sub.ref)),
-                     self.url("manage", tokens.make("manage", sub.ref)),
-                     action if sub.managed == "db" else None)
+        def action(kind: str, target: str) -> str:
+            return f"{self.base_url}/{ACTION_PATHS[kind]}/{card}?t={_target(target)}"
+
+        return Links(unsubscribe, manage, action)
 
     def placeholders(self, sub: Subscriber) -> Links:
         """Links that go nowhere real, for previews and samples."""
         return Links.placeholders(self.base_url, actions=sub.managed == "db")
+
+
+@lru_cache(maxsize=1 << 14)
+def _target(target: str) -> str:
+    return quote_plus(target)
 
 
 def tokens_for(store: Store) -> Tokens:

@@ -61,7 +61,7 @@ def build_message(
     message_id: str, date: datetime, unsubscribe_url: str,
 ) -> bytes:
     """``multipart/alternative`` with the text part first and the HTML part last, as the
-    bytes that go on the wire (CRLF line ends, both parts quoted-printable)."""
+    bytes that go on the wire (CRLF line ends; text quoted-printable, HTML base64)."""
     return Composer(envelope).build(rendered, to_name=to_name, to_email=to_email,
                                     message_id=message_id, date=date,
                                     unsubscribe_url=unsubscribe_url)
@@ -71,7 +71,7 @@ class Composer:
     """Builds digest messages without the per-message work of ``email.message``: the
     headers every mail shares are formatted once; the rest take the fast path when they
     are plain ASCII that fits a line, else the SMTP policy folds and encodes them; bodies
-    are encoded by ``binascii``'s quoted-printable, in C."""
+    are encoded by ``binascii``, in C (the text quoted-printable, the HTML base64)."""
 
     def __init__(self, envelope: Envelope) -> None:
         self.envelope = envelope
@@ -117,10 +117,23 @@ def _header(name: str, value: str | Address) -> bytes:
 
 
 def _part(subtype: str, body: str) -> bytes:
-    encoded = binascii.b2a_qp(body.encode("utf-8"), istext=True).replace(b"\n", b"\r\n")
+    """The text part quoted-printable (its source stays readable); the HTML part base64,
+    which C encodes ten times faster than quoted-printable, for a third more bytes."""
+    data = body.encode("utf-8")
+    if subtype == "html":
+        encoding, encoded = "base64", _base64_lines(data)
+    else:
+        encoding = "quoted-printable"
+        encoded = binascii.b2a_qp(data, istext=True).replace(b"\n", b"\r\n")
     return (f'Content-Type: text/{subtype}; charset="utf-8"\r\n'
-            "Content-Transfer-Encoding: quoted-printable\r\n\r\n").encode() + encoded + (
+            f"Content-Transfer-Encoding: {encoding}\r\n\r\n").encode() + encoded + (
             b"\r\n" if encoded.endswith(b"\r\n") else b"\r\n\r\n")
+
+
+def _base64_lines(data: bytes) -> bytes:
+    """Base64 in lines of 76 characters (RFC 2045), CRLF after each."""
+    flat = binascii.b2a_base64(data, newline=False)
+    return b"".join(flat[i:i + 76] + b"\r\n" for i in range(0, len(flat), 76))
 
 
 def build_notice(*, envelope: Envelope, to_email: str, subject: str, text: str, html: str,

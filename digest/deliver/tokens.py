@@ -2,8 +2,9 @@
 
 A token says one thing: which action (each has its own salt, so an unsubscribe token
 cannot manage), for which subscriber (their random ``ref``, never the row id or the
-address), on what (an author's name, a keyword), and for confirmations when it was made
-(they expire). The secret is DIGEST_SECRET, else one generated once and kept in the
+address), on what (an author's name, a keyword; a mail's card links share one "card"
+token and name their target in the link), and for confirmations when it was made (they
+expire). The secret is DIGEST_SECRET, else one generated once and kept in the
 database; changing it invalidates every token.
 """
 
@@ -20,7 +21,9 @@ from itsdangerous import BadData, URLSafeSerializer
 from itsdangerous.encoding import base64_encode
 from itsdangerous.signer import HMACAlgorithm
 
-ACTIONS = ("unsubscribe", "manage", "confirm", "follow", "unfollow", "mute", "form")
+# "card": one per mail for all its cards' follow, unfollow and mute links, which name
+# their target beside it (older mails carry one "follow"/"unfollow"/"mute" token per link).
+ACTIONS = ("unsubscribe", "manage", "confirm", "follow", "unfollow", "mute", "form", "card")
 SIGNATURE_BYTES = 12  # 96 bits of HMAC-SHA256: links stay short in a 50-card mail
 
 

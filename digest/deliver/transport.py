@@ -12,8 +12,10 @@ in any message.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import mailbox
 import os
+import re
 import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -141,17 +143,15 @@ class SmtpConnection:
     async def send(self, message: Message, sender: str, recipient: str) -> None:
         """Send one message; raises TransientError, PermanentError or SetupError."""
         data = wire_bytes(message)
-        options = [] if sender.isascii() and recipient.isascii() else ["SMTPUTF8"]
         try:
             smtp = await self._ready()
-            await smtp.sendmail(sender, [recipient], data, mail_options=options)
+            await self._transaction(smtp, sender, recipient, data)
         except aiosmtplib.SMTPAuthenticationError as e:
             await self.close()
             raise SetupError(f"{self.settings.where} refused the login ({e.code} {e.message});"
                              " check the user in DIGEST_SMTP_URL and DIGEST_SMTP_PASSWORD") from e
-        except aiosmtplib.SMTPRecipientsRefused as e:
-            refused = e.recipients[0]
-            raise self._classify(refused.code, refused.message) from e
+        except aiosmtplib.SMTPRecipientRefused as e:
+            raise self._classify(e.code, e.message) from e
         except aiosmtplib.SMTPResponseException as e:
             await self.close()
             raise self._classify(e.code, e.message) from e
@@ -171,6 +171,41 @@ class SmtpConnection:
         except OSError as e:
             await self.close()
             raise TransientError(f"connection to {self.settings.where} failed: {e}") from e
+
+    async def _transaction(self, smtp: aiosmtplib.SMTP, sender: str, recipient: str,
+                           data: bytes) -> None:
+        """MAIL, RCPT and DATA, as ``aiosmtplib.SMTP.sendmail`` does them for one
+        recipient, but the message goes out as it is once it is known to have CRLF line
+        ends only (sendmail re-normalises every message, twice with SIZE: a third of the
+        CPU of sending a 40 KB digest). An envelope the server refused is reset."""
+        if smtp.is_ehlo_or_helo_needed:  # the extensions are known after EHLO
+            try:
+                await smtp.ehlo()
+            except aiosmtplib.SMTPHeloError:
+                if not smtp.is_connected:
+                    raise
+                await smtp.helo()
+        utf8 = not (sender.isascii() and recipient.isascii())
+        if utf8 and not smtp.supports_extension("smtputf8"):
+            raise aiosmtplib.SMTPNotSupported("SMTPUTF8 is not supported by this server")
+        payload = data_payload(data)
+        options = ["SMTPUTF8"] if utf8 else []
+        if smtp.supports_extension("size"):
+            options.insert(0, f"SIZE={len(payload) - 3}")  # the octets before "."
+        encoding = "utf-8" if utf8 else "ascii"
+        try:
+            await smtp.mail(sender, options=options, encoding=encoding)
+            await smtp.rcpt(recipient, encoding=encoding)
+            reply = await smtp.execute_command(b"DATA")
+            if reply.code != 354:
+                raise aiosmtplib.SMTPDataError(reply.code, reply.message)
+            reply = await _write_data(smtp, payload, self.settings.timeout)
+            if reply.code != 250:
+                raise aiosmtplib.SMTPDataError(reply.code, reply.message)
+        except aiosmtplib.SMTPResponseException:
+            with contextlib.suppress(ConnectionError, aiosmtplib.SMTPException):
+                await smtp.rset()
+            raise
 
     async def _ready(self) -> aiosmtplib.SMTP:
         if self._smtp is not None and self._smtp.is_connected:
@@ -223,6 +258,39 @@ class SmtpConnection:
                 await asyncio.wait_for(smtp.quit(), timeout=2)
             except (TimeoutError, aiosmtplib.SMTPException, OSError):
                 smtp.close()
+
+
+_LINE_END = re.compile(rb"\r\n|\r|\n")
+
+
+def data_payload(message: bytes) -> bytes:
+    """What follows DATA: the message with CRLF line ends, a leading dot doubled on every
+    line, and the final ``.`` line. A message whose line ends are all CRLF already (what
+    ``build_message`` and the SMTP policy give) is only dot-stuffed, with two counts and
+    a replace in C instead of regular expressions over every line."""
+    lines = message.count(b"\n")
+    if lines != message.count(b"\r\n") or lines != message.count(b"\r"):
+        message = _LINE_END.sub(b"\r\n", message)
+    if not message.endswith(b"\r\n"):
+        message += b"\r\n"
+    if message.startswith(b"."):
+        message = b"." + message
+    return message.replace(b"\n.", b"\n..") + b".\r\n"
+
+
+async def _write_data(smtp: aiosmtplib.SMTP, payload: bytes, timeout: float
+                      ) -> aiosmtplib.SMTPResponse:
+    """Send the DATA payload after a 354 and read the server's reply: the connection is
+    this worker's alone, so nothing else is written between the two."""
+    protocol = smtp.protocol
+    if protocol is None:
+        raise aiosmtplib.SMTPServerDisconnected("Connection lost")
+    try:
+        protocol.write(payload)
+        return await protocol.read_response(timeout=timeout)
+    except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError):
+        smtp.close()  # a reply given up on must never pair with the next command
+        raise
 
 
 class MaildirTransport:

@@ -223,7 +223,8 @@ class Renderer:
             wanted.append((kind, target))
             return self._mark(str(len(wanted) - 1))
 
-        view = _View(card(item, sub, mark if actions else None, chars), tuple(wanted))
+        view = _View(card(item, sub, mark if actions else None, chars, followed),
+                     tuple(wanted))
         if key is not None:
             self._views.put(key, view)
         return key, view

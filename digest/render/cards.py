@@ -94,23 +94,27 @@ def http_url(url: str | None) -> str | None:
 
 def card(item: Item, subscriber: Subscriber,
          action: Callable[[str, str], str] | None = None,
-         snippet_chars: int = SNIPPET_CHARS) -> Card:
+         snippet_chars: int = SNIPPET_CHARS, followed: set[str] | None = None) -> Card:
     """The card of a digest item for ``subscriber``; ``action(kind, target)`` gives the
-    URL of a follow, unfollow or mute link (none without it)."""
+    URL of a follow, unfollow or mute link (none without it). ``followed``: the name keys
+    of the subscriber's authors, when the caller has them already."""
     base = _base(item.paper, snippet_chars)
-    followed = {name_key(a) for a in subscriber.authors}
+    if followed is None:
+        followed = {name_key(a) for a in subscriber.authors}
     # The first three, and any followed author further down, so the reader sees them.
-    picked = [(n, k in followed) for i, (n, k) in enumerate(base.names)
-              if i < SHOWN_AUTHORS or k in followed]
-    shown = tuple(Author(n, is_followed) for n, is_followed in picked)
+    further = sorted(i for k in followed for i in base.places.get(k, ()) if i >= SHOWN_AUTHORS)
+    shown = tuple(Author(n, k in followed) for n, k in
+                  (base.names[i] for i in (*range(min(SHOWN_AUTHORS, len(base.names))),
+                                           *further)))
     total = base.total
+    keywords = _keywords(item)
     return replace(
         base.card,
         authors=shown,
         more_authors=max(0, total - len(shown)) if base.names and total is not None else 0,
-        snippet=_highlighted(base.snippet, tuple(_keywords(item))),
+        snippet=_highlighted(base.snippet, tuple(keywords)),
         reasons=_reasons(item),
-        actions=_actions(shown, _keywords(item), action),
+        actions=_actions(shown, keywords, action),
     )
 
 
@@ -120,6 +124,7 @@ class _Base:
 
     card: Card  # authors, snippet highlights, reasons and actions still to fill in
     names: tuple[tuple[str, str], ...]  # (shown name, name key) of every author
+    places: dict[str, tuple[int, ...]]  # where each name key is in ``names``
     total: int | None  # how many authors it has, when known
     snippet: str
 
@@ -128,6 +133,9 @@ class _Base:
 def _base(p: Paper, snippet_chars: int) -> _Base:
     links = _links(p)
     names = tuple((one_line(n), name_key(n)) for n in p.all_authors)
+    places: dict[str, list[int]] = {}
+    for i, (_, key) in enumerate(names):
+        places.setdefault(key, []).append(i)
     total = p.author_count if p.author_count is not None else (
         None if p.truncated else len(names))
     return _Base(Card(
@@ -140,7 +148,8 @@ def _base(p: Paper, snippet_chars: int) -> _Base:
         meta=tuple(x for x in (one_line(p.organization or ""), p.category or "",
                                _day(appeared(p))) if x),
         badges=_badges(p), snippet=(), links=tuple(links), reasons=()),
-        names, total, snippet_text(p.abstract, snippet_chars))
+        names, {k: tuple(v) for k, v in places.items()}, total,
+        snippet_text(p.abstract, snippet_chars))
 
 
 def _actions(shown: tuple[Author, ...], keywords: list[str],
@@ -217,28 +226,27 @@ def snippet_text(abstract: str, limit: int = SNIPPET_CHARS) -> str:
     return cut + "…"
 
 
-@lru_cache(maxsize=16384)
+@lru_cache(maxsize=1 << 16)
 def _highlighted(text: str, keywords: tuple[str, ...]) -> tuple[Segment, ...]:
     """``text`` in segments, those a keyword matched highlighted: whole words, the words
     of a phrase apart by spaces or hyphens only, any case, a final plural alike (as the
-    matcher reads them); the leftmost match first, then the next after it."""
-    phrases = [(tokens[:-1], plural_forms(tokens[-1])) for k in keywords
-               if (tokens := words(k))]
-    if not phrases:
+    matcher reads them); the leftmost match first (at one place, the first keyword that
+    matches there), then the next after it."""
+    if not keywords:
         return (Segment(text, False),) if text else ()
-    found = [(m.start(), m.end(), m.group().lower()) for m in _ASCII_WORD.finditer(text)]
+    found, _ = _words_of(text)
+    places = sorted((start, order, end) for order, k in enumerate(keywords)
+                    for start, end in _matches(text, k))
     segments: list[Segment] = []
-    at = i = 0
-    while i < len(found):
-        end = _phrase_end(text, found, i, phrases)
-        if end is None:
-            i += 1
+    at = next_word = 0
+    for start, _, end in places:
+        if start < next_word:
             continue
-        start = found[i][0]
-        if start > at:
-            segments.append(Segment(text[at:start], False))
-        segments.append(Segment(text[start:found[end][1]], True))
-        at, i = found[end][1], end + 1
+        begin = found[start][0]
+        if begin > at:
+            segments.append(Segment(text[at:begin], False))
+        segments.append(Segment(text[begin:found[end][1]], True))
+        at, next_word = found[end][1], end + 1
     if at < len(text):
         segments.append(Segment(text[at:], False))
     return tuple(segments)
@@ -248,14 +256,33 @@ _ASCII_WORD = re.compile(r"[A-Za-z0-9]+")
 _GAP = re.compile(r"[\s\-]+")
 
 
-def _phrase_end(text: str, found: list[tuple[int, int, str]], i: int,
-                phrases: list[tuple[tuple[str, ...], set[str]]]) -> int | None:
-    """The index of the last word of the first phrase that starts at word ``i``."""
-    for head, lasts in phrases:
+@lru_cache(maxsize=8192)
+def _words_of(text: str) -> tuple[list[tuple[int, int, str]], dict[str, list[int]]]:
+    """The words of ``text`` (start, end, lower case), and where each word is."""
+    found = [(m.start(), m.end(), m.group().lower()) for m in _ASCII_WORD.finditer(text)]
+    where: dict[str, list[int]] = {}
+    for i, (_, _, word) in enumerate(found):
+        where.setdefault(word, []).append(i)
+    return found, where
+
+
+@lru_cache(maxsize=1 << 16)
+def _matches(text: str, keyword: str) -> tuple[tuple[int, int], ...]:
+    """Where ``keyword`` matches in ``text``: (first word, last word) of each place, by
+    word number; looked up from the place of its first word, not by a walk of the text."""
+    tokens = words(keyword)
+    if not tokens:
+        return ()
+    head, lasts = tokens[:-1], plural_forms(tokens[-1])
+    found, where = _words_of(text)
+    starts = where.get(head[0], []) if head else sorted(
+        i for form in lasts for i in where.get(form, []))
+    out = []
+    for i in starts:
         end = i + len(head)
         if end >= len(found) or found[end][2] not in lasts:
             continue
         if all(found[i + j][2] == word for j, word in enumerate(head)) and all(
                 _GAP.fullmatch(text, found[j][1], found[j + 1][0]) for j in range(i, end)):
-            return end
-    return None
+            out.append((i, end))
+    return tuple(out)
