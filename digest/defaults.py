@@ -82,3 +82,9 @@ CONFIRM_HOURS = 48
 FORM_MAILS_PER_DAY = 3
 FORM_POSTS_PER_CLIENT = 10
 FORM_WINDOW_SECONDS = 600
+
+# A subscriber whose address the server refused for good this many times in a row is
+# marked bouncing and gets nothing until `digest subscribers reset` (DIGEST_BOUNCE_LIMIT).
+BOUNCE_LIMIT = 3
+# Replies in a row that are not SMTP at all (another service on the port) stop a pass.
+GARBLED_REPLIES = 3

@@ -185,6 +185,9 @@ class History:
 
     sent: frozenset[int] = frozenset()
     last_digest_at: datetime | None = None
+    # Papers of their digests that never went out (failed, or missed after planning):
+    # still due, though first seen before the last cut-off.
+    owed: frozenset[int] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -229,6 +232,19 @@ class OutboxEntry:
     @property
     def paper_ids(self) -> tuple[int, ...]:
         return tuple(pid for _, items in self.sections for pid, _ in items)
+
+
+@dataclass(frozen=True)
+class Unsent:
+    """How one claimed digest's attempt ended when it did not go out: ``retry`` (at
+    ``next_attempt``) or ``failed``, with the reason."""
+
+    entry: OutboxEntry
+    state: str  # retry | failed
+    error: str
+    next_attempt: datetime | None = None
+    counted: bool = True  # counts toward the attempts (not after a reply that was not SMTP)
+    bounce: bool = False  # the server refused this address for good
 
 
 @dataclass(frozen=True)

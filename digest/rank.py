@@ -3,7 +3,8 @@
 Pure: takes ``now`` and the subscribers' history as arguments; no database or clock.
 
 A paper is due to a subscriber when it matches, was never sent to them, was first seen
-after their previous digest (and not after ``now``), and appeared (featured or announced
+after their previous digest or was in one of theirs that never went out (and not after
+``now``), and appeared (featured or announced
 date, else published date, else the day it was first seen) at most ``max_age_days``
 before now. Sections, in order: papers by followed authors, papers matching keywords,
 then up to ``trending`` due papers that matched nothing, by trending score. A paper
@@ -13,7 +14,8 @@ higher score, then newer, then title. The digest holds at most ``max_papers``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import heapq
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime, timedelta
 
 from digest.match import PaperIndex, Spot, category_key
@@ -55,7 +57,8 @@ def is_due(paper: Paper, sub: Subscriber, history: History, now: datetime) -> bo
     """Whether ``paper`` may go to ``sub`` in a digest built at ``now``."""
     if paper.id in history.sent or paper.first_seen is None or paper.first_seen > now:
         return False
-    if history.last_digest_at is not None and paper.first_seen <= history.last_digest_at:
+    if history.last_digest_at is not None and paper.first_seen <= history.last_digest_at \
+            and paper.id not in history.owed:
         return False
     return appeared(paper) >= now.date() - timedelta(days=sub.age_limit_days)
 
@@ -90,6 +93,10 @@ class Ranking:
             self._order[pos] = rank
         self._trending = sorted(range(len(self.papers)), key=lambda i: (
             -trending_score(self.papers[i], today), self._order[i]))
+        self._trend_rank = [0] * len(self.papers)
+        for rank, pos in enumerate(self._trending):
+            self._trend_rank[pos] = rank
+        self._pos = {p.id: pos for pos, p in enumerate(self.papers) if p.id is not None}
         self._pools: dict[tuple[datetime | None, int], list[int]] = {}
 
     def digest(self, sub: Subscriber, history: History) -> Digest:
@@ -115,7 +122,7 @@ class Ranking:
         room -= len(keywords)
         seen = matched | by_author.keys()
         trending: list[Item] = []
-        for pos in self._pool(sub, history):
+        for pos in self._candidates(sub, history):
             if len(trending) >= min(room, sub.trending):
                 break
             if pos not in seen and self.papers[pos].id not in history.sent and allowed(pos):
@@ -161,9 +168,23 @@ class Ranking:
 
         def due(pos: int) -> bool:
             p = self.papers[pos]
-            return (p.id not in history.sent and (cut is None or p.first_seen > cut)  # type: ignore[operator]
-                    and self._appeared[pos] >= oldest)
+            return (p.id not in history.sent and self._appeared[pos] >= oldest and (
+                cut is None or p.first_seen > cut or p.id in history.owed))  # type: ignore[operator]
         return due
+
+    def _candidates(self, sub: Subscriber, history: History) -> Iterable[int]:
+        """The trending pool, with the papers owed to ``sub`` (in digests that never went
+        out) in their places by trending score."""
+        pool = self._pool(sub, history)
+        if not history.owed:
+            return pool
+        oldest = self.now.date() - timedelta(days=sub.age_limit_days)
+        cut = history.last_digest_at
+        owed = sorted((pos for pid in history.owed if (pos := self._pos.get(pid)) is not None
+                       and self._appeared[pos] >= oldest  # and not in the pool already:
+                       and cut is not None and self.papers[pos].first_seen <= cut),  # type: ignore[operator]
+                      key=self._trend_rank.__getitem__)
+        return heapq.merge(pool, owed, key=self._trend_rank.__getitem__)
 
     def _pool(self, sub: Subscriber, history: History) -> list[int]:
         """Papers by trending score that are new since ``sub``'s last digest and young

@@ -31,14 +31,17 @@ def serving(env: dict[str, str], port: int | None = None) -> Iterator[str]:
         text=True)
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(100):
+        deadline = time.monotonic() + 60  # a loaded machine starts Python slowly
+        while True:
             try:
                 if httpx.get(f"{base}/health", timeout=1).status_code == 200:
                     break
             except httpx.TransportError:
                 time.sleep(0.1)
-        else:
-            pytest.fail("digest serve did not start")
+            if child.poll() is not None:
+                pytest.fail(f"digest serve exited: {child.stderr.read() if child.stderr else ''}")
+            if time.monotonic() > deadline:
+                pytest.fail("digest serve did not answer /health within 60 s")
         yield base
     finally:
         child.terminate()

@@ -173,3 +173,63 @@ class Greeter:
                  tb: TracebackType | None) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+class Scripted:
+    """A small SMTP server over a raw socket that answers like a real one, except where
+    ``garble`` says: ``"banner"`` (an SSH server's greeting), ``"ehlo"`` (a garbage EHLO
+    reply), ``"after-data"`` ("25O OK" after the body) or ``"long"`` (a 40 KB reply
+    line after the body). Messages it accepted are in ``received``; without SMTPUTF8
+    (``utf8=False``) it does not offer the extension."""
+
+    def __init__(self, garble: str | None = None, utf8: bool = True) -> None:
+        outer = self
+        self.garble, self.utf8 = garble, utf8
+        self.received: list[bytes] = []
+
+        class Handler(socketserver.StreamRequestHandler):
+            def handle(self) -> None:
+                outer.converse(self.rfile, self.wfile)
+
+        self.server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"smtp://127.0.0.1:{self.server.server_address[1]}?starttls=off"
+
+    def converse(self, rfile: Any, wfile: Any) -> None:
+        if self.garble == "banner":
+            wfile.write(b"SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n")
+            rfile.readline()
+            return
+        wfile.write(b"220 scripted ESMTP\r\n")
+        while line := rfile.readline():
+            verb = line[:4].upper()
+            if verb == b"EHLO":
+                extensions = b"250-SMTPUTF8\r\n" if self.utf8 else b""
+                wfile.write(b"\x1b[31mgarbage\r\n" if self.garble == "ehlo" else
+                            b"250-scripted\r\n" + extensions + b"250 8BITMIME\r\n")
+            elif verb == b"DATA":
+                wfile.write(b"354 go ahead\r\n")
+                body = b"".join(iter(rfile.readline, b".\r\n"))
+                wfile.write(self._after_data(body))
+            elif verb == b"QUIT":
+                wfile.write(b"221 bye\r\n")
+                return
+            else:
+                wfile.write(b"250 OK\r\n")
+
+    def _after_data(self, body: bytes) -> bytes:
+        if self.garble == "after-data":
+            return b"25O OK\r\n"
+        if self.garble == "long":
+            return b"250 " + b"x" * 40_000 + b"\r\n"
+        self.received.append(body)
+        return b"250 OK queued\r\n"
+
+    def __enter__(self) -> Scripted:
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.server.shutdown()
+        self.server.server_close()

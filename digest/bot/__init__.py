@@ -116,6 +116,7 @@ class Bot:
         self.stop = asyncio.Event()
         self.scheduler: AsyncIOScheduler | None = None
         self._running: set[asyncio.Task[None]] = set()
+        self._sending = asyncio.Lock()
         self._last_watch: datetime | None = None
         # Who holds a job's lease: this process, on this machine.
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
@@ -156,8 +157,9 @@ class Bot:
     async def send(self, groups: list[str] | None) -> Counter[str]:
         """Plan what is due for these send groups (None: everyone), then deliver
         everything due."""
-        report = await send_pass(self.store, self.transport, self.mail, self.tokens,
-                                 self.now, groups=groups, stop=self.stop)
+        async with self._sending:  # one pass at a time in this bot: they share the outbox
+            report = await send_pass(self.store, self.transport, self.mail, self.tokens,
+                                     self.now, groups=groups, stop=self.stop)
         if report.error:
             raise DigestError(report.error)
         return report.counts

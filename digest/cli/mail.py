@@ -84,7 +84,10 @@ def send(dry_run: bool, only: str | None, workers: int, as_json: bool, db: str, 
             report = asyncio.run(send_pass(store, transport, mail, tokens_for(store),
                                            settings.now, only=only, progress=progress))
     _summary(report.counts, f"mail went to {transport.description}", as_json,
-             report.seconds, processes, report.error)
+             report.seconds, processes, report.error, report.bouncing)
+    if report.bouncing and not as_json:
+        click.echo(f"Marked bouncing (refused {mail.bounce_limit} times in a row, skipped "
+                   f"until `digest subscribers reset`): {', '.join(report.bouncing)}")
     if report.error:
         raise DigestError(report.error)
 
@@ -113,13 +116,15 @@ def worker(once: bool, poll: float, db: str, config: Path, now: str | None) -> N
 
 
 def _summary(counts: Counter[str], where: str, as_json: bool, seconds: dict[str, float],
-             processes: int = 1, error: str | None = None) -> None:
+             processes: int = 1, error: str | None = None,
+             bouncing: list[str] | None = None) -> None:
     if not as_json:
         _print_counts(counts, where)
         return
     click.echo(json.dumps({"counts": {key: counts.get(key, 0) for key, _ in _COLUMNS},
                            "seconds": {k: round(v, 3) for k, v in seconds.items()},
-                           "workers": processes, "where": where, "error": error}))
+                           "workers": processes, "where": where, "error": error,
+                           "bouncing": bouncing or []}))
 
 
 @contextmanager

@@ -40,6 +40,7 @@ def subscribers(ctx: click.Context, db: str, config: Path, now: str | None) -> N
         digest subscribers add ada@example.org --author "Maojiang Su" --keyword "flow matching"
         digest subscribers export --format yaml -o subscribers.yaml
         digest subscribers import subscribers.yaml
+        digest subscribers reset ada@example.org
     """
     if ctx.invoked_subcommand is not None:
         return
@@ -98,6 +99,30 @@ def add(email: str, name: str | None, authors: tuple[str, ...], keywords: tuple[
     click.echo(f"{prefs['email']}: {outcome}")
 
 
+@subscribers.command()
+@click.argument("emails", nargs=-1, required=True)
+@settings_options
+def reset(emails: tuple[str, ...], db: str, config: Path, now: str | None) -> None:
+    """Take back subscribers marked bouncing (their address works again): their next
+    digests go out as usual.
+
+    A subscriber is marked bouncing after DIGEST_BOUNCE_LIMIT (default 3) digests in a
+    row that the mail server refused for good; `digest subscribers` lists them.
+
+    \b
+    Example:
+        digest subscribers reset ada@example.org
+    """
+    store = Store(_settings(db, config, now).db_url)
+    unknown = [e for e in emails if not store.reset_bounces(e)]
+    for email in emails:
+        if email not in unknown:
+            click.echo(f"{email}: takes digests again")
+    if unknown:
+        raise ConfigError(f"no subscriber {', '.join(unknown)}; digest subscribers lists "
+                          "everyone")
+
+
 @subscribers.command("export")
 @click.option("--format", "fmt", type=click.Choice(["yaml", "json"]), default="yaml",
               show_default=True)
@@ -144,6 +169,7 @@ def import_(file: Path, db: str, config: Path, now: str | None) -> None:
     \b
     Example:
         digest subscribers import subscribers.yaml
+        digest subscribers reset ada@example.org
     """
     entries = load_entries(file)
     store, moment, _ = _synced(db, config, now)

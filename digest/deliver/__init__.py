@@ -6,14 +6,19 @@ committed before any SMTP traffic), rendered (``Mailer``: cards and frames once 
 sent over the transport's pool of connections, and their outcomes recorded a batch per
 transaction after the server's replies: ``sent`` with their papers after a 250; ``retry``
 on 4xx, a dropped connection or a timeout (exponential back-off, at most 5 attempts);
-``failed`` on 5xx, with the server's reply. A digest left in ``sending`` by a process that
-died is sent again with the same Message-ID once its lease runs out: at least once, never
-lost.
+``failed`` on 5xx, with the server's reply (a bounce: DIGEST_BOUNCE_LIMIT of them in a row
+mark the subscriber ``bouncing``, skipped until an admin resets them). A reply that is not
+SMTP at all is the server's fault, not the digest's: it is retried without counting, and
+a few in a row stop the pass. Papers of a digest that failed, or that was still unsent
+``grace_hours`` after its time (then ``missed``), stay due for the next digest.
+A digest left in ``sending`` by a process that died is sent again with the same
+Message-ID once its lease runs out: at least once, never lost.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import time
 from collections import Counter, deque
@@ -28,12 +33,13 @@ from digest.deliver.message import Composer, Envelope
 from digest.deliver.tokens import Tokens
 from digest.deliver.transport import (
     PermanentError,
+    ProtocolError,
     SetupError,
     SmtpTransport,
     TransientError,
     Transport,
 )
-from digest.model import Digest, Item, OutboxEntry, Paper, Section, Subscriber
+from digest.model import Digest, Item, OutboxEntry, Paper, Section, Subscriber, Unsent
 from digest.plan import plan_due
 from digest.render import Links, Renderer
 from digest.settings import number_setting
@@ -45,11 +51,13 @@ ACTION_PATHS = {"follow": "f", "unfollow": "u", "mute": "m"}
 
 @dataclass(frozen=True)
 class MailSettings:
-    """Sender, links and patience, from DIGEST_FROM, DIGEST_NAME, DIGEST_BASE_URL."""
+    """Sender, links and patience, from DIGEST_FROM, DIGEST_NAME, DIGEST_BASE_URL,
+    DIGEST_LEASE_SECONDS and DIGEST_BOUNCE_LIMIT."""
 
     envelope: Envelope
     base_url: str = defaults.BASE_URL
     lease: timedelta = timedelta(minutes=defaults.SENDING_LEASE_MINUTES)
+    bounce_limit: int = defaults.BOUNCE_LIMIT  # refusals in a row that mark an address
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> MailSettings:
@@ -58,7 +66,9 @@ class MailSettings:
                                   env.get("DIGEST_NAME") or defaults.DIGEST_NAME),
                    (env.get("DIGEST_BASE_URL") or defaults.BASE_URL).rstrip("/"),
                    timedelta(seconds=number_setting(env, "DIGEST_LEASE_SECONDS",
-                                                    defaults.SENDING_LEASE_MINUTES * 60)))
+                                                    defaults.SENDING_LEASE_MINUTES * 60)),
+                   max(1, int(number_setting(env, "DIGEST_BOUNCE_LIMIT",
+                                             defaults.BOUNCE_LIMIT))))
 
     def url(self, action: str, token: str) -> str:
         return f"{self.base_url}/{action}/{token}"
@@ -100,6 +110,7 @@ class PassReport:
 
     counts: Counter[str] = field(default_factory=Counter)
     error: str | None = None  # the mail set-up is broken; the pass stopped
+    bouncing: list[str] = field(default_factory=list)  # addresses marked bouncing
     seconds: dict[str, float] = field(default_factory=dict)  # time spent per stage
 
 
@@ -159,7 +170,8 @@ class _Delivery:
         self.queue: asyncio.Queue[tuple[OutboxEntry, bytes] | None] = asyncio.Queue(batch)
         self.held: dict[int, OutboxEntry] = {}  # claimed, no outcome yet
         self.sent: list[OutboxEntry] = []
-        self.unsent: list[tuple[OutboxEntry, str, str, datetime | None]] = []
+        self.unsent: list[Unsent] = []
+        self.garbled = 0  # replies in a row that were not SMTP
         self.pace = Pace(store, transport_rate(transport))
         self._flushing: asyncio.Task[None] | None = None
 
@@ -199,8 +211,8 @@ class _Delivery:
                     try:
                         message = self.mailer.compose(entry, self.clock())
                     except Exception as e:
-                        self._outcome(entry, ("failed", f"could not compose the mail: {e!r}",
-                                              None))
+                        self._outcome(entry, Unsent(entry, "failed",
+                                                    f"could not compose the mail: {e!r}"))
                         continue
                     await self.queue.put((entry, message))
         finally:
@@ -221,21 +233,30 @@ class _Delivery:
                 except SetupError:
                     self.halt.set()
                     raise
+                except ProtocolError as e:
+                    self._outcome(entry, _failure(entry, e, self.clock()))
+                    self.garbled += 1
+                    if self.garbled >= defaults.GARBLED_REPLIES:
+                        self.halt.set()
+                        raise SetupError(f"{e}; the pass stopped after {self.garbled} such "
+                                         "replies in a row (the digests wait to be tried "
+                                         "again)") from e
                 except (TransientError, PermanentError) as e:
                     self._outcome(entry, _failure(entry, e, self.clock()))
+                    self.garbled = 0
                 else:
                     self._outcome(entry, None)
+                    self.garbled = 0
         finally:
             await connection.close()
 
-    def _outcome(self, entry: OutboxEntry, failure: tuple[str, str, datetime | None] | None
-                 ) -> None:
+    def _outcome(self, entry: OutboxEntry, failure: Unsent | None) -> None:
         del self.held[entry.id]
         if failure is None:
             self.sent.append(entry)
         else:
-            self.unsent.append((entry, *failure))
-        self.report.counts["sent" if failure is None else failure[0]] += 1
+            self.unsent.append(failure)
+        self.report.counts["sent" if failure is None else failure.state] += 1
         if self.progress:
             self.progress(-1)
         if len(self.sent) + len(self.unsent) >= FLUSH and self._flushing is None:
@@ -255,10 +276,9 @@ class _Delivery:
         finally:
             self._flushing = None
 
-    def _record(self, sent: list[OutboxEntry],
-                unsent: list[tuple[OutboxEntry, str, str, datetime | None]]) -> None:
-        self.store.mark_sent(sent, self.clock())
-        self.store.mark_unsent(unsent)
+    def _record(self, sent: list[OutboxEntry], unsent: list[Unsent]) -> None:
+        self.report.bouncing += self.store.record_outcomes(
+            sent, unsent, self.clock(), self.mailer.mail.bounce_limit)
 
 
 class Pace:
@@ -293,11 +313,15 @@ async def deliver(store: Store, transport: Transport, mail: MailSettings, tokens
                   stop: asyncio.Event | None = None, *, mailer: Mailer | None = None,
                   batch: int = BATCH) -> PassReport:
     """Send every due digest through ``transport`` with its pool of connections."""
+    late = await asyncio.to_thread(store.expire_late, clock(), mail.lease)
     if progress:
-        progress(store.count_due(clock(), mail.lease, only))
+        progress(await asyncio.to_thread(store.count_due, clock(), mail.lease, only))
     delivery = _Delivery(store, transport, mailer or Mailer(store, mail, tokens), clock, only,
                          stop or asyncio.Event(), progress, batch)
-    return await delivery.run()
+    report = await delivery.run()
+    if late:
+        report.counts["missed"] += late
+    return report
 
 
 async def send_pass(store: Store, transport: Transport, mail: MailSettings, tokens: Tokens,
@@ -310,8 +334,13 @@ async def send_pass(store: Store, transport: Transport, mail: MailSettings, toke
     due."""
     started = time.perf_counter()
     papers: dict[int, Paper] = {}
-    _, planned = plan_due(store, clock(), groups=groups, only=only, papers=papers,
-                          keep=False, shard=shard)
+    # Late digests first, so that their papers go into the digests planned now; planning
+    # in a thread, so that signals and timers stay prompt on the loop meanwhile.
+    late = await asyncio.to_thread(store.expire_late, clock(), mail.lease)
+    _, planned = await asyncio.to_thread(functools.partial(
+        plan_due, store, clock(), groups=groups, only=only, papers=papers, keep=False,
+        shard=shard))
+    planned["missed"] += late
     planning = time.perf_counter() - started
     report = await deliver(store, transport, mail, tokens, clock, only, progress, stop,
                            mailer=Mailer(store, mail, tokens, papers))
@@ -320,12 +349,18 @@ async def send_pass(store: Store, transport: Transport, mail: MailSettings, toke
     return report
 
 
-def _failure(entry: OutboxEntry, error: Exception, now: datetime
-             ) -> tuple[str, str, datetime | None]:
-    if isinstance(error, PermanentError) or entry.attempts >= defaults.MAX_ATTEMPTS:
-        return "failed", str(error), None
-    wait = timedelta(minutes=defaults.RETRY_FIRST_MINUTES * 2 ** (entry.attempts - 1))
-    return "retry", str(error), now + wait
+def _failure(entry: OutboxEntry, error: Exception, now: datetime) -> Unsent:
+    """Failed for good on a refusal (a bounce) or after the last attempt, else a retry
+    with exponential back-off; a reply that was not SMTP is never a verdict on the
+    digest, so that attempt does not count."""
+    if isinstance(error, PermanentError):
+        return Unsent(entry, "failed", str(error), bounce=True)
+    counted = not isinstance(error, ProtocolError)
+    if counted and entry.attempts >= defaults.MAX_ATTEMPTS:
+        return Unsent(entry, "failed", str(error))
+    tried = entry.attempts if counted else entry.attempts - 1
+    wait = timedelta(minutes=defaults.RETRY_FIRST_MINUTES * 2 ** max(0, tried - 1))
+    return Unsent(entry, "retry", str(error), now + wait, counted)
 
 
 def transport_rate(transport: Transport) -> float:

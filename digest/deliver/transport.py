@@ -44,6 +44,11 @@ class TransientError(DigestError):
     """This message could not be sent now; a later attempt may succeed."""
 
 
+class ProtocolError(TransientError):
+    """The server's reply was not SMTP (another service on the port, a broken server):
+    try the message again later; a pass stops when replies keep being like this."""
+
+
 class PermanentError(DigestError):
     """The server refused this message for good (a 5xx reply)."""
 
@@ -141,36 +146,60 @@ class SmtpConnection:
         self._smtp: aiosmtplib.SMTP | None = None
 
     async def send(self, message: Message, sender: str, recipient: str) -> None:
-        """Send one message; raises TransientError, PermanentError or SetupError."""
+        """Send one message; raises TransientError (ProtocolError when the reply was not
+        SMTP), PermanentError or SetupError. Failures are classified by where they
+        happen and by exception type: only connecting, TLS and login can be a set-up
+        error; what goes wrong with one message is that message's."""
         data = wire_bytes(message)
         try:
             smtp = await self._ready()
+        except Exception as e:
+            await self.close()
+            raise self._setup_failure(e) from e
+        try:
             await self._transaction(smtp, sender, recipient, data)
-        except aiosmtplib.SMTPAuthenticationError as e:
+        except (aiosmtplib.SMTPRecipientRefused, aiosmtplib.SMTPNotSupported) as e:
+            raise self._message_failure(e, recipient) from e  # the session is still good
+        except Exception as e:
             await self.close()
-            raise SetupError(f"{self.settings.where} refused the login ({e.code} {e.message});"
-                             " check the user in DIGEST_SMTP_URL and DIGEST_SMTP_PASSWORD") from e
-        except aiosmtplib.SMTPRecipientRefused as e:
-            raise self._classify(e.code, e.message) from e
-        except aiosmtplib.SMTPResponseException as e:
-            await self.close()
-            raise self._classify(e.code, e.message) from e
-        except (TimeoutError, aiosmtplib.SMTPTimeoutError) as e:
-            await self.close()
-            raise TransientError(f"{self.settings.where} did not answer within "
-                                 f"{self.settings.timeout:g} s") from e
-        except aiosmtplib.SMTPServerDisconnected as e:
-            await self.close()
-            raise TransientError(f"{self.settings.where} closed the connection ({e})") from e
-        except aiosmtplib.SMTPConnectError as e:
-            await self.close()
-            raise self._connect_error(e) from e
-        except (aiosmtplib.SMTPException, ssl.SSLError) as e:
-            await self.close()
-            raise self._tls_error(e) from e
-        except OSError as e:
-            await self.close()
-            raise TransientError(f"connection to {self.settings.where} failed: {e}") from e
+            raise self._message_failure(e, recipient) from e
+
+    def _setup_failure(self, e: Exception) -> Exception:
+        """What connecting (greeting, EHLO, STARTTLS, login) failing means."""
+        where = self.settings.where
+        if isinstance(e, aiosmtplib.SMTPAuthenticationError):
+            return SetupError(f"{where} refused the login ({e.code} {e.message}); check the "
+                              "user in DIGEST_SMTP_URL and DIGEST_SMTP_PASSWORD")
+        if isinstance(e, aiosmtplib.SMTPConnectError):
+            return self._connect_error(e)
+        if isinstance(e, aiosmtplib.SMTPResponseException):
+            return self._classify(e.code, e.message)
+        if isinstance(e, (TimeoutError, aiosmtplib.SMTPTimeoutError)):
+            return TransientError(f"{where} did not answer within {self.settings.timeout:g} s")
+        if isinstance(e, aiosmtplib.SMTPServerDisconnected):
+            return TransientError(f"{where} closed the connection ({e})")
+        if isinstance(e, (aiosmtplib.SMTPException, ssl.SSLError)):
+            return self._tls_error(e)
+        if isinstance(e, OSError):
+            return TransientError(f"connection to {where} failed: {e}")
+        return e
+
+    def _message_failure(self, e: Exception, recipient: str) -> Exception:
+        """What one message's MAIL, RCPT or DATA failing means: never a set-up error
+        (that would stop every pass at this subscriber) unless the server says so (530)."""
+        where = self.settings.where
+        if isinstance(e, aiosmtplib.SMTPNotSupported):
+            return PermanentError(f"{where} cannot take the address {recipient!r}: it is not "
+                                  "plain ASCII and the server does not offer SMTPUTF8")
+        if isinstance(e, aiosmtplib.SMTPResponseException):
+            return self._classify(e.code, e.message)
+        if isinstance(e, (TimeoutError, aiosmtplib.SMTPTimeoutError)):
+            return TransientError(f"{where} did not answer within {self.settings.timeout:g} s")
+        if isinstance(e, aiosmtplib.SMTPServerDisconnected):
+            return TransientError(f"{where} closed the connection ({e})")
+        if isinstance(e, (aiosmtplib.SMTPException, OSError)):  # ssl.SSLError is an OSError
+            return TransientError(f"sending to {where} failed: {e}")
+        return e
 
     async def _transaction(self, smtp: aiosmtplib.SMTP, sender: str, recipient: str,
                            data: bytes) -> None:
@@ -226,6 +255,10 @@ class SmtpConnection:
 
     def _classify(self, code: int, message: str) -> DigestError:
         reply = f"{code} {message}".strip()
+        if not 400 <= code < 600:  # aiosmtplib's -1: a line that is not an SMTP reply
+            return ProtocolError(f"{self.settings.where} answered with something that is "
+                                 f"not an SMTP reply ({reply}); check that DIGEST_SMTP_URL "
+                                 "names the mail server's host and port")
         if code == 530:
             return SetupError(f"{self.settings.where} requires something first ({reply}); "
                               "if it wants STARTTLS, drop ?starttls=off from DIGEST_SMTP_URL")

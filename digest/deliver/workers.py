@@ -48,6 +48,7 @@ def send_in_processes(settings: Settings, count: int) -> PassReport:
     for report in reports:
         total.counts.update(report.counts)
         total.error = total.error or report.error
+        total.bouncing += report.bouncing
         for stage, seconds in report.seconds.items():
             total.seconds[stage] = max(total.seconds.get(stage, 0.0), seconds)
     total.seconds["total"] = time.perf_counter() - started

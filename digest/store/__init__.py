@@ -8,6 +8,7 @@ few operations the pipeline needs, each one transaction. Stages get frozen
 
 from __future__ import annotations
 
+import os
 import secrets
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -19,7 +20,7 @@ from sqlalchemy import Connection, Engine, create_engine, delete, event, func, i
 from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError, SQLAlchemyError
 
 from digest.errors import StoreError
-from digest.model import History, OutboxEntry, Paper, Plan, Subscriber
+from digest.model import History, OutboxEntry, Paper, Plan, Subscriber, Unsent
 from digest.store import leases as lease_sql
 from digest.store import outbox as outbox_sql
 from digest.store import papers as paper_sql
@@ -50,6 +51,24 @@ class Store:
         except OperationalError as e:
             raise StoreError(f"cannot open database {self.engine.url!r}: {e.orig}; "
                              "check --db or DIGEST_DB and that its folder exists") from e
+        self._file = _file_identity(self.engine)
+
+    def check_file(self) -> None:
+        """Raises StoreError when the SQLite file this store opened was deleted or
+        replaced since (open connections would go on writing to the lost file)."""
+        if self._file is None:
+            return
+        path, identity = self._file
+        try:
+            st = os.stat(path)
+        except FileNotFoundError:
+            raise StoreError(f"the database file {path} was deleted while digest was using "
+                             "it; nothing more was written. Restore it, or point --db or "
+                             "DIGEST_DB at the right file, and run again") from None
+        if (st.st_dev, st.st_ino) != identity:
+            raise StoreError(f"the database file {path} was replaced by another file while "
+                             "digest was using it; nothing more was written to either. Run "
+                             "again to use the new file")
 
     @contextmanager
     def _begin(self) -> Iterator[Connection]:
@@ -226,6 +245,7 @@ class Store:
 
     def plan_outbox(self, plans: Sequence[Plan], now: datetime) -> dict[str, int]:
         """Put digests in the outbox once per (subscriber, period); counts by state."""
+        self.check_file()
         with self._begin() as conn:
             return outbox_sql.plan(conn, plans, now)
 
@@ -248,6 +268,7 @@ class Store:
               ) -> list[OutboxEntry]:
         """Mark up to ``limit`` due digests ``sending`` (committed before any SMTP
         traffic); none that another process holds."""
+        self.check_file()
         with self._begin() as conn:
             return outbox_sql.claim(conn, now, lease, limit, only)
 
@@ -257,13 +278,37 @@ class Store:
             with self._begin() as conn:
                 outbox_sql.mark_sent(conn, entries, now)
 
-    def mark_unsent(self, outcomes: Sequence[tuple[OutboxEntry, str, str, datetime | None]]
-                    ) -> None:
-        """``retry`` or ``failed`` with the reason kept: ``(entry, state, error, next
-        attempt)`` each."""
+    def mark_unsent(self, outcomes: Sequence[Unsent]) -> None:
+        """``retry`` or ``failed`` with the reason kept."""
         if outcomes:
             with self._begin() as conn:
                 outbox_sql.mark_unsent(conn, outcomes)
+
+    def record_outcomes(self, sent: Sequence[OutboxEntry], unsent: Sequence[Unsent],
+                        now: datetime, bounce_limit: int) -> list[str]:
+        """What a batch came to, in one transaction: sent digests with their papers,
+        the others ``retry`` or ``failed``, and the bounce counts of their subscribers.
+        Returns the addresses newly marked bouncing."""
+        if not sent and not unsent:
+            return []
+        self.check_file()
+        with self._begin() as conn:
+            outbox_sql.mark_sent(conn, sent, now)
+            outbox_sql.mark_unsent(conn, unsent)
+            return outbox_sql.count_bounces(
+                conn, sent, [o.entry.subscriber_id for o in unsent if o.bounce],
+                bounce_limit, now)
+
+    def expire_late(self, now: datetime, lease: timedelta) -> int:
+        """Digests more than their subscriber's grace after their time become missed (see
+        ``outbox.expire_late``); returns how many."""
+        with self._begin() as conn:
+            return outbox_sql.expire_late(conn, now, lease)
+
+    def reset_bounces(self, email: str) -> bool:
+        """Clear a bouncing subscriber; False when there is no such address."""
+        with self._begin() as conn:
+            return subscriber_sql.reset_bounces(conn, email)
 
     def release(self, entries: Sequence[OutboxEntry]) -> None:
         """Give claimed digests back untried."""
@@ -352,6 +397,19 @@ class Store:
         except IntegrityError:
             pass  # another process made it first; use theirs
         return self.secret()
+
+
+def _file_identity(engine: Engine) -> tuple[str, tuple[int, int]] | None:
+    """The path and (device, inode) of a SQLite database file, None for other databases."""
+    name = engine.url.database if engine.dialect.name == "sqlite" else None
+    if not name or name == ":memory:" or name.startswith("file:"):
+        return None
+    path = os.path.abspath(name)
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return path, (st.st_dev, st.st_ino)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, bindparam, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from digest.model import OutboxEntry, Plan, Reason
+from digest.model import OutboxEntry, Plan, Reason, Unsent
 from digest.store import schema as s
 from digest.store.papers import chunks
 from digest.store.subscribers import subscriber_from_row
@@ -149,13 +149,19 @@ def claim(conn: Connection, now: datetime, lease: timedelta, limit: int,
     return [_entry(row) for row in rows]
 
 
+def _takes_mail() -> tuple[Any, ...]:
+    """Conditions on the subscriber of a digest that may be sent now."""
+    sub = s.subscribers.c
+    return (sub.unsubscribed_at.is_(None), sub.paused_at.is_(None),
+            sub.bouncing_since.is_(None))
+
+
 def _pick(conn: Connection, condition: Any, limit: int, only: str | None) -> list[int]:
     """Ids of up to ``limit`` digests meeting ``condition`` whose subscriber takes mail,
     by id: each condition is one index range (state, id), never a sort of the outbox."""
     c = s.digests.c
     query = select(c.id).join(s.subscribers).where(
-        condition, s.subscribers.c.unsubscribed_at.is_(None),
-        s.subscribers.c.paused_at.is_(None)).order_by(c.id).limit(limit)
+        condition, *_takes_mail()).order_by(c.id).limit(limit)
     if only:
         query = query.where(s.subscribers.c.email_key == only.casefold())
     if conn.dialect.name == "postgresql":
@@ -197,18 +203,58 @@ def mark_sent(conn: Connection, entries: Sequence[OutboxEntry], now: datetime) -
                      rows)
 
 
-def mark_unsent(conn: Connection, outcomes: Sequence[tuple[OutboxEntry, str, str,
-                                                           datetime | None]]) -> None:
-    """``retry`` (with the time of the next attempt) or ``failed``, keeping the reason:
-    ``(entry, state, error, next attempt)`` each."""
+def mark_unsent(conn: Connection, outcomes: Sequence[Unsent]) -> None:
+    """``retry`` (with the time of the next attempt) or ``failed``, keeping the reason; an
+    attempt that does not count is given back."""
     if not outcomes:
         return
     c = s.digests.c
     conn.execute(update(s.digests).where(c.id == bindparam("digest_id")).values(
         state=bindparam("new_state"), last_error=bindparam("error"),
-        next_attempt_at=bindparam("next_at"), claimed_at=None),
-        [{"digest_id": e.id, "new_state": state, "error": error, "next_at": at}
-         for e, state, error, at in outcomes])
+        next_attempt_at=bindparam("next_at"), claimed_at=None,
+        attempts=c.attempts - bindparam("refund")),
+        [{"digest_id": o.entry.id, "new_state": o.state, "error": o.error,
+          "next_at": o.next_attempt, "refund": 0 if o.counted else 1} for o in outcomes])
+
+
+def count_bounces(conn: Connection, sent: Sequence[OutboxEntry], bounced: Sequence[int],
+                  limit: int, now: datetime) -> list[str]:
+    """A sent digest clears its subscriber's bounces; each refusal of an address for good
+    adds one, and at ``limit`` in a row the subscriber is marked bouncing. Returns the
+    emails newly marked."""
+    sub = s.subscribers.c
+    for chunk in chunks(sorted({e.subscriber_id for e in sent})):
+        conn.execute(update(s.subscribers).where(sub.id.in_(chunk), sub.bounces > 0)
+                     .values(bounces=0))
+    if not bounced:
+        return []
+    for subscriber_id in bounced:
+        conn.execute(update(s.subscribers).where(sub.id == subscriber_id)
+                     .values(bounces=sub.bounces + 1))
+    marked = conn.execute(update(s.subscribers).where(
+        sub.id.in_(sorted(set(bounced))), sub.bounces >= max(1, limit),
+        sub.bouncing_since.is_(None)).values(bouncing_since=now).returning(sub.email))
+    return sorted(marked.scalars())
+
+
+def expire_late(conn: Connection, now: datetime, lease: timedelta) -> int:
+    """Digests still to go (planned, waiting for a retry, or left ``sending`` by a process
+    that died) more than their subscriber's ``grace_hours`` after their time (or after
+    they were planned, for a first digest planned for an earlier slot) are not sent
+    late: they become ``missed``, and their papers stay due for the next digest."""
+    c = s.digests.c
+    waiting = or_(c.state.in_(("planned", "retry")), _claim_expired(now, lease))
+    late = [(digest_id, grace) for digest_id, period, planned_at, settings in conn.execute(
+                select(c.id, c.period, c.planned_at, s.subscribers.c.settings)
+                .join(s.subscribers).where(waiting, c.period < now, c.planned_at < now))
+            if now - max(period, planned_at) > timedelta(hours=(
+                grace := subscriber_from_row(settings).grace_hours))]
+    for digest_id, grace in late:
+        conn.execute(update(s.digests).where(c.id == digest_id, waiting).values(
+            state="missed", claimed_at=None, last_error=(
+                f"not sent within {grace} hours of its time (grace_hours); its papers go "
+                "into the next digest")))
+    return len(late)
 
 
 def release(conn: Connection, entries: Sequence[OutboxEntry]) -> None:
@@ -223,8 +269,7 @@ def release(conn: Connection, entries: Sequence[OutboxEntry]) -> None:
 def count_due(conn: Connection, now: datetime, lease: timedelta, only: str | None) -> int:
     """How many digests a pass would send now."""
     query = select(func.count()).select_from(s.digests).join(s.subscribers).where(
-        _claimable(now, lease), s.subscribers.c.unsubscribed_at.is_(None),
-        s.subscribers.c.paused_at.is_(None))
+        _claimable(now, lease), *_takes_mail())
     if only:
         query = query.where(s.subscribers.c.email_key == only.casefold())
     return int(conn.execute(query).scalar_one())

@@ -157,6 +157,10 @@ subscribers = Table(
     Column("unsubscribed_at", UTCDateTime),
     # The cut-off of the latest digest planned for them: papers first seen after it are new.
     Column("last_digest_at", UTCDateTime),
+    # Permanent refusals of their address in a row (a sent digest resets it); at the
+    # bounce limit they are marked bouncing and skipped until `digest subscribers reset`.
+    Column("bounces", Integer, nullable=False, server_default="0"),
+    Column("bouncing_since", UTCDateTime),
 )
 
 # Every paper ever sent to a subscriber: what makes "never the same paper twice" hold.

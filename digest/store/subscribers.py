@@ -1,9 +1,10 @@
 """SQL for subscribers: the file's in step with subscriptions.yaml, the others managed in
 the database (their own pages, ``digest subscribers add/import``), and what they got.
 
-A subscriber takes digests ("sendable") when active, confirmed, not paused and not
-unsubscribed. Their resolved settings are made from ``defaults:`` and their own prefs;
-the defaults last synced are kept in ``meta`` so that the web pages resolve the same way.
+A subscriber takes digests ("sendable") when active, confirmed, not paused, not
+unsubscribed and not bouncing (their address refused for good too often in a row).
+Their resolved settings are made from ``defaults:`` and their own prefs; the defaults
+last synced are kept in ``meta`` so that the web pages resolve the same way.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ class Record:
 
     subscriber: Subscriber
     prefs: Mapping[str, Any]  # their own settings (email and name included)
-    state: str  # pending | active | paused | unsubscribed | removed
+    state: str  # pending | active | paused | bouncing | unsubscribed | removed
 
     @property
     def ref(self) -> str:
@@ -81,7 +82,7 @@ def _subscriber(row: Any) -> Subscriber:
 def sendable() -> Any:
     """The condition of rows that take digests."""
     return (c.active.is_(True) & c.confirmed_at.is_not(None) & c.paused_at.is_(None)
-            & c.unsubscribed_at.is_(None))
+            & c.unsubscribed_at.is_(None) & c.bouncing_since.is_(None))
 
 
 def state_of(row: Any) -> str:
@@ -91,6 +92,8 @@ def state_of(row: Any) -> str:
         return "unsubscribed"
     if row.confirmed_at is None:
         return "pending"
+    if row.bouncing_since is not None:
+        return "bouncing"
     return "paused" if row.paused_at is not None else "active"
 
 
@@ -388,8 +391,34 @@ def histories_of(conn: Connection, ids: Sequence[int], since: datetime) -> dict[
             s.digests.c.subscriber_id.in_(chunk), s.digests.c.state.in_(s.PENDING))
         for subscriber_id, sections in conn.execute(query):
             sent[subscriber_id].update(it["paper_id"] for sec in sections for it in sec["items"])
-    return {row.email_key: History(frozenset(sent[row.id]), row.last_digest_at)
+    owed = owed_papers(conn, [row.id for row in rows], since)
+    return {row.email_key: History(frozenset(sent[row.id]), row.last_digest_at,
+                                   frozenset(owed.get(row.id, ())))
             for row in rows}
+
+
+def owed_papers(conn: Connection, ids: Sequence[int], since: datetime | None
+                ) -> dict[int, set[int]]:
+    """Papers of these subscribers' digests that never went out (failed, or missed after
+    they were planned), of periods since ``since``: they stay due."""
+    found: dict[int, set[int]] = {}
+    d = s.digests.c
+    for chunk in chunks(sorted(ids)):
+        query = select(d.subscriber_id, d.sections).where(
+            d.subscriber_id.in_(chunk), d.state.in_(("failed", "missed")))
+        if since is not None:
+            query = query.where(d.period >= since)
+        for subscriber_id, sections in conn.execute(query):
+            found.setdefault(subscriber_id, set()).update(
+                it["paper_id"] for sec in sections for it in sec["items"])
+    return found
+
+
+def reset_bounces(conn: Connection, email: str) -> bool:
+    """Take a bouncing subscriber back (their address works again); False if unknown."""
+    done = conn.execute(update(s.subscribers).where(c.email_key == email.casefold())
+                        .values(bounces=0, bouncing_since=None))
+    return bool(done.rowcount)
 
 
 def count_members(conn: Connection) -> int:
@@ -428,7 +457,9 @@ def histories(conn: Connection, paper_ids: Iterable[int], emails: Iterable[str] 
         for subscriber_id, paper_id in conn.execute(query):
             if subscriber_id in ids:
                 sent[subscriber_id].add(paper_id)
-    return {row.email_key: History(frozenset(sent[row.id]), row.last_digest_at)
+    owed = owed_papers(conn, sorted(ids), None)
+    return {row.email_key: History(frozenset(sent[row.id]), row.last_digest_at,
+                                   frozenset(owed.get(row.id, ())))
             for row in rows}
 
 
@@ -438,7 +469,7 @@ class SubscriberStatus:
 
     email: str
     name: str
-    state: str  # pending | active | paused | unsubscribed | removed
+    state: str  # pending | active | paused | bouncing | unsubscribed | removed
     managed: str  # file | db
     cadence: str
     last_digest: datetime | None
