@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import queue
 import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from datetime import UTC, datetime
@@ -80,17 +82,43 @@ def daemon(env: dict[str, str], *args: str) -> subprocess.Popen[str]:
 
 def wait_for(child: subprocess.Popen[str], text: str, lines: list[str],
              seconds: float = 30) -> None:
-    """Read the child's stderr into ``lines`` until a line contains ``text``."""
+    """Read the child's stderr into ``lines`` until a line contains ``text``: a thread
+    reads the pipe, so a daemon that goes silent fails the test at the deadline instead
+    of hanging it."""
     deadline = time.monotonic() + seconds
-    assert child.stderr is not None
-    while time.monotonic() < deadline:
-        line = child.stderr.readline()
-        if not line and child.poll() is not None:
+    reader = _stderr_lines(child)
+    while (left := deadline - time.monotonic()) > 0:
+        try:
+            line = reader.get(timeout=left)
+        except queue.Empty:
+            break
+        if line is None:  # the daemon closed its stderr (it exited)
             break
         lines.append(line)
         if text in line:
             return
-    pytest.fail(f"no {text!r} in the daemon's output: {''.join(lines)[-3000:]}")
+    pytest.fail(f"no {text!r} in the daemon's output within {seconds:g} s: "
+                f"{''.join(lines)[-3000:]}")
+
+
+_READERS: dict[int, queue.Queue[str | None]] = {}
+
+
+def _stderr_lines(child: subprocess.Popen[str]) -> queue.Queue[str | None]:
+    """The lines of ``child``'s stderr as a thread reads them (None at the end)."""
+    if child.pid not in _READERS:
+        lines: queue.Queue[str | None] = queue.Queue()
+        _READERS[child.pid] = lines
+        assert child.stderr is not None
+        stream = child.stderr
+
+        def pump() -> None:
+            for line in iter(stream.readline, ""):
+                lines.put(line)
+            lines.put(None)
+
+        threading.Thread(target=pump, daemon=True).start()
+    return _READERS[child.pid]
 
 
 @pytest.fixture
