@@ -230,14 +230,16 @@ def test_tokens_are_the_bytes_itsdangerous_makes() -> None:
 
 
 def regex_highlights(text: str, keywords: tuple[str, ...]) -> list[tuple[str, bool]]:
-    """Highlighting as it was done before: one IGNORECASE regex for the keywords."""
+    """Highlighting done another way: one IGNORECASE regex for the keywords, the words of
+    a phrase apart by anything but letters and digits (as the matcher reads them); for
+    ASCII text, where characters need no transliteration."""
     alternatives = []
     for keyword in keywords:
         tokens = words(keyword)
         if tokens:
             last = "|".join(sorted((re.escape(f) for f in plural_forms(tokens[-1])), key=len,
                                    reverse=True))
-            head = "".join(re.escape(t) + r"[\s\-]+" for t in tokens[:-1])
+            head = "".join(re.escape(t) + r"[^A-Za-z0-9]+" for t in tokens[:-1])
             alternatives.append(f"{head}(?:{last})")
     if not alternatives:
         return [(text, False)] if text else []
@@ -261,6 +263,8 @@ def test_highlighting_marks_what_the_regex_marked() -> None:
         for entry in json.loads(path.read_text()):
             paper = entry["paper"]
             text = snippet_text(paper.get("summary", ""), 300)
+            if not text.replace("…", "").isascii():
+                continue  # the property test in test_properties covers the rest
             found = words(text)
             picks = list(paper.get("ai_keywords") or [])[:3] + [
                 " ".join(found[j:j + rng.randint(1, 3)])

@@ -27,7 +27,8 @@ def test_merge_keeps_most_complete_authors_highest_counts_every_source() -> None
     assert merged.credited == ("Owner",)
     assert merged.all_authors == ("A", "B", "C", "D", "Owner")
     assert (merged.upvotes, merged.score, merged.arxiv_id) == (12, 70.0, "2501.00001")
-    assert merged.sources == ("p.txt", "d.json", "004.txt")
+    assert merged.sources == ("004.txt", "d.json", "p.txt")  # every one, in name order
+    assert merge(page, merge(hf, profile)) == merged  # whatever order they are read in
     assert merged.first_seen == T1
     assert merged.published == date(2025, 5, 1)
     assert merge(merged, merged) == merged

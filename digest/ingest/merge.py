@@ -23,34 +23,38 @@ def same_paper(a: Paper, b: Paper) -> bool:
 
 
 def merge(a: Paper, b: Paper) -> Paper:
-    """One record holding what ``a`` (the one known first) and ``b`` know of a paper."""
-    authors_from = a if _completeness(a) >= _completeness(b) else b
+    """One record holding what ``a`` and ``b`` know of a paper. The same whichever comes
+    first (and merging more records gives the same in any grouping), so reading sources
+    in another order, or again, stores the same paper: where both know a value, the more
+    complete one wins (the longer text, the fuller author list), and ties go to the
+    greater value, never to whichever came first."""
+    authors_from = max(a, b, key=lambda p: (_completeness(p), p.authors))
     counts = [p.author_count for p in (a, b) if p.author_count is not None]
     return Paper(
-        title=a.title or b.title,
+        title=_either(a.title, b.title) or "",
         authors=authors_from.authors,
         truncated=authors_from.truncated,
         author_count=(len(authors_from.authors) if not authors_from.truncated
                       else max(counts, default=None)),
         credited=_union(a.credited, b.credited, key=name_key),
-        arxiv_id=a.arxiv_id or b.arxiv_id,
-        abstract=max(a.abstract, b.abstract, key=len),
-        organization=a.organization or b.organization,
-        category=a.category or b.category,
+        arxiv_id=_either(a.arxiv_id, b.arxiv_id),
+        abstract=_either(a.abstract, b.abstract) or "",
+        organization=_either(a.organization, b.organization),
+        category=_either(a.category, b.category),
         published=_pick(min, a.published, b.published),
         featured=_pick(min, a.featured, b.featured),
         upvotes=_pick(max, a.upvotes, b.upvotes),
         score=_pick(max, a.score, b.score),
         has_code=a.has_code or b.has_code,
-        github_repo=a.github_repo or b.github_repo,
+        github_repo=_either(a.github_repo, b.github_repo),
         github_stars=_pick(max, a.github_stars, b.github_stars),
-        project_page=a.project_page or b.project_page,
-        ai_summary=a.ai_summary or b.ai_summary,
-        keywords=a.keywords or b.keywords,
-        announce_type=a.announce_type or b.announce_type,
+        project_page=_either(a.project_page, b.project_page),
+        ai_summary=_either(a.ai_summary, b.ai_summary),
+        keywords=max(a.keywords, b.keywords, key=lambda k: (len(k), k)),
+        announce_type=_either(a.announce_type, b.announce_type),
         sources=_union(a.sources, b.sources),
         first_seen=_pick(min, a.first_seen, b.first_seen),
-        id=a.id if a.id is not None else b.id,
+        id=_pick(min, a.id, b.id),
     )
 
 
@@ -66,13 +70,18 @@ def _pick(choose: Callable[[T, T], T], x: T | None, y: T | None) -> T | None:
     return choose(x, y)
 
 
-def _union(
-    x: tuple[str, ...], y: tuple[str, ...], key: Callable[[str], str] = str
-) -> tuple[str, ...]:
-    """``x`` followed by the values of ``y`` whose key is not in it yet."""
-    out, seen = list(x), {key(v) for v in x}
-    for value in y:
-        if key(value) not in seen:
-            seen.add(key(value))
-            out.append(value)
-    return tuple(out)
+def _either(x: str | None, y: str | None) -> str | None:
+    """The value known, or of two the longer (then the greater): never the first one."""
+    if not x or not y:
+        return x or y
+    return max(x, y, key=lambda v: (len(v), v))
+
+
+def _union(x: tuple[str, ...], y: tuple[str, ...], key: Callable[[str], str] = str
+           ) -> tuple[str, ...]:
+    """The values of both, one per ``key`` (the greatest spelling of it), in key order."""
+    best: dict[str, str] = {}
+    for value in (*x, *y):
+        k = key(value)
+        best[k] = max(best.get(k, value), value)
+    return tuple(best[k] for k in sorted(best))

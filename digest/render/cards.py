@@ -14,6 +14,8 @@ from datetime import date
 from functools import lru_cache
 from urllib.parse import quote_plus, urlsplit
 
+from anyascii import anyascii
+
 from digest.match import plural_forms, words
 from digest.model import Item, Paper, Subscriber
 from digest.rank import appeared
@@ -228,10 +230,11 @@ def snippet_text(abstract: str, limit: int = SNIPPET_CHARS) -> str:
 
 @lru_cache(maxsize=1 << 16)
 def _highlighted(text: str, keywords: tuple[str, ...]) -> tuple[Segment, ...]:
-    """``text`` in segments, those a keyword matched highlighted: whole words, the words
-    of a phrase apart by spaces or hyphens only, any case, a final plural alike (as the
-    matcher reads them); the leftmost match first (at one place, the first keyword that
-    matches there), then the next after it."""
+    """``text`` in segments, those a keyword matched highlighted. Words are read as the
+    matcher reads them (each character transliterated to ASCII, lower case, split at
+    anything that is not a letter or digit), so whatever made a paper match is marked:
+    the words of a phrase in a row, a final plural alike; the leftmost match first (at
+    one place, the first keyword that matches there), then the next after it."""
     if not keywords:
         return (Segment(text, False),) if text else ()
     found, _ = _words_of(text)
@@ -252,14 +255,22 @@ def _highlighted(text: str, keywords: tuple[str, ...]) -> tuple[Segment, ...]:
     return tuple(segments)
 
 
-_ASCII_WORD = re.compile(r"[A-Za-z0-9]+")
-_GAP = re.compile(r"[\s\-]+")
+_ASCII_WORD = re.compile(r"[a-z0-9]+")
 
 
 @lru_cache(maxsize=8192)
 def _words_of(text: str) -> tuple[list[tuple[int, int, str]], dict[str, list[int]]]:
-    """The words of ``text`` (start, end, lower case), and where each word is."""
-    found = [(m.start(), m.end(), m.group().lower()) for m in _ASCII_WORD.finditer(text)]
+    """The words of ``text`` as ``match.words`` reads them, each with the span of the
+    characters it came from: (start, end, word); and where each word is."""
+    if text.isascii():
+        ascii_text, owner = text.lower(), None
+    else:  # transliterate character by character, remembering whose each letter is
+        pieces = [anyascii(ch).lower() for ch in text]
+        ascii_text = "".join(pieces)
+        owner = [i for i, piece in enumerate(pieces) for _ in piece]
+    found = [(m.start(), m.end(), m.group()) if owner is None else
+             (owner[m.start()], owner[m.end() - 1] + 1, m.group())
+             for m in _ASCII_WORD.finditer(ascii_text)]
     where: dict[str, list[int]] = {}
     for i, (_, _, word) in enumerate(found):
         where.setdefault(word, []).append(i)
@@ -277,12 +288,6 @@ def _matches(text: str, keyword: str) -> tuple[tuple[int, int], ...]:
     found, where = _words_of(text)
     starts = where.get(head[0], []) if head else sorted(
         i for form in lasts for i in where.get(form, []))
-    out = []
-    for i in starts:
-        end = i + len(head)
-        if end >= len(found) or found[end][2] not in lasts:
-            continue
-        if all(found[i + j][2] == word for j, word in enumerate(head)) and all(
-                _GAP.fullmatch(text, found[j][1], found[j + 1][0]) for j in range(i, end)):
-            out.append((i, end))
-    return tuple(out)
+    return tuple((i, i + len(head)) for i in starts
+                 if i + len(head) < len(found) and found[i + len(head)][2] in lasts
+                 and all(found[i + j][2] == word for j, word in enumerate(head)))

@@ -1,0 +1,124 @@
+"""Properties that hold for any input (hypothesis): name folding, keyword highlighting
+against the matcher, merging."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from datetime import UTC, date, datetime
+
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+from digest.ingest.merge import merge
+from digest.match import PaperIndex, words
+from digest.model import Paper
+from digest.render.cards import _highlighted, snippet_text
+from digest.render.subject import one_line
+from digest.text import latex_to_text, name_key
+
+SETTINGS = settings(max_examples=300, deadline=None,
+                    suppress_health_check=[HealthCheck.too_slow])
+# Text as papers have it: ASCII, accented and other scripts, digits, spaces and
+# punctuation (no backslashes or dollars: LaTeX is decoded before either side reads it).
+LETTERS = st.sampled_from(list("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                               "0123456789éèüößçñÅØłđ日本語中文Ωλ"))
+SEPARATORS = st.sampled_from([*" -.,;:/()'’\"–—…!?", "  ", " - "])
+WORDS = st.lists(st.text(LETTERS, min_size=1, max_size=9), min_size=1, max_size=25)
+
+
+@st.composite
+def texts(draw: st.DrawFn) -> str:
+    parts = draw(WORDS)
+    out = parts[0]
+    for part in parts[1:]:
+        out += draw(SEPARATORS) + part
+    return out
+
+
+@SETTINGS
+@given(st.text())
+def test_name_folding_is_total_and_stable(name: str) -> None:
+    key = name_key(name)
+    assert re.fullmatch(r"[0-9a-z]*", key)
+    assert name_key(key) == key
+
+
+@SETTINGS
+@given(WORDS)
+def test_names_fold_alike_whatever_the_case_hyphens_dots_and_spaces(parts: list[str]) -> None:
+    ascii_parts = [p for p in parts if p.isascii() and p.isalnum()]
+    assume(ascii_parts)
+    spaced, hyphened = " ".join(ascii_parts), "-".join(ascii_parts)
+    assert name_key(spaced) == name_key(hyphened) == name_key("".join(ascii_parts))
+    assert name_key(spaced.upper()) == name_key(spaced.lower()) == name_key(f" {spaced}. ")
+
+
+@SETTINGS
+@given(texts(), st.data())
+def test_a_keyword_that_matches_is_highlighted_and_only_then(text: str, data: st.DataObject
+                                                                ) -> None:
+    found = words(text)
+    start = data.draw(st.integers(0, max(0, len(found) - 1)))
+    length = data.draw(st.integers(1, 3))
+    picked = list(found[start:start + length]) or ["x"]
+    if data.draw(st.booleans()):
+        picked[-1] += data.draw(st.sampled_from(["s", "es", ""]))
+    keyword = data.draw(st.sampled_from([" ".join(picked), "-".join(picked).upper()]))
+    snippet = snippet_text(text, 10_000)
+    assert snippet == one_line(latex_to_text(text))  # the whole text is shown
+    paper = Paper(title="Untitled", abstract=text, sources=("x",))
+    spots = PaperIndex([paper]).phrase(keyword)
+    matched = any(area == "abstract" for _, _, area in spots.values())
+    highlighted = [s.text for s in _highlighted(snippet, (keyword,)) if s.highlight]
+    assert matched == bool(highlighted), (text, keyword, highlighted)
+    assert "".join(s.text for s in _highlighted(snippet, (keyword,))) == snippet
+
+
+PAPERS = st.builds(
+    Paper,
+    title=st.just("Flow Matching for Everything"),
+    authors=st.lists(st.sampled_from(["Ada Lovelace", "Alan Turing", "Grace Hopper",
+                                      "Zoë Ünal"]), max_size=4, unique=True).map(tuple),
+    truncated=st.booleans(),
+    author_count=st.one_of(st.none(), st.integers(0, 40)),
+    arxiv_id=st.one_of(st.none(), st.just("2601.00001")),
+    abstract=st.sampled_from(["", "Short.", "A longer abstract about flow matching."]),
+    organization=st.one_of(st.none(), st.sampled_from(["DeepMind", "MIT"])),
+    category=st.one_of(st.none(), st.sampled_from(["cs.LG", "cs.CV"])),
+    published=st.one_of(st.none(), st.dates(date(2026, 1, 1), date(2026, 3, 1))),
+    featured=st.one_of(st.none(), st.dates(date(2026, 1, 1), date(2026, 3, 1))),
+    upvotes=st.one_of(st.none(), st.integers(0, 500)),
+    score=st.one_of(st.none(), st.floats(0, 100)),
+    has_code=st.booleans(),
+    github_repo=st.one_of(st.none(), st.sampled_from(["https://github.com/a/b",
+                                                      "https://github.com/c/d"])),
+    github_stars=st.one_of(st.none(), st.integers(0, 10_000)),
+    project_page=st.one_of(st.none(), st.just("https://example.org/p")),
+    ai_summary=st.one_of(st.none(), st.sampled_from(["One line.", "Another line."])),
+    keywords=st.lists(st.sampled_from(["flow matching", "diffusion"]), max_size=2,
+                      unique=True).map(tuple),
+    announce_type=st.one_of(st.none(), st.sampled_from(["new", "cross"])),
+    sources=st.lists(st.sampled_from(["hf-daily", "arxiv", "profile"]), min_size=1,
+                     max_size=3, unique=True).map(tuple),
+    credited=st.lists(st.sampled_from(["Ada Lovelace", "ada lovelace", "Alan Turing"]),
+                      max_size=2).map(tuple),
+    first_seen=st.one_of(st.none(), st.datetimes(datetime(2026, 1, 1), datetime(2026, 3, 1),
+                                                 timezones=st.just(UTC))),
+)
+
+
+@SETTINGS
+@given(PAPERS, PAPERS)
+def test_merging_is_order_independent(a: Paper, b: Paper) -> None:
+    assert merge(a, b) == merge(b, a)
+
+
+@SETTINGS
+@given(PAPERS, PAPERS, PAPERS)
+def test_merging_is_associative_and_idempotent(a: Paper, b: Paper, c: Paper) -> None:
+    ab = merge(a, b)
+    assert merge(ab, c) == merge(a, merge(b, c))
+    assert merge(ab, ab) == ab
+    assert merge(ab, b) == ab  # reading a file again changes nothing
+    assert merge(ab, replace(a, id=None)) == ab
