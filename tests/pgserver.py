@@ -14,6 +14,7 @@ from pathlib import Path
 from types import TracebackType
 
 import pytest
+from sqlalchemy import MetaData, create_engine
 
 from tests.smtpserver import free_port
 
@@ -72,3 +73,13 @@ class PgCluster:
                  tb: TracebackType | None) -> None:
         self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "fast", "stop")
         shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def wipe(url: str) -> None:
+    """Drop every table of the database at ``url`` (schema revisions included), so the
+    next Store starts from an empty database."""
+    engine = create_engine(url)
+    tables = MetaData()
+    tables.reflect(engine)
+    tables.drop_all(engine)
+    engine.dispose()

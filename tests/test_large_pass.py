@@ -17,7 +17,7 @@ from digest.plan import plan_due
 from digest.store import Store, outbox
 from tests.conftest import SEEDS
 from tests.mailing import NOW, SUBSCRIPTIONS
-from tests.pgserver import PgCluster, pg_bin
+from tests.pgserver import PgCluster, pg_bin, wipe
 
 
 def invoke(url: str, *args: str, env: dict[str, str]) -> Any:
@@ -52,10 +52,7 @@ def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'digest.db'}"
     pg: PgCluster = request.getfixturevalue("cluster")
-    store = Store(pg.url)
-    from digest.store import schema
-
-    schema.metadata.drop_all(store.engine)
+    wipe(pg.url)
     return pg.url
 
 
@@ -81,9 +78,7 @@ def test_a_pass_past_the_old_limits_plans_everyone(dialect: str, count: int, tmp
     url = f"sqlite:///{tmp_path / 'digest.db'}"
     if dialect == "postgresql":
         pg: PgCluster = request.getfixturevalue("cluster")
-        from digest.store import schema
-
-        schema.metadata.drop_all(Store(pg.url).engine)
+        wipe(pg.url)
         url = pg.url
     prepared(url, tmp_path, count)
     store = Store(url)

@@ -15,10 +15,10 @@ import pytest
 from click.testing import CliRunner
 
 from digest.cli import cli
-from digest.store import Store, schema
+from digest.store import Store
 from tests.conftest import DATA, ROOT, SEEDS, totals
 from tests.mailing import NOW, SUBSCRIPTIONS, many_subscribers
-from tests.pgserver import PgCluster, cluster_or_skip
+from tests.pgserver import PgCluster, cluster_or_skip, wipe
 from tests.smtpserver import SmtpServer
 
 
@@ -29,10 +29,9 @@ def cluster() -> Iterator[PgCluster]:
 
 @pytest.fixture
 def pg_url(cluster: PgCluster) -> Iterator[str]:
-    store = Store(cluster.url)
+    wipe(cluster.url)
     yield cluster.url
-    schema.metadata.drop_all(store.engine)
-    store.engine.dispose()
+    wipe(cluster.url)
 
 
 def invoke(url: str, *args: str, env: dict[str, str] | None = None) -> Any:

@@ -22,10 +22,10 @@ from click.testing import CliRunner
 
 from digest.cli import cli
 from digest.plan import plan_due
-from digest.store import Store, schema
+from digest.store import Store
 from tests.conftest import ROOT, SEEDS
 from tests.mailing import NOW, SUBSCRIPTIONS
-from tests.pgserver import PgCluster, cluster_or_skip
+from tests.pgserver import PgCluster, cluster_or_skip, wipe
 from tests.smtpserver import SmtpServer
 
 pytestmark = pytest.mark.slow
@@ -79,7 +79,7 @@ def expected_ids(store: Store) -> set[str]:
 
 @pytest.fixture
 def pg_url(cluster: PgCluster) -> str:
-    schema.metadata.drop_all(Store(cluster.url).engine)
+    wipe(cluster.url)
     return cluster.url
 
 

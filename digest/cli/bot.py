@@ -50,7 +50,7 @@ def status(db: str, config: Path, now: str | None) -> None:
         digest status
     """
     settings = _settings(db, config, now)
-    store = Store(settings.db_url)
+    store = Store(settings.db_url, create=False)
     last = store.last_job_runs()
     moment = settings.now()
     table = Table(box=box.SIMPLE_HEAD)

@@ -55,7 +55,7 @@ def preview(email: str, fmt: str, output: Path | None, open_browser: bool,
     """
     settings = _settings(db, config, now)
     loaded = load_config(settings.config_path)
-    store = Store(settings.db_url)
+    store = Store(settings.db_url, create=False)
     subscriber = find_subscriber(loaded, email)
     if subscriber is None:  # not in the file: one who subscribed online, or was added
         found = store.record(email=email)

@@ -133,7 +133,7 @@ def papers(as_json: bool, db: str, config: Path, now: str | None) -> None:
         digest papers
         digest papers --json | jq -r .title
     """
-    stored = Store(_settings(db, config, now).db_url).papers()
+    stored = Store(_settings(db, config, now).db_url, create=False).papers()
     if as_json:
         for paper in stored:
             click.echo(json.dumps(paper_json(paper), ensure_ascii=False))

@@ -48,7 +48,7 @@ def subscribers(ctx: click.Context, db: str, config: Path, now: str | None) -> N
     for name in ("Email", "Name", "State", "Managed by", "Cadence", "Last digest", "Digests",
                  "Papers"):
         table.add_column(name, justify="right" if name in ("Digests", "Papers") else "left")
-    for st in Store(_settings(db, config, now).db_url).statuses():
+    for st in Store(_settings(db, config, now).db_url, create=False).statuses():
         last = f"{st.last_digest:%Y-%m-%d %H:%M}" if st.last_digest else "-"
         table.add_row(st.email, st.name, st.state, "file" if st.managed == "file" else
                       "database", st.cadence, last, str(st.digests_sent), str(st.papers_sent))

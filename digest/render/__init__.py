@@ -85,12 +85,17 @@ class _Section:
 
 
 def templates_dir() -> Path:
-    """``DIGEST_TEMPLATES``, else the project's ``templates/``; raises ConfigError if absent."""
+    """``DIGEST_TEMPLATES``, else the templates installed with the package, else the
+    project's ``templates/`` (a checkout or an editable install); raises ConfigError if
+    there are none."""
     configured = os.environ.get("DIGEST_TEMPLATES")
-    folder = Path(configured) if configured else Path(__file__).resolve().parents[2] / "templates"
+    package = Path(__file__).resolve().parents[1]
+    folder = Path(configured) if configured else next(
+        (f for f in (package / "templates", package.parent / "templates")
+         if (f / "digest.html").is_file()), package / "templates")
     if not (folder / "digest.html").is_file():
-        raise ConfigError(f"no mail templates in {folder}; set DIGEST_TEMPLATES to the "
-                          "project's templates/ folder")
+        raise ConfigError(f"no mail templates in {folder}; set DIGEST_TEMPLATES to a "
+                          "folder holding them (the project's templates/)")
     return folder
 
 

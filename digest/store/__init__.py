@@ -17,13 +17,20 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, delete, event, func, insert, select
-from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import (
+    ArgumentError,
+    IntegrityError,
+    OperationalError,
+    ProgrammingError,
+    SQLAlchemyError,
+)
 
 from digest.errors import StoreError
 from digest.model import History, OutboxEntry, Paper, Plan, Subscriber, Unsent
 from digest.store import leases as lease_sql
 from digest.store import outbox as outbox_sql
 from digest.store import papers as paper_sql
+from digest.store import revisions
 from digest.store import schema as s
 from digest.store import subscribers as subscriber_sql
 from digest.store.papers import SaveResult
@@ -37,21 +44,62 @@ T = TypeVar("T")
 class Store:
     """A digest database. Raises StoreError when it cannot be opened or written."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, create: bool = True, check: bool = True) -> None:
+        """Open the database at ``url``; an empty one is created at the newest schema
+        revision (unless ``create`` is false: then a missing SQLite file is an error).
+        With ``check``, a database at another revision is refused (StoreError naming
+        ``digest db upgrade``)."""
         try:
-            self.engine: Engine = create_engine(url)
+            self.engine: Engine = create_engine(_with_driver(url))
+        except ModuleNotFoundError as e:
+            raise StoreError(f"cannot use database URL {url!r}: its driver ({e.name}) is not "
+                             "installed; for PostgreSQL, pip install 'digest[postgres]'"
+                             ) from e
         except (ArgumentError, ImportError, ValueError) as e:
             raise StoreError(f"cannot use database URL {url!r}: {e}; "
                              "check --db or DIGEST_DB (e.g. sqlite:///digest.db)") from e
         if self.engine.dialect.name == "sqlite":
+            if not create and (path := _sqlite_path(self.engine)) and not os.path.exists(path):
+                raise StoreError(f"there is no database at {path}; check --db or DIGEST_DB "
+                                 "(digest ingest or digest run creates one)")
             event.listen(self.engine, "connect", _sqlite_pragmas)
             event.listen(self.engine, "begin", _sqlite_begin)
         try:
-            s.metadata.create_all(self.engine)
+            at = self._open()
         except OperationalError as e:
-            raise StoreError(f"cannot open database {self.engine.url!r}: {e.orig}; "
-                             "check --db or DIGEST_DB and that its folder exists") from e
+            hint = ("that its folder exists" if self.engine.dialect.name == "sqlite" else
+                    "that the server is running and lets this user in")
+            raise StoreError(f"cannot open database "
+                             f"{self.engine.url.render_as_string(hide_password=True)}: "
+                             f"{e.orig}; check --db or DIGEST_DB and {hint}") from e
+        if check:
+            _check_revision(at, self.engine.url.render_as_string(hide_password=True))
         self._file = _file_identity(self.engine)
+
+    def _open(self) -> str | None:
+        """The database's schema revision, after creating an empty one at the newest."""
+        for attempt in range(_ATTEMPTS):
+            try:
+                with self.engine.begin() as conn:
+                    if revisions.is_empty(conn):
+                        s.metadata.create_all(conn)
+                        revisions.stamp(conn, revisions.head())
+                    return revisions.current(conn)
+            except (IntegrityError, ProgrammingError):
+                if attempt == _ATTEMPTS - 1:  # another process was creating it too
+                    raise
+        raise AssertionError("unreachable")
+
+    def revision(self) -> tuple[str | None, str]:
+        """(the database's schema revision, the newest the code knows)."""
+        with self.engine.connect() as conn:
+            return revisions.current(conn), revisions.head()
+
+    def upgrade(self) -> tuple[str | None, str]:
+        """Apply the schema revisions the database lacks, in one transaction; returns
+        (from, to)."""
+        with self._begin() as conn:
+            return revisions.upgrade(conn)
 
     def check_file(self) -> None:
         """Raises StoreError when the SQLite file this store opened was deleted or
@@ -399,12 +447,40 @@ class Store:
         return self.secret()
 
 
-def _file_identity(engine: Engine) -> tuple[str, tuple[int, int]] | None:
-    """The path and (device, inode) of a SQLite database file, None for other databases."""
-    name = engine.url.database if engine.dialect.name == "sqlite" else None
+def _with_driver(url: str) -> str:
+    """A PostgreSQL URL without a driver uses psycopg (3), which 'digest[postgres]'
+    installs, not SQLAlchemy's default psycopg2."""
+    for bare in ("postgresql://", "postgres://"):
+        if url.startswith(bare):
+            return "postgresql+psycopg://" + url[len(bare):]
+    return url
+
+
+def _check_revision(at: str | None, where: str) -> None:
+    head = revisions.head()
+    if at == head:
+        return
+    if at is not None and not revisions.known(at):
+        raise StoreError(f"the database {where} has schema revision {at}, newer than this "
+                         f"digest knows (up to {head}): a newer digest upgraded it; use that")
+    raise StoreError(f"the database {where} has schema revision "
+                     f"{at or 'from before revisions'}; this digest needs {head}: back it "
+                     "up, then run `digest db upgrade`")
+
+
+def _sqlite_path(engine: Engine) -> str | None:
+    """The file of a SQLite database (None in memory)."""
+    name = engine.url.database
     if not name or name == ":memory:" or name.startswith("file:"):
         return None
-    path = os.path.abspath(name)
+    return os.path.abspath(name)
+
+
+def _file_identity(engine: Engine) -> tuple[str, tuple[int, int]] | None:
+    """The path and (device, inode) of a SQLite database file, None for other databases."""
+    path = _sqlite_path(engine) if engine.dialect.name == "sqlite" else None
+    if path is None:
+        return None
     try:
         st = os.stat(path)
     except OSError:

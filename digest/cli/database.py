@@ -1,0 +1,57 @@
+"""``digest db``: the database's schema revision, and upgrading it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from digest.cli import _settings, cli, settings_options
+from digest.store import Store
+
+
+@cli.group("db")
+def db_group() -> None:
+    """The database's schema: which revision it is at, and upgrading it.
+
+    Every other command refuses a database whose schema is behind (or ahead of) this
+    digest; an empty database is created at the newest revision on first use.
+
+    \b
+    Examples:
+        digest db current
+        digest db upgrade
+    """
+
+
+@db_group.command()
+@settings_options
+def current(db: str, config: Path, now: str | None) -> None:
+    """Show the database's schema revision and the newest this digest knows.
+
+    \b
+    Example:
+        digest db current --db sqlite:///digest.db
+    """
+    at, head = Store(_settings(db, config, now).db_url, create=False, check=False).revision()
+    state = "current" if at == head else "behind: run digest db upgrade" if at is None or \
+        at < head else "ahead: made by a newer digest"
+    click.echo(f"{at or 'none (from before revisions)'} ({state}; newest known: {head})")
+
+
+@db_group.command()
+@settings_options
+def upgrade(db: str, config: Path, now: str | None) -> None:
+    """Apply the schema revisions the database lacks, in one transaction (back it up
+    first); a database at the newest revision is left alone.
+
+    \b
+    Example:
+        cp digest.db digest.db.bak && digest db upgrade
+    """
+    store = Store(_settings(db, config, now).db_url, create=False, check=False)
+    before, after = store.upgrade()
+    if before == after:
+        click.echo(f"already at {after}")
+    else:
+        click.echo(f"upgraded from {before or 'before revisions'} to {after}")

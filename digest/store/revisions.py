@@ -1,0 +1,75 @@
+"""Schema revisions (Alembic): which one a database is at, and bringing it to the code's.
+
+The revisions are in ``digest/store/migrations/versions``; the first is the schema as it
+was when revisions began. An empty database is created at the newest revision directly;
+any other database must be at it (``digest db upgrade`` takes it there) before a command
+uses it.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, inspect
+
+from digest.store import migrations
+
+FOLDER = Path(migrations.__file__).parent
+
+
+@cache
+def _script(folder: Path = FOLDER) -> ScriptDirectory:
+    return ScriptDirectory.from_config(_config(folder))
+
+
+def _config(folder: Path, connection: Connection | None = None) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(folder))
+    config.attributes["connection"] = connection
+    return config
+
+
+def head(folder: Path = FOLDER) -> str:
+    """The newest revision the code knows."""
+    found = _script(folder).get_current_head()
+    assert found is not None, "no schema revisions"
+    return found
+
+
+def known(revision: str, folder: Path = FOLDER) -> bool:
+    return any(r.revision == revision for r in _script(folder).walk_revisions())
+
+
+def current(conn: Connection) -> str | None:
+    """The revision the database is at (None: not versioned, or empty)."""
+    return MigrationContext.configure(conn).get_current_revision()
+
+
+def is_empty(conn: Connection) -> bool:
+    return not [t for t in inspect(conn).get_table_names() if not t.startswith("sqlite_")]
+
+
+def stamp(conn: Connection, revision: str, folder: Path = FOLDER) -> None:
+    """Record that the database is at ``revision`` without changing it."""
+    command.stamp(_config(folder, conn), revision)
+
+
+def upgrade(conn: Connection, folder: Path = FOLDER) -> tuple[str | None, str]:
+    """Apply the revisions the database lacks; returns (from, to). A database made before
+    revisions began is first recognised as the revision its tables match."""
+    before = current(conn)
+    if before is None and not is_empty(conn):
+        columns = {c["name"] for c in inspect(conn).get_columns("subscribers")}
+        stamp(conn, "0002" if "bounces" in columns else "0001", folder)
+    command.upgrade(_config(folder, conn), "head")
+    return before, head(folder)
+
+
+def downgrade(conn: Connection, revision: str, folder: Path = FOLDER) -> None:
+    """Take the schema back to ``revision`` (for tests of upgrades)."""
+    command.downgrade(_config(folder, conn), revision)

@@ -1,0 +1,181 @@
+"""Schema revisions: a database at the first revision, full of real data (papers, sent
+history, outbox rows, subscribers), upgraded to the newest with nothing lost, on SQLite
+and on a throwaway PostgreSQL cluster; commands refuse a database that is behind, ahead
+or from before revisions; a revision added here (as the next real one will be) applies
+too."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import MetaData, create_engine, select, text
+
+from digest.cli import cli
+from digest.store import Store, revisions
+from tests.conftest import SEEDS
+from tests.mailing import NOW, SUBSCRIPTIONS
+from tests.pgserver import PgCluster, cluster_or_skip, wipe
+
+NEXT = '''"""A test's own next revision: a column with a value worked out from the data."""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "9001"
+down_revision = "{head}"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.add_column("subscribers", sa.Column("domain", sa.String(320)))
+    op.execute("UPDATE subscribers SET domain = substr(email, instr(email, '@') + 1)"
+               if op.get_bind().dialect.name == "sqlite" else
+               "UPDATE subscribers SET domain = split_part(email, '@', 2)")
+
+
+def downgrade() -> None:
+    op.drop_column("subscribers", "domain")
+'''
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[PgCluster]:
+    yield from cluster_or_skip()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'digest.db'}"
+        return
+    pg: PgCluster = request.getfixturevalue("cluster")
+    wipe(pg.url)
+    yield pg.url
+    wipe(pg.url)
+
+
+def invoke(url: str, *args: str, env: dict[str, str] | None = None) -> Any:
+    return CliRunner().invoke(cli, list(args), env={"DIGEST_DB": url, **(env or {})},
+                              catch_exceptions=False)
+
+
+def filled(url: str, tmp_path: Path) -> dict[str, str]:
+    """Papers, subscribers, sent digests and an outbox row still to go."""
+    config = tmp_path / "subscriptions.yaml"
+    config.write_text(SUBSCRIPTIONS)
+    env = {"DIGEST_CONFIG": str(config), "DIGEST_MAILDIR": str(tmp_path / "mail"),
+           "DIGEST_SECRET": "s"}
+    assert invoke(url, "ingest", str(SEEDS), "--now", NOW.isoformat()).exit_code == 0
+    assert invoke(url, "subscribers", "add", "eve@example.org", "--author", "Jiacheng Sun",
+                  env=env).exit_code == 0
+    sent = invoke(url, "send", "--now", NOW.isoformat(), env=env)
+    assert sent.exit_code == 0, sent.output
+    assert invoke(url, "send", "--now", (NOW + timedelta(days=1)).isoformat(), "--dry-run",
+                  env=env).exit_code == 0
+    return env
+
+
+def snapshot(url: str) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every table but the revision's own, without the columns revisions
+    after the first added."""
+    engine = create_engine(url.replace("postgresql+psycopg", "postgresql+psycopg"))
+    tables = MetaData()
+    tables.reflect(engine)
+    added = {"bounces", "bouncing_since", "domain"}
+    out = {}
+    with engine.connect() as conn:
+        for name, table in sorted(tables.tables.items()):
+            if name == "alembic_version":
+                continue
+            columns = [c for c in table.columns if c.name not in added]
+            out[name] = sorted(tuple(str(v) for v in row) for row in
+                               conn.execute(select(*columns)))
+    engine.dispose()
+    return out
+
+
+def test_a_database_at_the_first_revision_upgrades_with_nothing_lost(
+        url: str, tmp_path: Path) -> None:
+    env = filled(url, tmp_path)
+    before = snapshot(url)
+    assert before["papers"] and before["sent_papers"] and before["digests"]
+    assert len(before["subscribers"]) == 3
+    store = Store(url)
+    with store.engine.begin() as conn:
+        revisions.downgrade(conn, "0001")
+    store.engine.dispose()
+
+    refused = invoke(url, "papers")
+    assert refused.exit_code == 1
+    assert "schema revision 0001" in refused.output and "digest db upgrade" in refused.output
+    assert "0001 (behind" in invoke(url, "db", "current").output
+    upgraded = invoke(url, "db", "upgrade")
+    assert upgraded.exit_code == 0 and "upgraded from 0001 to 0002" in upgraded.output
+    assert snapshot(url) == before
+    assert "already at 0002" in invoke(url, "db", "upgrade").output
+    later = invoke(url, "send", "--now", (NOW + timedelta(days=1)).isoformat(), env=env)
+    assert later.exit_code == 0, later.output
+
+
+def test_a_database_from_before_revisions_is_recognised_and_upgraded(
+        url: str, tmp_path: Path) -> None:
+    filled(url, tmp_path)
+    before = snapshot(url)
+    store = Store(url)
+    with store.engine.begin() as conn:
+        revisions.downgrade(conn, "0001")
+        conn.execute(text("DROP TABLE alembic_version"))
+    store.engine.dispose()
+    refused = invoke(url, "status")
+    assert refused.exit_code == 1 and "from before revisions" in refused.output
+    assert invoke(url, "db", "upgrade").exit_code == 0
+    assert snapshot(url) == before
+    assert Store(url).revision() == ("0002", "0002")
+
+
+def test_a_database_a_newer_digest_upgraded_is_refused(url: str) -> None:
+    store = Store(url)
+    with store.engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '9999'"))
+    store.engine.dispose()
+    refused = invoke(url, "papers")
+    assert refused.exit_code == 1 and "9999, newer than this digest knows" in refused.output
+
+
+def test_a_revision_added_later_applies_to_a_filled_database(url: str, tmp_path: Path) -> None:
+    filled(url, tmp_path)
+    before = snapshot(url)
+    folder = tmp_path / "migrations"
+    shutil.copytree(revisions.FOLDER, folder, ignore=shutil.ignore_patterns("__pycache__"))
+    (folder / "versions" / "9001_domain.py").write_text(NEXT.format(head=revisions.head()))
+    store = Store(url)
+    with store.engine.begin() as conn:
+        assert revisions.upgrade(conn, folder) == ("0002", "9001")
+    with store.engine.connect() as conn:
+        domains = set(conn.execute(text("SELECT domain FROM subscribers")).scalars())
+    assert domains == {"example.org"}
+    assert snapshot(url) == before
+    store.engine.dispose()
+
+
+def test_a_missing_database_is_not_created_by_a_read_only_command(tmp_path: Path) -> None:
+    missing = tmp_path / "nowhere.db"
+    for command in (["papers"], ["status"], ["subscribers"], ["preview", "ada@example.org"],
+                    ["db", "current"], ["db", "upgrade"]):
+        result = invoke(f"sqlite:///{missing}", *command)
+        assert result.exit_code == 1, (command, result.output)
+        assert f"there is no database at {missing}" in result.output, command
+        assert not missing.exists()
+
+
+def test_a_postgresql_url_without_its_driver_says_what_to_install() -> None:
+    result = invoke("postgresql+pg8000://digest@127.0.0.1/digest", "papers")
+    assert result.exit_code == 1
+    assert "pip install 'digest[postgres]'" in result.output
