@@ -7,6 +7,7 @@ every command that records or compares times sees that moment, so a run can be r
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -73,15 +74,43 @@ class HttpSettings:
         )
 
 
-def number_setting(env: Mapping[str, str], name: str, default: float) -> float:
-    """A non-negative number from the environment; ConfigError naming the setting."""
+# Every number the environment may set, with its default: parsed by ``number_setting``
+# only, and all checked when a command starts (``check_environment``).
+NUMBERS: dict[str, float] = {
+    "DIGEST_SMTP_TIMEOUT": defaults.SMTP_TIMEOUT,
+    "DIGEST_SMTP_POOL": defaults.SMTP_POOL,
+    "DIGEST_SMTP_RATE": 0.0,
+    "DIGEST_LEASE_SECONDS": defaults.SENDING_LEASE_MINUTES * 60,
+    "DIGEST_BOUNCE_LIMIT": defaults.BOUNCE_LIMIT,
+    "DIGEST_WATCH_SECONDS": defaults.WATCH_SECONDS,
+    "DIGEST_HTTP_TIMEOUT": defaults.HTTP_TIMEOUT,
+    "DIGEST_HTTP_ATTEMPTS": defaults.HTTP_ATTEMPTS,
+    "DIGEST_HTTP_BACKOFF": defaults.HTTP_BACKOFF,
+}
+
+
+def number_setting(env: Mapping[str, str], name: str, default: float | None = None) -> float:
+    """A finite, non-negative number from the environment (its default from ``NUMBERS``
+    when not given); ConfigError ``DIGEST_X: ...`` naming the setting."""
+    fallback = NUMBERS[name] if default is None else default
     raw = env.get(name)
     if raw is None or raw.strip() == "":
-        return float(default)
+        return float(fallback)
     try:
         value = float(raw)
     except ValueError as e:
-        raise ConfigError(f"{name}={raw!r} is not a number; unset it or give e.g. 20") from e
-    if value < 0:
-        raise ConfigError(f"{name}={raw!r} must not be negative")
+        raise ConfigError(f"{name}: {raw!r} is not a number; unset it or give one "
+                          f"(default {fallback:g})") from e
+    if not math.isfinite(value) or value < 0:
+        raise ConfigError(f"{name}: {raw!r} must be a finite number, 0 or more "
+                          f"(default {fallback:g})")
     return value
+
+
+def check_environment(env: Mapping[str, str] = os.environ) -> None:
+    """Parse every DIGEST_* setting that has a fixed form, so that a bad one stops a
+    command at its start with ``Error: DIGEST_X: ...`` instead of midway."""
+    for name in NUMBERS:
+        number_setting(env, name)
+    if env.get("DIGEST_NOW"):
+        parse_now(env["DIGEST_NOW"])

@@ -22,7 +22,7 @@ from typing import Any
 import httpx
 import pytest
 from selenium import webdriver
-from selenium.common.exceptions import WebDriverException
+from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webelement import WebElement
@@ -139,8 +139,24 @@ def submit(chrome: webdriver.Chrome, button: WebElement) -> None:
     """Click a submit button and wait until the next page replaced this one."""
     page = chrome.find_element(By.TAG_NAME, "html")
     button.click()
-    until(chrome, ec.staleness_of(page))
+    until(chrome, _replaced(page))
     until(chrome, lambda c: c.execute_script("return document.readyState") == "complete")
+
+
+def _replaced(page: WebElement) -> Callable[[Any], bool]:
+    """``ec.staleness_of``, also when chromedriver says so in its other words (a node
+    "does not belong to the document" while the next page replaces it)."""
+    def check(_: Any) -> bool:
+        try:
+            page.is_enabled()
+        except StaleElementReferenceException:
+            return True
+        except WebDriverException as e:
+            if "does not belong to the document" in str(e) or "No node with given id" in str(e):
+                return True
+            raise
+        return False
+    return check
 
 
 def button(chrome: webdriver.Chrome, label: str) -> WebElement:

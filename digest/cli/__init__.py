@@ -17,7 +17,7 @@ from rich.console import Console
 
 from digest import __version__, defaults
 from digest.errors import DigestError
-from digest.settings import Settings, parse_now
+from digest.settings import Settings, check_environment, parse_now
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -86,6 +86,7 @@ def cli(quiet: bool) -> None:
         digest papers --json
     """
     _setup_logging(quiet)
+    check_environment()
 
 
 def main() -> None:

@@ -10,10 +10,10 @@ import click
 from rich import box
 from rich.table import Table
 
-from digest import defaults
 from digest.bot import Bot, plan_jobs
 from digest.cli import _console, _settings, cli, settings_options
 from digest.config import load_config
+from digest.settings import number_setting
 from digest.store import Store
 
 
@@ -35,7 +35,7 @@ def run(once: bool, log_format: str, db: str, config: Path, now: str | None) -> 
         digest run --once
         digest run --log-format json 2>> /var/log/digest.jsonl
     """
-    watch = float(os.environ.get("DIGEST_WATCH_SECONDS") or defaults.WATCH_SECONDS)
+    watch = number_setting(os.environ, "DIGEST_WATCH_SECONDS")
     bot = Bot(_settings(db, config, now), log_format=log_format, watch_seconds=watch)
     asyncio.run(bot.once() if once else bot.run_forever())
 
