@@ -426,12 +426,15 @@ class Row:
     email: str
     name: str
     sections: list[dict[str, Any]]
+    ref: str
+    kind: str
 
 
 def outbox_rows(store: Store) -> list[Row]:
     """Every digest (not alert) planned with mail to send, i.e. not skipped or missed."""
     d, sub = s.digests.c, s.subscribers.c
-    query = select(d.id, d.period, d.state, sub.email, sub.name, d.sections).join(
+    query = select(d.id, d.period, d.state, sub.email, sub.name, d.sections, sub.ref,
+                   d.kind).join(
         s.subscribers).where(d.kind == "digest", d.state.not_in(("skipped", "missed")))
     with store.engine.connect() as conn:
         return [Row(*row) for row in conn.execute(query.order_by(d.id))]
@@ -440,7 +443,7 @@ def outbox_rows(store: Store) -> list[Row]:
 def check_pass(rows: list[Row], tally: Tally, env: dict[str, str]) -> dict[str, int]:
     """Each planned digest sent, and received by the sink exactly once."""
     envelope = MailSettings.from_env(env).envelope
-    expected = {envelope.message_id(r.id, r.period) for r in rows}
+    expected = {envelope.message_id(r.ref, r.kind, r.period) for r in rows}
     return {"expected": len(expected), "received": tally.counted,
             "sent_in_outbox": sum(r.state == "sent" for r in rows),
             "duplicates": sum(n - 1 for n in tally.ids.values() if n > 1),

@@ -28,7 +28,8 @@ def test_headers_and_parts_as_received(run: Any, mail_env: dict[str, str], smtp:
     assert msg["To"] == "Ada Lovelace <ada@example.org>"
     assert msg["Subject"].startswith("Daily Papers for Ada Lovelace: ")
     assert msg["Date"] == "Mon, 01 Jun 2026 07:00:00 +0000"
-    assert re.fullmatch(r"<digest-\d+-202606010600@example\.org>", msg["Message-ID"])
+    ref = Store(db_url).record(email="ada@example.org").ref  # type: ignore[union-attr]
+    assert msg["Message-ID"] == f"<digest-{ref}-20260601T060000000000@example.org>"
     assert msg["List-Id"] == "Paper Digest <digest.example.org>"
     unsubscribe = re.fullmatch(r"<(https://digest\.example\.org/unsubscribe/[\w.-]+)>, "
                                r"<mailto:digest@example\.org\?subject=unsubscribe>",

@@ -74,7 +74,8 @@ def message_ids(smtp: SmtpServer) -> Counter[str]:
 
 
 def expected_ids(store: Store) -> set[str]:
-    return {f"<digest-{row.id}-{row.period:%Y%m%d%H%M}@example.org>" for row in store.outbox()}
+    return {f"<{row.kind}-{row.ref}-{row.period:%Y%m%dT%H%M%S%f}@example.org>"
+            for row in store.outbox()}
 
 
 @pytest.fixture

@@ -146,7 +146,8 @@ class Mailer:
         return self.composer.build(
             rendered, to_name=entry.subscriber.name, to_email=entry.subscriber.email,
             date=now, unsubscribe_url=links.unsubscribe,
-            message_id=self.mail.envelope.message_id(entry.id, entry.period))
+            message_id=self.mail.envelope.message_id(entry.subscriber.ref, entry.kind,
+                                                     entry.period))
 
 
 # Digests claimed per transaction; outcomes are recorded at least every FLUSH mails (and

@@ -51,9 +51,10 @@ class Envelope:
     def list_id(self) -> str:
         return f"{self.list_name} <digest.{self.domain}>"
 
-    def message_id(self, digest_id: int, period: datetime) -> str:
-        """Stable per outbox row, so a retried digest is recognisable as the same mail."""
-        return f"<digest-{digest_id}-{period:%Y%m%d%H%M}@{self.domain}>"
+    def message_id(self, ref: str, kind: str, period: datetime) -> str:
+        """Stable per outbox row (one per subscriber, by their random ref, and period), so
+        a retried digest is recognisable as the same mail; no row id in it."""
+        return f"<{kind}-{ref}-{period:%Y%m%dT%H%M%S%f}@{self.domain}>"
 
 
 def build_message(

@@ -309,11 +309,13 @@ class OutboxRow:
     next_attempt_at: datetime | None
     last_error: str | None
     sent_at: datetime | None
+    ref: str = ""  # the subscriber's
 
 
 def listing(conn: Connection) -> list[OutboxRow]:
     """Every digest in the outbox, oldest first."""
     c = s.digests.c
     query = select(c.id, s.subscribers.c.email, c.kind, c.period, c.state, c.attempts,
-                   c.next_attempt_at, c.last_error, c.sent_at).join(s.subscribers).order_by(c.id)
-    return [OutboxRow(*row) for row in conn.execute(query)]
+                   c.next_attempt_at, c.last_error, c.sent_at, s.subscribers.c.ref
+                   ).join(s.subscribers).order_by(c.id)
+    return [OutboxRow(**row._asdict()) for row in conn.execute(query)]
