@@ -8,7 +8,9 @@ state-changing form is bound to a signed per-action, per-subscriber token in its
 ``SameSite=Lax`` cookie. The subscribe form always answers the same "check your inbox"
 page, known address or not, and mails (a confirmation, or "you are subscribed already"
 with the preferences link) are capped per address and day; clients are rate-limited.
-Database calls run in a thread pool, off the event loop.
+Database calls run in a thread pool, off the event loop, and wait at most
+``LOCK_WAIT`` seconds for a lock another process holds: then the answer is 503 with
+``Retry-After`` and nothing was changed. An answer of 200 means the change is committed.
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ from digest.deliver.tokens import Tokens
 from digest.deliver.transport import Transport
 from digest.errors import DigestError
 from digest.render import templates_env
-from digest.store import Record, Store
+from digest.store import DatabaseBusy, Record, Store
 from digest.text import name_key
 
 log = logging.getLogger("digest.web")
@@ -61,6 +63,12 @@ HEADERS = {
                                "frame-ancestors 'none'; base-uri 'none'",
 }
 CSRF_COOKIE = "digest_csrf"
+# A page waits this many seconds for a database lock another process holds (a send pass,
+# an import; the command line waits 30 s), so that its 503 comes well before a browser,
+# a proxy (nginx: 60 s) or a mail provider's one-click unsubscribe gives up. The 503 says
+# to try again after RETRY_AFTER seconds.
+LOCK_WAIT = 5.0
+RETRY_AFTER = 30
 MAX_LINES = 100  # authors, keywords, exclusions, categories: at most this many each
 MAX_LINE = 200  # characters per entry
 LIST_FIELDS = ("authors", "keywords", "exclude", "categories")
@@ -169,6 +177,7 @@ def create_app(store: Store, tokens: Tokens, clock: Callable[[], datetime],
                mail: MailSettings, transport: Transport) -> ASGIApp:
     """The ASGI app."""
     env = templates_env()
+    store = store.waiting(LOCK_WAIT)
     limit = ClientLimit(defaults.FORM_POSTS_PER_CLIENT,
                         timedelta(seconds=defaults.FORM_WINDOW_SECONDS), clock)
     valid_for = timedelta(hours=defaults.CONFIRM_HOURS)
@@ -342,8 +351,16 @@ def create_app(store: Store, tokens: Tokens, clock: Callable[[], datetime],
             notice = "Unsubscribed." if do == "unsubscribe" else "Subscribed again."
         else:
             return message("Nothing to do", "The form did not say what to do.", 400)
-        return page("manage", record=await call(store.record, ref=record.ref),
-                    form=Form({}, {}), notice=notice, action=request.url.path)
+        return await changed_page(record, notice, request.url.path)
+
+    async def changed_page(record: Record, notice: str, action: str) -> Response:
+        """The preferences page after a change that is committed: never a 503."""
+        try:
+            after = await call(store.record, ref=record.ref)
+        except DatabaseBusy:
+            return message(notice, "Your preferences page could not be read back just now "
+                           "(the database is busy); reload it in a minute.")
+        return page("manage", record=after, form=Form({}, {}), notice=notice, action=action)
 
     # ---- links from the mail ----------------------------------------------------------
 
@@ -413,6 +430,12 @@ def create_app(store: Store, tokens: Tokens, clock: Callable[[], datetime],
             response.headers.update(exc.headers)
         return response
 
+    async def busy(request: Request, exc: Exception) -> Response:
+        response = message("Busy, please try again", "The digest's database is busy just "
+                           "now, so nothing was changed. Please try again in a minute.", 503)
+        response.headers["Retry-After"] = str(RETRY_AFTER)
+        return response
+
     routes = [
         Route("/", subscribe_form, methods=["GET"]),
         Route("/subscribe", subscribe, methods=["GET", "POST"]),
@@ -424,7 +447,7 @@ def create_app(store: Store, tokens: Tokens, clock: Callable[[], datetime],
         Route("/health", health, methods=["GET"]),
     ]
     app = Starlette(routes=routes, exception_handlers={
-        HTTPException: not_found, Exception: not_found})
+        HTTPException: not_found, DatabaseBusy: busy, Exception: not_found})
     app.router.redirect_slashes = False  # a redirect would follow the request's Host
     return SecurityHeaders(app)  # outermost: errors, 500 included, carry the headers too
 

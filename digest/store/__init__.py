@@ -8,6 +8,7 @@ few operations the pipeline needs, each one transaction. Stages get frozen
 
 from __future__ import annotations
 
+import copy
 import secrets
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -16,7 +17,13 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, delete, event, func, insert, select
-from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import (
+    ArgumentError,
+    IntegrityError,
+    OperationalError,
+    SQLAlchemyError,
+)
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from digest.errors import StoreError
 from digest.model import History, OutboxEntry, Paper, Plan, Subscriber
@@ -28,9 +35,17 @@ from digest.store import subscribers as subscriber_sql
 from digest.store.papers import SaveResult
 from digest.store.subscribers import Member, Record, SyncResult
 
-__all__ = ["Member", "Record", "SaveResult", "Store", "SyncResult"]
+__all__ = ["DatabaseBusy", "Member", "Record", "SaveResult", "Store", "SyncResult"]
 _ATTEMPTS = 3  # a write that lost a race on a UNIQUE key is tried again
+# Seconds a transaction waits for a lock another process holds (SQLite's busy_timeout)
+# before it gives up with DatabaseBusy; ``Store.waiting`` sets a shorter wait for a use.
+LOCK_WAIT = 30.0
 T = TypeVar("T")
+
+
+class DatabaseBusy(StoreError):
+    """Another process held the database's lock for longer than this use waits; the
+    transaction did nothing. Trying again later may succeed."""
 
 
 class Store:
@@ -45,11 +60,20 @@ class Store:
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
             event.listen(self.engine, "begin", _sqlite_begin)
+        elif self.engine.dialect.name == "postgresql":
+            event.listen(self.engine, "begin", _postgres_begin)
         try:
             s.metadata.create_all(self.engine)
         except OperationalError as e:
             raise StoreError(f"cannot open database {self.engine.url!r}: {e.orig}; "
                              "check --db or DIGEST_DB and that its folder exists") from e
+
+    def waiting(self, seconds: float) -> Store:
+        """This database, but each transaction waits at most ``seconds`` for a lock that
+        another process holds, then raises DatabaseBusy (same connections)."""
+        other = copy.copy(self)
+        other.engine = self.engine.execution_options(lock_wait=seconds)
+        return other
 
     @contextmanager
     def _begin(self) -> Iterator[Connection]:
@@ -59,6 +83,10 @@ class Store:
         except (IntegrityError, StoreError):
             raise
         except SQLAlchemyError as e:
+            if _is_busy(e):
+                wait = self.engine.get_execution_options().get("lock_wait", LOCK_WAIT)
+                raise DatabaseBusy(f"the database is busy: another process held its lock "
+                                   f"for more than {wait:g} s; try again") from e
             raise StoreError(f"database error: {e}") from e
 
     def _retrying(self, work: Callable[[Connection], T], what: str) -> T:
@@ -359,12 +387,35 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute(f"PRAGMA busy_timeout={int(LOCK_WAIT * 1000)}")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.close()
 
 
 def _sqlite_begin(conn: Connection) -> None:
     """Take SQLite's write lock when a transaction starts, not halfway through: two
-    processes then queue (busy_timeout) instead of failing when a read turns into a write."""
+    processes then queue (busy_timeout) instead of failing when a read turns into a write.
+    The wait is this use's (``Store.waiting``); a pooled connection remembers its own."""
+    wait_ms = int(conn.get_execution_options().get("lock_wait", LOCK_WAIT) * 1000)
+    info = conn.connection.info
+    if info.get("busy_ms", int(LOCK_WAIT * 1000)) != wait_ms:
+        conn.exec_driver_sql(f"PRAGMA busy_timeout={wait_ms}")
+        info["busy_ms"] = wait_ms
     conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _postgres_begin(conn: Connection) -> None:
+    """A use with its own wait (``Store.waiting``) gives up on a lock after it."""
+    wait = conn.get_execution_options().get("lock_wait")
+    if wait is not None:
+        conn.exec_driver_sql(f"SET LOCAL lock_timeout = {int(wait * 1000)}")
+
+
+def _is_busy(e: SQLAlchemyError) -> bool:
+    """Whether ``e`` means another process holds a lock (SQLite's SQLITE_BUSY or
+    SQLITE_LOCKED, PostgreSQL's lock_not_available) or every pooled connection is taken."""
+    orig = getattr(e, "orig", None)
+    code = getattr(orig, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF in (5, 6)
+    return isinstance(e, PoolTimeout) or getattr(orig, "sqlstate", None) == "55P03"
