@@ -4,8 +4,12 @@ headers of error answers, and hostile bytes in what the pages echo."""
 
 from __future__ import annotations
 
+import json
+import re
 import sqlite3
+import string
 import time
+import zlib
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
@@ -17,20 +21,21 @@ import httpx
 import psycopg
 import pytest
 from click.testing import CliRunner
+from itsdangerous.encoding import base64_decode
 from starlette.testclient import TestClient
 
 from digest.cli import cli
 from digest.deliver import MailSettings
 from digest.deliver.message import Envelope
-from digest.deliver.tokens import Tokens
+from digest.deliver.tokens import ACTIONS, Tokens
 from digest.deliver.transport import MaildirTransport
 from digest.store import Store, schema
-from digest.web import create_app
+from digest.web import HEADERS, create_app
 from tests import test_web
 from tests.mailing import NOW
 from tests.pgserver import PgCluster, cluster_or_skip
 from tests.serving import serving
-from tests.test_web import SECRET, Site
+from tests.test_web import SECRET, Site, form_token, link, path, subscribe
 
 site = test_web.site  # the fixture: digest serve with a real SMTP server
 
@@ -145,3 +150,127 @@ def test_a_row_locked_on_postgresql_answers_503_soon(cluster: PgCluster, tmp_pat
     finally:
         schema.metadata.drop_all(store.engine)
         store.engine.dispose()
+
+
+# ---- tokens, and what links, pages and mails let anyone learn -------------------------
+
+BASE64 = string.ascii_uppercase + string.ascii_lowercase + string.digits + "-_"
+
+
+def test_any_changed_character_of_a_token_is_refused() -> None:
+    tokens = Tokens(SECRET)
+    made = [(action, tokens.make(action, "Rf3_x-9QaB0c", *args))
+            for action in ACTIONS
+            for args in ((), ("Maojiang Su",), (1780297200,), ("diffusion model " * 12,))]
+    assert any(t.startswith(".") for _, t in made)  # compressed ones too
+    for action, token in made:
+        assert tokens.read(action, token) is not None
+        for i, old in enumerate(token):
+            for new in BASE64 + ".=":
+                if new != old:
+                    changed = token[:i] + new + token[i + 1:]
+                    assert tokens.read(action, changed) is None, (action, i, new)
+        for changed in (token[:-1], token + "A", token + "=", " " + token):
+            assert tokens.read(action, changed) is None
+
+
+def spare_bits_flipped(token: str) -> str:
+    """The token with its payload's last character changed in bits base64 throws away:
+    it decodes to the same bytes and so carries the same signed value."""
+    dot = "." if token.startswith(".") else ""  # compressed
+    payload, _, signature = token.removeprefix(dot).partition(".")
+    assert len(payload) % 4 in (2, 3), payload
+    flipped = payload[:-1] + BASE64[BASE64.index(payload[-1]) ^ 1]
+    assert base64_decode(flipped) == base64_decode(payload)
+    return f"{dot}{flipped}.{signature}"
+
+
+def test_a_token_with_its_spare_bits_changed_acts_on_nothing(site: Site) -> None:
+    tokens = Tokens(SECRET)
+    grace = site.record("grace@example.org")
+    web = site.client()
+    forged = [f"/unsubscribe/{spare_bits_flipped(tokens.make('unsubscribe', grace.ref))}",
+              f"/manage/{spare_bits_flipped(tokens.make('manage', grace.ref))}",
+              f"/m/{spare_bits_flipped(tokens.make('card', grace.ref))}?t=diffusion",
+              f"/m/{spare_bits_flipped(tokens.make('mute', grace.ref, 'diffusion'))}"]
+    for url in forged:
+        assert web.get(url).status_code == 400, url
+        assert web.post(url, data={"do": "unsubscribe"}).status_code == 400, url
+    assert site.record("grace@example.org") == grace
+
+
+def payload(token: str) -> list[Any]:
+    """What a token carries, unsigned: itsdangerous' base64 JSON, zlib'd after a dot."""
+    data = token.rpartition(".")[0]
+    raw = base64_decode(data.lstrip("."))
+    value = json.loads(zlib.decompress(raw) if data.startswith(".") else raw)
+    assert isinstance(value, list)
+    return value
+
+
+def row_id(db_url: str, table: str, where: str = "1 = 1") -> list[int]:
+    with sqlite3.connect(db_url.removeprefix("sqlite:///")) as db:
+        return [row[0] for row in db.execute(f"SELECT id FROM {table} WHERE {where}")]
+
+
+def test_links_pages_cookies_and_mails_carry_no_row_id(site: Site, run: Any) -> None:
+    web = site.client()
+    page = web.get("/")
+    form = payload(form_token(page.text))
+    assert form == [web.cookies["digest_csrf"]] and len(form[0]) >= 32  # random
+    subscribe(web, email="wes@example.org", authors="Maojiang Su")
+    (confirmation,) = site.mails_to("wes@example.org")
+    confirm = path(link(confirmation, "To confirm, open this link (it is valid for 48 hours)"))
+    done = web.post(confirm).text
+    assert run("send", "--now", NOW.isoformat(), env=site.env).exit_code == 0
+    digest = site.mails_to("wes@example.org", 2)[1]
+    manage = path(link(digest, "Preferences"))
+    shown = web.get(manage).text
+    wes = site.record("wes@example.org")
+    (wes_id,) = row_id(site.db_url, "subscribers", "email_key = 'wes@example.org'")
+    found = re.findall(r"/(?:confirm|manage|unsubscribe|[fum])/([\w.-]+)",
+                       "\n".join((done, shown, confirm, digest["List-Unsubscribe"],
+                                  *(part.get_content() for part in digest.iter_parts()))))
+    assert len(found) >= 6
+    for token in found:
+        value = payload(token)
+        assert value[0] == wes.ref and wes_id not in value and str(wes_id) not in value
+        assert all(isinstance(v, str) or v > 10**9 for v in value[1:])  # names; a time
+    assert str(wes_id) not in re.findall(r"\d+", confirmation["Message-ID"])
+    assert set(web.cookies) == {"digest_csrf"}
+
+
+@pytest.mark.xfail(strict=True, reason="a digest's Message-ID is <digest-ROWID-PERIOD@...>, "
+                   "made by digest/deliver (Mailer.compose, Envelope.message_id), which "
+                   "another change owns; see /work/notes-web.md")
+def test_a_digests_message_id_carries_no_row_id(site: Site, run: Any) -> None:
+    assert run("send", "--now", NOW.isoformat(), env=site.env).exit_code == 0
+    (ada,) = site.mails_to("ada@example.org")
+    ids = row_id(site.db_url, "digests")
+    assert ids and not set(map(str, ids)) & set(re.findall(r"\d+", ada["Message-ID"]))
+
+
+# ---- the headers of every answer ------------------------------------------------------
+
+def test_every_error_answer_carries_the_security_headers_and_a_true_allow(site: Site) -> None:
+    web = site.client()
+    token = Tokens(SECRET).make("manage", site.record("ada@example.org").ref)
+    posts = ["/subscribe", *(f"/{p}/{token}" for p in ("confirm", "manage", "unsubscribe",
+                                                       "f", "u", "m"))]
+    answers = [web.head("/"), web.get("/nowhere"), web.get("/f/"), web.post("/health"),
+               web.get(f"/manage/{token}/x"), web.get("/subscribe/"),
+               web.post("/subscribe", content=b"--x\r\n",
+                        headers={"content-type": "multipart/form-data; boundary=x"})]
+    for url in ("/", "/health", *posts):
+        for method in ("PUT", "DELETE", "PATCH", "OPTIONS"):
+            answer = web.request(method, url)
+            assert answer.status_code == 405, (method, url)
+            allowed = {m.strip() for m in answer.headers["allow"].split(",")}
+            assert allowed == ({"GET", "HEAD", "POST"} if url in posts else {"GET", "HEAD"})
+            answers.append(answer)
+    assert [a.status_code for a in answers[:7]] == [200, 404, 404, 405, 404, 404, 400]
+    for answer in answers:
+        for name, value in HEADERS.items():
+            assert answer.headers[name] == value, (answer.request.url, name)
+    assert "frame-ancestors 'none'" in HEADERS["Content-Security-Policy"]
+    assert HEADERS["X-Frame-Options"] == "DENY"
