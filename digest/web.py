@@ -19,6 +19,7 @@ import base64
 import hashlib
 import logging
 import secrets
+import unicodedata
 from collections import OrderedDict, deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -43,7 +44,7 @@ from digest.deliver.message import build_notice
 from digest.deliver.tokens import Tokens
 from digest.deliver.transport import Transport
 from digest.errors import DigestError
-from digest.render import templates_env
+from digest.render import one_line, templates_env
 from digest.store import DatabaseBusy, Record, Store
 from digest.text import name_key
 
@@ -72,6 +73,7 @@ RETRY_AFTER = 30
 MAX_LINES = 100  # authors, keywords, exclusions, categories: at most this many each
 MAX_LINE = 200  # characters per entry
 LIST_FIELDS = ("authors", "keywords", "exclude", "categories")
+TEXTAREAS = ("authors", "keywords", "exclude")  # one entry a line
 
 
 class SecurityHeaders:
@@ -170,7 +172,19 @@ def read_prefs(form: FormData, base: Mapping[str, Any], fields: tuple[str, ...],
     problems.update({k: v.removeprefix(f"{k}: ").replace('"HH:MM", e.g. "07:30"',
                                                           "HH:MM, e.g. 07:30")
                      for k, v in found.items() if k not in problems})
-    return (prefs if not problems else None), Form(values, problems)
+    return (prefs if not problems else None), Form(shown(values), problems)
+
+
+def shown(values: Mapping[str, str]) -> dict[str, str]:
+    """Values as typed, to show again: without control characters (escapes, NUL, CR),
+    one entry a line in the fields that take several."""
+    return {k: "\n".join(map(one_line, v.splitlines())) if k in TEXTAREAS else one_line(v)
+            for k, v in values.items()}
+
+
+def printable(text: str) -> bool:
+    """Whether ``text`` holds no control, format or line-separator characters."""
+    return not any(unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") for c in text)
 
 
 def create_app(store: Store, tokens: Tokens, clock: Callable[[], datetime],
@@ -222,7 +236,7 @@ def create_app(store: Store, tokens: Tokens, clock: Callable[[], datetime],
             args = [] if found is None else found[1]
             target = args.pop() if len(args) == 1 else None
         if found is None or args or not isinstance(target, str) or not target.strip() \
-                or len(target) > MAX_LINE:
+                or len(target) > MAX_LINE or not printable(target):
             return None
         return found[0], target
 

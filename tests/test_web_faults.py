@@ -274,3 +274,43 @@ def test_every_error_answer_carries_the_security_headers_and_a_true_allow(site: 
             assert answer.headers[name] == value, (answer.request.url, name)
     assert "frame-ancestors 'none'" in HEADERS["Content-Security-Policy"]
     assert HEADERS["X-Frame-Options"] == "DENY"
+
+
+# ---- what the pages echo --------------------------------------------------------------
+
+RAW = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # control characters but tab and LF
+
+
+def test_a_failed_write_shows_nothing_and_logs_no_parameters(
+        mail_env: dict[str, str], db_url: str, tmp_path: Path) -> None:
+    env = {**mail_env, "DIGEST_DB": db_url, "DIGEST_SECRET": SECRET,
+           "DIGEST_NOW": NOW.isoformat()}
+    log = tmp_path / "serve.log"
+    with serving(env, log=log) as base:
+        ref = Store(db_url).record(email="grace@example.org").ref
+        with sqlite3.connect(db_url.removeprefix("sqlite:///")) as db:
+            db.execute("CREATE TRIGGER no_leaving BEFORE UPDATE ON subscribers WHEN "
+                       "NEW.unsubscribed_at IS NOT NULL BEGIN SELECT json('{'); END")
+        answer = httpx.post(f"{base}/unsubscribe/{Tokens(SECRET).make('unsubscribe', ref)}")
+    assert answer.status_code == 500 and "Something went wrong" in answer.text
+    assert "json" not in answer.text.lower() and ref not in answer.text
+    logged = log.read_text()
+    assert "malformed JSON" in logged  # the admin learns what failed...
+    assert "[parameters" not in logged and "2026-06-01 07:00" not in logged  # not values
+
+
+def test_pages_echo_no_control_characters(site: Site) -> None:
+    web = site.client()
+    ada = site.record("ada@example.org")
+    hostile = "Europe/\r\nBerlin\x1b[2J\x00"
+    answers = [subscribe(web, email="x\x1b[2J@example.org", name="\x1b]0;hi\x07",
+                         authors="A\x00B\r\nC\x1bD", timezone=hostile)]
+    card = Tokens(SECRET).make("card", ada.ref)
+    for target in ("\x1b[2J", "Ada\x00", "A\rB", "A\nB", "\u2028x"):
+        answers += [web.get(f"/f/{card}", params={"t": target}),
+                    web.post(f"/f/{card}", params={"t": target})]
+    for answer in answers:
+        assert answer.status_code == 400, answer.request.url
+        assert not RAW.search(answer.text), (answer.request.url, RAW.findall(answer.text))
+        assert "\u2028" not in answer.text and "Berlin\n" not in answer.text
+    assert site.record("ada@example.org") == ada

@@ -29,6 +29,7 @@ import aiosmtplib
 
 from digest import defaults
 from digest.errors import ConfigError, DigestError
+from digest.render import one_line
 from digest.settings import number_setting
 
 # A message as built (``build_message`` gives the wire bytes) or an ``EmailMessage``.
@@ -148,7 +149,8 @@ class SmtpConnection:
             await self._transaction(smtp, sender, recipient, data)
         except aiosmtplib.SMTPAuthenticationError as e:
             await self.close()
-            raise SetupError(f"{self.settings.where} refused the login ({e.code} {e.message});"
+            raise SetupError(f"{self.settings.where} refused the login "
+                             f"({one_line(f'{e.code} {e.message}')});"
                              " check the user in DIGEST_SMTP_URL and DIGEST_SMTP_PASSWORD") from e
         except aiosmtplib.SMTPRecipientRefused as e:
             raise self._classify(e.code, e.message) from e
@@ -161,7 +163,8 @@ class SmtpConnection:
                                  f"{self.settings.timeout:g} s") from e
         except aiosmtplib.SMTPServerDisconnected as e:
             await self.close()
-            raise TransientError(f"{self.settings.where} closed the connection ({e})") from e
+            raise TransientError(f"{self.settings.where} closed the connection "
+                                 f"({one_line(str(e))})") from e
         except aiosmtplib.SMTPConnectError as e:
             await self.close()
             raise self._connect_error(e) from e
@@ -225,7 +228,7 @@ class SmtpConnection:
         return smtp
 
     def _classify(self, code: int, message: str) -> DigestError:
-        reply = f"{code} {message}".strip()
+        reply = one_line(f"{code} {message}")  # a server's reply: no CR, LF, NUL, ESC
         if code == 530:
             return SetupError(f"{self.settings.where} requires something first ({reply}); "
                               "if it wants STARTTLS, drop ?starttls=off from DIGEST_SMTP_URL")
@@ -238,7 +241,7 @@ class SmtpConnection:
             return self._tls_error(e)
         if isinstance(e, aiosmtplib.SMTPConnectResponseError):
             return self._classify(e.code, e.message)
-        return TransientError(f"cannot connect to {self.settings.where}: {e}")
+        return TransientError(f"cannot connect to {self.settings.where}: {one_line(str(e))}")
 
     def _tls_error(self, e: Exception) -> DigestError:
         s = self.settings
@@ -249,7 +252,7 @@ class SmtpConnection:
             hint = "the server does not offer STARTTLS, which ?starttls=required demands"
         else:
             hint = "check the server's certificate, or DIGEST_SMTP_CAFILE for a private CA"
-        return SetupError(f"TLS with {s.where} failed ({e}); {hint}")
+        return SetupError(f"TLS with {s.where} failed ({one_line(str(e))}); {hint}")
 
     async def close(self) -> None:
         smtp, self._smtp = self._smtp, None

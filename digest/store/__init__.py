@@ -9,6 +9,7 @@ few operations the pipeline needs, each one transaction. Stages get frozen
 from __future__ import annotations
 
 import copy
+import re
 import secrets
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -52,10 +53,10 @@ class Store:
     """A digest database. Raises StoreError when it cannot be opened or written."""
 
     def __init__(self, url: str) -> None:
-        try:
-            self.engine: Engine = create_engine(url)
+        try:  # no parameters in errors and logs: they hold secrets and addresses
+            self.engine: Engine = create_engine(url, hide_parameters=True)
         except (ArgumentError, ImportError, ValueError) as e:
-            raise StoreError(f"cannot use database URL {url!r}: {e}; "
+            raise StoreError(f"cannot use database URL {_no_password(url)!r}: {e}; "
                              "check --db or DIGEST_DB (e.g. sqlite:///digest.db)") from e
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
@@ -65,7 +66,7 @@ class Store:
         try:
             s.metadata.create_all(self.engine)
         except OperationalError as e:
-            raise StoreError(f"cannot open database {self.engine.url!r}: {e.orig}; "
+            raise StoreError(f"cannot open database {self.engine.url!r}: {_reason(e)}; "
                              "check --db or DIGEST_DB and that its folder exists") from e
 
     def waiting(self, seconds: float) -> Store:
@@ -87,7 +88,7 @@ class Store:
                 wait = self.engine.get_execution_options().get("lock_wait", LOCK_WAIT)
                 raise DatabaseBusy(f"the database is busy: another process held its lock "
                                    f"for more than {wait:g} s; try again") from e
-            raise StoreError(f"database error: {e}") from e
+            raise StoreError(f"database error: {_reason(e)}") from e
 
     def _retrying(self, work: Callable[[Connection], T], what: str) -> T:
         """Run ``work`` in a transaction, again if it lost a race on a UNIQUE key."""
@@ -97,7 +98,7 @@ class Store:
                     return work(conn)
             except IntegrityError as e:
                 if attempt == _ATTEMPTS - 1:
-                    raise StoreError(f"could not {what}: {e.orig}") from e
+                    raise StoreError(f"could not {what}: {_reason(e)}") from e
         raise AssertionError("unreachable")
 
     def save_papers(
@@ -419,3 +420,16 @@ def _is_busy(e: SQLAlchemyError) -> bool:
     if code is not None:
         return code & 0xFF in (5, 6)
     return isinstance(e, PoolTimeout) or getattr(orig, "sqlstate", None) == "55P03"
+
+
+def _reason(e: SQLAlchemyError) -> str:
+    """What the database said, for a message: the driver's first line only, never the
+    SQL, its parameters, or the lines after (PostgreSQL's DETAIL quotes a row's values)."""
+    orig = getattr(e, "orig", None)
+    said = str(orig if orig is not None else e).strip().splitlines()
+    return said[0] if said else type(e).__name__
+
+
+def _no_password(url: str) -> str:
+    """A database URL for messages: its password, if it has one, as ***."""
+    return re.sub(r"(://[^/:@]*:)[^/]*@", r"\1***@", url, count=1)
