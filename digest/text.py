@@ -28,6 +28,17 @@ _LATEX_SPAN = re.compile(
 )
 
 
+# Anything that could break a header line or hide text: controls, line and paragraph
+# separators (U+2028/U+2029), next-line (U+0085), format characters.
+_BREAKS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u200b-\u200f\u202a-\u202e\ufeff]+")
+
+
+@lru_cache(maxsize=1 << 16)
+def one_line(text: str) -> str:
+    """``text`` with every line break or control character turned into a single space."""
+    return " ".join(_BREAKS.sub(" ", text).split())
+
+
 def squash(text: str) -> str:
     """Collapse runs of white space (newlines included) to one space and strip the ends."""
     return _SPACES.sub(" ", text).strip()

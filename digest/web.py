@@ -8,7 +8,9 @@ state-changing form is bound to a signed per-action, per-subscriber token in its
 ``SameSite=Lax`` cookie. The subscribe form always answers the same "check your inbox"
 page, known address or not, and mails (a confirmation, or "you are subscribed already"
 with the preferences link) are capped per address and day; clients are rate-limited.
-Database calls run in a thread pool, off the event loop.
+Database calls run in a thread pool, off the event loop, and wait at most
+``LOCK_WAIT`` seconds for a lock another process holds: then the answer is 503 with
+``Retry-After`` and nothing was changed. An answer of 200 means the change is committed.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import base64
 import hashlib
 import logging
 import secrets
+import unicodedata
 from collections import OrderedDict, deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -41,8 +44,8 @@ from digest.deliver.message import build_notice
 from digest.deliver.tokens import Tokens
 from digest.deliver.transport import Transport
 from digest.errors import DigestError
-from digest.render import templates_env
-from digest.store import Record, Store
+from digest.render import one_line, templates_env
+from digest.store import DatabaseBusy, Record, Store
 from digest.text import name_key
 
 log = logging.getLogger("digest.web")
@@ -61,9 +64,16 @@ HEADERS = {
                                "frame-ancestors 'none'; base-uri 'none'",
 }
 CSRF_COOKIE = "digest_csrf"
+# A page waits this many seconds for a database lock another process holds (a send pass,
+# an import; the command line waits 30 s), so that its 503 comes well before a browser,
+# a proxy (nginx: 60 s) or a mail provider's one-click unsubscribe gives up. The 503 says
+# to try again after RETRY_AFTER seconds.
+LOCK_WAIT = 5.0
+RETRY_AFTER = 30
 MAX_LINES = 100  # authors, keywords, exclusions, categories: at most this many each
 MAX_LINE = 200  # characters per entry
 LIST_FIELDS = ("authors", "keywords", "exclude", "categories")
+TEXTAREAS = ("authors", "keywords", "exclude")  # one entry a line
 
 
 class SecurityHeaders:
@@ -162,13 +172,26 @@ def read_prefs(form: FormData, base: Mapping[str, Any], fields: tuple[str, ...],
     problems.update({k: v.removeprefix(f"{k}: ").replace('"HH:MM", e.g. "07:30"',
                                                           "HH:MM, e.g. 07:30")
                      for k, v in found.items() if k not in problems})
-    return (prefs if not problems else None), Form(values, problems)
+    return (prefs if not problems else None), Form(shown(values), problems)
+
+
+def shown(values: Mapping[str, str]) -> dict[str, str]:
+    """Values as typed, to show again: without control characters (escapes, NUL, CR),
+    one entry a line in the fields that take several."""
+    return {k: "\n".join(map(one_line, v.splitlines())) if k in TEXTAREAS else one_line(v)
+            for k, v in values.items()}
+
+
+def printable(text: str) -> bool:
+    """Whether ``text`` holds no control, format or line-separator characters."""
+    return not any(unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") for c in text)
 
 
 def create_app(store: Store, tokens: Tokens, clock: Callable[[], datetime],
                mail: MailSettings, transport: Transport) -> ASGIApp:
     """The ASGI app."""
     env = templates_env()
+    store = store.waiting(LOCK_WAIT)
     limit = ClientLimit(defaults.FORM_POSTS_PER_CLIENT,
                         timedelta(seconds=defaults.FORM_WINDOW_SECONDS), clock)
     valid_for = timedelta(hours=defaults.CONFIRM_HOURS)
@@ -213,7 +236,7 @@ def create_app(store: Store, tokens: Tokens, clock: Callable[[], datetime],
             args = [] if found is None else found[1]
             target = args.pop() if len(args) == 1 else None
         if found is None or args or not isinstance(target, str) or not target.strip() \
-                or len(target) > MAX_LINE:
+                or len(target) > MAX_LINE or not printable(target):
             return None
         return found[0], target
 
@@ -342,8 +365,16 @@ def create_app(store: Store, tokens: Tokens, clock: Callable[[], datetime],
             notice = "Unsubscribed." if do == "unsubscribe" else "Subscribed again."
         else:
             return message("Nothing to do", "The form did not say what to do.", 400)
-        return page("manage", record=await call(store.record, ref=record.ref),
-                    form=Form({}, {}), notice=notice, action=request.url.path)
+        return await changed_page(record, notice, request.url.path)
+
+    async def changed_page(record: Record, notice: str, action: str) -> Response:
+        """The preferences page after a change that is committed: never a 503."""
+        try:
+            after = await call(store.record, ref=record.ref)
+        except DatabaseBusy:
+            return message(notice, "Your preferences page could not be read back just now "
+                           "(the database is busy); reload it in a minute.")
+        return page("manage", record=after, form=Form({}, {}), notice=notice, action=action)
 
     # ---- links from the mail ----------------------------------------------------------
 
@@ -413,6 +444,12 @@ def create_app(store: Store, tokens: Tokens, clock: Callable[[], datetime],
             response.headers.update(exc.headers)
         return response
 
+    async def busy(request: Request, exc: Exception) -> Response:
+        response = message("Busy, please try again", "The digest's database is busy just "
+                           "now, so nothing was changed. Please try again in a minute.", 503)
+        response.headers["Retry-After"] = str(RETRY_AFTER)
+        return response
+
     routes = [
         Route("/", subscribe_form, methods=["GET"]),
         Route("/subscribe", subscribe, methods=["GET", "POST"]),
@@ -424,7 +461,7 @@ def create_app(store: Store, tokens: Tokens, clock: Callable[[], datetime],
         Route("/health", health, methods=["GET"]),
     ]
     app = Starlette(routes=routes, exception_handlers={
-        HTTPException: not_found, Exception: not_found})
+        HTTPException: not_found, DatabaseBusy: busy, Exception: not_found})
     app.router.redirect_slashes = False  # a redirect would follow the request's Host
     return SecurityHeaders(app)  # outermost: errors, 500 included, carry the headers too
 

@@ -7,7 +7,8 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
+from pathlib import Path
 
 import httpx
 import pytest
@@ -22,27 +23,29 @@ def free_base() -> tuple[int, str]:
 
 
 @contextmanager
-def serving(env: dict[str, str], port: int | None = None) -> Iterator[str]:
-    """Run ``digest serve`` with ``env`` until the block ends; yields its base URL."""
+def serving(env: dict[str, str], port: int | None = None, log: Path | None = None
+            ) -> Iterator[str]:
+    """Run ``digest serve`` with ``env`` until the block ends; yields its base URL. Its
+    stderr (uvicorn's log) goes to the file ``log`` when given, else nowhere."""
     port = port or free_port()
-    child = subprocess.Popen(
-        [sys.executable, "-m", "digest", "serve", "--port", str(port)], cwd=ROOT,
-        env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-        text=True)
     base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60  # a loaded machine starts Python slowly
-        while True:
-            try:
-                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
-            if child.poll() is not None:
-                pytest.fail(f"digest serve exited: {child.stderr.read() if child.stderr else ''}")
-            if time.monotonic() > deadline:
-                pytest.fail("digest serve did not answer /health within 60 s")
-        yield base
-    finally:
-        child.terminate()
-        child.wait(timeout=10)
+    with log.open("w") if log else nullcontext(subprocess.DEVNULL) as stderr:
+        child = subprocess.Popen(
+            [sys.executable, "-m", "digest", "serve", "--port", str(port)], cwd=ROOT,
+            env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=stderr)
+        try:
+            deadline = time.monotonic() + 60  # a loaded machine starts Python slowly
+            while True:
+                try:
+                    if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    time.sleep(0.1)
+                if child.poll() is not None:
+                    pytest.fail(f"digest serve exited with {child.returncode}")
+                if time.monotonic() > deadline:
+                    pytest.fail("digest serve did not answer /health within 60 s")
+            yield base
+        finally:
+            child.terminate()
+            child.wait(timeout=10)

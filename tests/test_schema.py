@@ -171,7 +171,7 @@ def test_a_missing_database_is_not_created_by_a_read_only_command(tmp_path: Path
                     ["db", "current"], ["db", "upgrade"]):
         result = invoke(f"sqlite:///{missing}", *command)
         assert result.exit_code == 1, (command, result.output)
-        assert f"there is no database at {missing}" in result.output, command
+        assert f"cannot open {missing}: there is no database there" in result.output, command
         assert not missing.exists()
 
 

@@ -18,6 +18,7 @@ from rich.console import Console
 from digest import __version__, defaults
 from digest.errors import DigestError
 from digest.settings import Settings, check_environment, parse_now
+from digest.text import one_line
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -29,7 +30,13 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except DigestError as e:
-            raise click.ClickException(str(e)) from e
+            raise click.ClickException(_printable(str(e))) from e
+
+
+def _printable(message: str) -> str:
+    """An error for the terminal: one problem per line, each without the control
+    characters (escapes, CR, NUL) that an input or a server's reply may carry."""
+    return "\n".join(one_line(line) for line in message.split("\n"))
 
 
 class _EchoHandler(logging.Handler):

@@ -30,6 +30,7 @@ import aiosmtplib
 from digest import defaults
 from digest.errors import ConfigError, DigestError
 from digest.settings import number_setting
+from digest.text import one_line
 
 # A message as built (``build_message`` gives the wire bytes) or an ``EmailMessage``.
 Message = bytes | EmailMessage
@@ -168,8 +169,8 @@ class SmtpConnection:
         """What connecting (greeting, EHLO, STARTTLS, login) failing means."""
         where = self.settings.where
         if isinstance(e, aiosmtplib.SMTPAuthenticationError):
-            return SetupError(f"{where} refused the login ({e.code} {e.message}); check the "
-                              "user in DIGEST_SMTP_URL and DIGEST_SMTP_PASSWORD")
+            return SetupError(f"{where} refused the login ({one_line(f'{e.code} {e.message}')});"
+                              " check the user in DIGEST_SMTP_URL and DIGEST_SMTP_PASSWORD")
         if isinstance(e, aiosmtplib.SMTPConnectError):
             return self._connect_error(e)
         if isinstance(e, aiosmtplib.SMTPResponseException):
@@ -177,11 +178,11 @@ class SmtpConnection:
         if isinstance(e, (TimeoutError, aiosmtplib.SMTPTimeoutError)):
             return TransientError(f"{where} did not answer within {self.settings.timeout:g} s")
         if isinstance(e, aiosmtplib.SMTPServerDisconnected):
-            return TransientError(f"{where} closed the connection ({e})")
+            return TransientError(f"{where} closed the connection ({one_line(str(e))})")
         if isinstance(e, (aiosmtplib.SMTPException, ssl.SSLError)):
             return self._tls_error(e)
         if isinstance(e, OSError):
-            return TransientError(f"connection to {where} failed: {e}")
+            return TransientError(f"connection to {where} failed: {one_line(str(e))}")
         return e
 
     def _message_failure(self, e: Exception, recipient: str) -> Exception:
@@ -196,9 +197,9 @@ class SmtpConnection:
         if isinstance(e, (TimeoutError, aiosmtplib.SMTPTimeoutError)):
             return TransientError(f"{where} did not answer within {self.settings.timeout:g} s")
         if isinstance(e, aiosmtplib.SMTPServerDisconnected):
-            return TransientError(f"{where} closed the connection ({e})")
+            return TransientError(f"{where} closed the connection ({one_line(str(e))})")
         if isinstance(e, (aiosmtplib.SMTPException, OSError)):  # ssl.SSLError is an OSError
-            return TransientError(f"sending to {where} failed: {e}")
+            return TransientError(f"sending to {where} failed: {one_line(str(e))}")
         return e
 
     async def _transaction(self, smtp: aiosmtplib.SMTP, sender: str, recipient: str,
@@ -254,7 +255,7 @@ class SmtpConnection:
         return smtp
 
     def _classify(self, code: int, message: str) -> DigestError:
-        reply = f"{code} {message}".strip()
+        reply = one_line(f"{code} {message}")  # a server's reply: no CR, LF, NUL, ESC
         if not 400 <= code < 600:  # aiosmtplib's -1: a line that is not an SMTP reply
             return ProtocolError(f"{self.settings.where} answered with something that is "
                                  f"not an SMTP reply ({reply}); check that DIGEST_SMTP_URL "
@@ -271,7 +272,7 @@ class SmtpConnection:
             return self._tls_error(e)
         if isinstance(e, aiosmtplib.SMTPConnectResponseError):
             return self._classify(e.code, e.message)
-        return TransientError(f"cannot connect to {self.settings.where}: {e}")
+        return TransientError(f"cannot connect to {self.settings.where}: {one_line(str(e))}")
 
     def _tls_error(self, e: Exception) -> DigestError:
         s = self.settings
@@ -282,7 +283,7 @@ class SmtpConnection:
             hint = "the server does not offer STARTTLS, which ?starttls=required demands"
         else:
             hint = "check the server's certificate, or DIGEST_SMTP_CAFILE for a private CA"
-        return SetupError(f"TLS with {s.where} failed ({e}); {hint}")
+        return SetupError(f"TLS with {s.where} failed ({one_line(str(e))}); {hint}")
 
     async def close(self) -> None:
         smtp, self._smtp = self._smtp, None

@@ -2,22 +2,13 @@
 
 from __future__ import annotations
 
-import re
-from functools import lru_cache
-
 from digest.model import Digest
+from digest.text import one_line
+
+__all__ = ["one_line", "subject"]
 
 SUBJECT_MAX = 120
 _TITLES = {"daily": "Daily Papers", "weekly": "Weekly Papers", "instant": "Paper alert"}
-# Anything that could break a header line or hide text: controls, line and paragraph
-# separators (U+2028/U+2029), next-line (U+0085), format characters.
-_BREAKS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u200b-\u200f\u202a-\u202e\ufeff]+")
-
-
-@lru_cache(maxsize=1 << 16)
-def one_line(text: str) -> str:
-    """``text`` with every line break or control character turned into a single space."""
-    return " ".join(_BREAKS.sub(" ", text).split())
 
 
 def subject(digest: Digest) -> str:

@@ -8,7 +8,9 @@ few operations the pipeline needs, each one transaction. Stages get frozen
 
 from __future__ import annotations
 
+import copy
 import os
+import re
 import secrets
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -24,6 +26,7 @@ from sqlalchemy.exc import (
     ProgrammingError,
     SQLAlchemyError,
 )
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from digest.errors import StoreError
 from digest.model import History, OutboxEntry, Paper, Plan, Subscriber, Unsent
@@ -35,10 +38,19 @@ from digest.store import schema as s
 from digest.store import subscribers as subscriber_sql
 from digest.store.papers import SaveResult
 from digest.store.subscribers import Member, Record, SyncResult
+from digest.text import one_line
 
-__all__ = ["Member", "Record", "SaveResult", "Store", "SyncResult"]
+__all__ = ["DatabaseBusy", "Member", "Record", "SaveResult", "Store", "SyncResult"]
 _ATTEMPTS = 3  # a write that lost a race on a UNIQUE key is tried again
+# Seconds a transaction waits for a lock another process holds (SQLite's busy_timeout)
+# before it gives up with DatabaseBusy; ``Store.waiting`` sets a shorter wait for a use.
+LOCK_WAIT = 30.0
 T = TypeVar("T")
+
+
+class DatabaseBusy(StoreError):
+    """Another process held the database's lock for longer than this use waits; the
+    transaction did nothing. Trying again later may succeed."""
 
 
 class Store:
@@ -49,21 +61,24 @@ class Store:
         revision (unless ``create`` is false: then a missing SQLite file is an error).
         With ``check``, a database at another revision is refused (StoreError naming
         ``digest db upgrade``)."""
-        try:
-            self.engine: Engine = create_engine(_with_driver(url))
+        try:  # no parameters in errors and logs: they hold secrets and addresses
+            self.engine: Engine = create_engine(_with_driver(url), hide_parameters=True)
         except ModuleNotFoundError as e:
-            raise StoreError(f"cannot use database URL {url!r}: its driver ({e.name}) is not "
-                             "installed; for PostgreSQL, pip install 'digest[postgres]'"
-                             ) from e
+            raise StoreError(f"cannot use database URL {_no_password(url)!r}: its driver "
+                             f"({e.name}) is not installed; for PostgreSQL, pip install "
+                             "'digest[postgres]'") from e
         except (ArgumentError, ImportError, ValueError) as e:
-            raise StoreError(f"cannot use database URL {url!r}: {e}; "
+            raise StoreError(f"cannot use database URL {_no_password(url)!r}: {e}; "
                              "check --db or DIGEST_DB (e.g. sqlite:///digest.db)") from e
         if self.engine.dialect.name == "sqlite":
             if not create and (path := _sqlite_path(self.engine)) and not os.path.exists(path):
-                raise StoreError(f"there is no database at {path}; check --db or DIGEST_DB "
-                                 "(digest ingest or digest run creates one)")
+                raise StoreError(f"cannot open {one_line(path)}: there is no database there; "
+                                 "check --db or DIGEST_DB (digest ingest or digest run "
+                                 "creates one)")
             event.listen(self.engine, "connect", _sqlite_pragmas)
             event.listen(self.engine, "begin", _sqlite_begin)
+        elif self.engine.dialect.name == "postgresql":
+            event.listen(self.engine, "begin", _postgres_begin)
         try:
             at = self._open()
         except OperationalError as e:
@@ -71,7 +86,7 @@ class Store:
                     "that the server is running and lets this user in")
             raise StoreError(f"cannot open database "
                              f"{self.engine.url.render_as_string(hide_password=True)}: "
-                             f"{e.orig}; check --db or DIGEST_DB and {hint}") from e
+                             f"{_reason(e)}; check --db or DIGEST_DB and {hint}") from e
         if check:
             _check_revision(at, self.engine.url.render_as_string(hide_password=True))
         self._file = _file_identity(self.engine)
@@ -118,6 +133,13 @@ class Store:
                              "digest was using it; nothing more was written to either. Run "
                              "again to use the new file")
 
+    def waiting(self, seconds: float) -> Store:
+        """This database, but each transaction waits at most ``seconds`` for a lock that
+        another process holds, then raises DatabaseBusy (same connections)."""
+        other = copy.copy(self)
+        other.engine = self.engine.execution_options(lock_wait=seconds)
+        return other
+
     @contextmanager
     def _begin(self) -> Iterator[Connection]:
         try:
@@ -126,7 +148,11 @@ class Store:
         except (IntegrityError, StoreError):
             raise
         except SQLAlchemyError as e:
-            raise StoreError(f"database error: {e}") from e
+            if _is_busy(e):
+                wait = self.engine.get_execution_options().get("lock_wait", LOCK_WAIT)
+                raise DatabaseBusy(f"the database is busy: another process held its lock "
+                                   f"for more than {wait:g} s; try again") from e
+            raise StoreError(f"database error: {_reason(e)}") from e
 
     def _retrying(self, work: Callable[[Connection], T], what: str) -> T:
         """Run ``work`` in a transaction, again if it lost a race on a UNIQUE key."""
@@ -136,7 +162,7 @@ class Store:
                     return work(conn)
             except IntegrityError as e:
                 if attempt == _ATTEMPTS - 1:
-                    raise StoreError(f"could not {what}: {e.orig}") from e
+                    raise StoreError(f"could not {what}: {_reason(e)}") from e
         raise AssertionError("unreachable")
 
     def save_papers(
@@ -493,12 +519,48 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute(f"PRAGMA busy_timeout={int(LOCK_WAIT * 1000)}")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.close()
 
 
 def _sqlite_begin(conn: Connection) -> None:
     """Take SQLite's write lock when a transaction starts, not halfway through: two
-    processes then queue (busy_timeout) instead of failing when a read turns into a write."""
+    processes then queue (busy_timeout) instead of failing when a read turns into a write.
+    The wait is this use's (``Store.waiting``); a pooled connection remembers its own."""
+    wait_ms = int(conn.get_execution_options().get("lock_wait", LOCK_WAIT) * 1000)
+    info = conn.connection.info
+    if info.get("busy_ms", int(LOCK_WAIT * 1000)) != wait_ms:
+        conn.exec_driver_sql(f"PRAGMA busy_timeout={wait_ms}")
+        info["busy_ms"] = wait_ms
     conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _postgres_begin(conn: Connection) -> None:
+    """A use with its own wait (``Store.waiting``) gives up on a lock after it."""
+    wait = conn.get_execution_options().get("lock_wait")
+    if wait is not None:
+        conn.exec_driver_sql(f"SET LOCAL lock_timeout = {int(wait * 1000)}")
+
+
+def _is_busy(e: SQLAlchemyError) -> bool:
+    """Whether ``e`` means another process holds a lock (SQLite's SQLITE_BUSY or
+    SQLITE_LOCKED, PostgreSQL's lock_not_available) or every pooled connection is taken."""
+    orig = getattr(e, "orig", None)
+    code = getattr(orig, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF in (5, 6)
+    return isinstance(e, PoolTimeout) or getattr(orig, "sqlstate", None) == "55P03"
+
+
+def _reason(e: SQLAlchemyError) -> str:
+    """What the database said, for a message: the driver's first line only, never the
+    SQL, its parameters, or the lines after (PostgreSQL's DETAIL quotes a row's values)."""
+    orig = getattr(e, "orig", None)
+    said = str(orig if orig is not None else e).strip().splitlines()
+    return said[0] if said else type(e).__name__
+
+
+def _no_password(url: str) -> str:
+    """A database URL for messages: its password, if it has one, as ***."""
+    return re.sub(r"(://[^/:@]*:)[^/]*@", r"\1***@", url, count=1)
