@@ -47,7 +47,7 @@ class Found:
     path: Path_
     problem: Problem
     trap: bool = False  # a YAML trap, found before the schema looked at the value
-    alias: bool = False  # an alias: the file is not read further
+    stop: bool = False  # an alias or a key that is not text: the file is not read further
     value: bool = False  # a schema complaint about a value (a trap may explain it better)
 
 
@@ -67,9 +67,9 @@ def parse_yaml(text: str) -> tuple[Any, Lines, list[Found]]:
             return None, lines, [Found((), Problem(None, None, "the file is empty; it needs a "
                                                     "'subscribers:' list (see the example file)"))]
         found = list(_walk(node, (), lines, set()))
-        aliases = [f for f in found if f.alias]
-        if aliases:  # never expanded: a few hundred bytes of them can unfold to gigabytes
-            return None, lines, aliases[:1]
+        stops = [f for f in found if f.stop]
+        if stops:  # never expanded: a few hundred bytes of aliases can unfold to gigabytes
+            return None, lines, stops[:1]
         return loader.construct_document(node), lines, found
     except (ValueError, RecursionError) as e:  # a number of thousands of digits
         reason = str(e).split(":")[0].split(";")[0]
@@ -132,10 +132,8 @@ def _yaml_reason(e: yaml.YAMLError) -> str:
 def _walk(node: yaml.Node, path: Path_, lines: Lines, seen_nodes: set[int]
           ) -> Iterator[Found]:
     line = node.start_mark.line + 1
-    if id(node) in seen_nodes and isinstance(node, yaml.CollectionNode | yaml.ScalarNode):
-        yield Found(path, Problem(lines.of(path), None, "aliases (*name, and the &name "
-                                   "anchors they repeat) are not allowed; write the values "
-                                   "out"), trap=True, alias=True)
+    if id(node) in seen_nodes:
+        yield _alias(path, lines.of(path))
         return
     seen_nodes.add(id(node))
     lines.by_path.setdefault(path, line)
@@ -144,22 +142,38 @@ def _walk(node: yaml.Node, path: Path_, lines: Lines, seen_nodes: set[int]
         yield Found(path, Problem(line, None, f"tag {tag} is not allowed; this file holds "
                                    "plain data only"), trap=True)
     elif isinstance(node, yaml.MappingNode):
-        seen: dict[str, int] = {}
-        for key_node, value_node in node.value:
-            key = str(key_node.value)
-            key_line = key_node.start_mark.line + 1
-            if key in seen:
-                yield Found((*path, key), Problem(key_line, None, f"duplicate key {key!r} "
-                             f"(first at line {seen[key]}); YAML would keep only the last one"),
-                             trap=True)
-            seen.setdefault(key, key_line)
-            lines.by_path[(*path, key)] = key_line
-            yield from _walk(value_node, (*path, key), lines, seen_nodes)
+        yield from _mapping(node, path, lines, seen_nodes)
     elif isinstance(node, yaml.SequenceNode):
         for i, item in enumerate(node.value):
             yield from _walk(item, (*path, i), lines, seen_nodes)
     elif isinstance(node, yaml.ScalarNode) and not node.style:  # plain: None, or "" (LibYAML)
         yield from _scalar_traps(node, path, line)
+
+
+def _mapping(node: yaml.MappingNode, path: Path_, lines: Lines, seen_nodes: set[int]
+             ) -> Iterator[Found]:
+    seen: dict[str, int] = {}
+    for key_node, value_node in node.value:
+        key_line = key_node.start_mark.line + 1
+        if not isinstance(key_node, yaml.ScalarNode):  # never made text: it may be huge
+            yield _alias(path, key_line) if id(key_node) in seen_nodes else Found(
+                path, Problem(key_line, None, "a key must be plain text, not a list or a "
+                              "mapping"), trap=True, stop=True)
+            return
+        key = str(key_node.value)
+        if key in seen:
+            yield Found((*path, key), Problem(key_line, None, f"duplicate key {key!r} "
+                         f"(first at line {seen[key]}); YAML would keep only the last one"),
+                         trap=True)
+        seen.setdefault(key, key_line)
+        lines.by_path[(*path, key)] = key_line
+        yield from _walk(value_node, (*path, key), lines, seen_nodes)
+
+
+def _alias(path: Path_, line: int | None) -> Found:
+    return Found(path, Problem(line, None, "aliases (*name, and the &name anchors they "
+                               "repeat) are not allowed; write the values out"),
+                 trap=True, stop=True)
 
 
 def _scalar_traps(node: yaml.ScalarNode, path: Path_, line: int) -> Iterator[Found]:

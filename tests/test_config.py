@@ -9,6 +9,7 @@ import pytest
 from digest.config import ConfigProblems, load_config
 from digest.model import Subscriber
 from tests.conftest import ROOT
+from tests.hostile import digest_process, laughs, write
 
 
 def problems(tmp_path: Path, text: str) -> list[str]:
@@ -162,3 +163,23 @@ def test_sources_are_validated(tmp_path: Path, text: str, expected: str) -> None
     want = expected.format(folder=tmp_path)
     line, rest = want.split(":", 1)
     assert any(g.startswith(f"{int(line) + 1}:{rest}") for g in got), got
+
+
+# ---- issue 11: hostile files ----------------------------------------------------------
+
+ALIASES = ("aliases (*name, and the &name anchors they repeat) are not allowed; write the "
+           "values out")
+
+
+@pytest.mark.parametrize("where", ["key", "value"])
+def test_billion_laughs_is_refused_in_little_memory(tmp_path: Path, where: str) -> None:
+    path = write(tmp_path / "subscriptions.yaml", laughs(where=where))
+    assert path.stat().st_size < 600
+    checked = digest_process("check", str(path), memory_mb=512, timeout=60)
+    assert (checked.returncode, checked.stdout) == (1, "")
+    assert checked.stderr == f"Error: {path}:2: {ALIASES}\n"
+
+
+def test_a_key_that_is_a_list_is_refused(tmp_path: Path) -> None:
+    assert problems(tmp_path, "? [a, b]\n: x\nsubscribers: []\n") == [
+        "1: a key must be plain text, not a list or a mapping"]

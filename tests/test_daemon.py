@@ -22,6 +22,7 @@ from digest.bot import Bot
 from digest.settings import Settings
 from digest.store import Store
 from tests.conftest import ROOT, SEEDS
+from tests.hostile import capped, laughs
 from tests.smtpserver import SmtpServer
 
 
@@ -72,10 +73,13 @@ def test_instant_alert_after_an_ingest(tmp_path: Path, db_url: str,
     assert {row.kind for row in rows} == {"alert"} and {row.state for row in rows} == {"sent"}
 
 
-def daemon(env: dict[str, str], *args: str) -> subprocess.Popen[str]:
+def daemon(env: dict[str, str], *args: str, memory_mb: int | None = None
+           ) -> subprocess.Popen[str]:
+    """``digest run ARGS`` in a process (its address space capped at ``memory_mb``)."""
     return subprocess.Popen([sys.executable, "-m", "digest", "run", *args], cwd=ROOT,
                             env={**os.environ, **env}, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True,
+                            preexec_fn=capped(memory_mb) if memory_mb else None)
 
 
 def wait_for(child: subprocess.Popen[str], text: str, lines: list[str],
@@ -213,3 +217,21 @@ def test_live_sources_through_the_bot(run: Any, tmp_path: Path, server: Any) -> 
     assert "ingest:hf-daily: new=22 read=22" in result.stderr  # 16 April already in Kolkata
     assert "ingest:arxiv:cs.AI: new=7 read=7" in result.stderr
     assert server.requests[0] == "/api/daily_papers?date=2026-04-16&limit=100&p=0"
+
+
+def test_reload_of_a_billion_laughs_keeps_the_previous_config(setting: dict[str, Any]) -> None:
+    config: Path = setting["config"]
+    child = daemon({**setting["env"], "DIGEST_MAILDIR": str(config.parent / "outbox")},
+                   memory_mb=1024)
+    lines: list[str] = []
+    try:
+        wait_for(child, "start:", lines)
+        config.write_text(laughs())
+        wait_for(child, "configuration not reloaded, keeping the previous one", lines, 60)
+        assert lines[-1].endswith(f"{config}:2: aliases (*name, and the &name anchors they "
+                                  "repeat) are not allowed; write the values out\n")
+        assert child.poll() is None
+    finally:
+        child.send_signal(signal.SIGINT)
+        assert child.wait(timeout=30) == 0
+    assert "Traceback" not in "".join(lines) + (child.stderr.read() if child.stderr else "")

@@ -1,0 +1,53 @@
+"""Hostile input for the tests of issue 11: files made to blow up memory, stacks or columns,
+and a way to run digest in a process that may use only so much memory."""
+
+from __future__ import annotations
+
+import os
+import resource
+import subprocess
+import sys
+from collections.abc import Callable
+from itertools import pairwise
+from pathlib import Path
+
+from tests.conftest import ROOT
+
+
+def laughs(levels: int = 9, where: str = "key") -> str:
+    """A "billion laughs" subscriptions file: nine anchors each repeating the one before
+    nine times (9^9 strings when expanded), used as a mapping key or as a value."""
+    lines = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    names = "abcdefghi"[:levels]
+    for before, name in pairwise(names):
+        lines.append(f"{name}: &{name} [" + ",".join([f"*{before}"] * 9) + "]")
+    last = names[levels - 1]
+    use = f"? *{last}\n: x\n" if where == "key" else f"keywords: *{last}\n"
+    return "\n".join(lines) + "\n" + use + "subscribers: []\n"
+
+
+def deep_json(levels: int = 100_000) -> str:
+    return "[" * levels + "]" * levels
+
+
+def digest_process(*args: str, env: dict[str, str] | None = None, memory_mb: int = 512,
+                   timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m digest ARGS`` with its address space capped at ``memory_mb``."""
+    return subprocess.run([sys.executable, "-m", "digest", *args], cwd=ROOT,
+                          env={**os.environ, **(env or {})}, capture_output=True, text=True,
+                          timeout=timeout, preexec_fn=capped(memory_mb), check=False)
+
+
+def capped(memory_mb: int) -> Callable[[], None]:
+    """A ``preexec_fn`` for subprocess.Popen that caps the child's address space."""
+
+    def cap() -> None:
+        limit = memory_mb * 1024 * 1024
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+    return cap
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
