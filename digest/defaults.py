@@ -30,6 +30,14 @@ HTTP_BACKOFF = 1.0
 # Input files larger than this are refused rather than read into memory.
 MAX_INPUT_BYTES = 64 * 1024 * 1024
 
+# What one paper may hold, checked at ingest; each fix is a warning naming the file, and the
+# paper is still stored. A count (upvotes, GitHub stars, authors) outside 0..MAX_COUNT, or a
+# score outside 0..MAX_SCORE (or not a number), is stored as unknown: no real paper has
+# them, and a clamped one would top every ranking. MAX_COUNT is well inside a PostgreSQL
+# INTEGER (2^31 - 1).
+MAX_COUNT = 1_000_000_000
+MAX_SCORE = 1_000_000.0
+
 # Inputs with at least this many files get a progress bar when run on a terminal.
 PROGRESS_MIN_FILES = 2
 

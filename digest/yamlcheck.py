@@ -51,30 +51,32 @@ class Found:
     value: bool = False  # a schema complaint about a value (a trap may explain it better)
 
 
-def parse_yaml(text: str) -> tuple[Any, Lines, list[Found]]:
+EMPTY = "the file is empty; it needs a 'subscribers:' list (see the example file)"
+
+
+def parse_yaml(text: str, empty: str = EMPTY) -> tuple[Any, Lines, list[Found]]:
+    """The data of ``text``, the line of every key, and the problems found (``empty`` is
+    the one of an empty file). With a problem that stops the reading (bad YAML, nesting
+    deeper than MAX_DEPTH, an alias, a huge number), the data is None."""
     lines = Lines({})
-    if not text.strip():
-        return None, lines, [Found((), Problem(None, None, "the file is empty; it needs a "
-                                                "'subscribers:' list (see the example file)"))]
     too_deep = _too_deep(text)
     if too_deep is not None:
         return None, lines, [Found((), Problem(too_deep, None, f"nested more than {MAX_DEPTH} "
                                                 "levels deep; this file holds flat data"))]
     loader = _TaglessLoader(text)
     try:
-        node = loader.get_single_node()
+        node = loader.get_single_node() if text.strip() else None
         if node is None:
-            return None, lines, [Found((), Problem(None, None, "the file is empty; it needs a "
-                                                    "'subscribers:' list (see the example file)"))]
+            return None, lines, [Found((), Problem(None, None, empty))]
         found = list(_walk(node, (), lines, set()))
         stops = [f for f in found if f.stop]
         if stops:  # never expanded: a few hundred bytes of aliases can unfold to gigabytes
             return None, lines, stops[:1]
         return loader.construct_document(node), lines, found
-    except (ValueError, RecursionError) as e:  # a number of thousands of digits
+    except (ValueError, RecursionError) as e:  # past what the checks above foresee
         reason = str(e).split(":")[0].split(";")[0]
         return None, lines, [Found((), Problem(None, None, f"cannot read a value ({reason}); "
-                                                "numbers here are small"))]
+                                                "this file holds small, flat data"))]
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
@@ -84,6 +86,11 @@ def parse_yaml(text: str) -> tuple[Any, Lines, list[Found]]:
 
 
 MAX_DEPTH = 32  # brackets or indentation levels; subscriptions need four
+MAX_DIGITS = 4300  # of a whole number: Python refuses to read more (and the schema
+# refuses every number of more than four)
+# Where a quote can open a quoted scalar: at the start of a line or after one of these (a
+# quote inside a plain scalar, as in O'Brien, opens nothing).
+_QUOTE_AFTER = frozenset(":[{,-?")
 
 
 def _too_deep(text: str) -> int | None:
@@ -94,10 +101,11 @@ def _too_deep(text: str) -> int | None:
     for number, line in enumerate(text.splitlines(), 1):
         if len(line) - len(line.lstrip(" -")) > 2 * MAX_DEPTH:
             return number
+        before = ""  # the last character that is not a space
         for ch in line:
             if quote:
                 quote = "" if ch == quote else quote
-            elif ch in "\"'":
+            elif ch in "\"'" and (not before or before in _QUOTE_AFTER):
                 quote = ch
             elif ch == "#":
                 break
@@ -107,6 +115,7 @@ def _too_deep(text: str) -> int | None:
                     return number
             elif ch in "]}":
                 depth = max(0, depth - 1)
+            before = ch if not ch.isspace() else before
     return None
 
 
@@ -178,7 +187,10 @@ def _alias(path: Path_, line: int | None) -> Found:
 
 def _scalar_traps(node: yaml.ScalarNode, path: Path_, line: int) -> Iterator[Found]:
     value = node.value
-    if node.tag.endswith(":bool") and value.lower() not in _BOOL_WORDS:
+    if node.tag.endswith(":int") and (digits := sum(c.isdigit() for c in value)) > MAX_DIGITS:
+        yield Found(path, Problem(line, None, f"a number of {digits} digits; numbers here are "
+                                   "small"), trap=True, stop=True)
+    elif node.tag.endswith(":bool") and value.lower() not in _BOOL_WORDS:
         as_bool = "true" if value.lower() in ("yes", "on", "y") else "false"
         yield Found(path, Problem(line, None, f"{value} is read by YAML as {as_bool}; "
                                    f"write \"{value}\" in quotes if you mean the text"), trap=True)

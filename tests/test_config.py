@@ -183,3 +183,16 @@ def test_billion_laughs_is_refused_in_little_memory(tmp_path: Path, where: str) 
 def test_a_key_that_is_a_list_is_refused(tmp_path: Path) -> None:
     assert problems(tmp_path, "? [a, b]\n: x\nsubscribers: []\n") == [
         "1: a key must be plain text, not a list or a mapping"]
+
+
+def test_deep_nesting_after_an_apostrophe_is_still_refused(tmp_path: Path) -> None:
+    deep = "[" * 100_000 + "]" * 100_000
+    assert problems(tmp_path, "subscribers:\n  - email: a@example.org\n    name: O'Brien\n"
+                    f"    keywords: {deep}\n") == [
+        "4: nested more than 32 levels deep; this file holds flat data"]
+
+
+def test_a_number_of_thousands_of_digits_names_its_line(tmp_path: Path) -> None:
+    assert problems(tmp_path, "subscribers:\n  - email: a@example.org\n"
+                    f"    max_papers: {'9' * 5000}\n") == [
+        "3: a number of 5000 digits; numbers here are small"]
