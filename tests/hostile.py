@@ -3,6 +3,7 @@ and a way to run digest in a process that may use only so much memory."""
 
 from __future__ import annotations
 
+import json
 import os
 import resource
 import subprocess
@@ -10,8 +11,11 @@ import sys
 from collections.abc import Callable
 from itertools import pairwise
 from pathlib import Path
+from typing import Any
 
-from tests.conftest import ROOT
+from tests.conftest import DATA, ROOT
+
+GOOD = DATA / "hf-daily" / "2026-01-02.json"
 
 
 def laughs(levels: int = 9, where: str = "key") -> str:
@@ -51,3 +55,23 @@ def capped(memory_mb: int) -> Callable[[], None]:
 def write(path: Path, text: str) -> Path:
     path.write_text(text, encoding="utf-8")
     return path
+
+
+def hf_items(**paper: Any) -> list[dict[str, Any]]:
+    """Two items of the good file, the first with ``paper`` fields replaced."""
+    items = json.loads(GOOD.read_text())[:2]
+    items[0]["paper"].update(paper)
+    return items
+
+
+def bad_folder(folder: Path) -> Path:
+    """A folder of four: a good file, one with an upvotes above 2^63 (kept, the number
+    unknown), one whose title the database cannot encode, one whose authors are a number."""
+    folder.mkdir()
+    items = json.loads(GOOD.read_text())
+    (folder / "good.json").write_text(json.dumps(items[2:]))
+    write(folder / "bigint.json", json.dumps(hf_items(upvotes=2**64)))
+    write(folder / "surrogate.json", json.dumps(hf_items(title="Lone \ud800 surrogate",
+                                                          id="2601.99999")))
+    write(folder / "authors.json", json.dumps(hf_items(authors=5, id="2601.99998")))
+    return folder

@@ -11,22 +11,14 @@ from typing import Any
 import pytest
 
 from tests.conftest import DATA, SEEDS, totals
-from tests.hostile import deep_json, write
+from tests.hostile import GOOD, bad_folder, deep_json, hf_items, write
 
-GOOD = DATA / "hf-daily" / "2026-01-02.json"
 GOOD_ITEMS = len(json.loads(GOOD.read_text()))
 DAILY = next(SEEDS.glob("004_*.txt")).read_text()
 PROFILE = next(SEEDS.glob("000_*.txt")).read_text()
 FEED = (DATA / "arxiv" / "cs.AI-2025-08-20.atom.xml").read_text()
 HUGE = "9" * 5000
 OUT_OF_RANGE = "outside 0 to 1,000,000,000, stored as unknown"
-
-
-def hf_items(**paper: Any) -> list[dict[str, Any]]:
-    """Two items of the good file, the first with ``paper`` fields replaced."""
-    items = json.loads(GOOD.read_text())[:2]
-    items[0]["paper"].update(paper)
-    return items
 
 
 def papers(run: Any) -> list[dict[str, Any]]:
@@ -151,3 +143,21 @@ def test_hostile_import_file_is_a_clear_error(run: Any, tmp_path: Path, name: st
                  env={"DIGEST_CONFIG": str(tmp_path / "none.yaml")})
     assert (result.exit_code, result.stderr) == (1, f"Error: {bad}:{message}\n")
     assert run("subscribers", "export").stdout == "subscribers: []\n"
+
+
+# ---- one bad file is that file's error, whatever the error ------------------------------
+
+def test_any_error_in_one_file_is_that_files_error(run: Any, tmp_path: Path) -> None:
+    folder = bad_folder(tmp_path / "inbox")
+    result = run("ingest", str(folder))
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+    assert errors == [
+        f"Error: {folder / 'authors.json'}: cannot be read (TypeError: 'int' object is not "
+        "iterable); the other files are still read",
+        f"Error: {folder / 'surrogate.json'}: cannot be read (UnicodeEncodeError: 'utf-8' "
+        "codec can't encode character '\\ud800' in position 5: surrogates not allowed); the "
+        "other files are still read"]
+    assert totals(result.stdout)[1:] == (GOOD_ITEMS, 0, 2)
+    assert len(papers(run)) == GOOD_ITEMS

@@ -22,7 +22,7 @@ from digest.bot import Bot
 from digest.settings import Settings
 from digest.store import Store
 from tests.conftest import ROOT, SEEDS
-from tests.hostile import capped, laughs
+from tests.hostile import bad_folder, capped, laughs
 from tests.smtpserver import SmtpServer
 
 
@@ -235,3 +235,53 @@ def test_reload_of_a_billion_laughs_keeps_the_previous_config(setting: dict[str,
         child.send_signal(signal.SIGINT)
         assert child.wait(timeout=30) == 0
     assert "Traceback" not in "".join(lines) + (child.stderr.read() if child.stderr else "")
+
+
+def bad_inbox(tmp_path: Path) -> Path:
+    """A subscriptions file whose one source is a folder with two bad files in four."""
+    folder = bad_folder(tmp_path / "inbox")
+    config = tmp_path / "subscriptions.yaml"
+    config.write_text("subscribers:\n  - email: a@example.org\n    cadence: daily\n"
+                      "    send_empty: true\n"
+                      f"sources:\n  - name: inbox\n    path: {folder}\n"
+                      "    schedule: \"0 * * * *\"\n")
+    return config
+
+
+INBOX_FAILED = "2 of 4 sources failed: {folder}/authors.json: cannot be read (TypeError: "\
+    "'int' object is not iterable); the other files are still read (and 1 more; digest "\
+    "ingest shows each)"
+
+
+def test_run_once_with_bad_files_still_sends_and_records_why(run: Any, tmp_path: Path) -> None:
+    config = bad_inbox(tmp_path)
+    env = {"DIGEST_CONFIG": str(config), "DIGEST_MAILDIR": str(tmp_path / "outbox")}
+    result = run("run", "--once", "--now", "2026-01-03T09:00:00Z", env=env)
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output
+    why = INBOX_FAILED.format(folder=tmp_path / "inbox")
+    assert f"ingest:inbox: errors=2 new=3 read=3; error: {why}\n" in result.stderr
+    assert "send: planned=1 sent=1" in result.stderr
+    assert result.stderr.endswith("Error: 1 of 2 jobs failed; the lines above and digest "
+                                  "status say why\n")
+    db = run("status", env=env)
+    assert "error: 2 of 4 sources" in db.stdout
+
+
+def test_a_failed_ingest_job_is_recorded_and_the_bot_goes_on(tmp_path: Path, db_url: str,
+                                                             monkeypatch: pytest.MonkeyPatch
+                                                             ) -> None:
+    monkeypatch.setenv("DIGEST_MAILDIR", str(tmp_path / "outbox"))
+    bot = Bot(Settings(db_url=db_url, config_path=bad_inbox(tmp_path)), watch_seconds=None)
+    asyncio.run(bot.run_job("ingest:inbox", lambda: bot.ingest(bot.config.sources[0])))
+    ran = Store(db_url).last_job_runs()["ingest:inbox"]
+    assert ran.error == INBOX_FAILED.format(folder=tmp_path / "inbox")
+    assert ran.counts == {"errors": 2, "new": 3, "read": 3}
+
+    async def broken() -> Counter[str]:  # nothing real fails this way: a stand-in for a bug
+        raise RuntimeError("a bug\nin two lines")
+
+    assert asyncio.run(bot.run_job("send", broken)) == "unexpected RuntimeError: a bug in " \
+        "two lines"
+    assert Store(db_url).last_job_runs()["send"].error == "unexpected RuntimeError: a bug " \
+        "in two lines"

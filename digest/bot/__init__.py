@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import secrets
 import signal
@@ -40,10 +41,19 @@ from digest.deliver.transport import Transport, transport_from_env
 from digest.errors import ConfigError, DigestError
 from digest.ingest.fetch import Fetcher
 from digest.ingest.manifest import FileSettings
-from digest.ingest.runner import Report, ingest_arxiv, ingest_file, ingest_hf_day, plan
+from digest.ingest.runner import (
+    Report,
+    ingest_arxiv,
+    ingest_file,
+    ingest_hf_day,
+    plan,
+    unforeseen,
+)
 from digest.model import Source
 from digest.settings import HttpSettings, Settings
 from digest.store import Store
+
+log = logging.getLogger("digest.bot")
 
 
 @dataclass(frozen=True)
@@ -98,6 +108,14 @@ class JobLog:
             click.echo(f"{at:%Y-%m-%dT%H:%M:%SZ} {what}: {text}", err=True)
 
 
+class JobFailed(DigestError):
+    """A job that did part of its work: ``counts`` says what it did, ``str()`` why not all."""
+
+    def __init__(self, reason: str, counts: Counter[str]) -> None:
+        super().__init__(reason)
+        self.counts = counts
+
+
 class Bot:
     """The running bot. A broken configuration at start raises ConfigError."""
 
@@ -128,13 +146,21 @@ class Bot:
     # ---- what the jobs do -----------------------------------------------------------
 
     async def ingest(self, source: Source) -> Counter[str]:
-        """Read one source (a path only when it changed), then send instant alerts."""
+        """Read one source (a path only when it changed), then send instant alerts.
+
+        Raises JobFailed, after the alerts, when a file or response could not be read."""
         reports = await asyncio.to_thread(self._ingest, source)
         counts: Counter[str] = Counter()
         for r in reports:
             counts.update(read=r.read, new=r.new, merged=r.merged, errors=int(bool(r.error)))
         if counts["new"] or counts["merged"]:
             counts.update(await self.send(["instant"]))
+        failed = [r.error for r in reports if r.error]
+        if failed:
+            more = f" (and {len(failed) - 1} more; digest ingest shows each)" \
+                if len(failed) > 1 else ""
+            raise JobFailed(f"{len(failed)} of {len(reports)} sources failed: {failed[0]}"
+                            f"{more}", counts)
         return counts
 
     def _ingest(self, source: Source) -> list[Report]:
@@ -170,10 +196,18 @@ class Bot:
         return await self.send(None)
 
     async def once(self) -> None:
-        """One ingest of every source, then one send pass: for cron and the README."""
-        for source in self.config.sources:
-            await self.run_job(f"ingest:{source.name}", partial(self.ingest, source))
-        await self.run_job("send", self.catch_up)
+        """One ingest of every source, then one send pass: for cron and the README.
+
+        Every job runs whatever the others did; raises DigestError after them all when
+        one failed."""
+        jobs: list[tuple[str, Callable[[], Awaitable[Counter[str]]]]] = [
+            (f"ingest:{s.name}", partial(self.ingest, s)) for s in self.config.sources]
+        errors = [await self.run_job(job_id, work)
+                  for job_id, work in (*jobs, ("send", self.catch_up))]
+        failed = sum(e is not None for e in errors)
+        if failed:
+            raise DigestError(f"{failed} of {len(errors)} jobs failed; the lines above and "
+                              "digest status say why")
 
     async def watch(self) -> Counter[str]:
         """Reload a changed configuration; after a sleep or a stall, catch up."""
@@ -193,22 +227,31 @@ class Bot:
 
     # ---- running ------------------------------------------------------------------
 
-    async def run_job(self, job_id: str, work: Callable[[], Awaitable[Counter[str]]]) -> None:
-        """Run one job, log it, and keep running whatever it raised."""
+    async def run_job(self, job_id: str, work: Callable[[], Awaitable[Counter[str]]]
+                      ) -> str | None:
+        """Run one job, log and record it, and keep running whatever it raised.
+
+        Returns why it failed, or None."""
         if self.stop.is_set():
-            return
+            return None
         task = asyncio.current_task()
         if task is not None:
             self._running.add(task)
         started, error, counts = self.now(), None, Counter[str]()
         try:
             counts = await (work() if job_id == "watch" else self._leased(job_id, work))
+        except JobFailed as e:
+            counts, error = e.counts, str(e)
         except DigestError as e:
             error = str(e)
+        except Exception as e:  # a bug: recorded like any failure, the traceback logged
+            log.error("job %s failed", job_id, exc_info=e)
+            error = f"unexpected {unforeseen(e)}"
         finally:
             if task is not None:
                 self._running.discard(task)
         self.log.run(job_id, started, self.now(), counts, error)
+        return error
 
     async def _leased(self, job_id: str, work: Callable[[], Awaitable[Counter[str]]]
                       ) -> Counter[str]:
