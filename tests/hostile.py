@@ -66,7 +66,8 @@ def hf_items(**paper: Any) -> list[dict[str, Any]]:
 
 def bad_folder(folder: Path) -> Path:
     """A folder of four: a good file, one with an upvotes above 2^63 (kept, the number
-    unknown), one whose title the database cannot encode, one whose authors are a number."""
+    unknown), one with a title the database cannot encode (kept, the character replaced),
+    and one whose authors are a number (no check foresees it: the file is an error)."""
     folder.mkdir()
     items = json.loads(GOOD.read_text())
     (folder / "good.json").write_text(json.dumps(items[2:]))
@@ -75,3 +76,33 @@ def bad_folder(folder: Path) -> Path:
                                                           id="2601.99999")))
     write(folder / "authors.json", json.dumps(hf_items(authors=5, id="2601.99998")))
     return folder
+
+
+UNITS = {"plain": "Lorem ipsum dolor sit amet ", "escapes": "Lorem & <ipsum> ",
+         "cjk": "Lorem 漢字漢字漢字 ", "emoji": "Lorem 😀😀😀😀 "}
+
+
+def long_text(unit: str, chars: int) -> str:
+    return (unit * (chars // len(unit) + 1))[:chars]
+
+
+def huge_papers(kind: str, count: int = 25, chars: int = 20_000) -> str:
+    """A daily_papers response of ``count`` papers with every text field far past its
+    bound (the first paper's title 5 MB), written in ``kind`` of characters; every other
+    paper has no arXiv id (its card links an arXiv search for its title)."""
+    unit = UNITS[kind]
+    items = []
+    for i in range(count):
+        text = long_text(unit, chars)
+        items.append({"paper": {
+            "id": f"2601.{10000 + i}" if i % 2 == 0 else None,
+            "title": f"{i} " + long_text(unit, 5_000_000 if i == 0 else chars),
+            "summary": text, "ai_summary": text, "upvotes": 10 + i, "githubStars": 12_345,
+            "authors": [{"name": f"{i}.{j} {text[:1000]}"} for j in range(3 if i else 2000)],
+            "organization": {"fullname": text},
+            "githubRepo": "https://github.com/" + "a&b" * 200,
+            "projectPage": "https://example.org/" + "a&b" * 90,
+            "ai_keywords": [text[:300]] * (3 if i else 500),
+            "publishedAt": "2026-01-02T00:00:00.000Z",
+            "submittedOnDailyAt": "2026-01-02T00:00:00.000Z"}})
+    return json.dumps(items, ensure_ascii=False)

@@ -4,14 +4,26 @@ and the other files are still read."""
 
 from __future__ import annotations
 
+import email
+import email.policy
 import json
+import mailbox
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.conftest import DATA, SEEDS, totals
-from tests.hostile import GOOD, bad_folder, deep_json, hf_items, write
+from tests.hostile import (
+    GOOD,
+    bad_folder,
+    deep_json,
+    digest_process,
+    hf_items,
+    huge_papers,
+    write,
+)
 
 GOOD_ITEMS = len(json.loads(GOOD.read_text()))
 DAILY = next(SEEDS.glob("004_*.txt")).read_text()
@@ -155,9 +167,92 @@ def test_any_error_in_one_file_is_that_files_error(run: Any, tmp_path: Path) -> 
     errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
     assert errors == [
         f"Error: {folder / 'authors.json'}: cannot be read (TypeError: 'int' object is not "
-        "iterable); the other files are still read",
-        f"Error: {folder / 'surrogate.json'}: cannot be read (UnicodeEncodeError: 'utf-8' "
-        "codec can't encode character '\\ud800' in position 5: surrogates not allowed); the "
-        "other files are still read"]
-    assert totals(result.stdout)[1:] == (GOOD_ITEMS, 0, 2)
-    assert len(papers(run)) == GOOD_ITEMS
+        "iterable); the other files are still read"]
+    assert "digest: surrogate.json: titles holding an unpaired surrogate: replaced by U+FFFD " \
+        "in 1 paper (first: 'Lone \\ud800 surrogate')" in result.stderr
+    assert totals(result.stdout)[1:] == (GOOD_ITEMS + 1, 1, 1)
+    titles = {p["title"] for p in papers(run)}
+    assert len(titles) == GOOD_ITEMS + 1 and "Lone \ufffd surrogate" in titles
+
+
+
+# ---- every text field bounded, every mail small -----------------------------------------
+
+def test_every_text_field_is_cut_at_ingest_with_a_warning(run: Any, tmp_path: Path,
+                                                          db_url: str) -> None:
+    bad = write(tmp_path / "huge.json", huge_papers("plain"))
+    assert bad.stat().st_size > 7_000_000
+    result = run("ingest", str(bad))
+    assert result.exit_code == 0, result.output
+    for what in ("titles longer than 300 characters cut in 25 papers",
+                 "abstracts longer than 5,000 characters cut in 25 papers",
+                 "AI summaries longer than 5,000 characters cut in 25 papers",
+                 "author names longer than 100 characters cut in 25 papers",
+                 "author lists longer than 1,000 cut to their first 1,000 in 1 paper",
+                 "organisations longer than 100 characters cut in 25 papers",
+                 "GitHub URLs longer than 300 characters or not text dropped in 25 papers",
+                 "keyword lists longer than 100 cut to their first 100 in 1 paper",
+                 "keywords longer than 100 characters cut in 25 papers"):
+        assert f"digest: huge.json: {what} (first: " in result.stderr, what
+    stored = papers(run)
+    assert len(stored) == 25
+    assert max(len(p["title"]) for p in stored) == 300 and stored[0]["title"].endswith("…")
+    assert max(len(a) for p in stored for a in p["authors"]) <= 100
+    first = next(p for p in stored if p["title"].startswith("0 "))
+    assert len(first["authors"]) == 1000 and first["truncated"]
+    assert first["author_count"] == 2000
+    assert all(p["github_repo"] is None for p in stored)
+    assert all(p["project_page"] == "https://example.org/" + "a&b" * 90 for p in stored)
+    assert Path(db_url.removeprefix("sqlite:///")).stat().st_size < 2_000_000
+
+
+def hostile_digest(run: Any, tmp_path: Path, kind: str) -> str:
+    """The HTML of the digest a database subscriber following a keyword of every paper and
+    an author of one gets, after an ingest of ``huge_papers(kind)``."""
+    bad = write(tmp_path / "huge.json", huge_papers(kind))
+    assert run("-q", "ingest", str(bad), "--now", "2026-01-02T12:00:00Z").exit_code == 0
+    config = write(tmp_path / "subscriptions.yaml", "subscribers: []\n")
+    env = {"DIGEST_CONFIG": str(config), "DIGEST_MAILDIR": str(tmp_path / "outbox"),
+           "DIGEST_BASE_URL": "https://digest.example.org", "DIGEST_SECRET": "s3cret"}
+    follow = next(p for p in papers(run) if p["title"].startswith("3 "))["authors"][0]
+    added = run("subscribers", "add", "a@example.org", "--keyword", "lorem", "--author",
+                follow, "--cadence", "daily", env=env)
+    assert added.exit_code == 0, added.output
+    sent = run("send", "--now", "2026-01-03T09:00:00Z", env=env)
+    assert sent.exit_code == 0, sent.output
+    (key,) = mailbox.Maildir(tmp_path / "outbox", create=False).keys()
+    raw = mailbox.Maildir(tmp_path / "outbox", create=False).get_bytes(key)
+    message = email.message_from_bytes(raw, policy=email.policy.default)
+    assert isinstance(message, EmailMessage)
+    html: str = message.get_body(("html",)).get_content()  # type: ignore[union-attr]
+    assert html.count("border-radius:12px") == 20  # max_papers: 20 by default
+    assert "/f/" in html and "/u/" in html  # follow links, with the names in them
+    return html
+
+
+def test_a_digest_of_huge_papers_stays_under_100_kb(run: Any, tmp_path: Path) -> None:
+    size = len(hostile_digest(run, tmp_path, "plain").encode("utf-8"))
+    assert size < 100_000, f"{size} bytes"
+
+
+@pytest.mark.xfail(strict=True, reason="bounds at ingest are not enough: a card still grows "
+                   "with its text's bytes (escapes, 3- and 4-byte characters), an arXiv search "
+                   "link repeats the title URL-encoded twice; only a byte budget when "
+                   "rendering (digest/render, not this change) can hold every mail under "
+                   "100 KB; measured 110, 146 and 155 KB")
+@pytest.mark.parametrize("kind", ["escapes", "cjk", "emoji"])
+def test_a_digest_of_huge_papers_in_any_characters_stays_under_100_kb(
+        run: Any, tmp_path: Path, kind: str) -> None:
+    size = len(hostile_digest(run, tmp_path, kind).encode("utf-8"))
+    assert size < 100_000, f"{size} bytes"
+
+
+def test_a_profile_line_of_megabytes_is_read_in_seconds(tmp_path: Path) -> None:
+    lines = next(SEEDS.glob("001_*.txt")).read_text().splitlines()
+    at = next(n for n, line in enumerate(lines) if line.startswith("CV"))  # an entry line
+    lines[at + 1] = "Ab" * 500_000 + lines[at + 1]  # compact: the title runs into the authors
+    page = write(tmp_path / "page.txt", "\n".join(lines) + "\n")
+    done = digest_process("-q", "ingest", str(page), "--captured", "2026-05-31",
+                          env={"DIGEST_DB": f"sqlite:///{tmp_path / 'd.db'}"}, timeout=30)
+    assert done.returncode == 0, done.stderr
+    assert "titles longer than 300 characters cut in 1 paper" in done.stderr
