@@ -284,3 +284,43 @@ def test_a_failed_ingest_job_is_recorded_and_the_bot_goes_on(tmp_path: Path, db_
         "two lines"
     assert Store(db_url).last_job_runs()["send"].error == "unexpected RuntimeError: a bug " \
         "in two lines"
+
+
+def test_a_half_written_config_keeps_the_previous_one(setting: dict[str, Any]) -> None:
+    config: Path = setting["config"]
+    full = config.read_text()
+    child = daemon({**setting["env"], "DIGEST_MAILDIR": str(config.parent / "outbox")})
+    lines: list[str] = []
+    try:
+        wait_for(child, "start:", lines)
+        cut = full.index("authors: [Maojiang Su]\n", full.index("r5@")) + len("authors:")
+        config.write_text(full[:cut] + "\n")  # the editor stopped after "authors:"
+        wait_for(child, "configuration not reloaded, keeping the previous one", lines)
+        assert lines[-1].endswith(f"{config}:17: subscriber r5@example.org: authors: no "
+                                  "value; write one after the colon, or leave the key out\n")
+        config.write_text(full.replace("r0@example.org", "x0@example.org"))
+        wait_for(child, "configuration reloaded: 12 subscribers", lines)
+        assert child.poll() is None
+    finally:
+        child.send_signal(signal.SIGINT)
+        assert child.wait(timeout=30) == 0
+    assert "Traceback" not in "".join(lines) + (child.stderr.read() if child.stderr else "")
+
+
+def test_a_change_is_read_once_the_file_stops_changing(setting: dict[str, Any], db_url: str,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DIGEST_MAILDIR", str(setting["config"].parent / "outbox"))
+    config: Path = setting["config"]
+    full = config.read_text()
+    bot = Bot(Settings(db_url=db_url, config_path=config), watch_seconds=10)
+
+    def tick() -> list[str]:
+        asyncio.run(bot.run_job("watch", bot.watch))
+        return [s.email for s in bot.config.subscribers]
+
+    everyone = tick()
+    config.write_text(full[:full.index("  - email: r6@")])  # half written, and valid YAML
+    assert tick() == everyone  # it may still be being written
+    config.write_text(full.replace("r0@", "x0@"))  # the editor wrote the rest
+    assert tick() == everyone
+    assert tick() == ["x0@example.org", *everyone[1:]]  # the same for a whole tick: read

@@ -124,7 +124,9 @@ class Bot:
         self.settings = settings
         self.store = Store(settings.db_url)
         self.config = load_config(settings.config_path)
-        self._stamp = _stamp(settings.config_path)
+        # The file as last read, and as the watcher last saw it: a change is read once the
+        # file stays the same for a whole tick, not while an editor is still writing it.
+        self._stamp = self._seen = _stamp(settings.config_path)
         self.mail = MailSettings.from_env()
         self.transport: Transport = transport_from_env()
         self.http = HttpSettings.from_env()
@@ -210,11 +212,15 @@ class Bot:
                               "digest status say why")
 
     async def watch(self) -> Counter[str]:
-        """Reload a changed configuration; after a sleep or a stall, catch up."""
+        """Reload a changed configuration once it stopped changing (unchanged since the
+        last tick: not half-written); after a sleep or a stall, catch up."""
         now, last = self.now(), self._last_watch
         self._last_watch = now
-        if _stamp(self.settings.config_path) != self._stamp:
-            self.reload()
+        stamp, seen = _stamp(self.settings.config_path), self._seen
+        self._seen = stamp
+        if stamp != self._stamp:
+            if stamp == seen:
+                self.reload()
         elif self.store.subscribers_stamp() != self._members:  # joined or changed online
             self._members = self.store.subscribers_stamp()
             if self.scheduler is not None:
@@ -244,8 +250,8 @@ class Bot:
             counts, error = e.counts, str(e)
         except DigestError as e:
             error = str(e)
-        except Exception as e:  # a bug: recorded like any failure, the traceback logged
-            log.error("job %s failed", job_id, exc_info=e)
+        except Exception as e:  # a bug: recorded like any failure, the bot goes on
+            log.debug("job %s failed", job_id, exc_info=e)  # the traceback, for a bug report
             error = f"unexpected {unforeseen(e)}"
         finally:
             if task is not None:
@@ -297,13 +303,16 @@ class Bot:
         return self.watch
 
     def reload(self) -> None:
-        """Load subscriptions.yaml again; keep the old one (and say why) if it is invalid."""
-        self._stamp = _stamp(self.settings.config_path)
+        """Load subscriptions.yaml again; keep the old one (and say why) if it cannot be
+        read, whatever the reason."""
+        self._stamp = self._seen = _stamp(self.settings.config_path)
         try:
             config = load_config(self.settings.config_path)
-        except ConfigError as e:
+        except Exception as e:  # a file no check foresaw must not stop the bot either
+            log.debug("reload failed", exc_info=e)
+            why = str(e) if isinstance(e, ConfigError) else f"unexpected {unforeseen(e)}"
             self.log.line("reload", self.now(), "configuration not reloaded, keeping the "
-                          f"previous one: {e}")
+                          f"previous one: {why}")
             return
         self.config = config
         sync_config(self.store, config, self.now())
@@ -343,12 +352,12 @@ class Bot:
         self.log.line("stop", self.now(), "stopped cleanly")
 
 
-def _stamp(path: Path) -> tuple[float, int] | None:
+def _stamp(path: Path) -> tuple[int, int, int] | None:
     try:
         info = path.stat()
     except OSError:
         return None
-    return info.st_mtime, info.st_size
+    return info.st_ino, info.st_mtime_ns, info.st_size
 
 
 def _fingerprint(path: Path) -> str:
