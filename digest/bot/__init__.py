@@ -3,10 +3,13 @@
 Jobs come from the configuration (explicit ids, ``replace_existing``; no pickled job
 store: what was sent lives in the outbox, so a restart is safe): one ingest job per
 source, one digest job per send group (not per subscriber), and a watcher that reloads a
-changed subscriptions.yaml and notices when the machine slept. After every ingest, instant
-subscribers get their alerts. On start and on wake-up a catch-up pass sends each missed
-period once (within the grace) through the same code as ``digest send``. SIGHUP reloads;
-SIGTERM and SIGINT stop taking work, let SMTP transactions in flight finish, and exit.
+changed subscriptions.yaml (once it stops changing: never half-written; an invalid one
+keeps the previous configuration) and notices when the machine slept. After every ingest,
+instant subscribers get their alerts. A job that fails, in part (a file of a folder) or
+whole, whatever the error, is recorded with the reason for ``digest status``; the bot
+goes on. On start and on wake-up a catch-up pass sends each missed period once (within
+the grace) through the same code as ``digest send``. SIGHUP reloads at once; SIGTERM and
+SIGINT stop taking work, let SMTP transactions in flight finish, and exit.
 """
 
 from __future__ import annotations
