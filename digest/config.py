@@ -35,10 +35,22 @@ WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", 
 _TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 
 
-class _Settings(BaseModel):
-    """What a subscriber may set, and ``defaults:`` may set for everyone."""
+class _Strict(BaseModel):
+    """Unknown keys and loose types refused; a key written without a value (``keywords:``,
+    as a file cut off while it is being written ends) is a problem, not "not set"."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _given(cls, value: Any) -> Any:
+        if value is None:
+            raise ValueError("no value; write one after the colon, or leave the key out")
+        return value
+
+
+class _Settings(_Strict):
+    """What a subscriber may set, and ``defaults:`` may set for everyone."""
 
     cadence: Literal["daily", "weekly", "instant"] | None = None
     send_at: str | None = None
@@ -106,10 +118,8 @@ class _Subscriber(_Settings):
             raise ValueError(f"invalid email {value!r}: {e}") from e
 
 
-class _Source(BaseModel):
+class _Source(_Strict):
     """One entry of ``sources:``: exactly one of path, hf_daily, arxiv, and a schedule."""
-
-    model_config = ConfigDict(extra="forbid", strict=True)
 
     name: str | None = None
     path: str | None = None
@@ -301,11 +311,17 @@ def _json(text: str) -> Any:
 def _read(path: Path, hint: str = "create it (see the example subscriptions.yaml) or "
           "pass --config / DIGEST_CONFIG") -> str:
     try:
-        return path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except FileNotFoundError as e:
         raise ConfigError(f"{path}: no such file; {hint}") from e
-    except (OSError, UnicodeDecodeError) as e:
-        raise ConfigError(f"{path}: cannot read: {e}") from e
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read: {e.strerror}") from e
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:  # a file cut in the middle of a character ends so
+        line = data[: e.start].count(b"\n") + 1
+        raise ConfigError(f"{path}:{line}: not UTF-8 text ({e.reason} at byte {e.start}); "
+                          "save it as UTF-8, or wait until it is written whole") from e
 
 
 # ---- schema -----------------------------------------------------------------------------

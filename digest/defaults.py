@@ -30,6 +30,28 @@ HTTP_BACKOFF = 1.0
 # Input files larger than this are refused rather than read into memory.
 MAX_INPUT_BYTES = 64 * 1024 * 1024
 
+# What one paper may hold, checked at ingest; each fix is a warning naming the file, and the
+# paper is still stored. A count (upvotes, GitHub stars, authors) outside 0..MAX_COUNT, or a
+# score outside 0..MAX_SCORE (or not a number), is stored as unknown: no real paper has
+# them, and a clamped one would top every ranking. MAX_COUNT is well inside a PostgreSQL
+# INTEGER (2^31 - 1).
+MAX_COUNT = 1_000_000_000
+MAX_SCORE = 1_000_000.0
+# Text longer than its bound is cut (with "…"); lists keep their first entries (a cut
+# author list counts as cut by "et al."); an identifier or URL longer than its bound is
+# dropped, as a cut one would point nowhere. The longest of 3,889 real papers: title 175
+# characters, abstract 1,922 (arXiv allows 1,920), AI summary 1,606, author name 55,
+# organisation 76, URL 130, keyword 64; 573 authors, 44 keywords.
+MAX_TITLE_CHARS = 300
+MAX_ABSTRACT_CHARS = 5_000  # the abstract, the AI summary
+MAX_NAME_CHARS = 100  # one author, the organisation
+MAX_AUTHORS = 1_000
+MAX_KEYWORDS = 100
+MAX_KEYWORD_CHARS = 100
+MAX_LABEL_CHARS = 32  # category, announce type
+MAX_ID_CHARS = 32  # the arXiv id
+MAX_URL_CHARS = 300  # GitHub repository, project page
+
 # Inputs with at least this many files get a progress bar when run on a terminal.
 PROGRESS_MIN_FILES = 2
 

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
 from digest.config import ConfigProblems, load_config
+from digest.errors import ConfigError
 from digest.model import Subscriber
 from tests.conftest import ROOT
+from tests.hostile import digest_process, laughs, write
 
 
 def problems(tmp_path: Path, text: str) -> list[str]:
@@ -162,3 +165,90 @@ def test_sources_are_validated(tmp_path: Path, text: str, expected: str) -> None
     want = expected.format(folder=tmp_path)
     line, rest = want.split(":", 1)
     assert any(g.startswith(f"{int(line) + 1}:{rest}") for g in got), got
+
+
+# ---- issue 11: hostile files ----------------------------------------------------------
+
+ALIASES = ("aliases (*name, and the &name anchors they repeat) are not allowed; write the "
+           "values out")
+
+
+@pytest.mark.parametrize("where", ["key", "value"])
+def test_billion_laughs_is_refused_in_little_memory(tmp_path: Path, where: str) -> None:
+    path = write(tmp_path / "subscriptions.yaml", laughs(where=where))
+    assert path.stat().st_size < 600
+    checked = digest_process("check", str(path), memory_mb=512, timeout=60)
+    assert (checked.returncode, checked.stdout) == (1, "")
+    assert checked.stderr == f"Error: {path}:2: {ALIASES}\n"
+
+
+def test_a_key_that_is_a_list_is_refused(tmp_path: Path) -> None:
+    assert problems(tmp_path, "? [a, b]\n: x\nsubscribers: []\n") == [
+        "1: a key must be plain text, not a list or a mapping"]
+
+
+def test_deep_nesting_after_an_apostrophe_is_still_refused(tmp_path: Path) -> None:
+    deep = "[" * 100_000 + "]" * 100_000
+    assert problems(tmp_path, "subscribers:\n  - email: a@example.org\n    name: O'Brien\n"
+                    f"    keywords: {deep}\n") == [
+        "4: nested more than 32 levels deep; this file holds flat data"]
+
+
+def test_a_number_of_thousands_of_digits_names_its_line(tmp_path: Path) -> None:
+    assert problems(tmp_path, "subscribers:\n  - email: a@example.org\n"
+                    f"    max_papers: {'9' * 5000}\n") == [
+        "3: a number of 5000 digits; numbers here are small"]
+
+
+
+# ---- issue 11: a file read half-written -----------------------------------------------
+
+@pytest.mark.parametrize("key", ["keywords", "authors", "send_at", "day", "timezone", "name",
+                                 "email", "max_papers"])
+def test_a_key_without_a_value_names_its_line(tmp_path: Path, key: str) -> None:
+    text = "subscribers:\n  - email: a@example.org\n" if key != "email" else "subscribers:\n"
+    who = "subscriber a@example.org" if key != "email" else "subscriber #1"
+    prefix = "    " if key != "email" else "  - "
+    assert problems(tmp_path, text + f"{prefix}{key}:\n") == [
+        f"{text.count(chr(10)) + 1}: {who}: {key}: no value; write one after the colon, or "
+        "leave the key out"]
+
+
+def test_every_cut_of_a_file_is_read_or_refused_with_its_line(tmp_path: Path) -> None:
+    full = (ROOT / "subscriptions.yaml").read_text().replace("name: Ada", "name: Ådå Ørsted")
+    (tmp_path / "seeds").mkdir()  # the example's source
+    data = full.encode("utf-8")
+    path = tmp_path / "subscriptions.yaml"
+    for end in range(len(data)):
+        path.write_bytes(data[:end])
+        refused = refusal(path)
+        if isinstance(refused, ConfigProblems):
+            assert all(p.line is not None or p.message.startswith("the file is empty")
+                       for p in refused.problems), (end, str(refused))
+        elif refused is not None:
+            assert re.match(rf"{re.escape(str(path))}:\d+: ", str(refused)), (end, str(refused))
+
+
+def refusal(path: Path) -> ConfigError | None:
+    """Why ``path`` is not a valid subscriptions file, or None when it is one."""
+    try:
+        load_config(path)
+    except ConfigError as e:
+        return e
+    return None
+
+
+def test_send_names_the_file_and_line_of_a_half_written_file(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    config = tmp_path / "subscriptions.yaml"
+    config.write_text("defaults:\n  cadence: daily\nsubscribers:\n  - email: a@example.org\n"
+                      "    keywords:\n")
+    env = {"DIGEST_CONFIG": str(config), "DIGEST_MAILDIR": str(tmp_path / "outbox")}
+    result = run("send", env=env)
+    assert (result.exit_code, result.stderr) == (1, f"Error: {config}:5: subscriber "
+                                                 "a@example.org: keywords: no value; write one "
+                                                 "after the colon, or leave the key out\n")
+    config.write_bytes("subscribers:\n  - email: a@example.org\n    name: Å".encode()[:-1])
+    result = run("send", env=env)
+    assert (result.exit_code, result.stderr) == (1, f"Error: {config}:3: not UTF-8 text "
+                                                 "(unexpected end of data at byte 48); save it "
+                                                 "as UTF-8, or wait until it is written whole\n")

@@ -24,6 +24,7 @@ from digest.bot import Bot
 from digest.settings import Settings
 from digest.store import Store
 from tests.conftest import ROOT, SEEDS
+from tests.hostile import bad_folder, capped, laughs
 from tests.smtpserver import SmtpServer
 
 
@@ -74,10 +75,13 @@ def test_instant_alert_after_an_ingest(tmp_path: Path, db_url: str,
     assert {row.kind for row in rows} == {"alert"} and {row.state for row in rows} == {"sent"}
 
 
-def daemon(env: dict[str, str], *args: str) -> subprocess.Popen[str]:
+def daemon(env: dict[str, str], *args: str, memory_mb: int | None = None
+           ) -> subprocess.Popen[str]:
+    """``digest run ARGS`` in a process (its address space capped at ``memory_mb``)."""
     return subprocess.Popen([sys.executable, "-m", "digest", "run", *args], cwd=ROOT,
                             env={**os.environ, **env}, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True,
+                            preexec_fn=capped(memory_mb) if memory_mb else None)
 
 
 def wait_for(child: subprocess.Popen[str], text: str, lines: list[str],
@@ -241,3 +245,110 @@ def test_live_sources_through_the_bot(run: Any, tmp_path: Path, server: Any) -> 
     assert "ingest:hf-daily: new=22 read=22" in result.stderr  # 16 April already in Kolkata
     assert "ingest:arxiv:cs.AI: new=7 read=7" in result.stderr
     assert server.requests[0] == "/api/daily_papers?date=2026-04-16&limit=100&p=0"
+
+
+def test_reload_of_a_billion_laughs_keeps_the_previous_config(setting: dict[str, Any]) -> None:
+    config: Path = setting["config"]
+    child = daemon({**setting["env"], "DIGEST_MAILDIR": str(config.parent / "outbox")},
+                   memory_mb=1024)
+    lines: list[str] = []
+    try:
+        wait_for(child, "start:", lines)
+        config.write_text(laughs())
+        wait_for(child, "configuration not reloaded, keeping the previous one", lines, 60)
+        assert lines[-1].endswith(f"{config}:2: aliases (*name, and the &name anchors they "
+                                  "repeat) are not allowed; write the values out\n")
+        assert child.poll() is None
+    finally:
+        child.send_signal(signal.SIGINT)
+        assert child.wait(timeout=30) == 0
+    assert "Traceback" not in "".join(lines) + (child.stderr.read() if child.stderr else "")
+
+
+def bad_inbox(tmp_path: Path) -> Path:
+    """A subscriptions file whose one source is a folder with two bad files in four."""
+    folder = bad_folder(tmp_path / "inbox")
+    config = tmp_path / "subscriptions.yaml"
+    config.write_text("subscribers:\n  - email: a@example.org\n    cadence: daily\n"
+                      "    send_empty: true\n"
+                      f"sources:\n  - name: inbox\n    path: {folder}\n"
+                      "    schedule: \"0 * * * *\"\n")
+    return config
+
+
+INBOX_FAILED = "1 of 4 sources failed: {folder}/authors.json: cannot be read (TypeError: "\
+    "'int' object is not iterable); the other files are still read"
+
+
+def test_run_once_with_bad_files_still_sends_and_records_why(run: Any, tmp_path: Path) -> None:
+    config = bad_inbox(tmp_path)
+    env = {"DIGEST_CONFIG": str(config), "DIGEST_MAILDIR": str(tmp_path / "outbox")}
+    result = run("run", "--once", "--now", "2026-01-03T09:00:00Z", env=env)
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output
+    why = INBOX_FAILED.format(folder=tmp_path / "inbox")
+    assert f"ingest:inbox: errors=1 merged=1 new=4 read=5; error: {why}\n" in result.stderr
+    assert "send: planned=1 sent=1" in result.stderr
+    assert result.stderr.endswith("Error: 1 of 2 jobs failed; the lines above and digest "
+                                  "status say why\n")
+    db = run("status", env=env)
+    assert "error: 1 of 4 sources" in db.stdout
+
+
+def test_a_failed_ingest_job_is_recorded_and_the_bot_goes_on(tmp_path: Path, db_url: str,
+                                                             monkeypatch: pytest.MonkeyPatch
+                                                             ) -> None:
+    monkeypatch.setenv("DIGEST_MAILDIR", str(tmp_path / "outbox"))
+    bot = Bot(Settings(db_url=db_url, config_path=bad_inbox(tmp_path)), watch_seconds=None)
+    asyncio.run(bot.run_job("ingest:inbox", lambda: bot.ingest(bot.config.sources[0])))
+    ran = Store(db_url).last_job_runs()["ingest:inbox"]
+    assert ran.error == INBOX_FAILED.format(folder=tmp_path / "inbox")
+    assert ran.counts == {"errors": 1, "merged": 1, "new": 4, "read": 5}
+
+    async def broken() -> Counter[str]:  # nothing real fails this way: a stand-in for a bug
+        raise RuntimeError("a bug\nin two lines")
+
+    assert asyncio.run(bot.run_job("send", broken)) == "unexpected RuntimeError: a bug in " \
+        "two lines"
+    assert Store(db_url).last_job_runs()["send"].error == "unexpected RuntimeError: a bug " \
+        "in two lines"
+
+
+def test_a_half_written_config_keeps_the_previous_one(setting: dict[str, Any]) -> None:
+    config: Path = setting["config"]
+    full = config.read_text()
+    child = daemon({**setting["env"], "DIGEST_MAILDIR": str(config.parent / "outbox")})
+    lines: list[str] = []
+    try:
+        wait_for(child, "start:", lines)
+        cut = full.index("authors: [Maojiang Su]\n", full.index("r5@")) + len("authors:")
+        config.write_text(full[:cut] + "\n")  # the editor stopped after "authors:"
+        wait_for(child, "configuration not reloaded, keeping the previous one", lines)
+        assert lines[-1].endswith(f"{config}:17: subscriber r5@example.org: authors: no "
+                                  "value; write one after the colon, or leave the key out\n")
+        config.write_text(full.replace("r0@example.org", "x0@example.org"))
+        wait_for(child, "configuration reloaded: 12 subscribers", lines)
+        assert child.poll() is None
+    finally:
+        child.send_signal(signal.SIGINT)
+        assert child.wait(timeout=30) == 0
+    assert "Traceback" not in "".join(lines) + (child.stderr.read() if child.stderr else "")
+
+
+def test_a_change_is_read_once_the_file_stops_changing(setting: dict[str, Any], db_url: str,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DIGEST_MAILDIR", str(setting["config"].parent / "outbox"))
+    config: Path = setting["config"]
+    full = config.read_text()
+    bot = Bot(Settings(db_url=db_url, config_path=config), watch_seconds=10)
+
+    def tick() -> list[str]:
+        asyncio.run(bot.run_job("watch", bot.watch))
+        return [s.email for s in bot.config.subscribers]
+
+    everyone = tick()
+    config.write_text(full[:full.index("  - email: r6@")])  # half written, and valid YAML
+    assert tick() == everyone  # it may still be being written
+    config.write_text(full.replace("r0@", "x0@"))  # the editor wrote the rest
+    assert tick() == everyone
+    assert tick() == ["x0@example.org", *everyone[1:]]  # the same for a whole tick: read

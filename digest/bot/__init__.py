@@ -3,16 +3,20 @@
 Jobs come from the configuration (explicit ids, ``replace_existing``; no pickled job
 store: what was sent lives in the outbox, so a restart is safe): one ingest job per
 source, one digest job per send group (not per subscriber), and a watcher that reloads a
-changed subscriptions.yaml and notices when the machine slept. After every ingest, instant
-subscribers get their alerts. On start and on wake-up a catch-up pass sends each missed
-period once (within the grace) through the same code as ``digest send``. SIGHUP reloads;
-SIGTERM and SIGINT stop taking work, let SMTP transactions in flight finish, and exit.
+changed subscriptions.yaml (once it stops changing: never half-written; an invalid one
+keeps the previous configuration) and notices when the machine slept. After every ingest,
+instant subscribers get their alerts. A job that fails, in part (a file of a folder) or
+whole, whatever the error, is recorded with the reason for ``digest status``; the bot
+goes on. On start and on wake-up a catch-up pass sends each missed period once (within
+the grace) through the same code as ``digest send``. SIGHUP reloads at once; SIGTERM and
+SIGINT stop taking work, let SMTP transactions in flight finish, and exit.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import secrets
 import signal
@@ -40,10 +44,19 @@ from digest.deliver.transport import Transport, transport_from_env
 from digest.errors import ConfigError, DigestError
 from digest.ingest.fetch import Fetcher
 from digest.ingest.manifest import FileSettings
-from digest.ingest.runner import Report, ingest_arxiv, ingest_file, ingest_hf_day, plan
+from digest.ingest.runner import (
+    Report,
+    ingest_arxiv,
+    ingest_file,
+    ingest_hf_day,
+    plan,
+    unforeseen,
+)
 from digest.model import Source
 from digest.settings import HttpSettings, Settings
 from digest.store import Store
+
+log = logging.getLogger("digest.bot")
 
 
 @dataclass(frozen=True)
@@ -98,6 +111,14 @@ class JobLog:
             click.echo(f"{at:%Y-%m-%dT%H:%M:%SZ} {what}: {text}", err=True)
 
 
+class JobFailed(DigestError):
+    """A job that did part of its work: ``counts`` says what it did, ``str()`` why not all."""
+
+    def __init__(self, reason: str, counts: Counter[str]) -> None:
+        super().__init__(reason)
+        self.counts = counts
+
+
 class Bot:
     """The running bot. A broken configuration at start raises ConfigError."""
 
@@ -106,7 +127,9 @@ class Bot:
         self.settings = settings
         self.store = Store(settings.db_url)
         self.config = load_config(settings.config_path)
-        self._stamp = _stamp(settings.config_path)
+        # The file as last read, and as the watcher last saw it: a change is read once the
+        # file stays the same for a whole tick, not while an editor is still writing it.
+        self._stamp = self._seen = _stamp(settings.config_path)
         self.mail = MailSettings.from_env()
         self.transport: Transport = transport_from_env()
         self.http = HttpSettings.from_env()
@@ -129,13 +152,21 @@ class Bot:
     # ---- what the jobs do -----------------------------------------------------------
 
     async def ingest(self, source: Source) -> Counter[str]:
-        """Read one source (a path only when it changed), then send instant alerts."""
+        """Read one source (a path only when it changed), then send instant alerts.
+
+        Raises JobFailed, after the alerts, when a file or response could not be read."""
         reports = await asyncio.to_thread(self._ingest, source)
         counts: Counter[str] = Counter()
         for r in reports:
             counts.update(read=r.read, new=r.new, merged=r.merged, errors=int(bool(r.error)))
         if counts["new"] or counts["merged"]:
             counts.update(await self.send(["instant"]))
+        failed = [r.error for r in reports if r.error]
+        if failed:
+            more = f" (and {len(failed) - 1} more; digest ingest shows each)" \
+                if len(failed) > 1 else ""
+            raise JobFailed(f"{len(failed)} of {len(reports)} sources failed: {failed[0]}"
+                            f"{more}", counts)
         return counts
 
     def _ingest(self, source: Source) -> list[Report]:
@@ -172,17 +203,29 @@ class Bot:
         return await self.send(None)
 
     async def once(self) -> None:
-        """One ingest of every source, then one send pass: for cron and the README."""
-        for source in self.config.sources:
-            await self.run_job(f"ingest:{source.name}", partial(self.ingest, source))
-        await self.run_job("send", self.catch_up)
+        """One ingest of every source, then one send pass: for cron and the README.
+
+        Every job runs whatever the others did; raises DigestError after them all when
+        one failed."""
+        jobs: list[tuple[str, Callable[[], Awaitable[Counter[str]]]]] = [
+            (f"ingest:{s.name}", partial(self.ingest, s)) for s in self.config.sources]
+        errors = [await self.run_job(job_id, work)
+                  for job_id, work in (*jobs, ("send", self.catch_up))]
+        failed = sum(e is not None for e in errors)
+        if failed:
+            raise DigestError(f"{failed} of {len(errors)} jobs failed; the lines above and "
+                              "digest status say why")
 
     async def watch(self) -> Counter[str]:
-        """Reload a changed configuration; after a sleep or a stall, catch up."""
+        """Reload a changed configuration once it stopped changing (unchanged since the
+        last tick: not half-written); after a sleep or a stall, catch up."""
         now, last = self.now(), self._last_watch
         self._last_watch = now
-        if _stamp(self.settings.config_path) != self._stamp:
-            self.reload()
+        stamp, seen = _stamp(self.settings.config_path), self._seen
+        self._seen = stamp
+        if stamp != self._stamp:
+            if stamp == seen:
+                self.reload()
         elif self.store.subscribers_stamp() != self._members:  # joined or changed online
             self._members = self.store.subscribers_stamp()
             if self.scheduler is not None:
@@ -195,22 +238,31 @@ class Bot:
 
     # ---- running ------------------------------------------------------------------
 
-    async def run_job(self, job_id: str, work: Callable[[], Awaitable[Counter[str]]]) -> None:
-        """Run one job, log it, and keep running whatever it raised."""
+    async def run_job(self, job_id: str, work: Callable[[], Awaitable[Counter[str]]]
+                      ) -> str | None:
+        """Run one job, log and record it, and keep running whatever it raised.
+
+        Returns why it failed, or None."""
         if self.stop.is_set():
-            return
+            return None
         task = asyncio.current_task()
         if task is not None:
             self._running.add(task)
         started, error, counts = self.now(), None, Counter[str]()
         try:
             counts = await (work() if job_id == "watch" else self._leased(job_id, work))
+        except JobFailed as e:
+            counts, error = e.counts, str(e)
         except DigestError as e:
             error = str(e)
+        except Exception as e:  # a bug: recorded like any failure, the bot goes on
+            log.debug("job %s failed", job_id, exc_info=e)  # the traceback, for a bug report
+            error = f"unexpected {unforeseen(e)}"
         finally:
             if task is not None:
                 self._running.discard(task)
         self.log.run(job_id, started, self.now(), counts, error)
+        return error
 
     async def _leased(self, job_id: str, work: Callable[[], Awaitable[Counter[str]]]
                       ) -> Counter[str]:
@@ -256,13 +308,16 @@ class Bot:
         return self.watch
 
     def reload(self) -> None:
-        """Load subscriptions.yaml again; keep the old one (and say why) if it is invalid."""
-        self._stamp = _stamp(self.settings.config_path)
+        """Load subscriptions.yaml again; keep the old one (and say why) if it cannot be
+        read, whatever the reason."""
+        self._stamp = self._seen = _stamp(self.settings.config_path)
         try:
             config = load_config(self.settings.config_path)
-        except ConfigError as e:
+        except Exception as e:  # a file no check foresaw must not stop the bot either
+            log.debug("reload failed", exc_info=e)
+            why = str(e) if isinstance(e, ConfigError) else f"unexpected {unforeseen(e)}"
             self.log.line("reload", self.now(), "configuration not reloaded, keeping the "
-                          f"previous one: {e}")
+                          f"previous one: {why}")
             return
         self.config = config
         sync_config(self.store, config, self.now())
@@ -302,12 +357,12 @@ class Bot:
         self.log.line("stop", self.now(), "stopped cleanly")
 
 
-def _stamp(path: Path) -> tuple[float, int] | None:
+def _stamp(path: Path) -> tuple[int, int, int] | None:
     try:
         info = path.stat()
     except OSError:
         return None
-    return info.st_mtime, info.st_size
+    return info.st_ino, info.st_mtime_ns, info.st_size
 
 
 def _fingerprint(path: Path) -> str:

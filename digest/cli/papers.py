@@ -48,7 +48,9 @@ def ingest(
     Each file's format is detected (profile, daily-page, hf-json, arxiv-atom); a folder
     with a sources.yaml manifest is read by it. A paper is stored once, however many
     sources list it. Files that cannot be read are reported; the rest are still stored,
-    and the command exits 1.
+    and the command exits 1. Text past its bound (a title over 300 characters, ...) is
+    cut and a number out of range (upvotes over 10^9, ...) stored as unknown, each with a
+    warning naming the file.
 
     \b
     Examples:

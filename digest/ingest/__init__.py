@@ -6,11 +6,13 @@ Parsers are plain functions ``(text, ParseContext) -> list[Paper]`` found throug
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable
 
 from digest.errors import InputError
 from digest.ingest.arxiv_atom import parse_arxiv_atom
+from digest.ingest.bounds import bound_papers
 from digest.ingest.common import ParseContext
 from digest.ingest.daily_page import AUTHOR_COUNT, parse_daily_page
 from digest.ingest.hf_json import parse_hf_json
@@ -18,6 +20,7 @@ from digest.ingest.profile import ENTRY_LINE, parse_profile
 from digest.model import Paper
 
 Parser = Callable[[str, ParseContext], list[Paper]]
+log = logging.getLogger("digest.ingest")
 
 PARSERS: dict[str, Parser] = {
     "profile": parse_profile,
@@ -65,7 +68,8 @@ def detect_format(text: str, source: str) -> str:
 
 
 def parse(data: bytes, ctx: ParseContext, fmt: str | None = None) -> tuple[str, list[Paper]]:
-    """Decode, detect (unless ``fmt`` is given) and parse one source.
+    """Decode, detect (unless ``fmt`` is given) and parse one source, and bound what its
+    papers hold (``digest.ingest.bounds``; each fix is logged as a warning).
 
     Returns the format used and the papers read. Raises InputError.
     """
@@ -73,4 +77,7 @@ def parse(data: bytes, ctx: ParseContext, fmt: str | None = None) -> tuple[str, 
     fmt = fmt or detect_format(text, ctx.source)
     if fmt not in PARSERS:
         raise InputError(ctx.source, f"unknown format {fmt!r}; use one of {', '.join(PARSERS)}")
-    return fmt, PARSERS[fmt](text, ctx)
+    papers, warnings = bound_papers(PARSERS[fmt](text, ctx), ctx.source)
+    for warning in warnings:
+        log.warning("%s", warning)
+    return fmt, papers

@@ -12,6 +12,10 @@ MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", 
 MONTH_RE = "|".join(MONTHS)
 # How far back a date without a year may lie (Feb 29 needs up to eight years).
 _YEARS_BACK = 8
+# More digits than this are not read as they are: Python refuses past 4,300, and no number
+# digest keeps has 19 digits (see MAX_COUNT).
+_MAX_DIGITS = 18
+TOO_LARGE: int = 10**_MAX_DIGITS
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,14 @@ def resolve_date(month: str, day: int, year: int | None, captured: date) -> date
         if candidate <= captured:
             return candidate
     raise ValueError(f"{month} {day} is not a date")
+
+
+def whole_number(digits: str) -> int:
+    """``digits`` (0-9, an optional sign first) as an int; one of more than 18 digits reads
+    as plus or minus 10**18, outside every bound, instead of raising ValueError."""
+    if len(digits.lstrip("+-")) <= _MAX_DIGITS:
+        return int(digits)
+    return -TOO_LARGE if digits.startswith("-") else TOO_LARGE
 
 
 @dataclass(frozen=True)

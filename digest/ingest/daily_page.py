@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
-from digest.ingest.common import MONTH_RE, ParseContext, resolve_date
+from digest.ingest.common import MONTH_RE, ParseContext, resolve_date, whole_number
 from digest.model import Paper
 from digest.text import squash
 
@@ -104,7 +104,7 @@ def _parse_meta(block: _Block, ctx: ParseContext, captured: date) -> _Meta:
     for line in before:
         m = AUTHOR_COUNT.match(line)
         if m:
-            count = int(m["n"])
+            count = whole_number(m["n"])
         else:
             slug, _, fullname = line.partition(" ")
             organization = fullname.strip() or slug
@@ -119,7 +119,7 @@ def _parse_meta(block: _Block, ctx: ParseContext, captured: date) -> _Meta:
         published = resolve_date(m["mon"], int(m["day"]), year, captured)
     except ValueError as e:
         raise ctx.error(str(e), block.line + len(before) + 1) from e
-    upvotes = int(m["upvotes"]) if m["upvotes"] else None
+    upvotes = whole_number(m["upvotes"]) if m["upvotes"] else None
     return _Meta(count, organization, published, upvotes)
 
 

@@ -12,7 +12,7 @@ import json
 from datetime import date, datetime
 from typing import Any
 
-from digest.ingest.common import ParseContext
+from digest.ingest.common import ParseContext, whole_number
 from digest.model import Paper
 from digest.text import squash
 
@@ -20,10 +20,13 @@ from digest.text import squash
 def parse_hf_json(text: str, ctx: ParseContext) -> list[Paper]:
     """Read every item of a daily_papers response; raises InputError naming the item."""
     try:
-        data = json.loads(text)
+        data = json.loads(text, parse_int=whole_number)
     except json.JSONDecodeError as e:
         raise ctx.error(f"not valid JSON ({e.msg} at line {e.lineno}, column {e.colno}); "
                         "is the file cut off?") from e
+    except RecursionError as e:  # the decoder stops at the interpreter's recursion limit
+        raise ctx.error("nested too deep (arrays or objects inside each other); "
+                        "daily_papers JSON is four levels deep") from e
     if not isinstance(data, list):
         raise ctx.error(f"expected a JSON list of daily_papers items, found a "
                         f"{type(data).__name__}")

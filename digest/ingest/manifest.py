@@ -16,11 +16,11 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from digest.errors import ConfigError
+from digest.yamlcheck import parse_yaml
 
 _KEYS = ("format", "captured", "owner")
+_FILES = "a 'files:' mapping of file name -> settings"
 
 
 @dataclass(frozen=True)
@@ -33,14 +33,18 @@ class FileSettings:
 
 
 def load_manifest(path: Path, formats: tuple[str, ...]) -> dict[str, FileSettings]:
-    """File name -> settings; raises ConfigError naming the manifest and the entry."""
+    """File name -> settings; raises ConfigError naming the manifest and the entry (and the
+    line, for what YAML itself gets wrong: aliases, nesting, huge numbers, duplicate keys)."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as e:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
         raise ConfigError(f"{path}: cannot read the manifest: {e}") from e
+    data, _, found = parse_yaml(text, empty=f"the manifest is empty; it needs {_FILES}")
+    if found:
+        raise ConfigError("\n".join(f.problem.render(path) for f in found))
     files = data.get("files") if isinstance(data, dict) else None
     if not isinstance(files, dict):
-        raise ConfigError(f"{path}: expected a mapping 'files:' of file name -> settings")
+        raise ConfigError(f"{path}: expected {_FILES}")
     return {str(name): _entry(path, str(name), entry, formats) for name, entry in files.items()}
 
 

@@ -17,8 +17,10 @@ every paper on it, even where "et al." cuts the name off.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from itertools import pairwise
 
+from digest import defaults
 from digest.ingest.common import (
     MONTH_RE,
     AuthorLine,
@@ -123,22 +125,34 @@ def split_title_authors(line: str, known: set[str]) -> tuple[str, AuthorLine] | 
     ("MeanFlow") are more common than CamelCase given names ("TianQi").
     """
     names_part, truncated, affiliation = split_author_suffixes(line)
-    candidates: list[tuple[int, list[str]]] = []
-    for i in range(1, len(names_part)):
-        if not names_part[i].isupper() or names_part[i - 1].isspace() or names_part[i - 1] == "-":
-            continue
-        names = [n.strip() for n in names_part[i:].split(",")]
-        if all(is_plausible_name(n) for n in names):
-            candidates.append((i, names))
+    candidates = list(_author_starts(names_part))
     if not candidates:
         return None
 
-    def rank(candidate: tuple[int, list[str]]) -> tuple[bool, bool, int]:
-        first = candidate[1][0]
+    def rank(candidate: tuple[int, str]) -> tuple[bool, bool, int]:
+        first = candidate[1]
         return (name_key(first) in known, name_key(first.split()[0]) in known, candidate[0])
 
-    i, names = max(candidates, key=rank)
-    return names_part[:i].strip(), AuthorLine(tuple(names), truncated, affiliation)
+    i, _ = max(candidates, key=rank)
+    names = tuple(n.strip() for n in names_part[i:].split(","))
+    return names_part[:i].strip(), AuthorLine(names, truncated, affiliation)
+
+
+def _author_starts(text: str) -> Iterator[tuple[int, str]]:
+    """Each place in ``text`` where a list of plausible names could start, with the first
+    name: an upper-case letter after a non-space, not a hyphen, with only plausible names
+    from there on. A name is at most MAX_NAME_CHARS long, so only that many places before
+    each comma are tried (a line of megabytes is not read once per capital letter)."""
+    ends = [m.start() for m in re.finditer(",", text)] + [len(text)]
+    for j in range(len(ends) - 1, -1, -1):
+        begin = ends[j - 1] + 1 if j else 0
+        for i in range(max(1, begin, ends[j] - defaults.MAX_NAME_CHARS), ends[j]):
+            if text[i].isupper() and not text[i - 1].isspace() and text[i - 1] != "-":
+                first = text[i:ends[j]].strip()
+                if is_plausible_name(first):
+                    yield i, first
+        if not is_plausible_name(text[begin:ends[j]].strip()):
+            return  # no name list can run across an implausible name
 
 
 def is_plausible_name(name: str) -> bool:

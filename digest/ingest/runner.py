@@ -1,5 +1,6 @@
 """Running an ingest: which files to read with which settings, and reading each into the
-store. One bad file is reported and counted; the others are still read.
+store. One bad file is reported, counted and recorded, whatever went wrong with it (an
+error no check foresaw included); the others are still read.
 """
 
 from __future__ import annotations
@@ -108,6 +109,7 @@ def ingest_hf_day(
     fetched and parsed before any is stored, so a failure stores nothing of the day.
     """
     pages: list[tuple[str, list[Paper]]] = []
+    url = hf_daily_url(fetcher.settings.hf_base, day, 0, limit)
     try:
         for page in range(defaults.HF_MAX_PAGES):
             url = hf_daily_url(fetcher.settings.hf_base, day, page, limit)
@@ -117,6 +119,9 @@ def ingest_hf_day(
                 break
     except InputError as e:
         return [_fail(store, Report(e.source, "hf-json", error=str(e)), now)]
+    except Exception as e:  # a hostile response must not stop the other sources
+        return [_fail(store, Report(url, "hf-json", error=f"{url}: {_unforeseen(e, url)}"),
+                      now)]
     return [_save(store, url, "hf-json", papers, now) for url, papers in pages]
 
 
@@ -137,18 +142,37 @@ def _store(
         fmt, papers = parse(data, ctx, fmt)
     except InputError as e:
         return _fail(store, Report(ctx.source, fmt, error=f"{display}: {e.reason}"), now)
-    return _save(store, ctx.source, fmt, papers, now)
+    except Exception as e:  # a hostile file must not stop the others: it is its own error
+        return _fail(store, Report(ctx.source, fmt, error=f"{display}: "
+                                   f"{_unforeseen(e, display)}"), now)
+    return _save(store, ctx.source, fmt, papers, now, display)
 
 
-def _save(store: Store, source: str, fmt: str, papers: list[Paper], now: datetime) -> Report:
+def _save(store: Store, source: str, fmt: str, papers: list[Paper], now: datetime,
+          display: str | None = None) -> Report:
     try:
         result = store.save_papers(papers, source=source, fmt=fmt, now=now)
     except StoreError as e:
         return Report(source, fmt, len(papers), error=str(e))
+    except Exception as e:  # what the database could not take (the transaction is undone)
+        return _fail(store, Report(source, fmt, error=f"{display or source}: "
+                                   f"{_unforeseen(e, display or source)}"), now)
     report = Report(source, fmt, result.read, result.new, result.merged)
     log.info("%s (%s): %d read, %d new, %d merged", source, fmt, report.read, report.new,
              report.merged)
     return report
+
+
+def unforeseen(e: Exception, limit: int = 200) -> str:
+    """An error no check foresaw, in one short line: its kind and its message, cut at
+    ``limit`` characters (it may quote a whole file)."""
+    text = " ".join(str(e).split())
+    return f"{type(e).__name__}: {text if len(text) <= limit else text[:limit] + '…'}"
+
+
+def _unforeseen(e: Exception, display: str) -> str:
+    log.debug("reading %s", display, exc_info=e)  # for a bug report; the user needs none
+    return f"cannot be read ({unforeseen(e)}); the other files are still read"
 
 
 def _fail(store: Store, report: Report, now: datetime) -> Report:
