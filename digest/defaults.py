@@ -105,6 +105,10 @@ FORM_MAILS_PER_DAY = 3
 FORM_POSTS_PER_CLIENT = 10
 FORM_WINDOW_SECONDS = 600
 
+# The most HTML a mail may hold: Gmail clips a mail past about 102 KB. A digest whose cards
+# would make more shows fewer (the last ones), and only those count as sent.
+MAX_HTML_BYTES = 100_000
+
 # A subscriber whose address the server refused for good this many times in a row is
 # marked bouncing and gets nothing until `digest subscribers reset` (DIGEST_BOUNCE_LIMIT).
 BOUNCE_LIMIT = 3

@@ -23,7 +23,7 @@ import os
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import lru_cache
 from urllib.parse import quote_plus
@@ -134,20 +134,32 @@ class Mailer:
         if missing:
             self.papers.update(self.store.papers_by_id(missing))
 
-    def compose(self, entry: OutboxEntry, now: datetime) -> bytes:
-        """The message of an outbox row, rendered now from its papers."""
+    def compose(self, entry: OutboxEntry, now: datetime) -> tuple[bytes, OutboxEntry]:
+        """The message of an outbox row, rendered now from its papers, and the row as the
+        mail shows it: a digest whose HTML would pass ``defaults.MAX_HTML_BYTES`` shows
+        fewer cards, and only the papers shown count as sent."""
         self.load([entry])
         sections = tuple(Section(name, tuple(Item(self.papers[pid], reasons)
                                              for pid, reasons in items if pid in self.papers))
                          for name, items in entry.sections)
         digest = Digest(entry.subscriber, entry.period_start, entry.period_end, sections)
         links = self.mail.links(self.tokens, entry.subscriber)
-        rendered = self.renderer.render(digest, links, entry.kind)
+        rendered, shown = self.renderer.render_within(digest, links, entry.kind)
+        if shown is not digest:
+            entry = _showing(entry, shown)
         return self.composer.build(
             rendered, to_name=entry.subscriber.name, to_email=entry.subscriber.email,
             date=now, unsubscribe_url=links.unsubscribe,
             message_id=self.mail.envelope.message_id(entry.subscriber.ref, entry.kind,
-                                                     entry.period))
+                                                     entry.period)), entry
+
+
+def _showing(entry: OutboxEntry, shown: Digest) -> OutboxEntry:
+    """``entry`` holding only the papers ``shown`` holds."""
+    kept = {it.paper.id for it in shown.items}
+    return replace(entry, sections=tuple(
+        (name, tuple((pid, why) for pid, why in items if pid in kept))
+        for name, items in entry.sections))
 
 
 # Digests claimed per transaction; outcomes are recorded at least every FLUSH mails (and
@@ -210,7 +222,7 @@ class _Delivery:
                     if self.halt.is_set():
                         break
                     try:
-                        message = self.mailer.compose(entry, self.clock())
+                        message, entry = self.mailer.compose(entry, self.clock())
                     except Exception as e:
                         self._outcome(entry, Unsent(entry, "failed",
                                                     f"could not compose the mail: {e!r}"))

@@ -171,6 +171,17 @@ class Renderer:
         self._pieces: _Lru[tuple[Any, ...], list[str]] = _Lru(5 * cards)
         self._frames: dict[tuple[Any, ...], list[str]] = {}
 
+    def render_within(self, digest: Digest, links: Links, kind: str = "digest",
+                      limit: int = defaults.MAX_HTML_BYTES) -> tuple[Rendered, Digest]:
+        """The mail of ``digest`` with at most ``limit`` bytes of HTML: when its cards
+        would make more, the last cards are left out (of the last sections first) until
+        it fits. Returns the mail and the digest it shows."""
+        rendered = self.render(digest, links, kind)
+        while len(rendered.html.encode("utf-8")) > limit and digest.items:
+            digest = _without_last(digest)
+            rendered = self.render(digest, links, kind)
+        return rendered, digest
+
     def render(self, digest: Digest, links: Links, kind: str = "digest") -> Rendered:
         sub = digest.subscriber
         long = len(digest.items) > LONG_DIGEST_CARDS
@@ -415,6 +426,14 @@ def _serialized(value: str, before: str) -> str:
     if before.endswith('="'):
         return value.replace('"', "&quot;")
     return value.replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _without_last(digest: Digest) -> Digest:
+    """``digest`` without its last item (the last one of its last non-empty section)."""
+    sections = list(digest.sections)
+    at = max(i for i, s in enumerate(sections) if s.items)
+    sections[at] = replace(sections[at], items=sections[at].items[:-1])
+    return replace(digest, sections=tuple(sections))
 
 
 def _keep_actions(c: Card, kept: tuple[bool, ...]) -> Card:
