@@ -62,13 +62,13 @@ HOSTILE = "\x1b[2J\x1b]0;owned\x07 try\x00 later\rnow"
 def test_a_hostile_reply_is_stored_and_shown_without_its_control_bytes(
         run: Any, mail_env: dict[str, str], smtp: SmtpServer, db_url: str) -> None:
     smtp.handler.faults.append(f"rcpt:550 5.1.1 {HOSTILE}")
-    assert send(run, mail_env, smtp.url, NOW, "--only", "ada@example.org").exit_code == 0
+    assert send(run, mail_env, smtp.url, NOW, "--only", "ada@example.org").exit_code == 3
     (reason,) = {row.last_error for row in Store(db_url).outbox()}
     assert reason and "550 5.1.1" in reason and "try later now" in reason
     assert not CONTROLS.search(reason), repr(reason)
 
     with Greeter(f"421-{HOSTILE}\r\n421 second {HOSTILE}\r\n".encode()) as greeter:
-        assert send(run, mail_env, greeter.url, NOW).exit_code == 0
+        assert send(run, mail_env, greeter.url, NOW).exit_code == 3
     reasons = [row.last_error or "" for row in outbox(db_url).values()]
     assert any("421" in r for r in reasons)
     assert not any(CONTROLS.search(r) or "\n" in r for r in reasons), reasons

@@ -3,6 +3,7 @@ environment checked at the start, in one place."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -35,3 +36,60 @@ def test_a_bad_setting_stops_the_daemon_at_its_start(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert result.stderr == ("Error: DIGEST_WATCH_SECONDS: 'ten' is not a number; unset it or "
                              "give one (default 10)\n")
+
+
+def test_settings_go_before_or_after_the_command(tmp_path: Path) -> None:
+    here, there = f"sqlite:///{tmp_path / 'a.db'}", f"sqlite:///{tmp_path / 'b.db'}"
+    runner = CliRunner()
+    assert runner.invoke(cli, ["-q", "ingest", str(ROOT / "seeds"), "--db", here]).exit_code == 0
+    before = runner.invoke(cli, ["--db", here, "papers", "--json"])
+    after = runner.invoke(cli, ["papers", "--json", "--db", here])
+    assert before.exit_code == after.exit_code == 0 and before.stdout == after.stdout
+    assert before.stdout.count("\n") == 140
+    # After the command's name wins over before it (and over the environment).
+    chosen = runner.invoke(cli, ["--db", there, "papers", "--db", here],
+                           env={"DIGEST_DB": there})
+    assert chosen.exit_code == 0 and "140" not in chosen.stderr
+    quiet_after = runner.invoke(cli, ["ingest", str(ROOT / "seeds"), "--db", here, "-q"])
+    chatty = runner.invoke(cli, ["ingest", str(ROOT / "seeds"), "--db", here])
+    assert "digest: " in chatty.stderr and "digest: " not in quiet_after.stderr
+    now = runner.invoke(cli, ["--now", "2026-06-01T08:00:00Z", "status", "--json", "--db", here,
+                              "--config", str(ROOT / "subscriptions.yaml")])
+    assert now.exit_code == 0 and '"next_run": "2026-06-01T08:00:00+00:00"' in now.stdout
+
+
+def test_config_is_refused_by_commands_that_do_not_read_it(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'a.db'}"
+    for args in (["--config", "x.yaml", "papers"], ["papers", "--config", "x.yaml"],
+                 ["--config", "x.yaml", "db", "current"], ["worker", "--config", "x.yaml"]):
+        result = CliRunner().invoke(cli, ["--db", db, *args])
+        assert result.exit_code == 2, (args, result.output)
+        assert "--config" in result.output
+
+
+def test_json_output_of_status_subscribers_check_and_ingest(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'a.db'}"
+    runner = CliRunner()
+    ingest = runner.invoke(cli, ["--db", db, "ingest", str(ROOT / "seeds"), "--json"])
+    got = json.loads(ingest.stdout)
+    assert got["papers"] == 140 and len(got["sources"]) == 5
+    assert set(got["sources"][0]) == {"source", "format", "read", "new", "merged", "error"}
+    config = str(ROOT / "subscriptions.yaml")
+    check = json.loads(runner.invoke(cli, ["check", config, "--json"]).stdout)
+    assert check == {"ok": True, "file": config, "subscribers": 2, "sources": 1}
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("subscribers:\n  - email: not-an-address\n")
+    refused = runner.invoke(cli, ["check", str(bad), "--json"])
+    assert refused.exit_code == 1 and json.loads(refused.stdout)["ok"] is False
+    assert runner.invoke(cli, ["--db", db, "--config", config, "send", "--now",
+                               "2026-06-01T07:00:00Z"],
+                         env={"DIGEST_MAILDIR": str(tmp_path / "mail")}).exit_code == 0
+    status = json.loads(runner.invoke(cli, ["--db", db, "--config", config, "status",
+                                            "--json"]).stdout)
+    assert {j["id"] for j in status["jobs"]} >= {"ingest:seeds"}
+    assert set(status["outbox"]) >= {"sent", "retry", "failed"}
+    people = json.loads(runner.invoke(cli, ["--db", db, "subscribers", "--json"]).stdout)
+    assert {p["email"] for p in people["subscribers"]} == {"ada@example.org",
+                                                           "grace@example.org"}
+    assert set(people["subscribers"][0]) == {"email", "name", "state", "managed", "cadence",
+                                             "last_digest", "digests_sent", "papers_sent"}

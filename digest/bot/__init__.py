@@ -140,6 +140,7 @@ class Bot:
         self.scheduler: AsyncIOScheduler | None = None
         self._running: set[asyncio.Task[None]] = set()
         self._sending = asyncio.Lock()
+        self.last_counts: dict[str, Counter[str]] = {}  # of each job's latest run
         self._last_watch: datetime | None = None
         # Who holds a job's lease: this process, on this machine.
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
@@ -202,11 +203,11 @@ class Bot:
         """Send every subscriber's latest missed period (and pending retries) once."""
         return await self.send(None)
 
-    async def once(self) -> None:
+    async def once(self) -> Counter[str]:
         """One ingest of every source, then one send pass: for cron and the README.
 
         Every job runs whatever the others did; raises DigestError after them all when
-        one failed."""
+        one failed. Returns what the send pass did."""
         jobs: list[tuple[str, Callable[[], Awaitable[Counter[str]]]]] = [
             (f"ingest:{s.name}", partial(self.ingest, s)) for s in self.config.sources]
         errors = [await self.run_job(job_id, work)
@@ -215,6 +216,7 @@ class Bot:
         if failed:
             raise DigestError(f"{failed} of {len(errors)} jobs failed; the lines above and "
                               "digest status say why")
+        return self.last_counts.get("send", Counter())
 
     async def watch(self) -> Counter[str]:
         """Reload a changed configuration once it stopped changing (unchanged since the
@@ -262,6 +264,7 @@ class Bot:
             if task is not None:
                 self._running.discard(task)
         self.log.run(job_id, started, self.now(), counts, error)
+        self.last_counts[job_id] = counts
         return error
 
     async def _leased(self, job_id: str, work: Callable[[], Awaitable[Counter[str]]]

@@ -6,13 +6,15 @@ Every command parses its options, calls the library and prints. A ``DigestError`
 
 from __future__ import annotations
 
+import functools
 import logging
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
 import click
+from click.core import ParameterSource
 from rich.console import Console
 
 from digest import __version__, defaults
@@ -21,6 +23,13 @@ from digest.settings import Settings, check_environment, parse_now
 from digest.text import one_line
 
 F = TypeVar("F", bound=Callable[..., Any])
+# Exit code of a send (or run --once) that finished, but not every digest went out.
+EXIT_NOT_ALL_SENT = 3
+
+
+def not_all_sent(counts: Mapping[str, int]) -> bool:
+    """Whether a pass left digests failed or waiting for a retry."""
+    return bool(counts.get("failed") or counts.get("retry"))
 
 
 class _Group(click.Group):
@@ -56,20 +65,63 @@ def _setup_logging(quiet: bool) -> None:
     logger.setLevel(logging.INFO if chatty else logging.WARNING)
 
 
-def settings_options(command: F) -> F:
-    """Add --db, --config and --now (and their environment variables) to a command."""
-    options = [
-        click.option("--db", envvar="DIGEST_DB", default=defaults.DB_URL, show_default=True,
-                     metavar="URL", help="Database URL (env DIGEST_DB)."),
-        click.option("--config", envvar="DIGEST_CONFIG", default=defaults.CONFIG_PATH,
-                     show_default=True, type=click.Path(path_type=Path),
-                     help="Subscriptions file (env DIGEST_CONFIG)."),
-        click.option("--now", envvar="DIGEST_NOW", metavar="ISO-TIME",
-                     help="Run as if it were this moment (env DIGEST_NOW); default: the clock."),
-    ]
-    for option in reversed(options):
-        command = option(command)
-    return command
+def _db_option(**extra: Any) -> Callable[[F], F]:
+    return click.option("--db", metavar="URL", help="Database URL (env DIGEST_DB; default "
+                        f"{defaults.DB_URL}).", **extra)
+
+
+def _config_option(**extra: Any) -> Callable[[F], F]:
+    return click.option("--config", type=click.Path(path_type=Path), help="Subscriptions "
+                        f"file (env DIGEST_CONFIG; default {defaults.CONFIG_PATH}).", **extra)
+
+
+def _now_option(**extra: Any) -> Callable[[F], F]:
+    return click.option("--now", metavar="ISO-TIME", help="Run as if it were this moment "
+                        "(env DIGEST_NOW); default: the clock.", **extra)
+
+
+def _quiet_option() -> Callable[[F], F]:
+    return click.option("-q", "--quiet", is_flag=True,
+                        help="Only warnings and errors on stderr.")
+
+
+@overload
+def settings_options(command: F) -> F: ...
+
+
+@overload
+def settings_options(*, reads_config: bool = True) -> Callable[[F], F]: ...
+
+
+def settings_options(command: F | None = None, *, reads_config: bool = True
+                     ) -> F | Callable[[F], F]:
+    """Add --db, --config (when the command reads the subscriptions file), --now and -q
+    to a command. Each may come before the command name too (``digest --db URL
+    papers``); after it, it wins. The environment variables and defaults are the main
+    command's. A command that does not read the subscriptions file refuses --config."""
+    def wrap(f: F) -> F:
+        @functools.wraps(f)
+        def run(*args: Any, db: str | None = None, config: Path | None = None,
+                now: str | None = None, quiet: bool = False, **kwargs: Any) -> Any:
+            root = click.get_current_context().find_root()
+            if quiet:
+                _setup_logging(True)
+            if not reads_config and root.get_parameter_source("config") in (
+                    ParameterSource.COMMANDLINE, ParameterSource.PROMPT):
+                raise click.UsageError(f"{click.get_current_context().command_path} does not "
+                                       "read the subscriptions file; leave out --config")
+            return f(*args, db=db or root.params["db"],
+                     config=config or root.params["config"],
+                     now=now or root.params["now"], **kwargs)
+
+        options = [_db_option(), *([_config_option()] if reads_config else []),
+                   _now_option(), _quiet_option()]
+        wrapped: Any = run
+        for option in reversed(options):
+            wrapped = option(wrapped)
+        return wrapped  # type: ignore[no-any-return]
+
+    return wrap(command) if command is not None else wrap
 
 
 def _settings(db: str, config: Path, now: str | None) -> Settings:
@@ -82,15 +134,24 @@ def _console(stderr: bool = False) -> Console:
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors on stderr.")
+@_db_option(envvar="DIGEST_DB", default=defaults.DB_URL)
+@_config_option(envvar="DIGEST_CONFIG", default=defaults.CONFIG_PATH)
+@_now_option(envvar="DIGEST_NOW")
+@_quiet_option()
 @click.version_option(__version__, prog_name="digest")
-def cli(quiet: bool) -> None:
+def cli(db: str, config: Path, now: str | None, quiet: bool) -> None:
     """digest: follow authors and keywords, get new papers by email.
 
+    --db, --config, --now and -q go before or after the command's name.
+
     \b
-    Example:
+    Exit codes: 0 done; 1 failed (Error: says why); 2 a usage mistake; 3 done, but some
+    digests failed or wait for a retry (send, run --once).
+
+    \b
+    Examples:
         digest ingest seeds/
-        digest papers --json
+        digest --db sqlite:///lab.db papers --json
     """
     _setup_logging(quiet)
     check_environment()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 from pathlib import Path
 
@@ -11,7 +12,7 @@ from rich import box
 from rich.table import Table
 
 from digest.bot import Bot, plan_jobs
-from digest.cli import _console, _settings, cli, settings_options
+from digest.cli import EXIT_NOT_ALL_SENT, _console, _settings, cli, not_all_sent, settings_options
 from digest.config import load_config
 from digest.settings import number_setting
 from digest.store import Store
@@ -37,13 +38,20 @@ def run(once: bool, log_format: str, db: str, config: Path, now: str | None) -> 
     """
     watch = number_setting(os.environ, "DIGEST_WATCH_SECONDS")
     bot = Bot(_settings(db, config, now), log_format=log_format, watch_seconds=watch)
-    asyncio.run(bot.once() if once else bot.run_forever())
+    if not once:
+        asyncio.run(bot.run_forever())
+    elif not_all_sent(asyncio.run(bot.once())):
+        raise click.exceptions.Exit(EXIT_NOT_ALL_SENT)
 
 
 @cli.command()
+@click.option("--json", "as_json", is_flag=True, help="One JSON document: jobs and outbox.")
 @settings_options
-def status(db: str, config: Path, now: str | None) -> None:
+def status(as_json: bool, db: str, config: Path, now: str | None) -> None:
     """Show every job's next and last run, and the outbox totals.
+
+    --json prints {"jobs": [{"id", "next_run", "last_run", "last_error", "counts"}],
+    "outbox": {state: count}} (times in ISO 8601 UTC, null when there is none).
 
     \b
     Example:
@@ -53,19 +61,30 @@ def status(db: str, config: Path, now: str | None) -> None:
     store = Store(settings.db_url, create=False)
     last = store.last_job_runs()
     moment = settings.now()
+    jobs = [(job.id, job.trigger.get_next_fire_time(None, moment), last.get(job.id))
+            for job in plan_jobs(load_config(settings.config_path), store.group_keys(),
+                                 watch_seconds=None)]
+    totals = store.outbox_counts()
+    if as_json:
+        click.echo(json.dumps({"jobs": [{
+            "id": job_id, "next_run": upcoming.isoformat() if upcoming else None,
+            "last_run": ran.finished_at.isoformat() if ran else None,
+            "last_error": ran.error if ran else None,
+            "counts": dict(ran.counts) if ran else {}} for job_id, upcoming, ran in jobs],
+            "outbox": {state: totals.get(state, 0) for state in _STATES}}))
+        return
     table = Table(box=box.SIMPLE_HEAD)
     for name in ("Job", "Next run (UTC)", "Last run (UTC)", "Result"):
         table.add_column(name)
-    for job in plan_jobs(load_config(settings.config_path), store.group_keys(),
-                         watch_seconds=None):
-        upcoming = job.trigger.get_next_fire_time(None, moment)
-        ran = last.get(job.id)
+    for job_id, upcoming, ran in jobs:
         result = "" if ran is None else (f"error: {ran.error}" if ran.error else " ".join(
             f"{k}={v}" for k, v in ran.counts.items()) or "nothing to do")
-        table.add_row(job.id, f"{upcoming:%Y-%m-%d %H:%M}" if upcoming else "-",
+        table.add_row(job_id, f"{upcoming:%Y-%m-%d %H:%M}" if upcoming else "-",
                       f"{ran.finished_at:%Y-%m-%d %H:%M}" if ran else "never", result)
     console = _console()
     console.print(table)
-    totals = store.outbox_counts()
-    console.print("Outbox: " + ", ".join(f"{state} {totals.get(state, 0)}" for state in (
-        "sent", "planned", "sending", "retry", "failed", "skipped", "missed")))
+    console.print("Outbox: " + ", ".join(f"{state} {totals.get(state, 0)}"
+                                         for state in _STATES))
+
+
+_STATES = ("sent", "planned", "sending", "retry", "failed", "skipped", "missed")

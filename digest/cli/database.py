@@ -25,7 +25,7 @@ def db_group() -> None:
 
 
 @db_group.command()
-@settings_options
+@settings_options(reads_config=False)
 def current(db: str, config: Path, now: str | None) -> None:
     """Show the database's schema revision and the newest this digest knows.
 
@@ -40,7 +40,7 @@ def current(db: str, config: Path, now: str | None) -> None:
 
 
 @db_group.command()
-@settings_options
+@settings_options(reads_config=False)
 def upgrade(db: str, config: Path, now: str | None) -> None:
     """Apply the schema revisions the database lacks, in one transaction (back it up
     first); a database at the newest revision is left alone.

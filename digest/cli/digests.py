@@ -19,20 +19,38 @@ from digest.model import Digest
 from digest.plan import build_digests
 from digest.render import Links, render_digest, subject
 from digest.store import Store
+from digest.text import one_line
 
 
 @cli.command()
 @click.argument("path", required=False, type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="The verdict as one JSON document.")
 @settings_options
-def check(path: Path | None, db: str, config: Path, now: str | None) -> None:
+def check(path: Path | None, as_json: bool, db: str, config: Path, now: str | None) -> None:
     """Validate a subscriptions file; list every problem with its line and subscriber.
+
+    --json prints {"ok": true, "file", "subscribers", "sources"}, or {"ok": false, "file",
+    "problems": [...]} and exits 1.
 
     \b
     Example:
         digest check subscriptions.yaml
     """
-    loaded = load_config(path or config)
-    click.echo(f"OK: {loaded.summary()}")
+    target = path or config
+    try:
+        loaded = load_config(target)
+    except ConfigError as e:
+        if not as_json:
+            raise
+        click.echo(json.dumps({"ok": False, "file": str(target),
+                               "problems": [one_line(p) for p in str(e).split("\n") if p]}))
+        raise click.exceptions.Exit(1) from e
+    if as_json:
+        click.echo(json.dumps({"ok": True, "file": str(target),
+                               "subscribers": len(loaded.subscribers),
+                               "sources": len(loaded.sources)}))
+    else:
+        click.echo(f"OK: {loaded.summary()}")
 
 
 @cli.command()

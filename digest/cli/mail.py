@@ -17,7 +17,7 @@ from rich import box
 from rich.progress import Progress
 from rich.table import Table
 
-from digest.cli import _console, _settings, cli, settings_options
+from digest.cli import EXIT_NOT_ALL_SENT, _console, _settings, cli, not_all_sent, settings_options
 from digest.config import load_config, sync_config
 from digest.deliver import MailSettings, send_pass, tokens_for
 from digest.deliver.message import build_message
@@ -90,13 +90,15 @@ def send(dry_run: bool, only: str | None, workers: int, as_json: bool, db: str, 
                    f"until `digest subscribers reset`): {', '.join(report.bouncing)}")
     if report.error:
         raise DigestError(report.error)
+    if not_all_sent(report.counts):
+        raise click.exceptions.Exit(EXIT_NOT_ALL_SENT)
 
 
 @cli.command()
 @click.option("--once", is_flag=True, help="Exit when the outbox has nothing left to send.")
 @click.option("--poll", type=click.FloatRange(min=0.1), default=5.0, show_default=True,
               help="Seconds between looks at the outbox when it is empty.")
-@settings_options
+@settings_options(reads_config=False)
 def worker(once: bool, poll: float, db: str, config: Path, now: str | None) -> None:
     """Deliver what the outbox holds, beside other workers and bots on the same database.
 
@@ -158,7 +160,7 @@ def _print_counts(counts: Counter[str], where: str) -> None:
 
 @cli.command("test-mail")
 @click.argument("email")
-@settings_options
+@settings_options(reads_config=False)
 def test_mail(email: str, db: str, config: Path, now: str | None) -> None:
     """Send a sample digest to EMAIL now, to check the mail set-up in one command.
 
@@ -224,7 +226,7 @@ def serve(host: str, port: int, db: str, config: Path, now: str | None) -> None:
 
 @cli.command()
 @click.argument("email")
-@settings_options
+@settings_options(reads_config=False)
 def unsubscribe(email: str, db: str, config: Path, now: str | None) -> None:
     """Unsubscribe EMAIL by hand (say, after a mail to the List-Unsubscribe address).
 
@@ -241,7 +243,7 @@ def unsubscribe(email: str, db: str, config: Path, now: str | None) -> None:
 
 @cli.command()
 @click.argument("email")
-@settings_options
+@settings_options(reads_config=False)
 def resubscribe(email: str, db: str, config: Path, now: str | None) -> None:
     """Undo an unsubscribe: EMAIL gets digests again (if subscriptions.yaml lists it).
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -37,10 +38,12 @@ from digest.store import Store
               metavar="YYYY-MM-DD", help="Fetch the Hugging Face daily papers of this day.")
 @click.option("--arxiv", "categories", multiple=True, metavar="CATEGORY",
               help="Fetch arXiv's Atom feed of this category (e.g. cs.LG).")
-@settings_options
+@click.option("--json", "as_json", is_flag=True, help="One JSON document: {\"sources\": "
+              "[{source, format, read, new, merged, error}], \"papers\": stored}.")
+@settings_options(reads_config=False)
 def ingest(
-    paths: tuple[Path, ...], fmt: str | None, captured: datetime | None, owner: str | None,
-    hf_dates: tuple[datetime, ...], categories: tuple[str, ...],
+    as_json: bool, paths: tuple[Path, ...], fmt: str | None, captured: datetime | None,
+    owner: str | None, hf_dates: tuple[datetime, ...], categories: tuple[str, ...],
     db: str, config: Path, now: str | None,
 ) -> None:
     """Read papers from files, folders and live feeds into the database.
@@ -71,7 +74,11 @@ def ingest(
         steps += [partial(_arxiv_step, store, fetcher, c, settings) for c in categories]
         for step_reports in _with_progress(steps, "Ingesting"):
             reports.extend(step_reports)
-    _print_ingest_table(reports, store.count_papers(), settings.db_url)
+    if as_json:
+        click.echo(json.dumps({"sources": [dataclasses.asdict(r) for r in reports],
+                               "papers": store.count_papers()}))
+    else:
+        _print_ingest_table(reports, store.count_papers(), settings.db_url)
     errors = [r.error for r in reports if r.error]
     for error in errors:
         click.echo(f"Error: {error}", err=True)
@@ -126,7 +133,7 @@ def _print_ingest_table(reports: list[Report], total: int, db_url: str) -> None:
 
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
-@settings_options
+@settings_options(reads_config=False)
 def papers(as_json: bool, db: str, config: Path, now: str | None) -> None:
     """List the papers stored, oldest first.
 

@@ -26,9 +26,12 @@ _ORDER = ("email", "name", "cadence", "day", "send_at", "timezone", "authors", "
 
 
 @cli.group(invoke_without_command=True)
-@settings_options
+@click.option("--json", "as_json", is_flag=True, help="One JSON document: {\"subscribers\": "
+              "[...]}, with the same fields as the table.")
+@settings_options(reads_config=False)
 @click.pass_context
-def subscribers(ctx: click.Context, db: str, config: Path, now: str | None) -> None:
+def subscribers(ctx: click.Context, as_json: bool, db: str, config: Path, now: str | None
+                ) -> None:
     """List everyone, with state, who manages them, last digest sent and counts.
 
     Subscribers listed in subscriptions.yaml are managed there; the others (who
@@ -44,11 +47,20 @@ def subscribers(ctx: click.Context, db: str, config: Path, now: str | None) -> N
     """
     if ctx.invoked_subcommand is not None:
         return
+    statuses = Store(_settings(db, config, now).db_url, create=False).statuses()
+    if as_json:
+        click.echo(json.dumps({"subscribers": [{
+            "email": st.email, "name": st.name, "state": st.state, "managed": st.managed,
+            "cadence": st.cadence,
+            "last_digest": st.last_digest.isoformat() if st.last_digest else None,
+            "digests_sent": st.digests_sent, "papers_sent": st.papers_sent}
+            for st in statuses]}))
+        return
     table = Table(box=box.SIMPLE_HEAD)
     for name in ("Email", "Name", "State", "Managed by", "Cadence", "Last digest", "Digests",
                  "Papers"):
         table.add_column(name, justify="right" if name in ("Digests", "Papers") else "left")
-    for st in Store(_settings(db, config, now).db_url, create=False).statuses():
+    for st in statuses:
         last = f"{st.last_digest:%Y-%m-%d %H:%M}" if st.last_digest else "-"
         table.add_row(st.email, st.name, st.state, "file" if st.managed == "file" else
                       "database", st.cadence, last, str(st.digests_sent), str(st.papers_sent))
@@ -101,7 +113,7 @@ def add(email: str, name: str | None, authors: tuple[str, ...], keywords: tuple[
 
 @subscribers.command()
 @click.argument("emails", nargs=-1, required=True)
-@settings_options
+@settings_options(reads_config=False)
 def reset(emails: tuple[str, ...], db: str, config: Path, now: str | None) -> None:
     """Take back subscribers marked bouncing (their address works again): their next
     digests go out as usual.
@@ -128,7 +140,7 @@ def reset(emails: tuple[str, ...], db: str, config: Path, now: str | None) -> No
               show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
               help="Write to this file instead of printing.")
-@settings_options
+@settings_options(reads_config=False)
 def export(fmt: str, output: Path | None, db: str, config: Path, now: str | None) -> None:
     """Write the database's subscribers as a file that import reads back unchanged.
 
