@@ -245,6 +245,7 @@ class Unsent:
     next_attempt: datetime | None = None
     counted: bool = True  # counts toward the attempts (not after a reply that was not SMTP)
     bounce: bool = False  # the server refused this address for good
+    reply_class: str = "none"  # 4xx, 5xx, invalid, none, unsupported, compose
 
 
 @dataclass(frozen=True)

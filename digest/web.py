@@ -33,7 +33,7 @@ from starlette.background import BackgroundTask
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, PlainTextResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -44,6 +44,9 @@ from digest.deliver.message import build_notice
 from digest.deliver.tokens import Tokens
 from digest.deliver.transport import Transport
 from digest.errors import DigestError
+from digest.metrics import CONTENT_TYPE as METRICS_TYPE
+from digest.metrics import health as health_report
+from digest.metrics import metrics as metrics_text
 from digest.render import one_line, templates_env
 from digest.store import DatabaseBusy, Record, Store
 from digest.text import name_key
@@ -431,6 +434,13 @@ def create_app(store: Store, tokens: Tokens, clock: Callable[[], datetime],
     async def health(request: Request) -> PlainTextResponse:
         return PlainTextResponse("ok\n")
 
+    async def healthz(request: Request) -> Response:
+        healthy, report = await call(health_report, store, clock())
+        return JSONResponse(report, status_code=200 if healthy else 503)
+
+    async def metrics(request: Request) -> Response:
+        return Response(await call(metrics_text, store, clock), media_type=METRICS_TYPE)
+
     async def not_found(request: Request, exc: Exception) -> Response:
         status = exc.status_code if isinstance(exc, HTTPException) else 500
         titles = {404: ("Not found", "There is no such page."),
@@ -459,6 +469,8 @@ def create_app(store: Store, tokens: Tokens, clock: Callable[[], datetime],
         *(Route(f"/{short}/{{token}}", follow_action(kind), methods=["GET", "POST"])
           for kind, short in ACTION_PATHS.items()),
         Route("/health", health, methods=["GET"]),
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/metrics", metrics, methods=["GET"]),
     ]
     app = Starlette(routes=routes, exception_handlers={
         HTTPException: not_found, DatabaseBusy: busy, Exception: not_found})

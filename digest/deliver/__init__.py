@@ -225,7 +225,8 @@ class _Delivery:
                         message, entry = self.mailer.compose(entry, self.clock())
                     except Exception as e:
                         self._outcome(entry, Unsent(entry, "failed",
-                                                    f"could not compose the mail: {e!r}"))
+                                                    f"could not compose the mail: {e!r}",
+                                                    reply_class="compose"))
                         continue
                     await self.queue.put((entry, message))
         finally:
@@ -366,14 +367,15 @@ def _failure(entry: OutboxEntry, error: Exception, now: datetime) -> Unsent:
     """Failed for good on a refusal (a bounce) or after the last attempt, else a retry
     with exponential back-off; a reply that was not SMTP is never a verdict on the
     digest, so that attempt does not count."""
+    reply = str(getattr(error, "reply_class", "none"))
     if isinstance(error, PermanentError):
-        return Unsent(entry, "failed", str(error), bounce=True)
+        return Unsent(entry, "failed", str(error), bounce=True, reply_class=reply)
     counted = not isinstance(error, ProtocolError)
     if counted and entry.attempts >= defaults.MAX_ATTEMPTS:
-        return Unsent(entry, "failed", str(error))
+        return Unsent(entry, "failed", str(error), reply_class=reply)
     tried = entry.attempts if counted else entry.attempts - 1
     wait = timedelta(minutes=defaults.RETRY_FIRST_MINUTES * 2 ** max(0, tried - 1))
-    return Unsent(entry, "retry", str(error), now + wait, counted)
+    return Unsent(entry, "retry", str(error), now + wait, counted, reply_class=reply)
 
 
 def transport_rate(transport: Transport) -> float:

@@ -44,14 +44,20 @@ def wire_bytes(message: Message) -> bytes:
 class TransientError(DigestError):
     """This message could not be sent now; a later attempt may succeed."""
 
+    reply_class = "none"  # no reply: a timeout, a dropped or refused connection
+
 
 class ProtocolError(TransientError):
     """The server's reply was not SMTP (another service on the port, a broken server):
     try the message again later; a pass stops when replies keep being like this."""
 
+    reply_class = "invalid"
+
 
 class PermanentError(DigestError):
     """The server refused this message for good (a 5xx reply)."""
+
+    reply_class = "5xx"
 
 
 class SetupError(ConfigError):
@@ -190,8 +196,10 @@ class SmtpConnection:
         (that would stop every pass at this subscriber) unless the server says so (530)."""
         where = self.settings.where
         if isinstance(e, aiosmtplib.SMTPNotSupported):
-            return PermanentError(f"{where} cannot take the address {recipient!r}: it is not "
-                                  "plain ASCII and the server does not offer SMTPUTF8")
+            refused = PermanentError(f"{where} cannot take the address {recipient!r}: it is "
+                                     "not plain ASCII and the server does not offer SMTPUTF8")
+            refused.reply_class = "unsupported"
+            return refused
         if isinstance(e, aiosmtplib.SMTPResponseException):
             return self._classify(e.code, e.message)
         if isinstance(e, (TimeoutError, aiosmtplib.SMTPTimeoutError)):
@@ -264,7 +272,9 @@ class SmtpConnection:
             return SetupError(f"{self.settings.where} requires something first ({reply}); "
                               "if it wants STARTTLS, drop ?starttls=off from DIGEST_SMTP_URL")
         if 400 <= code < 500:
-            return TransientError(f"{self.settings.where} answered {reply}")
+            error = TransientError(f"{self.settings.where} answered {reply}")
+            error.reply_class = "4xx"
+            return error
         return PermanentError(f"{self.settings.where} refused the message: {reply}")
 
     def _connect_error(self, e: aiosmtplib.SMTPConnectError) -> DigestError:

@@ -14,8 +14,8 @@ import re
 import secrets
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import replace
-from datetime import datetime, timedelta
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, delete, event, func, insert, select
@@ -440,6 +440,24 @@ class Store:
                 job_id=job_id, started_at=started, finished_at=finished, counts=counts,
                 error=error))
 
+    def job_health(self) -> list[JobHealth]:
+        """Each bot job's latest run (when, how long, its error) and latest success."""
+        j = s.job_runs.c
+        with self._begin() as conn:
+            latest = select(func.max(j.id)).group_by(j.job_id)
+            ok = dict(conn.execute(select(j.job_id, func.max(j.finished_at))
+                                   .where(j.error.is_(None)).group_by(j.job_id)).all())
+            return [JobHealth(row.job_id, row.finished_at,
+                              (row.finished_at - row.started_at).total_seconds(), row.error,
+                              _utc(ok.get(row.job_id)))
+                    for row in conn.execute(select(s.job_runs).where(j.id.in_(latest))
+                                            .order_by(j.job_id))]
+
+    def delivery_counts(self) -> dict[tuple[str, str], int]:
+        """Digests by state and class of the server's last reply (2xx, 4xx, ...)."""
+        with self._begin() as conn:
+            return outbox_sql.delivery_counts(conn)
+
     def last_job_runs(self) -> dict[str, Any]:
         """The latest run of each bot job, by job id."""
         with self._begin() as conn:
@@ -471,6 +489,24 @@ class Store:
         except IntegrityError:
             pass  # another process made it first; use theirs
         return self.secret()
+
+
+@dataclass(frozen=True)
+class JobHealth:
+    """One bot job's latest run and latest successful one."""
+
+    job_id: str
+    last_run: datetime
+    seconds: float
+    last_error: str | None
+    last_success: datetime | None
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    """A time read by an aggregate (no column type applied): aware, in UTC."""
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=UTC)
 
 
 def _with_driver(url: str) -> str:

@@ -195,7 +195,7 @@ def mark_sent(conn: Connection, entries: Sequence[OutboxEntry], now: datetime) -
     """Sent (after the server's 250): the papers count as sent to their subscribers."""
     for chunk in chunks([e.id for e in entries]):
         conn.execute(update(s.digests).where(s.digests.c.id.in_(chunk))
-                     .values(state="sent", sent_at=now, last_error=None))
+                     .values(state="sent", sent_at=now, last_error=None, reply_class="2xx"))
     rows = [{"subscriber_id": e.subscriber_id, "paper_id": pid, "sent_at": now,
              "digest_id": e.id} for e in entries for pid in dict.fromkeys(e.paper_ids)]
     if rows:
@@ -212,9 +212,10 @@ def mark_unsent(conn: Connection, outcomes: Sequence[Unsent]) -> None:
     conn.execute(update(s.digests).where(c.id == bindparam("digest_id")).values(
         state=bindparam("new_state"), last_error=bindparam("error"),
         next_attempt_at=bindparam("next_at"), claimed_at=None,
-        attempts=c.attempts - bindparam("refund")),
+        attempts=c.attempts - bindparam("refund"), reply_class=bindparam("reply")),
         [{"digest_id": o.entry.id, "new_state": o.state, "error": o.error,
-          "next_at": o.next_attempt, "refund": 0 if o.counted else 1} for o in outcomes])
+          "next_at": o.next_attempt, "refund": 0 if o.counted else 1,
+          "reply": o.reply_class} for o in outcomes])
 
 
 def count_bounces(conn: Connection, sent: Sequence[OutboxEntry], bounced: Sequence[int],
@@ -264,6 +265,13 @@ def release(conn: Connection, entries: Sequence[OutboxEntry]) -> None:
                                              s.digests.c.state == "sending").values(
             state="retry", attempts=s.digests.c.attempts - 1, claimed_at=None,
             next_attempt_at=None))
+
+
+def delivery_counts(conn: Connection) -> dict[tuple[str, str], int]:
+    """Digests by (state, class of the server's last reply to them)."""
+    c = s.digests.c
+    return {(state, reply or "none"): n for state, reply, n in conn.execute(
+        select(c.state, c.reply_class, func.count()).group_by(c.state, c.reply_class))}
 
 
 def count_due(conn: Connection, now: datetime, lease: timedelta, only: str | None) -> int:

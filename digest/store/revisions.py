@@ -64,10 +64,19 @@ def upgrade(conn: Connection, folder: Path = FOLDER) -> tuple[str | None, str]:
     revisions began is first recognised as the revision its tables match."""
     before = current(conn)
     if before is None and not is_empty(conn):
-        columns = {c["name"] for c in inspect(conn).get_columns("subscribers")}
-        stamp(conn, "0002" if "bounces" in columns else "0001", folder)
+        stamp(conn, _matching(conn), folder)
     command.upgrade(_config(folder, conn), "head")
     return before, head(folder)
+
+
+def _matching(conn: Connection) -> str:
+    """The revision whose tables an unversioned database has (one made before revisions
+    began, or by this code before its revision was recorded)."""
+    schema = inspect(conn)
+    if "reply_class" in {c["name"] for c in schema.get_columns("digests")}:
+        return "0003"
+    return "0002" if "bounces" in {c["name"] for c in schema.get_columns("subscribers")} \
+        else "0001"
 
 
 def downgrade(conn: Connection, revision: str, folder: Path = FOLDER) -> None:

@@ -191,6 +191,9 @@ digests = Table(
     Column("next_attempt_at", UTCDateTime),
     Column("claimed_at", UTCDateTime),
     Column("last_error", Text),
+    # What the server's last reply to it was, by class: 2xx, 4xx, 5xx, invalid (not SMTP),
+    # none (no reply: a timeout or a dropped connection), unsupported, compose (ours).
+    Column("reply_class", String(16)),
     Column("planned_at", UTCDateTime, nullable=False),
     Column("sent_at", UTCDateTime),
     UniqueConstraint("subscriber_id", "period"),
