@@ -93,3 +93,32 @@ def test_json_output_of_status_subscribers_check_and_ingest(tmp_path: Path) -> N
                                                            "grace@example.org"}
     assert set(people["subscribers"][0]) == {"email", "name", "state", "managed", "cadence",
                                              "last_digest", "digests_sent", "papers_sent"}
+
+
+def test_exit_codes_tell_cron_what_happened(tmp_path: Path) -> None:
+    """0 all sent; 3 done but a digest failed (run --once and send); 1 a job failed."""
+    from tests.smtpserver import SmtpServer
+
+    db = f"sqlite:///{tmp_path / 'a.db'}"
+    env = {"DIGEST_DB": db, "DIGEST_CONFIG": str(ROOT / "subscriptions.yaml"),
+           "DIGEST_SECRET": "s", "DIGEST_NOW": "2026-06-01T07:00:00Z",
+           "DIGEST_SMTP_POOL": "1"}  # one connection: the fault meets the first mail
+    runner = CliRunner()
+    with SmtpServer(password="right") as guarded:  # a wrong login stops the send job
+        port = guarded.url.rsplit(":", 1)[1]
+        broken = {**env, "DIGEST_SMTP_URL": f"smtp://me:wrong@127.0.0.1:{port}?starttls=off"}
+        failed = runner.invoke(cli, ["run", "--once"], env=broken)
+    assert failed.exit_code == 1, failed.output
+    assert "1 of 2 jobs failed" in failed.output
+    with SmtpServer() as smtp:
+        smtp.handler.faults.append("rcpt:550 No such user")
+        once = runner.invoke(cli, ["run", "--once"], env={
+            **env, "DIGEST_NOW": "2026-06-01T07:10:00Z", "DIGEST_SMTP_URL": smtp.url})
+        assert once.exit_code == 3, once.output
+        assert len(smtp.received) == 1  # the other subscriber's digest went out
+        later = {**env, "DIGEST_NOW": "2026-06-02T07:00:00Z", "DIGEST_SMTP_URL": smtp.url}
+        assert runner.invoke(cli, ["send"], env=later).exit_code == 0
+    missing = runner.invoke(cli, ["run", "--once"],
+                            env={**env, "DIGEST_CONFIG": str(tmp_path / "none.yaml")})
+    assert missing.exit_code == 1 and missing.output.startswith("Error: ")
+    assert runner.invoke(cli, ["send", "--no-such-option"], env=env).exit_code == 2
