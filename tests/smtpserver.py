@@ -150,7 +150,25 @@ class TlsFiles:
         return context
 
 
-class Greeter:
+class _RawServer:
+    """A threaded TCP server on a free loopback port, for ``with``."""
+
+    def __init__(self, handler: type[socketserver.BaseRequestHandler], query: str = "") -> None:
+        self.server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), handler)
+        self.server.daemon_threads = True
+        self.url = f"smtp://127.0.0.1:{self.server.server_address[1]}{query}"
+
+    def __enter__(self) -> Any:
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class Greeter(_RawServer):
     """A TCP server that greets every client with ``reply`` and hangs up."""
 
     def __init__(self, reply: bytes = b"421 Too busy, try later\r\n") -> None:
@@ -161,21 +179,10 @@ class Greeter:
                 self.request.sendall(outer.reply)
 
         self.reply = reply
-        self.server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"smtp://127.0.0.1:{self.server.server_address[1]}"
-
-    def __enter__(self) -> Greeter:
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        return self
-
-    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        super().__init__(Handler)
 
 
-class Scripted:
+class Scripted(_RawServer):
     """A small SMTP server over a raw socket that answers like a real one, except where
     ``garble`` says: ``"banner"`` (an SSH server's greeting), ``"ehlo"`` (a garbage EHLO
     reply), ``"after-data"`` ("25O OK" after the body) or ``"long"`` (a 40 KB reply
@@ -191,9 +198,7 @@ class Scripted:
             def handle(self) -> None:
                 outer.converse(self.rfile, self.wfile)
 
-        self.server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"smtp://127.0.0.1:{self.server.server_address[1]}?starttls=off"
+        super().__init__(Handler, "?starttls=off")
 
     def converse(self, rfile: Any, wfile: Any) -> None:
         if self.garble == "banner":
@@ -224,12 +229,3 @@ class Scripted:
             return b"250 " + b"x" * 40_000 + b"\r\n"
         self.received.append(body)
         return b"250 OK queued\r\n"
-
-    def __enter__(self) -> Scripted:
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        return self
-
-    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.server.shutdown()
-        self.server.server_close()
