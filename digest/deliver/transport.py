@@ -179,12 +179,8 @@ class SmtpConnection:
                               " check the user in DIGEST_SMTP_URL and DIGEST_SMTP_PASSWORD")
         if isinstance(e, aiosmtplib.SMTPConnectError):
             return self._connect_error(e)
-        if isinstance(e, aiosmtplib.SMTPResponseException):
-            return self._classify(e.code, e.message)
-        if isinstance(e, (TimeoutError, aiosmtplib.SMTPTimeoutError)):
-            return TransientError(f"{where} did not answer within {self.settings.timeout:g} s")
-        if isinstance(e, aiosmtplib.SMTPServerDisconnected):
-            return TransientError(f"{where} closed the connection ({one_line(str(e))})")
+        if (said := self._reply_or_silence(e)) is not None:
+            return said
         if isinstance(e, (aiosmtplib.SMTPException, ssl.SSLError)):
             return self._tls_error(e)
         if isinstance(e, OSError):
@@ -200,15 +196,23 @@ class SmtpConnection:
                                      "not plain ASCII and the server does not offer SMTPUTF8")
             refused.reply_class = "unsupported"
             return refused
+        if (said := self._reply_or_silence(e)) is not None:
+            return said
+        if isinstance(e, (aiosmtplib.SMTPException, OSError)):  # ssl.SSLError is an OSError
+            return TransientError(f"sending to {where} failed: {one_line(str(e))}")
+        return e
+
+    def _reply_or_silence(self, e: Exception) -> DigestError | None:
+        """The server's reply classified, or its silence (a timeout, a hang-up) as a
+        transient fault; None for anything else."""
+        where = self.settings.where
         if isinstance(e, aiosmtplib.SMTPResponseException):
             return self._classify(e.code, e.message)
         if isinstance(e, (TimeoutError, aiosmtplib.SMTPTimeoutError)):
             return TransientError(f"{where} did not answer within {self.settings.timeout:g} s")
         if isinstance(e, aiosmtplib.SMTPServerDisconnected):
             return TransientError(f"{where} closed the connection ({one_line(str(e))})")
-        if isinstance(e, (aiosmtplib.SMTPException, OSError)):  # ssl.SSLError is an OSError
-            return TransientError(f"sending to {where} failed: {one_line(str(e))}")
-        return e
+        return None
 
     async def _transaction(self, smtp: aiosmtplib.SMTP, sender: str, recipient: str,
                            data: bytes) -> None:
