@@ -1,11 +1,13 @@
 """Properties that hold for any input (hypothesis): name folding, keyword highlighting
-against the matcher, merging."""
+against the matcher, merging; every parser and the YAML loader give a result or a clean
+error (DigestError), never another exception."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import replace
 from datetime import UTC, date, datetime
+from typing import Any
 
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
@@ -122,3 +124,88 @@ def test_merging_is_associative_and_idempotent(a: Paper, b: Paper, c: Paper) -> 
     assert merge(ab, ab) == ab
     assert merge(ab, b) == ab  # reading a file again changes nothing
     assert merge(ab, replace(a, id=None)) == ab
+
+
+# ---- parsers and the YAML loader: only clean errors come out -----------------------------
+
+JSON_LEAVES = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True),
+                        st.text(max_size=30))
+JSON_VALUES = st.recursive(JSON_LEAVES, lambda inner: st.one_of(
+    st.lists(inner, max_size=4), st.dictionaries(st.sampled_from(
+        ["paper", "title", "authors", "name", "id", "upvotes", "summary", "publishedAt",
+         "ai_keywords", "githubStars", "numComments", "x"]), inner, max_size=6)),
+    max_leaves=25)
+PAGE_LINES = st.lists(st.one_of(st.text(max_size=40), st.sampled_from(
+    ["Daily Papers", "Papers", "·", "Published on May 28", "Submitted by", "Upvote", "12",
+     "arXiv", "Authors:", "2505.12345", "May 28, 2026", "CV", "Cite", "et al.", "Maojiang Su",
+     "<feed xmlns='http://www.w3.org/2005/Atom'>", "<entry>", "<title>x</title>", "</feed>"])),
+    max_size=30).map("\n".join)
+
+
+def _parse_cleanly(data: bytes, fmt: str | None) -> None:
+    from digest.errors import DigestError
+    from digest.ingest import parse
+    from digest.ingest.common import ParseContext
+
+    error: DigestError | None = None
+    try:
+        parse(data, ParseContext("random.txt", date(2026, 5, 31)), fmt)
+    except DigestError as e:
+        error = e
+    assert error is None or str(error)  # papers, or a clean error with a message
+
+
+@SETTINGS
+@given(st.binary(max_size=400), st.sampled_from([None, "profile", "daily-page", "hf-json",
+                                                 "arxiv-atom"]))
+def test_every_parser_on_random_bytes_gives_papers_or_a_clean_error(data: bytes,
+                                                                   fmt: str | None) -> None:
+    _parse_cleanly(data, fmt)
+
+
+@SETTINGS
+@given(PAGE_LINES, st.sampled_from([None, "profile", "daily-page", "arxiv-atom"]))
+def test_every_parser_on_random_lines_gives_papers_or_a_clean_error(text: str,
+                                                                   fmt: str | None) -> None:
+    _parse_cleanly(text.encode("utf-8", "surrogatepass"), fmt)
+
+
+@SETTINGS
+@given(JSON_VALUES)
+def test_the_json_parser_on_random_structures_gives_papers_or_a_clean_error(value: Any
+                                                                           ) -> None:
+    import json
+
+    _parse_cleanly(json.dumps(value).encode(), "hf-json")
+    _parse_cleanly(json.dumps([{"paper": value}]).encode(), "hf-json")
+
+
+YAML_SCALARS = st.one_of(st.text(max_size=20), st.integers(), st.booleans(), st.none(),
+                         st.sampled_from(["daily", "weekly", "08:00", "Europe/Berlin",
+                                          "a@example.org", "*alias", "&anchor x"]))
+YAML_VALUES = st.recursive(YAML_SCALARS, lambda inner: st.one_of(
+    st.lists(inner, max_size=3), st.dictionaries(st.sampled_from(
+        ["subscribers", "defaults", "sources", "email", "authors", "keywords", "cadence",
+         "send_at", "timezone", "max_papers", "path", "x"]), inner, max_size=5)),
+    max_leaves=20)
+
+
+@SETTINGS
+@given(st.one_of(st.text(max_size=300), YAML_VALUES.map(lambda v: __import__("yaml").safe_dump(
+    v, allow_unicode=True))))
+def test_the_yaml_loader_on_random_input_gives_a_config_or_a_clean_error(text: str) -> None:
+    import tempfile
+    from pathlib import Path
+
+    from digest.config import load_config
+    from digest.errors import ConfigError
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "subscriptions.yaml"
+        path.write_text(text, encoding="utf-8", errors="surrogatepass")
+        error: ConfigError | None = None
+        try:
+            load_config(path)
+        except ConfigError as e:
+            error = e
+    assert error is None or (str(error) and "Traceback" not in str(error))
