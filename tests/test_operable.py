@@ -122,3 +122,17 @@ def test_exit_codes_tell_cron_what_happened(tmp_path: Path) -> None:
                             env={**env, "DIGEST_CONFIG": str(tmp_path / "none.yaml")})
     assert missing.exit_code == 1 and missing.output.startswith("Error: ")
     assert runner.invoke(cli, ["send", "--no-such-option"], env=env).exit_code == 2
+
+
+def test_quiet_keeps_only_what_went_wrong_from_the_bot(tmp_path: Path) -> None:
+    env = {"DIGEST_DB": f"sqlite:///{tmp_path / 'a.db'}", "DIGEST_SECRET": "s",
+           "DIGEST_CONFIG": str(ROOT / "subscriptions.yaml"),
+           "DIGEST_MAILDIR": str(tmp_path / "mail"), "DIGEST_NOW": "2026-06-01T07:00:00Z"}
+    chatty = CliRunner().invoke(cli, ["run", "--once"], env=env)
+    assert chatty.exit_code == 0 and "send: planned=2 sent=2" in chatty.stderr
+    for args in (["-q", "run", "--once"], ["run", "--once", "-q"]):
+        quiet = CliRunner().invoke(cli, args, env=env)
+        assert quiet.exit_code == 0 and quiet.stderr == "", quiet.stderr
+    broken = CliRunner().invoke(cli, ["run", "--once", "-q"],
+                                env={**env, "DIGEST_CONFIG": str(tmp_path / "no.yaml")})
+    assert broken.exit_code == 1 and broken.stderr.startswith("Error: ")

@@ -119,7 +119,7 @@ def test_a_database_at_the_first_revision_upgrades_with_nothing_lost(
     upgraded = invoke(url, "db", "upgrade")
     assert upgraded.exit_code == 0 and "upgraded from 0001 to 0003" in upgraded.output
     assert snapshot(url) == before
-    assert "already at 0003" in invoke(url, "db", "upgrade").output
+    assert "at 0003, the newest revision" in invoke(url, "db", "upgrade").output
     later = invoke(url, "send", "--now", (NOW + timedelta(days=1)).isoformat(), env=env)
     assert later.exit_code == 0, later.output
 
@@ -147,6 +147,9 @@ def test_a_database_a_newer_digest_upgraded_is_refused(url: str) -> None:
     store.engine.dispose()
     refused = invoke(url, "papers")
     assert refused.exit_code == 1 and "9999, newer than this digest knows" in refused.output
+    upgrade = invoke(url, "db", "upgrade")
+    assert upgrade.exit_code == 1 and "9999, newer than this digest knows" in upgrade.output
+    assert "Traceback" not in upgrade.output
 
 
 def test_a_revision_added_later_applies_to_a_filled_database(url: str, tmp_path: Path) -> None:
@@ -166,13 +169,25 @@ def test_a_revision_added_later_applies_to_a_filled_database(url: str, tmp_path:
 
 
 def test_a_missing_database_is_not_created_by_a_read_only_command(tmp_path: Path) -> None:
-    missing = tmp_path / "nowhere.db"
+    missing, empty = tmp_path / "nowhere.db", tmp_path / "empty.db"
+    empty.touch()
     for command in (["papers"], ["status"], ["subscribers"], ["preview", "ada@example.org"],
-                    ["db", "current"], ["db", "upgrade"]):
-        result = invoke(f"sqlite:///{missing}", *command)
-        assert result.exit_code == 1, (command, result.output)
-        assert f"cannot open {missing}: there is no database there" in result.output, command
-        assert not missing.exists()
+                    ["db", "current"], ["subscribers", "export"],
+                    ["subscribers", "reset", "ada@example.org"],
+                    ["unsubscribe", "ada@example.org"], ["resubscribe", "ada@example.org"]):
+        for path in (missing, empty):
+            result = invoke(f"sqlite:///{path}", *command)
+            assert result.exit_code == 1, (command, result.output)
+            assert f"cannot open {path}: there is no database there" in result.output, command
+        assert not missing.exists() and empty.stat().st_size == 0
+
+
+def test_db_upgrade_creates_a_database_that_does_not_exist_yet(tmp_path: Path) -> None:
+    """A service may run it before it starts (contrib/systemd/digest-bot.service)."""
+    new = tmp_path / "new.db"
+    result = invoke(f"sqlite:///{new}", "db", "upgrade")
+    assert result.exit_code == 0 and "the newest revision" in result.output
+    assert Store(f"sqlite:///{new}").revision() == (revisions.head(), revisions.head())
 
 
 def test_a_postgresql_url_without_its_driver_says_what_to_install() -> None:

@@ -97,6 +97,8 @@ class JobLog:
             error: str | None) -> None:
         clean = {k: v for k, v in sorted(counts.items()) if v}
         self.store.record_job_run(job_id, started, finished, clean, error)
+        if error is None and not logging.getLogger("digest").isEnabledFor(logging.INFO):
+            return  # -q: only what went wrong
         if self.fmt == "json":
             self.line(job_id, finished, counts=clean, error=error)
         else:

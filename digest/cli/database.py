@@ -43,15 +43,16 @@ def current(db: str, config: Path, now: str | None) -> None:
 @settings_options(reads_config=False)
 def upgrade(db: str, config: Path, now: str | None) -> None:
     """Apply the schema revisions the database lacks, in one transaction (back it up
-    first); a database at the newest revision is left alone.
+    first); a database at the newest revision is left alone, and one that does not exist
+    yet is created at it (so a service may run this before it starts).
 
     \b
     Example:
         cp digest.db digest.db.bak && digest db upgrade
     """
-    store = Store(_settings(db, config, now).db_url, create=False, check=False)
+    store = Store(_settings(db, config, now).db_url, check=False)  # first use creates it
     before, after = store.upgrade()
     if before == after:
-        click.echo(f"already at {after}")
+        click.echo(f"at {after}, the newest revision")
     else:
         click.echo(f"upgraded from {before or 'before revisions'} to {after}")

@@ -235,7 +235,7 @@ def unsubscribe(email: str, db: str, config: Path, now: str | None) -> None:
         digest unsubscribe ada@example.org
     """
     settings = _settings(db, config, now)
-    if not Store(settings.db_url).set_unsubscribed(email, settings.now()):
+    if not Store(settings.db_url, create=False).set_unsubscribed(email, settings.now()):
         raise ConfigError(f"no subscriber {email} in the database; digest subscribers "
                           "lists everyone")
     click.echo(f"{email} is unsubscribed; digest resubscribe undoes it")
@@ -251,7 +251,8 @@ def resubscribe(email: str, db: str, config: Path, now: str | None) -> None:
     Example:
         digest resubscribe ada@example.org
     """
-    if not Store(_settings(db, config, now).db_url).set_unsubscribed(email, None):
+    if not Store(_settings(db, config, now).db_url, create=False).set_unsubscribed(email,
+                                                                                None):
         raise ConfigError(f"no subscriber {email} in the database; digest subscribers "
                           "lists everyone")
     click.echo(f"{email} is subscribed again")

@@ -125,7 +125,7 @@ def reset(emails: tuple[str, ...], db: str, config: Path, now: str | None) -> No
     Example:
         digest subscribers reset ada@example.org
     """
-    store = Store(_settings(db, config, now).db_url)
+    store = Store(_settings(db, config, now).db_url, create=False)
     unknown = [e for e in emails if not store.reset_bounces(e)]
     for email in emails:
         if email not in unknown:
@@ -152,7 +152,8 @@ def export(fmt: str, output: Path | None, db: str, config: Path, now: str | None
         digest subscribers export -o subscribers.yaml
     """
     entries = []
-    for prefs, state in Store(_settings(db, config, now).db_url).exported_subscribers():
+    for prefs, state in Store(_settings(db, config, now).db_url,
+                              create=False).exported_subscribers():
         entry = {k: prefs[k] for k in _ORDER if k in prefs}
         if state != "active":
             entry["state"] = state

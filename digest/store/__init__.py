@@ -71,7 +71,8 @@ class Store:
             raise StoreError(f"cannot use database URL {_no_password(url)!r}: {e}; "
                              "check --db or DIGEST_DB (e.g. sqlite:///digest.db)") from e
         if self.engine.dialect.name == "sqlite":
-            if not create and (path := _sqlite_path(self.engine)) and not os.path.exists(path):
+            if not create and (path := _sqlite_path(self.engine)) and (
+                    not os.path.exists(path) or os.path.getsize(path) == 0):
                 raise StoreError(f"cannot open {one_line(path)}: there is no database there; "
                                  "check --db or DIGEST_DB (digest ingest or digest run "
                                  "creates one)")

@@ -17,6 +17,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, inspect
 
+from digest.errors import StoreError
 from digest.store import migrations
 
 FOLDER = Path(migrations.__file__).parent
@@ -63,6 +64,9 @@ def upgrade(conn: Connection, folder: Path = FOLDER) -> tuple[str | None, str]:
     """Apply the revisions the database lacks; returns (from, to). A database made before
     revisions began is first recognised as the revision its tables match."""
     before = current(conn)
+    if before is not None and not known(before, folder):
+        raise StoreError(f"the database has schema revision {before}, newer than this digest "
+                         f"knows (up to {head(folder)}): a newer digest upgraded it; use that")
     if before is None and not is_empty(conn):
         stamp(conn, _matching(conn), folder)
     command.upgrade(_config(folder, conn), "head")
