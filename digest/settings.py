@@ -67,10 +67,9 @@ class HttpSettings:
         return cls(
             hf_base=env.get("DIGEST_HF_URL", defaults.HF_BASE_URL).rstrip("/"),
             arxiv_base=env.get("DIGEST_ARXIV_URL", defaults.ARXIV_BASE_URL).rstrip("/"),
-            timeout=number_setting(env, "DIGEST_HTTP_TIMEOUT", defaults.HTTP_TIMEOUT),
-            attempts=max(1, int(number_setting(env, "DIGEST_HTTP_ATTEMPTS",
-                                               defaults.HTTP_ATTEMPTS))),
-            backoff=number_setting(env, "DIGEST_HTTP_BACKOFF", defaults.HTTP_BACKOFF),
+            timeout=number_setting(env, "DIGEST_HTTP_TIMEOUT"),
+            attempts=max(1, int(number_setting(env, "DIGEST_HTTP_ATTEMPTS"))),
+            backoff=number_setting(env, "DIGEST_HTTP_BACKOFF"),
         )
 
 

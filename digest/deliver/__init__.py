@@ -65,10 +65,8 @@ class MailSettings:
         return cls(Envelope.parse(env.get("DIGEST_FROM") or defaults.MAIL_FROM,
                                   env.get("DIGEST_NAME") or defaults.DIGEST_NAME),
                    (env.get("DIGEST_BASE_URL") or defaults.BASE_URL).rstrip("/"),
-                   timedelta(seconds=number_setting(env, "DIGEST_LEASE_SECONDS",
-                                                    defaults.SENDING_LEASE_MINUTES * 60)),
-                   max(1, int(number_setting(env, "DIGEST_BOUNCE_LIMIT",
-                                             defaults.BOUNCE_LIMIT))))
+                   timedelta(seconds=number_setting(env, "DIGEST_LEASE_SECONDS")),
+                   max(1, int(number_setting(env, "DIGEST_BOUNCE_LIMIT"))))
 
     def url(self, action: str, token: str) -> str:
         return f"{self.base_url}/{action}/{token}"
@@ -325,9 +323,10 @@ async def deliver(store: Store, transport: Transport, mail: MailSettings, tokens
                   clock: Callable[[], datetime], only: str | None = None,
                   progress: Callable[[int], None] | None = None,
                   stop: asyncio.Event | None = None, *, mailer: Mailer | None = None,
-                  batch: int = BATCH) -> PassReport:
-    """Send every due digest through ``transport`` with its pool of connections."""
-    late = await asyncio.to_thread(store.expire_late, clock(), mail.lease)
+                  batch: int = BATCH, expire: bool = True) -> PassReport:
+    """Send every due digest through ``transport`` with its pool of connections; first,
+    with ``expire``, the digests past their grace become missed (``Store.expire_late``)."""
+    late = await asyncio.to_thread(store.expire_late, clock(), mail.lease) if expire else 0
     if progress:
         progress(await asyncio.to_thread(store.count_due, clock(), mail.lease, only))
     delivery = _Delivery(store, transport, mailer or Mailer(store, mail, tokens), clock, only,
@@ -357,7 +356,7 @@ async def send_pass(store: Store, transport: Transport, mail: MailSettings, toke
     planned["missed"] += late
     planning = time.perf_counter() - started
     report = await deliver(store, transport, mail, tokens, clock, only, progress, stop,
-                           mailer=Mailer(store, mail, tokens, papers))
+                           mailer=Mailer(store, mail, tokens, papers), expire=False)
     report.counts.update(planned)
     report.seconds = {"plan": planning, "deliver": time.perf_counter() - started - planning}
     return report

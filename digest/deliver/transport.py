@@ -109,9 +109,9 @@ class SmtpSettings:
             password=env.get("DIGEST_SMTP_PASSWORD") or (
                 unquote(parts.password) if parts.password else None),
             implicit_tls=parts.scheme == "smtps", starttls=starttls,
-            timeout=number_setting(env, "DIGEST_SMTP_TIMEOUT", defaults.SMTP_TIMEOUT),
-            pool=max(1, int(number_setting(env, "DIGEST_SMTP_POOL", defaults.SMTP_POOL))),
-            rate=number_setting(env, "DIGEST_SMTP_RATE", 0.0),
+            timeout=number_setting(env, "DIGEST_SMTP_TIMEOUT"),
+            pool=max(1, int(number_setting(env, "DIGEST_SMTP_POOL"))),
+            rate=number_setting(env, "DIGEST_SMTP_RATE"),
             cafile=env.get("DIGEST_SMTP_CAFILE") or None,
         )
 

@@ -347,18 +347,6 @@ class Store:
         with self._begin() as conn:
             return outbox_sql.claim(conn, now, lease, limit, only)
 
-    def mark_sent(self, entries: Sequence[OutboxEntry], now: datetime) -> None:
-        """Sent, and their papers recorded as sent to the subscribers, in one transaction."""
-        if entries:
-            with self._begin() as conn:
-                outbox_sql.mark_sent(conn, entries, now)
-
-    def mark_unsent(self, outcomes: Sequence[Unsent]) -> None:
-        """``retry`` or ``failed`` with the reason kept."""
-        if outcomes:
-            with self._begin() as conn:
-                outbox_sql.mark_unsent(conn, outcomes)
-
     def record_outcomes(self, sent: Sequence[OutboxEntry], unsent: Sequence[Unsent],
                         now: datetime, bounce_limit: int) -> list[str]:
         """What a batch came to, in one transaction: sent digests with their papers,
@@ -524,8 +512,7 @@ def _check_revision(at: str | None, where: str) -> None:
     if at == head:
         return
     if at is not None and not revisions.known(at):
-        raise StoreError(f"the database {where} has schema revision {at}, newer than this "
-                         f"digest knows (up to {head}): a newer digest upgraded it; use that")
+        raise revisions.newer(at, f"the database {where}")
     raise StoreError(f"the database {where} has schema revision "
                      f"{at or 'from before revisions'}; this digest needs {head}: back it "
                      "up, then run `digest db upgrade`")

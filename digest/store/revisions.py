@@ -46,6 +46,12 @@ def known(revision: str, folder: Path = FOLDER) -> bool:
     return any(r.revision == revision for r in _script(folder).walk_revisions())
 
 
+def newer(at: str, where: str, folder: Path = FOLDER) -> StoreError:
+    """The error for a database at a revision this code does not know."""
+    return StoreError(f"{where} has schema revision {at}, newer than this digest knows (up "
+                      f"to {head(folder)}): a newer digest upgraded it; use that")
+
+
 def current(conn: Connection) -> str | None:
     """The revision the database is at (None: not versioned, or empty)."""
     return MigrationContext.configure(conn).get_current_revision()
@@ -65,8 +71,7 @@ def upgrade(conn: Connection, folder: Path = FOLDER) -> tuple[str | None, str]:
     revisions began is first recognised as the revision its tables match."""
     before = current(conn)
     if before is not None and not known(before, folder):
-        raise StoreError(f"the database has schema revision {before}, newer than this digest "
-                         f"knows (up to {head(folder)}): a newer digest upgraded it; use that")
+        raise newer(before, "the database", folder)
     if before is None and not is_empty(conn):
         stamp(conn, _matching(conn), folder)
     command.upgrade(_config(folder, conn), "head")
