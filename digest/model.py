@@ -44,6 +44,8 @@ class Paper:
     project_page: str | None = None
     ai_summary: str | None = None
     keywords: tuple[str, ...] = ()
+    thumbnail: str | None = None  # the source's preview image (Hugging Face's), http(s)
+    comments: int | None = None  # comments on the source's page, when it counts them
     announce_type: str | None = None
     sources: tuple[str, ...] = ()
     first_seen: datetime | None = None
@@ -120,9 +122,10 @@ class Subscriber:
 class Reason:
     """Why a paper is in a digest: a followed ``author`` (as the subscriber wrote the
     name), a ``keyword`` phrase and the ``area`` it matched in (title, abstract or the
-    source's keywords), or ``trending``."""
+    source's keywords), ``trending``, or ``rising`` (``value`` the upvotes it gained,
+    ``area`` the ISO day the gain is counted from)."""
 
-    kind: str  # author | keyword | trending
+    kind: str  # author | keyword | trending | rising
     value: str = ""
     area: str = ""
 
@@ -133,6 +136,10 @@ class Reason:
     @classmethod
     def keyword(cls, phrase: str, area: str) -> Reason:
         return cls("keyword", phrase, area)
+
+    @classmethod
+    def rising(cls, gain: int, since: date) -> Reason:
+        return cls("rising", str(gain), since.isoformat())
 
     def encode(self) -> list[str]:
         """The compact JSON form kept in the outbox: ``["author", "Ada"]``."""
@@ -154,6 +161,8 @@ class Reason:
     def __str__(self) -> str:
         if self.kind == "keyword":
             return f"keyword: {self.value} ({self.area})"
+        if self.kind == "rising":
+            return f"rising: +{self.value} since {self.area}"
         return f"{self.kind}: {self.value}" if self.value else self.kind
 
 
@@ -175,7 +184,7 @@ class Item:
 
 @dataclass(frozen=True)
 class Section:
-    name: str  # "authors" | "keywords" | "trending"
+    name: str  # "authors" | "keywords" | "trending" | "rising"
     items: tuple[Item, ...]
 
 

@@ -78,6 +78,8 @@ def _paper(p: Paper, note: Note) -> Paper:
         keywords=tuple(_cut(k, d.MAX_KEYWORD_CHARS, "keywords", note)
                        for k in _first(p.keywords, d.MAX_KEYWORDS, "keyword lists", note)),
         announce_type=_maybe(p.announce_type, d.MAX_LABEL_CHARS, "announce types", note),
+        thumbnail=_drop(p.thumbnail, d.MAX_URL_CHARS, "thumbnail URLs", note),
+        comments=_count(p.comments, "comment counts", note),
     )
 
 

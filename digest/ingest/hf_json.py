@@ -66,6 +66,8 @@ def _paper(item: Any, n: int, ctx: ParseContext) -> Paper:
         ai_summary=_text(paper, "ai_summary"),
         keywords=tuple(k.strip() for k in keywords if isinstance(k, str) and k.strip())
         if isinstance(keywords, list) else (),
+        thumbnail=_text(item, "thumbnail") or _text(paper, "thumbnail"),
+        comments=_int(item.get("numComments")),
         sources=(ctx.source,),
     )
 

@@ -52,6 +52,8 @@ def merge(a: Paper, b: Paper) -> Paper:
         ai_summary=_either(a.ai_summary, b.ai_summary),
         keywords=max(a.keywords, b.keywords, key=lambda k: (len(k), k)),
         announce_type=_either(a.announce_type, b.announce_type),
+        thumbnail=_either(a.thumbnail, b.thumbnail),
+        comments=_pick(max, a.comments, b.comments),
         sources=_union(a.sources, b.sources),
         first_seen=_pick(min, a.first_seen, b.first_seen),
         id=_pick(min, a.id, b.id),

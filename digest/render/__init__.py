@@ -51,7 +51,7 @@ __all__ = [
 ]
 
 HEADINGS = {"authors": "From authors you follow", "keywords": "Matching your keywords",
-            "trending": "Trending"}
+            "trending": "Trending", "rising": "Rising"}
 # Class attributes as Jinja writes them; source text cannot forge one (quotes are escaped).
 _CLASS = re.compile(r' class="[\w -]*"')
 # Minified declarations, and no fetching of anything remote.

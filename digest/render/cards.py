@@ -202,6 +202,15 @@ def _day(day: date) -> str:
     return "" if day == date.min else f"{day.day} {day:%b %Y}"
 
 
+def _iso_day(text: str) -> str:
+    """``3 Jun`` for an ISO day, "" when it is not one."""
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        return ""
+    return f"{day.day} {day:%b}"
+
+
 def _keywords(item: Item) -> list[str]:
     return item.values("keyword")
 
@@ -216,6 +225,11 @@ def _reasons(item: Item) -> tuple[str, ...]:
         reasons.append("Matches: " + ", ".join(keywords))
     if any(r.kind == "trending" for r in item.reasons):
         reasons.append("Trending on Daily Papers")
+    for r in item.reasons:
+        if r.kind == "rising" and r.value.isdigit():
+            since = _iso_day(r.area)
+            votes = "upvote" if r.value == "1" else "upvotes"
+            reasons.append(f"Rising: +{r.value} {votes}" + (f" since {since}" if since else ""))
     return tuple(one_line(r) for r in reasons)
 
 

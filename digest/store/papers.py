@@ -173,6 +173,8 @@ def _paper(row: Any, people: list[Any], sources: list[str]) -> Paper:
         ai_summary=row["ai_summary"],
         keywords=tuple(row["keywords"] or ()),
         announce_type=row["announce_type"],
+        thumbnail=row["thumbnail"],
+        comments=row["comments"],
         sources=tuple(sources),
         first_seen=row["first_seen"],
     )
@@ -187,7 +189,8 @@ def _row(p: Paper, now: datetime) -> dict[str, Any]:
         "has_code": p.has_code, "github_repo": p.github_repo, "github_stars": p.github_stars,
         "project_page": p.project_page, "ai_summary": p.ai_summary,
         "keywords": list(p.keywords), "announce_type": p.announce_type,
-        "first_seen": p.first_seen, "updated_at": now,
+        "thumbnail": p.thumbnail, "comments": p.comments, "first_seen": p.first_seen,
+        "updated_at": now,
     }
 
 
@@ -208,11 +211,26 @@ def _write(conn: Connection, slots: list[_Slot], run_id: int, now: datetime) -> 
     recredited = new + [slot for slot in updated if slot.stored and _people(slot.paper)
                         != _people(slot.stored)]
     _write_authors(conn, [slot.paper for slot in recredited])
+    _snapshot_upvotes(conn, [slot.paper for slot in changed if slot.paper.upvotes is not None
+                             and (slot.stored is None
+                                  or slot.stored.upvotes != slot.paper.upvotes)], now)
     rows = [{"paper_id": slot.paper.id, "source": src, "run_id": run_id, "seen_at": now}
             for slot in changed for src in slot.paper.sources
             if slot.stored is None or src not in slot.stored.sources]
     if rows:
         conn.execute(insert(s.paper_sources), rows)
+
+
+def _snapshot_upvotes(conn: Connection, papers: list[Paper], now: datetime) -> None:
+    """Record the new upvote counts of ``papers`` as seen at ``now`` (a count already
+    recorded at this moment, by another file of the same run, is replaced)."""
+    ids = [p.id for p in papers]
+    for chunk in chunks(ids):
+        conn.execute(delete(s.upvote_snapshots).where(
+            s.upvote_snapshots.c.paper_id.in_(chunk), s.upvote_snapshots.c.seen_at == now))
+    if papers:
+        conn.execute(insert(s.upvote_snapshots),
+                     [{"paper_id": p.id, "seen_at": now, "upvotes": p.upvotes} for p in papers])
 
 
 def _people(paper: Paper) -> tuple[tuple[str, ...], tuple[str, ...]]:

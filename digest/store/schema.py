@@ -73,9 +73,22 @@ papers = Table(
     Column("ai_summary", Text),
     Column("keywords", JSON, nullable=False, default=list),
     Column("announce_type", String(32)),
+    Column("thumbnail", String(1024)),  # the source's preview image URL
+    Column("comments", Integer),  # comments on the source's page
     Column("first_seen", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
 )
+
+# Each paper's upvote count as ingests saw it over time (only changes are stored): what
+# a paper's momentum (upvotes gained per hour lately) is computed from.
+upvote_snapshots = Table(
+    "upvote_snapshots",
+    metadata,
+    Column("paper_id", Integer, ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True),
+    Column("seen_at", UTCDateTime, primary_key=True),
+    Column("upvotes", Integer, nullable=False),
+)
+Index("ix_upvote_snapshots_seen_at", upvote_snapshots.c.seen_at)
 
 authors = Table(
     "authors",
