@@ -69,6 +69,9 @@ GRACE_HOURS = 24
 # cadence period (2 days for daily digests and instant alerts, 14 for weekly ones).
 MAX_AGE_DAYS: int | None = None
 
+# Show the sources' thumbnails in mails (env DIGEST_IMAGES=on): off, so that no mail loads
+# a remote image unless the operator asks for it.
+IMAGES = False
 # The digest's name in the mail header and footer (env DIGEST_NAME).
 DIGEST_NAME = "Paper Digest"
 # Where the unsubscribe links point until signed tokens exist (env DIGEST_BASE_URL).

@@ -7,7 +7,8 @@ after their previous digest or was in one of theirs that never went out (and not
 ``now``), and appeared (featured or announced
 date, else published date, else the day it was first seen) at most ``max_age_days``
 before now. Sections, in order: papers by followed authors, papers matching keywords,
-then up to ``trending`` due papers that matched nothing, by trending score. A paper
+then up to ``trending`` due papers that matched nothing, by trending score (only papers
+with some signal: upvotes, or a listing's score). A paper
 appears once, in its first section; within a section higher upvotes come first, then
 higher score, then newer, then title. The digest holds at most ``max_papers``.
 """
@@ -93,6 +94,8 @@ class Ranking:
             self._order[pos] = rank
         self._trending = sorted(range(len(self.papers)), key=lambda i: (
             -trending_score(self.papers[i], today), self._order[i]))
+        # Only a paper with votes or a score is trending: one with neither never is.
+        self._signal = [trending_score(p, today) > 0 for p in self.papers]
         self._trend_rank = [0] * len(self.papers)
         for rank, pos in enumerate(self._trending):
             self._trend_rank[pos] = rank
@@ -125,7 +128,8 @@ class Ranking:
         for pos in self._candidates(sub, history):
             if len(trending) >= min(room, sub.trending):
                 break
-            if pos not in seen and self.papers[pos].id not in history.sent and allowed(pos):
+            if pos not in seen and self.papers[pos].id not in history.sent and allowed(pos) \
+                    and self._signal[pos]:
                 trending.append(Item(self.papers[pos], (TRENDING,)))
         sections.append(Section("trending", tuple(trending)))
         start = history.last_digest_at or self.now - timedelta(days=sub.period_days)

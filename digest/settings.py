@@ -106,10 +106,32 @@ def number_setting(env: Mapping[str, str], name: str, default: float | None = No
     return value
 
 
+# Every on/off setting the environment may set, with its default: ``switch_setting``.
+SWITCHES: dict[str, bool] = {
+    "DIGEST_IMAGES": defaults.IMAGES,
+}
+_ON, _OFF = ("on", "true", "yes", "1"), ("off", "false", "no", "0")
+
+
+def switch_setting(env: Mapping[str, str], name: str) -> bool:
+    """An on/off setting from the environment (``on``/``off``, also true/false, yes/no,
+    1/0; its default from ``SWITCHES`` when not given); ConfigError naming it."""
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return SWITCHES[name]
+    value = raw.strip().lower()
+    if value not in _ON + _OFF:
+        raise ConfigError(f"{name}: {raw!r} is neither on nor off; set it to on or off "
+                          f"(default {'on' if SWITCHES[name] else 'off'})")
+    return value in _ON
+
+
 def check_environment(env: Mapping[str, str] = os.environ) -> None:
     """Parse every DIGEST_* setting that has a fixed form, so that a bad one stops a
     command at its start with ``Error: DIGEST_X: ...`` instead of midway."""
     for name in NUMBERS:
         number_setting(env, name)
+    for name in SWITCHES:
+        switch_setting(env, name)
     if env.get("DIGEST_NOW"):
         parse_now(env["DIGEST_NOW"])

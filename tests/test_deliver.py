@@ -26,7 +26,8 @@ def test_headers_and_parts_as_received(run: Any, mail_env: dict[str, str], smtp:
     msg = ada.message
     assert msg["From"] == "Paper Digest <digest@example.org>"
     assert msg["To"] == "Ada Lovelace <ada@example.org>"
-    assert msg["Subject"].startswith("Daily Papers for Ada Lovelace: ")
+    assert msg["Subject"].startswith("Maojiang Su: ")  # the top paper by a followed author
+    assert msg["Subject"].endswith(" · Daily Papers")
     assert msg["Date"] == "Mon, 01 Jun 2026 07:00:00 +0000"
     ref = Store(db_url).record(email="ada@example.org").ref  # type: ignore[union-attr]
     assert msg["Message-ID"] == f"<digest-{ref}-20260601T060000000000@example.org>"
@@ -154,7 +155,7 @@ def test_nothing_new_mail_on_request(run: Any, mail_env: dict[str, str], smtp: S
     assert result.exit_code == 0, result.output
     (got,) = smtp.received
     assert got.recipients == ["ada@example.org"]  # bob's empty digest is only recorded
-    assert got.message["Subject"] == "Daily Papers for ada: nothing new"
+    assert got.message["Subject"] == "Nothing new today · Daily Papers"
     assert re.search(r"\b1\s+1\s+1\s+0\s+0\s+0\b", result.stdout), result.stdout
 
 

@@ -87,7 +87,8 @@ def test_test_mail(run: Any, mail_env: dict[str, str]) -> None:
         assert f"through {server.url}" in result.stdout
         (got,) = server.received
     assert got.recipients == ["me@example.org"]
-    assert got.message["Subject"].startswith("Test mail: Daily Papers for me: 5 trending")
+    assert got.message["Subject"].startswith("Test mail: Trending: ")
+    assert got.message["Subject"].endswith(" · 5 trending · Daily Papers")
 
 
 def test_smtp_rate_from_the_environment(run: Any, mail_env: dict[str, str]) -> None:

@@ -136,8 +136,8 @@ def test_preview_json_and_records_nothing(run, tmp_path: Path) -> None:  # type:
     assert data["subscriber"] == "ada@example.org"
     count = sum(len(s["papers"]) for s in data["sections"])
     assert count == 8 + 1 + 2  # eight by Maojiang Su, one more with the keyword, two trending
-    assert data["subject"] == f'Daily Papers for Ada: {count} new, from Maojiang Su and "flow ' \
-        'matching"'
+    assert data["subject"] == ("Maojiang Su: Discrete Flow Matching Policy Optimization · "
+                               "9 for you, 2 trending · Daily Papers")
     assert data["period"] == {"start": "2026-05-31T08:00:00+00:00",
                               "end": "2026-06-01T08:00:00+00:00"}
     assert [s["name"] for s in data["sections"]] == ["authors", "keywords", "trending"]

@@ -6,7 +6,9 @@ per subscriber. Only the output is adapted for comparison: sections as (name, it
 as (paper id, set of reason texts). Item order within a section and section membership are
 compared exactly; reasons per item as sets (the old code listed keyword reasons in the
 order it found them, the new one by area then position). Inputs are the real papers of
-``seeds/`` and ``tests/data/`` and seeded random subscribers and histories.
+``seeds/`` and ``tests/data/`` and seeded random subscribers and histories. One rule was
+added to the reference since: a paper with neither upvotes nor a score is never trending
+(issue 13: the mail said "Trending on Daily Papers" under such papers).
 """
 
 from __future__ import annotations
@@ -146,7 +148,8 @@ def reference_digests(subscribers: Sequence[Subscriber], papers: Sequence[Paper]
             if len(trending) >= sub.trending:
                 break
             if (id(paper) not in seen and _is_due(paper, sub, history, now)
-                    and matcher.allows(i, paper, excluded[id(paper)])):
+                    and matcher.allows(i, paper, excluded[id(paper)])
+                    and _trending_score(paper, now.date()) > 0):  # rule added later
                 trending.append((paper, ("trending",)))
         sections.append(("trending", trending))
         limit, shape = sub.max_papers, []

@@ -17,6 +17,7 @@ from digest.deliver.tokens import Tokens
 from digest.model import TRENDING, Digest, Item, Paper, Reason, Section, Subscriber
 from digest.plan import build_digests
 from digest.render import Links, period_label, render_digest, subject, summary_line
+from digest.render.subject import preheader
 from digest.render.cards import Link, card, http_url
 from digest.store import Store
 from tests.conftest import DATA, GOLDEN, REGEN, ROOT, SEEDS
@@ -65,12 +66,17 @@ def test_text_part_wraps_at_78_columns_and_lists_links(seeded: Store) -> None:
     assert f"Unsubscribe: {UNSUBSCRIBE_URL}" in text
 
 
-def test_html_has_one_card_per_paper_and_no_style_block(seeded: Store) -> None:
+def test_html_has_one_card_per_paper_and_only_the_head_rules_in_a_style_block(
+        seeded: Store) -> None:
     sub = load_config(ROOT / "subscriptions.yaml").subscribers[0]
     (digest,) = build_digests(seeded, [sub], NOW)
     html = render_digest(digest, UNSUBSCRIBE).html
     assert html.count("border-radius:12px") == len(digest.items) > 5
-    assert "<style" not in html  # inlined
+    (block,) = re.findall(r"<style>(.*?)</style>", html, re.DOTALL)  # _style.css is inlined
+    assert ".snippet" not in block and "@media (prefers-color-scheme:dark)" in block
+    assert html.index("<style>") > html.index('<meta charset="utf-8">')
+    # Only the classes the kept rules name are left on elements.
+    assert set(re.findall(r' class="([\w-]+)"', html)) <= set(re.findall(r"\.([a-z]+)", block))
     assert 'style="' in html
     assert "<script" not in html
     assert "http" not in re.sub(r'href="https?://[^"]*"', "", html).replace(
@@ -119,7 +125,9 @@ def test_hostile_input_is_inert() -> None:
     assert "javascript:alert(3)" not in mail.html and "alert(4)" not in mail.html
     for header_text in (mail.subject,):
         assert not re.search(r"[\r\n\u2028\u2029]", header_text)
-    assert "for Eve Bcc: all@example.org: 1 new" in mail.subject  # one line, as text
+    # The title leads the subject, on one line, as text.
+    assert "<script>alert(\"t\")</script> Flow Bcc: evil@example.org Matching" in mail.subject
+    assert "for Eve Bcc: all@example.org" in mail.text.splitlines()[0]
     assert len(mail.subject) <= 120
     assert not re.search(r"[\r\u2028]", mail.text)
     assert "<script>" in mail.text  # plain text shows it as the text it is
@@ -136,9 +144,10 @@ def test_links_by_what_is_known() -> None:
     sub = Subscriber("a@example.org", authors=("Ahmet Üstün",))
     known = card(Item(Paper(title="T", arxiv_id="2603.11510", github_repo="https://github.com/x/y",
                             authors=("Ahmet Üstün", "B", "C", "D", "E")), ()), sub)
-    assert [link.label for link in known.links] == ["arXiv", "Hugging Face", "GitHub"]
+    assert [link.label for link in known.links] == ["arXiv", "PDF", "Hugging Face", "GitHub"]
     assert known.url == "https://arxiv.org/abs/2603.11510"
-    assert known.links[1].url == "https://huggingface.co/papers/2603.11510"
+    assert known.links[1].url == "https://arxiv.org/pdf/2603.11510"
+    assert known.links[2].url == "https://huggingface.co/papers/2603.11510"
     assert known.authors[0].followed and known.more_authors == 2
     unknown = card(Item(Paper(title="A Title: With? Marks"), ()), sub)
     assert unknown.url == ("https://arxiv.org/search/?searchtype=title&query="
@@ -173,16 +182,46 @@ def test_header_lines() -> None:
 
 def test_subject_examples() -> None:
     ada = Subscriber("ada@example.org", name="Ada", cadence="daily")
-    by_author = [Item(Paper(title=f"P{i}"), (Reason.author("Maojiang Su"),)) for i in range(5)]
-    items = (*by_author, Item(Paper(title="K"), (Reason.keyword("flow matching", "title"),)),
-             Item(Paper(title="X"), (TRENDING,)))
-    digest = Digest(ada, NOW, NOW, (Section("authors", items),))
-    assert subject(digest) == 'Daily Papers for Ada: 7 new, from Maojiang Su and "flow matching"'
-    many = Digest(ada, NOW, NOW, (Section("authors", tuple(
-        Item(Paper(title=str(i)), (Reason.author(f"Author Number {i} With A Long Name"),))
-        for i in range(40))),))
-    assert len(subject(many)) <= 120
-    assert subject(many).startswith("Daily Papers for Ada: 40 new, from Author Number 0")
+    weekly = replace(ada, cadence="weekly")
+
+    def item(title: str, *reasons: Reason) -> Item:
+        return Item(Paper(title=title), reasons)
+
+    authors = Section("authors", tuple(item(f"Paper {i} by Su", Reason.author("Maojiang Su"))
+                                       for i in range(3)))
+    keywords = Section("keywords", (item("On Flow Matching", Reason.keyword(
+        "flow matching", "title")),))
+    trending = Section("trending", (item("Popular", TRENDING),) * 5)
+    digest = Digest(ada, NOW, NOW, (authors, keywords, trending))
+    # The top paper by a followed author leads; the subscriber's own papers are counted
+    # apart from the trending ones; the brand is last.
+    assert subject(digest) == "Maojiang Su: Paper 0 by Su · 4 for you, 5 trending · Daily Papers"
+    only_keyword = Digest(weekly, NOW, NOW, (Section("authors", ()), keywords, trending))
+    assert subject(only_keyword) == (
+        "“flow matching”: On Flow Matching · 1 for you, 5 trending · Weekly Papers")
+    assert subject(Digest(ada, NOW, NOW, (trending,))) == (
+        "Trending: Popular · 5 trending · Daily Papers")
+    assert subject(Digest(weekly, NOW, NOW, ())) == "Nothing new this week · Weekly Papers"
+    long_title = "A Very Long Title About Flow Matching " * 6
+    long = Digest(ada, NOW, NOW, (Section("authors", (item(long_title, Reason.author(
+        "Maojiang Su")),)), trending))
+    line = subject(long)
+    assert len(line) <= 120 and "\n" not in line
+    assert line.startswith("Maojiang Su: A Very Long Title") and "… · 1 for you" in line
+    assert line.endswith(" · 1 for you, 5 trending · Daily Papers")  # the counts survive
+
+
+def test_preheader_says_what_else_is_inside() -> None:
+    ada = Subscriber("ada@example.org", name="Ada", cadence="daily")
+    papers = [Item(Paper(title=f"Title {i}"), (Reason.author("Ada"),)) for i in range(6)]
+    digest = Digest(ada, NOW, NOW, (Section("authors", tuple(papers)),))
+    assert preheader(digest) == "Also: Title 1; Title 2; Title 3 and 2 more"
+    html = render_digest(digest, UNSUBSCRIBE).html
+    hidden = re.search(r'<div style="display:none;[^"]*">([^<]*)</div>', html)
+    assert hidden and hidden.group(1).startswith("Also: Title 1; Title 2")
+    assert html.index(hidden.group(0)) < html.index("Title 0")  # first thing in the body
+    assert preheader(Digest(ada, NOW, NOW, ())) == (
+        "Nothing new matched what you follow this time.")
 
 
 def test_cards_carry_follow_unfollow_and_mute_links(seeded: Store) -> None:

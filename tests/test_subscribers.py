@@ -28,8 +28,9 @@ def test_added_changed_removed_and_back(db_url: str) -> None:
 
 def test_history_survives_removal(db_url: str, tmp_path: Path) -> None:
     store = Store(db_url)
-    store.save_papers([Paper(title="P", sources=("x",), published=T0.date())], source="x",
-                      fmt="hf-json", now=T0)
+    # Upvoted, so that it is trending (a paper with no signal never is).
+    store.save_papers([Paper(title="P", sources=("x",), published=T0.date(), upvotes=3)],
+                      source="x", fmt="hf-json", now=T0)
     (paper,) = store.papers()
     (digest,) = send_due(store, [ADA], T0 + timedelta(days=1), tmp_path / "mail")
     assert [it.paper.id for it in digest.items] == [paper.id]

@@ -3,21 +3,20 @@
 from __future__ import annotations
 
 import json
-import os
 import webbrowser
 from pathlib import Path
 from typing import Any
 
 import click
 
-from digest import defaults
 from digest.cli import _settings, cli, settings_options
 from digest.cli.papers import _iso
 from digest.config import find_subscriber, load_config
+from digest.deliver import MailSettings
 from digest.errors import ConfigError
 from digest.model import Digest
 from digest.plan import build_digests
-from digest.render import Links, render_digest, subject
+from digest.render import Renderer, subject
 from digest.store import Store
 from digest.text import one_line
 
@@ -85,9 +84,9 @@ def preview(email: str, fmt: str, output: Path | None, open_browser: bool,
     if fmt == "json":
         body = json.dumps(digest_json(digest), ensure_ascii=False, indent=2) + "\n"
     else:
-        base = os.environ.get("DIGEST_BASE_URL", defaults.BASE_URL).rstrip("/")
-        rendered = render_digest(digest, Links.placeholders(base, subscriber.managed == "db"),
-                                 digest_name=os.environ.get("DIGEST_NAME", defaults.DIGEST_NAME))
+        mail = MailSettings.from_env()
+        renderer = Renderer(mail.envelope.list_name, images=mail.images)
+        rendered, _ = renderer.render_within(digest, mail.placeholders(subscriber))
         body = rendered.html if fmt == "html" else rendered.text
     if output is None:
         click.echo(body, nl=False)

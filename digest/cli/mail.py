@@ -70,7 +70,7 @@ def send(dry_run: bool, only: str | None, workers: int, as_json: bool, db: str, 
                           "digest subscribers lists everyone")
     if dry_run:
         plans, counts = plan_due(store, settings.now(), only=only, record=False)
-        renderer = Renderer(mail.envelope.list_name)  # one for the pass, as a send has
+        renderer = Renderer(mail.envelope.list_name, images=mail.images)  # one per pass
         for p in plans:  # rendering is part of the check
             renderer.render(p.digest, mail.placeholders(p.digest.subscriber), p.kind)
         _summary(counts, f"dry run: nothing sent; mail would go to {transport.description}",
@@ -181,7 +181,7 @@ def test_mail(email: str, db: str, config: Path, now: str | None) -> None:
     digest = Digest(Subscriber(email, name="", cadence="daily"), moment - timedelta(days=1),
                     moment, (Section("trending", tuple(Item(p, (TRENDING,)) for p in sample)),))
     links = mail.placeholders(digest.subscriber)
-    rendered = render_digest(digest, links, mail.envelope.list_name)
+    rendered = render_digest(digest, links, mail.envelope.list_name, images=mail.images)
     message = build_message(
         Rendered("Test mail: " + rendered.subject, rendered.text, rendered.html),
         envelope=mail.envelope, to_name="", to_email=email, date=moment,

@@ -42,7 +42,7 @@ from digest.deliver.transport import (
 from digest.model import Digest, Item, OutboxEntry, Paper, Section, Subscriber, Unsent
 from digest.plan import plan_due
 from digest.render import Links, Renderer
-from digest.settings import number_setting
+from digest.settings import number_setting, switch_setting
 from digest.store import Store
 
 # Card actions take short paths: a 50-card digest carries a hundred of them.
@@ -51,13 +51,14 @@ ACTION_PATHS = {"follow": "f", "unfollow": "u", "mute": "m"}
 
 @dataclass(frozen=True)
 class MailSettings:
-    """Sender, links and patience, from DIGEST_FROM, DIGEST_NAME, DIGEST_BASE_URL,
-    DIGEST_LEASE_SECONDS and DIGEST_BOUNCE_LIMIT."""
+    """Sender, links, pictures and patience, from DIGEST_FROM, DIGEST_NAME,
+    DIGEST_BASE_URL, DIGEST_IMAGES, DIGEST_LEASE_SECONDS and DIGEST_BOUNCE_LIMIT."""
 
     envelope: Envelope
     base_url: str = defaults.BASE_URL
     lease: timedelta = timedelta(minutes=defaults.SENDING_LEASE_MINUTES)
     bounce_limit: int = defaults.BOUNCE_LIMIT  # refusals in a row that mark an address
+    images: bool = defaults.IMAGES  # cards show the sources' thumbnails
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> MailSettings:
@@ -66,7 +67,8 @@ class MailSettings:
                                   env.get("DIGEST_NAME") or defaults.DIGEST_NAME),
                    (env.get("DIGEST_BASE_URL") or defaults.BASE_URL).rstrip("/"),
                    timedelta(seconds=number_setting(env, "DIGEST_LEASE_SECONDS")),
-                   max(1, int(number_setting(env, "DIGEST_BOUNCE_LIMIT"))))
+                   max(1, int(number_setting(env, "DIGEST_BOUNCE_LIMIT"))),
+                   switch_setting(env, "DIGEST_IMAGES"))
 
     def url(self, action: str, token: str) -> str:
         return f"{self.base_url}/{action}/{token}"
@@ -123,7 +125,7 @@ class Mailer:
         self.mail = mail
         self.tokens = tokens
         self.papers: dict[int, Paper] = papers if papers is not None else {}
-        self.renderer = Renderer(mail.envelope.list_name)
+        self.renderer = Renderer(mail.envelope.list_name, images=mail.images)
         self.composer = Composer(mail.envelope)
 
     def load(self, entries: Iterable[OutboxEntry]) -> None:

@@ -37,7 +37,7 @@ from digest.render.cards import (
     Segment,
     card,
 )
-from digest.render.subject import one_line, subject
+from digest.render.subject import one_line, preheader, subject
 from digest.text import name_key
 
 __all__ = [
@@ -53,10 +53,17 @@ __all__ = [
 HEADINGS = {"authors": "From authors you follow", "keywords": "Matching your keywords",
             "trending": "Trending", "rising": "Rising"}
 # Class attributes as Jinja writes them; source text cannot forge one (quotes are escaped).
-_CLASS = re.compile(r' class="[\w -]*"')
+_CLASS = re.compile(r' class="([\w -]*)"')
 # Minified declarations, and no fetching of anything remote.
 _INLINER = css_inline.CSSInliner(minify_css=True, load_remote_stylesheets=False)
+_CSS_COMMENT = re.compile(r"/\*.*?\*/", re.DOTALL)
+_CSS_CLASS = re.compile(r"\.([A-Za-z_][\w-]*)")
 _TITLES = {"daily": "Daily Papers", "weekly": "Weekly Papers", "instant": "Paper alert"}
+# What follows the preheader: spaces that keep inboxes from showing the mail's first
+# lines after it (a joiner and a no-break space, as mail templates use).
+_PREHEADER_FILL = "\u200c\xa0" * 40
+# About what a card's thumbnail adds to the HTML: how many to leave out when over the limit.
+_THUMBNAIL_BYTES = 200
 
 
 @dataclass(frozen=True)
@@ -129,15 +136,47 @@ def templates_env() -> jinja2.Environment:
 
 def render_digest(
     digest: Digest, links: Links, digest_name: str = defaults.DIGEST_NAME,
-    kind: str = "digest",
+    kind: str = "digest", images: bool = False,
 ) -> Rendered:
-    """Subject, text and HTML of ``digest``; ``kind`` "alert" uses the short alert mail."""
-    return Renderer(digest_name).render(digest, links, kind)
+    """Subject, text and HTML of ``digest``; ``kind`` "alert" uses the short alert mail;
+    ``images`` shows the sources' thumbnails."""
+    return Renderer(digest_name, images=images).render(digest, links, kind)
 
 
-def inline_css(html: str) -> str:
-    """Move the <style> rules into style attributes, then drop the now idle classes."""
-    return _CLASS.sub("", _INLINER.inline(html))
+def inline_css(html: str, head: str = "") -> str:
+    """Move the <style> rules into style attributes, drop the classes that the ``head``
+    stylesheet (kept as it is in a <style> block at the end of <head>) does not name, and
+    add that block."""
+    inlined = unclass(_INLINER.inline(html), kept_classes(head))
+    at = inlined.find("</head>")
+    if not head or at == -1:
+        return inlined
+    return f"{inlined[:at]}<style>{head}</style>\n{inlined[at:]}"
+
+
+@lru_cache(maxsize=64)
+def kept_classes(css: str) -> frozenset[str]:
+    """The classes ``css`` names: they stay on the elements for its rules to match."""
+    return frozenset(_CSS_CLASS.findall(_CSS_COMMENT.sub("", css)))
+
+
+def head_stylesheet(env: jinja2.Environment) -> str:
+    """``_head.css`` of the templates without its comments and spare blanks ("" when the
+    templates have none): the rules kept in a <style> block, not inlined."""
+    try:
+        source = _stylesheet(env, "_head.css")
+    except jinja2.TemplateNotFound:
+        return ""
+    text = _CSS_COMMENT.sub("", source)
+    return re.sub(r"\s*([{};,:])\s*", r"\1", re.sub(r"\s+", " ", text)).strip()
+
+
+def unclass(html: str, keep: frozenset[str]) -> str:
+    """``html`` without the class names not in ``keep`` (and without emptied attributes)."""
+    def kept(match: re.Match[str]) -> str:
+        names = [n for n in match.group(1).split() if n in keep]
+        return f' class="{" ".join(names)}"' if names else ""
+    return _CLASS.sub(kept, html)
 
 
 class Renderer:
@@ -149,17 +188,20 @@ class Renderer:
     section headings, footer) is rendered and inlined once per shape, with the mail's
     own values filled into slots. Slots and card action links are marked with a random
     nonce that source text cannot guess, and everything filled in is escaped as the
-    templates would. The result is byte for byte what rendering the whole mail through
+    templates would. The result is what rendering the whole mail through
     the templates and inlining it would give.
     """
 
-    def __init__(self, digest_name: str = defaults.DIGEST_NAME, cards: int = 30_000) -> None:
+    def __init__(self, digest_name: str = defaults.DIGEST_NAME, cards: int = 30_000,
+                 images: bool = False) -> None:
         self.digest_name = digest_name
+        self.images = images
         self.env = templates_env()
         self._nonce = secrets.token_hex(6)
         self._slot = re.compile(f"\ue000{self._nonce}([a-z0-9_]+)\ue001")
         self._css = _stylesheet(self.env)
-        self._templates = {"html": _CardTemplate.html(self.env, self._css),
+        self._head = head_stylesheet(self.env)
+        self._templates = {"html": _CardTemplate.html(self.env, self._css, self._head),
                            "txt": _CardTemplate.text(self.env)}
         # Card frames (a few per paper) and parts (one per way a part is shown) apart,
         # so that the many parts never push out the frames.
@@ -176,13 +218,22 @@ class Renderer:
         """The mail of ``digest`` with at most ``limit`` bytes of HTML: when its cards
         would make more, the last cards are left out (of the last sections first) until
         it fits. Returns the mail and the digest it shows."""
-        rendered = self.render(digest, links, kind)
-        while len(rendered.html.encode("utf-8")) > limit and digest.items:
-            digest = _without_last(digest)
-            rendered = self.render(digest, links, kind)
+        thumbnails = len(digest.items) if self.images else 0
+        rendered = self.render(digest, links, kind, thumbnails)
+        while (excess := len(rendered.html.encode("utf-8")) - limit) > 0 and digest.items:
+            if thumbnails:  # pictures go before papers do, from the last cards up
+                thumbnails = max(0, thumbnails - excess // _THUMBNAIL_BYTES - 1)
+            else:
+                digest = _without_last(digest)
+            rendered = self.render(digest, links, kind, thumbnails)
         return rendered, digest
 
-    def render(self, digest: Digest, links: Links, kind: str = "digest") -> Rendered:
+    def render(self, digest: Digest, links: Links, kind: str = "digest",
+               thumbnails: int | None = None) -> Rendered:
+        """The mail of ``digest``; with images on, the first ``thumbnails`` cards (all by
+        default) show the source's thumbnail."""
+        if thumbnails is None:
+            thumbnails = len(digest.items) if self.images else 0
         sub = digest.subscriber
         long = len(digest.items) > LONG_DIGEST_CARDS
         chars = SHORT_SNIPPET_CHARS if long else SNIPPET_CHARS
@@ -195,7 +246,10 @@ class Renderer:
             html: list[str] = []
             text: list[str] = []
             for number, item in enumerate(section.items, 1):
-                key, view = self._view(item, sub, followed, links.action is not None, chars)
+                image = thumbnails > 0
+                thumbnails -= 1
+                key, view = self._view(item, sub, followed, links.action is not None, chars,
+                                       image)
                 kept = tuple(a not in seen for a in view.actions) if long else ()
                 seen.update(view.actions)
                 # URLs by slot number; a link left out of this mail needs none
@@ -218,7 +272,7 @@ class Renderer:
         return Rendered(str(values["subject"]), _tidy(text_part), html_part)
 
     def _view(self, item: Item, sub: Subscriber, followed: set[str], actions: bool,
-              chars: int) -> tuple[tuple[Any, ...] | None, _View]:
+              chars: int, image: bool = False) -> tuple[tuple[Any, ...] | None, _View]:
         """The card of ``item`` as ``sub`` sees it (its action links are slots), and the
         key it is kept under: everything it depends on (None: a paper not stored, whose
         card is not kept)."""
@@ -228,7 +282,7 @@ class Renderer:
             if names is None:
                 names = tuple(name_key(n) for n in item.paper.all_authors)
                 self._names.put(item.paper.id, names)
-            key = (item.paper.id, item.reasons, chars, actions,
+            key = (item.paper.id, item.reasons, chars, actions, image,
                    tuple(k in followed for k in names))
             found = self._views.get(key)
             if found is not None:
@@ -239,7 +293,7 @@ class Renderer:
             wanted.append((kind, target))
             return self._mark(str(len(wanted) - 1))
 
-        view = _View(card(item, sub, mark if actions else None, chars, followed),
+        view = _View(card(item, sub, mark if actions else None, chars, followed, image),
                      tuple(wanted))
         if key is not None:
             self._views.put(key, view)
@@ -285,7 +339,7 @@ class Renderer:
                                               for j in range(len(cards))))
                       for i, (heading, cards) in enumerate(sections)]
             html = self.env.get_template(f"{kind}.html").render({**slots, "sections": marked})
-            frame = self._parts(inline_css(html))
+            frame = self._parts(inline_css(html, self._head))
             self._frames[shape] = frame
         filled = {k: v for k, v in values.items() if isinstance(v, str)}
         for i, (_, cards) in enumerate(sections):
@@ -329,16 +383,17 @@ class _CardTemplate:
         self.parted = len(self.macros) == len(names) and inline is None
 
     @classmethod
-    def html(cls, env: jinja2.Environment, css: str) -> _CardTemplate:
+    def html(cls, env: jinja2.Environment, css: str, head: str) -> _CardTemplate:
         plain = env.get_template("_card.html")
-        reference = cls(plain, _HTML_PARTS, lambda html: _CLASS.sub(
-            "", _INLINER.inline_fragment(html, css)))
+        keep = kept_classes(head)
+        reference = cls(plain, _HTML_PARTS, lambda html: unclass(
+            _INLINER.inline_fragment(html, css), keep))
         try:
-            inlined = cls(env.from_string(_CLASS.sub("", _INLINER.inline_fragment(
-                _stylesheet(env, "_card.html"), css))), _HTML_PARTS)
+            inlined = cls(env.from_string(unclass(_INLINER.inline_fragment(
+                _stylesheet(env, "_card.html"), css), keep)), _HTML_PARTS)
             probe = _probe_card()
             if inlined.macros and _INLINER.inline_fragment(inlined.whole(probe), "") == (
-                    reference.whole(probe)):
+                    _INLINER.inline_fragment(reference.whole(probe), "")):
                 return inlined
         except (jinja2.TemplateError, css_inline.InlineError, ValueError):
             pass
@@ -369,7 +424,7 @@ _TEXT_PARTS = ("byline", "reasons", "actions")
 def _frame_key(fmt: str, c: Card) -> tuple[Any, ...]:
     """What the rest of a card (all but its parts) shows."""
     if fmt == "html":
-        return c.title, c.url, c.upvotes, c.meta, c.badges, c.links
+        return c.title, c.url, c.upvotes, c.meta, c.badges, c.links, c.image
     return c.title, c.badges, c.plain_snippet, c.links
 
 
@@ -458,7 +513,8 @@ def _probe_card() -> Card:
                 badges=("Code", "★ 1.2k"), snippet=(Segment("We <study> ", False),
                                                   Segment("flow matching", True)),
                 links=(link, link), reasons=("You follow Ada", "Matches: x"),
-                actions=(link, Link("Mute “x”", "https://example.org/m/t")))
+                actions=(link, Link("Mute “x”", "https://example.org/m/t")),
+                image=Link('Preview of “A "quoted" <title>”', "https://example.org/t.png?a=1&b=2"))
 
 
 def _frame_values(digest: Digest, links: Links, digest_name: str) -> dict[str, object]:
@@ -466,6 +522,7 @@ def _frame_values(digest: Digest, links: Links, digest_name: str) -> dict[str, o
     follows = [*sub.authors, *(f'"{k}"' for k in sub.keywords)]
     return {
         "subject": subject(digest),
+        "preheader": preheader(digest),
         "digest_name": one_line(digest_name),
         "title": _TITLES.get(sub.cadence, "Papers"),
         "who": one_line(sub.name) or sub.email.split("@")[0],
@@ -476,6 +533,7 @@ def _frame_values(digest: Digest, links: Links, digest_name: str) -> dict[str, o
         "unsubscribe_url": links.unsubscribe,
         "manage_url": links.manage,
         "self_managed": sub.managed == "db",
+        "preheader_fill": _PREHEADER_FILL,
     }
 
 

@@ -18,7 +18,6 @@ from anyascii import anyascii
 
 from digest.match import plural_forms, words
 from digest.model import Item, Paper, Subscriber
-from digest.rank import appeared
 from digest.render.subject import one_line
 from digest.text import latex_to_text, name_key
 
@@ -28,6 +27,9 @@ SNIPPET_CHARS = 300
 LONG_DIGEST_CARDS = 20
 SHORT_SNIPPET_CHARS = 200
 SHOWN_AUTHORS = 3
+NO_VOTES = "–"  # the vote box of a paper whose source counts no upvotes
+NO_DATE = "no date given"  # the meta of a paper whose source gives no date
+THUMBNAIL_ALT = "Preview image"  # short: the card's title comes right after it
 
 
 @dataclass(frozen=True)
@@ -65,17 +67,21 @@ class Card:
     links: tuple[Link, ...]
     reasons: tuple[str, ...]
     actions: tuple[Link, ...] = ()  # follow / unfollow / mute, signed for the subscriber
+    # The source's thumbnail (``label`` is its alt text), when the operator turns images on.
+    image: Link | None = None
 
     @property
     def byline(self) -> str:
-        """Votes, authors and meta on one plain line, for the text part."""
+        """Votes (when the source counts them), authors and meta on one plain line, for
+        the text part."""
         if self.authors:
             names = ", ".join(a.name for a in self.authors)
             names += f" +{self.more_authors}" if self.more_authors else (
                 " et al." if self.et_al else "")
         else:
-            names = f"{self.author_count} authors" if self.author_count else ""
-        return " · ".join(x for x in (f"▲ {self.upvotes}", names, *self.meta) if x)
+            names = plural(self.author_count, "author") if self.author_count else ""
+        votes = f"▲ {self.upvotes}" if self.upvotes != NO_VOTES else ""
+        return " · ".join(x for x in (votes, names, *self.meta) if x)
 
     @property
     def plain_snippet(self) -> str:
@@ -94,13 +100,20 @@ def http_url(url: str | None) -> str | None:
     return url
 
 
+def plural(n: int, noun: str) -> str:
+    """``1 author``, ``3 authors``."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def card(item: Item, subscriber: Subscriber,
          action: Callable[[str, str], str] | None = None,
-         snippet_chars: int = SNIPPET_CHARS, followed: set[str] | None = None) -> Card:
+         snippet_chars: int = SNIPPET_CHARS, followed: set[str] | None = None,
+         images: bool = False) -> Card:
     """The card of a digest item for ``subscriber``; ``action(kind, target)`` gives the
     URL of a follow, unfollow or mute link (none without it). ``followed``: the name keys
-    of the subscriber's authors, when the caller has them already."""
-    base = _base(item.paper, snippet_chars)
+    of the subscriber's authors, when the caller has them already. ``images``: show the
+    source's thumbnail (remote images are off unless the operator turns them on)."""
+    base = _base(item.paper, snippet_chars, images)
     if followed is None:
         followed = {name_key(a) for a in subscriber.authors}
     # The first three, and any followed author further down, so the reader sees them.
@@ -132,7 +145,7 @@ class _Base:
 
 
 @lru_cache(maxsize=8192)
-def _base(p: Paper, snippet_chars: int) -> _Base:
+def _base(p: Paper, snippet_chars: int, images: bool = False) -> _Base:
     links = _links(p)
     names = tuple((one_line(n), name_key(n)) for n in p.all_authors)
     places: dict[str, list[int]] = {}
@@ -143,13 +156,14 @@ def _base(p: Paper, snippet_chars: int) -> _Base:
     return _Base(Card(
         title=one_line(latex_to_text(p.title)),
         url=links[0].url if links and links[0].label == "arXiv" else _search_url(p.title),
-        upvotes=str(p.upvotes) if p.upvotes is not None else "–",
+        upvotes=str(p.upvotes) if p.upvotes is not None else NO_VOTES,
         authors=(), more_authors=0,
         author_count=None if names else p.author_count,
         et_al=bool(names) and total is None,
         meta=tuple(x for x in (one_line(p.organization or ""), p.category or "",
-                               _day(appeared(p))) if x),
-        badges=_badges(p), snippet=(), links=tuple(links), reasons=()),
+                               _day(p.featured or p.published)) if x),
+        badges=_badges(p), snippet=(), links=tuple(links), reasons=(),
+        image=_image(p) if images else None),
         names, {k: tuple(v) for k, v in places.items()}, total,
         snippet_text(p.abstract, snippet_chars))
 
@@ -171,6 +185,7 @@ def _links(p: Paper) -> list[Link]:
     links = []
     if p.arxiv_id and re.fullmatch(r"[\w./-]+", p.arxiv_id):
         links += [Link("arXiv", f"https://arxiv.org/abs/{p.arxiv_id}"),
+                  Link("PDF", f"https://arxiv.org/pdf/{p.arxiv_id}"),
                   Link("Hugging Face", f"https://huggingface.co/papers/{p.arxiv_id}")]
     for label, url in (("GitHub", p.github_repo), ("Project page", p.project_page)):
         safe = http_url(url)
@@ -195,11 +210,33 @@ def _badges(p: Paper) -> tuple[str, ...]:
         badges.append(f"★ {stars / 1000:.1f}k" if stars >= 1000 else f"★ {stars}")
     if http_url(p.project_page):
         badges.append("Project page")
+    if p.comments:
+        badges.append(plural(p.comments, "comment"))
     return tuple(badges)
 
 
-def _day(day: date) -> str:
-    return "" if day == date.min else f"{day.day} {day:%b %Y}"
+def _image(p: Paper) -> Link | None:
+    """The thumbnail, when it is an https URL, with its alt text (the title follows it)."""
+    url = http_url(p.thumbnail)
+    if url is None or not url.lower().startswith("https://"):
+        return None
+    return Link(THUMBNAIL_ALT, url)
+
+
+def _day(day: date | None) -> str:
+    """``7 Apr 2026``; a paper whose sources give no date says so (never the day it was
+    read)."""
+    return NO_DATE if day is None else f"{day.day} {day:%b %Y}"
+
+
+def trending_reason(p: Paper) -> str:
+    """Why a paper counts as trending, naming the signal: upvotes come only from the
+    Daily Papers feed and its API; a listing's score only from author-profile pages."""
+    if p.upvotes:
+        return f"Trending on Daily Papers: {plural(p.upvotes, 'upvote')}"
+    if p.score:
+        return f"Trending: a score of {p.score:g} on an author's profile page"
+    return "New, and no votes yet"
 
 
 def _iso_day(text: str) -> str:
@@ -224,7 +261,7 @@ def _reasons(item: Item) -> tuple[str, ...]:
     if keywords:
         reasons.append("Matches: " + ", ".join(keywords))
     if any(r.kind == "trending" for r in item.reasons):
-        reasons.append("Trending on Daily Papers")
+        reasons.append(trending_reason(item.paper))
     for r in item.reasons:
         if r.kind == "rising" and r.value.isdigit():
             since = _iso_day(r.area)

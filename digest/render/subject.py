@@ -1,49 +1,96 @@
-"""Rendering: turning a planned digest into what a person reads. Pure."""
+"""The lines an inbox shows before the mail is opened: the subject and the preheader. Pure.
+
+The subject leads with what matters to the subscriber, the top paper by a followed author
+or on a keyword (``Maojiang Su: Discrete Flow Matching Policy Optimization · 8 for you, 5
+trending · Daily Papers``), counts their papers apart from the trending and rising ones,
+and ends with the short brand; the preheader (the hidden first line that inboxes show
+under the subject) says what else is inside.
+"""
 
 from __future__ import annotations
 
-from digest.model import Digest
-from digest.text import one_line
+from digest.model import Digest, Item
+from digest.text import latex_to_text, one_line
 
-__all__ = ["one_line", "subject"]
+__all__ = ["one_line", "preheader", "subject"]
 
 SUBJECT_MAX = 120
+PREHEADER_MAX = 150
 _TITLES = {"daily": "Daily Papers", "weekly": "Weekly Papers", "instant": "Paper alert"}
+_MINE = ("authors", "keywords")  # the sections of papers the subscriber asked for
+_PERIODS = {"daily": "today", "weekly": "this week"}
 
 
 def subject(digest: Digest) -> str:
-    """One header-safe line of at most 120 characters, e.g.
-    ``Daily Papers for Ada: 7 new, from Maojiang Su and "flow matching"``."""
+    """One header-safe line of at most 120 characters."""
     sub = digest.subscriber
-    who = one_line(sub.name) or sub.email.split("@")[0]
-    count = len(digest.items)
-    head = f"{_TITLES.get(sub.cadence, 'Papers')} for {who}: "
-    if count == 0:
-        return _fit(head + "nothing new")
-    highlights = _highlights(digest)
-    if not highlights:
-        return _fit(f"{head}{count} trending")
-    shown = highlights[:2]
-    rest = len(highlights) - len(shown)
-    joined = " and ".join(shown) if not rest else f"{', '.join(shown)} and {rest} more"
-    return _fit(f"{head}{count} new, from {joined}")
+    brand = _TITLES.get(sub.cadence, "Papers")
+    if not digest.items:
+        return _fit(f"Nothing new {_PERIODS.get(sub.cadence, 'this time')} · {brand}")
+    mine = _items(digest, _MINE)
+    top = mine[0] if mine else digest.items[0]
+    counts = _counts(digest)
+    tail = f" · {counts} · {brand}" if sub.cadence != "instant" or len(mine) > 1 else (
+        f" · {brand}")
+    lead = _lead(top) if mine else "Trending: "
+    return _fit(lead + _cut(_title(top), SUBJECT_MAX - len(lead) - len(tail)) + tail)
 
 
-def _highlights(digest: Digest) -> list[str]:
-    """Followed authors, then quoted keywords, that brought papers, in section order."""
-    found: list[str] = []
-    for item in digest.items:
-        for reason in item.reasons:
-            label = reason.value if reason.kind == "author" else f'"{reason.value}"'
-            if reason.kind in ("author", "keyword") and label not in found:
-                found.append(label)
-    authors = [h for h in found if not h.startswith('"')]
-    return [one_line(h) for h in authors + [h for h in found if h.startswith('"')]]
+def preheader(digest: Digest) -> str:
+    """What the digest holds besides its top paper: the next titles and how many more."""
+    if not digest.items:
+        return "Nothing new matched what you follow this time."
+    mine = _items(digest, _MINE)
+    top = mine[0] if mine else digest.items[0]
+    rest = [it for it in digest.items if it is not top]
+    if not rest:
+        return _cut(_title(top), PREHEADER_MAX)
+    more = len(rest) - 3
+    tail = f" and {more} more" if more > 0 else ""
+    return _cut("Also: " + "; ".join(_title(it) for it in rest[:3]), PREHEADER_MAX - len(tail)
+                ) + tail
+
+
+def _items(digest: Digest, names: tuple[str, ...]) -> list[Item]:
+    return [it for s in digest.sections if s.name in names for it in s.items]
+
+
+def _counts(digest: Digest) -> str:
+    """``8 for you, 5 trending, 3 rising``: the subscriber's own papers apart."""
+    parts = []
+    for names, label in ((_MINE, "for you"), (("trending",), "trending"),
+                         (("rising",), "rising")):
+        n = len(_items(digest, names))
+        if n:
+            parts.append(f"{n} {label}")
+    return ", ".join(parts)
+
+
+def _lead(item: Item) -> str:
+    """``Maojiang Su: `` or ``“flow matching”: ``: why the top paper is there."""
+    for kind in ("author", "keyword"):
+        values = item.values(kind)
+        if values:
+            name = one_line(values[0])
+            return f"{name}: " if kind == "author" else f"“{name}”: "
+    return ""
+
+
+def _title(item: Item) -> str:
+    return one_line(latex_to_text(item.paper.title))
+
+
+def _cut(text: str, room: int) -> str:
+    """``text`` cut at a word to at most ``room`` characters (with an ellipsis)."""
+    if len(text) <= room:
+        return text
+    room = max(room, 12)
+    cut = text[: room - 1].rsplit(" ", 1)[0] if " " in text[: room - 1] else text[: room - 1]
+    return cut.rstrip(",;:·- ") + "…"
 
 
 def _fit(line: str) -> str:
     line = one_line(line)
     if len(line) <= SUBJECT_MAX:
         return line
-    cut = line[: SUBJECT_MAX - 1].rsplit(" ", 1)[0]
-    return cut.rstrip(",;:") + "…"
+    return _cut(line, SUBJECT_MAX)
