@@ -35,9 +35,11 @@ def chromium(url: str, *args: str, width: int, height: int = 1200) -> str:
     return result.stdout
 
 
-def screenshot(url: str, out: Path, width: int, height: int = 1600) -> Path:
+def screenshot(url: str, out: Path, width: int, height: int = 1600,
+               flags: tuple[str, ...] = ()) -> Path:
+    """A PNG of ``url`` ``width`` px wide; ``flags`` such as ``--force-dark-mode``."""
     out.parent.mkdir(parents=True, exist_ok=True)
-    chromium(url, f"--screenshot={out}", width=width, height=height)
+    chromium(url, f"--screenshot={out}", *flags, width=width, height=height)
     assert out.stat().st_size > 1000
     return out
 

@@ -17,8 +17,8 @@ from digest.deliver.tokens import Tokens
 from digest.model import TRENDING, Digest, Item, Paper, Reason, Section, Subscriber
 from digest.plan import build_digests
 from digest.render import Links, period_label, render_digest, subject, summary_line
-from digest.render.subject import preheader
 from digest.render.cards import Link, card, http_url
+from digest.render.subject import preheader
 from digest.store import Store
 from tests.conftest import DATA, GOLDEN, REGEN, ROOT, SEEDS
 from tests.test_rank import ingest
