@@ -4,10 +4,11 @@ The reference below is a compact copy of ``plan_digests`` as it was at d9b6941: 
 paper scanned with a ``Matcher`` that indexes the subscribers, and the trending pool walked
 per subscriber. Only the output is adapted for comparison: sections as (name, items), items
 as (paper id, set of reason texts), and the period start, never after its end since issue
-13 (the old start was a cut-off later than ``now`` when the history had one). Item order within a section and section membership are
-compared exactly; reasons per item as sets (the old code listed keyword reasons in the
-order it found them, the new one by area then position). Inputs are the real papers of
-``seeds/`` and ``tests/data/`` and seeded random subscribers and histories.
+13 (the old start was a cut-off later than ``now`` when the history had one). Item order
+within a section and section membership are compared exactly; reasons per item as sets
+(the old code listed keyword reasons in the order it found them, the new one by area then
+position). Inputs are the real papers of ``seeds/`` and ``tests/data/`` and seeded random
+subscribers and histories.
 """
 
 from __future__ import annotations
