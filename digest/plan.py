@@ -11,6 +11,13 @@ recorded as missed rather than sent late.
 Subscribers stream through in batches of ``BATCH``: each batch is read, ranked against the
 pass's papers (read and indexed once, ``rank.Ranking``) and put in the outbox before the
 next is read, so memory stays flat however many subscribers there are.
+
+History: a plan that is recorded (a real send, the bot) reads the subscribers' whole
+history, so a paper sent once is never sent again, whatever ``now`` says (a real send at a
+past ``now`` is a replay: what was sent since still counts). A plan that records nothing
+(``digest preview``, ``send --dry-run``: ``build_digests``, ``plan_due(record=False)``)
+sees the history as it was at ``now``: papers sent, digests planned and cut-offs recorded
+after ``now`` do not count, so it shows the digest that ``now`` would have built.
 """
 
 from __future__ import annotations
@@ -31,13 +38,14 @@ BATCH = 2_000
 
 
 def build_digests(store: Store, subscribers: Sequence[Subscriber], now: datetime) -> list[Digest]:
-    """The digest each subscriber would get at ``now``; reads the store, writes nothing."""
+    """The digest each subscriber would get at ``now``, from the papers first seen by then
+    and their history as it was then; reads the store, writes nothing."""
     if not subscribers:
         return []
     oldest = now - timedelta(days=max(sub.age_limit_days for sub in subscribers))
     papers = [p for p in store.papers(since=oldest) if p.first_seen and p.first_seen <= now]
     histories = store.histories((p.id for p in papers if p.id is not None),
-                                (s.email for s in subscribers))
+                                (s.email for s in subscribers), as_of=now)
     return plan_digests(subscribers, papers, histories, now)
 
 
@@ -45,8 +53,9 @@ class _Papers:
     """The papers of a pass, read once and ranked once (``Ranking``), read again only if
     a later batch of subscribers reaches further back."""
 
-    def __init__(self, store: Store, now: datetime, keep: dict[int, Paper] | None) -> None:
-        self.store, self.now = store, now
+    def __init__(self, store: Store, now: datetime, keep: dict[int, Paper] | None,
+                 as_of: datetime | None = None) -> None:
+        self.store, self.now, self.as_of = store, now, as_of
         self.keep = keep if keep is not None else {}
         self.since: datetime | None = None
         self.ranking = Ranking([], now)
@@ -65,8 +74,9 @@ class _Papers:
         return self.ranking
 
     def histories(self, members: Sequence[Member]) -> dict[str, History]:
-        """What these members were sent already, as far as these papers go."""
-        return self.store.histories_of([m.id for m in members], self.first_seen)
+        """What these members were sent already (by ``as_of``, when set), as far as these
+        papers go."""
+        return self.store.histories_of([m.id for m in members], self.first_seen, self.as_of)
 
 
 def plan_due(store: Store, now: datetime, *, groups: Iterable[str] | None = None,
@@ -76,11 +86,14 @@ def plan_due(store: Store, now: datetime, *, groups: Iterable[str] | None = None
     """The digests and alerts due at ``now`` (for everyone, these send groups, one
     address, or shard ``(k, n)`` of the subscribers) that the outbox does not have yet;
     with ``record``, put them in it. Returns the plans (with ``keep``) and counts by
-    state (and ``already``). ``papers`` receives the papers read, by id."""
-    pass_papers = _Papers(store, now, papers)
+    state (and ``already``). ``papers`` receives the papers read, by id. Without
+    ``record`` (a dry run), the outbox and history are read as they were at ``now``."""
+    as_of = None if record else now
+    pass_papers = _Papers(store, now, papers, as_of)
     kept: list[Plan] = []
     counts: Counter[str] = Counter(already=0)
-    for members in store.member_batches(BATCH, groups=groups, only=only, shard=shard):
+    for members in store.member_batches(BATCH, groups=groups, only=only, shard=shard,
+                                        as_of=as_of):
         plans, already = _plan_batch(pass_papers, members, now)
         counts["already"] += already
         counts.update(store.plan_outbox(plans, now) if record else

@@ -22,7 +22,7 @@ from datetime import date, datetime, timedelta
 from digest.match import PaperIndex, Spot, category_key
 from digest.model import TRENDING, Digest, History, Item, Paper, Reason, Section, Subscriber
 
-__all__ = ["Ranking", "plan_digests"]
+__all__ = ["Ranking", "period_start", "plan_digests"]
 
 SECTIONS = ("authors", "keywords", "trending")
 # Trending score: votes per day of age, with gravity so that a day-old paper with some
@@ -62,6 +62,14 @@ def is_due(paper: Paper, sub: Subscriber, history: History, now: datetime) -> bo
             and paper.id not in history.owed:
         return False
     return appeared(paper) >= now.date() - timedelta(days=sub.age_limit_days)
+
+
+def period_start(sub: Subscriber, history: History, now: datetime) -> datetime:
+    """Where a digest built at ``now`` starts: the previous digest's cut-off, else one
+    cadence period back; never after ``now`` (a cut-off later than ``now`` comes from a
+    digest planned at a later moment, as when a real send replays a past ``now``)."""
+    start = history.last_digest_at or now - timedelta(days=sub.period_days)
+    return min(start, now)
 
 
 def plan_digests(
@@ -132,8 +140,7 @@ class Ranking:
                     and self._signal[pos]:
                 trending.append(Item(self.papers[pos], (TRENDING,)))
         sections.append(Section("trending", tuple(trending)))
-        start = history.last_digest_at or self.now - timedelta(days=sub.period_days)
-        return Digest(sub, start, self.now, tuple(sections))
+        return Digest(sub, period_start(sub, history, self.now), self.now, tuple(sections))
 
     def _by_author(self, sub: Subscriber, allowed: Callable[[int], bool]
                    ) -> dict[int, tuple[Reason, ...]]:

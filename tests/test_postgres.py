@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -110,3 +111,22 @@ def test_database_subscribers_on_postgres(pg_url: str, tmp_path: Path) -> None:
     assert {"p0@example.org", "p1@example.org", "p2@example.org"} <= got
     assert "q@example.org" not in got  # paused
     assert store.record(email="p1@example.org").managed == "db"  # type: ignore[union-attr]
+
+
+def test_preview_and_dry_run_see_the_history_as_of_now(pg_url: str, tmp_path: Path) -> None:
+    """The as-of history queries (sent papers joined to their digests, latest cut-offs and
+    periods per subscriber) on PostgreSQL: a send a day later does not count a day before."""
+    invoke(pg_url, "ingest", str(SEEDS), "--now", (NOW - timedelta(hours=2)).isoformat())
+    config = tmp_path / "subscriptions.yaml"
+    config.write_text(SUBSCRIPTIONS)
+    env = {"DIGEST_CONFIG": str(config), "DIGEST_MAILDIR": str(tmp_path / "outbox")}
+    later = (NOW + timedelta(days=1)).isoformat()
+    assert invoke(pg_url, "send", "--now", later, env=env).exit_code == 0
+    plan = json.loads(invoke(pg_url, "preview", "ada@example.org", "--now", NOW.isoformat(),
+                             "--format", "json", env=env).stdout)
+    assert plan["period"]["start"] <= plan["period"]["end"]
+    assert any(s["papers"] for s in plan["sections"])
+    dry = invoke(pg_url, "send", "--dry-run", "--json", "--now", NOW.isoformat(), env=env)
+    assert json.loads(dry.stdout)["counts"]["planned"] == 2
+    again = invoke(pg_url, "send", "--json", "--now", NOW.isoformat(), env=env)
+    assert json.loads(again.stdout)["counts"]["sent"] == 0

@@ -3,12 +3,14 @@
 The reference below is a compact copy of ``plan_digests`` as it was at d9b6941: every
 paper scanned with a ``Matcher`` that indexes the subscribers, and the trending pool walked
 per subscriber. Only the output is adapted for comparison: sections as (name, items), items
-as (paper id, set of reason texts). Item order within a section and section membership are
-compared exactly; reasons per item as sets (the old code listed keyword reasons in the
-order it found them, the new one by area then position). Inputs are the real papers of
-``seeds/`` and ``tests/data/`` and seeded random subscribers and histories. One rule was
-added to the reference since: a paper with neither upvotes nor a score is never trending
-(issue 13: the mail said "Trending on Daily Papers" under such papers).
+as (paper id, set of reason texts), and the period start, never after its end since issue
+13 (the old start was a cut-off later than ``now`` when the history had one). Item order
+within a section and section membership are compared exactly; reasons per item as sets
+(the old code listed keyword reasons in the order it found them, the new one by area then
+position). Inputs are the real papers of ``seeds/`` and ``tests/data/`` and seeded random
+subscribers and histories. One rule was added to the reference since: a paper with
+neither upvotes nor a score is never trending (issue 13: the mail said "Trending on
+Daily Papers" under such papers).
 """
 
 from __future__ import annotations
@@ -158,7 +160,7 @@ def reference_digests(subscribers: Sequence[Subscriber], papers: Sequence[Paper]
             limit -= len(kept)
             shape.append((name, tuple((p.id or 0, frozenset(r)) for p, r in kept)))
         start = history.last_digest_at or now - timedelta(days=sub.period_days)
-        outcomes.append((start, now, tuple(shape)))
+        outcomes.append((min(start, now), now, tuple(shape)))  # start <= end (issue 13)
     return outcomes
 
 

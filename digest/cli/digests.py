@@ -64,6 +64,9 @@ def preview(email: str, fmt: str, output: Path | None, open_browser: bool,
             db: str, config: Path, now: str | None) -> None:
     """Show the digest EMAIL would get at --now, recording nothing.
 
+    It sees the database as it was at --now: papers first seen by then, and EMAIL's
+    history up to then (papers sent, digests planned after --now do not count).
+
     \b
     Examples:
         digest preview ada@example.org

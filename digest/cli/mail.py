@@ -35,7 +35,8 @@ _COLUMNS = (("planned", "Planned"), ("sent", "Sent"), ("skipped", "Skipped (empt
 
 
 @cli.command()
-@click.option("--dry-run", is_flag=True, help="Plan and render, but send and record nothing.")
+@click.option("--dry-run", is_flag=True, help="Plan and render, but send and record nothing "
+              "(with the history as it was at --now).")
 @click.option("--only", metavar="EMAIL", help="Only this subscriber.")
 @click.option("--workers", type=click.IntRange(min=1), default=os.cpu_count() or 1,
               show_default="the number of cores",
@@ -49,9 +50,11 @@ def send(dry_run: bool, only: str | None, workers: int, as_json: bool, db: str, 
 
     Mail goes through DIGEST_SMTP_URL (smtp://user@host:587, smtps://user@host:465),
     else into the Maildir DIGEST_MAILDIR (./outbox). Running it again at the same --now
-    sends nothing new. A large pass runs in several processes (--workers, one per core by
-    default, at most one per 1,000 subscribers) that plan a share each and then deliver
-    from the one outbox.
+    sends nothing new, nor does running it at an earlier --now: a paper sent once is
+    never sent again (a dry run, which records nothing, sees the history as of --now).
+    A large pass runs in several processes (--workers, one per core by default, at most
+    one per 1,000 subscribers) that plan a share each and then deliver from the one
+    outbox.
 
     \b
     Examples:

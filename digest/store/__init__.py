@@ -2,8 +2,8 @@
 
 ``Store`` opens a SQLite or PostgreSQL database by URL, creates the schema, and offers the
 few operations the pipeline needs, each one transaction. Stages get frozen
-``digest.model`` records back, never rows. The SQL itself sits in ``papers`` and
-``subscribers`` beside this file.
+``digest.model`` records back, never rows. The SQL itself sits in ``papers``,
+``subscribers``, ``history`` and ``outbox`` beside this file.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from digest.errors import StoreError
 from digest.model import History, OutboxEntry, Paper, Plan, Subscriber, Unsent
+from digest.store import history as history_sql
 from digest.store import leases as lease_sql
 from digest.store import outbox as outbox_sql
 from digest.store import papers as paper_sql
@@ -201,11 +202,12 @@ class Store:
         return self._retrying(lambda conn: subscriber_sql.sync(
             conn, subscribers, now, prefs, defaults), "update the subscribers")
 
-    def histories(self, paper_ids: Iterable[int], emails: Iterable[str] | None = None
-                  ) -> dict[str, History]:
-        """What subscribers (all, or these) already got, keyed by folded email."""
+    def histories(self, paper_ids: Iterable[int], emails: Iterable[str] | None = None,
+                  as_of: datetime | None = None) -> dict[str, History]:
+        """What subscribers (all, or these) already got, keyed by folded email; with
+        ``as_of``, as it was at that moment (``digest.store.history``)."""
         with self._begin() as conn:
-            return subscriber_sql.histories(conn, paper_ids, emails)
+            return history_sql.histories(conn, paper_ids, emails, as_of)
 
     def members(self, groups: Iterable[str] | None = None, only: str | None = None
                 ) -> list[Member]:
@@ -215,26 +217,31 @@ class Store:
             return subscriber_sql.members(conn, groups=groups, only=only)
 
     def member_batches(self, size: int, *, groups: Iterable[str] | None = None,
-                       only: str | None = None, shard: tuple[int, int] | None = None
-                       ) -> Iterator[list[Member]]:
+                       only: str | None = None, shard: tuple[int, int] | None = None,
+                       as_of: datetime | None = None) -> Iterator[list[Member]]:
         """``members`` a batch at a time (each read in its own transaction), in row order;
-        with ``shard`` ``(k, n)`` only every n-th subscriber, from the k-th."""
+        with ``shard`` ``(k, n)`` only every n-th subscriber, from the k-th; with
+        ``as_of``, each one's latest digest period as it was at that moment."""
         wanted = None if groups is None else list(groups)
         after = 0
         while True:
             with self._begin() as conn:
                 batch = subscriber_sql.member_batch(conn, after, size, groups=wanted,
                                                     only=only, shard=shard)
+                if as_of is not None:
+                    periods = history_sql.last_periods_as_of(conn, [m.id for m in batch], as_of)
+                    batch = [replace(m, last_period=periods.get(m.id)) for m in batch]
             if not batch:
                 return
             yield batch
             after = batch[-1].id
 
-    def histories_of(self, ids: Sequence[int], since: datetime) -> dict[str, History]:
+    def histories_of(self, ids: Sequence[int], since: datetime,
+                     as_of: datetime | None = None) -> dict[str, History]:
         """What these subscribers (by row id) already got of the papers first seen since
-        ``since``, keyed by folded email."""
+        ``since``, keyed by folded email; with ``as_of``, as it was at that moment."""
         with self._begin() as conn:
-            return subscriber_sql.histories_of(conn, ids, since)
+            return history_sql.histories_of(conn, ids, since, as_of)
 
     def count_members(self) -> int:
         """How many subscribers take digests."""

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
@@ -19,7 +18,7 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, func, insert, select, update
 
-from digest.model import History, Subscriber
+from digest.model import Subscriber
 from digest.store import schema as s
 from digest.store.papers import chunks
 
@@ -375,45 +374,6 @@ def _member(row: Any) -> Member:
     return Member(_subscriber(row), row.active_since, row.last_period, row.id)
 
 
-def histories_of(conn: Connection, ids: Sequence[int], since: datetime) -> dict[str, History]:
-    """What these subscribers (by row id) were sent, or have on the way, of the papers
-    first seen since ``since`` (nothing older can be due), keyed by folded email."""
-    rows: list[Any] = []
-    sent: dict[int, set[int]] = defaultdict(set)
-    for chunk in chunks(sorted(ids)):
-        rows += conn.execute(select(c.id, c.email_key, c.last_digest_at).where(
-            c.id.in_(chunk))).all()
-        query = select(s.sent_papers.c.subscriber_id, s.sent_papers.c.paper_id).where(
-            s.sent_papers.c.subscriber_id.in_(chunk), s.sent_papers.c.sent_at >= since)
-        for subscriber_id, paper_id in conn.execute(query):
-            sent[subscriber_id].add(paper_id)
-        query = select(s.digests.c.subscriber_id, s.digests.c.sections).where(
-            s.digests.c.subscriber_id.in_(chunk), s.digests.c.state.in_(s.PENDING))
-        for subscriber_id, sections in conn.execute(query):
-            sent[subscriber_id].update(it["paper_id"] for sec in sections for it in sec["items"])
-    owed = owed_papers(conn, [row.id for row in rows], since)
-    return {row.email_key: History(frozenset(sent[row.id]), row.last_digest_at,
-                                   frozenset(owed.get(row.id, ())))
-            for row in rows}
-
-
-def owed_papers(conn: Connection, ids: Sequence[int], since: datetime | None
-                ) -> dict[int, set[int]]:
-    """Papers of these subscribers' digests that never went out (failed, or missed after
-    they were planned), of periods since ``since``: they stay due."""
-    found: dict[int, set[int]] = {}
-    d = s.digests.c
-    for chunk in chunks(sorted(ids)):
-        query = select(d.subscriber_id, d.sections).where(
-            d.subscriber_id.in_(chunk), d.state.in_(("failed", "missed")))
-        if since is not None:
-            query = query.where(d.period >= since)
-        for subscriber_id, sections in conn.execute(query):
-            found.setdefault(subscriber_id, set()).update(
-                it["paper_id"] for sec in sections for it in sec["items"])
-    return found
-
-
 def reset_bounces(conn: Connection, email: str) -> bool:
     """Take a bouncing subscriber back (their address works again); False if unknown."""
     done = conn.execute(update(s.subscribers).where(c.email_key == email.casefold())
@@ -435,32 +395,6 @@ def stamp(conn: Connection) -> str:
     """Changes whenever any subscriber row changes (for the bot's watcher)."""
     n, last = conn.execute(select(func.count(), func.max(c.updated_at))).one()
     return f"{n}:{last}"
-
-
-def histories(conn: Connection, paper_ids: Iterable[int], emails: Iterable[str] | None = None
-              ) -> dict[str, History]:
-    """These subscribers' history (by folded email): papers sent or on their way (limited
-    to ``paper_ids``), and the cut-off of their latest planned digest."""
-    keys = None if emails is None else sorted({e.casefold() for e in emails})
-    rows: list[Any] = []
-    if keys is None:
-        rows = list(conn.execute(select(c.id, c.email_key, c.last_digest_at)))
-    else:
-        for chunk in chunks(keys):
-            rows += conn.execute(select(c.id, c.email_key, c.last_digest_at).where(
-                c.email_key.in_(chunk))).all()
-    ids = {row.id for row in rows}
-    sent: dict[int, set[int]] = defaultdict(set, pending_papers(conn))
-    for chunk in chunks(sorted(set(paper_ids))):
-        query = select(s.sent_papers.c.subscriber_id, s.sent_papers.c.paper_id).where(
-            s.sent_papers.c.paper_id.in_(chunk))
-        for subscriber_id, paper_id in conn.execute(query):
-            if subscriber_id in ids:
-                sent[subscriber_id].add(paper_id)
-    owed = owed_papers(conn, sorted(ids), None)
-    return {row.email_key: History(frozenset(sent[row.id]), row.last_digest_at,
-                                   frozenset(owed.get(row.id, ())))
-            for row in rows}
 
 
 @dataclass(frozen=True)
@@ -490,14 +424,3 @@ def statuses(conn: Connection) -> list[SubscriberStatus]:
         r.email, r.name, state_of(r), r.managed, r.settings.get("cadence", ""),
         sent.get(r.id, (0, None))[1], sent.get(r.id, (0, None))[0], papers.get(r.id, 0))
         for r in rows]
-
-
-def pending_papers(conn: Connection) -> dict[int, set[int]]:
-    """Papers in digests still on their way, by subscriber id."""
-    found: dict[int, set[int]] = {}
-    query = select(s.digests.c.subscriber_id, s.digests.c.sections).where(
-        s.digests.c.state.in_(s.PENDING))
-    for subscriber_id, sections in conn.execute(query):
-        ids = {it["paper_id"] for sec in sections for it in sec["items"]}
-        found.setdefault(subscriber_id, set()).update(ids)
-    return found
