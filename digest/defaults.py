@@ -69,6 +69,14 @@ GRACE_HOURS = 24
 # cadence period (2 days for daily digests and instant alerts, 14 for weekly ones).
 MAX_AGE_DAYS: int | None = None
 
+# Momentum (digest.rising): upvotes gained per hour over the last RISING_WINDOW_HOURS, the
+# hours counted as at least RISING_FLOOR_HOURS (so that a paper seen an hour ago with a few
+# votes does not outrun one that gained dozens in a day), and a gain of less than
+# RISING_MIN_GAIN votes (a single vote is noise) is not rising at all.
+RISING_WINDOW_HOURS = 48
+RISING_FLOOR_HOURS = 12
+RISING_MIN_GAIN = 2
+
 # The digest's name in the mail header and footer (env DIGEST_NAME).
 DIGEST_NAME = "Paper Digest"
 # Where the unsubscribe links point until signed tokens exist (env DIGEST_BASE_URL).

@@ -119,6 +119,16 @@ class Subscriber:
 
 
 @dataclass(frozen=True)
+class Snapshot:
+    """A paper's upvote count as an ingest at ``seen_at`` found it (the store keeps only
+    counts that changed)."""
+
+    paper_id: int
+    seen_at: datetime
+    upvotes: int
+
+
+@dataclass(frozen=True)
 class Reason:
     """Why a paper is in a digest: a followed ``author`` (as the subscriber wrote the
     name), a ``keyword`` phrase and the ``area`` it matched in (title, abstract or the
