@@ -62,6 +62,7 @@ DAY = "monday"  # weekly digests only
 TIMEZONE = "UTC"  # IANA name
 MAX_PAPERS = 20  # papers in one digest at most
 TRENDING = 5  # size of the trending section; 0 = none
+RISING = 3  # size of the rising section (papers gaining upvotes fastest lately); 0 = none
 # A scheduled digest found more than this many hours late (the machine slept or the bot was
 # down) is recorded as missed instead of being sent late.
 GRACE_HOURS = 24

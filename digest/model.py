@@ -75,6 +75,7 @@ class Subscriber:
     timezone: str = defaults.TIMEZONE
     max_papers: int = defaults.MAX_PAPERS
     trending: int = defaults.TRENDING
+    rising: int = defaults.RISING
     max_age_days: int | None = defaults.MAX_AGE_DAYS
     authors: tuple[str, ...] = ()
     keywords: tuple[str, ...] = ()
