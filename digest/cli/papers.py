@@ -179,13 +179,15 @@ def _print_rising(store: Store, moment: datetime, as_json: bool) -> None:
                 "since": m.since.isoformat(), "per_hour": round(m.per_hour, 4),
                 "upvotes": m.upvotes}, ensure_ascii=False))
         return
+    cells = [(str(p.id), p.arxiv_id or "", f"+{m.gain}", f"{m.since:%Y-%m-%d %H:%M}",
+              f"{m.per_hour:.2f}", str(m.upvotes), p.title) for p, m in rows]
     table = Table(box=box.SIMPLE_HEAD)
-    for name in ("ID", "arXiv", "Gain", "Since", "Per hour", "Upvotes", "Title"):
-        table.add_column(name, overflow="ellipsis", no_wrap=name == "Title",
-                         justify="right" if name in ("Gain", "Per hour", "Upvotes") else "left")
-    for p, m in rows:
-        table.add_row(str(p.id), p.arxiv_id or "", f"+{m.gain}", f"{m.since:%Y-%m-%d %H:%M}",
-                      f"{m.per_hour:.2f}", str(m.upvotes), p.title)
+    for i, name in enumerate(("ID", "arXiv", "Gain", "Since", "Per hour", "Upvotes")):
+        table.add_column(name, no_wrap=True, justify="right" if i in (2, 4, 5) else "left",
+                         min_width=max([len(name)] + [len(c[i]) for c in cells]))
+    table.add_column("Title", overflow="ellipsis", no_wrap=True)  # only the title is cut
+    for row in cells:
+        table.add_row(*row)
     _console().print(table)
     noun = "paper" if len(rows) == 1 else "papers"
     click.echo(f"{len(rows)} rising {noun} at {moment:%Y-%m-%d %H:%M} UTC")
