@@ -58,6 +58,7 @@ class _Settings(_Strict):
     timezone: str | None = None
     max_papers: int | None = Field(default=None, ge=1, le=500)
     trending: int | None = Field(default=None, ge=0, le=100)
+    rising: int | None = Field(default=None, ge=0, le=100)
     max_age_days: int | None = Field(default=None, ge=1, le=3650)
     authors: list[str] | None = None
     keywords: list[str] | None = None

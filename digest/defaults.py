@@ -62,6 +62,7 @@ DAY = "monday"  # weekly digests only
 TIMEZONE = "UTC"  # IANA name
 MAX_PAPERS = 20  # papers in one digest at most
 TRENDING = 5  # size of the trending section; 0 = none
+RISING = 3  # size of the rising section (papers gaining upvotes fastest lately); 0 = none
 # A scheduled digest found more than this many hours late (the machine slept or the bot was
 # down) is recorded as missed instead of being sent late.
 GRACE_HOURS = 24
@@ -72,6 +73,14 @@ MAX_AGE_DAYS: int | None = None
 # Show the sources' thumbnails in mails (env DIGEST_IMAGES=on): off, so that no mail loads
 # a remote image unless the operator asks for it.
 IMAGES = False
+# Momentum (digest.rising): upvotes gained per hour over the last RISING_WINDOW_HOURS, the
+# hours counted as at least RISING_FLOOR_HOURS (so that a paper seen an hour ago with a few
+# votes does not outrun one that gained dozens in a day), and a gain of less than
+# RISING_MIN_GAIN votes (a single vote is noise) is not rising at all.
+RISING_WINDOW_HOURS = 48
+RISING_FLOOR_HOURS = 12
+RISING_MIN_GAIN = 2
+
 # The digest's name in the mail header and footer (env DIGEST_NAME).
 DIGEST_NAME = "Paper Digest"
 # Where the unsubscribe links point until signed tokens exist (env DIGEST_BASE_URL).

@@ -75,6 +75,7 @@ class Subscriber:
     timezone: str = defaults.TIMEZONE
     max_papers: int = defaults.MAX_PAPERS
     trending: int = defaults.TRENDING
+    rising: int = defaults.RISING
     max_age_days: int | None = defaults.MAX_AGE_DAYS
     authors: tuple[str, ...] = ()
     keywords: tuple[str, ...] = ()
@@ -116,6 +117,16 @@ class Subscriber:
     def age_limit_days(self) -> int:
         """How old (by appearance date) a paper may be and still be due."""
         return self.max_age_days if self.max_age_days is not None else 2 * self.period_days
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A paper's upvote count as an ingest at ``seen_at`` found it (the store keeps only
+    counts that changed)."""
+
+    paper_id: int
+    seen_at: datetime
+    upvotes: int
 
 
 @dataclass(frozen=True)

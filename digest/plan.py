@@ -10,7 +10,8 @@ recorded as missed rather than sent late.
 
 Subscribers stream through in batches of ``BATCH``: each batch is read, ranked against the
 pass's papers (read and indexed once, ``rank.Ranking``) and put in the outbox before the
-next is read, so memory stays flat however many subscribers there are.
+next is read, so memory stays flat however many subscribers there are. The momentum
+ranking (``digest.rising``) is read and worked out once per pass too.
 
 History: a plan that is recorded (a real send, the bot) reads the subscribers' whole
 history, so a paper sent once is never sent again, whatever ``now`` says (a real send at a
@@ -27,6 +28,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 
+from digest import rising
 from digest.model import Digest, History, Paper, Plan, Subscriber
 from digest.rank import Ranking, plan_digests
 from digest.schedule import latest_slot, slots_between
@@ -46,7 +48,12 @@ def build_digests(store: Store, subscribers: Sequence[Subscriber], now: datetime
     papers = [p for p in store.papers(since=oldest) if p.first_seen and p.first_seen <= now]
     histories = store.histories((p.id for p in papers if p.id is not None),
                                 (s.email for s in subscribers), as_of=now)
-    return plan_digests(subscribers, papers, histories, now)
+    return plan_digests(subscribers, papers, histories, now, momentum(store, now))
+
+
+def momentum(store: Store, now: datetime) -> list[rising.Momentum]:
+    """The papers rising at ``now``, fastest first (``digest.rising``)."""
+    return rising.momentum(store.upvote_snapshots(now - rising.WINDOW, now), now)
 
 
 class _Papers:
@@ -60,6 +67,7 @@ class _Papers:
         self.since: datetime | None = None
         self.ranking = Ranking([], now)
         self.first_seen = now  # of the oldest paper read: no older sent paper matters
+        self.rising: list[rising.Momentum] | None = None  # read with the papers, once
 
     def reaching(self, subscribers: Sequence[Subscriber]) -> Ranking:
         if subscribers:
@@ -68,7 +76,9 @@ class _Papers:
                 self.since = oldest
                 papers = self.store.papers(since=oldest)
                 self.keep.update((p.id, p) for p in papers if p.id is not None)
-                self.ranking = Ranking(papers, self.now)
+                if self.rising is None:
+                    self.rising = momentum(self.store, self.now)
+                self.ranking = Ranking(papers, self.now, self.rising)
                 self.first_seen = min((p.first_seen for p in self.ranking.papers
                                        if p.first_seen), default=self.now)
         return self.ranking
@@ -160,7 +170,7 @@ def _alert_plans(papers: _Papers, members: Sequence[Member], now: datetime) -> l
     ranking = papers.reaching([m.subscriber for m in members])
     histories = papers.histories(members)
     for m in members:
-        sub = replace(m.subscriber, trending=0)
+        sub = replace(m.subscriber, trending=0, rising=0)
         digest = ranking.digest(sub, histories.get(sub.email.casefold(), History()))
         wanted = ("authors", "keywords") if sub.alert_keywords else ("authors",)
         sections = tuple(s for s in digest.sections if s.name in wanted and s.items)

@@ -8,23 +8,28 @@ after their previous digest or was in one of theirs that never went out (and not
 date, else published date, else the day it was first seen) at most ``max_age_days``
 before now. Sections, in order: papers by followed authors, papers matching keywords,
 then up to ``trending`` due papers that matched nothing, by trending score (only papers
-with some signal: upvotes, or a listing's score). A paper
-appears once, in its first section; within a section higher upvotes come first, then
-higher score, then newer, then title. The digest holds at most ``max_papers``.
+with some signal: upvotes, or a listing's score), then up to
+``rising`` papers gaining upvotes fastest lately (``digest.rising``, worked out once per
+pass). A rising paper need not be new since the last digest (rising is news about a paper
+seen before): it must only never have been sent, be young enough, and pass the
+subscriber's categories and exclusions. A paper appears once, in its first section;
+within a section higher upvotes come first, then higher score, then newer, then title
+(rising: fastest first). The digest holds at most ``max_papers``.
 """
 
 from __future__ import annotations
 
 import heapq
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import date, datetime, timedelta
 
 from digest.match import PaperIndex, Spot, category_key
 from digest.model import TRENDING, Digest, History, Item, Paper, Reason, Section, Subscriber
+from digest.rising import Momentum
 
 __all__ = ["Ranking", "period_start", "plan_digests"]
 
-SECTIONS = ("authors", "keywords", "trending")
+SECTIONS = ("authors", "keywords", "trending", "rising")
 # Trending score: votes per day of age, with gravity so that a day-old paper with some
 # upvotes beats a week-old one with a few more. Sources without upvotes lend their score
 # (a profile's 0-100 score counts as a tenth as many votes); no signal at all scores 0.
@@ -74,12 +79,13 @@ def period_start(sub: Subscriber, history: History, now: datetime) -> datetime:
 
 def plan_digests(
     subscribers: Sequence[Subscriber], papers: Sequence[Paper] | Ranking,
-    histories: Mapping[str, History], now: datetime,
+    histories: Mapping[str, History], now: datetime, rising: Sequence[Momentum] = (),
 ) -> list[Digest]:
-    """The digest every subscriber would get at ``now`` (histories keyed by folded email).
+    """The digest every subscriber would get at ``now`` (histories keyed by folded email),
+    with ``rising`` the momentum ranking at ``now``.
 
     ``papers`` may be a ``Ranking`` built once for many batches of subscribers."""
-    ranking = papers if isinstance(papers, Ranking) else Ranking(papers, now)
+    ranking = papers if isinstance(papers, Ranking) else Ranking(papers, now, rising)
     return [ranking.digest(sub, histories.get(sub.email.casefold(), History()))
             for sub in subscribers]
 
@@ -87,9 +93,11 @@ def plan_digests(
 class Ranking:
     """The papers of a pass, indexed and ordered once, and each subscriber's digest from
     them: a subscriber costs what their own authors and keywords match, plus the few
-    trending papers taken, never a walk over every paper."""
+    trending and rising papers taken, never a walk over every paper."""
 
-    def __init__(self, papers: Sequence[Paper], now: datetime) -> None:
+    def __init__(self, papers: Sequence[Paper], now: datetime,
+                 rising: Sequence[Momentum] = ()) -> None:
+        """``rising``: the momentum ranking at ``now`` (``digest.rising.momentum``)."""
         self.now = now
         self.papers = [p for p in papers if p.first_seen is not None and p.first_seen <= now]
         self.index = PaperIndex(self.papers)
@@ -108,6 +116,8 @@ class Ranking:
         for rank, pos in enumerate(self._trending):
             self._trend_rank[pos] = rank
         self._pos = {p.id: pos for pos, p in enumerate(self.papers) if p.id is not None}
+        self._rising = [(at, Reason.rising(m.gain, m.since.date())) for m in rising
+                        if (at := self._pos.get(m.paper_id)) is not None]
         self._pools: dict[tuple[datetime | None, int], list[int]] = {}
 
     def digest(self, sub: Subscriber, history: History) -> Digest:
@@ -131,16 +141,36 @@ class Ranking:
                 keywords.append(Item(self.papers[pos], self._keyword_reasons(pos, keyword_hits)))
         sections.append(Section("keywords", tuple(keywords)))
         room -= len(keywords)
-        seen = matched | by_author.keys()
-        trending: list[Item] = []
-        for pos in self._candidates(sub, history):
-            if len(trending) >= min(room, sub.trending):
-                break
-            if pos not in seen and self.papers[pos].id not in history.sent and allowed(pos) \
-                    and self._signal[pos]:
-                trending.append(Item(self.papers[pos], (TRENDING,)))
-        sections.append(Section("trending", tuple(trending)))
+        sections += self._unmatched(sub, history, allowed, matched | by_author.keys(), room)
         return Digest(sub, period_start(sub, history, self.now), self.now, tuple(sections))
+
+    def _unmatched(self, sub: Subscriber, history: History, allowed: Callable[[int], bool],
+                   seen: set[int], room: int) -> list[Section]:
+        """The trending and rising sections: papers that matched nothing, in ``room``."""
+        trending = self._take(((pos, TRENDING) for pos in self._candidates(sub, history)
+                               if self._signal[pos]),
+                              min(room, sub.trending), seen, history, allowed)
+        oldest = self.now.date() - timedelta(days=sub.age_limit_days)
+        young = ((pos, why) for pos, why in self._rising if self._appeared[pos] >= oldest)
+        rising = self._take(young, min(room - len(trending), sub.rising),
+                            seen | {pos for pos, _ in trending}, history, allowed)
+        return [Section("trending", tuple(self._items(trending))),
+                Section("rising", tuple(self._items(rising)))]
+
+    def _take(self, candidates: Iterable[tuple[int, Reason]], limit: int, seen: set[int],
+              history: History, allowed: Callable[[int], bool]) -> list[tuple[int, Reason]]:
+        """The first ``limit`` candidates not in an earlier section, never sent, and
+        allowed (trending and rising papers)."""
+        taken: list[tuple[int, Reason]] = []
+        for pos, why in candidates:
+            if len(taken) >= limit:
+                break
+            if pos not in seen and self.papers[pos].id not in history.sent and allowed(pos):
+                taken.append((pos, why))
+        return taken
+
+    def _items(self, taken: Iterable[tuple[int, Reason]]) -> Iterator[Item]:
+        return (Item(self.papers[pos], (why,)) for pos, why in taken)
 
     def _by_author(self, sub: Subscriber, allowed: Callable[[int], bool]
                    ) -> dict[int, tuple[Reason, ...]]:

@@ -23,6 +23,7 @@ from digest.ingest.fetch import Fetcher
 from digest.ingest.manifest import FileSettings
 from digest.ingest.runner import Job, Report, ingest_arxiv, ingest_file, ingest_hf_day, plan
 from digest.model import Paper
+from digest.plan import momentum
 from digest.settings import HttpSettings, Settings
 from digest.store import Store
 
@@ -133,16 +134,24 @@ def _print_ingest_table(reports: list[Report], total: int, db_url: str) -> None:
 
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@click.option("--rising", is_flag=True, help="The papers gaining upvotes fastest at --now "
+              f"(over the last {defaults.RISING_WINDOW_HOURS} hours), fastest first.")
 @settings_options(reads_config=False)
-def papers(as_json: bool, db: str, config: Path, now: str | None) -> None:
-    """List the papers stored, oldest first.
+def papers(as_json: bool, rising: bool, db: str, config: Path, now: str | None) -> None:
+    """List the papers stored, oldest first; or, with --rising, the momentum ranking.
 
     \b
     Examples:
         digest papers
         digest papers --json | jq -r .title
+        digest papers --rising --now 2026-04-17T12:00:00Z
     """
-    stored = Store(_settings(db, config, now).db_url, create=False).papers()
+    settings = _settings(db, config, now)
+    store = Store(settings.db_url, create=False)
+    if rising:
+        _print_rising(store, settings.now(), as_json)
+        return
+    stored = store.papers()
     if as_json:
         for paper in stored:
             click.echo(json.dumps(paper_json(paper), ensure_ascii=False))
@@ -156,6 +165,32 @@ def papers(as_json: bool, db: str, config: Path, now: str | None) -> None:
                       str(p.author_count or len(p.all_authors)), p.title)
     _console().print(table)
     click.echo(f"{len(stored)} papers")
+
+
+def _print_rising(store: Store, moment: datetime, as_json: bool) -> None:
+    """``papers --rising``: paper, gain, since, gain per hour and current upvotes."""
+    ranking = momentum(store, moment)
+    found = store.papers_by_id(m.paper_id for m in ranking)
+    rows = [(found[m.paper_id], m) for m in ranking if m.paper_id in found]
+    if as_json:
+        for p, m in rows:
+            click.echo(json.dumps({
+                "id": p.id, "arxiv_id": p.arxiv_id, "title": p.title, "gain": m.gain,
+                "since": m.since.isoformat(), "per_hour": round(m.per_hour, 4),
+                "upvotes": m.upvotes}, ensure_ascii=False))
+        return
+    cells = [(str(p.id), p.arxiv_id or "", f"+{m.gain}", f"{m.since:%Y-%m-%d %H:%M}",
+              f"{m.per_hour:.2f}", str(m.upvotes), p.title) for p, m in rows]
+    table = Table(box=box.SIMPLE_HEAD)
+    for i, name in enumerate(("ID", "arXiv", "Gain", "Since", "Per hour", "Upvotes")):
+        table.add_column(name, no_wrap=True, justify="right" if i in (2, 4, 5) else "left",
+                         min_width=max([len(name)] + [len(c[i]) for c in cells]))
+    table.add_column("Title", overflow="ellipsis", no_wrap=True)  # only the title is cut
+    for row in cells:
+        table.add_row(*row)
+    _console().print(table)
+    noun = "paper" if len(rows) == 1 else "papers"
+    click.echo(f"{len(rows)} rising {noun} at {moment:%Y-%m-%d %H:%M} UTC")
 
 
 def paper_json(p: Paper) -> dict[str, Any]:

@@ -29,7 +29,7 @@ from sqlalchemy.exc import (
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from digest.errors import StoreError
-from digest.model import History, OutboxEntry, Paper, Plan, Subscriber, Unsent
+from digest.model import History, OutboxEntry, Paper, Plan, Snapshot, Subscriber, Unsent
 from digest.store import history as history_sql
 from digest.store import leases as lease_sql
 from digest.store import outbox as outbox_sql
@@ -188,6 +188,12 @@ class Store:
         """Stored papers, oldest first; with ``since``, those that appeared since that day."""
         with self._begin() as conn:
             return paper_sql.load(conn, since)
+
+    def upvote_snapshots(self, start: datetime, now: datetime) -> list[Snapshot]:
+        """The upvote counts ingests saw after ``start`` up to ``now``, with each such
+        paper's last count at or before ``start`` (what momentum since ``start`` needs)."""
+        with self._begin() as conn:
+            return paper_sql.snapshots(conn, start, now)
 
     def count_papers(self) -> int:
         """How many distinct papers are stored."""

@@ -8,11 +8,22 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Insert, bindparam, delete, func, insert, or_, select
+from sqlalchemy import (
+    Connection,
+    Insert,
+    and_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    union_all,
+)
 from sqlalchemy import update as sql_update
 
 from digest.ingest.merge import merge, same_paper
-from digest.model import Paper
+from digest.model import Paper, Snapshot
 from digest.store import schema as s
 from digest.text import name_key, title_key
 
@@ -74,6 +85,21 @@ def load_ids(conn: Connection, ids: Iterable[int]) -> list[Paper]:
     for chunk in chunks(sorted(set(ids))):
         rows += conn.execute(select(s.papers).where(s.papers.c.id.in_(chunk))).mappings().all()
     return _assemble(conn, rows)
+
+
+def snapshots(conn: Connection, start: datetime, now: datetime) -> list[Snapshot]:
+    """The upvote counts seen after ``start`` and up to ``now``, and for each paper among
+    them its last count at or before ``start``: all a gain since ``start`` needs."""
+    u = s.upvote_snapshots.c
+    recent = and_(u.seen_at > start, u.seen_at <= now)
+    moving = select(u.paper_id).where(recent).distinct()
+    base = (select(u.paper_id, func.max(u.seen_at).label("at"))
+            .where(u.seen_at <= start, u.paper_id.in_(moving)).group_by(u.paper_id).subquery())
+    rows = select(u.paper_id, u.seen_at, u.upvotes)
+    query = union_all(rows.where(recent), rows.join(base, and_(
+        u.paper_id == base.c.paper_id, u.seen_at == base.c.at)))
+    return [Snapshot(paper_id, seen_at, upvotes)
+            for paper_id, seen_at, upvotes in conn.execute(query)]
 
 
 def insert_id(conn: Connection, statement: Insert) -> int:
