@@ -20,7 +20,7 @@ from digest.config import load_config
 from digest.deliver import MailSettings
 from digest.deliver.message import Envelope
 from digest.deliver.tokens import Tokens
-from digest.model import TRENDING, Digest, Item, Paper, Section, Subscriber
+from digest.model import TRENDING, Digest, Item, Paper, Reason, Section, Subscriber
 from digest.plan import build_digests
 from digest.render import Links, Renderer, render_digest
 from digest.render.cards import NO_DATE, card
@@ -275,3 +275,15 @@ def test_screenshots(demo: str, tmp_path: Path, mode: str, width: int) -> None:
     shot = screenshot(page.as_uri(), out, width=width, flags=flags)
     assert png_size(shot)[0] == width
 
+
+
+def test_a_rising_card_says_how_many_votes_since_when() -> None:
+    paper = Paper(title="Climbing Fast", upvotes=40, arxiv_id="2604.00001", id=7)
+    digest = Digest(EVERYTHING, NOW, NOW, (Section("rising", (
+        Item(paper, (Reason.rising(12, date(2026, 5, 30)),)),)),))
+    mail = render_digest(digest, LINKS)
+    assert ">Rising<" in mail.html and "== Rising ==" in mail.text
+    assert "Rising: +12 upvotes since 30 May" in mail.html
+    assert "   Rising: +12 upvotes since 30 May" in mail.text
+    assert mail.subject == "Rising: Climbing Fast · 1 rising · Weekly Papers"
+    assert "1 paper rising" in mail.text

@@ -177,6 +177,9 @@ def test_header_lines() -> None:
                 * 4), Section("trending", (Item(paper, (TRENDING,)),) * 5))
     assert summary_line(Digest(daily, start, end, sections)) == (
         "3 papers from authors you follow, 4 matching your keywords, 5 trending")
+    rising = Section("rising", (Item(paper, (Reason.rising(3, date(2026, 8, 19)),)),) * 2)
+    assert summary_line(Digest(daily, start, end, (*sections, rising))).endswith(
+        ", 5 trending, 2 rising")
     assert summary_line(Digest(daily, start, end, ())) == "Nothing new this time."
 
 
@@ -201,6 +204,11 @@ def test_subject_examples() -> None:
         "“flow matching”: On Flow Matching · 1 for you, 5 trending · Weekly Papers")
     assert subject(Digest(ada, NOW, NOW, (trending,))) == (
         "Trending: Popular · 5 trending · Daily Papers")
+    rising = Section("rising", (item("Climbing", Reason.rising(12, date(2026, 5, 30))),) * 2)
+    assert subject(Digest(ada, NOW, NOW, (Section("trending", ()), rising))) == (
+        "Rising: Climbing · 2 rising · Daily Papers")
+    assert subject(Digest(ada, NOW, NOW, (authors, trending, rising))).endswith(
+        " · 3 for you, 5 trending, 2 rising · Daily Papers")
     assert subject(Digest(weekly, NOW, NOW, ())) == "Nothing new this week · Weekly Papers"
     long_title = "A Very Long Title About Flow Matching " * 6
     long = Digest(ada, NOW, NOW, (Section("authors", (item(long_title, Reason.author(

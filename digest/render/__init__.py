@@ -551,10 +551,12 @@ def _day(moment: datetime) -> str:
 
 
 def summary_line(digest: Digest) -> str:
-    """``3 papers from authors you follow, 4 matching your keywords, 5 trending``."""
+    """``3 papers from authors you follow, 4 matching your keywords, 5 trending, 3
+    rising``."""
     parts: list[str] = []
     for name, phrase in (("authors", "from authors you follow"),
-                         ("keywords", "matching your keywords"), ("trending", "trending")):
+                         ("keywords", "matching your keywords"), ("trending", "trending"),
+                         ("rising", "rising")):
         n = digest.count(name)
         if n:
             noun = "paper" if n == 1 else "papers"

@@ -32,7 +32,8 @@ def subject(digest: Digest) -> str:
     counts = _counts(digest)
     tail = f" · {counts} · {brand}" if sub.cadence != "instant" or len(mine) > 1 else (
         f" · {brand}")
-    lead = _lead(top) if mine else "Trending: "
+    lead = _lead(top) if mine else (
+        "Rising: " if any(r.kind == "rising" for r in top.reasons) else "Trending: ")
     return _fit(lead + _cut(_title(top), SUBJECT_MAX - len(lead) - len(tail)) + tail)
 
 
