@@ -17,9 +17,6 @@ from click.testing import CliRunner
 
 from digest.cli import cli
 from digest.config import load_config
-from digest.deliver import MailSettings
-from digest.deliver.message import Envelope
-from digest.deliver.tokens import Tokens
 from digest.model import TRENDING, Digest, Item, Paper, Reason, Section, Subscriber
 from digest.plan import build_digests
 from digest.render import Links, Renderer, render_digest
@@ -28,6 +25,7 @@ from digest.store import Store
 from tests.browser import chromium, png_size, screenshot
 from tests.conftest import DATA, ROOT, SEEDS
 from tests.test_rank import ingest
+from tests.test_render import fifty_papers
 
 NOW = datetime(2026, 6, 1, 6, tzinfo=UTC)
 LINKS = Links("https://d.example.org/unsubscribe/T", "https://d.example.org/manage/T")
@@ -154,21 +152,9 @@ def test_the_images_setting_is_on_or_off(tmp_path: Path) -> None:
     assert "Traceback" not in bad.output
 
 
-def fifty(tmp_path: Path) -> tuple[Digest, Links]:
-    store = Store(f"sqlite:///{tmp_path / 'd.db'}")
-    now = datetime(2026, 4, 16, 9, tzinfo=UTC)
-    ingest(store, DATA / "hf-daily", now=now)
-    sub = Subscriber("a@example.org", name="Ada", max_papers=50, trending=50, max_age_days=3650,
-                     keywords=("model", "agent"), ref="AbCdEfGhIjKl", managed="db")
-    (digest,) = build_digests(store, [sub], now)
-    mail = MailSettings(Envelope.parse("D <d@example.org>", "Paper Digest"),
-                        "https://papers.example.org")
-    return digest, mail.links(Tokens("secret"), sub)
-
-
 def test_fifty_papers_with_images_on_stay_under_100_kb_and_keep_every_paper(
         tmp_path: Path) -> None:
-    digest, links = fifty(tmp_path)
+    digest, links = fifty_papers(tmp_path)
     assert len(digest.items) == 50
     everything = Renderer(images=True).render(digest, links)
     assert len(everything.html.encode()) > 100_000  # 50 thumbnails do not fit

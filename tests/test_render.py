@@ -252,17 +252,23 @@ def test_cards_carry_follow_unfollow_and_mute_links(seeded: Store) -> None:
     assert "   Unfollow Maojiang Su: https://x.example/unfollow/Maojiang Su" in text
 
 
-def test_fifty_real_papers_stay_under_100_kb(tmp_path: Path) -> None:
+def fifty_papers(tmp_path: Path) -> tuple[Digest, Links]:
+    """A 50-paper digest of real papers, and its signed links: managed in the database, so
+    every card carries follow / mute links too."""
     store = Store(f"sqlite:///{tmp_path / 'd.db'}")
     now = datetime(2026, 4, 16, 9, tzinfo=UTC)
     ingest(store, DATA / "hf-daily", now=now)
-    # Managed in the database: every card carries signed follow / mute links too.
     sub = Subscriber("a@example.org", name="Ada", max_papers=50, trending=50, max_age_days=3650,
                      keywords=("model", "agent"), ref="AbCdEfGhIjKl", managed="db")
     (digest,) = build_digests(store, [sub], now)
     mail = MailSettings(Envelope.parse("D <d@example.org>", "Paper Digest"),
                         "https://papers.example.org")
-    html = render_digest(digest, mail.links(Tokens("secret"), sub)).html
+    return digest, mail.links(Tokens("secret"), sub)
+
+
+def test_fifty_real_papers_stay_under_100_kb(tmp_path: Path) -> None:
+    digest, links = fifty_papers(tmp_path)
+    html = render_digest(digest, links).html
     assert len(digest.items) == 50
     assert html.count("border-radius:12px") == 50
     assert html.count("https://papers.example.org/f/") >= 45  # follow the first author
