@@ -37,8 +37,8 @@ from pydantic import (
 from digest.errors import ConfigError, InputError
 from digest.ingest.runner import profile_owner
 from digest.model import Source, Subscriber
-from digest.text import name_key
 from digest.store import Store
+from digest.text import name_key
 from digest.yamlcheck import Found, Lines, Path_, Problem, parse_yaml
 
 TOP_KEYS = ("defaults", "subscribers", "sources")

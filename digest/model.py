@@ -174,9 +174,10 @@ class Subscriber:
 @dataclass(frozen=True)
 class Reason:
     """Why a paper is in a digest: a followed ``author`` (as the subscriber wrote the
-    name; for a pinned one ``area`` says how the paper is theirs), a ``keyword`` phrase and the ``area`` it matched in (title, abstract or the
-    source's keywords), ``trending``, or ``rising`` (``value`` the upvotes it gained,
-    ``area`` the ISO day the gain is counted from)."""
+    name; for a pinned one ``area`` says how the paper is theirs), a ``keyword`` phrase
+    and the ``area`` it matched in (title, abstract or the source's keywords),
+    ``trending``, or ``rising`` (``value`` the upvotes it gained, ``area`` the ISO day the
+    gain is counted from)."""
 
     kind: str  # author | keyword | trending | rising
     value: str = ""

@@ -16,14 +16,16 @@ next is read, so memory stays flat however many subscribers there are.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Container, Iterable, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 
 from digest.model import Digest, History, Paper, Plan, Subscriber
+from digest.pins import Person, PersonKey, ambiguous, candidates, note, person_key
 from digest.rank import Ranking, plan_digests
 from digest.schedule import latest_slot, slots_between
 from digest.store import Member, Store
+from digest.text import name_key
 
 # Subscribers read, ranked and put in the outbox at a time: memory stays flat however many
 # there are, and each batch is a few statements.
@@ -38,7 +40,39 @@ def build_digests(store: Store, subscribers: Sequence[Subscriber], now: datetime
     papers = [p for p in store.papers(since=oldest) if p.first_seen and p.first_seen <= now]
     histories = store.histories((p.id for p in papers if p.id is not None),
                                 (s.email for s in subscribers))
-    return plan_digests(subscribers, papers, histories, now)
+    digests = plan_digests(subscribers, papers, histories, now, people_of(store, subscribers))
+    notes = Notes(store)
+    return [replace(d, notes=notes.of(d.subscriber)) for d in digests]
+
+
+def people_of(store: Store, subscribers: Iterable[Subscriber],
+              have: Container[PersonKey] = ()) -> dict[PersonKey, Person]:
+    """What the store knows of the persons ``subscribers`` pin (those not in ``have``)."""
+    wanted = {person_key(pin): pin.name for sub in subscribers for pin in sub.pins
+              if person_key(pin) not in have}
+    if not wanted:
+        return {}
+    return {key: Person.of(wanted[key], papers)
+            for key, papers in store.known_papers(wanted).items()}
+
+
+class Notes:
+    """The notes a subscriber's digest carries: one for each unpinned followed name that
+    the stored papers show to be several people. Each name is looked up once."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._ambiguous: dict[str, bool] = {}
+
+    def of(self, sub: Subscriber) -> tuple[str, ...]:
+        """``sub``'s notes, in the order they follow the names."""
+        unpinned = [name for name in sub.authors if sub.pin(name) is None]
+        missing = {name_key(n) for n in unpinned} - self._ambiguous.keys()
+        if missing:
+            found = self.store.papers_carrying(missing)
+            for key, papers in found.items():
+                self._ambiguous[key] = ambiguous(candidates(key, papers))
+        return tuple(note(n) for n in dict.fromkeys(unpinned) if self._ambiguous[name_key(n)])
 
 
 class _Papers:
@@ -59,9 +93,10 @@ class _Papers:
                 self.since = oldest
                 papers = self.store.papers(since=oldest)
                 self.keep.update((p.id, p) for p in papers if p.id is not None)
-                self.ranking = Ranking(papers, self.now)
+                self.ranking = Ranking(papers, self.now, self.ranking.people)
                 self.first_seen = min((p.first_seen for p in self.ranking.papers
                                        if p.first_seen), default=self.now)
+        self.ranking.people.update(people_of(self.store, subscribers, self.ranking.people))
         return self.ranking
 
     def histories(self, members: Sequence[Member]) -> dict[str, History]:

@@ -20,6 +20,7 @@ from datetime import date, datetime, timedelta
 
 from digest.match import PaperIndex, Spot, category_key
 from digest.model import TRENDING, Digest, History, Item, Paper, Reason, Section, Subscriber
+from digest.pins import Person, PersonKey, person_key, why
 
 __all__ = ["Ranking", "plan_digests"]
 
@@ -66,11 +67,13 @@ def is_due(paper: Paper, sub: Subscriber, history: History, now: datetime) -> bo
 def plan_digests(
     subscribers: Sequence[Subscriber], papers: Sequence[Paper] | Ranking,
     histories: Mapping[str, History], now: datetime,
+    people: Mapping[PersonKey, Person] | None = None,
 ) -> list[Digest]:
-    """The digest every subscriber would get at ``now`` (histories keyed by folded email).
+    """The digest every subscriber would get at ``now`` (histories keyed by folded email;
+    ``people`` what is known of their pinned persons).
 
     ``papers`` may be a ``Ranking`` built once for many batches of subscribers."""
-    ranking = papers if isinstance(papers, Ranking) else Ranking(papers, now)
+    ranking = papers if isinstance(papers, Ranking) else Ranking(papers, now, people)
     return [ranking.digest(sub, histories.get(sub.email.casefold(), History()))
             for sub in subscribers]
 
@@ -80,8 +83,12 @@ class Ranking:
     them: a subscriber costs what their own authors and keywords match, plus the few
     trending papers taken, never a walk over every paper."""
 
-    def __init__(self, papers: Sequence[Paper], now: datetime) -> None:
+    def __init__(self, papers: Sequence[Paper], now: datetime,
+                 people: Mapping[PersonKey, Person] | None = None) -> None:
         self.now = now
+        # What is known of each pinned person (``pins.person_key``); add before ranking
+        # a subscriber with pins, or their pinned names match nothing but their profile.
+        self.people: dict[PersonKey, Person] = dict(people or {})
         self.papers = [p for p in papers if p.first_seen is not None and p.first_seen <= now]
         self.index = PaperIndex(self.papers)
         today = now.date()
@@ -133,14 +140,18 @@ class Ranking:
 
     def _by_author(self, sub: Subscriber, allowed: Callable[[int], bool]
                    ) -> dict[int, tuple[Reason, ...]]:
-        """Papers by followed authors, with the authors in the order the paper lists them."""
-        found: dict[int, list[tuple[int, int, str]]] = {}
+        """Papers by followed authors, with the authors in the order the paper lists them;
+        a pinned name only on the papers ``pins.why`` finds to be its person's."""
+        found: dict[int, list[tuple[int, int, str, str]]] = {}
         for j, name in enumerate(sub.authors):
+            pin = sub.pin(name)
+            person = self.people.get(person_key(pin), Person()) if pin else Person()
             for pos, at in self.index.authored(name):
-                if allowed(pos):
-                    found.setdefault(pos, []).append((at, j, name))
-        return {pos: tuple(Reason.author(name) for name in
-                           dict.fromkeys(name for _, _, name in sorted(hits)))
+                because = why(pin, person, self.papers[pos]) if pin else ""
+                if because is not None and allowed(pos):
+                    found.setdefault(pos, []).append((at, j, name, because))
+        return {pos: tuple(Reason.author(name, because) for name, because in
+                           dict.fromkeys((name, because) for _, _, name, because in sorted(hits)))
                 for pos, hits in found.items()}
 
     @staticmethod

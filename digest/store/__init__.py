@@ -188,6 +188,24 @@ class Store:
         with self._begin() as conn:
             return paper_sql.load(conn, since)
 
+    def known_papers(self, wanted: Iterable[tuple[str, str | None]]
+                     ) -> dict[tuple[str, str | None], list[Paper]]:
+        """For each (folded name, profile source) of a pin, the papers that profile
+        credits to that name (none for a pin without a profile)."""
+        with self._begin() as conn:
+            return {(key, source): paper_sql.credited_to(conn, key, source)
+                    if source is not None else [] for key, source in set(wanted)}
+
+    def papers_carrying(self, keys: Iterable[str]) -> dict[str, list[Paper]]:
+        """For each folded name, the stored papers that carry it."""
+        with self._begin() as conn:
+            return paper_sql.carrying(conn, sorted(set(keys)))
+
+    def sources(self) -> set[str]:
+        """The names of every source papers were stored from."""
+        with self._begin() as conn:
+            return set(conn.execute(select(s.paper_sources.c.source).distinct()).scalars())
+
     def count_papers(self) -> int:
         """How many distinct papers are stored."""
         with self._begin() as conn:
