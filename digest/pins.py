@@ -111,6 +111,10 @@ class Candidate:
     coauthors: tuple[str, ...]
     org: str | None
 
+    def pin(self, name: str) -> Pin:
+        """The pin that means this person: ``name`` with these co-authors."""
+        return Pin(name, with_=self.coauthors)
+
     def describe(self) -> str:
         """``3 papers with Zhenguo Li, Tianyang Hu (Huawei)``."""
         org = f" ({self.org})" if self.org else ""

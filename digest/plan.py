@@ -17,11 +17,11 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Container, Iterable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from digest.model import Digest, History, Paper, Plan, Subscriber
-from digest.pins import Person, PersonKey, ambiguous, candidates, note, person_key
+from digest.pins import Candidate, Person, PersonKey, ambiguous, candidates, note, person_key
 from digest.rank import Ranking, plan_digests
 from digest.schedule import latest_slot, slots_between
 from digest.store import Member, Store
@@ -54,6 +54,35 @@ def people_of(store: Store, subscribers: Iterable[Subscriber],
         return {}
     return {key: Person.of(wanted[key], papers)
             for key, papers in store.known_papers(wanted).items()}
+
+
+@dataclass(frozen=True)
+class NameNote:
+    """What ``digest check`` says of one followed name: ambiguous (with the candidates),
+    or pinned to a profile the database holds nothing of."""
+
+    subscriber: Subscriber
+    name: str
+    text: str
+    candidates: tuple[Candidate, ...] = ()
+
+
+def check_names(store: Store, subscribers: Sequence[Subscriber]) -> list[NameNote]:
+    """Notes on the followed names of ``subscribers``, in their order."""
+    notes: list[NameNote] = []
+    unpinned = {name_key(n) for s in subscribers for n in s.authors if s.pin(n) is None}
+    found = {k: candidates(k, papers) for k, papers in store.papers_carrying(unpinned).items()}
+    known = store.known_papers(person_key(p) for s in subscribers for p in s.pins)
+    for sub in subscribers:
+        for name in dict.fromkeys(sub.authors):
+            pin = sub.pin(name)
+            if pin is None and ambiguous(found[name_key(name)]):
+                notes.append(NameNote(sub, name, note(name), tuple(found[name_key(name)])))
+            elif pin is not None and pin.profile and not known[person_key(pin)]:
+                notes.append(NameNote(sub, name, f"{name} is pinned to the profile "
+                             f"{pin.profile}, but the database has no papers it credits to "
+                             f"{name}; digest ingest that profile"))
+    return notes
 
 
 class Notes:
