@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 from digest.config import load_config
-from digest.model import Digest, Item, Paper, Pin, Reason, Subscriber
+from digest.deliver import Mailer, MailSettings, tokens_for
+from digest.model import Digest, Item, OutboxEntry, Paper, Pin, Reason, Subscriber
 from digest.pins import Person, candidates, why
 from digest.plan import build_digests, people_of
 from digest.render.cards import card
@@ -248,3 +249,21 @@ def test_bad_pins_are_clean_errors_naming_file_line_and_subscriber(
     assert result.exit_code == 1
     wanted = message.replace("entry 1", "entry 2").format(dir=tmp_path)
     assert result.output == f"Error: {config}:8: subscriber ada@example.org: {wanted}\n"
+
+
+
+def test_the_mailer_gives_the_digest_its_notes(db_url: str) -> None:
+    """The templates do not show the notes yet; the digest they are given holds them."""
+    store = two_wei_wangs(db_url)
+    sub = Subscriber("ada@example.org", authors=("Wei Wang",))
+    mailer = Mailer(store, MailSettings.from_env({}), tokens_for(store))
+    rendered: list[Digest] = []
+    render = mailer.renderer.render_within
+
+    def recording(digest: Digest, *args: Any) -> Any:
+        rendered.append(digest)
+        return render(digest, *args)
+
+    mailer.renderer.render_within = recording  # type: ignore[method-assign]
+    mailer.compose(OutboxEntry(1, 1, sub, "digest", NOW, SEEN, NOW, "sending", ()), NOW)
+    assert rendered[0].notes == ("several people publish as Wei Wang; pin the one you mean",)
