@@ -91,17 +91,21 @@ class Notes:
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        self._ambiguous: dict[str, bool] = {}
+        self._found: dict[str, tuple[Candidate, ...]] = {}
+
+    def ambiguous(self, sub: Subscriber) -> list[tuple[str, tuple[Candidate, ...]]]:
+        """``sub``'s unpinned followed names that are several people, with the people."""
+        unpinned = [name for name in dict.fromkeys(sub.authors) if sub.pin(name) is None]
+        missing = {name_key(n) for n in unpinned} - self._found.keys()
+        if missing:
+            for key, papers in self.store.papers_carrying(missing).items():
+                self._found[key] = tuple(candidates(key, papers))
+        return [(n, self._found[name_key(n)]) for n in unpinned
+                if ambiguous(self._found[name_key(n)])]
 
     def of(self, sub: Subscriber) -> tuple[str, ...]:
         """``sub``'s notes, in the order they follow the names."""
-        unpinned = [name for name in sub.authors if sub.pin(name) is None]
-        missing = {name_key(n) for n in unpinned} - self._ambiguous.keys()
-        if missing:
-            found = self.store.papers_carrying(missing)
-            for key, papers in found.items():
-                self._ambiguous[key] = ambiguous(candidates(key, papers))
-        return tuple(note(n) for n in dict.fromkeys(unpinned) if self._ambiguous[name_key(n)])
+        return tuple(note(name) for name, _ in self.ambiguous(sub))
 
 
 class _Papers:

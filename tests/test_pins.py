@@ -267,3 +267,11 @@ def test_the_mailer_gives_the_digest_its_notes(db_url: str) -> None:
     mailer.renderer.render_within = recording  # type: ignore[method-assign]
     mailer.compose(OutboxEntry(1, 1, sub, "digest", NOW, SEEN, NOW, "sending", ()), NOW)
     assert rendered[0].notes == ("several people publish as Wei Wang; pin the one you mean",)
+
+
+def test_follow_and_unfollow_links_know_pinned_names() -> None:
+    from digest.web import changed
+
+    prefs = {"authors": [{"name": "Wei Wang", "with": ["Lee Park"]}, "Ada"]}
+    assert changed(prefs, "follow", "wei wang") == prefs
+    assert changed(prefs, "unfollow", "Wei Wang") == {"authors": ["Ada"]}
