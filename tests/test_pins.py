@@ -275,3 +275,13 @@ def test_follow_and_unfollow_links_know_pinned_names() -> None:
     prefs = {"authors": [{"name": "Wei Wang", "with": ["Lee Park"]}, "Ada"]}
     assert changed(prefs, "follow", "wei wang") == prefs
     assert changed(prefs, "unfollow", "Wei Wang") == {"authors": ["Ada"]}
+
+
+def test_the_readme_pin_example_is_valid(tmp_path: Path) -> None:
+    readme = (SEEDS.parent / "README.md").read_text(encoding="utf-8")
+    block = readme.split("```yaml\nauthors:\n", 1)[1].split("```", 1)[0]
+    entries = "".join(f"    {line}\n" for line in block.splitlines())
+    config = write_config(tmp_path, entries.replace("seeds/", f"{SEEDS}/"))
+    (sub,) = load_config(config).subscribers
+    assert sub.authors == ("Ada Lovelace", "Jiacheng Sun", "Maojiang Su", "Wei Wang", "Hao Li")
+    assert [p.profile for p in sub.pins[:2]] == [PROFILE_002.name, PROFILE_000.name]
