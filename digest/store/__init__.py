@@ -201,11 +201,6 @@ class Store:
         with self._begin() as conn:
             return paper_sql.carrying(conn, sorted(set(keys)))
 
-    def sources(self) -> set[str]:
-        """The names of every source papers were stored from."""
-        with self._begin() as conn:
-            return set(conn.execute(select(s.paper_sources.c.source).distinct()).scalars())
-
     def count_papers(self) -> int:
         """How many distinct papers are stored."""
         with self._begin() as conn:
