@@ -19,15 +19,26 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from apscheduler.triggers.cron import CronTrigger
 from email_validator import EmailNotValidError, validate_email
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
-from digest.errors import ConfigError
+from digest.errors import ConfigError, InputError
+from digest.ingest.runner import profile_owner
 from digest.model import Source, Subscriber
 from digest.store import Store
+from digest.text import name_key
 from digest.yamlcheck import Found, Lines, Path_, Problem, parse_yaml
 
 TOP_KEYS = ("defaults", "subscribers", "sources")
@@ -49,6 +60,50 @@ class _Strict(BaseModel):
         return value
 
 
+class _Pin(_Strict):
+    """A followed author pinned to one person: ``name`` and at least one of ``profile``
+    (a profile listing's path, or ``stored:NAME`` for one in the database), ``with``
+    (co-authors) and ``org`` (an organisation)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=True)
+
+    name: str
+    profile: str | None = None
+    with_: list[str] | None = Field(default=None, alias="with")
+    org: str | None = None
+
+    @field_validator("name", "profile", "org")
+    @classmethod
+    def _text(cls, value: str) -> str:
+        cleaned = " ".join(value.split())
+        if not cleaned:
+            raise ValueError("must not be empty")
+        return _plain(cleaned, MAX_PHRASE)
+
+    @field_validator("with_")
+    @classmethod
+    def _with(cls, values: list[str]) -> list[str]:
+        return _Settings._phrases(values)
+
+    @model_validator(mode="after")
+    def _pinned(self) -> _Pin:
+        if not (self.profile or self.with_ or self.org):
+            raise ValueError(f"{self.name!r} is pinned to nobody; give profile:, with: or "
+                             "org:, or write the name alone")
+        return self
+
+
+def _entry_kind(value: Any) -> str:
+    return "plain" if isinstance(value, str) else "pinned"
+
+
+# One entry of ``authors:``: a name, or a pinned author (a mapping).
+_Author = Annotated[Annotated[str, Tag("plain")] | Annotated[_Pin, Tag("pinned")],
+                    Discriminator(_entry_kind)]
+PIN_KEYS = ("name", "profile", "with", "org")
+STORED = "stored:"  # profile: stored:NAME names a profile in the database, not a file
+
+
 class _Settings(_Strict):
     """What a subscriber may set, and ``defaults:`` may set for everyone."""
 
@@ -60,7 +115,7 @@ class _Settings(_Strict):
     trending: int | None = Field(default=None, ge=0, le=100)
     rising: int | None = Field(default=None, ge=0, le=100)
     max_age_days: int | None = Field(default=None, ge=1, le=3650)
-    authors: list[str] | None = None
+    authors: list[_Author] | None = None
     keywords: list[str] | None = None
     exclude: list[str] | None = None
     categories: list[str] | None = None
@@ -90,7 +145,12 @@ class _Settings(_Strict):
     def _timezone(cls, value: str) -> str:
         return check_timezone(value)
 
-    @field_validator("authors", "keywords", "exclude", "categories")
+    @field_validator("authors")
+    @classmethod
+    def _authors(cls, values: list[str | _Pin]) -> list[str | _Pin]:
+        return [cls._phrases([v])[0] if isinstance(v, str) else v for v in values]
+
+    @field_validator("keywords", "exclude", "categories")
     @classmethod
     def _phrases(cls, values: list[str]) -> list[str]:
         cleaned = [" ".join(v.split()) for v in values]
@@ -253,14 +313,16 @@ def check_subscriber(raw: Mapping[str, Any]) -> tuple[dict[str, Any] | None, dic
             key = str(found.path[0]) if found.path else ""
             problems.setdefault(key, found.problem.message)
         return None, problems
-    return valid.model_dump(exclude_none=True), {}
+    return valid.model_dump(exclude_none=True, by_alias=True), {}
 
 
 def load_config(path: Path) -> Config:
     """Read and validate a subscriptions file; raises ConfigProblems listing every problem."""
     data, lines, problems = parse_yaml(_read(path))
-    entries = _validate(data, lines, problems, TOP_KEYS) if data is not None else []
+    entries = _validate(data, lines, problems, TOP_KEYS, folder=path.parent) \
+        if data is not None else []
     base = _defaults(data.get("defaults"), lines, []) if isinstance(data, dict) else {}
+    _pin_profiles(base, ("defaults",), path.parent, lines, problems, "defaults")
     sources = _sources(data, path.parent, lines, problems) if isinstance(data, dict) else []
     if problems:
         raise ConfigProblems(path, _dedupe(problems, data))
@@ -328,7 +390,9 @@ def _read(path: Path, hint: str = "create it (see the example subscriptions.yaml
 # ---- schema -----------------------------------------------------------------------------
 
 def _validate(data: Any, lines: Lines, found: list[Found], top: tuple[str, ...],
-              with_state: bool = False) -> list[Entry]:
+              with_state: bool = False, folder: Path | None = None) -> list[Entry]:
+    """The valid subscribers of ``data``; with ``folder`` (subscriptions.yaml's), pinned
+    profiles may be files there."""
     if not isinstance(data, dict):
         kind = "a list" if isinstance(data, list) else f"{type(data).__name__} {data!r}"
         found.append(Found((), Problem(1, None, "expected a mapping with 'defaults:' and "
@@ -348,7 +412,7 @@ def _validate(data: Any, lines: Lines, found: list[Found], top: tuple[str, ...],
         return []
     _duplicates(items, lines, found)
     return [e for i, item in enumerate(items)
-            if (e := _subscriber(item, i, lines, found, with_state))]
+            if (e := _subscriber(item, i, lines, found, with_state, folder))]
 
 
 def _defaults(raw: Any, lines: Lines, found: list[Found]) -> dict[str, Any]:
@@ -359,14 +423,14 @@ def _defaults(raw: Any, lines: Lines, found: list[Found]) -> dict[str, Any]:
                      f"expected a mapping of settings, found a {_kind(raw)}")))
         return {}
     try:
-        return _Settings.model_validate(raw).model_dump(exclude_none=True)
+        return _Settings.model_validate(raw).model_dump(exclude_none=True, by_alias=True)
     except ValidationError as e:
         found.extend(_errors(e, ("defaults",), "defaults", SETTING_KEYS, lines))
         return {}
 
 
-def _subscriber(raw: Any, i: int, lines: Lines, found: list[Found], with_state: bool
-                ) -> Entry | None:
+def _subscriber(raw: Any, i: int, lines: Lines, found: list[Found], with_state: bool,
+                folder: Path | None = None) -> Entry | None:
     path: Path_ = ("subscribers", i)
     if not isinstance(raw, dict):
         found.append(Found(path, Problem(lines.of(path), f"subscriber #{i + 1}",
@@ -385,15 +449,23 @@ def _subscriber(raw: Any, i: int, lines: Lines, found: list[Found], with_state: 
     except ValidationError as e:
         found.extend(_errors(e, path, who, allowed, lines))
         return None
-    return Entry(valid.model_dump(exclude_none=True), str(state), lines.of(path))
+    prefs = valid.model_dump(exclude_none=True, by_alias=True)
+    if folder is not None:
+        _pin_profiles(prefs, path, folder, lines, found, who)
+    return Entry(prefs, str(state), lines.of(path))
 
 
 def _errors(
     error: ValidationError, path: Path_, who: str, allowed: tuple[str, ...], lines: Lines
 ) -> Iterator[Found]:
     for item in error.errors():
-        loc = path + tuple(item["loc"])
-        key = item["loc"][0] if item["loc"] else ""
+        inner = tuple(x for x in item["loc"] if x not in ("plain", "pinned"))
+        loc = path + inner
+        key = inner[0] if inner else ""
+        if key == "authors" and len(inner) > 1:
+            yield Found(loc, Problem(lines.of(loc), who, _author_error(item, inner)),
+                        value=item["type"] != "extra_forbidden")
+            continue
         if item["type"] == "extra_forbidden":
             message = f"unknown key {key!r}; allowed: {', '.join(allowed)}"
         elif item["type"] == "missing":
@@ -406,6 +478,60 @@ def _errors(
             message = f"{key}: {reason}" if key != "" else reason
         yield Found(loc, Problem(lines.of(loc), who, message), value=item["type"] not in (
             "extra_forbidden", "missing"))
+
+
+def _author_error(item: Any, loc: tuple[Any, ...]) -> str:
+    """The message for a problem inside one ``authors:`` entry (``loc`` from "authors")."""
+    where = f"authors: entry {loc[1] + 1}" if isinstance(loc[1], int) else "authors"
+    key = loc[2] if len(loc) > 2 else None
+    if item["type"] == "model_type":
+        return (f"{where}: expected a name or a mapping such as {{name: Ada Lovelace, with: "
+                f"[Charles Babbage]}}, found {_kind(item['input'])} {item['input']!r}")
+    if item["type"] == "extra_forbidden":
+        return f"{where}: unknown key {key!r}; a pinned author takes {', '.join(PIN_KEYS)}"
+    if item["type"] == "missing":
+        return f"{where}: missing required key {key!r}"
+    if item["type"] == "list_type":
+        return f"{where}: {key}: expected a list such as [a, b], found {_kind(item['input'])}"
+    reason = item["msg"].removeprefix("Value error, ")
+    return f"{where}: {key}: {reason}" if key else f"{where}: {reason}"
+
+
+def _pin_profiles(prefs: dict[str, Any], path: Path_, folder: Path, lines: Lines,
+                  found: list[Found], who: str) -> None:
+    """Check every ``profile:`` of ``prefs``' pinned authors that names a file (it must be
+    a profile listing whose owner is the pinned name) and put the source name it is
+    stored under in its place; ``stored:NAME`` becomes NAME (the database is checked by
+    ``digest check``)."""
+    for j, entry in enumerate(prefs.get("authors", ())):
+        if isinstance(entry, str) or "profile" not in entry:
+            continue
+        at: Path_ = (*path, "authors", j, "profile")
+        given = str(entry["profile"])
+        if given.startswith(STORED):
+            entry["profile"] = given.removeprefix(STORED).strip()
+            continue
+        try:
+            entry["profile"] = _profile_source(folder / given, str(entry["name"]))
+        except (ConfigError, InputError) as e:
+            found.append(Found(at, Problem(lines.of(at), who, f"authors: entry {j + 1}: "
+                               f"profile: {e}")))
+
+
+def _profile_source(file: Path, name: str) -> str:
+    """The source name of the profile listing ``file``, whose owner must be ``name``."""
+    if not file.is_file():
+        raise ConfigError(f"{file} is not a file; give the path of a profile listing "
+                          f"(relative to this file), or {STORED}NAME for one already in "
+                          "the database")
+    source, owner = profile_owner(file)
+    if owner is None:
+        raise ConfigError(f"{file} names no owner; add 'owner: {name}' for it in "
+                          f"{file.parent / 'sources.yaml'} beside it")
+    if name_key(owner) != name_key(name):
+        raise ConfigError(f"{file} is the profile of {owner}, not of {name}; pin the right "
+                          "profile, or follow that name")
+    return source
 
 
 def _sources(data: dict[str, Any], folder: Path, lines: Lines, found: list[Found]

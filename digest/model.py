@@ -60,6 +60,47 @@ class Paper:
 
 
 @dataclass(frozen=True)
+class Pin:
+    """A followed name pinned to one person: by their profile (``profile``, the source
+    name a profile listing is stored under), by co-authors (``with_``), or by organisation
+    (``org``). A paper with that name is theirs only when one of these says so."""
+
+    name: str
+    profile: str | None = None
+    with_: tuple[str, ...] = ()
+    org: str | None = None
+
+    @classmethod
+    def decode(cls, entry: Mapping[str, Any]) -> Pin:
+        """From the settings' form ``{name, profile?, with?, org?}``."""
+        return cls(str(entry["name"]), entry.get("profile"),
+                   tuple(entry.get("with") or ()), entry.get("org"))
+
+    def encode(self) -> dict[str, Any]:
+        """The settings' form, as subscriptions.yaml writes it (only the keys given)."""
+        data: dict[str, Any] = {"name": self.name}
+        if self.profile is not None:
+            data["profile"] = self.profile
+        if self.with_:
+            data["with"] = list(self.with_)
+        if self.org is not None:
+            data["org"] = self.org
+        return data
+
+
+def author_name(entry: str | Mapping[str, Any]) -> str:
+    """The name of an ``authors:`` entry: a plain name, or a pin's ``name``."""
+    return entry if isinstance(entry, str) else str(entry["name"])
+
+
+def split_authors(entries: Any) -> tuple[tuple[str, ...], tuple[Pin, ...]]:
+    """``authors:`` entries as (every name, in order; the pins among them)."""
+    listed = tuple(entries or ())
+    return (tuple(author_name(e) for e in listed),
+            tuple(Pin.decode(e) for e in listed if not isinstance(e, str)))
+
+
+@dataclass(frozen=True)
 class Subscriber:
     """One subscriber as configured, with every default filled in.
 
@@ -77,13 +118,14 @@ class Subscriber:
     trending: int = defaults.TRENDING
     rising: int = defaults.RISING
     max_age_days: int | None = defaults.MAX_AGE_DAYS
-    authors: tuple[str, ...] = ()
+    authors: tuple[str, ...] = ()  # every followed name, pinned or not
     keywords: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
     categories: tuple[str, ...] = ()
     send_empty: bool = False  # a "nothing new" mail when no paper is due
     alert_keywords: bool = False  # instant alerts include keyword matches, not only authors
     grace_hours: int = defaults.GRACE_HOURS  # a missed period older than this is not sent
+    pins: tuple[Pin, ...] = ()  # the followed names pinned to one person (see ``Pin``)
     line: int | None = field(default=None, compare=False)
     # Set by the store: the opaque reference tokens carry, and who manages the settings:
     # "file" (subscriptions.yaml, the admin's word) or "db" (the subscriber, or an admin
@@ -98,7 +140,18 @@ class Subscriber:
         values: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v
                                   for k, v in {**defaults, **prefs}.items()
                                   if k in _SETTING_FIELDS}
+        values["authors"], values["pins"] = split_authors(values.get("authors"))
         return cls(**values, **extra)
+
+    def author_entries(self) -> list[str | dict[str, Any]]:
+        """``authors`` in the settings' form: plain names, and pins as mappings."""
+        pins = {name_key(p.name): p for p in self.pins}
+        return [pins[name_key(a)].encode() if name_key(a) in pins else a
+                for a in self.authors]
+
+    def pin(self, name: str) -> Pin | None:
+        """The pin of a followed name, or None when it is not pinned."""
+        return next((p for p in self.pins if name_key(p.name) == name_key(name)), None)
 
     @property
     def group_key(self) -> str:
@@ -132,17 +185,20 @@ class Snapshot:
 @dataclass(frozen=True)
 class Reason:
     """Why a paper is in a digest: a followed ``author`` (as the subscriber wrote the
-    name), a ``keyword`` phrase and the ``area`` it matched in (title, abstract or the
-    source's keywords), ``trending``, or ``rising`` (``value`` the upvotes it gained,
-    ``area`` the ISO day the gain is counted from)."""
+    name; for a pinned one ``area`` says how the paper is theirs), a ``keyword`` phrase
+    and the ``area`` it matched in (title, abstract or the source's keywords),
+    ``trending``, or ``rising`` (``value`` the upvotes it gained, ``area`` the ISO day the
+    gain is counted from)."""
 
     kind: str  # author | keyword | trending | rising
     value: str = ""
     area: str = ""
 
     @classmethod
-    def author(cls, name: str) -> Reason:
-        return cls("author", name)
+    def author(cls, name: str, why: str = "") -> Reason:
+        """A followed author; for a pinned one, ``why`` (kept as ``area``) says how the
+        paper is theirs ("on their profile", "with X, a co-author on 5 of their papers")."""
+        return cls("author", name, why)
 
     @classmethod
     def keyword(cls, phrase: str, area: str) -> Reason:
@@ -174,6 +230,8 @@ class Reason:
             return f"keyword: {self.value} ({self.area})"
         if self.kind == "rising":
             return f"rising: +{self.value} since {self.area}"
+        if self.kind == "author" and self.area:
+            return f"author: {self.value} ({self.area})"
         return f"{self.kind}: {self.value}" if self.value else self.kind
 
 
@@ -218,6 +276,9 @@ class Digest:
     start: datetime
     end: datetime
     sections: tuple[Section, ...]
+    # For the reader, about what they follow ("several people publish as Wei Wang; pin
+    # the one you mean"): data the templates show, not part of the papers.
+    notes: tuple[str, ...] = ()
 
     @property
     def items(self) -> tuple[Item, ...]:
@@ -227,7 +288,8 @@ class Digest:
         return sum(len(s.items) for s in self.sections if s.name == section)
 
 
-_SETTING_FIELDS = frozenset(f.name for f in fields(Subscriber)) - {"line", "ref", "managed"}
+_SETTING_FIELDS = frozenset(f.name for f in fields(Subscriber)) - {
+    "line", "ref", "managed", "pins"}
 
 
 @dataclass(frozen=True)

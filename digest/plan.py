@@ -24,15 +24,17 @@ after ``now`` do not count, so it shows the digest that ``now`` would have built
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
-from dataclasses import replace
+from collections.abc import Container, Iterable, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from digest import rising
 from digest.model import Digest, History, Paper, Plan, Subscriber
+from digest.pins import Candidate, Person, PersonKey, ambiguous, candidates, note, person_key
 from digest.rank import Ranking, plan_digests
 from digest.schedule import latest_slot, slots_between
 from digest.store import Member, Store
+from digest.text import name_key
 
 # Subscribers read, ranked and put in the outbox at a time: memory stays flat however many
 # there are, and each batch is a few statements.
@@ -48,12 +50,78 @@ def build_digests(store: Store, subscribers: Sequence[Subscriber], now: datetime
     papers = [p for p in store.papers(since=oldest) if p.first_seen and p.first_seen <= now]
     histories = store.histories((p.id for p in papers if p.id is not None),
                                 (s.email for s in subscribers), as_of=now)
-    return plan_digests(subscribers, papers, histories, now, momentum(store, now))
+    digests = plan_digests(subscribers, papers, histories, now, momentum(store, now),
+                           people_of(store, subscribers))
+    notes = Notes(store)
+    return [replace(d, notes=notes.of(d.subscriber)) for d in digests]
 
 
 def momentum(store: Store, now: datetime) -> list[rising.Momentum]:
     """The papers rising at ``now``, fastest first (``digest.rising``)."""
     return rising.momentum(store.upvote_snapshots(now - rising.WINDOW, now), now)
+
+
+def people_of(store: Store, subscribers: Iterable[Subscriber],
+              have: Container[PersonKey] = ()) -> dict[PersonKey, Person]:
+    """What the store knows of the persons ``subscribers`` pin (those not in ``have``)."""
+    wanted = {person_key(pin): pin.name for sub in subscribers for pin in sub.pins
+              if person_key(pin) not in have}
+    if not wanted:
+        return {}
+    return {key: Person.of(wanted[key], papers)
+            for key, papers in store.known_papers(wanted).items()}
+
+
+@dataclass(frozen=True)
+class NameNote:
+    """What ``digest check`` says of one followed name: ambiguous (with the candidates),
+    or pinned to a profile the database holds nothing of."""
+
+    subscriber: Subscriber
+    name: str
+    text: str
+    candidates: tuple[Candidate, ...] = ()
+
+
+def check_names(store: Store, subscribers: Sequence[Subscriber]) -> list[NameNote]:
+    """Notes on the followed names of ``subscribers``, in their order."""
+    notes: list[NameNote] = []
+    unpinned = {name_key(n) for s in subscribers for n in s.authors if s.pin(n) is None}
+    found = {k: candidates(k, papers) for k, papers in store.papers_carrying(unpinned).items()}
+    known = store.known_papers(person_key(p) for s in subscribers for p in s.pins)
+    for sub in subscribers:
+        for name in dict.fromkeys(sub.authors):
+            pin = sub.pin(name)
+            if pin is None and ambiguous(found[name_key(name)]):
+                notes.append(NameNote(sub, name, note(name), tuple(found[name_key(name)])))
+            elif pin is not None and pin.profile and not known[person_key(pin)]:
+                notes.append(NameNote(sub, name, f"{name} is pinned to the profile "
+                             f"{pin.profile}, but the database has no papers it credits to "
+                             f"{name}; digest ingest that profile"))
+    return notes
+
+
+class Notes:
+    """The notes a subscriber's digest carries: one for each unpinned followed name that
+    the stored papers show to be several people. Each name is looked up once."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._found: dict[str, tuple[Candidate, ...]] = {}
+
+    def ambiguous(self, sub: Subscriber) -> list[tuple[str, tuple[Candidate, ...]]]:
+        """``sub``'s unpinned followed names that are several people, with the people."""
+        unpinned = [name for name in dict.fromkeys(sub.authors) if sub.pin(name) is None]
+        missing = {name_key(n) for n in unpinned} - self._found.keys()
+        if missing:
+            for key, papers in self.store.papers_carrying(missing).items():
+                self._found[key] = tuple(candidates(key, papers))
+        return [(n, self._found[name_key(n)]) for n in unpinned
+                if ambiguous(self._found[name_key(n)])]
+
+    def of(self, sub: Subscriber) -> tuple[str, ...]:
+        """``sub``'s notes, in the order they follow the names."""
+        return tuple(note(name) for name, _ in self.ambiguous(sub))
 
 
 class _Papers:
@@ -78,9 +146,10 @@ class _Papers:
                 self.keep.update((p.id, p) for p in papers if p.id is not None)
                 if self.rising is None:
                     self.rising = momentum(self.store, self.now)
-                self.ranking = Ranking(papers, self.now, self.rising)
+                self.ranking = Ranking(papers, self.now, self.rising, self.ranking.people)
                 self.first_seen = min((p.first_seen for p in self.ranking.papers
                                        if p.first_seen), default=self.now)
+        self.ranking.people.update(people_of(self.store, subscribers, self.ranking.people))
         return self.ranking
 
     def histories(self, members: Sequence[Member]) -> dict[str, History]:

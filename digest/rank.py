@@ -25,6 +25,7 @@ from datetime import date, datetime, timedelta
 
 from digest.match import PaperIndex, Spot, category_key
 from digest.model import TRENDING, Digest, History, Item, Paper, Reason, Section, Subscriber
+from digest.pins import Person, PersonKey, person_key, why
 from digest.rising import Momentum
 
 __all__ = ["Ranking", "period_start", "plan_digests"]
@@ -80,12 +81,14 @@ def period_start(sub: Subscriber, history: History, now: datetime) -> datetime:
 def plan_digests(
     subscribers: Sequence[Subscriber], papers: Sequence[Paper] | Ranking,
     histories: Mapping[str, History], now: datetime, rising: Sequence[Momentum] = (),
+    people: Mapping[PersonKey, Person] | None = None,
 ) -> list[Digest]:
     """The digest every subscriber would get at ``now`` (histories keyed by folded email),
-    with ``rising`` the momentum ranking at ``now``.
+    with ``rising`` the momentum ranking at ``now`` and ``people`` what is known of their
+    pinned persons.
 
     ``papers`` may be a ``Ranking`` built once for many batches of subscribers."""
-    ranking = papers if isinstance(papers, Ranking) else Ranking(papers, now, rising)
+    ranking = papers if isinstance(papers, Ranking) else Ranking(papers, now, rising, people)
     return [ranking.digest(sub, histories.get(sub.email.casefold(), History()))
             for sub in subscribers]
 
@@ -96,9 +99,14 @@ class Ranking:
     trending and rising papers taken, never a walk over every paper."""
 
     def __init__(self, papers: Sequence[Paper], now: datetime,
-                 rising: Sequence[Momentum] = ()) -> None:
-        """``rising``: the momentum ranking at ``now`` (``digest.rising.momentum``)."""
+                 rising: Sequence[Momentum] = (),
+                 people: Mapping[PersonKey, Person] | None = None) -> None:
+        """``rising``: the momentum ranking at ``now`` (``digest.rising.momentum``);
+        ``people``: what is known of the persons subscribers pin."""
         self.now = now
+        # What is known of each pinned person (``pins.person_key``); add before ranking
+        # a subscriber with pins, or their pinned names match nothing but their profile.
+        self.people: dict[PersonKey, Person] = dict(people or {})
         self.papers = [p for p in papers if p.first_seen is not None and p.first_seen <= now]
         self.index = PaperIndex(self.papers)
         today = now.date()
@@ -162,11 +170,11 @@ class Ranking:
         """The first ``limit`` candidates not in an earlier section, never sent, and
         allowed (trending and rising papers)."""
         taken: list[tuple[int, Reason]] = []
-        for pos, why in candidates:
+        for pos, reason in candidates:
             if len(taken) >= limit:
                 break
             if pos not in seen and self.papers[pos].id not in history.sent and allowed(pos):
-                taken.append((pos, why))
+                taken.append((pos, reason))
         return taken
 
     def _items(self, taken: Iterable[tuple[int, Reason]]) -> Iterator[Item]:
@@ -174,14 +182,18 @@ class Ranking:
 
     def _by_author(self, sub: Subscriber, allowed: Callable[[int], bool]
                    ) -> dict[int, tuple[Reason, ...]]:
-        """Papers by followed authors, with the authors in the order the paper lists them."""
-        found: dict[int, list[tuple[int, int, str]]] = {}
+        """Papers by followed authors, with the authors in the order the paper lists them;
+        a pinned name only on the papers ``pins.why`` finds to be its person's."""
+        found: dict[int, list[tuple[int, int, str, str]]] = {}
         for j, name in enumerate(sub.authors):
+            pin = sub.pin(name)
+            person = self.people.get(person_key(pin), Person()) if pin else Person()
             for pos, at in self.index.authored(name):
-                if allowed(pos):
-                    found.setdefault(pos, []).append((at, j, name))
-        return {pos: tuple(Reason.author(name) for name in
-                           dict.fromkeys(name for _, _, name in sorted(hits)))
+                because = why(pin, person, self.papers[pos]) if pin else ""
+                if because is not None and allowed(pos):
+                    found.setdefault(pos, []).append((at, j, name, because))
+        return {pos: tuple(Reason.author(name, because) for name, because in
+                           dict.fromkeys((name, because) for _, _, name, because in sorted(hits)))
                 for pos, hits in found.items()}
 
     @staticmethod

@@ -47,6 +47,8 @@ from digest.errors import DigestError
 from digest.metrics import CONTENT_TYPE as METRICS_TYPE
 from digest.metrics import health as health_report
 from digest.metrics import metrics as metrics_text
+from digest.model import Pin, author_name
+from digest.plan import Notes
 from digest.render import one_line, templates_env
 from digest.store import DatabaseBusy, Record, Store
 from digest.text import name_key
@@ -150,7 +152,7 @@ def read_prefs(form: FormData, base: Mapping[str, Any], fields: tuple[str, ...],
             if len(items) > MAX_LINES or any(len(i) > MAX_LINE for i in items):
                 problems[key] = (f"at most {MAX_LINES} entries of at most {MAX_LINE} "
                                  "characters each")
-            raw[key] = items
+            raw[key] = _keeping_pins(items, base.get(key, ())) if key == "authors" else items
         elif key == "max_papers":
             if not (text.isascii() and text.isdigit()) or len(text) > 4:
                 problems[key] = "write a whole number from 1 to 500"
@@ -202,7 +204,7 @@ def create_app(store: Store, tokens: Tokens, clock: Callable[[], datetime],
 
     def page(template: str, status: int = 200, **context: Any) -> HTMLResponse:
         given = {"done": False, "manage": "", "notice": "", "text": "", "button": "",
-                 "action": "", **context}
+                 "action": "", "people": [], **context}
         html = env.get_template(f"web/{template}.html").render(
             digest_name=name, tz_script=TZ_SCRIPT, weekdays=WEEKDAYS, **given)
         return HTMLResponse(html, status_code=status)
@@ -341,11 +343,13 @@ def create_app(store: Store, tokens: Tokens, clock: Callable[[], datetime],
             return bad_link()
         record, _ = found
         if request.method == "GET":
-            return page("manage", record=record, form=Form({}, {}), action=request.url.path)
+            return await manage_page(record, request.url.path)
         form = await request.form(max_files=0, max_fields=30, max_part_size=64 * 1024)
         do = str(form.get("do", ""))
         now = clock()
         notice = ""
+        if do == "pin":
+            return await pin_one(record, form, request.url.path)
         if do == "save":
             if record.managed != "db":
                 return message("Managed by the digest's admin", "Your subscription is "
@@ -370,14 +374,40 @@ def create_app(store: Store, tokens: Tokens, clock: Callable[[], datetime],
             return message("Nothing to do", "The form did not say what to do.", 400)
         return await changed_page(record, notice, request.url.path)
 
+    def ambiguous_names(record: Record) -> list[tuple[str, tuple[Any, ...]]]:
+        """The subscriber's own followed names that are several people (none when the
+        admin's file manages what they follow: they cannot pin here)."""
+        return Notes(store).ambiguous(record.subscriber) if record.managed == "db" else []
+
+    async def manage_page(record: Record, action: str) -> Response:
+        return page("manage", record=record, form=Form({}, {}), action=action,
+                    people=await call(ambiguous_names, record))
+
+    async def pin_one(record: Record, form: FormData, action: str) -> Response:
+        """Pin a followed name to the person the page offered (as the page showed it: the
+        candidates are worked out again here, never taken from the form)."""
+        name, which = str(form.get("name", "")), str(form.get("which", ""))
+        offered = dict(await call(ambiguous_names, record)).get(name, ())
+        if not which.isdigit() or int(which) >= len(offered):
+            return message("Not changed", "That choice is no longer offered; reload your "
+                           "preferences page.", 400)
+        prefs, _ = check_subscriber(pinned(record.prefs, offered[int(which)].pin(name)))
+        if prefs is None:
+            return message("Not changed", "That would make your preferences invalid.", 400)
+        await call(store.set_prefs, record.ref, prefs, clock())
+        return await changed_page(record, f"You now follow the {name} who writes with "
+                                  f"{', '.join(offered[int(which)].coauthors)}.", action)
+
     async def changed_page(record: Record, notice: str, action: str) -> Response:
         """The preferences page after a change that is committed: never a 503."""
         try:
             after = await call(store.record, ref=record.ref)
+            people = await call(ambiguous_names, after)
         except DatabaseBusy:
             return message(notice, "Your preferences page could not be read back just now "
                            "(the database is busy); reload it in a minute.")
-        return page("manage", record=after, form=Form({}, {}), notice=notice, action=action)
+        return page("manage", record=after, form=Form({}, {}), notice=notice, action=action,
+                    people=people)
 
     # ---- links from the mail ----------------------------------------------------------
 
@@ -482,13 +512,27 @@ def changed(prefs: Mapping[str, Any], kind: str, target: str) -> dict[str, Any]:
     """Own settings after following or unfollowing an author, or muting a keyword."""
     new = dict(prefs)
     authors = list(new.get("authors", []))
-    if kind == "follow" and name_key(target) not in {name_key(a) for a in authors}:
+    if kind == "follow" and name_key(target) not in {name_key(author_name(a)) for a in authors}:
         new["authors"] = [*authors, target]
     elif kind == "unfollow":
-        new["authors"] = [a for a in authors if name_key(a) != name_key(target)]
+        new["authors"] = [a for a in authors if name_key(author_name(a)) != name_key(target)]
     elif kind == "mute":
         new["keywords"] = [k for k in new.get("keywords", [])
                            if k.casefold() != target.casefold()]
+    return new
+
+
+def _keeping_pins(names: list[str], before: Any) -> list[Any]:
+    """The authors typed in the form, each name that was pinned keeping its pin."""
+    pins = {name_key(author_name(e)): e for e in before or () if not isinstance(e, str)}
+    return [pins.get(name_key(n), n) for n in names]
+
+
+def pinned(prefs: Mapping[str, Any], pin: Pin) -> dict[str, Any]:
+    """Own settings with the followed name ``pin.name`` pinned as ``pin`` says."""
+    new = dict(prefs)
+    new["authors"] = [pin.encode() if name_key(author_name(a)) == name_key(pin.name) else a
+                      for a in new.get("authors", [])]
     return new
 
 

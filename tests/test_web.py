@@ -17,10 +17,12 @@ import httpx
 import pytest
 
 from digest.deliver.tokens import Tokens
+from digest.model import Pin
 from digest.store import Store
 from tests.mailing import NOW
 from tests.serving import free_base, serving
 from tests.smtpserver import SmtpServer
+from tests.test_pins import two_wei_wangs
 
 SECRET = "web-s3cret"
 
@@ -468,3 +470,31 @@ def test_json_imports_take_the_fast_path_and_still_report_lines(
     assert twice.exit_code == 1 and "duplicate key 'email'" in twice.stderr
     path.write_text('{"subscribers": [{"email": "s@example.org", "authors": ["A B"]}]}')
     assert "1 added" in run("subscribers", "import", str(path), env=mail_env).stdout
+
+
+def test_the_preferences_page_offers_the_people_behind_an_ambiguous_name(site: Site) -> None:
+    store = Store(site.db_url)
+    two_wei_wangs(site.db_url)
+    store.put_subscriber({"email": "eve@example.org", "authors": ["Wei Wang", "Ada"]}, NOW)
+    eve = site.record("eve@example.org")
+    manage = f"/manage/{Tokens(SECRET).make('manage', eve.ref)}"
+    web = site.client()
+    page = web.get(manage).text
+    assert "Which Wei Wang?" in page and "Which Ada?" not in page
+    assert "3 papers with Tianyang Hu, Zhenguo Li (Huawei)" in page
+    assert "2 papers with Lee Park (Tencent)" in page
+    assert web.post(manage, data={"do": "pin", "name": "Wei Wang", "which": "9"}
+                    ).status_code == 400
+    done = web.post(manage, data={"do": "pin", "name": "Wei Wang", "which": "1"})
+    assert done.status_code == 200 and "You now follow the Wei Wang who writes with Lee Park" \
+        in done.text and "Which Wei Wang?" not in done.text
+    after = site.record("eve@example.org")
+    assert after.subscriber.pins == (Pin("Wei Wang", with_=("Lee Park",)),)
+    assert after.subscriber.authors == ("Wei Wang", "Ada")
+    saved = web.post(manage, data={  # saving the form keeps the pin of a name still listed
+        "do": "save", "name": "", "authors": "Wei Wang\nAda\nBo", "keywords": "",
+        "exclude": "", "categories": "", "cadence": "daily", "day": "", "send_at": "08:00",
+        "timezone": "UTC", "max_papers": "20", "trending": "on"})
+    assert saved.status_code == 200, saved.text
+    assert site.record("eve@example.org").prefs["authors"] == [
+        {"name": "Wei Wang", "with": ["Lee Park"]}, "Ada", "Bo"]

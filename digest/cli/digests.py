@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import webbrowser
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -13,9 +14,9 @@ from digest.cli import _settings, cli, settings_options
 from digest.cli.papers import _iso
 from digest.config import find_subscriber, load_config
 from digest.deliver import MailSettings
-from digest.errors import ConfigError
-from digest.model import Digest
-from digest.plan import build_digests
+from digest.errors import ConfigError, StoreError
+from digest.model import Digest, Pin, Subscriber
+from digest.plan import NameNote, build_digests, check_names
 from digest.render import Renderer, subject
 from digest.store import Store
 from digest.text import one_line
@@ -28,8 +29,12 @@ from digest.text import one_line
 def check(path: Path | None, as_json: bool, db: str, config: Path, now: str | None) -> None:
     """Validate a subscriptions file; list every problem with its line and subscriber.
 
-    --json prints {"ok": true, "file", "subscribers", "sources"}, or {"ok": false, "file",
-    "problems": [...]} and exits 1.
+    With a database (--db), also notes (exit 0) each followed name that the stored
+    papers show to be several people, with a pin for each, and each pinned profile the
+    database holds nothing of.
+
+    --json prints {"ok": true, "file", "subscribers", "sources"} (and "notes": [...] when
+    there are any), or {"ok": false, "file", "problems": [...]} and exits 1.
 
     \b
     Example:
@@ -44,12 +49,41 @@ def check(path: Path | None, as_json: bool, db: str, config: Path, now: str | No
         click.echo(json.dumps({"ok": False, "file": str(target),
                                "problems": [one_line(p) for p in str(e).split("\n") if p]}))
         raise click.exceptions.Exit(1) from e
+    notes = _name_notes(db, loaded.subscribers)
     if as_json:
-        click.echo(json.dumps({"ok": True, "file": str(target),
-                               "subscribers": len(loaded.subscribers),
-                               "sources": len(loaded.sources)}))
-    else:
-        click.echo(f"OK: {loaded.summary()}")
+        verdict: dict[str, Any] = {"ok": True, "file": str(target),
+                                   "subscribers": len(loaded.subscribers),
+                                   "sources": len(loaded.sources)}
+        if notes:
+            verdict["notes"] = [_note_line(target, n) for n in notes]
+        click.echo(json.dumps(verdict))
+        return
+    click.echo(f"OK: {loaded.summary()}")
+    for n in notes:
+        click.echo(_note_line(target, n))
+        for c in n.candidates:
+            click.echo(f"    {_pin_yaml(c.pin(n.name))}  # {c.describe()}")
+
+
+def _name_notes(db: str, subscribers: Sequence[Subscriber]) -> list[NameNote]:
+    """The notes on followed names, when there is a database to read them from."""
+    try:
+        store = Store(db, create=False)
+    except StoreError:
+        return []
+    return check_names(store, subscribers)
+
+
+def _note_line(path: Path, n: NameNote) -> str:
+    where = f"{path}:{n.subscriber.line}" if n.subscriber.line else str(path)
+    more = ", e.g. with one of:" if n.candidates else ""
+    return one_line(f"{where}: subscriber {n.subscriber.email}: note: {n.text}{more}")
+
+
+def _pin_yaml(pin: Pin) -> str:
+    """``{name: Wei Wang, with: [Zhenguo Li, Tianyang Hu]}``, as subscriptions.yaml takes it."""
+    return one_line(f"- {{name: {json.dumps(pin.name, ensure_ascii=False)}, with: "
+                    f"{json.dumps(list(pin.with_), ensure_ascii=False)}}}")
 
 
 @cli.command()

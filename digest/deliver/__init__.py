@@ -40,7 +40,7 @@ from digest.deliver.transport import (
     Transport,
 )
 from digest.model import Digest, Item, OutboxEntry, Paper, Section, Subscriber, Unsent
-from digest.plan import plan_due
+from digest.plan import Notes, plan_due
 from digest.render import Links, Renderer
 from digest.settings import number_setting, switch_setting
 from digest.store import Store
@@ -125,6 +125,7 @@ class Mailer:
         self.mail = mail
         self.tokens = tokens
         self.papers: dict[int, Paper] = papers if papers is not None else {}
+        self.notes = Notes(store)  # ambiguous followed names, each looked up once a pass
         self.renderer = Renderer(mail.envelope.list_name, images=mail.images)
         self.composer = Composer(mail.envelope)
 
@@ -142,7 +143,8 @@ class Mailer:
         sections = tuple(Section(name, tuple(Item(self.papers[pid], reasons)
                                              for pid, reasons in items if pid in self.papers))
                          for name, items in entry.sections)
-        digest = Digest(entry.subscriber, entry.period_start, entry.period_end, sections)
+        digest = Digest(entry.subscriber, entry.period_start, entry.period_end, sections,
+                        self.notes.of(entry.subscriber))
         links = self.mail.links(self.tokens, entry.subscriber)
         rendered, shown = self.renderer.render_within(digest, links, entry.kind)
         if shown is not digest:

@@ -179,3 +179,22 @@ def _fail(store: Store, report: Report, now: datetime) -> Report:
     log.warning("%s", report.error)
     store.record_failure(report.source, report.format, report.error or "", now)
     return report
+
+
+def profile_owner(path: Path) -> tuple[str, str | None]:
+    """The source name a profile listing is stored under (its file name) and its owner (the
+    folder's sources.yaml ``owner:``, else the page's header). Raises InputError when the
+    file cannot be read or is not a profile listing, ConfigError for a bad manifest."""
+    manifest_path = path.parent / defaults.MANIFEST_NAME
+    manifest = load_manifest(manifest_path, tuple(PARSERS)) if manifest_path.is_file() else {}
+    listed = manifest.get(path.name, FileSettings())
+    try:
+        data = path.read_bytes()
+        captured = listed.captured or date.fromtimestamp(path.stat().st_mtime)
+    except OSError as e:
+        raise InputError(str(path), f"cannot read: {e.strerror}") from e
+    fmt, papers = parse(data, ParseContext(path.name, captured, listed.owner), listed.format)
+    if fmt != "profile":
+        raise InputError(str(path), f"not a profile listing (it reads as {fmt})")
+    owners = {c for p in papers for c in p.credited}
+    return path.name, next(iter(owners), None)

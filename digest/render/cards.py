@@ -253,7 +253,10 @@ def _keywords(item: Item) -> list[str]:
 
 
 def _reasons(item: Item) -> tuple[str, ...]:
-    authors = item.values("author")
+    # A pinned author's reason says how the paper is theirs: "Ada (on their profile)".
+    followed = {r.value: r.area for r in reversed(item.reasons) if r.kind == "author"}
+    authors = [f"{name} ({followed[name]})" if followed[name] else name
+               for name in item.values("author")]
     keywords = _keywords(item)
     reasons = []
     if authors:

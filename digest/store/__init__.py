@@ -195,6 +195,19 @@ class Store:
         with self._begin() as conn:
             return paper_sql.snapshots(conn, start, now)
 
+    def known_papers(self, wanted: Iterable[tuple[str, str | None]]
+                     ) -> dict[tuple[str, str | None], list[Paper]]:
+        """For each (folded name, profile source) of a pin, the papers that profile
+        credits to that name (none for a pin without a profile)."""
+        with self._begin() as conn:
+            return {(key, source): paper_sql.credited_to(conn, key, source)
+                    if source is not None else [] for key, source in set(wanted)}
+
+    def papers_carrying(self, keys: Iterable[str]) -> dict[str, list[Paper]]:
+        """For each folded name, the stored papers that carry it."""
+        with self._begin() as conn:
+            return paper_sql.carrying(conn, sorted(set(keys)))
+
     def count_papers(self) -> int:
         """How many distinct papers are stored."""
         with self._begin() as conn:

@@ -102,6 +102,30 @@ def snapshots(conn: Connection, start: datetime, now: datetime) -> list[Snapshot
             for paper_id, seen_at, upvotes in conn.execute(query)]
 
 
+def credited_to(conn: Connection, key: str, source: str) -> list[Paper]:
+    """The papers credited to the folded name ``key`` by the profile stored as ``source``."""
+    pa = s.paper_authors.c
+    query = (select(pa.paper_id).join(s.authors, s.authors.c.id == pa.author_id)
+             .join(s.paper_sources, s.paper_sources.c.paper_id == pa.paper_id)
+             .where(s.authors.c.key == key, pa.credited, s.paper_sources.c.source == source)
+             .distinct())
+    return load_ids(conn, conn.execute(query).scalars())
+
+
+def carrying(conn: Connection, keys: Sequence[str]) -> dict[str, list[Paper]]:
+    """For each folded name of ``keys``, the papers that carry it (listed or credited)."""
+    pa = s.paper_authors.c
+    ids: dict[str, set[int]] = {key: set() for key in keys}
+    for chunk in chunks(sorted(ids)):
+        query = (select(s.authors.c.key, pa.paper_id)
+                 .join(s.authors, s.authors.c.id == pa.author_id)
+                 .where(s.authors.c.key.in_(chunk)))
+        for key, paper_id in conn.execute(query):
+            ids[key].add(paper_id)
+    papers = {p.id: p for p in load_ids(conn, set().union(*ids.values()))}
+    return {key: [papers[i] for i in sorted(found)] for key, found in ids.items()}
+
+
 def insert_id(conn: Connection, statement: Insert) -> int:
     """Run a one-row INSERT and return the new row's id."""
     key = conn.execute(statement).inserted_primary_key

@@ -59,8 +59,9 @@ def new_ref() -> str:
 
 def _settings(sub: Subscriber) -> dict[str, Any]:
     data = asdict(sub)
-    for key in ("line", "ref", "managed"):
+    for key in ("line", "ref", "managed", "pins"):
         data.pop(key)
+    data["authors"] = sub.author_entries()
     return _jsonable(data)
 
 

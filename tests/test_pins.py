@@ -1,0 +1,287 @@
+"""Pinned authors: by profile, by co-author, by organisation; and the note for a followed
+name the data shows to be several people. On the real seeds and a real HF day too."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from digest.config import load_config
+from digest.deliver import Mailer, MailSettings, tokens_for
+from digest.model import Digest, Item, OutboxEntry, Paper, Pin, Reason, Subscriber
+from digest.pins import Person, candidates, why
+from digest.plan import build_digests, people_of
+from digest.render.cards import card
+from digest.store import Store
+from digest.text import name_key
+from tests.conftest import DATA, SEEDS, check_golden
+from tests.test_rank import ingest
+
+SEEN = datetime(2026, 6, 1, 7, tzinfo=UTC)
+NOW = datetime(2026, 6, 1, 8, tzinfo=UTC)
+PROFILE_000 = next(SEEDS.glob("000_*.txt"))
+PROFILE_002 = next(SEEDS.glob("002_*.txt"))
+REAL_DAY = DATA / "hf-daily" / "2026-03-10.json"  # the one 2026 HF paper with either name
+
+
+def write_config(folder: Path, authors: str) -> Path:
+    path = folder / "subscriptions.yaml"
+    path.write_text("subscribers:\n  - email: ada@example.org\n    max_age_days: 3650\n"
+                    "    trending: 0\n    max_papers: 500\n    authors:\n" + authors,
+                    encoding="utf-8")
+    return path
+
+
+def pinned_subscriber(folder: Path) -> Subscriber:
+    """Seed 000's and 002's owners, each pinned to their profile, read from a real file."""
+    path = write_config(folder, f"      - {{name: Maojiang Su, profile: {PROFILE_000}}}\n"
+                                f"      - {{name: Jiacheng Sun, profile: {PROFILE_002}}}\n")
+    (sub,) = load_config(path).subscribers
+    return sub
+
+
+def authored(digest: Digest) -> dict[str, list[str]]:
+    return {it.paper.title: [str(r) for r in it.reasons]
+            for s in digest.sections if s.name == "authors" for it in s.items}
+
+
+# ---- the real data ------------------------------------------------------------------
+
+def test_every_paper_with_the_seed_owners_names_and_what_the_pinned_follower_gets(
+        db_url: str, tmp_path: Path) -> None:
+    store = Store(db_url)
+    ingest(store, SEEDS, now=SEEN)
+    ingest(store, REAL_DAY, now=SEEN)
+    sub = pinned_subscriber(tmp_path)
+    people = people_of(store, [sub])
+    got = authored(build_digests(store, [sub], NOW)[0])
+    listing = []
+    for name in sub.authors:
+        pin = sub.pin(name)
+        assert pin is not None
+        for paper in store.papers_carrying([name_key(name)])[name_key(name)]:
+            verdict = why(pin, people[(name_key(name), pin.profile)], paper)
+            listing.append({"name": name, "title": paper.title, "arxiv_id": paper.arxiv_id,
+                            "sources": list(paper.sources), "authors": list(paper.all_authors),
+                            "organization": paper.organization, "gets": verdict is not None,
+                            "why": verdict})
+            expected = [f"author: {name} ({verdict})"] if verdict else None
+            assert got.get(paper.title) == expected, paper.title
+    check_golden("pinning.json", listing)
+    assert sum(e["gets"] for e in listing) == len(got) == 8 + 39
+    assert [e["title"][:6] for e in listing if not e["gets"]] == ["FVG-PT"]
+
+
+def test_an_unpinned_follower_gets_the_stranger_too(db_url: str) -> None:
+    store = Store(db_url)
+    ingest(store, PROFILE_002, now=SEEN)
+    ingest(store, REAL_DAY, now=SEEN)
+    sub = Subscriber("ada@example.org", authors=("Jiacheng Sun",), max_age_days=3650,
+                     trending=0, max_papers=500)
+    got = authored(build_digests(store, [sub], NOW)[0])
+    assert len(got) == 40
+    assert got[next(t for t in got if t.startswith("FVG-PT"))] == ["author: Jiacheng Sun"]
+
+
+# ---- the rules, on small made-up stores ---------------------------------------------
+
+PROFILE = "wei.txt"  # a profile source, as `digest ingest` stores a file's name
+
+
+def paper(title: str, *authors: str, org: str | None = None, credited: tuple[str, ...] = (),
+          source: str = "day.json") -> Paper:
+    return Paper(title=title, authors=authors, organization=org, credited=credited,
+                 sources=(source,), published=date(2026, 5, 30))
+
+
+def wei_store(db_url: str) -> Store:
+    """Wei Wang's profile (with Zhenguo Li on two papers, Ana Ruiz on one), then a day
+    with five new papers by some Wei Wang."""
+    store = Store(db_url)
+    store.save_papers([
+        paper("Profile one", "Wei Wang", "Zhenguo Li", credited=("Wei Wang",), source=PROFILE),
+        paper("Profile two", "Zhenguo Li", "Wei Wang", "Ana Ruiz", credited=("Wei Wang",),
+              source=PROFILE),
+    ], source=PROFILE, fmt="profile", now=SEEN)
+    store.save_papers([
+        paper("With Zhenguo", "Ming Xu", "Wei Wang", "Zhenguo Li"),
+        paper("With Ana", "Wei Wang", "Ana Ruiz"),
+        paper("Co-author of a co-author", "Wei Wang", "Bo Chen", org="Tencent AI Lab"),
+        paper("A stranger", "Wei Wang", "Lee Park", org="Acme"),
+        paper("Bo Chen with Ana", "Bo Chen", "Ana Ruiz"),
+    ], source="day.json", fmt="hf-json", now=SEEN)
+    return store
+
+
+def digest_of(store: Store, *pins: Pin, authors: tuple[str, ...] = ()) -> dict[str, list[str]]:
+    sub = Subscriber("ada@example.org", authors=authors or tuple(p.name for p in pins),
+                     pins=pins, max_age_days=3650, trending=0, max_papers=500)
+    return authored(build_digests(store, [sub], NOW)[0])
+
+
+def test_pinned_by_profile_gets_its_papers_and_shared_coauthors_only(db_url: str) -> None:
+    store = wei_store(db_url)
+    got = digest_of(store, Pin("Wei Wang", profile=PROFILE))
+    assert got == {
+        "Profile one": ["author: Wei Wang (on their profile)"],
+        "Profile two": ["author: Wei Wang (on their profile)"],
+        "With Zhenguo": ["author: Wei Wang (with Zhenguo Li, a co-author on 2 of their "
+                         "papers)"],
+        "With Ana": ["author: Wei Wang (with Ana Ruiz, a co-author on 1 of their papers)"],
+    }  # Bo Chen wrote with Ana Ruiz, not with Wei Wang: a co-author of a co-author
+
+
+def test_pinned_by_coauthor_and_by_organisation(db_url: str) -> None:
+    store = wei_store(db_url)
+    assert digest_of(store, Pin("Wei Wang", with_=("Lee Park",))) == {
+        "A stranger": ["author: Wei Wang (with Lee Park, a co-author you named)"]}
+    assert digest_of(store, Pin("Wei Wang", org="tencent")) == {
+        "Co-author of a co-author": ["author: Wei Wang (at Tencent AI Lab)"]}
+    assert digest_of(store, Pin("Wei Wang", org="Tencent Cloud")) == {}
+
+
+def test_an_unpinned_name_stays_as_it_was(db_url: str) -> None:
+    store = wei_store(db_url)
+    got = digest_of(store, Pin("Lee Park", with_=("Nobody",)), authors=("Wei Wang", "Lee Park"))
+    assert len(got) == 6 and got["A stranger"] == ["author: Wei Wang"]
+
+
+def test_the_card_says_how_the_paper_is_theirs() -> None:
+    reasons = (Reason.author("Jiacheng Sun", "with Zhenguo Li, a co-author on 5 of their "
+                             "papers"), Reason.author("Ada"))
+    sub = Subscriber("ada@example.org", authors=("Jiacheng Sun", "Ada"))
+    shown = card(Item(paper("T", "Ada", "Jiacheng Sun"), reasons), sub).reasons
+    assert shown == ("You follow Jiacheng Sun (with Zhenguo Li, a co-author on 5 of their "
+                     "papers), Ada",)
+    assert Reason.decode(json.loads(json.dumps(reasons[0].encode()))) == reasons[0]
+
+
+def test_why_is_pure_and_prefers_the_profile() -> None:
+    pin = Pin("Wei Wang", profile=PROFILE, with_=("Ana Ruiz",), org="Acme")
+    person = Person.of("Wei Wang", [paper("K", "Wei Wang", "Ana Ruiz", "Zhenguo Li")])
+    on = paper("P", "Wei Wang", "Ana Ruiz", credited=("Wei Wang",), source=PROFILE)
+    assert why(pin, person, on) == "on their profile"
+    assert why(pin, person, paper("Q", "Ana Ruiz", "Wei Wang", org="Acme")) == \
+        "with Ana Ruiz, a co-author on 1 of their papers"
+    assert why(pin, person, paper("R", "Wei Wang", org="ACME Corp.")) == "at ACME Corp."
+    assert why(pin, person, paper("S", "Wei Wang", "Bo Chen")) is None
+
+
+# ---- ambiguity --------------------------------------------------------------------
+
+def two_wei_wangs(db_url: str) -> Store:
+    store = Store(db_url)
+    store.save_papers([
+        paper("A1", "Wei Wang", "Zhenguo Li", org="Huawei"),
+        paper("A2", "Zhenguo Li", "Wei Wang", "Tianyang Hu", org="Huawei"),
+        paper("A3", "Tianyang Hu", "Wei Wang"),
+        paper("B1", "Wei Wang", "Lee Park", org="Tencent"),
+        paper("B2", "Lee Park", "Wei Wang", org="Tencent"),
+        paper("C1", "Wei Wang", "Solo Author"),
+        paper("D1", "Ada", "Bo Chen"),
+        paper("D2", "Ada", "Bo Chen"),
+    ], source="day.json", fmt="hf-json", now=SEEN)
+    return store
+
+
+def test_groups_of_a_name_by_shared_coauthors(db_url: str) -> None:
+    papers = two_wei_wangs(db_url).papers()
+    assert [c.describe() for c in candidates("Wei Wang", papers)] == [
+        "3 papers with Tianyang Hu, Zhenguo Li (Huawei)", "2 papers with Lee Park (Tencent)"]
+    assert len(candidates("Ada", papers)) == 1
+
+
+def test_the_digest_notes_an_ambiguous_unpinned_name(db_url: str) -> None:
+    store = two_wei_wangs(db_url)
+    sub = Subscriber("ada@example.org", authors=("Wei Wang", "Ada"), max_age_days=3650)
+    (digest,) = build_digests(store, [sub], NOW)
+    assert digest.notes == ("several people publish as Wei Wang; pin the one you mean",)
+    pinned = Subscriber("ada@example.org", authors=("Wei Wang",), max_age_days=3650,
+                        pins=(Pin("Wei Wang", with_=("Lee Park",)),))
+    assert build_digests(store, [pinned], NOW)[0].notes == ()
+
+
+def test_check_notes_an_ambiguous_name_with_a_pin_for_each_person(
+        db_url: str, tmp_path: Path, run: Any) -> None:
+    two_wei_wangs(db_url)
+    config = write_config(tmp_path, "      - Wei Wang\n      - Ada\n"
+                          "      - {name: Lee Park, profile: stored:nothing.txt}\n")
+    result = run("check", str(config))
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[1:] == [
+        f"{config}:2: subscriber ada@example.org: note: several people publish as Wei Wang; "
+        "pin the one you mean, e.g. with one of:",
+        '    - {name: "Wei Wang", with: ["Tianyang Hu", "Zhenguo Li"]}  # 3 papers with '
+        "Tianyang Hu, Zhenguo Li (Huawei)",
+        '    - {name: "Wei Wang", with: ["Lee Park"]}  # 2 papers with Lee Park (Tencent)',
+        f"{config}:2: subscriber ada@example.org: note: Lee Park is pinned to the profile "
+        "nothing.txt, but the database has no papers it credits to Lee Park; digest ingest "
+        "that profile",
+    ]
+    verdict = json.loads(run("check", str(config), "--json").output)
+    assert verdict["ok"] is True and len(verdict["notes"]) == 2
+
+
+@pytest.mark.parametrize(("entry", "message"), [
+    ("{name: Ada, colour: red}", "authors: entry 1: unknown key 'colour'; a pinned author "
+     "takes name, profile, with, org"),
+    ("{name: Ada}", "authors: entry 1: 'Ada' is pinned to nobody; give profile:, with: or "
+     "org:, or write the name alone"),
+    ("{name: Ada, with: Bo}", "authors: entry 1: with: expected a list such as [a, b], "
+     "found text"),
+    ("{name: Ada, profile: missing.txt}", "authors: entry 1: profile: {dir}/missing.txt is "
+     "not a file; give the path of a profile listing (relative to this file), or "
+     "stored:NAME for one already in the database"),
+    (f"{{name: Ada, profile: {PROFILE_002}}}", f"authors: entry 1: profile: {PROFILE_002} is "
+     "the profile of Jiacheng Sun, not of Ada; pin the right profile, or follow that name"),
+    (f"{{name: Ada, profile: {DATA / 'hf-daily' / '2026-03-10.json'}}}", "authors: entry 1: "
+     f"profile: {DATA / 'hf-daily' / '2026-03-10.json'}: not a profile listing (it reads as "
+     "hf-json)"),
+])
+def test_bad_pins_are_clean_errors_naming_file_line_and_subscriber(
+        tmp_path: Path, run: Any, entry: str, message: str) -> None:
+    config = write_config(tmp_path, f"      - Bo\n      - {entry}\n")
+    result = run("check", str(config))
+    assert result.exit_code == 1
+    wanted = message.replace("entry 1", "entry 2").format(dir=tmp_path)
+    assert result.output == f"Error: {config}:8: subscriber ada@example.org: {wanted}\n"
+
+
+
+def test_the_mailer_gives_the_digest_its_notes(db_url: str) -> None:
+    """The templates do not show the notes yet; the digest they are given holds them."""
+    store = two_wei_wangs(db_url)
+    sub = Subscriber("ada@example.org", authors=("Wei Wang",))
+    mailer = Mailer(store, MailSettings.from_env({}), tokens_for(store))
+    rendered: list[Digest] = []
+    render = mailer.renderer.render_within
+
+    def recording(digest: Digest, *args: Any) -> Any:
+        rendered.append(digest)
+        return render(digest, *args)
+
+    mailer.renderer.render_within = recording  # type: ignore[method-assign]
+    mailer.compose(OutboxEntry(1, 1, sub, "digest", NOW, SEEN, NOW, "sending", ()), NOW)
+    assert rendered[0].notes == ("several people publish as Wei Wang; pin the one you mean",)
+
+
+def test_follow_and_unfollow_links_know_pinned_names() -> None:
+    from digest.web import changed
+
+    prefs = {"authors": [{"name": "Wei Wang", "with": ["Lee Park"]}, "Ada"]}
+    assert changed(prefs, "follow", "wei wang") == prefs
+    assert changed(prefs, "unfollow", "Wei Wang") == {"authors": ["Ada"]}
+
+
+def test_the_readme_pin_example_is_valid(tmp_path: Path) -> None:
+    readme = (SEEDS.parent / "README.md").read_text(encoding="utf-8")
+    block = readme.split("```yaml\nauthors:\n", 1)[1].split("```", 1)[0]
+    entries = "".join(f"    {line}\n" for line in block.splitlines())
+    config = write_config(tmp_path, entries.replace("seeds/", f"{SEEDS}/"))
+    (sub,) = load_config(config).subscribers
+    assert sub.authors == ("Ada Lovelace", "Jiacheng Sun", "Maojiang Su", "Wei Wang", "Hao Li")
+    assert [p.profile for p in sub.pins[:2]] == [PROFILE_002.name, PROFILE_000.name]
