@@ -137,6 +137,10 @@ def lines(text: str) -> list[str]:
     return [" ".join(part.split()) for part in text.splitlines() if part.strip()]
 
 
+# Section sizes the preferences page switches on and off, with the size switching on gives.
+_SWITCHED = {"trending": defaults.TRENDING, "rising": defaults.RISING}
+
+
 def read_prefs(form: FormData, base: Mapping[str, Any], fields: tuple[str, ...],
                cadences: tuple[str, ...] = ("daily", "weekly")
                ) -> tuple[dict[str, Any] | None, Form]:
@@ -158,9 +162,9 @@ def read_prefs(form: FormData, base: Mapping[str, Any], fields: tuple[str, ...],
                 problems[key] = "write a whole number from 1 to 500"
             else:
                 raw[key] = int(text)
-        elif key == "trending":
-            on = form.get("trending") == "on"
-            raw["trending"] = (raw.get("trending") or defaults.TRENDING) if on else 0
+        elif key in _SWITCHED:  # a checkbox: on keeps the size set before, else the default
+            on = form.get(key) == "on"
+            raw[key] = (raw.get(key) or _SWITCHED[key]) if on else 0
             values[key] = "on" if on else ""
         elif key == "send_at":
             raw[key] = text.strip("\"'")
@@ -357,7 +361,7 @@ def create_app(store: Store, tokens: Tokens, clock: Callable[[], datetime],
                                "it to change what you follow. Nothing was changed.", 409)
             prefs, shown = read_prefs(form, record.prefs, (
                 "name", "authors", "keywords", "exclude", "categories", "cadence", "day",
-                "send_at", "timezone", "max_papers", "trending"),
+                "send_at", "timezone", "max_papers", "trending", "rising"),
                 cadences=("daily", "weekly", "instant"))
             if prefs is None:
                 return page("manage", 400, record=record, form=shown, action=request.url.path)

@@ -273,3 +273,20 @@ def test_a_rising_card_says_how_many_votes_since_when() -> None:
     assert "   Rising: +12 upvotes since 30 May" in mail.text
     assert mail.subject == "Rising: Climbing Fast · 1 rising · Weekly Papers"
     assert "1 paper rising" in mail.text
+
+
+def test_a_note_on_an_ambiguous_name_and_no_empty_following() -> None:
+    note = "several people publish as Wei Wang; pin the one you mean"
+    paper = Item(Paper(title="T", upvotes=3, id=9), (TRENDING,))
+    sub = Subscriber("a@example.org", authors=("Wei Wang",), managed="db")
+    mail = render_digest(Digest(sub, NOW, NOW, (Section("trending", (paper,)),), notes=(note,)),
+                         LINKS)
+    said = "Several people publish as Wei Wang; pin the one you mean."
+    assert re.search(re.escape(said) + r' Your <a href="https://d\.example\.org/manage/T"'
+                     r'[^>]*>preferences page</a> lists who they are\.', mail.html)
+    assert said in mail.text.replace("\n", " ")
+    renderer = Renderer()  # the same frame shape without notes shows none
+    quiet = renderer.render(Digest(replace(sub, authors=()), NOW, NOW,
+                                   (Section("trending", (paper,)),)), LINKS)
+    assert "publish as" not in quiet.html and "publish as" not in quiet.text
+    assert "following ." not in quiet.html and "subscribed to Paper Digest." in quiet.html

@@ -114,6 +114,7 @@ def test_the_whole_flow(site: Site, run: Any) -> None:
 
     prefs = web.get(manage)
     assert prefs.status_code == 200 and "Carol@example.org" in prefs.text
+    assert re.search(r'name="rising" value="on" checked', prefs.text)  # on by default
     saved = web.post(manage, data={
         "do": "save", "name": "Carol", "authors": "Maojiang Su\nJiacheng Sun",
         "keywords": "diffusion transformer", "exclude": "", "categories": "",
@@ -124,6 +125,7 @@ def test_the_whole_flow(site: Site, run: Any) -> None:
     assert (carol.cadence, carol.day, carol.send_at, carol.timezone, carol.max_papers) == (
         "weekly", "friday", "07:30", "America/New_York", 10)
     assert carol.authors == ("Maojiang Su", "Jiacheng Sun")
+    assert (carol.trending, carol.rising) == (5, 0)  # the rising box was left unchecked
     preview = run("preview", "carol@example.org", "--now", NOW.isoformat(), env=site.env)
     assert preview.exit_code == 0 and "Weekly Papers for Carol" in preview.stdout
     assert "Jiacheng Sun" in preview.stdout  # his papers are in now

@@ -329,11 +329,13 @@ class Renderer:
 
     def _html_frame(self, kind: str, values: dict[str, object],
                     sections: list[tuple[str, list[str]]]) -> str:
-        shape = (kind, bool(values["follows"]), values["self_managed"],
+        # Empty values stay empty in the frame, so that the templates' {% if %} see them.
+        empty = tuple(k for k, v in values.items() if v == "")
+        shape = (kind, empty, values["self_managed"],
                  tuple((heading, len(cards)) for heading, cards in sections))
         frame = self._frames.get(shape)
         if frame is None:
-            slots = {k: Markup(self._mark(k)) if isinstance(v, str) else v
+            slots = {k: Markup(self._mark(k)) if isinstance(v, str) and v else v
                      for k, v in values.items()}
             marked = [_Section(heading, tuple(Markup(self._mark(f"card_{i}_{j}"))
                                               for j in range(len(cards))))
@@ -534,7 +536,14 @@ def _frame_values(digest: Digest, links: Links, digest_name: str) -> dict[str, o
         "manage_url": links.manage,
         "self_managed": sub.managed == "db",
         "preheader_fill": _PREHEADER_FILL,
+        "notes": " ".join(_sentence(n) for n in digest.notes),
     }
+
+
+def _sentence(text: str) -> str:
+    """``several people ...`` as a sentence: a capital first letter and a full stop."""
+    text = one_line(text)
+    return (text[:1].upper() + text[1:]).rstrip(".") + "." if text else ""
 
 
 def period_label(digest: Digest) -> str:
