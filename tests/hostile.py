@@ -13,6 +13,11 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from digest.ingest import hf_json
+from digest.ingest.common import ParseContext
+from digest.model import Paper
 from tests.conftest import DATA, ROOT
 
 GOOD = DATA / "hf-daily" / "2026-01-02.json"
@@ -64,17 +69,36 @@ def hf_items(**paper: Any) -> list[dict[str, Any]]:
     return items
 
 
+BUGGY_ID = "2601.99998"  # the paper of authors.json, on which ``parser_bug`` fails
+
+
+def parser_bug(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make the hf-json parser fail on paper ``BUGGY_ID`` as a bug would: with an error no
+    check foresees (the parser's own checks leave none to find: the property tests see
+    to that)."""
+    real = hf_json._paper
+
+    def buggy(item: Any, n: int, ctx: ParseContext) -> Paper:
+        paper = item.get("paper") if isinstance(item, dict) else None
+        if isinstance(paper, dict) and paper.get("id") == BUGGY_ID:
+            raise TypeError("'int' object is not iterable")
+        return real(item, n, ctx)
+
+    monkeypatch.setattr(hf_json, "_paper", buggy)
+
+
 def bad_folder(folder: Path) -> Path:
     """A folder of four: a good file, one with an upvotes above 2^63 (kept, the number
     unknown), one with a title the database cannot encode (kept, the character replaced),
-    and one whose authors are a number (no check foresees it: the file is an error)."""
+    and one whose authors are a number, on which ``parser_bug`` makes the parser fail (the
+    file is an error)."""
     folder.mkdir()
     items = json.loads(GOOD.read_text())
     (folder / "good.json").write_text(json.dumps(items[2:]))
     write(folder / "bigint.json", json.dumps(hf_items(upvotes=2**64)))
     write(folder / "surrogate.json", json.dumps(hf_items(title="Lone \ud800 surrogate",
                                                           id="2601.99999")))
-    write(folder / "authors.json", json.dumps(hf_items(authors=5, id="2601.99998")))
+    write(folder / "authors.json", json.dumps(hf_items(authors=5, id=BUGGY_ID)))
     return folder
 
 

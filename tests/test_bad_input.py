@@ -23,6 +23,7 @@ from tests.hostile import (
     digest_process,
     hf_items,
     huge_papers,
+    parser_bug,
     write,
 )
 
@@ -161,7 +162,9 @@ def test_hostile_import_file_is_a_clear_error(run: Any, tmp_path: Path, name: st
 
 # ---- one bad file is that file's error, whatever the error ------------------------------
 
-def test_any_error_in_one_file_is_that_files_error(run: Any, tmp_path: Path) -> None:
+def test_any_error_in_one_file_is_that_files_error(run: Any, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    parser_bug(monkeypatch)
     folder = bad_folder(tmp_path / "inbox")
     result = run("ingest", str(folder))
     assert result.exit_code == 1

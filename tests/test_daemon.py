@@ -24,7 +24,7 @@ from digest.bot import Bot
 from digest.settings import Settings
 from digest.store import Store
 from tests.conftest import ROOT, SEEDS
-from tests.hostile import bad_folder, capped, laughs
+from tests.hostile import bad_folder, capped, laughs, parser_bug
 from tests.smtpserver import SmtpServer
 
 
@@ -63,7 +63,8 @@ def test_instant_alert_after_an_ingest(tmp_path: Path, db_url: str,
             shutil.copy(seed("001"), inbox)  # more papers by Jerry Yao-Chieh Hu, two known
             asyncio.run(bot.run_job("ingest:inbox", lambda: bot.ingest(bot.config.sources[0])))
     assert set(first) == {"ada@example.org", "bob@example.org"}  # eve did not opt in
-    assert first["ada@example.org"]["Subject"].startswith("Paper alert for ada: 5 new")
+    alert = first["ada@example.org"]["Subject"]  # the top paper by a followed author leads
+    assert alert.startswith("Jerry Yao-Chieh Hu: ") and alert.endswith(" · 5 for you · Paper alert")
     html = first["ada@example.org"].get_body(("html",)).get_content()
     assert html.count("border-radius:12px") == 5 and "New for ada" in html
     later = list(server.received[2:])
@@ -280,7 +281,9 @@ INBOX_FAILED = "1 of 4 sources failed: {folder}/authors.json: cannot be read (Ty
     "'int' object is not iterable); the other files are still read"
 
 
-def test_run_once_with_bad_files_still_sends_and_records_why(run: Any, tmp_path: Path) -> None:
+def test_run_once_with_bad_files_still_sends_and_records_why(
+        run: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    parser_bug(monkeypatch)
     config = bad_inbox(tmp_path)
     env = {"DIGEST_CONFIG": str(config), "DIGEST_MAILDIR": str(tmp_path / "outbox")}
     result = run("run", "--once", "--now", "2026-01-03T09:00:00Z", env=env)
@@ -299,6 +302,7 @@ def test_a_failed_ingest_job_is_recorded_and_the_bot_goes_on(tmp_path: Path, db_
                                                              monkeypatch: pytest.MonkeyPatch
                                                              ) -> None:
     monkeypatch.setenv("DIGEST_MAILDIR", str(tmp_path / "outbox"))
+    parser_bug(monkeypatch)
     bot = Bot(Settings(db_url=db_url, config_path=bad_inbox(tmp_path)), watch_seconds=None)
     asyncio.run(bot.run_job("ingest:inbox", lambda: bot.ingest(bot.config.sources[0])))
     ran = Store(db_url).last_job_runs()["ingest:inbox"]

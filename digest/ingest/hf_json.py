@@ -42,8 +42,9 @@ def _paper(item: Any, n: int, ctx: ParseContext) -> Paper:
     title = _text(paper, "title") or _text(item, "title")
     if not title:
         raise ctx.error(f"item {n} has no paper title")
-    authors = tuple(
-        squash(a["name"]) for a in paper.get("authors") or ()
+    listed = paper.get("authors")
+    authors = tuple(  # anything but a list of {name} objects names nobody
+        squash(a["name"]) for a in (listed if isinstance(listed, list) else ())
         if isinstance(a, dict) and isinstance(a.get("name"), str) and a["name"].strip()
     )
     github = _text(paper, "githubRepo")
