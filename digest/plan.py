@@ -109,13 +109,19 @@ class Notes:
         self.store = store
         self._found: dict[str, tuple[Candidate, ...]] = {}
 
-    def ambiguous(self, sub: Subscriber) -> list[tuple[str, tuple[Candidate, ...]]]:
-        """``sub``'s unpinned followed names that are several people, with the people."""
-        unpinned = [name for name in dict.fromkeys(sub.authors) if sub.pin(name) is None]
-        missing = {name_key(n) for n in unpinned} - self._found.keys()
+    def load(self, subscribers: Iterable[Subscriber]) -> None:
+        """Look up, in one go, the unpinned followed names of ``subscribers`` not looked up
+        yet (a batch of mails costs one query, not one per mail)."""
+        missing = {name_key(n) for sub in subscribers for n in sub.authors
+                   if sub.pin(n) is None} - self._found.keys()
         if missing:
             for key, papers in self.store.papers_carrying(missing).items():
                 self._found[key] = tuple(candidates(key, papers))
+
+    def ambiguous(self, sub: Subscriber) -> list[tuple[str, tuple[Candidate, ...]]]:
+        """``sub``'s unpinned followed names that are several people, with the people."""
+        self.load([sub])
+        unpinned = [name for name in dict.fromkeys(sub.authors) if sub.pin(name) is None]
         return [(n, self._found[name_key(n)]) for n in unpinned
                 if ambiguous(self._found[name_key(n)])]
 

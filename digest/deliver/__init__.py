@@ -130,10 +130,13 @@ class Mailer:
         self.composer = Composer(mail.envelope)
 
     def load(self, entries: Iterable[OutboxEntry]) -> None:
-        """Read the papers of these rows that are not in memory yet, in one go."""
+        """Read the papers of these rows that are not in memory yet, and what is known of
+        their subscribers' followed names, in one go."""
+        entries = list(entries)
         missing = {pid for e in entries for pid in e.paper_ids if pid not in self.papers}
         if missing:
             self.papers.update(self.store.papers_by_id(missing))
+        self.notes.load(e.subscriber for e in entries)
 
     def compose(self, entry: OutboxEntry, now: datetime) -> tuple[bytes, OutboxEntry]:
         """The message of an outbox row, rendered now from its papers, and the row as the
