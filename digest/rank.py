@@ -12,9 +12,13 @@ with some signal: upvotes, or a listing's score), then up to
 ``rising`` papers gaining upvotes fastest lately (``digest.rising``, worked out once per
 pass). A rising paper need not be new since the last digest (rising is news about a paper
 seen before): it must only never have been sent, be young enough, and pass the
-subscriber's categories and exclusions. A paper appears once, in its first section;
-within a section higher upvotes come first, then higher score, then newer, then title
-(rising: fastest first). The digest holds at most ``max_papers``.
+subscriber's categories and exclusions. Last, up to ``recommended`` papers like those
+the subscriber liked (``digest.recommend``, over the pass's TF-IDF index), for someone
+with at least ``RECOMMEND_MIN_LIKES`` liked papers in the index: never sent, never
+disliked, young enough, allowed, as rising papers are. A paper appears once, in its
+first section; within a section higher upvotes come first, then higher score, then newer,
+then title (rising: fastest first; recommended: best first). The digest holds at most
+``max_papers``.
 """
 
 from __future__ import annotations
@@ -22,14 +26,19 @@ from __future__ import annotations
 import heapq
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING
 
+from digest import defaults
 from digest.match import PaperIndex, Spot, category_key
 from digest.model import TRENDING, Digest, History, Item, Paper, Reason, Section, Subscriber
 from digest.rising import Momentum
 
+if TYPE_CHECKING:  # scikit-learn loads only for passes that recommend
+    from digest.recommend import TasteIndex
+
 __all__ = ["Ranking", "period_start", "plan_digests"]
 
-SECTIONS = ("authors", "keywords", "trending", "rising")
+SECTIONS = ("authors", "keywords", "trending", "rising", "recommended")
 # Trending score: votes per day of age, with gravity so that a day-old paper with some
 # upvotes beats a week-old one with a few more. Sources without upvotes lend their score
 # (a profile's 0-100 score counts as a tenth as many votes); no signal at all scores 0.
@@ -80,12 +89,14 @@ def period_start(sub: Subscriber, history: History, now: datetime) -> datetime:
 def plan_digests(
     subscribers: Sequence[Subscriber], papers: Sequence[Paper] | Ranking,
     histories: Mapping[str, History], now: datetime, rising: Sequence[Momentum] = (),
+    taste: TasteIndex | None = None,
 ) -> list[Digest]:
     """The digest every subscriber would get at ``now`` (histories keyed by folded email),
-    with ``rising`` the momentum ranking at ``now``.
+    with ``rising`` the momentum ranking at ``now`` and ``taste`` the TF-IDF index of
+    recommendations.
 
     ``papers`` may be a ``Ranking`` built once for many batches of subscribers."""
-    ranking = papers if isinstance(papers, Ranking) else Ranking(papers, now, rising)
+    ranking = papers if isinstance(papers, Ranking) else Ranking(papers, now, rising, taste)
     return [ranking.digest(sub, histories.get(sub.email.casefold(), History()))
             for sub in subscribers]
 
@@ -96,8 +107,9 @@ class Ranking:
     trending and rising papers taken, never a walk over every paper."""
 
     def __init__(self, papers: Sequence[Paper], now: datetime,
-                 rising: Sequence[Momentum] = ()) -> None:
-        """``rising``: the momentum ranking at ``now`` (``digest.rising.momentum``)."""
+                 rising: Sequence[Momentum] = (), taste: TasteIndex | None = None) -> None:
+        """``rising``: the momentum ranking at ``now`` (``digest.rising.momentum``);
+        ``taste``: the TF-IDF index recommendations come from (none without it)."""
         self.now = now
         self.papers = [p for p in papers if p.first_seen is not None and p.first_seen <= now]
         self.index = PaperIndex(self.papers)
@@ -119,6 +131,17 @@ class Ranking:
         self._rising = [(at, Reason.rising(m.gain, m.since.date())) for m in rising
                         if (at := self._pos.get(m.paper_id)) is not None]
         self._pools: dict[tuple[datetime | None, int], list[int]] = {}
+        self.taste: TasteIndex | None = None
+        self._taste_rows: list[int | None] = []
+        self._at_row: dict[int, int] = {}
+        if taste is not None:
+            self.use_taste(taste)
+
+    def use_taste(self, taste: TasteIndex) -> None:
+        """Recommend from ``taste`` (the TF-IDF index of the pass) from now on."""
+        self.taste = taste
+        self._taste_rows = [taste.row_of(p.id) for p in self.papers]
+        self._at_row = {row: pos for pos, row in enumerate(self._taste_rows) if row is not None}
 
     def digest(self, sub: Subscriber, history: History) -> Digest:
         """``sub``'s digest at ``now``, given what they were sent already."""
@@ -154,8 +177,35 @@ class Ranking:
         young = ((pos, why) for pos, why in self._rising if self._appeared[pos] >= oldest)
         rising = self._take(young, min(room - len(trending), sub.rising),
                             seen | {pos for pos, _ in trending}, history, allowed)
+        taken = seen | {pos for pos, _ in (*trending, *rising)}
+        liked = self._recommended(sub, history, allowed, taken,
+                                  min(room - len(trending) - len(rising), sub.recommended))
         return [Section("trending", tuple(self._items(trending))),
-                Section("rising", tuple(self._items(rising)))]
+                Section("rising", tuple(self._items(rising))),
+                Section("recommended", tuple(self._items(liked)))]
+
+    def _recommended(self, sub: Subscriber, history: History, allowed: Callable[[int], bool],
+                     seen: set[int], limit: int) -> list[tuple[int, Reason]]:
+        """Up to ``limit`` papers like those ``sub`` liked, best first; none for someone
+        with too few liked papers in the index (they cost nothing)."""
+        taste = self.taste
+        if taste is None or limit <= 0 or len(sub.likes) < defaults.RECOMMEND_MIN_LIKES:
+            return []
+        liked = taste.rows(sub.likes)
+        if len(liked) < defaults.RECOMMEND_MIN_LIKES:
+            return []
+        from digest.recommend import recommend
+
+        disliked = taste.rows(sub.dislikes)
+        shunned = set(disliked)
+        oldest = self.now.date() - timedelta(days=sub.age_limit_days)
+        candidates = [row for pos, row in enumerate(self._taste_rows)
+                      if row is not None and row not in shunned and pos not in seen
+                      and self._appeared[pos] >= oldest
+                      and self.papers[pos].id not in history.sent and allowed(pos)]
+        return [(self._at_row[pick.row], Reason.recommended(taste.titles[pick.like],
+                                                            taste.keys[pick.like]))
+                for pick in recommend(taste, liked, disliked, candidates, limit)]
 
     def _take(self, candidates: Iterable[tuple[int, Reason]], limit: int, seen: set[int],
               history: History, allowed: Callable[[int], bool]) -> list[tuple[int, Reason]]:
