@@ -134,6 +134,7 @@ class Ranking:
         self.taste: TasteIndex | None = None
         self._taste_rows: list[int | None] = []
         self._at_row: dict[int, int] = {}
+        self._taste_pools: dict[int, list[tuple[int, int]]] = {}  # by age limit
         if taste is not None:
             self.use_taste(taste)
 
@@ -142,6 +143,7 @@ class Ranking:
         self.taste = taste
         self._taste_rows = [taste.row_of(p.id) for p in self.papers]
         self._at_row = {row: pos for pos, row in enumerate(self._taste_rows) if row is not None}
+        self._taste_pools = {}
 
     def digest(self, sub: Subscriber, history: History) -> Digest:
         """``sub``'s digest at ``now``, given what they were sent already."""
@@ -197,12 +199,11 @@ class Ranking:
         from digest.recommend import recommend
 
         disliked = taste.rows(sub.dislikes)
-        shunned = set(disliked)
-        oldest = self.now.date() - timedelta(days=sub.age_limit_days)
-        candidates = [row for pos, row in enumerate(self._taste_rows)
-                      if row is not None and row not in shunned and pos not in seen
-                      and self._appeared[pos] >= oldest
-                      and self.papers[pos].id not in history.sent and allowed(pos)]
+        blocked = seen | {self._at_row[r] for r in disliked if r in self._at_row} | {
+            pos for pid in history.sent if (pos := self._pos.get(pid)) is not None}
+        free = not sub.exclude and not sub.categories  # everything is allowed
+        candidates = [row for pos, row in self._taste_pool(sub.age_limit_days)
+                      if pos not in blocked and (free or allowed(pos))]
         return [(self._at_row[pick.row], Reason.recommended(taste.titles[pick.like],
                                                             taste.keys[pick.like]))
                 for pick in recommend(taste, liked, disliked, candidates, limit)]
@@ -221,6 +222,16 @@ class Ranking:
 
     def _items(self, taken: Iterable[tuple[int, Reason]]) -> Iterator[Item]:
         return (Item(self.papers[pos], (why,)) for pos, why in taken)
+
+    def _taste_pool(self, age_limit_days: int) -> list[tuple[int, int]]:
+        """(position, index row) of the indexed papers young enough, once per age limit."""
+        pool = self._taste_pools.get(age_limit_days)
+        if pool is None:
+            oldest = self.now.date() - timedelta(days=age_limit_days)
+            pool = self._taste_pools[age_limit_days] = [
+                (pos, row) for pos, row in enumerate(self._taste_rows)
+                if row is not None and self._appeared[pos] >= oldest]
+        return pool
 
     def _by_author(self, sub: Subscriber, allowed: Callable[[int], bool]
                    ) -> dict[int, tuple[Reason, ...]]:

@@ -4,7 +4,7 @@ Pure: takes the papers (or their texts) and the liked rows; no database, clock o
 
 The index is a TF-IDF matrix over each paper's title and abstract (words and word pairs,
 sublinear term frequency, English stop words left out, a term in fewer than two papers or
-in more than a tenth of them left out, rows of unit length), built once per pass
+in more than half of them left out, rows of unit length), built once per pass
 (``build_index``). A subscriber's model is a linear SVM (``LinearSVC``, classes weighted
 by their size, ``C`` small: a handful of likes against many others) trained on their liked
 papers against their disliked ones and a sample of the other papers, drawn with a fixed
@@ -84,11 +84,11 @@ def build_index(papers: Sequence[Paper], texts: Sequence[str] | None = None) -> 
     vectorizer = TfidfVectorizer(
         strip_accents="unicode", lowercase=True, stop_words="english",
         token_pattern=r"(?u)\b[a-zA-Z_][a-zA-Z0-9_]+\b", ngram_range=(1, 2),
-        max_features=20_000, sublinear_tf=True, min_df=2, max_df=0.1, dtype=np.float32)
+        max_features=20_000, sublinear_tf=True, min_df=2, max_df=0.5)
     try:
         matrix = vectorizer.fit_transform(docs) if docs else sparse.csr_matrix((0, 0))
     except ValueError:  # too few papers to keep any term: nothing is like anything
-        matrix = sparse.csr_matrix((len(docs), 0), dtype=np.float32)
+        matrix = sparse.csr_matrix((len(docs), 0))
     return TasteIndex(sparse.csr_matrix(matrix), tuple(p.id for p in papers),
                       tuple(arxiv_key(p.arxiv_id or "") for p in papers),
                       tuple(p.title for p in papers))
@@ -101,8 +101,7 @@ def recommend(index: TasteIndex, liked: Sequence[int], disliked: Sequence[int],
     and disliked the ``disliked`` ones, best first (ties: lower row). The model trains on
     the likes against the dislikes and ``negatives`` other rows drawn with ``seed``.
     Returns nothing without a like, a candidate or a term to learn from."""
-    cands = np.asarray([c for c in dict.fromkeys(candidates) if c not in set(liked)],
-                       dtype=np.int64)
+    cands = np.setdiff1d(np.asarray(candidates, dtype=np.int64), np.asarray(liked))
     if not liked or k <= 0 or cands.size == 0 or index.matrix.shape[1] == 0:
         return []
     pos, neg = _training_rows(index.matrix.shape[0], liked, disliked, seed, negatives)
@@ -110,8 +109,7 @@ def recommend(index: TasteIndex, liked: Sequence[int], disliked: Sequence[int],
         return []
     x = index.matrix[np.concatenate([pos, neg])]
     y = np.concatenate([np.ones(pos.size), np.zeros(neg.size)])
-    model = LinearSVC(class_weight="balanced", C=_C, tol=1e-6, max_iter=10_000,
-                      random_state=seed)
+    model = LinearSVC(class_weight="balanced", C=_C, max_iter=10_000, random_state=seed)
     model.fit(x, y)
     scores = np.asarray(model.decision_function(index.matrix[cands]), dtype=np.float64)
     best = np.lexsort((cands, -scores))[:k]
