@@ -22,10 +22,11 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+from quality_recommend import load  # beside this script
+
 from digest.model import History, Paper, Subscriber
 from digest.rank import Ranking
 from digest.recommend import build_index
-from quality_recommend import load  # beside this script
 
 NOW = datetime(2026, 8, 22, tzinfo=UTC)
 LIKES = 10

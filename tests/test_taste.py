@@ -201,3 +201,20 @@ def test_like_links_record_for_their_own_subscriber_only(site: Site) -> None:  #
     ada = site.record("ada@example.org")  # managed by subscriptions.yaml
     assert web.post(f"/l/{tokens.make('card', ada.ref)}?t=2604.07429").status_code == 409
     assert site.record("ada@example.org") == ada
+
+
+def test_likes_survive_export_and_import(run: Any, mail_env: dict[str, str], db_url: str,
+                                         tmp_path: Path) -> None:
+    prefs = {"email": "lu@example.org", "recommended": 4, "likes": ["2604.07429"],
+             "dislikes": ["2604.14148"]}
+    Store(db_url).put_subscriber(prefs, NOW)
+    exported = run("subscribers", "export", env=mail_env)
+    assert exported.exit_code == 0, exported.output
+    assert "2604.07429" in exported.stdout and "2604.14148" in exported.stdout
+    dump = tmp_path / "subscribers.yaml"
+    dump.write_text(exported.stdout, encoding="utf-8")
+    Store(db_url).put_subscriber({**prefs, "likes": [], "dislikes": []}, NOW)
+    imported = run("subscribers", "import", str(dump), env=mail_env)
+    assert imported.exit_code == 0, imported.output
+    lu = Store(db_url).record(email="lu@example.org").subscriber  # type: ignore[union-attr]
+    assert (lu.likes, lu.dislikes, lu.recommended) == (("2604.07429",), ("2604.14148",), 4)
