@@ -34,6 +34,7 @@ from pydantic import (
     model_validator,
 )
 
+from digest.defaults import MAX_LIKES
 from digest.errors import ConfigError, InputError
 from digest.ingest.runner import profile_owner
 from digest.model import Source, Subscriber
@@ -44,6 +45,9 @@ from digest.yamlcheck import Found, Lines, Path_, Problem, parse_yaml
 TOP_KEYS = ("defaults", "subscribers", "sources")
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
+# New-style (2604.01234, v2) and old-style (hep-th/9901001) arXiv ids.
+_ARXIV = re.compile(r"^(?:arXiv:)?(?:\d{4}\.\d{4,5}|[a-z-]+(?:\.[A-Z]{2})?/\d{7})(?:v\d+)?$",
+                    re.IGNORECASE)
 
 
 class _Strict(BaseModel):
@@ -114,6 +118,7 @@ class _Settings(_Strict):
     max_papers: int | None = Field(default=None, ge=1, le=500)
     trending: int | None = Field(default=None, ge=0, le=100)
     rising: int | None = Field(default=None, ge=0, le=100)
+    recommended: int | None = Field(default=None, ge=0, le=20)
     max_age_days: int | None = Field(default=None, ge=1, le=3650)
     authors: list[_Author] | None = None
     keywords: list[str] | None = None
@@ -164,6 +169,19 @@ class _Settings(_Strict):
 class _Subscriber(_Settings):
     email: str
     name: str = ""
+    likes: list[str] | None = None
+    dislikes: list[str] | None = None
+
+    @field_validator("likes", "dislikes")
+    @classmethod
+    def _arxiv_ids(cls, values: list[str]) -> list[str]:
+        if len(values) > MAX_LIKES:
+            raise ValueError(f"at most {MAX_LIKES} papers; drop the oldest")
+        for value in values:
+            if not _ARXIV.match(value.strip()):
+                raise ValueError(f"{value[:40]!r} is not an arXiv id; write it as on arXiv, "
+                                 "e.g. \"2604.01234\"")
+        return list(dict.fromkeys(v.strip() for v in values))
 
     @field_validator("name")
     @classmethod
@@ -237,7 +255,7 @@ def check_timezone(value: str) -> str:
 
 SETTING_KEYS = tuple(_Settings.model_fields)
 SOURCE_KEYS = tuple(_Source.model_fields)
-SUBSCRIBER_KEYS = ("email", "name", *SETTING_KEYS)
+SUBSCRIBER_KEYS = ("email", "name", *SETTING_KEYS, "likes", "dislikes")
 
 
 @cache

@@ -63,6 +63,9 @@ TIMEZONE = "UTC"  # IANA name
 MAX_PAPERS = 20  # papers in one digest at most
 TRENDING = 5  # size of the trending section; 0 = none
 RISING = 3  # size of the rising section (papers gaining upvotes fastest lately); 0 = none
+# Size of the "Recommended for you" section (digest.recommend: papers like those the
+# subscriber liked); 0 = none. It needs RECOMMEND_MIN_LIKES liked papers that are stored.
+RECOMMENDED = 3
 # A scheduled digest found more than this many hours late (the machine slept or the bot was
 # down) is recorded as missed instead of being sent late.
 GRACE_HOURS = 24
@@ -80,6 +83,15 @@ IMAGES = False
 RISING_WINDOW_HOURS = 48
 RISING_FLOOR_HOURS = 12
 RISING_MIN_GAIN = 2
+# Recommendations (digest.recommend) learn from the papers first seen in the last
+# TASTE_DAYS (older likes are forgotten), need RECOMMEND_MIN_LIKES liked ones among them,
+# and train each subscriber's model on their likes against their dislikes and
+# TASTE_NEGATIVES other papers drawn with a fixed seed. A subscriber keeps at most
+# MAX_LIKES likes and dislikes each: the oldest go first.
+TASTE_DAYS = 365
+RECOMMEND_MIN_LIKES = 3
+TASTE_NEGATIVES = 1000
+MAX_LIKES = 1000
 
 # The digest's name in the mail header and footer (env DIGEST_NAME).
 DIGEST_NAME = "Paper Digest"

@@ -117,11 +117,16 @@ class Subscriber:
     max_papers: int = defaults.MAX_PAPERS
     trending: int = defaults.TRENDING
     rising: int = defaults.RISING
+    recommended: int = defaults.RECOMMENDED
     max_age_days: int | None = defaults.MAX_AGE_DAYS
     authors: tuple[str, ...] = ()  # every followed name, pinned or not
     keywords: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
     categories: tuple[str, ...] = ()
+    # arXiv ids of papers they want more (less) of: the "Recommended for you" section
+    # learns from them; the latest word on a paper wins (it is in one list only).
+    likes: tuple[str, ...] = ()
+    dislikes: tuple[str, ...] = ()
     send_empty: bool = False  # a "nothing new" mail when no paper is due
     alert_keywords: bool = False  # instant alerts include keyword matches, not only authors
     grace_hours: int = defaults.GRACE_HOURS  # a missed period older than this is not sent
@@ -187,10 +192,11 @@ class Reason:
     """Why a paper is in a digest: a followed ``author`` (as the subscriber wrote the
     name; for a pinned one ``area`` says how the paper is theirs), a ``keyword`` phrase
     and the ``area`` it matched in (title, abstract or the source's keywords),
-    ``trending``, or ``rising`` (``value`` the upvotes it gained, ``area`` the ISO day the
-    gain is counted from)."""
+    ``trending``, ``rising`` (``value`` the upvotes it gained, ``area`` the ISO day the
+    gain is counted from), or ``recommended`` (``value`` the title of the liked paper it
+    is most like, ``area`` that paper's arXiv id)."""
 
-    kind: str  # author | keyword | trending | rising
+    kind: str  # author | keyword | trending | rising | recommended
     value: str = ""
     area: str = ""
 
@@ -207,6 +213,10 @@ class Reason:
     @classmethod
     def rising(cls, gain: int, since: date) -> Reason:
         return cls("rising", str(gain), since.isoformat())
+
+    @classmethod
+    def recommended(cls, like_title: str, like_id: str) -> Reason:
+        return cls("recommended", like_title, like_id)
 
     def encode(self) -> list[str]:
         """The compact JSON form kept in the outbox: ``["author", "Ada"]``."""
@@ -232,6 +242,8 @@ class Reason:
             return f"rising: +{self.value} since {self.area}"
         if self.kind == "author" and self.area:
             return f"author: {self.value} ({self.area})"
+        if self.kind == "recommended":
+            return f"recommended: like {self.area}"
         return f"{self.kind}: {self.value}" if self.value else self.kind
 
 
@@ -253,7 +265,7 @@ class Item:
 
 @dataclass(frozen=True)
 class Section:
-    name: str  # "authors" | "keywords" | "trending" | "rising"
+    name: str  # "authors" | "keywords" | "trending" | "rising" | "recommended"
     items: tuple[Item, ...]
 
 

@@ -11,7 +11,10 @@ recorded as missed rather than sent late.
 Subscribers stream through in batches of ``BATCH``: each batch is read, ranked against the
 pass's papers (read and indexed once, ``rank.Ranking``) and put in the outbox before the
 next is read, so memory stays flat however many subscribers there are. The momentum
-ranking (``digest.rising``) is read and worked out once per pass too.
+ranking (``digest.rising``) is read and worked out once per pass too, and so is the
+TF-IDF index of recommendations (``digest.recommend``), over the papers of the last
+``TASTE_DAYS`` as they are at the pass (so new papers are in it): only when a subscriber
+of the pass has liked enough papers, so that passes without any cost nothing more.
 
 History: a plan that is recorded (a real send, the bot) reads the subscribers' whole
 history, so a paper sent once is never sent again, whatever ``now`` says (a real send at a
@@ -27,14 +30,18 @@ from collections import Counter
 from collections.abc import Container, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
-from digest import rising
+from digest import defaults, rising
 from digest.model import Digest, History, Paper, Plan, Subscriber
 from digest.pins import Candidate, Person, PersonKey, ambiguous, candidates, note, person_key
 from digest.rank import Ranking, plan_digests
 from digest.schedule import latest_slot, slots_between
 from digest.store import Member, Store
 from digest.text import name_key
+
+if TYPE_CHECKING:  # scikit-learn loads only for passes that recommend
+    from digest.recommend import TasteIndex
 
 # Subscribers read, ranked and put in the outbox at a time: memory stays flat however many
 # there are, and each batch is a few statements.
@@ -50,8 +57,9 @@ def build_digests(store: Store, subscribers: Sequence[Subscriber], now: datetime
     papers = [p for p in store.papers(since=oldest) if p.first_seen and p.first_seen <= now]
     histories = store.histories((p.id for p in papers if p.id is not None),
                                 (s.email for s in subscribers), as_of=now)
+    index = taste(store, now) if tasting(subscribers) else None
     digests = plan_digests(subscribers, papers, histories, now, momentum(store, now),
-                           people_of(store, subscribers))
+                           people_of(store, subscribers), index)
     notes = Notes(store)
     return [replace(d, notes=notes.of(d.subscriber)) for d in digests]
 
@@ -130,6 +138,22 @@ class Notes:
         return tuple(note(name) for name, _ in self.ambiguous(sub))
 
 
+def tasting(subscribers: Iterable[Subscriber]) -> bool:
+    """Whether any of ``subscribers`` may get recommendations (liked enough papers)."""
+    return any(s.recommended > 0 and len(s.likes) >= defaults.RECOMMEND_MIN_LIKES
+               for s in subscribers)
+
+
+def taste(store: Store, now: datetime) -> TasteIndex:
+    """The TF-IDF index of the papers first seen in the last ``TASTE_DAYS`` up to ``now``
+    (``digest.recommend``)."""
+    from digest.recommend import build_index
+
+    since = now - timedelta(days=defaults.TASTE_DAYS)
+    return build_index([p for p in store.papers(since=since)
+                        if p.first_seen and p.first_seen <= now])
+
+
 class _Papers:
     """The papers of a pass, read once and ranked once (``Ranking``), read again only if
     a later batch of subscribers reaches further back."""
@@ -142,6 +166,7 @@ class _Papers:
         self.ranking = Ranking([], now)
         self.first_seen = now  # of the oldest paper read: no older sent paper matters
         self.rising: list[rising.Momentum] | None = None  # read with the papers, once
+        self.taste: TasteIndex | None = None  # built for the first batch that needs it
 
     def reaching(self, subscribers: Sequence[Subscriber]) -> Ranking:
         if subscribers:
@@ -155,6 +180,10 @@ class _Papers:
                 self.ranking = Ranking(papers, self.now, self.rising, self.ranking.people)
                 self.first_seen = min((p.first_seen for p in self.ranking.papers
                                        if p.first_seen), default=self.now)
+            if self.taste is None and tasting(subscribers):
+                self.taste = taste(self.store, self.now)
+            if self.taste is not None and self.ranking.taste is not self.taste:
+                self.ranking.use_taste(self.taste)
         self.ranking.people.update(people_of(self.store, subscribers, self.ranking.people))
         return self.ranking
 
@@ -245,7 +274,7 @@ def _alert_plans(papers: _Papers, members: Sequence[Member], now: datetime) -> l
     ranking = papers.reaching([m.subscriber for m in members])
     histories = papers.histories(members)
     for m in members:
-        sub = replace(m.subscriber, trending=0, rising=0)
+        sub = replace(m.subscriber, trending=0, rising=0, recommended=0)
         digest = ranking.digest(sub, histories.get(sub.email.casefold(), History()))
         wanted = ("authors", "keywords") if sub.alert_keywords else ("authors",)
         sections = tuple(s for s in digest.sections if s.name in wanted and s.items)

@@ -12,9 +12,13 @@ with some signal: upvotes, or a listing's score), then up to
 ``rising`` papers gaining upvotes fastest lately (``digest.rising``, worked out once per
 pass). A rising paper need not be new since the last digest (rising is news about a paper
 seen before): it must only never have been sent, be young enough, and pass the
-subscriber's categories and exclusions. A paper appears once, in its first section;
-within a section higher upvotes come first, then higher score, then newer, then title
-(rising: fastest first). The digest holds at most ``max_papers``.
+subscriber's categories and exclusions. Last, up to ``recommended`` papers like those
+the subscriber liked (``digest.recommend``, over the pass's TF-IDF index), for someone
+with at least ``RECOMMEND_MIN_LIKES`` liked papers in the index: never sent, never
+disliked, young enough, allowed, as rising papers are. A paper appears once, in its
+first section; within a section higher upvotes come first, then higher score, then newer,
+then title (rising: fastest first; recommended: best first). The digest holds at most
+``max_papers``.
 """
 
 from __future__ import annotations
@@ -22,15 +26,20 @@ from __future__ import annotations
 import heapq
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING
 
+from digest import defaults
 from digest.match import PaperIndex, Spot, category_key
 from digest.model import TRENDING, Digest, History, Item, Paper, Reason, Section, Subscriber
 from digest.pins import Person, PersonKey, person_key, why
 from digest.rising import Momentum
 
+if TYPE_CHECKING:  # scikit-learn loads only for passes that recommend
+    from digest.recommend import TasteIndex
+
 __all__ = ["Ranking", "period_start", "plan_digests"]
 
-SECTIONS = ("authors", "keywords", "trending", "rising")
+SECTIONS = ("authors", "keywords", "trending", "rising", "recommended")
 # Trending score: votes per day of age, with gravity so that a day-old paper with some
 # upvotes beats a week-old one with a few more. Sources without upvotes lend their score
 # (a profile's 0-100 score counts as a tenth as many votes); no signal at all scores 0.
@@ -81,14 +90,15 @@ def period_start(sub: Subscriber, history: History, now: datetime) -> datetime:
 def plan_digests(
     subscribers: Sequence[Subscriber], papers: Sequence[Paper] | Ranking,
     histories: Mapping[str, History], now: datetime, rising: Sequence[Momentum] = (),
-    people: Mapping[PersonKey, Person] | None = None,
+    people: Mapping[PersonKey, Person] | None = None, taste: TasteIndex | None = None,
 ) -> list[Digest]:
     """The digest every subscriber would get at ``now`` (histories keyed by folded email),
-    with ``rising`` the momentum ranking at ``now`` and ``people`` what is known of their
-    pinned persons.
+    with ``rising`` the momentum ranking at ``now``, ``people`` what is known of their
+    pinned persons and ``taste`` the TF-IDF index of recommendations.
 
     ``papers`` may be a ``Ranking`` built once for many batches of subscribers."""
-    ranking = papers if isinstance(papers, Ranking) else Ranking(papers, now, rising, people)
+    ranking = papers if isinstance(papers, Ranking) else Ranking(
+        papers, now, rising, people=people, taste=taste)
     return [ranking.digest(sub, histories.get(sub.email.casefold(), History()))
             for sub in subscribers]
 
@@ -100,9 +110,11 @@ class Ranking:
 
     def __init__(self, papers: Sequence[Paper], now: datetime,
                  rising: Sequence[Momentum] = (),
-                 people: Mapping[PersonKey, Person] | None = None) -> None:
+                 people: Mapping[PersonKey, Person] | None = None,
+                 taste: TasteIndex | None = None) -> None:
         """``rising``: the momentum ranking at ``now`` (``digest.rising.momentum``);
-        ``people``: what is known of the persons subscribers pin."""
+        ``people``: what is known of the persons subscribers pin; ``taste``: the TF-IDF
+        index recommendations come from (none without it)."""
         self.now = now
         # What is known of each pinned person (``pins.person_key``); add before ranking
         # a subscriber with pins, or their pinned names match nothing but their profile.
@@ -127,6 +139,19 @@ class Ranking:
         self._rising = [(at, Reason.rising(m.gain, m.since.date())) for m in rising
                         if (at := self._pos.get(m.paper_id)) is not None]
         self._pools: dict[tuple[datetime | None, int], list[int]] = {}
+        self.taste: TasteIndex | None = None
+        self._taste_rows: list[int | None] = []
+        self._at_row: dict[int, int] = {}
+        self._taste_pools: dict[int, list[tuple[int, int]]] = {}  # by age limit
+        if taste is not None:
+            self.use_taste(taste)
+
+    def use_taste(self, taste: TasteIndex) -> None:
+        """Recommend from ``taste`` (the TF-IDF index of the pass) from now on."""
+        self.taste = taste
+        self._taste_rows = [taste.row_of(p.id) for p in self.papers]
+        self._at_row = {row: pos for pos, row in enumerate(self._taste_rows) if row is not None}
+        self._taste_pools = {}
 
     def digest(self, sub: Subscriber, history: History) -> Digest:
         """``sub``'s digest at ``now``, given what they were sent already."""
@@ -162,8 +187,34 @@ class Ranking:
         young = ((pos, why) for pos, why in self._rising if self._appeared[pos] >= oldest)
         rising = self._take(young, min(room - len(trending), sub.rising),
                             seen | {pos for pos, _ in trending}, history, allowed)
+        taken = seen | {pos for pos, _ in (*trending, *rising)}
+        liked = self._recommended(sub, history, allowed, taken,
+                                  min(room - len(trending) - len(rising), sub.recommended))
         return [Section("trending", tuple(self._items(trending))),
-                Section("rising", tuple(self._items(rising)))]
+                Section("rising", tuple(self._items(rising))),
+                Section("recommended", tuple(self._items(liked)))]
+
+    def _recommended(self, sub: Subscriber, history: History, allowed: Callable[[int], bool],
+                     seen: set[int], limit: int) -> list[tuple[int, Reason]]:
+        """Up to ``limit`` papers like those ``sub`` liked, best first; none for someone
+        with too few liked papers in the index (they cost nothing)."""
+        taste = self.taste
+        if taste is None or limit <= 0 or len(sub.likes) < defaults.RECOMMEND_MIN_LIKES:
+            return []
+        liked = taste.rows(sub.likes)
+        if len(liked) < defaults.RECOMMEND_MIN_LIKES:
+            return []
+        from digest.recommend import recommend
+
+        disliked = taste.rows(sub.dislikes)
+        blocked = seen | {self._at_row[r] for r in disliked if r in self._at_row} | {
+            pos for pid in history.sent if (pos := self._pos.get(pid)) is not None}
+        free = not sub.exclude and not sub.categories  # everything is allowed
+        candidates = [row for pos, row in self._taste_pool(sub.age_limit_days)
+                      if pos not in blocked and (free or allowed(pos))]
+        return [(self._at_row[pick.row], Reason.recommended(taste.titles[pick.like],
+                                                            taste.keys[pick.like]))
+                for pick in recommend(taste, liked, disliked, candidates, limit)]
 
     def _take(self, candidates: Iterable[tuple[int, Reason]], limit: int, seen: set[int],
               history: History, allowed: Callable[[int], bool]) -> list[tuple[int, Reason]]:
@@ -179,6 +230,16 @@ class Ranking:
 
     def _items(self, taken: Iterable[tuple[int, Reason]]) -> Iterator[Item]:
         return (Item(self.papers[pos], (why,)) for pos, why in taken)
+
+    def _taste_pool(self, age_limit_days: int) -> list[tuple[int, int]]:
+        """(position, index row) of the indexed papers young enough, once per age limit."""
+        pool = self._taste_pools.get(age_limit_days)
+        if pool is None:
+            oldest = self.now.date() - timedelta(days=age_limit_days)
+            pool = self._taste_pools[age_limit_days] = [
+                (pos, row) for pos, row in enumerate(self._taste_rows)
+                if row is not None and self._appeared[pos] >= oldest]
+        return pool
 
     def _by_author(self, sub: Subscriber, allowed: Callable[[int], bool]
                    ) -> dict[int, tuple[Reason, ...]]:

@@ -1,4 +1,4 @@
-"""Text helpers shared by every stage: LaTeX decoding, name and title folding.
+"""Text helpers shared by every stage: LaTeX decoding, name and title folding, arXiv ids.
 
 Folding turns a name or title into a key that two spellings of the same thing share:
 accents removed (Üstün = Ustun), LaTeX accents decoded (``Andr\\'e`` = André), case,
@@ -80,3 +80,12 @@ def title_key(title: str) -> str:
     A title with no letters or digits at all keys on itself, so such titles never merge.
     """
     return fold(title) or squash(title).lower()
+
+
+_ARXIV_VERSION = re.compile(r"v\d+$")
+
+
+def arxiv_key(arxiv_id: str) -> str:
+    """An arXiv id as likes compare it: no ``arXiv:`` prefix, no version, lower case
+    (``arXiv:2604.01234v2`` -> ``2604.01234``)."""
+    return _ARXIV_VERSION.sub("", arxiv_id.strip().lower().removeprefix("arxiv:"))

@@ -1,5 +1,5 @@
 """The subscriber's own pages (Starlette, served by uvicorn): subscribe, confirm, manage,
-follow, unfollow, mute, unsubscribe.
+follow, unfollow, mute, more / less like this, unsubscribe.
 
 Plain HTML forms that work without JavaScript. Nothing changes on a GET (mail scanners
 follow links): every link shows a page with one button, and the POST acts. Every
@@ -39,9 +39,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from digest import defaults
 from digest.config import WEEKDAYS, check_subscriber
-from digest.deliver import ACTION_PATHS, MailSettings
+from digest.deliver import ACTION_PATHS, TASTE_PATHS, MailSettings
 from digest.deliver.message import build_notice
-from digest.deliver.tokens import Tokens
+from digest.deliver.tokens import ACTIONS, Tokens
 from digest.deliver.transport import Transport
 from digest.errors import DigestError
 from digest.metrics import CONTENT_TYPE as METRICS_TYPE
@@ -51,7 +51,7 @@ from digest.model import Pin, author_name
 from digest.plan import Notes
 from digest.render import one_line, templates_env
 from digest.store import DatabaseBusy, Record, Store
-from digest.text import name_key
+from digest.text import arxiv_key, name_key
 
 log = logging.getLogger("digest.web")
 
@@ -240,6 +240,8 @@ def create_app(store: Store, tokens: Tokens, clock: Callable[[], datetime],
             target: Any = request.query_params["t"]
             found = await subscriber(request, "card")
             args = [] if found is None else found[1]
+        elif kind not in ACTIONS:  # more / less like this: card links only
+            return None
         else:
             found = await subscriber(request, kind)
             args = [] if found is None else found[1]
@@ -433,7 +435,11 @@ def create_app(store: Store, tokens: Tokens, clock: Callable[[], datetime],
     def follow_action(kind: str) -> Callable[[Request], Any]:
         labels = {"follow": ("Follow {}?", "Follow", "You now follow {}."),
                   "unfollow": ("Unfollow {}?", "Unfollow", "You no longer follow {}."),
-                  "mute": ("Mute “{}”?", "Mute", "Papers that only match “{}” are muted.")}
+                  "mute": ("Mute “{}”?", "Mute", "Papers that only match “{}” are muted."),
+                  "like": ("More papers like arXiv {}?", "More like this",
+                           "Noted: more papers like arXiv {}."),
+                  "dislike": ("Fewer papers like arXiv {}?", "Less like this",
+                              "Noted: fewer papers like arXiv {}.")}
 
         async def endpoint(request: Request) -> Response:
             found = await action_target(request, kind)
@@ -501,7 +507,7 @@ def create_app(store: Store, tokens: Tokens, clock: Callable[[], datetime],
         Route("/manage/{token}", manage, methods=["GET", "POST"]),
         Route("/unsubscribe/{token}", unsubscribe, methods=["GET", "POST"]),
         *(Route(f"/{short}/{{token}}", follow_action(kind), methods=["GET", "POST"])
-          for kind, short in ACTION_PATHS.items()),
+          for kind, short in {**ACTION_PATHS, **TASTE_PATHS}.items()),
         Route("/health", health, methods=["GET"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
@@ -523,6 +529,8 @@ def changed(prefs: Mapping[str, Any], kind: str, target: str) -> dict[str, Any]:
     elif kind == "mute":
         new["keywords"] = [k for k in new.get("keywords", [])
                            if k.casefold() != target.casefold()]
+    elif kind in TASTE_PATHS:
+        new.update(tasted(new, kind, target))
     return new
 
 
@@ -538,6 +546,19 @@ def pinned(prefs: Mapping[str, Any], pin: Pin) -> dict[str, Any]:
     new["authors"] = [pin.encode() if name_key(author_name(a)) == name_key(pin.name) else a
                       for a in new.get("authors", [])]
     return new
+
+
+def tasted(prefs: Mapping[str, Any], kind: str, target: str) -> dict[str, list[str]]:
+    """The likes and dislikes after "more like this" (``like``) or "less like this" on
+    the paper with arXiv id ``target``: the latest word on a paper wins, and each list
+    keeps its newest ``MAX_LIKES``."""
+    key = arxiv_key(target)
+    lists = {name: [x for x in prefs.get(name, []) if arxiv_key(x) != key]
+             for name in ("likes", "dislikes")}
+    chosen = lists["likes" if kind == "like" else "dislikes"]
+    chosen.append(target)
+    del chosen[:-defaults.MAX_LIKES]
+    return lists
 
 
 def _path(url: str) -> str:

@@ -197,3 +197,7 @@ def _scalar_traps(node: yaml.ScalarNode, path: Path_, line: int) -> Iterator[Fou
     elif node.tag.endswith((":int", ":float")) and ":" in value:
         yield Found(path, Problem(line, None, f"{value} is read by YAML as a number "
                                    f"(base 60); write \"{value}\" in quotes"), trap=True)
+    elif node.tag.endswith(":float") and len(path) > 1 and path[-2] in ("likes", "dislikes"):
+        yield Found(path, Problem(line, None, f"{value} is read by YAML as a number (and "
+                                   f"2604.01230 as 2604.0123); write arXiv ids in quotes: "
+                                   f"\"{value}\""), trap=True)

@@ -166,13 +166,14 @@ def reference_digests(subscribers: Sequence[Subscriber], papers: Sequence[Paper]
 
 def new_digests(subscribers: Sequence[Subscriber], papers: Sequence[Paper],
                 histories: Mapping[str, History], now: datetime) -> list[Outcome]:
-    """The new digests, without their rising section (the reference predates it; with no
-    momentum given, it is always empty)."""
+    """The new digests, without their rising and recommended sections (the reference
+    predates them; with no momentum and no TF-IDF index given, they are always empty)."""
     digests = plan_digests(subscribers, papers, histories, now)
-    assert all(s.name != "rising" or not s.items for d in digests for s in d.sections)
+    later = ("rising", "recommended")
+    assert all(s.name not in later or not s.items for d in digests for s in d.sections)
     return [(d.start, d.end, tuple(
         (s.name, tuple((it.paper.id or 0, frozenset(map(str, it.reasons))) for it in s.items))
-        for s in d.sections if s.name != "rising")) for d in digests]
+        for s in d.sections if s.name not in later)) for d in digests]
 
 
 # ---- Inputs: real papers, random subscribers and histories ----------------------------

@@ -91,11 +91,12 @@ def json_example(project: Path, words: list[str], out: str) -> None:
     assert "nothing new" not in plan["subject"].lower()
     assert plan["period"]["start"] <= plan["period"]["end"]
     assert [s["name"] for s in plan["sections"]] == ["authors", "keywords", "trending",
-                                                     "rising"]
+                                                     "rising", "recommended"]
     papers = [p for s in plan["sections"] for p in s["papers"]]
     assert papers and all(p["reasons"] for p in papers)
     reasons = {r for p in papers for r in p["reasons"]}
-    claimed = re.findall(r"`((?:author|keyword): [^`]+)`", preview_section())
+    claimed = [" ".join(c.split())  # a reason the README wraps across lines
+               for c in re.findall(r"`((?:author|keyword): [^`]+)`", preview_section())]
     assert claimed and set(claimed) <= reasons  # the reasons the README names as examples
 
 

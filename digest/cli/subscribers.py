@@ -21,8 +21,8 @@ from digest.store import Store
 
 # Keys in the order export writes them.
 _ORDER = ("email", "name", "cadence", "day", "send_at", "timezone", "authors", "keywords",
-          "exclude", "categories", "max_papers", "trending", "rising", "max_age_days",
-          "send_empty", "alert_keywords", "grace_hours")
+          "exclude", "categories", "max_papers", "trending", "rising", "recommended",
+          "max_age_days", "send_empty", "alert_keywords", "grace_hours", "likes", "dislikes")
 
 
 @cli.group(invoke_without_command=True)

@@ -47,6 +47,9 @@ from digest.store import Store
 
 # Card actions take short paths: a 50-card digest carries a hundred of them.
 ACTION_PATHS = {"follow": "f", "unfollow": "u", "mute": "m"}
+# More / less like this (``digest.web``: they record a like or a dislike).
+TASTE_PATHS = {"like": "l", "dislike": "d"}
+_CARD_PATHS = {**ACTION_PATHS, **TASTE_PATHS}
 
 
 @dataclass(frozen=True)
@@ -85,7 +88,7 @@ class MailSettings:
         card = tokens.make("card", sub.ref)
 
         def action(kind: str, target: str) -> str:
-            return f"{self.base_url}/{ACTION_PATHS[kind]}/{card}?t={_target(target)}"
+            return f"{self.base_url}/{_CARD_PATHS[kind]}/{card}?t={_target(target)}"
 
         return Links(unsubscribe, manage, action)
 

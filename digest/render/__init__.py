@@ -51,7 +51,7 @@ __all__ = [
 ]
 
 HEADINGS = {"authors": "From authors you follow", "keywords": "Matching your keywords",
-            "trending": "Trending", "rising": "Rising"}
+            "trending": "Trending", "rising": "Rising", "recommended": "Recommended for you"}
 # Class attributes as Jinja writes them; source text cannot forge one (quotes are escaped).
 _CLASS = re.compile(r' class="([\w -]*)"')
 # Minified declarations, and no fetching of anything remote.
@@ -248,8 +248,10 @@ class Renderer:
             for number, item in enumerate(section.items, 1):
                 image = thumbnails > 0
                 thumbnails -= 1
+                # A long digest keeps to the size limit: like links on recommendations only.
+                likes = not long or section.name == "recommended"
                 key, view = self._view(item, sub, followed, links.action is not None, chars,
-                                       image)
+                                       image, likes)
                 kept = tuple(a not in seen for a in view.actions) if long else ()
                 seen.update(view.actions)
                 # URLs by slot number; a link left out of this mail needs none
@@ -272,7 +274,8 @@ class Renderer:
         return Rendered(str(values["subject"]), _tidy(text_part), html_part)
 
     def _view(self, item: Item, sub: Subscriber, followed: set[str], actions: bool,
-              chars: int, image: bool = False) -> tuple[tuple[Any, ...] | None, _View]:
+              chars: int, image: bool = False, likes: bool = True
+              ) -> tuple[tuple[Any, ...] | None, _View]:
         """The card of ``item`` as ``sub`` sees it (its action links are slots), and the
         key it is kept under: everything it depends on (None: a paper not stored, whose
         card is not kept)."""
@@ -282,7 +285,7 @@ class Renderer:
             if names is None:
                 names = tuple(name_key(n) for n in item.paper.all_authors)
                 self._names.put(item.paper.id, names)
-            key = (item.paper.id, item.reasons, chars, actions, image,
+            key = (item.paper.id, item.reasons, chars, actions, image, likes,
                    tuple(k in followed for k in names))
             found = self._views.get(key)
             if found is not None:
@@ -293,7 +296,7 @@ class Renderer:
             wanted.append((kind, target))
             return self._mark(str(len(wanted) - 1))
 
-        view = _View(card(item, sub, mark if actions else None, chars, followed, image),
+        view = _View(card(item, sub, mark if actions else None, chars, followed, image, likes),
                      tuple(wanted))
         if key is not None:
             self._views.put(key, view)
@@ -561,11 +564,11 @@ def _day(moment: datetime) -> str:
 
 def summary_line(digest: Digest) -> str:
     """``3 papers from authors you follow, 4 matching your keywords, 5 trending, 3
-    rising``."""
+    rising, 3 recommended``."""
     parts: list[str] = []
     for name, phrase in (("authors", "from authors you follow"),
                          ("keywords", "matching your keywords"), ("trending", "trending"),
-                         ("rising", "rising")):
+                         ("rising", "rising"), ("recommended", "recommended")):
         n = digest.count(name)
         if n:
             noun = "paper" if n == 1 else "papers"

@@ -30,6 +30,9 @@ SHOWN_AUTHORS = 3
 NO_VOTES = "–"  # the vote box of a paper whose source counts no upvotes
 NO_DATE = "no date given"  # the meta of a paper whose source gives no date
 THUMBNAIL_ALT = "Preview image"  # short: the card's title comes right after it
+LIKE_LABELS = {"like": "More like this", "dislike": "Less like this"}
+LIKED_TITLE_CHARS = 80  # of the liked paper a recommendation names
+_ARXIV_TARGET = re.compile(r"[\w./-]{1,32}")
 
 
 @dataclass(frozen=True)
@@ -66,7 +69,8 @@ class Card:
     snippet: tuple[Segment, ...]
     links: tuple[Link, ...]
     reasons: tuple[str, ...]
-    actions: tuple[Link, ...] = ()  # follow / unfollow / mute, signed for the subscriber
+    # follow / unfollow / mute, more / less like this: signed for the subscriber
+    actions: tuple[Link, ...] = ()
     # The source's thumbnail (``label`` is its alt text), when the operator turns images on.
     image: Link | None = None
 
@@ -108,11 +112,13 @@ def plural(n: int, noun: str) -> str:
 def card(item: Item, subscriber: Subscriber,
          action: Callable[[str, str], str] | None = None,
          snippet_chars: int = SNIPPET_CHARS, followed: set[str] | None = None,
-         images: bool = False) -> Card:
+         images: bool = False, likes: bool = True) -> Card:
     """The card of a digest item for ``subscriber``; ``action(kind, target)`` gives the
-    URL of a follow, unfollow or mute link (none without it). ``followed``: the name keys
-    of the subscriber's authors, when the caller has them already. ``images``: show the
-    source's thumbnail (remote images are off unless the operator turns them on)."""
+    URL of a follow, unfollow, mute, like or dislike link (none without it). ``followed``:
+    the name keys of the subscriber's authors, when the caller has them already.
+    ``images``: show the source's thumbnail (remote images are off unless the operator
+    turns them on). ``likes``: with "more / less like this" links (for a paper with an
+    arXiv id)."""
     base = _base(item.paper, snippet_chars, images)
     if followed is None:
         followed = {name_key(a) for a in subscriber.authors}
@@ -129,7 +135,8 @@ def card(item: Item, subscriber: Subscriber,
         more_authors=max(0, total - len(shown)) if base.names and total is not None else 0,
         snippet=_highlighted(base.snippet, tuple(keywords)),
         reasons=_reasons(item),
-        actions=_actions(shown, keywords, action),
+        actions=_actions(shown, keywords, action) + (
+            _likes(item.paper, action) if likes else ()),
     )
 
 
@@ -179,6 +186,13 @@ def _actions(shown: tuple[Author, ...], keywords: list[str],
         found.insert(0, Link(f"Follow {shown[0].name}", action("follow", shown[0].name)))
     found += [Link(f"Mute “{k}”", action("mute", k)) for k in dict.fromkeys(keywords)]
     return tuple(found)
+
+
+def _likes(p: Paper, action: Callable[[str, str], str] | None) -> tuple[Link, ...]:
+    """More / less like this, naming the paper by its arXiv id."""
+    if action is None or not p.arxiv_id or not _ARXIV_TARGET.fullmatch(p.arxiv_id):
+        return ()
+    return tuple(Link(label, action(kind, p.arxiv_id)) for kind, label in LIKE_LABELS.items())
 
 
 def _links(p: Paper) -> list[Link]:
@@ -270,6 +284,9 @@ def _reasons(item: Item) -> tuple[str, ...]:
             since = _iso_day(r.area)
             votes = "upvote" if r.value == "1" else "upvotes"
             reasons.append(f"Rising: +{r.value} {votes}" + (f" since {since}" if since else ""))
+        elif r.kind == "recommended":
+            liked = snippet_text(r.value or r.area, LIKED_TITLE_CHARS)
+            reasons.append(f"Recommended: like “{liked}”" if liked else "Recommended for you")
     return tuple(one_line(r) for r in reasons)
 
 

@@ -19,6 +19,8 @@ PREHEADER_MAX = 150
 _TITLES = {"daily": "Daily Papers", "weekly": "Weekly Papers", "instant": "Paper alert"}
 _MINE = ("authors", "keywords")  # the sections of papers the subscriber asked for
 _PERIODS = {"daily": "today", "weekly": "this week"}
+# How a digest of none of the subscriber's own papers leads, by its top paper's reason.
+_LEADS = {"rising": "Rising: ", "recommended": "Recommended: "}
 
 
 def subject(digest: Digest) -> str:
@@ -32,8 +34,8 @@ def subject(digest: Digest) -> str:
     counts = _counts(digest)
     tail = f" · {counts} · {brand}" if sub.cadence != "instant" or len(mine) > 1 else (
         f" · {brand}")
-    lead = _lead(top) if mine else (
-        "Rising: " if any(r.kind == "rising" for r in top.reasons) else "Trending: ")
+    lead = _lead(top) if mine else _LEADS.get(top.reasons[0].kind if top.reasons else "",
+                                              "Trending: ")
     return _fit(lead + _cut(_title(top), SUBJECT_MAX - len(lead) - len(tail)) + tail)
 
 
@@ -57,10 +59,11 @@ def _items(digest: Digest, names: tuple[str, ...]) -> list[Item]:
 
 
 def _counts(digest: Digest) -> str:
-    """``8 for you, 5 trending, 3 rising``: the subscriber's own papers apart."""
+    """``8 for you, 5 trending, 3 rising, 3 recommended``: the subscriber's own papers
+    apart."""
     parts = []
     for names, label in ((_MINE, "for you"), (("trending",), "trending"),
-                         (("rising",), "rising")):
+                         (("rising",), "rising"), (("recommended",), "recommended")):
         n = len(_items(digest, names))
         if n:
             parts.append(f"{n} {label}")

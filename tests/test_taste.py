@@ -1,0 +1,220 @@
+"""Taste: "Recommended for you" on real Hugging Face daily papers (tests/data/hf-daily,
+170 papers of seven days of 2026), and the "more / less like this" links of the cards.
+
+The topic of these tests is a word: papers whose title or abstract says "video" (31 of
+the 170). A subscriber who likes three papers with "video" in the title should get
+recommendations that are mostly about video too (a sixth of the papers are).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from digest.config import check_subscriber
+from digest.deliver import MailSettings
+from digest.deliver.message import Envelope
+from digest.deliver.tokens import Tokens
+from digest.model import History, Paper, Reason, Subscriber
+from digest.plan import build_digests, plan_due, taste
+from digest.rank import plan_digests
+from digest.render import render_digest
+from digest.store import Store
+from tests.conftest import DATA
+from tests.test_rank import ingest
+from tests.test_web import SECRET, Site, site  # noqa: F401  (the site fixture)
+
+NOW = datetime(2026, 8, 22, 9, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def stored(tmp_path_factory: pytest.TempPathFactory) -> Store:
+    store = Store(f"sqlite:///{tmp_path_factory.mktemp('taste') / 'd.db'}")
+    ingest(store, DATA / "hf-daily", now=NOW - timedelta(hours=1))
+    return store
+
+
+def about_video(p: Paper) -> bool:
+    return "video" in f"{p.title} {p.abstract}".lower()
+
+
+def liker(store: Store, likes: int = 3, **settings: Any) -> Subscriber:
+    liked = [p.arxiv_id or "" for p in store.papers() if "video" in p.title.lower()][:likes]
+    return Subscriber("v@example.org", trending=0, rising=0, max_age_days=3650,
+                      likes=tuple(liked), **settings)
+
+
+def test_a_subscriber_who_likes_a_topic_gets_more_of_it(stored: Store) -> None:
+    sub = liker(stored, recommended=5)
+    (digest,) = build_digests(stored, [sub], NOW)
+    items = [it for s in digest.sections if s.name == "recommended" for it in s.items]
+    assert len(items) == 5 and digest.count("recommended") == len(digest.items)
+    assert sum(about_video(it.paper) for it in items) >= 4, [it.paper.title for it in items]
+    titles = {p.arxiv_id: p.title for p in stored.papers()}
+    for it in items:
+        assert it.paper.arxiv_id not in sub.likes
+        (why,) = it.reasons
+        assert why.kind == "recommended" and why.area in sub.likes
+        assert why.value == titles[why.area]  # the liked paper it is most like
+    again = build_digests(stored, [sub], NOW)[0]
+    assert again == digest  # a fixed seed: the same every time
+
+
+def test_three_likes_or_no_section(stored: Store) -> None:
+    two = liker(stored, likes=2)
+    unknown = replace(two, likes=(*two.likes, "2601.99999"))  # not stored: does not count
+    off = replace(liker(stored), recommended=0)
+    for sub in (two, unknown, off, replace(two, likes=())):
+        (digest,) = build_digests(stored, [sub], NOW)
+        assert digest.count("recommended") == 0, sub
+    (default,) = build_digests(stored, [liker(stored)], NOW)
+    assert digest.count("recommended") == 0 and default.count("recommended") == 3  # default
+
+
+def test_sent_disliked_and_other_sections_papers_are_not_recommended(stored: Store) -> None:
+    papers = stored.papers()
+    index = taste(stored, NOW)
+    sub = liker(stored, recommended=5)
+    (first,) = plan_digests([sub], papers, {}, NOW, (), index)
+    top = [it.paper for it in first.items]
+    sent = History(sent=frozenset({top[0].id}))  # type: ignore[arg-type]
+    disliked = replace(sub, dislikes=(top[1].arxiv_id or "",))
+    (after,) = plan_digests([disliked], papers, {sub.email: sent}, NOW, (), index)
+    shown = [it.paper.arxiv_id for it in after.items]
+    assert top[0].arxiv_id not in shown and top[1].arxiv_id not in shown and len(shown) == 5
+    # A paper in an earlier section is not recommended again; the digest holds max_papers.
+    keyed = replace(sub, keywords=(top[2].title,), max_papers=3)
+    (mixed,) = plan_digests([keyed], papers, {}, NOW, (), index)
+    assert [s.name for s in mixed.sections if s.items] == ["keywords", "recommended"]
+    assert len(mixed.items) == 3 and len({it.paper.id for it in mixed.items}) == 3
+
+
+def test_the_section_round_trips_through_the_outbox(stored: Store, tmp_path: Path) -> None:
+    store = Store(f"sqlite:///{tmp_path / 'd.db'}")
+    ingest(store, DATA / "hf-daily", now=NOW - timedelta(hours=1))
+    likes = list(liker(store).likes)
+    store.put_subscriber({"email": "v@example.org", "cadence": "daily", "send_at": "08:00",
+                          "max_age_days": 3650, "trending": 0, "rising": 0, "likes": likes},
+                         NOW - timedelta(days=1))
+    plans, _ = plan_due(store, NOW)
+    (entry,) = store.claim(NOW, timedelta(minutes=10), 10)
+    recommended = dict(entry.sections)["recommended"]
+    assert len(recommended) == 3 == plans[0].digest.count("recommended")
+    planned = [(it.paper.id, it.reasons) for it in plans[0].digest.items]
+    assert list(recommended) == planned
+    assert all(r.kind == "recommended" and r.area in likes for _, (r,) in recommended)
+    assert Reason.decode(Reason.recommended("A title", "2604.1").encode()) == Reason(
+        "recommended", "A title", "2604.1")
+
+
+def mail(store: Store, sub: Subscriber) -> tuple[str, str]:
+    (digest,) = build_digests(store, [sub], NOW)
+    settings = MailSettings(Envelope.parse("D <d@example.org>", "Paper Digest"),
+                            "https://papers.example.org")
+    rendered = render_digest(digest, settings.links(Tokens("secret"), sub))
+    return rendered.text, rendered.html
+
+
+def test_recommended_cards_in_the_mail(stored: Store) -> None:
+    sub = liker(stored, ref="AbCdEfGhIjKl", managed="db")
+    text, html = mail(stored, sub)
+    assert "== Recommended for you ==" in text and "3 papers recommended" in text
+    assert "Recommended: like “" in text
+    assert text.count("More like this: https://papers.example.org/l/") == 3
+    assert text.count("Less like this: https://papers.example.org/d/") == 3
+    assert ">More like this</a>" in html and ">Less like this</a>" in html
+    file_managed = replace(sub, managed="file")
+    text, html = mail(stored, file_managed)
+    assert "Recommended: like “" in text and "like this" not in text + html
+
+
+def test_every_card_of_a_short_digest_has_like_links_a_long_one_on_recommendations(
+        stored: Store) -> None:
+    sub = Subscriber("a@example.org", max_papers=10, trending=10, max_age_days=3650,
+                     ref="AbCdEfGhIjKl", managed="db")
+    text, _ = mail(stored, sub)
+    assert text.count("More like this: ") == text.count("Less like this: ") == 10
+    long = replace(liker(stored), max_papers=30, trending=27, ref="AbCdEfGhIjKl",
+                   managed="db")
+    text, html = mail(stored, long)
+    assert text.count("More like this: ") == text.count("Less like this: ") == 3
+    assert len(html.encode()) < 100_000
+
+
+def test_likes_in_the_settings_are_checked() -> None:
+    good, problems = check_subscriber({"email": "a@example.org", "recommended": 5,
+                                       "likes": ["2604.07429", "arXiv:2604.07429v2",
+                                                 "hep-th/9901001"], "dislikes": []})
+    assert good is not None and not problems
+    bad, problems = check_subscriber({"email": "a@example.org", "recommended": 21,
+                                      "likes": ["flow matching"]})
+    assert bad is None and problems == {
+        "recommended": "recommended: Input should be less than or equal to 20",
+        "likes": "likes: 'flow matching' is not an arXiv id; write it as on arXiv, e.g. "
+                 "\"2604.01234\""}
+
+
+def test_a_likes_number_in_yaml_is_a_clean_error(run: Any, tmp_path: Path) -> None:
+    config = tmp_path / "subs.yaml"
+    config.write_text("subscribers:\n  - email: a@example.org\n"
+                      "    likes: [2604.01230]\n", encoding="utf-8")
+    result = run("check", "--config", str(config))
+    assert result.exit_code == 1
+    assert result.output == (
+        f"Error: {config}:3: subscriber a@example.org: 2604.01230 is read by YAML as a "
+        "number (and 2604.01230 as 2604.0123); write arXiv ids in quotes: \"2604.01230\"\n")
+
+
+def test_like_links_record_for_their_own_subscriber_only(site: Site) -> None:  # noqa: F811
+    store = Store(site.db_url)
+    for email in ("lu@example.org", "mo@example.org"):
+        store.put_subscriber({"email": email, "likes": ["2604.14148"]}, NOW)
+    lu, mo = site.record("lu@example.org"), site.record("mo@example.org")
+    tokens = Tokens(SECRET)
+    card = tokens.make("card", lu.ref)
+    web = site.client()
+    for url in (f"/l/{card}?t=2604.07429", f"/d/{card}?t=2604.07429"):
+        page = web.get(url)
+        assert page.status_code == 200 and '<form method="post"' in page.text
+        assert "?t=2604.07429" in page.text
+    assert site.record("lu@example.org") == lu  # a GET changes nothing
+    done = web.post(f"/l/{card}?t=2604.07429")
+    assert done.status_code == 200 and "Noted: more papers like arXiv 2604.07429" in done.text
+    assert web.post(f"/l/{card}?t=2604.07429").status_code == 200  # again: the same
+    after = site.record("lu@example.org").subscriber
+    assert (after.likes, after.dislikes) == (("2604.14148", "2604.07429"), ())
+    assert web.post(f"/d/{card}?t=2604.14148").status_code == 200  # the latest word wins
+    after = site.record("lu@example.org").subscriber
+    assert (after.likes, after.dislikes) == (("2604.07429",), ("2604.14148",))
+    assert site.record("mo@example.org") == mo  # Lu's token acts for Lu only
+    for bad in (f"/l/{card}", f"/l/{tokens.make('manage', mo.ref)}?t=2604.07429",
+                f"/l/{Tokens('other').make('card', mo.ref)}?t=2604.07429",
+                f"/d/{card[:-2]}xx?t=2604.07429"):
+        assert web.post(bad).status_code == 400, bad
+    assert web.post(f"/l/{card}?t=not-an-id").status_code == 400
+    assert site.record("mo@example.org") == mo
+    assert site.record("lu@example.org").subscriber.likes == ("2604.07429",)
+    ada = site.record("ada@example.org")  # managed by subscriptions.yaml
+    assert web.post(f"/l/{tokens.make('card', ada.ref)}?t=2604.07429").status_code == 409
+    assert site.record("ada@example.org") == ada
+
+
+def test_likes_survive_export_and_import(run: Any, mail_env: dict[str, str], db_url: str,
+                                         tmp_path: Path) -> None:
+    prefs = {"email": "lu@example.org", "recommended": 4, "likes": ["2604.07429"],
+             "dislikes": ["2604.14148"]}
+    Store(db_url).put_subscriber(prefs, NOW)
+    exported = run("subscribers", "export", env=mail_env)
+    assert exported.exit_code == 0, exported.output
+    assert "2604.07429" in exported.stdout and "2604.14148" in exported.stdout
+    dump = tmp_path / "subscribers.yaml"
+    dump.write_text(exported.stdout, encoding="utf-8")
+    Store(db_url).put_subscriber({**prefs, "likes": [], "dislikes": []}, NOW)
+    imported = run("subscribers", "import", str(dump), env=mail_env)
+    assert imported.exit_code == 0, imported.output
+    lu = Store(db_url).record(email="lu@example.org").subscriber  # type: ignore[union-attr]
+    assert (lu.likes, lu.dislikes, lu.recommended) == (("2604.07429",), ("2604.14148",), 4)
