@@ -79,16 +79,16 @@ def test_sent_disliked_and_other_sections_papers_are_not_recommended(stored: Sto
     papers = stored.papers()
     index = taste(stored, NOW)
     sub = liker(stored, recommended=5)
-    (first,) = plan_digests([sub], papers, {}, NOW, (), index)
+    (first,) = plan_digests([sub], papers, {}, NOW, taste=index)
     top = [it.paper for it in first.items]
     sent = History(sent=frozenset({top[0].id}))  # type: ignore[arg-type]
     disliked = replace(sub, dislikes=(top[1].arxiv_id or "",))
-    (after,) = plan_digests([disliked], papers, {sub.email: sent}, NOW, (), index)
+    (after,) = plan_digests([disliked], papers, {sub.email: sent}, NOW, taste=index)
     shown = [it.paper.arxiv_id for it in after.items]
     assert top[0].arxiv_id not in shown and top[1].arxiv_id not in shown and len(shown) == 5
     # A paper in an earlier section is not recommended again; the digest holds max_papers.
     keyed = replace(sub, keywords=(top[2].title,), max_papers=3)
-    (mixed,) = plan_digests([keyed], papers, {}, NOW, (), index)
+    (mixed,) = plan_digests([keyed], papers, {}, NOW, taste=index)
     assert [s.name for s in mixed.sections if s.items] == ["keywords", "recommended"]
     assert len(mixed.items) == 3 and len({it.paper.id for it in mixed.items}) == 3
 
