@@ -3,6 +3,9 @@ every fault is handled."""
 
 from __future__ import annotations
 
+import email
+import email.policy
+import json
 import re
 from datetime import timedelta
 from pathlib import Path
@@ -10,7 +13,9 @@ from typing import Any
 
 import pytest
 
+from digest.deliver.message import _header
 from digest.store import Store
+from tests.conftest import DATA
 from tests.mailing import NOW, many_subscribers, outbox, send
 from tests.smtpserver import Greeter, SmtpServer, TlsFiles, free_port
 
@@ -268,3 +273,20 @@ def test_client_limit_forgets_the_least_recent_clients_and_still_limits() -> Non
         assert limit.allow(other)
     assert len(limit.seen) == 3 and "a" not in limit.seen
     assert limit.allow("d") and not limit.allow("d")  # a new client is still limited
+
+
+def test_subjects_of_real_titles_arrive_as_they_were_written() -> None:
+    """Every subject made of a real title, with the "·" and "…" every subject has, comes
+    out of a mail reader's RFC 2047 decoding exactly as written, in lines of at most 78
+    columns (Python 3.11's own folding split "trending" into "trendi ng" in 21 of these)."""
+    titles = [item["paper"]["title"] for path in sorted((DATA / "hf-daily").glob("*.json"))
+              for item in json.loads(path.read_text())]
+    assert len(titles) > 150
+    for title in titles:
+        for subject in (f"Jiacheng Sun: {title} · 14 for you, 5 trending · Weekly Papers",
+                        f"“attention sink”: {title}… · 3 rising · Daily Papers"):
+            subject = subject[:120]
+            raw = _header("Subject", subject)
+            assert all(len(line) <= 78 for line in raw.split(b"\r\n")), raw
+            parsed = email.message_from_bytes(raw + b"\r\n", policy=email.policy.default)
+            assert str(parsed["Subject"]) == subject

@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 from email.errors import HeaderParseError
+from email.header import Header
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import SMTP
@@ -104,10 +105,15 @@ _SAFE_HEADER = re.compile(r"[ -~]*")
 
 
 def _header(name: str, value: str | Address) -> bytes:
-    """One header field: plain ASCII folded at spaces to 78 columns where it can be, and
-    anything else encoded and folded by the SMTP policy."""
+    """One header field: plain ASCII folded at spaces to 78 columns where it can be; other
+    text (a subject with "·" or a title's accents) as whole RFC 2047 encoded words, and an
+    address encoded and folded by the SMTP policy. (Python 3.11's folder can split a word
+    across two encoded words with a space between them: "trendi ng".)"""
     text = str(value)
     if not _SAFE_HEADER.fullmatch(text):
+        if isinstance(value, str):
+            encoded = Header(text, "utf-8", header_name=name).encode(linesep="\r\n")
+            return f"{name}: {encoded}\r\n".encode("ascii")
         return SMTP.fold_binary(name, SMTP.header_factory(name, value))
     lines = [f"{name}:"]
     for word in text.split(" "):
