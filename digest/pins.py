@@ -142,8 +142,13 @@ def note(name: str) -> str:
     return f"several people publish as {name}; pin the one you mean"
 
 
+_OWNER = "\0profile"  # what the papers a profile credits to the name share
+
+
 def _groups(papers: Sequence[Paper], key: str) -> list[list[int]]:
-    """Paper positions in connected groups: joined when they share a co-author."""
+    """Paper positions in connected groups: joined when they share a co-author, or when a
+    profile credits them to the name (a profile's owner is one person, whoever their
+    co-authors were: two namesakes with profiles both read are taken as one)."""
     parent = list(range(len(papers)))
 
     def root(i: int) -> int:
@@ -154,7 +159,8 @@ def _groups(papers: Sequence[Paper], key: str) -> list[list[int]]:
 
     first: dict[str, int] = {}
     for i, paper in enumerate(papers):
-        for other in _others(paper, key):
+        owned = [_OWNER] if key in {name_key(c) for c in paper.credited} else []
+        for other in [*_others(paper, key), *owned]:
             j = first.setdefault(other, i)
             parent[root(i)] = root(j)
     groups: dict[int, list[int]] = {}

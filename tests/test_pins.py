@@ -195,6 +195,20 @@ def test_groups_of_a_name_by_shared_coauthors(db_url: str) -> None:
     assert len(candidates("Ada", papers)) == 1
 
 
+def test_a_profile_owner_is_one_person_whoever_their_coauthors(db_url: str) -> None:
+    """Seed 002 credits 39 papers to Jiacheng Sun, in groups of co-authors that share
+    nobody: still one person, the profile's owner (no note)."""
+    store = Store(db_url)
+    ingest(store, PROFILE_002)
+    papers = [p for p in store.papers() if "Jiacheng Sun" in p.all_authors]
+    assert len(papers) == 39
+    found = candidates("Jiacheng Sun", papers)
+    assert len(found) == 1 and found[0].describe().startswith("39 papers with ")
+    sub = Subscriber("grace@example.org", authors=("Jiacheng Sun",), max_age_days=3650)
+    (digest,) = build_digests(store, [sub], SEEN)
+    assert digest.notes == ()
+
+
 def test_the_digest_notes_an_ambiguous_unpinned_name(db_url: str) -> None:
     store = two_wei_wangs(db_url)
     sub = Subscriber("ada@example.org", authors=("Wei Wang", "Ada"), max_age_days=3650)
