@@ -272,7 +272,7 @@ def create_app(store: Store, tokens: Tokens, clock: Callable[[], datetime],
         return subscribe_page(request)
 
     async def subscribe(request: Request) -> Response:
-        if request.method == "GET":
+        if request.method in ("GET", "HEAD"):  # HEAD: as GET, never a change
             return subscribe_page(request)
         client = request.client.host if request.client else "-"
         if not limit.allow(client):
@@ -332,7 +332,7 @@ def create_app(store: Store, tokens: Tokens, clock: Callable[[], datetime],
             return message("This link is not valid", "The confirmation link is incomplete, "
                            f"was changed, or is older than {defaults.CONFIRM_HOURS} hours. "
                            "Subscribe again to get a new one; nothing was changed.", 400)
-        if request.method == "GET":
+        if request.method in ("GET", "HEAD"):  # HEAD: as GET, never a change
             return page("confirm", record=found, action=request.url.path)
         await call(store.confirm, found.ref, clock())
         return page("action", record=found, title="You are subscribed", done=True,
@@ -348,7 +348,7 @@ def create_app(store: Store, tokens: Tokens, clock: Callable[[], datetime],
         if found is None:
             return bad_link()
         record, _ = found
-        if request.method == "GET":
+        if request.method in ("GET", "HEAD"):  # HEAD: as GET, never a change
             return await manage_page(record, request.url.path)
         form = await request.form(max_files=0, max_fields=30, max_part_size=64 * 1024)
         do = str(form.get("do", ""))
@@ -422,7 +422,7 @@ def create_app(store: Store, tokens: Tokens, clock: Callable[[], datetime],
         if found is None:
             return bad_link()
         record, _ = found
-        if request.method == "GET":
+        if request.method in ("GET", "HEAD"):  # HEAD: as GET, never a change
             return page("action", record=record, title="Unsubscribe?", button="Unsubscribe",
                         text=f"{record.subscriber.email} will get no more digests or alerts "
                         f"from {name}.", action=request.url.path)
@@ -452,7 +452,7 @@ def create_app(store: Store, tokens: Tokens, clock: Callable[[], datetime],
                 return message("Managed by the digest's admin", "Your subscription is kept "
                                "in the digest's configuration file; ask whoever runs it to "
                                "change what you follow. Nothing was changed.", 409)
-            if request.method == "GET":
+            if request.method in ("GET", "HEAD"):  # HEAD: as GET, never a change
                 return page("action", record=record, title=ask, button=button,
                             text="This changes what your next digests hold.",
                             action=request.url.path + (f"?t={quote_plus(target)}" if

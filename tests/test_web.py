@@ -309,6 +309,9 @@ def test_gets_change_nothing(site: Site) -> None:
                 f"/m/{tokens.make('mute', ref, 'diffusion')}"):
         page = web.get(url)
         assert page.status_code == 200 and '<form method="post"' in page.text
+        # Link checkers and mail scanners send HEAD: answered as GET, changing nothing.
+        head = web.head(url)
+        assert head.status_code == 200 and head.content == b"", (url, head.status_code)
     assert site.record("max@example.org") == before
 
 
