@@ -77,8 +77,8 @@ LOCK_WAIT = 5.0
 RETRY_AFTER = 30
 MAX_LINES = 100  # authors, keywords, exclusions, categories: at most this many each
 MAX_LINE = 200  # characters per entry
-LIST_FIELDS = ("authors", "keywords", "exclude", "categories")
-TEXTAREAS = ("authors", "keywords", "exclude")  # one entry a line
+LIST_FIELDS = ("authors", "keywords", "exclude", "categories", "likes")
+TEXTAREAS = ("authors", "keywords", "exclude", "likes")  # one entry a line
 
 
 class SecurityHeaders:
@@ -362,7 +362,7 @@ def create_app(store: Store, tokens: Tokens, clock: Callable[[], datetime],
                                "kept in the digest's configuration file; ask whoever runs "
                                "it to change what you follow. Nothing was changed.", 409)
             prefs, shown = read_prefs(form, record.prefs, (
-                "name", "authors", "keywords", "exclude", "categories", "cadence", "day",
+                "name", "authors", "keywords", "exclude", "categories", "likes", "cadence", "day",
                 "send_at", "timezone", "max_papers", "trending", "rising"),
                 cadences=("daily", "weekly", "instant"))
             if prefs is None:

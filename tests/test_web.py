@@ -119,13 +119,20 @@ def test_the_whole_flow(site: Site, run: Any) -> None:
         "do": "save", "name": "Carol", "authors": "Maojiang Su\nJiacheng Sun",
         "keywords": "diffusion transformer", "exclude": "", "categories": "",
         "cadence": "weekly", "day": "friday", "send_at": "07:30",
-        "timezone": "America/New_York", "max_papers": "10", "trending": "on"})
+        "timezone": "America/New_York", "max_papers": "10", "trending": "on",
+        "likes": "2604.14148\n2603.08708"})
     assert saved.status_code == 200 and "Saved." in saved.text
     carol = site.record("carol@example.org").subscriber
     assert (carol.cadence, carol.day, carol.send_at, carol.timezone, carol.max_papers) == (
         "weekly", "friday", "07:30", "America/New_York", 10)
     assert carol.authors == ("Maojiang Su", "Jiacheng Sun")
     assert (carol.trending, carol.rising) == (5, 0)  # the rising box was left unchecked
+    assert carol.likes == ("2604.14148", "2603.08708")
+    assert "2604.14148\n2603.08708</textarea>" in web.get(manage).text
+    refused = web.post(manage, data={"do": "save", "name": "Carol", "authors": "Maojiang Su",
+                                     "cadence": "weekly", "day": "friday", "send_at": "07:30",
+                                     "max_papers": "10", "likes": "not an id"})
+    assert refused.status_code == 400 and site.record("carol@example.org").subscriber == carol
     preview = run("preview", "carol@example.org", "--now", NOW.isoformat(), env=site.env)
     assert preview.exit_code == 0 and "Weekly Papers for Carol" in preview.stdout
     assert "Jiacheng Sun" in preview.stdout  # his papers are in now
