@@ -165,8 +165,10 @@ def test_the_message_builder_says_what_email_message_said(name: str, subject: st
     want = message_from_bytes(old_message(rendered, name, "zoe@example.org").as_bytes(),
                               policy=policy.default)
     assert isinstance(got, EmailMessage) and isinstance(want, EmailMessage)
-    for header in ("To", "Subject"):
-        assert str(got[header]) == str(want[header])
+    assert str(got["To"]) == str(want["To"])
+    # The subject as written: email.message's own folding loses the space of "flow
+    # matching" here (Python 3.11), which is why subjects are encoded as whole words now.
+    assert str(got["Subject"]) == subject
     assert got["Message-ID"] == "<digest-1@example.org>"
     assert got["List-Unsubscribe"].startswith("<https://digest.example.org/unsubscribe/ttt")
     assert got.get_content_type() == "multipart/alternative"
