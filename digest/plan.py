@@ -94,14 +94,15 @@ class NameNote:
 def check_names(store: Store, subscribers: Sequence[Subscriber]) -> list[NameNote]:
     """Notes on the followed names of ``subscribers``, in their order."""
     notes: list[NameNote] = []
-    unpinned = {name_key(n) for s in subscribers for n in s.authors if s.pin(n) is None}
-    found = {k: candidates(k, papers) for k, papers in store.papers_carrying(unpinned).items()}
+    names = Notes(store)
+    names.load(subscribers)
     known = store.known_papers(person_key(p) for s in subscribers for p in s.pins)
     for sub in subscribers:
         for name in dict.fromkeys(sub.authors):
             pin = sub.pin(name)
-            if pin is None and ambiguous(found[name_key(name)]):
-                notes.append(NameNote(sub, name, note(name), tuple(found[name_key(name)])))
+            people = names.people(name) if pin is None else ()
+            if ambiguous(people):
+                notes.append(NameNote(sub, name, note(name), people))
             elif pin is not None and pin.profile and not known[person_key(pin)]:
                 notes.append(NameNote(sub, name, f"{name} is pinned to the profile "
                              f"{pin.profile}, but the database has no papers it credits to "
@@ -126,12 +127,15 @@ class Notes:
             for key, papers in self.store.papers_carrying(missing).items():
                 self._found[key] = tuple(candidates(key, papers))
 
+    def people(self, name: str) -> tuple[Candidate, ...]:
+        """The groups of papers behind a followed name that ``load`` looked up."""
+        return self._found[name_key(name)]
+
     def ambiguous(self, sub: Subscriber) -> list[tuple[str, tuple[Candidate, ...]]]:
         """``sub``'s unpinned followed names that are several people, with the people."""
         self.load([sub])
         unpinned = [name for name in dict.fromkeys(sub.authors) if sub.pin(name) is None]
-        return [(n, self._found[name_key(n)]) for n in unpinned
-                if ambiguous(self._found[name_key(n)])]
+        return [(n, self.people(n)) for n in unpinned if ambiguous(self.people(n))]
 
     def of(self, sub: Subscriber) -> tuple[str, ...]:
         """``sub``'s notes, in the order they follow the names."""

@@ -128,13 +128,11 @@ class Ranking:
         self._order = [0] * len(self.papers)
         for rank, pos in enumerate(by_order):
             self._order[pos] = rank
-        self._trending = sorted(range(len(self.papers)), key=lambda i: (
-            -trending_score(self.papers[i], today), self._order[i]))
         # Only a paper with votes or a score is trending: one with neither never is.
-        self._signal = [trending_score(p, today) > 0 for p in self.papers]
-        self._trend_rank = [0] * len(self.papers)
-        for rank, pos in enumerate(self._trending):
-            self._trend_rank[pos] = rank
+        scores = [trending_score(p, today) for p in self.papers]
+        self._trending = sorted((i for i, score in enumerate(scores) if score > 0),
+                                key=lambda i: (-scores[i], self._order[i]))
+        self._trend_rank = {pos: rank for rank, pos in enumerate(self._trending)}
         self._pos = {p.id: pos for pos, p in enumerate(self.papers) if p.id is not None}
         self._rising = [(at, Reason.rising(m.gain, m.since.date())) for m in rising
                         if (at := self._pos.get(m.paper_id)) is not None]
@@ -180,11 +178,11 @@ class Ranking:
     def _unmatched(self, sub: Subscriber, history: History, allowed: Callable[[int], bool],
                    seen: set[int], room: int) -> list[Section]:
         """The trending and rising sections: papers that matched nothing, in ``room``."""
-        trending = self._take(((pos, TRENDING) for pos in self._candidates(sub, history)
-                               if self._signal[pos]),
+        trending = self._take(((pos, TRENDING) for pos in self._candidates(sub, history)),
                               min(room, sub.trending), seen, history, allowed)
         oldest = self.now.date() - timedelta(days=sub.age_limit_days)
-        young = ((pos, why) for pos, why in self._rising if self._appeared[pos] >= oldest)
+        young = ((pos, reason) for pos, reason in self._rising
+                 if self._appeared[pos] >= oldest)
         rising = self._take(young, min(room - len(trending), sub.rising),
                             seen | {pos for pos, _ in trending}, history, allowed)
         taken = seen | {pos for pos, _ in (*trending, *rising)}
@@ -229,7 +227,7 @@ class Ranking:
         return taken
 
     def _items(self, taken: Iterable[tuple[int, Reason]]) -> Iterator[Item]:
-        return (Item(self.papers[pos], (why,)) for pos, why in taken)
+        return (Item(self.papers[pos], (reason,)) for pos, reason in taken)
 
     def _taste_pool(self, age_limit_days: int) -> list[tuple[int, int]]:
         """(position, index row) of the indexed papers young enough, once per age limit."""
@@ -295,6 +293,7 @@ class Ranking:
         oldest = self.now.date() - timedelta(days=sub.age_limit_days)
         cut = history.last_digest_at
         owed = sorted((pos for pid in history.owed if (pos := self._pos.get(pid)) is not None
+                       and pos in self._trend_rank  # trending at all
                        and self._appeared[pos] >= oldest  # and not in the pool already:
                        and cut is not None and self.papers[pos].first_seen <= cut),  # type: ignore[operator]
                       key=self._trend_rank.__getitem__)

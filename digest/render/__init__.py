@@ -37,7 +37,7 @@ from digest.render.cards import (
     Segment,
     card,
 )
-from digest.render.subject import one_line, preheader, subject
+from digest.render.subject import TITLES, one_line, preheader, subject
 from digest.text import name_key
 
 __all__ = [
@@ -58,7 +58,6 @@ _CLASS = re.compile(r' class="([\w -]*)"')
 _INLINER = css_inline.CSSInliner(minify_css=True, load_remote_stylesheets=False)
 _CSS_COMMENT = re.compile(r"/\*.*?\*/", re.DOTALL)
 _CSS_CLASS = re.compile(r"\.([A-Za-z_][\w-]*)")
-_TITLES = {"daily": "Daily Papers", "weekly": "Weekly Papers", "instant": "Paper alert"}
 # What follows the preheader: spaces that keep inboxes from showing the mail's first
 # lines after it (a joiner and a no-break space, as mail templates use).
 _PREHEADER_FILL = "\u200c\xa0" * 40
@@ -529,7 +528,7 @@ def _frame_values(digest: Digest, links: Links, digest_name: str) -> dict[str, o
         "subject": subject(digest),
         "preheader": preheader(digest),
         "digest_name": one_line(digest_name),
-        "title": _TITLES.get(sub.cadence, "Papers"),
+        "title": TITLES.get(sub.cadence, "Papers"),
         "who": one_line(sub.name) or sub.email.split("@")[0],
         "email": sub.email,
         "period": period_label(digest),

@@ -282,8 +282,8 @@ def _reasons(item: Item) -> tuple[str, ...]:
     for r in item.reasons:
         if r.kind == "rising" and r.value.isdigit():
             since = _iso_day(r.area)
-            votes = "upvote" if r.value == "1" else "upvotes"
-            reasons.append(f"Rising: +{r.value} {votes}" + (f" since {since}" if since else ""))
+            reasons.append(f"Rising: +{plural(int(r.value), 'upvote')}"
+                           + (f" since {since}" if since else ""))
         elif r.kind == "recommended":
             liked = snippet_text(r.value or r.area, LIKED_TITLE_CHARS)
             reasons.append(f"Recommended: like “{liked}”" if liked else "Recommended for you")

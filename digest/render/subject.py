@@ -16,7 +16,8 @@ __all__ = ["one_line", "preheader", "subject"]
 
 SUBJECT_MAX = 120
 PREHEADER_MAX = 150
-_TITLES = {"daily": "Daily Papers", "weekly": "Weekly Papers", "instant": "Paper alert"}
+# The digest's title by cadence: the subject's brand and the mail's headline.
+TITLES = {"daily": "Daily Papers", "weekly": "Weekly Papers", "instant": "Paper alert"}
 _MINE = ("authors", "keywords")  # the sections of papers the subscriber asked for
 _PERIODS = {"daily": "today", "weekly": "this week"}
 # How a digest of none of the subscriber's own papers leads, by its top paper's reason.
@@ -26,7 +27,7 @@ _LEADS = {"rising": "Rising: ", "recommended": "Recommended: "}
 def subject(digest: Digest) -> str:
     """One header-safe line of at most 120 characters."""
     sub = digest.subscriber
-    brand = _TITLES.get(sub.cadence, "Papers")
+    brand = TITLES.get(sub.cadence, "Papers")
     if not digest.items:
         return _fit(f"Nothing new {_PERIODS.get(sub.cadence, 'this time')} · {brand}")
     mine = _items(digest, _MINE)
