@@ -39,7 +39,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from digest import defaults
 from digest.config import WEEKDAYS, check_subscriber
-from digest.deliver import ACTION_PATHS, TASTE_PATHS, MailSettings
+from digest.deliver import CARD_PATHS, TASTE_PATHS, MailSettings
 from digest.deliver.message import build_notice
 from digest.deliver.tokens import ACTIONS, Tokens
 from digest.deliver.transport import Transport
@@ -130,6 +130,12 @@ class Form:
 
     values: dict[str, str]
     problems: dict[str, str]
+
+
+def _reading(request: Request) -> bool:
+    """Whether a request only reads: GET, or HEAD (link checkers and mail scanners send
+    it), which is answered as GET and never changes anything."""
+    return request.method in ("GET", "HEAD")
 
 
 def lines(text: str) -> list[str]:
@@ -272,7 +278,7 @@ def create_app(store: Store, tokens: Tokens, clock: Callable[[], datetime],
         return subscribe_page(request)
 
     async def subscribe(request: Request) -> Response:
-        if request.method in ("GET", "HEAD"):  # HEAD: as GET, never a change
+        if _reading(request):
             return subscribe_page(request)
         client = request.client.host if request.client else "-"
         if not limit.allow(client):
@@ -332,7 +338,7 @@ def create_app(store: Store, tokens: Tokens, clock: Callable[[], datetime],
             return message("This link is not valid", "The confirmation link is incomplete, "
                            f"was changed, or is older than {defaults.CONFIRM_HOURS} hours. "
                            "Subscribe again to get a new one; nothing was changed.", 400)
-        if request.method in ("GET", "HEAD"):  # HEAD: as GET, never a change
+        if _reading(request):
             return page("confirm", record=found, action=request.url.path)
         await call(store.confirm, found.ref, clock())
         return page("action", record=found, title="You are subscribed", done=True,
@@ -348,7 +354,7 @@ def create_app(store: Store, tokens: Tokens, clock: Callable[[], datetime],
         if found is None:
             return bad_link()
         record, _ = found
-        if request.method in ("GET", "HEAD"):  # HEAD: as GET, never a change
+        if _reading(request):
             return await manage_page(record, request.url.path)
         form = await request.form(max_files=0, max_fields=30, max_part_size=64 * 1024)
         do = str(form.get("do", ""))
@@ -422,7 +428,7 @@ def create_app(store: Store, tokens: Tokens, clock: Callable[[], datetime],
         if found is None:
             return bad_link()
         record, _ = found
-        if request.method in ("GET", "HEAD"):  # HEAD: as GET, never a change
+        if _reading(request):
             return page("action", record=record, title="Unsubscribe?", button="Unsubscribe",
                         text=f"{record.subscriber.email} will get no more digests or alerts "
                         f"from {name}.", action=request.url.path)
@@ -452,7 +458,7 @@ def create_app(store: Store, tokens: Tokens, clock: Callable[[], datetime],
                 return message("Managed by the digest's admin", "Your subscription is kept "
                                "in the digest's configuration file; ask whoever runs it to "
                                "change what you follow. Nothing was changed.", 409)
-            if request.method in ("GET", "HEAD"):  # HEAD: as GET, never a change
+            if _reading(request):
                 return page("action", record=record, title=ask, button=button,
                             text="This changes what your next digests hold.",
                             action=request.url.path + (f"?t={quote_plus(target)}" if
@@ -507,7 +513,7 @@ def create_app(store: Store, tokens: Tokens, clock: Callable[[], datetime],
         Route("/manage/{token}", manage, methods=["GET", "POST"]),
         Route("/unsubscribe/{token}", unsubscribe, methods=["GET", "POST"]),
         *(Route(f"/{short}/{{token}}", follow_action(kind), methods=["GET", "POST"])
-          for kind, short in {**ACTION_PATHS, **TASTE_PATHS}.items()),
+          for kind, short in CARD_PATHS.items()),
         Route("/health", health, methods=["GET"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),

@@ -49,7 +49,7 @@ from digest.store import Store
 ACTION_PATHS = {"follow": "f", "unfollow": "u", "mute": "m"}
 # More / less like this (``digest.web``: they record a like or a dislike).
 TASTE_PATHS = {"like": "l", "dislike": "d"}
-_CARD_PATHS = {**ACTION_PATHS, **TASTE_PATHS}
+CARD_PATHS = {**ACTION_PATHS, **TASTE_PATHS}  # every link a card carries
 
 
 @dataclass(frozen=True)
@@ -88,7 +88,7 @@ class MailSettings:
         card = tokens.make("card", sub.ref)
 
         def action(kind: str, target: str) -> str:
-            return f"{self.base_url}/{_CARD_PATHS[kind]}/{card}?t={_target(target)}"
+            return f"{self.base_url}/{CARD_PATHS[kind]}/{card}?t={_target(target)}"
 
         return Links(unsubscribe, manage, action)
 
