@@ -27,7 +27,7 @@ const frame = document.getElementById('frame');
 frame.onload = () => {
   const doc = frame.contentDocument, width = frame.contentWindow.innerWidth;
   const titles = [...doc.querySelectorAll('a[style*="font-size:17px"]')].map(a => a.textContent);
-  const cards = doc.querySelectorAll('table[style*="border-radius:12px"]').length;
+  const cards = doc.querySelectorAll('table.card').length;
   const wide = [...doc.querySelectorAll('body *')].filter(
     e => e.getBoundingClientRect().right > width + 0.5).length;
   document.getElementById('probe').textContent = JSON.stringify(

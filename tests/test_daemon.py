@@ -66,7 +66,7 @@ def test_instant_alert_after_an_ingest(tmp_path: Path, db_url: str,
     alert = first["ada@example.org"]["Subject"]  # the top paper by a followed author leads
     assert alert.startswith("Jerry Yao-Chieh Hu: ") and alert.endswith(" · 5 for you · Paper alert")
     html = first["ada@example.org"].get_body(("html",)).get_content()
-    assert html.count("border-radius:12px") == 5 and "New for ada" in html
+    assert html.count('class="card"') == 5 and "New for ada" in html
     later = list(server.received[2:])
     assert [r.recipients[0] for r in later] == ["ada@example.org"]
     titles = later[0].message.get_body(("plain",)).get_content()

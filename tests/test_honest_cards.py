@@ -144,7 +144,7 @@ def test_the_images_setting_is_on_or_off(tmp_path: Path) -> None:
     off = runner.invoke(cli, args, env=env)
     on = runner.invoke(cli, args, env={**env, "DIGEST_IMAGES": "on"})
     assert off.exit_code == on.exit_code == 0, off.output + on.output
-    cards = on.stdout.count("border-radius:12px")
+    cards = on.stdout.count('class="card"')
     assert "<img" not in off.stdout and on.stdout.count("<img") == cards > 0
     bad = runner.invoke(cli, args, env={**env, "DIGEST_IMAGES": "sometimes"})
     assert bad.exit_code == 1
@@ -163,7 +163,7 @@ def test_fifty_papers_with_images_on_stay_under_100_kb_and_keep_every_paper(
     assert size <= 100_000 and shown == digest  # pictures went, papers stayed
     images = re.findall(r"<img [^>]*>", mail.html)
     assert 10 < len(images) < 50
-    first_cards = mail.html.split('border-radius:12px"')[1:len(images) + 1]
+    first_cards = mail.html.split('class="card"')[1:len(images) + 1]
     assert all("<img" in c for c in first_cards)  # the first cards keep theirs
     print(f"50 papers with images on: {size} bytes of HTML, {len(images)} thumbnails")
 

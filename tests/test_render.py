@@ -71,7 +71,7 @@ def test_html_has_one_card_per_paper_and_only_the_head_rules_in_a_style_block(
     sub = load_config(ROOT / "subscriptions.yaml").subscribers[0]
     (digest,) = build_digests(seeded, [sub], NOW)
     html = render_digest(digest, UNSUBSCRIBE).html
-    assert html.count("border-radius:12px") == len(digest.items) > 5
+    assert html.count('class="card"') == len(digest.items) > 5
     (block,) = re.findall(r"<style>(.*?)</style>", html, re.DOTALL)  # _style.css is inlined
     assert ".snippet" not in block and "@media (prefers-color-scheme:dark)" in block
     assert html.index("<style>") > html.index('<meta charset="utf-8">')
@@ -270,9 +270,10 @@ def test_fifty_real_papers_stay_under_100_kb(tmp_path: Path) -> None:
     digest, links = fifty_papers(tmp_path)
     html = render_digest(digest, links).html
     assert len(digest.items) == 50
-    assert html.count("border-radius:12px") == 50
+    assert html.count('class="card"') == 50
     assert html.count("https://papers.example.org/f/") >= 45  # follow the first author
     assert html.count(">Mute “model”<") == html.count(">Mute “agent”<") == 1  # once in 50
+    assert html.count(">More like this<") == html.count(">Less like this<") == 50
     size = len(html.encode("utf-8"))
     assert size < 100_000, f"{size} bytes"
     print(f"50-paper digest: {size} bytes of HTML")

@@ -187,7 +187,8 @@ def test_card_links_of_a_mail_share_one_token_and_older_links_still_work(
     (card,) = {token for _, token, _ in actions}  # one token for every card link
     eve = site.record("eve@example.org")
     tokens = Tokens(SECRET)
-    assert card != tokens.make("manage", eve.ref) and eve.ref not in card
+    assert card == tokens.make_card(eve.ref) == f"{eve.ref}.{card.split('.')[1]}"  # bare
+    assert tokens.read("card", card) == [eve.ref] and tokens.read("manage", card) is None
 
     shown = web.get(f"/f/{card}?t=Jiacheng+Sun")
     assert shown.status_code == 200 and 'action="/f/' in shown.text
@@ -199,12 +200,17 @@ def test_card_links_of_a_mail_share_one_token_and_older_links_still_work(
     for bad in (f"/f/{card}", f"/f/{card}?t=", f"/f/{card}?t=%20", f"/f/{card}?t={'x' * 201}",
                 f"/f/{tokens.make('manage', eve.ref)}?t=X",  # not a card token
                 f"/f/{tokens.make('follow', eve.ref, 'X')}?t=X",  # an older token, plus t
-                f"/f/{card[:-2]}xx?t=X", f"/f/{Tokens('other').make('card', eve.ref)}?t=X"):
+                f"/f/{card[:-2]}xx?t=X", f"/f/{Tokens('other').make('card', eve.ref)}?t=X",
+                f"/f/{Tokens('other').make_card(eve.ref)}?t=X",
+                f"/f/{'x' if card[0] != 'x' else 'y'}{card[1:]}?t=X"):  # another ref
         assert web.post(bad).status_code == 400, bad
-    # Links in mails sent before cards shared a token still act.
+    # Links in mails sent before cards shared a token, or had a bare one, still act.
+    older = tokens.make("card", eve.ref)
+    assert older != card and tokens.read("card", older) == [eve.ref]
+    assert web.post(f"/u/{older}?t=Jiacheng+Sun").status_code == 200
     assert web.post(f"/m/{tokens.make('mute', eve.ref, 'diffusion')}").status_code == 200
     after = site.record("eve@example.org").subscriber
-    assert after.authors == ("Maojiang Su", "Jiacheng Sun") and after.keywords == ()
+    assert after.authors == ("Maojiang Su",) and after.keywords == ()
 
 
 def test_unconfirmed_get_nothing(site: Site, run: Any) -> None:

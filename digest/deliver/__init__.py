@@ -85,7 +85,7 @@ class MailSettings:
         unsubscribe = self.url("unsubscribe", tokens.make("unsubscribe", sub.ref))
         if sub.managed != "db":
             return Links(unsubscribe, manage)
-        card = tokens.make("card", sub.ref)
+        card = tokens.make_card(sub.ref)
 
         def action(kind: str, target: str) -> str:
             return f"{self.base_url}/{CARD_PATHS[kind]}/{card}?t={_target(target)}"

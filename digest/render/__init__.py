@@ -56,6 +56,7 @@ HEADINGS = {"authors": "From authors you follow", "keywords": "Matching your key
 _CLASS = re.compile(r' class="([\w -]*)"')
 # Minified declarations, and no fetching of anything remote.
 _INLINER = css_inline.CSSInliner(minify_css=True, load_remote_stylesheets=False)
+_TBODY = re.compile(r"</?tbody>")
 _CSS_COMMENT = re.compile(r"/\*.*?\*/", re.DOTALL)
 _CSS_CLASS = re.compile(r"\.([A-Za-z_][\w-]*)")
 # What follows the preheader: spaces that keep inboxes from showing the mail's first
@@ -171,11 +172,13 @@ def head_stylesheet(env: jinja2.Environment) -> str:
 
 
 def unclass(html: str, keep: frozenset[str]) -> str:
-    """``html`` without the class names not in ``keep`` (and without emptied attributes)."""
+    """``html`` without the class names not in ``keep`` (and without emptied attributes),
+    and without the bare ``<tbody>`` tags the inliner's parser writes into every table
+    (every HTML parser implies them: 15 bytes a card)."""
     def kept(match: re.Match[str]) -> str:
         names = [n for n in match.group(1).split() if n in keep]
         return f' class="{" ".join(names)}"' if names else ""
-    return _CLASS.sub(kept, html)
+    return _TBODY.sub("", _CLASS.sub(kept, html))
 
 
 class Renderer:
@@ -247,10 +250,8 @@ class Renderer:
             for number, item in enumerate(section.items, 1):
                 image = thumbnails > 0
                 thumbnails -= 1
-                # A long digest keeps to the size limit: like links on recommendations only.
-                likes = not long or section.name == "recommended"
                 key, view = self._view(item, sub, followed, links.action is not None, chars,
-                                       image, likes)
+                                       image)
                 kept = tuple(a not in seen for a in view.actions) if long else ()
                 seen.update(view.actions)
                 # URLs by slot number; a link left out of this mail needs none
@@ -273,8 +274,7 @@ class Renderer:
         return Rendered(str(values["subject"]), _tidy(text_part), html_part)
 
     def _view(self, item: Item, sub: Subscriber, followed: set[str], actions: bool,
-              chars: int, image: bool = False, likes: bool = True
-              ) -> tuple[tuple[Any, ...] | None, _View]:
+              chars: int, image: bool = False) -> tuple[tuple[Any, ...] | None, _View]:
         """The card of ``item`` as ``sub`` sees it (its action links are slots), and the
         key it is kept under: everything it depends on (None: a paper not stored, whose
         card is not kept)."""
@@ -284,7 +284,7 @@ class Renderer:
             if names is None:
                 names = tuple(name_key(n) for n in item.paper.all_authors)
                 self._names.put(item.paper.id, names)
-            key = (item.paper.id, item.reasons, chars, actions, image, likes,
+            key = (item.paper.id, item.reasons, chars, actions, image,
                    tuple(k in followed for k in names))
             found = self._views.get(key)
             if found is not None:
@@ -295,7 +295,7 @@ class Renderer:
             wanted.append((kind, target))
             return self._mark(str(len(wanted) - 1))
 
-        view = _View(card(item, sub, mark if actions else None, chars, followed, image, likes),
+        view = _View(card(item, sub, mark if actions else None, chars, followed, image),
                      tuple(wanted))
         if key is not None:
             self._views.put(key, view)

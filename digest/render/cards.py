@@ -112,13 +112,12 @@ def plural(n: int, noun: str) -> str:
 def card(item: Item, subscriber: Subscriber,
          action: Callable[[str, str], str] | None = None,
          snippet_chars: int = SNIPPET_CHARS, followed: set[str] | None = None,
-         images: bool = False, likes: bool = True) -> Card:
+         images: bool = False) -> Card:
     """The card of a digest item for ``subscriber``; ``action(kind, target)`` gives the
     URL of a follow, unfollow, mute, like or dislike link (none without it). ``followed``:
     the name keys of the subscriber's authors, when the caller has them already.
     ``images``: show the source's thumbnail (remote images are off unless the operator
-    turns them on). ``likes``: with "more / less like this" links (for a paper with an
-    arXiv id)."""
+    turns them on). A paper with an arXiv id gets "more / less like this" links too."""
     base = _base(item.paper, snippet_chars, images)
     if followed is None:
         followed = {name_key(a) for a in subscriber.authors}
@@ -135,8 +134,7 @@ def card(item: Item, subscriber: Subscriber,
         more_authors=max(0, total - len(shown)) if base.names and total is not None else 0,
         snippet=_highlighted(base.snippet, tuple(keywords)),
         reasons=_reasons(item),
-        actions=_actions(shown, keywords, action) + (
-            _likes(item.paper, action) if likes else ()),
+        actions=_actions(shown, keywords, action) + _likes(item.paper, action),
     )
 
 
