@@ -91,6 +91,9 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--sink", choices=("auto", "smtp-sink", "aiosmtpd"), default="auto")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    parser.add_argument("--profile", type=Path, metavar="FILE",
+                        help="record the first pass with py-spy (pip install py-spy) into "
+                             "FILE, as collapsed stacks (flamegraph.pl or speedscope read them)")
     return parser.parse_args()
 
 
@@ -389,6 +392,17 @@ def pass_command(workers: int | None, options: str) -> list[str]:
     return [*command, "--json"] if "--json" in options else command
 
 
+def profiling(command: list[str], into: Path | None) -> list[str]:
+    """``command`` run under py-spy recording into ``into`` (all its processes)."""
+    if into is None:
+        return command
+    spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    if not Path(spy).exists():
+        sys.exit("--profile needs py-spy: pip install py-spy")
+    return [spy, "record", "--subprocesses", "--format", "raw", "--rate", "200",
+            "--output", str(into.resolve()), "--", *command]
+
+
 def run_pass(command: list[str], env: dict[str, str], folder: Path) -> PassRun:
     """Wall clock and peak RSS (wait4: this process and what it waited for) of the pass."""
     out, err = folder / "send.out", folder / "send.err"
@@ -599,13 +613,14 @@ def comparisons(args: argparse.Namespace, store: Store, rows: list[Row], tool: S
 def measure(args: argparse.Namespace, tool: SinkTool, folder: Path) -> dict[str, Any]:
     options = send_options()
     command = pass_command(args.workers, options)  # before setup: it may refuse --workers
+    profiled = profiling(command, args.profile)
     dumps = sink_folder()
     try:
         with database(args.db, folder) as (url, what, db_s):
             say(f"database: {what}; ingest and import")
             prepared = setup(args, url, folder)
             env = prepared.pop("env")
-            run, tally = the_pass(command, env, tool, dumps, folder)
+            run, tally = the_pass(profiled, env, tool, dumps, folder)
             store = Store(url)
             rows = outbox_rows(store)
             later = [*command[:5], (SEND_AT + timedelta(days=7)).isoformat(), *command[6:]]

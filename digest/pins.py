@@ -27,6 +27,8 @@ from digest.text import name_key
 
 ON_PROFILE = "on their profile"
 MAX_CANDIDATES = 5  # groups offered for an ambiguous name
+GROUP_PAPERS = 2  # papers a group of co-authors needs to be offered as a person
+AMBIGUOUS_PAPERS = 2 * GROUP_PAPERS  # the fewest a name of two such people is on
 TOP_COAUTHORS = 3  # co-authors shown for each group
 
 PersonKey = tuple[str, str | None]
@@ -128,7 +130,7 @@ def candidates(name: str, papers: Sequence[Paper]) -> list[Candidate]:
     key = name_key(name)
     mine = [p for p in papers if key in {name_key(a) for a in p.all_authors}]
     groups = _groups(mine, key)
-    big = sorted((g for g in groups if len(g) >= 2), key=lambda g: (-len(g), g[0]))
+    big = sorted((g for g in groups if len(g) >= GROUP_PAPERS), key=lambda g: (-len(g), g[0]))
     return [_candidate([mine[i] for i in g], key) for g in big[:MAX_CANDIDATES]]
 
 

@@ -34,7 +34,16 @@ from typing import TYPE_CHECKING
 
 from digest import defaults, rising
 from digest.model import Digest, History, Paper, Plan, Subscriber
-from digest.pins import Candidate, Person, PersonKey, ambiguous, candidates, note, person_key
+from digest.pins import (
+    AMBIGUOUS_PAPERS,
+    Candidate,
+    Person,
+    PersonKey,
+    ambiguous,
+    candidates,
+    note,
+    person_key,
+)
 from digest.rank import Ranking, plan_digests
 from digest.schedule import latest_slot, slots_between
 from digest.store import Member, Store
@@ -121,10 +130,12 @@ class Notes:
     def load(self, subscribers: Iterable[Subscriber]) -> None:
         """Look up, in one go, the unpinned followed names of ``subscribers`` not looked up
         yet (a batch of mails costs one query, not one per mail)."""
-        missing = {name_key(n) for sub in subscribers for n in sub.authors
-                   if sub.pin(n) is None} - self._found.keys()
+        # (not "- self._found.keys()": that walks every name found so far, every mail)
+        missing = {k for k in {name_key(n) for sub in subscribers for n in sub.authors
+                               if sub.pin(n) is None} if k not in self._found}
         if missing:
-            for key, papers in self.store.papers_carrying(missing).items():
+            # A name on fewer papers than two people need is no one's note: not read.
+            for key, papers in self.store.papers_carrying(missing, AMBIGUOUS_PAPERS).items():
                 self._found[key] = tuple(candidates(key, papers))
 
     def people(self, name: str) -> tuple[Candidate, ...]:

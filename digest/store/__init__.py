@@ -203,10 +203,12 @@ class Store:
             return {(key, source): paper_sql.credited_to(conn, key, source)
                     if source is not None else [] for key, source in set(wanted)}
 
-    def papers_carrying(self, keys: Iterable[str]) -> dict[str, list[Paper]]:
-        """For each folded name, the stored papers that carry it."""
+    def papers_carrying(self, keys: Iterable[str], at_least: int = 0
+                        ) -> dict[str, list[Paper]]:
+        """For each folded name, the stored papers that carry it (none for a name on
+        fewer than ``at_least``)."""
         with self._begin() as conn:
-            return paper_sql.carrying(conn, sorted(set(keys)))
+            return paper_sql.carrying(conn, sorted(set(keys)), at_least)
 
     def count_papers(self) -> int:
         """How many distinct papers are stored."""

@@ -112,8 +112,10 @@ def credited_to(conn: Connection, key: str, source: str) -> list[Paper]:
     return load_ids(conn, conn.execute(query).scalars())
 
 
-def carrying(conn: Connection, keys: Sequence[str]) -> dict[str, list[Paper]]:
-    """For each folded name of ``keys``, the papers that carry it (listed or credited)."""
+def carrying(conn: Connection, keys: Sequence[str], at_least: int = 0
+             ) -> dict[str, list[Paper]]:
+    """For each folded name of ``keys``, the papers that carry it (listed or credited);
+    none for a name on fewer than ``at_least`` papers (they are not read)."""
     pa = s.paper_authors.c
     ids: dict[str, set[int]] = {key: set() for key in keys}
     for chunk in chunks(sorted(ids)):
@@ -122,6 +124,7 @@ def carrying(conn: Connection, keys: Sequence[str]) -> dict[str, list[Paper]]:
                  .where(s.authors.c.key.in_(chunk)))
         for key, paper_id in conn.execute(query):
             ids[key].add(paper_id)
+    ids = {key: found if len(found) >= at_least else set() for key, found in ids.items()}
     papers = {p.id: p for p in load_ids(conn, set().union(*ids.values()))}
     return {key: [papers[i] for i in sorted(found)] for key, found in ids.items()}
 
