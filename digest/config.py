@@ -30,6 +30,7 @@ from pydantic import (
     Field,
     Tag,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -39,7 +40,7 @@ from digest.errors import ConfigError, InputError
 from digest.ingest.runner import profile_owner
 from digest.model import Source, Subscriber
 from digest.store import Store
-from digest.text import name_key
+from digest.text import arxiv_key, name_key
 from digest.yamlcheck import Found, Lines, Path_, Problem, parse_yaml
 
 TOP_KEYS = ("defaults", "subscribers", "sources")
@@ -182,6 +183,16 @@ class _Subscriber(_Settings):
                 raise ValueError(f"{value[:40]!r} is not an arXiv id; write it as on arXiv, "
                                  "e.g. \"2604.01234\"")
         return list(dict.fromkeys(v.strip() for v in values))
+
+    @field_validator("dislikes")
+    @classmethod
+    def _not_liked(cls, values: list[str], info: ValidationInfo) -> list[str]:
+        liked = {arxiv_key(x) for x in info.data.get("likes") or ()}
+        both = [x for x in values if arxiv_key(x) in liked]
+        if both:
+            raise ValueError(f"{', '.join(both[:3])} also in likes; keep each paper in one "
+                             "list")
+        return values
 
     @field_validator("name")
     @classmethod

@@ -16,8 +16,10 @@ Database calls run in a thread pool, off the event loop, and wait at most
 from __future__ import annotations
 
 import base64
+import copy
 import hashlib
 import logging
+import re
 import secrets
 import unicodedata
 from collections import OrderedDict, deque
@@ -77,8 +79,8 @@ LOCK_WAIT = 5.0
 RETRY_AFTER = 30
 MAX_LINES = 100  # authors, keywords, exclusions, categories: at most this many each
 MAX_LINE = 200  # characters per entry
-LIST_FIELDS = ("authors", "keywords", "exclude", "categories", "likes")
-TEXTAREAS = ("authors", "keywords", "exclude", "likes")  # one entry a line
+LIST_FIELDS = ("authors", "keywords", "exclude", "categories", "likes", "dislikes")
+TEXTAREAS = ("authors", "keywords", "exclude", "likes", "dislikes")  # one entry a line
 
 
 class SecurityHeaders:
@@ -368,8 +370,8 @@ def create_app(store: Store, tokens: Tokens, clock: Callable[[], datetime],
                                "kept in the digest's configuration file; ask whoever runs "
                                "it to change what you follow. Nothing was changed.", 409)
             prefs, shown = read_prefs(form, record.prefs, (
-                "name", "authors", "keywords", "exclude", "categories", "likes", "cadence", "day",
-                "send_at", "timezone", "max_papers", "trending", "rising"),
+                "name", "authors", "keywords", "exclude", "categories", "likes", "dislikes",
+                "cadence", "day", "send_at", "timezone", "max_papers", "trending", "rising"),
                 cadences=("daily", "weekly", "instant"))
             if prefs is None:
                 return page("manage", 400, record=record, form=shown, action=request.url.path)
@@ -565,6 +567,31 @@ def tasted(prefs: Mapping[str, Any], kind: str, target: str) -> dict[str, list[s
     chosen.append(target)
     del chosen[:-defaults.MAX_LIKES]
     return lists
+
+
+class HiddenTokens(logging.Filter):
+    """Access log lines (uvicorn's) with the links' tokens blanked: a token acts as its
+    subscriber, so a log that holds them would be a key to everyone's preferences."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and len(record.args) >= 3:
+            args = list(record.args)
+            args[2] = _TOKEN_PATH.sub(r"/\1/…", str(args[2]))
+            record.args = tuple(args)
+        return True
+
+
+def access_log_config() -> dict[str, Any]:
+    """uvicorn's logging configuration, with ``HiddenTokens`` on its access log."""
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config.setdefault("filters", {})["hidden_tokens"] = {"()": HiddenTokens}
+    config["handlers"]["access"]["filters"] = ["hidden_tokens"]
+    return config
+
+
+_TOKEN_PATH = re.compile(r"^/([a-z]+)/[^/?#\s]+")
 
 
 def _path(url: str) -> str:

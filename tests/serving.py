@@ -26,13 +26,14 @@ def free_base() -> tuple[int, str]:
 def serving(env: dict[str, str], port: int | None = None, log: Path | None = None
             ) -> Iterator[str]:
     """Run ``digest serve`` with ``env`` until the block ends; yields its base URL. Its
-    stderr (uvicorn's log) goes to the file ``log`` when given, else nowhere."""
+    output (uvicorn's log on stderr, its access log on stdout) goes to the file ``log``
+    when given, else nowhere."""
     port = port or free_port()
     base = f"http://127.0.0.1:{port}"
     with log.open("w") if log else nullcontext(subprocess.DEVNULL) as stderr:
         child = subprocess.Popen(
             [sys.executable, "-m", "digest", "serve", "--port", str(port)], cwd=ROOT,
-            env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=stderr)
+            env={**os.environ, **env}, stdout=stderr, stderr=stderr)
         try:
             deadline = time.monotonic() + 60  # a loaded machine starts Python slowly
             while True:

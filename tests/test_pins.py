@@ -13,8 +13,8 @@ import pytest
 from digest.config import load_config
 from digest.deliver import Mailer, MailSettings, tokens_for
 from digest.model import Digest, Item, OutboxEntry, Paper, Pin, Reason, Subscriber
-from digest.pins import Person, candidates, why
-from digest.plan import build_digests, people_of
+from digest.pins import AMBIGUOUS_PAPERS, Person, candidates, why
+from digest.plan import Notes, build_digests, people_of
 from digest.render.cards import card
 from digest.store import Store
 from digest.text import name_key
@@ -194,6 +194,19 @@ def test_groups_of_a_name_by_shared_coauthors(db_url: str) -> None:
         "3 papers with Tianyang Hu, Zhenguo Li (Huawei)", "2 papers with Lee Park (Tencent)"]
     assert len(candidates("Ada", papers)) == 1
 
+
+def test_only_names_on_enough_papers_for_two_people_are_read(db_url: str) -> None:
+    """Two people need two groups of two papers: a name on fewer is never ambiguous, so
+    the notes do not read its papers."""
+    store = two_wei_wangs(db_url)
+    wei, ada, hu = (name_key(n) for n in ("Wei Wang", "Ada", "Tianyang Hu"))
+    found = store.papers_carrying([wei, ada, hu], AMBIGUOUS_PAPERS)
+    assert sorted(p.title for p in found[wei]) == ["A1", "A2", "A3", "B1", "B2", "C1"]
+    assert found[ada] == found[hu] == []  # on 2 papers each
+    assert len(store.papers_carrying([ada])[ada]) == 2
+    notes = Notes(store)
+    notes.load([Subscriber("a@example.org", authors=("Wei Wang", "Ada"))])
+    assert len(notes.people("Wei Wang")) == 2 and notes.people("Ada") == ()
 
 def test_a_profile_owner_is_one_person_whoever_their_coauthors(db_url: str) -> None:
     """Seed 002 credits 39 papers to Jiacheng Sun, in groups of co-authors that share

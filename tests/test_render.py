@@ -16,7 +16,14 @@ from digest.deliver.message import Envelope
 from digest.deliver.tokens import Tokens
 from digest.model import TRENDING, Digest, Item, Paper, Reason, Section, Subscriber
 from digest.plan import build_digests
-from digest.render import Links, period_label, render_digest, subject, summary_line
+from digest.render import (
+    Links,
+    Renderer,
+    period_label,
+    render_digest,
+    subject,
+    summary_line,
+)
 from digest.render.cards import Link, card, http_url
 from digest.render.subject import preheader
 from digest.store import Store
@@ -264,6 +271,29 @@ def fifty_papers(tmp_path: Path) -> tuple[Digest, Links]:
     mail = MailSettings(Envelope.parse("D <d@example.org>", "Paper Digest"),
                         "https://papers.example.org")
     return digest, mail.links(Tokens("secret"), sub)
+
+
+def test_a_preview_holds_the_cards_its_mail_will(tmp_path: Path) -> None:
+    """A digest past the size limit loses its last cards; a preview's placeholder links
+    are as long as the mail's, so the preview loses the same ones."""
+    store = Store(f"sqlite:///{tmp_path / 'd.db'}")
+    now = datetime(2026, 4, 16, 9, tzinfo=UTC)
+    ingest(store, DATA / "hf-daily", now=now)
+    sub = Subscriber("carol@example.org", name="Carol", max_papers=50, trending=10,
+                     max_age_days=3650, ref="AbCdEfGhIjKl", managed="db",
+                     authors=("Wei Wang", "Hao Li", "Yu Zhang", "Jiacheng Sun"),
+                     keywords=("model", "agent", "reasoning", "diffusion", "video",
+                               "benchmark", "language", "learning"))
+    (digest,) = build_digests(store, [sub], now)
+    assert len(digest.items) == 50
+    mail = MailSettings(Envelope.parse("D <d@example.org>", "Paper Digest"),
+                        "https://paper-digest.computer-science.example-university.org")
+    renderer = Renderer()
+    sent, shown = renderer.render_within(digest, mail.links(Tokens("secret"), sub))
+    preview, previewed = renderer.render_within(digest, mail.placeholders(sub))
+    assert len(shown.items) < 50  # this one is over the limit with every card
+    assert previewed == shown and len(preview.html) == len(sent.html)
+    assert "/f/preview---" in preview.html and "/manage/preview---" in preview.html
 
 
 def test_fifty_real_papers_stay_under_100_kb(tmp_path: Path) -> None:

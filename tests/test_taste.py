@@ -153,6 +153,10 @@ def test_likes_in_the_settings_are_checked() -> None:
                                        "likes": ["2604.07429", "arXiv:2604.07429v2",
                                                  "hep-th/9901001"], "dislikes": []})
     assert good is not None and not problems
+    both, problems = check_subscriber({"email": "a@example.org", "likes": ["2604.07429"],
+                                       "dislikes": ["2604.01234", "arXiv:2604.07429v2"]})
+    assert both is None and problems == {
+        "dislikes": "dislikes: arXiv:2604.07429v2 also in likes; keep each paper in one list"}
     bad, problems = check_subscriber({"email": "a@example.org", "recommended": 21,
                                       "likes": ["flow matching"]})
     assert bad is None and problems == {
@@ -214,6 +218,8 @@ def test_likes_survive_export_and_import(run: Any, mail_env: dict[str, str], db_
     exported = run("subscribers", "export", env=mail_env)
     assert exported.exit_code == 0, exported.output
     assert "2604.07429" in exported.stdout and "2604.14148" in exported.stdout
+    dashed = run("subscribers", "export", "-o", "-", env=mail_env)  # "-": printed as well
+    assert dashed.stdout == exported.stdout and not Path("-").exists()
     dump = tmp_path / "subscribers.yaml"
     dump.write_text(exported.stdout, encoding="utf-8")
     Store(db_url).put_subscriber({**prefs, "likes": [], "dislikes": []}, NOW)

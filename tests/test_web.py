@@ -133,6 +133,17 @@ def test_the_whole_flow(site: Site, run: Any) -> None:
                                      "cadence": "weekly", "day": "friday", "send_at": "07:30",
                                      "max_papers": "10", "likes": "not an id"})
     assert refused.status_code == 400 and site.record("carol@example.org").subscriber == carol
+    form = {"do": "save", "name": "Carol", "authors": "Maojiang Su\nJiacheng Sun",
+            "keywords": "diffusion transformer", "cadence": "weekly", "day": "friday",
+            "send_at": "07:30", "timezone": "America/New_York", "max_papers": "10",
+            "trending": "on", "likes": "2604.14148\n2603.08708"}
+    both = web.post(manage, data={**form, "dislikes": "2603.08708v2"})
+    assert both.status_code == 400 and "2603.08708v2 also in likes" in both.text
+    assert site.record("carol@example.org").subscriber == carol
+    assert web.post(manage, data={**form, "dislikes": "2604.07429"}).status_code == 200
+    carol = site.record("carol@example.org").subscriber
+    assert carol.dislikes == ("2604.07429",) and carol.likes == ("2604.14148", "2603.08708")
+    assert "2604.07429</textarea>" in web.get(manage).text  # dislikes are shown, to undo
     preview = run("preview", "carol@example.org", "--now", NOW.isoformat(), env=site.env)
     assert preview.exit_code == 0 and "Weekly Papers for Carol" in preview.stdout
     assert "Jiacheng Sun" in preview.stdout  # his papers are in now
@@ -516,3 +527,18 @@ def test_the_preferences_page_offers_the_people_behind_an_ambiguous_name(site: S
     assert saved.status_code == 200, saved.text
     assert site.record("eve@example.org").prefs["authors"] == [
         {"name": "Wei Wang", "with": ["Lee Park"]}, "Ada", "Bo"]
+
+
+def test_the_access_log_holds_no_tokens(site: Site, tmp_path: Path) -> None:
+    """A link's token acts as its subscriber: uvicorn's access log shows the path with
+    the token blanked."""
+    ada = site.record("ada@example.org")
+    tokens = Tokens(SECRET)
+    manage, card = tokens.make("manage", ada.ref), tokens.make_card(ada.ref)
+    log = tmp_path / "serve.log"
+    with serving(site.env, log=log) as base:
+        assert httpx.get(f"{base}/manage/{manage}").status_code == 200
+        httpx.get(f"{base}/l/{card}?t=2604.07429")
+    text = log.read_text()
+    assert '"GET /manage/… HTTP/1.1" 200' in text and '"GET /l/…?t=2604.07429' in text
+    assert manage not in text and card not in text and ada.ref not in text

@@ -216,7 +216,7 @@ def serve(host: str, port: int, db: str, config: Path, now: str | None) -> None:
     """
     import uvicorn
 
-    from digest.web import create_app
+    from digest.web import access_log_config, create_app
 
     settings = _settings(db, config, now)
     store = Store(settings.db_url)
@@ -224,7 +224,7 @@ def serve(host: str, port: int, db: str, config: Path, now: str | None) -> None:
     if settings.config_path.exists():  # its defaults: apply to those who subscribe here
         sync_config(store, load_config(settings.config_path), settings.now())
     app = create_app(store, tokens_for(store), settings.now, mail, transport_from_env())
-    uvicorn.run(app, host=host, port=port, log_level="info")
+    uvicorn.run(app, host=host, port=port, log_level="info", log_config=access_log_config())
 
 
 @cli.command()

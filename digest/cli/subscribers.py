@@ -139,7 +139,7 @@ def reset(emails: tuple[str, ...], db: str, config: Path, now: str | None) -> No
 @click.option("--format", "fmt", type=click.Choice(["yaml", "json"]), default="yaml",
               show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write to this file instead of printing.")
+              help="Write to this file instead of printing ('-' prints too).")
 @settings_options(reads_config=False)
 def export(fmt: str, output: Path | None, db: str, config: Path, now: str | None) -> None:
     """Write the database's subscribers as a file that import reads back unchanged.
@@ -164,7 +164,7 @@ def export(fmt: str, output: Path | None, db: str, config: Path, now: str | None
     else:
         text = yaml.safe_dump(document, allow_unicode=True, sort_keys=False,
                               default_flow_style=False, width=100)
-    if output is None:
+    if output is None or str(output) == "-":
         sys.stdout.write(text)
         return
     output.write_text(text, encoding="utf-8")

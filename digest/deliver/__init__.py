@@ -93,8 +93,20 @@ class MailSettings:
         return Links(unsubscribe, manage, action)
 
     def placeholders(self, sub: Subscriber) -> Links:
-        """Links that go nowhere real, for previews and samples."""
-        return Links.placeholders(self.base_url, actions=sub.managed == "db")
+        """Links that go nowhere real, for previews and samples: the mail's own, with
+        each token blanked to ``preview---...`` of its length, so that a preview holds
+        the cards its mail will (a long digest's last cards go when the HTML passes
+        the limit)."""
+        real = self.links(Tokens("preview"), replace(sub, ref=sub.ref or "x" * 12))
+        action = real.action
+
+        def blank(url: str) -> str:
+            head, _, token = url.rpartition("/")
+            token, mark, target = token.partition("?")
+            return f"{head}/{'preview'.ljust(len(token), '-')}{mark}{target}"
+
+        return Links(blank(real.unsubscribe), blank(real.manage),
+                     None if action is None else lambda kind, t: blank(action(kind, t)))
 
 
 @lru_cache(maxsize=1 << 14)
