@@ -12,7 +12,6 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 from email.errors import HeaderParseError
-from email.header import Header
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import SMTP
@@ -112,8 +111,7 @@ def _header(name: str, value: str | Address) -> bytes:
     text = str(value)
     if not _SAFE_HEADER.fullmatch(text):
         if isinstance(value, str):
-            encoded = Header(text, "utf-8", header_name=name).encode(linesep="\r\n")
-            return f"{name}: {encoded}\r\n".encode("ascii")
+            return _encoded_words(name, text)
         return SMTP.fold_binary(name, SMTP.header_factory(name, value))
     lines = [f"{name}:"]
     for word in text.split(" "):
@@ -121,6 +119,27 @@ def _header(name: str, value: str | Address) -> bytes:
             lines.append("")
         lines[-1] += " " + word
     return ("\r\n".join(lines) + "\r\n").encode("ascii")
+
+
+_WORD_BYTES = 42  # of UTF-8 in one encoded word: "Subject: =?utf-8?b?…?=" fits 78 columns
+
+
+def _encoded_words(name: str, text: str) -> bytes:
+    """``text`` as RFC 2047 base64 encoded words of whole characters, one a line: a
+    reader joins adjacent encoded words with nothing between them, so a word may end
+    anywhere, and spaces travel inside them (email.header's Header does the same, ten
+    times slower: it weighs quoted-printable against base64 for every mail)."""
+    words, chunk = [], b""
+    for char in text:
+        data = char.encode("utf-8")
+        if len(chunk) + len(data) > _WORD_BYTES:
+            words.append(chunk)
+            chunk = b""
+        chunk += data
+    words.append(chunk)
+    encoded = "\r\n ".join(f"=?utf-8?b?{binascii.b2a_base64(w, newline=False).decode()}?="
+                           for w in words)
+    return f"{name}: {encoded}\r\n".encode("ascii")
 
 
 def _part(subtype: str, body: str) -> bytes:
