@@ -112,16 +112,20 @@ class Candidate:
     papers: int
     coauthors: tuple[str, ...]
     org: str | None
+    matched: int  # of the papers, those with one of these co-authors: what the pin gets
 
     def pin(self, name: str) -> Pin:
         """The pin that means this person: ``name`` with these co-authors."""
         return Pin(name, with_=self.coauthors)
 
     def describe(self) -> str:
-        """``3 papers with Zhenguo Li, Tianyang Hu (Huawei)``."""
+        """``3 papers with Zhenguo Li, Tianyang Hu (Huawei)``, or ``18 papers, 9 with
+        Cheng Yu, … (LongCat)`` when the co-authors named are on only some of them (a
+        group chained through large teams)."""
         org = f" ({self.org})" if self.org else ""
         noun = "paper" if self.papers == 1 else "papers"
-        return f"{self.papers} {noun} with {', '.join(self.coauthors)}{org}"
+        some = f", {self.matched}" if self.matched < self.papers else ""
+        return f"{self.papers} {noun}{some} with {', '.join(self.coauthors)}{org}"
 
 
 def candidates(name: str, papers: Sequence[Paper]) -> list[Candidate]:
@@ -180,5 +184,7 @@ def _candidate(papers: Sequence[Paper], key: str) -> Candidate:
             shown.setdefault(other, listed)
     orgs = Counter(p.organization for p in papers if p.organization)
     top = sorted(counts, key=lambda k: (-counts[k], shown[k]))[:TOP_COAUTHORS]
+    named = set(top)
     return Candidate(len(papers), tuple(shown[k] for k in top),
-                     orgs.most_common(1)[0][0] if orgs else None)
+                     orgs.most_common(1)[0][0] if orgs else None,
+                     sum(1 for p in papers if named & _others(p, key).keys()))

@@ -216,7 +216,11 @@ def test_a_profile_owner_is_one_person_whoever_their_coauthors(db_url: str) -> N
     papers = [p for p in store.papers() if "Jiacheng Sun" in p.all_authors]
     assert len(papers) == 39
     found = candidates("Jiacheng Sun", papers)
-    assert len(found) == 1 and found[0].describe().startswith("39 papers with ")
+    assert len(found) == 1 and found[0].papers == 39
+    # The pin offered names his three commonest co-authors, who are on 13 of the 39.
+    assert found[0].describe().startswith("39 papers, 13 with Tianyang Hu, ")
+    assert found[0].matched == sum(
+        1 for p in papers if {"Tianyang Hu", "Cheng-Yen Yang", "Fan Bao"} & set(p.all_authors))
     sub = Subscriber("grace@example.org", authors=("Jiacheng Sun",), max_age_days=3650)
     (digest,) = build_digests(store, [sub], SEEN)
     assert digest.notes == ()
