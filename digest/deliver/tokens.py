@@ -29,7 +29,8 @@ from itsdangerous.signer import HMACAlgorithm
 # their target beside it (older mails carry one "follow"/"unfollow"/"mute" token per link).
 ACTIONS = ("unsubscribe", "manage", "confirm", "follow", "unfollow", "mute", "form", "card")
 SIGNATURE_BYTES = 12  # 96 bits of HMAC-SHA256: links stay short in a 50-card mail
-_BARE = re.compile(r"([A-Za-z0-9_-]{1,64})\.([A-Za-z0-9_-]{16})")  # REF.SIGNATURE
+_REF = r"[A-Za-z0-9_-]{1,64}"  # what a ref may be for a bare card token
+_BARE = re.compile(rf"({_REF})\.([A-Za-z0-9_-]{{16}})")  # REF.SIGNATURE
 
 
 class _ShortHMAC(HMACAlgorithm):
@@ -87,7 +88,7 @@ class Tokens:
         """The card token of a mail to ``ref``: bare, ``REF.SIGNATURE`` (``read("card")``
         also takes the longer kind that ``make("card", ref)`` gives, as mails sent
         before carry)."""
-        if not _BARE.fullmatch(f"{ref}.{'A' * 16}"):
+        if not re.fullmatch(_REF, ref):
             return self.make("card", ref)
         return f"{ref}.{self._sign_bare(ref)}"
 
