@@ -5,6 +5,7 @@ error (DigestError), never another exception."""
 from __future__ import annotations
 
 import re
+import textwrap
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from typing import Any
@@ -15,6 +16,7 @@ from hypothesis import strategies as st
 from digest.ingest.merge import merge
 from digest.match import PaperIndex, words
 from digest.model import Paper
+from digest.render import _wrap
 from digest.render.cards import _highlighted, snippet_text
 from digest.render.subject import one_line
 from digest.text import latex_to_text, name_key
@@ -209,3 +211,15 @@ def test_the_yaml_loader_on_random_input_gives_a_config_or_a_clean_error(text: s
         except ConfigError as e:
             error = e
     assert error is None or (str(error) and "Traceback" not in str(error))
+
+
+@SETTINGS
+@given(st.text(st.sampled_from([*"ab c-·", "\t", "\n", "\xa0", "\u2003"]), max_size=90)
+       | texts(), st.sampled_from([("", None), ("   ", None), ("   ", "     ")]))
+def test_wrapping_a_line_that_fits_is_what_textwrap_gives(
+        text: str, indents: tuple[str, str | None]) -> None:
+    indent, first = indents
+    _wrap.cache_clear()
+    assert _wrap(text, 78, indent, first) == textwrap.fill(
+        text, width=78, initial_indent=indent if first is None else first,
+        subsequent_indent=indent, break_long_words=False, break_on_hyphens=False)

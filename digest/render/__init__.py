@@ -123,10 +123,18 @@ def _environment(folder: Path) -> jinja2.Environment:
 
 @lru_cache(maxsize=1 << 15)
 def _wrap(text: str, width: int = 78, indent: str = "", first: str | None = None) -> str:
-    """Wrap at ``width`` columns; ``first`` is the first line's indent (default ``indent``)."""
-    return textwrap.fill(text, width=width, initial_indent=indent if first is None else first,
-                         subsequent_indent=indent, break_long_words=False,
-                         break_on_hyphens=False)
+    """Wrap at ``width`` columns; ``first`` is the first line's indent (default ``indent``).
+    A text that fits on its first line as it is comes back at once (textwrap would cut it
+    into words and join them again: most reasons and bylines fit)."""
+    start = indent if first is None else first
+    if len(start) + len(text) <= width and text and text == text.strip() and \
+            not _SPECIAL_SPACE.search(text):
+        return start + text
+    return textwrap.fill(text, width=width, initial_indent=start, subsequent_indent=indent,
+                         break_long_words=False, break_on_hyphens=False)
+
+
+_SPECIAL_SPACE = re.compile(r"[\t\n\x0b\x0c\r]")  # what textwrap turns into spaces
 
 
 def templates_env() -> jinja2.Environment:
