@@ -576,7 +576,8 @@ class HiddenTokens(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.args, tuple) and len(record.args) >= 3:
             args = list(record.args)
-            args[2] = _TOKEN_PATH.sub(r"/\1/…", str(args[2]))
+            path, mark, query = str(args[2]).partition("?")
+            args[2] = _TOKEN.sub("…", path) + mark + query
             record.args = tuple(args)
         return True
 
@@ -591,7 +592,9 @@ def access_log_config() -> dict[str, Any]:
     return config
 
 
-_TOKEN_PATH = re.compile(r"^/([a-z]+)/[^/?#\s]+")
+# Anything in a path as long as a token is one (ours are 29 characters at least), on
+# whatever path: a mistyped one ("//manage/TOKEN") is logged too.
+_TOKEN = re.compile(r"[A-Za-z0-9_.~%-]{20,}")
 
 
 def _path(url: str) -> str:

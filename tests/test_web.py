@@ -539,6 +539,8 @@ def test_the_access_log_holds_no_tokens(site: Site, tmp_path: Path) -> None:
     with serving(site.env, log=log) as base:
         assert httpx.get(f"{base}/manage/{manage}").status_code == 200
         httpx.get(f"{base}/l/{card}?t=2604.07429")
+        httpx.get(f"{base}//MANAGE/{manage}")  # no such page: logged without it too
     text = log.read_text()
     assert '"GET /manage/… HTTP/1.1" 200' in text and '"GET /l/…?t=2604.07429' in text
+    assert '"GET //MANAGE/… HTTP/1.1" 404' in text
     assert manage not in text and card not in text and ada.ref not in text
