@@ -75,7 +75,7 @@ def main() -> None:
 
     start = time.perf_counter()
     matcher = Matcher(subs)
-    pairs = set()
+    pairs: set[tuple[int, int | None]] = set()
     for paper in papers:
         hits = matcher.scan(paper)
         pairs.update((i, paper.id) for i in hits.authors.keys() | hits.keywords.keys())

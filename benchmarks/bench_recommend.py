@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import random
 import statistics
+import sys
 import time
 from collections import Counter
 from dataclasses import replace
@@ -41,8 +42,8 @@ def subscribers(papers: list[Paper], count: int, rng: random.Random) -> list[Sub
     """``count`` subscribers, each liking 10 papers of one of the 50 commonest topics."""
     counts = Counter(k.casefold() for p in papers for k in {x.casefold() for x in p.keywords})
     topics = [k for k, n in counts.most_common(50) if n >= LIKES]
-    members = {k: [p.arxiv_id for p in papers if k in {x.casefold() for x in p.keywords}]
-               for k in topics}
+    members = {k: [p.arxiv_id for p in papers if p.arxiv_id
+                   and k in {x.casefold() for x in p.keywords}] for k in topics}
     return [Subscriber(f"s{i}@example.org", max_papers=20, trending=0, rising=0,
                        max_age_days=3650, likes=tuple(rng.sample(members[rng.choice(topics)],
                                                                  LIKES)))
@@ -65,13 +66,16 @@ def main() -> None:
     parser.add_argument("data", nargs="?", default="../shared/data/hf-daily", type=Path)
     parser.add_argument("--subscribers", type=int, default=10_000)
     args = parser.parse_args()
+    if not any(args.data.glob("*.json")):
+        sys.exit(f"{args.data}: no daily_papers files (*.json) here; this benchmark reads "
+                 "../shared/data/hf-daily, or give the folder")
     papers = stored(load(args.data))
     start = time.perf_counter()
     index = build_index(papers)
     built = time.perf_counter() - start
     print(f"{len(papers)} papers; TF-IDF index {index.matrix.shape[0]} x "
           f"{index.matrix.shape[1]} terms built in {built:.2f} s")
-    ranking = Ranking(papers, NOW, (), index)
+    ranking = Ranking(papers, NOW, taste=index)
     subs = subscribers(papers, args.subscribers, random.Random(2026))
     none = timed(ranking, [replace(s, likes=()) for s in subs[:200]])
     print(f"a subscriber who liked nothing: {statistics.median(none) * 1000:.2f} ms (median "

@@ -15,6 +15,7 @@ Takes about half a minute (one index per topic).
 
 from __future__ import annotations
 
+import argparse
 import re
 import sys
 from collections import Counter
@@ -66,12 +67,18 @@ def measure(papers: list[Paper], keyword: str, rng: np.random.Generator
     model = [pick.row for pick in recommend(index, liked, [], rest, TOP)]
     drawn = rng.choice(rest, size=TOP, replace=False).tolist()
     upvoted = sorted(rest, key=lambda i: (-(papers[i].upvotes or 0), i))[:TOP]
-    return (len(members), *(float(sum(i in topic for i in rows))
-                            for rows in (model, drawn, upvoted)))
+    hits = [float(sum(i in topic for i in rows)) for rows in (model, drawn, upvoted)]
+    return len(members), hits[0], hits[1], hits[2]
 
 
 def main() -> None:
-    folder = Path(sys.argv[1] if len(sys.argv) > 1 else "../shared/data/hf-daily")
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("data", nargs="?", default="../shared/data/hf-daily", type=Path,
+                        help="a folder of Hugging Face daily_papers files")
+    folder = parser.parse_args().data
+    if not any(folder.glob("*.json")):
+        sys.exit(f"{folder}: no daily_papers files (*.json) here; this benchmark reads "
+                 "../shared/data/hf-daily, or give the folder")
     papers = load(folder)
     rng = np.random.default_rng(SEED)
     print(f"{len(papers)} papers; {LIKES} likes per topic; papers of the topic "
