@@ -255,6 +255,23 @@ def test_check_notes_an_ambiguous_name_with_a_pin_for_each_person(
     ]
     verdict = json.loads(run("check", str(config), "--json").output)
     assert verdict["ok"] is True and len(verdict["notes"]) == 2
+    assert verdict["pins"] == [  # what the text offers to paste, as JSON too
+        {"subscriber": "ada@example.org", "name": "Wei Wang",
+         "pin": '{name: "Wei Wang", with: ["Tianyang Hu", "Zhenguo Li"]}',
+         "about": "3 papers with Tianyang Hu, Zhenguo Li (Huawei)"},
+        {"subscriber": "ada@example.org", "name": "Wei Wang",
+         "pin": '{name: "Wei Wang", with: ["Lee Park"]}',
+         "about": "2 papers with Lee Park (Tencent)"}]
+
+
+def test_a_json_preview_carries_the_notes(db_url: str, tmp_path: Path, run: Any) -> None:
+    two_wei_wangs(db_url)
+    config = write_config(tmp_path, "      - Wei Wang\n")
+    shown = run("preview", "ada@example.org", "--now", NOW.isoformat(), "--format", "json",
+                env={"DIGEST_CONFIG": str(config)})
+    assert shown.exit_code == 0, shown.output
+    assert json.loads(shown.output)["notes"] == [
+        "several people publish as Wei Wang; pin the one you mean"]
 
 
 @pytest.mark.parametrize(("entry", "message"), [

@@ -33,8 +33,9 @@ def check(path: Path | None, as_json: bool, db: str, config: Path, now: str | No
     papers show to be several people, with a pin for each, and each pinned profile the
     database holds nothing of.
 
-    --json prints {"ok": true, "file", "subscribers", "sources"} (and "notes": [...] when
-    there are any), or {"ok": false, "file", "problems": [...]} and exits 1.
+    --json prints {"ok": true, "file", "subscribers", "sources"} (and "notes": [...] and
+    the pins they offer, "pins": [{"subscriber", "name", "pin", "about"}], when there are
+    any), or {"ok": false, "file", "problems": [...]} and exits 1.
 
     \b
     Example:
@@ -56,6 +57,9 @@ def check(path: Path | None, as_json: bool, db: str, config: Path, now: str | No
                                    "sources": len(loaded.sources)}
         if notes:
             verdict["notes"] = [_note_line(target, n) for n in notes]
+            verdict["pins"] = [{"subscriber": n.subscriber.email, "name": n.name,
+                                "pin": _pin_yaml(c.pin(n.name))[2:], "about": c.describe()}
+                               for n in notes for c in n.candidates]
         click.echo(json.dumps(verdict))
         return
     click.echo(f"OK: {loaded.summary()}")
@@ -117,13 +121,15 @@ def preview(email: str, fmt: str, output: Path | None, open_browser: bool,
             raise ConfigError(f"no subscriber {email} in {loaded.path} or the database; "
                               "check the spelling (digest subscribers lists everyone)")
         subscriber = found.subscriber
-    (digest,) = build_digests(store, [subscriber], settings.now())
+    (planned,) = build_digests(store, [subscriber], settings.now())
+    mail = MailSettings.from_env()
+    renderer = Renderer(mail.envelope.list_name, images=mail.images)
+    # What the mail holds: a digest whose HTML would pass the size limit loses its last
+    # cards, and the JSON lists the same papers.
+    rendered, digest = renderer.render_within(planned, mail.placeholders(subscriber))
     if fmt == "json":
         body = json.dumps(digest_json(digest), ensure_ascii=False, indent=2) + "\n"
     else:
-        mail = MailSettings.from_env()
-        renderer = Renderer(mail.envelope.list_name, images=mail.images)
-        rendered, _ = renderer.render_within(digest, mail.placeholders(subscriber))
         body = rendered.html if fmt == "html" else rendered.text
     if output is None:
         click.echo(body, nl=False)
@@ -146,4 +152,5 @@ def digest_json(digest: Digest) -> dict[str, Any]:
              "published": _iso(it.paper.published) or None,
              "featured": _iso(it.paper.featured) or None}
             for it in section.items]} for section in digest.sections],
+        "notes": list(digest.notes),
     }
