@@ -365,11 +365,13 @@ def sync_config(store: Store, config: Config, now: datetime) -> None:
     store.sync_subscribers(config.subscribers, now, config.prefs, config.defaults)
 
 
-def load_entries(path: Path) -> list[Entry]:
+def load_entries(path: Path, text: str | None = None) -> list[Entry]:
     """Read a file of ``digest subscribers import`` (what ``export`` writes: a
     ``subscribers:`` list, each entry with an optional ``state``), checked like
-    ``digest check``; raises ConfigProblems listing every problem."""
-    text = _read(path, "give the file that digest subscribers export wrote")
+    ``digest check``; raises ConfigProblems listing every problem. ``text``: the file's
+    text, read already (from standard input: ``path`` is then what problems name)."""
+    if text is None:
+        text = _read(path, "give the file that digest subscribers export wrote")
     fast = _json(text)  # a big JSON list: no line numbers needed unless there are problems
     if fast is not None:
         found: list[Found] = []
@@ -408,6 +410,11 @@ def _read(path: Path, hint: str = "create it (see the example subscriptions.yaml
         raise ConfigError(f"{path}: no such file; {hint}") from e
     except OSError as e:
         raise ConfigError(f"{path}: cannot read: {e.strerror}") from e
+    return decoded(path, data)
+
+
+def decoded(path: Path, data: bytes) -> str:
+    """``data`` read from ``path`` as UTF-8 text, else a ConfigError naming the line."""
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as e:  # a file cut in the middle of a character ends so

@@ -38,10 +38,11 @@ def db_url(tmp_path: Path) -> str:
 def run(db_url: str) -> Any:
     """Run the real CLI against a fresh database; returns click's Result."""
 
-    def invoke(*args: str, env: dict[str, str] | None = None) -> Result:
+    def invoke(*args: str, env: dict[str, str] | None = None, input: str | None = None
+               ) -> Result:
         runner = CliRunner()
         return runner.invoke(cli, list(args), env={"DIGEST_DB": db_url, **(env or {})},
-                             catch_exceptions=False)
+                             catch_exceptions=False, input=input)
 
     return invoke
 

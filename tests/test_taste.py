@@ -220,6 +220,8 @@ def test_likes_survive_export_and_import(run: Any, mail_env: dict[str, str], db_
     assert "2604.07429" in exported.stdout and "2604.14148" in exported.stdout
     dashed = run("subscribers", "export", "-o", "-", env=mail_env)  # "-": printed as well
     assert dashed.stdout == exported.stdout and not Path("-").exists()
+    piped = run("subscribers", "import", "-", env=mail_env, input=exported.stdout)
+    assert piped.exit_code == 0 and "from <stdin>: " in piped.stdout, piped.output
     dump = tmp_path / "subscribers.yaml"
     dump.write_text(exported.stdout, encoding="utf-8")
     Store(db_url).put_subscriber({**prefs, "likes": [], "dislikes": []}, NOW)

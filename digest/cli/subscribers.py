@@ -15,7 +15,14 @@ from rich import box
 from rich.table import Table
 
 from digest.cli import _console, _settings, cli, settings_options
-from digest.config import Config, check_subscriber, load_config, load_entries, sync_config
+from digest.config import (
+    Config,
+    check_subscriber,
+    decoded,
+    load_config,
+    load_entries,
+    sync_config,
+)
 from digest.errors import ConfigError
 from digest.store import Store
 
@@ -175,7 +182,8 @@ def export(fmt: str, output: Path | None, db: str, config: Path, now: str | None
 @click.argument("file", type=click.Path(path_type=Path))
 @settings_options
 def import_(file: Path, db: str, config: Path, now: str | None) -> None:
-    """Add or change the database's subscribers from FILE (YAML or JSON, as export writes).
+    """Add or change the database's subscribers from FILE (YAML or JSON, as export writes;
+    '-' reads standard input).
 
     Every entry is checked like digest check; with any problem nothing is imported.
 
@@ -184,7 +192,11 @@ def import_(file: Path, db: str, config: Path, now: str | None) -> None:
         digest subscribers import subscribers.yaml
         digest subscribers reset ada@example.org
     """
-    entries = load_entries(file)
+    if str(file) == "-":
+        file = Path("<stdin>")
+        entries = load_entries(file, decoded(file, sys.stdin.buffer.read()))
+    else:
+        entries = load_entries(file)
     store, moment, _ = _synced(db, config, now)
     counts = store.import_subscribers([(e.prefs, e.state) for e in entries], moment)
     click.echo(f"imported {_count(len(entries))} from {file}: " + ", ".join(
