@@ -49,12 +49,7 @@ class Person:
     @classmethod
     def of(cls, name: str, known: Iterable[Paper]) -> Person:
         """From the papers known to be ``name``'s person's."""
-        counts: Counter[str] = Counter()
-        shown: dict[str, str] = {}
-        for paper in known:
-            for key, listed in _others(paper, name_key(name)).items():
-                counts[key] += 1
-                shown.setdefault(key, listed)
+        counts, shown = _coauthors(known, name_key(name))
         return cls({key: (shown[key], n) for key, n in counts.items()})
 
 
@@ -87,6 +82,18 @@ def _shared_coauthor(pin: Pin, person: Person, paper: Paper) -> str | None:
     if together == 0:
         return f"with {listed}, a co-author you named"
     return f"with {listed}, a co-author on {together} of their papers"
+
+
+def _coauthors(papers: Iterable[Paper], key: str) -> tuple[Counter[str], dict[str, str]]:
+    """How many of ``papers`` each author other than ``key`` is on (by folded name), and
+    each one's name as first listed."""
+    counts: Counter[str] = Counter()
+    shown: dict[str, str] = {}
+    for paper in papers:
+        for other, listed in _others(paper, key).items():
+            counts[other] += 1
+            shown.setdefault(other, listed)
+    return counts, shown
 
 
 def _others(paper: Paper, key: str) -> dict[str, str]:
@@ -176,12 +183,7 @@ def _groups(papers: Sequence[Paper], key: str) -> list[list[int]]:
 
 
 def _candidate(papers: Sequence[Paper], key: str) -> Candidate:
-    counts: Counter[str] = Counter()
-    shown: dict[str, str] = {}
-    for paper in papers:
-        for other, listed in _others(paper, key).items():
-            counts[other] += 1
-            shown.setdefault(other, listed)
+    counts, shown = _coauthors(papers, key)
     orgs = Counter(p.organization for p in papers if p.organization)
     top = sorted(counts, key=lambda k: (-counts[k], shown[k]))[:TOP_COAUTHORS]
     named = set(top)

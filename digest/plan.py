@@ -70,6 +70,7 @@ def build_digests(store: Store, subscribers: Sequence[Subscriber], now: datetime
     digests = plan_digests(subscribers, papers, histories, now, momentum(store, now),
                            people_of(store, subscribers), index)
     notes = Notes(store)
+    notes.load(subscribers)  # every followed name in one go, not a query a digest
     return [replace(d, notes=notes.of(d.subscriber)) for d in digests]
 
 
