@@ -54,6 +54,7 @@ class Recorder:
     faults: deque[str] = field(default_factory=deque)
     mail_options: list[list[str]] = field(default_factory=list)  # of each MAIL FROM
     sessions: set[int] = field(default_factory=set)
+    noops: int = 0  # NOOP commands received
     stall_seconds: float = 3.0
     delay: float = 0.0  # seconds every DATA takes, to make concurrent senders overlap
     _fault: str | None = None
@@ -64,6 +65,11 @@ class Recorder:
         self.mail_options.append(list(options))
         self._fault = self.faults.popleft() if self.faults else None
         envelope.mail_from = address
+        return "250 OK"
+
+    async def handle_NOOP(self, server: Any, session: Session, envelope: Envelope,
+                          arg: str) -> str:
+        self.noops += 1
         return "250 OK"
 
     async def handle_RCPT(self, server: Any, session: Session, envelope: Envelope,

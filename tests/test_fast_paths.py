@@ -217,6 +217,35 @@ def test_messages_reach_the_server_as_they_are_without_aiosmtplib_normalising() 
     assert len(sizes) == 4 and all(o.upper().startswith("SIZE=") for o in sizes)
 
 
+def test_a_connection_in_steady_use_is_not_asked_whether_it_is_open(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Mails one after another go without a NOOP between them (a round trip a mail); a
+    connection idle for longer than IDLE_CHECK_SECONDS is asked first."""
+    from digest.deliver import transport
+
+    async def send_some(port: int, count: int, connection: SmtpConnection) -> None:
+        for i in range(count):
+            await connection.send(b"Subject: hi\r\n\r\nhello\r\n", "digest@example.org",
+                                  f"r{i}@example.org")
+
+    with SmtpServer() as server:
+        connection = SmtpConnection(SmtpSettings("127.0.0.1", server.port, starttls="off",
+                                                 timeout=5))
+
+        async def both() -> tuple[int, int]:
+            await send_some(server.port, 5, connection)
+            steady = server.handler.noops
+            monkeypatch.setattr(transport, "IDLE_CHECK_SECONDS", 0.0)
+            await send_some(server.port, 2, connection)
+            await connection.close()
+            return steady, server.handler.noops
+
+        steady, idle = asyncio.run(both())
+    assert len(server.received) == 7 and len(server.handler.sessions) == 1
+    assert steady == 0
+    assert idle == 2
+
+
 def test_tokens_are_the_bytes_itsdangerous_makes() -> None:
     tokens = Tokens("a secret")
     rng = random.Random(1)

@@ -17,6 +17,7 @@ import mailbox
 import os
 import re
 import ssl
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -121,6 +122,11 @@ class SmtpSettings:
         return f"{'smtps' if self.implicit_tls else 'smtp'}://{self.host}:{self.port}"
 
 
+# A connection idle for longer is asked (NOOP) whether it is still open before it carries
+# a message: servers drop idle sessions. One in steady use is not (a round trip a mail).
+IDLE_CHECK_SECONDS = 5.0
+
+
 class Connection(Protocol):
     async def send(self, message: Message, sender: str, recipient: str) -> None: ...
     async def close(self) -> None: ...
@@ -151,6 +157,7 @@ class SmtpConnection:
     def __init__(self, settings: SmtpSettings) -> None:
         self.settings = settings
         self._smtp: aiosmtplib.SMTP | None = None
+        self._used = 0.0  # when the connection last carried a message (monotonic)
 
     async def send(self, message: Message, sender: str, recipient: str) -> None:
         """Send one message; raises TransientError (ProtocolError when the reply was not
@@ -170,6 +177,7 @@ class SmtpConnection:
         except Exception as e:
             await self.close()
             raise self._message_failure(e, recipient) from e
+        self._used = time.monotonic()
 
     def _setup_failure(self, e: Exception) -> Exception:
         """What connecting (greeting, EHLO, STARTTLS, login) failing means."""
@@ -251,6 +259,8 @@ class SmtpConnection:
 
     async def _ready(self) -> aiosmtplib.SMTP:
         if self._smtp is not None and self._smtp.is_connected:
+            if time.monotonic() - self._used < IDLE_CHECK_SECONDS:
+                return self._smtp  # in use a moment ago: no round trip to ask
             try:
                 await self._smtp.noop()  # the server may have dropped an idle connection
                 return self._smtp
