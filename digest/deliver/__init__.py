@@ -90,7 +90,7 @@ class MailSettings:
         def action(kind: str, target: str) -> str:
             return f"{self.base_url}/{CARD_PATHS[kind]}/{card}?t={_target(target)}"
 
-        return Links(unsubscribe, manage, action)
+        return Links(unsubscribe, manage, action, card)
 
     def placeholders(self, sub: Subscriber) -> Links:
         """Links that go nowhere real, for previews and samples: the mail's own, with
@@ -100,13 +100,17 @@ class MailSettings:
         real = self.links(Tokens("preview"), replace(sub, ref=sub.ref or "x" * 12))
         action = real.action
 
-        def blank(url: str) -> str:
+        def blank(token: str) -> str:
+            return "preview".ljust(len(token), "-")
+
+        def blank_url(url: str) -> str:
             head, _, token = url.rpartition("/")
             token, mark, target = token.partition("?")
-            return f"{head}/{'preview'.ljust(len(token), '-')}{mark}{target}"
+            return f"{head}/{blank(token)}{mark}{target}"
 
-        return Links(blank(real.unsubscribe), blank(real.manage),
-                     None if action is None else lambda kind, t: blank(action(kind, t)))
+        return Links(blank_url(real.unsubscribe), blank_url(real.manage),
+                     None if action is None else lambda kind, t: blank_url(action(kind, t)),
+                     blank(real.token) if real.token else "")
 
 
 @lru_cache(maxsize=1 << 14)

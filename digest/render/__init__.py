@@ -75,6 +75,9 @@ class Links:
     unsubscribe: str
     manage: str
     action: Callable[[str, str], str] | None = None
+    # The part of every action URL that differs between mails (the card token), when
+    # there is one: a card's links are then filled in once, and each mail's token after.
+    token: str = ""
 
     @classmethod
     def placeholders(cls, base_url: str, actions: bool = False) -> Links:
@@ -220,6 +223,9 @@ class Renderer:
         self._names: _Lru[int, tuple[str, ...]] = _Lru(cards)
         self._views: _Lru[tuple[Any, ...], _View] = _Lru(2 * cards)
         self._done: _Lru[tuple[Any, ...], tuple[list[str], list[str]]] = _Lru(2 * cards)
+        # ... and with their links in but for the mail's token (``Links.token``).
+        self._filled: _Lru[tuple[Any, ...], tuple[list[list[str]], list[list[str]]]] = \
+            _Lru(2 * cards)
         self._pieces: _Lru[tuple[Any, ...], list[str]] = _Lru(5 * cards)
         self._frames: dict[tuple[Any, ...], list[str]] = {}
 
@@ -249,6 +255,7 @@ class Renderer:
         chars = SHORT_SNIPPET_CHARS if long else SNIPPET_CHARS
         seen: set[tuple[str, str]] = set()  # a long digest links each action once
         followed = {name_key(a) for a in sub.authors}
+        shape = self._link_shape(links)
         sections: list[tuple[str, list[str], list[str]]] = []
         for section in digest.sections:
             if not section.items:
@@ -262,15 +269,19 @@ class Renderer:
                                        image)
                 kept = tuple(a not in seen for a in view.actions) if long else ()
                 seen.update(view.actions)
+                if shape is not None and key is not None:
+                    done_key = (key, kept, shape)
+                    filled = self._filled.get(done_key)
+                    if filled is None:
+                        filled = self._filled_card(view, kept, links)
+                        self._filled.put(done_key, filled)
+                    html.append(_with_token(filled[0], links.token))
+                    text.append(_with_token(filled[1], links.token, number))
+                    continue
                 # URLs by slot number; a link left out of this mail needs none
                 urls = [links.action(k, t) if not kept or kept[i] else ""
                         for i, (k, t) in enumerate(view.actions)] if links.action else []
-                done = self._done.get((key, kept)) if key is not None else None
-                if done is None:
-                    c = _keep_actions(view.card, kept)
-                    done = (self._card("html", c), self._card("txt", c))
-                    if key is not None:
-                        self._done.put((key, kept), done)
+                done = self._done_card(key, view, kept)
                 html.append(self._fill(done[0], urls))
                 text.append(self._fill(done[1], urls, number))
             sections.append((HEADINGS[section.name], html, text))
@@ -280,6 +291,39 @@ class Renderer:
                                     for h, _, texts in sections]})
         html_part = self._html_frame(kind, values, [(h, cards) for h, cards, _ in sections])
         return Rendered(str(values["subject"]), _tidy(text_part), html_part)
+
+    def _done_card(self, key: tuple[Any, ...] | None, view: _View, kept: tuple[bool, ...]
+                   ) -> tuple[list[str], list[str]]:
+        """A card's HTML and text, split at their slots (action URLs, the number)."""
+        done = self._done.get((key, kept)) if key is not None else None
+        if done is None:
+            c = _keep_actions(view.card, kept)
+            done = (self._card("html", c), self._card("txt", c))
+            if key is not None:
+                self._done.put((key, kept), done)
+        return done
+
+    def _link_shape(self, links: Links) -> str | None:
+        """What every action URL of ``links`` is made of but the token, when a card's
+        links can be filled in once for every mail (the token appears once in each, and
+        is written as it is in HTML and text); None when they cannot."""
+        token, action = links.token, links.action
+        if action is None or not _PLAIN_TOKEN.fullmatch(token):
+            return None
+        probe = action("like", "x")
+        return probe.replace(token, "", 1) if probe.count(token) == 1 else None
+
+    def _filled_card(self, view: _View, kept: tuple[bool, ...], links: Links
+                     ) -> tuple[list[list[str]], list[list[str]]]:
+        """A card's HTML and text with their action URLs in, cut at the token of those
+        URLs (and the text at its number): ``_with_token`` finishes them."""
+        assert links.action is not None
+        token, number = self._mark("token"), self._mark("n")
+        urls = [links.action(k, t).replace(links.token, token, 1) if not kept or kept[i]
+                else "" for i, (k, t) in enumerate(view.actions)]
+        html, text = self._done_card(None, view, kept)  # kept filled, not as slots
+        return ([self._fill(html, urls).split(token)],
+                [cut.split(token) for cut in self._fill(text, urls, number).split(number)])
 
     def _view(self, item: Item, sub: Subscriber, followed: set[str], actions: bool,
               chars: int, image: bool = False) -> tuple[tuple[Any, ...] | None, _View]:
@@ -368,7 +412,7 @@ class Renderer:
         return self._slot.split(text)
 
     @staticmethod
-    def _fill(parts: list[str], urls: list[str], number: int = 0) -> str:
+    def _fill(parts: list[str], urls: list[str], number: int | str = 0) -> str:
         """A card's parts with its action links' URLs (escaped) and its number in their
         slots."""
         if len(parts) == 1:
@@ -482,6 +526,17 @@ class _Lru(Generic[K, V]):
         self._data[key] = value
         if len(self._data) > self.size:
             self._data.popitem(last=False)
+
+
+def _with_token(cuts: list[list[str]], token: str, number: int = 0) -> str:
+    """A card cut by ``Renderer._filled_card``, with this mail's token and number."""
+    if len(cuts) == 1:
+        return token.join(cuts[0])
+    return str(number).join([token.join(cut) for cut in cuts])
+
+
+# A token written as it is in HTML attributes and text alike (nothing to escape).
+_PLAIN_TOKEN = re.compile(r"[\w.~-]+", re.ASCII)
 
 
 def _serialized(value: str, before: str) -> str:
