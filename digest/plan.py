@@ -33,6 +33,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from digest import defaults, rising
+from digest.heap import pass_heap, settle
 from digest.model import Digest, History, Paper, Plan, Subscriber
 from digest.pins import (
     AMBIGUOUS_PAPERS,
@@ -222,14 +223,16 @@ def plan_due(store: Store, now: datetime, *, groups: Iterable[str] | None = None
     pass_papers = _Papers(store, now, papers, as_of)
     kept: list[Plan] = []
     counts: Counter[str] = Counter(already=0)
-    for members in store.member_batches(BATCH, groups=groups, only=only, shard=shard,
-                                        as_of=as_of):
-        plans, already = _plan_batch(pass_papers, members, now)
-        counts["already"] += already
-        counts.update(store.plan_outbox(plans, now) if record else
-                      Counter(p.state for p in plans))
-        if keep:
-            kept += plans
+    with pass_heap():
+        for members in store.member_batches(BATCH, groups=groups, only=only, shard=shard,
+                                            as_of=as_of):
+            plans, already = _plan_batch(pass_papers, members, now)
+            counts["already"] += already
+            counts.update(store.plan_outbox(plans, now) if record else
+                          Counter(p.state for p in plans))
+            if keep:
+                kept += plans
+            settle()
     return kept, counts
 
 

@@ -350,3 +350,38 @@ def test_typed_reasons_round_trip_and_read_old_rows() -> None:
                    Reason("trending")):
         assert Reason.decode(reason.encode()) == reason
         assert Reason.decode(str(reason)) == reason
+
+
+def test_a_pass_collects_each_batch_cycles_and_freezes_what_lives_on() -> None:
+    """During a pass the collector runs only after a batch: the cycles the batch left are
+    collected, what lives on is frozen; at the end of the last pass all is as before."""
+    import gc
+    import weakref
+
+    from digest import heap
+
+    class Node:
+        def __init__(self) -> None:
+            self.me = self  # a reference cycle: only the cyclic collector frees it
+
+    assert gc.isenabled()
+    with heap.pass_heap():
+        with heap.pass_heap():  # a second pass at the same time
+            assert not gc.isenabled()
+        assert not gc.isenabled()  # still one pass running
+        garbage = Node()
+        gone = weakref.ref(garbage)
+        del garbage
+        kept = [Node() for _ in range(heap.SETTLE_OBJECTS)]  # a batch's worth of objects
+        assert gone() is not None  # no collection by itself
+        heap.settle()
+        assert gone() is None
+        assert gc.get_freeze_count() >= len(kept)
+        small = Node()
+        small_ref = weakref.ref(small)
+        del small
+        heap.settle()  # too few new objects to be worth a collection
+        assert small_ref() is not None
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+    gc.collect()
+    assert small_ref() is None

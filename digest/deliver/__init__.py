@@ -39,6 +39,7 @@ from digest.deliver.transport import (
     TransientError,
     Transport,
 )
+from digest.heap import pass_heap, settle
 from digest.model import Digest, Item, OutboxEntry, Paper, Section, Subscriber, Unsent
 from digest.plan import Notes, plan_due
 from digest.render import Links, Renderer
@@ -253,6 +254,7 @@ class _Delivery:
                                                     reply_class="compose"))
                         continue
                     await self.queue.put((entry, message))
+                settle()
         finally:
             for _ in range(workers):
                 await self.queue.put(None)
@@ -357,7 +359,8 @@ async def deliver(store: Store, transport: Transport, mail: MailSettings, tokens
         progress(await asyncio.to_thread(store.count_due, clock(), mail.lease, only))
     delivery = _Delivery(store, transport, mailer or Mailer(store, mail, tokens), clock, only,
                          stop or asyncio.Event(), progress, batch)
-    report = await delivery.run()
+    with pass_heap():
+        report = await delivery.run()
     if late:
         report.counts["missed"] += late
     return report
@@ -373,16 +376,17 @@ async def send_pass(store: Store, transport: Transport, mail: MailSettings, toke
     due."""
     started = time.perf_counter()
     papers: dict[int, Paper] = {}
-    # Late digests first, so that their papers go into the digests planned now; planning
-    # in a thread, so that signals and timers stay prompt on the loop meanwhile.
-    late = await asyncio.to_thread(store.expire_late, clock(), mail.lease)
-    _, planned = await asyncio.to_thread(functools.partial(
-        plan_due, store, clock(), groups=groups, only=only, papers=papers, keep=False,
-        shard=shard))
-    planned["missed"] += late
-    planning = time.perf_counter() - started
-    report = await deliver(store, transport, mail, tokens, clock, only, progress, stop,
-                           mailer=Mailer(store, mail, tokens, papers), expire=False)
+    with pass_heap():  # the papers planning reads stay frozen while they are sent
+        # Late digests first, so that their papers go into the digests planned now;
+        # planning in a thread, so that signals and timers stay prompt on the loop.
+        late = await asyncio.to_thread(store.expire_late, clock(), mail.lease)
+        _, planned = await asyncio.to_thread(functools.partial(
+            plan_due, store, clock(), groups=groups, only=only, papers=papers, keep=False,
+            shard=shard))
+        planned["missed"] += late
+        planning = time.perf_counter() - started
+        report = await deliver(store, transport, mail, tokens, clock, only, progress, stop,
+                               mailer=Mailer(store, mail, tokens, papers), expire=False)
     report.counts.update(planned)
     report.seconds = {"plan": planning, "deliver": time.perf_counter() - started - planning}
     return report
