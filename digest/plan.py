@@ -27,7 +27,7 @@ after ``now`` do not count, so it shows the digest that ``now`` would have built
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Container, Iterable, Sequence
+from collections.abc import Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -125,8 +125,9 @@ class Notes:
     """The notes a subscriber's digest carries: one for each unpinned followed name that
     the stored papers show to be several people. Each name is looked up once."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, papers: Mapping[int, Paper] | None = None) -> None:
         self.store = store
+        self.papers = papers  # in memory already, by id: not read again
         self._found: dict[str, tuple[Candidate, ...]] = {}
 
     def load(self, subscribers: Iterable[Subscriber]) -> None:
@@ -137,7 +138,8 @@ class Notes:
                                if sub.pin(n) is None} if k not in self._found}
         if missing:
             # A name on fewer papers than two people need is no one's note: not read.
-            for key, papers in self.store.papers_carrying(missing, AMBIGUOUS_PAPERS).items():
+            for key, papers in self.store.papers_carrying(missing, AMBIGUOUS_PAPERS,
+                                                          self.papers).items():
                 self._found[key] = tuple(candidates(key, papers))
 
     def people(self, name: str) -> tuple[Candidate, ...]:

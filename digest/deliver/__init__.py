@@ -145,7 +145,8 @@ class Mailer:
         self.mail = mail
         self.tokens = tokens
         self.papers: dict[int, Paper] = papers if papers is not None else {}
-        self.notes = Notes(store)  # ambiguous followed names, each looked up once a pass
+        # ambiguous followed names, each looked up once a pass
+        self.notes = Notes(store, self.papers)
         self.renderer = Renderer(mail.envelope.list_name, images=mail.images)
         self.composer = Composer(mail.envelope)
 

@@ -203,12 +203,12 @@ class Store:
             return {(key, source): paper_sql.credited_to(conn, key, source)
                     if source is not None else [] for key, source in set(wanted)}
 
-    def papers_carrying(self, keys: Iterable[str], at_least: int = 0
-                        ) -> dict[str, list[Paper]]:
+    def papers_carrying(self, keys: Iterable[str], at_least: int = 0,
+                        known: Mapping[int, Paper] | None = None) -> dict[str, list[Paper]]:
         """For each folded name, the stored papers that carry it (none for a name on
-        fewer than ``at_least``)."""
+        fewer than ``at_least``); papers ``known`` by id are taken from there."""
         with self._begin() as conn:
-            return paper_sql.carrying(conn, sorted(set(keys)), at_least)
+            return paper_sql.carrying(conn, sorted(set(keys)), at_least, known)
 
     def count_papers(self) -> int:
         """How many distinct papers are stored."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -112,10 +112,11 @@ def credited_to(conn: Connection, key: str, source: str) -> list[Paper]:
     return load_ids(conn, conn.execute(query).scalars())
 
 
-def carrying(conn: Connection, keys: Sequence[str], at_least: int = 0
-             ) -> dict[str, list[Paper]]:
+def carrying(conn: Connection, keys: Sequence[str], at_least: int = 0,
+             known: Mapping[int, Paper] | None = None) -> dict[str, list[Paper]]:
     """For each folded name of ``keys``, the papers that carry it (listed or credited);
-    none for a name on fewer than ``at_least`` papers (they are not read)."""
+    none for a name on fewer than ``at_least`` papers (they are not read), and those
+    ``known`` already (by id) not read again."""
     pa = s.paper_authors.c
     ids: dict[str, set[int]] = {key: set() for key in keys}
     for chunk in chunks(sorted(ids)):
@@ -125,7 +126,10 @@ def carrying(conn: Connection, keys: Sequence[str], at_least: int = 0
         for key, paper_id in conn.execute(query):
             ids[key].add(paper_id)
     ids = {key: found if len(found) >= at_least else set() for key, found in ids.items()}
-    papers = {p.id: p for p in load_ids(conn, set().union(*ids.values()))}
+    known = known or {}
+    wanted = set().union(*ids.values())
+    papers = {i: known[i] for i in wanted if i in known}
+    papers.update((p.id, p) for p in load_ids(conn, wanted - papers.keys()) if p.id is not None)
     return {key: [papers[i] for i in sorted(found)] for key, found in ids.items()}
 
 
