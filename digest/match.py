@@ -15,6 +15,7 @@ keywords, hyphen and space alike, a final plural alike. ``exclude`` phrases remo
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -152,6 +153,7 @@ class PaperIndex:
         self._places: dict[str, list[tuple[int, int, int]]] = defaultdict(list)
         self._areas: list[list[tuple[str, tuple[str, ...]]]] = []
         self._phrases: dict[str, dict[int, Spot]] = {}
+        self._papers_of: dict[str, set[int]] = {}  # word -> the papers holding it
         for pos, paper in enumerate(papers):
             for at, name in enumerate(paper.all_authors):
                 key = name_key(name)
@@ -179,19 +181,48 @@ class PaperIndex:
             return {}
         lasts = plural_forms(tokens[-1])
         head, n = tokens[:-1], len(tokens)
-        # Walk the places of the phrase's rarest word (the last word in any form counts
-        # as one), each place giving where the phrase would start.
+        found: dict[int, tuple[int, int]] = {}
+        if not head:  # one word: each place of any of its forms is a match
+            for word in lasts:
+                for pos, rank, at in self._places.get(word, ()):
+                    if pos not in found or (rank, at) < found[pos]:
+                        found[pos] = (rank, at)
+            return self._spots(found)
+        # Only papers that hold every word of the phrase can hold the phrase: found by
+        # intersecting sets of papers (in C); then, in each of them, the places of the
+        # phrase's rarest word (the last word in any form counts as one), each giving
+        # where the phrase would start.
         options = [((t,), j) for j, t in enumerate(head)] + [(tuple(lasts), n - 1)]
+        papers = sorted((self._holding(words_at) for words_at, _ in options), key=len)
+        candidates = sorted(papers[0].intersection(*papers[1:]))
         words_at, offset = min(options, key=lambda o: sum(len(self._places.get(w, ()))
                                                           for w in o[0]))
-        found: dict[int, tuple[int, int]] = {}
         for word in words_at:
-            for pos, rank, at in self._places.get(word, ()):
-                start = at - offset
-                text = self._areas[pos][rank][1]
-                if (start >= 0 and start + n <= len(text) and text[start + n - 1] in lasts
-                        and text[start : start + n - 1] == head
-                        and (pos not in found or (rank, start) < found[pos])):
-                    found[pos] = (rank, start)
+            places = self._places.get(word, [])
+            for pos in candidates:
+                i = bisect_left(places, (pos,))
+                while i < len(places) and places[i][0] == pos:
+                    _, rank, at = places[i]
+                    i += 1
+                    start = at - offset
+                    text = self._areas[pos][rank][1]
+                    if (start >= 0 and start + n <= len(text) and text[start + n - 1] in lasts
+                            and text[start : start + n - 1] == head
+                            and (pos not in found or (rank, start) < found[pos])):
+                        found[pos] = (rank, start)
+        return self._spots(found)
+
+    def _holding(self, forms: tuple[str, ...]) -> set[int]:
+        """The papers (by position) holding any of these words; kept per word, for the
+        words of the phrases looked up."""
+        sets = []
+        for word in forms:
+            papers = self._papers_of.get(word)
+            if papers is None:
+                papers = self._papers_of[word] = {p for p, _, _ in self._places.get(word, ())}
+            sets.append(papers)
+        return sets[0] if len(sets) == 1 else set().union(*sets)
+
+    def _spots(self, found: dict[int, tuple[int, int]]) -> dict[int, Spot]:
         return {pos: (rank, at, self._areas[pos][rank][0])
                 for pos, (rank, at) in sorted(found.items())}
