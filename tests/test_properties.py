@@ -215,11 +215,16 @@ def test_the_yaml_loader_on_random_input_gives_a_config_or_a_clean_error(text: s
 
 @SETTINGS
 @given(st.text(st.sampled_from([*"ab c-·", "\t", "\n", "\xa0", "\u2003"]), max_size=90)
-       | texts(), st.sampled_from([("", None), ("   ", None), ("   ", "     ")]))
-def test_wrapping_a_line_that_fits_is_what_textwrap_gives(
-        text: str, indents: tuple[str, str | None]) -> None:
+       | texts()
+       | st.lists(st.text(st.sampled_from([*"abc-·\xa0"]), min_size=1, max_size=30),
+                  max_size=40).map(" ".join)
+       | st.text(st.sampled_from([*"ab c"]), max_size=300),
+       st.sampled_from([("", None), ("   ", None), ("   ", "     ")]),
+       st.sampled_from([78, 20, 8]))
+def test_wrapping_is_what_textwrap_gives(text: str, indents: tuple[str, str | None],
+                                         width: int) -> None:
     indent, first = indents
     _wrap.cache_clear()
-    assert _wrap(text, 78, indent, first) == textwrap.fill(
-        text, width=78, initial_indent=indent if first is None else first,
+    assert _wrap(text, width, indent, first) == textwrap.fill(
+        text, width=width, initial_indent=indent if first is None else first,
         subsequent_indent=indent, break_long_words=False, break_on_hyphens=False)

@@ -127,13 +127,31 @@ def _environment(folder: Path) -> jinja2.Environment:
 @lru_cache(maxsize=1 << 15)
 def _wrap(text: str, width: int = 78, indent: str = "", first: str | None = None) -> str:
     """Wrap at ``width`` columns; ``first`` is the first line's indent (default ``indent``).
-    A text that fits on its first line as it is comes back at once (textwrap would cut it
-    into words and join them again: most reasons and bylines fit)."""
+    Words apart by single spaces only (most text: titles, reasons, bylines, sentences) are
+    laid out here, greedily as textwrap does, without its regular expressions and chunks;
+    any other text goes to textwrap."""
     start = indent if first is None else first
-    if len(start) + len(text) <= width and text and text == text.strip() and \
-            not _SPECIAL_SPACE.search(text):
+    if not text or text != text.strip() or "  " in text or _SPECIAL_SPACE.search(text):
+        return _textwrap(text, width, indent, start)
+    if len(start) + len(text) <= width:
         return start + text
-    return textwrap.fill(text, width=width, initial_indent=start, subsequent_indent=indent,
+    lines: list[str] = []
+    line, room = start, width - len(start)
+    used = -1  # characters on the line, its indent aside (-1: none yet)
+    for word in text.split(" "):
+        if not word.strip():  # a word of other spaces only: textwrap drops it at line ends
+            return _textwrap(text, width, indent, start)
+        if used >= 0 and used + 1 + len(word) > room:
+            lines.append(line)
+            line, room, used = indent, width - len(indent), -1
+        line += word if used < 0 else " " + word
+        used += len(word) + 1
+    lines.append(line)
+    return "\n".join(lines)
+
+
+def _textwrap(text: str, width: int, indent: str, first: str) -> str:
+    return textwrap.fill(text, width=width, initial_indent=first, subsequent_indent=indent,
                          break_long_words=False, break_on_hyphens=False)
 
 
