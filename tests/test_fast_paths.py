@@ -385,3 +385,15 @@ def test_a_pass_collects_each_batch_cycles_and_freezes_what_lives_on() -> None:
     assert gc.isenabled() and gc.get_freeze_count() == 0
     gc.collect()
     assert small_ref() is None
+
+
+def test_the_card_caches_keep_what_is_used_within_their_size() -> None:
+    from digest.render import _Lru
+
+    cache: _Lru[int, str] = _Lru(100)
+    for i in range(1000):
+        cache.put(i, str(i))
+        assert cache.get(0) == "0"  # used all along: never forgotten
+        assert len(cache) <= 100
+    assert cache.get(999) == "999" and cache.get(500) is None  # long unused: forgotten
+    assert sum(cache.get(i) is not None for i in range(1000)) >= 50  # about the last half

@@ -11,7 +11,6 @@ import os
 import re
 import secrets
 import textwrap
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -528,22 +527,31 @@ V = TypeVar("V")
 
 
 class _Lru(Generic[K, V]):
-    """A dict that forgets its least recently used entries beyond ``size``."""
+    """A dict of at most ``size`` entries that forgets those unused longest, roughly: two
+    halves, the newer taking what is put and what is used from the older; when the newer
+    is full, the older is dropped and the newer becomes it. A hit costs a lookup, not the
+    reordering an exact LRU does on every hit."""
 
     def __init__(self, size: int) -> None:
-        self.size = size
-        self._data: OrderedDict[K, V] = OrderedDict()
+        self.half = max(1, size // 2)
+        self._new: dict[K, V] = {}
+        self._old: dict[K, V] = {}
+
+    def __len__(self) -> int:
+        return len(self._new) + len(self._old)
 
     def get(self, key: K) -> V | None:
-        found = self._data.get(key)
-        if found is not None:
-            self._data.move_to_end(key)
+        found = self._new.get(key)
+        if found is None:
+            found = self._old.pop(key, None)
+            if found is not None:
+                self.put(key, found)
         return found
 
     def put(self, key: K, value: V) -> None:
-        self._data[key] = value
-        if len(self._data) > self.size:
-            self._data.popitem(last=False)
+        self._new[key] = value
+        if len(self._new) >= self.half:
+            self._old, self._new = self._new, {}
 
 
 def _with_token(cuts: list[list[str]], token: str, number: int = 0) -> str:
