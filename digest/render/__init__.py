@@ -286,21 +286,9 @@ class Renderer:
                                        image)
                 kept = tuple(a not in seen for a in view.actions) if long else ()
                 seen.update(view.actions)
-                if shape is not None and key is not None:
-                    done_key = (key, kept, shape)
-                    filled = self._filled.get(done_key)
-                    if filled is None:
-                        filled = self._filled_card(view, kept, links)
-                        self._filled.put(done_key, filled)
-                    html.append(_with_token(filled[0], links.token))
-                    text.append(_with_token(filled[1], links.token, number))
-                    continue
-                # URLs by slot number; a link left out of this mail needs none
-                urls = [links.action(k, t) if not kept or kept[i] else ""
-                        for i, (k, t) in enumerate(view.actions)] if links.action else []
-                done = self._done_card(key, view, kept)
-                html.append(self._fill(done[0], urls))
-                text.append(self._fill(done[1], urls, number))
+                card_html, card_text = self._shown(key, view, kept, links, shape, number)
+                html.append(card_html)
+                text.append(card_text)
             sections.append((HEADINGS[section.name], html, text))
         values = _frame_values(digest, links, self.digest_name)
         text_part = self.env.get_template(f"{kind}.txt").render(
@@ -308,6 +296,23 @@ class Renderer:
                                     for h, _, texts in sections]})
         html_part = self._html_frame(kind, values, [(h, cards) for h, cards, _ in sections])
         return Rendered(str(values["subject"]), _tidy(text_part), html_part)
+
+    def _shown(self, key: tuple[Any, ...] | None, view: _View, kept: tuple[bool, ...],
+               links: Links, shape: str | None, number: int) -> tuple[str, str]:
+        """A card's HTML and text as this mail shows it: its links filled in (only the
+        token, when the card was filled in before for links of this ``shape``)."""
+        if shape is not None and key is not None:
+            filled = self._filled.get((key, kept, shape))
+            if filled is None:
+                filled = self._filled_card(view, kept, links)
+                self._filled.put((key, kept, shape), filled)
+            return (_with_token(filled[0], links.token),
+                    _with_token(filled[1], links.token, number))
+        # URLs by slot number; a link left out of this mail needs none
+        urls = [links.action(k, t) if not kept or kept[i] else ""
+                for i, (k, t) in enumerate(view.actions)] if links.action else []
+        done = self._done_card(key, view, kept)
+        return self._fill(done[0], urls), self._fill(done[1], urls, number)
 
     def _done_card(self, key: tuple[Any, ...] | None, view: _View, kept: tuple[bool, ...]
                    ) -> tuple[list[str], list[str]]:
