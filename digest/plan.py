@@ -70,7 +70,7 @@ def build_digests(store: Store, subscribers: Sequence[Subscriber], now: datetime
     index = taste(store, now) if tasting(subscribers) else None
     digests = plan_digests(subscribers, papers, histories, now, momentum(store, now),
                            people_of(store, subscribers), index)
-    notes = Notes(store)
+    notes = Notes(store, {p.id: p for p in papers if p.id is not None})  # not read again
     notes.load(subscribers)  # every followed name in one go, not a query a digest
     return [replace(d, notes=notes.of(d.subscriber)) for d in digests]
 
