@@ -387,6 +387,42 @@ def test_a_pass_collects_each_batch_cycles_and_freezes_what_lives_on() -> None:
     assert small_ref() is None
 
 
+def test_collections_are_spaced_out_while_batches_leave_few_cycles() -> None:
+    """A batch whose collection finds hardly any cycles doubles the batches until the next
+    collection (those in between are only frozen); one that finds many brings a collection
+    after every batch back."""
+    import gc
+    import weakref
+
+    from digest import heap
+
+    class Node:
+        def __init__(self) -> None:
+            self.me = self
+
+    def batch(cycles: int = 0) -> weakref.ref[Node]:
+        """A batch's worth of objects that live on, and one cycle left (or many)."""
+        kept.append([[] for _ in range(heap.SETTLE_OBJECTS)])
+        for _ in range(cycles):
+            Node()
+        left = weakref.ref(Node())
+        heap.settle()
+        return left
+
+    kept: list[list[list[int]]] = []
+    gc.collect()  # no garbage from before
+    with heap.pass_heap():
+        assert batch()() is None  # collected; it found few cycles: the next is skipped
+        assert batch()() is not None  # frozen only
+        assert batch()() is None  # collected; now two are skipped
+        skipped = [batch(), batch()]
+        assert all(ref() is not None for ref in skipped)
+        assert batch(cycles=heap.SETTLE_OBJECTS)() is None  # many cycles ...
+        assert batch()() is None  # ... so the next batch is collected again
+    gc.collect()
+    assert all(ref() is None for ref in skipped)  # freed once the pass is over
+
+
 def test_the_card_caches_keep_what_is_used_within_their_size() -> None:
     from digest.render import _Lru
 
