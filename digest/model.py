@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from digest import defaults
 from digest.text import name_key
@@ -187,14 +187,14 @@ class Snapshot:
     upvotes: int
 
 
-@dataclass(frozen=True)
-class Reason:
+class Reason(NamedTuple):
     """Why a paper is in a digest: a followed ``author`` (as the subscriber wrote the
     name; for a pinned one ``area`` says how the paper is theirs), a ``keyword`` phrase
     and the ``area`` it matched in (title, abstract or the source's keywords),
     ``trending``, ``rising`` (``value`` the upvotes it gained, ``area`` the ISO day the
     gain is counted from), or ``recommended`` (``value`` the title of the liked paper it
-    is most like, ``area`` that paper's arXiv id)."""
+    is most like, ``area`` that paper's arXiv id). A named tuple: a pass decodes and
+    hashes (as part of the card caches' keys) a dozen for each digest."""
 
     kind: str  # author | keyword | trending | rising | recommended
     value: str = ""

@@ -237,7 +237,7 @@ class Renderer:
         # so that the many parts never push out the frames.
         self._card_frames: _Lru[tuple[Any, ...], list[str]] = _Lru(cards)
         # Whole cards as one reader sees them, and what they are made from.
-        self._names: _Lru[int, tuple[str, ...]] = _Lru(cards)
+        self._names: _Lru[int, frozenset[str]] = _Lru(cards)
         self._views: _Lru[tuple[Any, ...], _View] = _Lru(2 * cards)
         self._done: _Lru[tuple[Any, ...], tuple[list[str], list[str]]] = _Lru(2 * cards)
         # ... and with their links in but for the mail's token (``Links.token``).
@@ -356,10 +356,11 @@ class Renderer:
         if item.paper.id is not None:
             names = self._names.get(item.paper.id)
             if names is None:
-                names = tuple(name_key(n) for n in item.paper.all_authors)
+                names = frozenset(name_key(n) for n in item.paper.all_authors)
                 self._names.put(item.paper.id, names)
+            # which of its authors are bold: the reader's followed names it has
             key = (item.paper.id, item.reasons, chars, actions, image,
-                   tuple(k in followed for k in names))
+                   frozenset(k for k in followed if k in names))
             found = self._views.get(key)
             if found is not None:
                 return key, found
