@@ -4,6 +4,7 @@ error (DigestError), never another exception."""
 
 from __future__ import annotations
 
+import base64
 import re
 import textwrap
 from dataclasses import replace
@@ -228,3 +229,37 @@ def test_wrapping_is_what_textwrap_gives(text: str, indents: tuple[str, str | No
     assert _wrap(text, width, indent, first) == textwrap.fill(
         text, width=width, initial_indent=indent if first is None else first,
         subsequent_indent=indent, break_long_words=False, break_on_hyphens=False)
+
+
+@SETTINGS
+@given(st.text(min_size=1, max_size=200).map(one_line).filter(bool)
+       | st.text(st.sampled_from([*"aé·😀中 “"]), min_size=1, max_size=120))
+def test_a_subject_in_encoded_words_reads_back_as_written(text: str) -> None:
+    """Any subject that is not plain ASCII goes out as encoded words of whole characters
+    in lines of at most 78 columns, and a mail reader decodes exactly the text."""
+    import email
+    import email.policy
+
+    from digest.deliver.message import _encoded_words
+
+    raw = _encoded_words("Subject", text)
+    assert all(len(line) <= 78 for line in raw.split(b"\r\n")), raw
+    for word in re.findall(rb"=\?utf-8\?b\?([^?]*)\?=", raw):  # each of whole characters
+        base64.b64decode(word).decode("utf-8")
+    parsed = email.message_from_bytes(raw + b"\r\n", policy=email.policy.default)
+    assert str(parsed["Subject"]) == text
+
+
+@SETTINGS
+@given(st.text(st.sampled_from([*"ab \t", "\n", "\r", "\xa0", "\u2009", "\u2028",
+                                "\x0c", "\x1f", "\x85"]), max_size=60))
+def test_tidy_text_is_what_tidying_line_by_line_gives(text: str) -> None:
+    """The text part's tidying (no trailing spaces, at most one blank line in a row)
+    against its definition, line by line as str.splitlines breaks them."""
+    from digest.render import _tidy
+
+    out: list[str] = []
+    for line in (line.rstrip() for line in text.splitlines()):
+        if line or (out and out[-1]):
+            out.append(line)
+    assert _tidy(text) == "\n".join(out).strip() + "\n"

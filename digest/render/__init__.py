@@ -672,9 +672,7 @@ def summary_line(digest: Digest) -> str:
 
 def _tidy(text: str) -> str:
     """No trailing spaces and at most one blank line in a row."""
-    lines = [line.rstrip() for line in text.splitlines()]
-    out: list[str] = []
-    for line in lines:
-        if line or (out and out[-1]):
-            out.append(line)
-    return "\n".join(out).strip() + "\n"
+    tidy = "\n".join(map(str.rstrip, text.splitlines()))
+    while "\n\n\n" in tidy:
+        tidy = tidy.replace("\n\n\n", "\n\n")
+    return tidy.strip() + "\n"
