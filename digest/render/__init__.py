@@ -308,9 +308,7 @@ class Renderer:
                 self._filled.put((key, kept, shape), filled)
             return (_with_token(filled[0], links.token),
                     _with_token(filled[1], links.token, number))
-        # URLs by slot number; a link left out of this mail needs none
-        urls = [links.action(k, t) if not kept or kept[i] else ""
-                for i, (k, t) in enumerate(view.actions)] if links.action else []
+        urls = _action_urls(view, kept, links.action) if links.action else []
         done = self._done_card(key, view, kept)
         return self._fill(done[0], urls), self._fill(done[1], urls, number)
 
@@ -341,8 +339,8 @@ class Renderer:
         URLs (and the text at its number): ``_with_token`` finishes them."""
         assert links.action is not None
         token, number = self._mark("token"), self._mark("n")
-        urls = [links.action(k, t).replace(links.token, token, 1) if not kept or kept[i]
-                else "" for i, (k, t) in enumerate(view.actions)]
+        urls = [url.replace(links.token, token, 1)
+                for url in _action_urls(view, kept, links.action)]
         html, text = self._done_card(None, view, kept)  # kept filled, not as slots
         return ([self._fill(html, urls).split(token)],
                 [cut.split(token) for cut in self._fill(text, urls, number).split(number)])
@@ -558,6 +556,12 @@ class _Lru(Generic[K, V]):
         self._new[key] = value
         if len(self._new) >= self.half:
             self._old, self._new = self._new, {}
+
+
+def _action_urls(view: _View, kept: tuple[bool, ...], action: Callable[[str, str], str]
+                 ) -> list[str]:
+    """A card's action URLs by slot number; a link left out of this mail needs none."""
+    return [action(k, t) if not kept or kept[i] else "" for i, (k, t) in enumerate(view.actions)]
 
 
 def _with_token(cuts: list[list[str]], token: str, number: int = 0) -> str:
