@@ -263,3 +263,35 @@ def test_tidy_text_is_what_tidying_line_by_line_gives(text: str) -> None:
         if line or (out and out[-1]):
             out.append(line)
     assert _tidy(text) == "\n".join(out).strip() + "\n"
+
+
+@SETTINGS
+@given(st.lists(st.sampled_from([*"a. =é\t", "\n", "\r", "\r\n", "..", "x" * 30]),
+                max_size=60).map("".join),
+       st.lists(st.sampled_from([*"<p>.", "\n", "\r", "▲"]), max_size=60).map("".join))
+def test_a_built_message_needs_no_dot_stuffing_and_reads_back(text: str, html: str) -> None:
+    """Whatever the parts hold, a built message has CRLF line ends only and no line that
+    starts with a dot (SMTP sends it as it is), and a mail reader gets the parts back
+    (the text with its line ends as LF)."""
+    import email
+    import email.policy
+
+    from digest.deliver.message import Envelope, build_message
+    from digest.deliver.transport import data_payload
+    from digest.model import Rendered
+
+    data = build_message(Rendered("Dots", text, html),
+                         envelope=Envelope.parse("Digest <d@example.org>", "Digest"),
+                         to_name="Zoë", to_email="zoe@example.org",
+                         message_id="<digest-1@example.org>", date=datetime(2026, 6, 1, tzinfo=UTC),
+                         unsubscribe_url="https://example.org/u/t")
+    assert b"\n" not in data.replace(b"\r\n", b"") and b"\r" not in data.replace(b"\r\n", b"")
+    assert not data.startswith(b".") and b"\n." not in data
+    assert data_payload(data) == data_payload(bytes(data))  # the scan would change nothing
+    parsed = email.message_from_bytes(data, policy=email.policy.default)
+    assert isinstance(parsed, email.message.EmailMessage)
+    text_part, html_part = parsed.iter_parts()
+    lf = re.sub(r"\r\n?", "\n", text)
+    assert text_part.get_content().replace("\r\n", "\n") == (
+        lf if lf.endswith("\n") else lf + "\n")
+    assert html_part.get_payload(decode=True) == html.encode()  # base64: exactly

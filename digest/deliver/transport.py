@@ -29,6 +29,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import aiosmtplib
 
 from digest import defaults
+from digest.deliver.message import Wire
 from digest.errors import ConfigError, DigestError
 from digest.settings import number_setting
 from digest.text import one_line
@@ -325,7 +326,10 @@ def data_payload(message: bytes) -> bytes:
     """What follows DATA: the message with CRLF line ends, a leading dot doubled on every
     line, and the final ``.`` line. A message whose line ends are all CRLF already (what
     ``build_message`` and the SMTP policy give) is only dot-stuffed, with two counts and
-    a replace in C instead of regular expressions over every line."""
+    a replace in C instead of regular expressions over every line; a ``Wire`` message
+    is ready as it is."""
+    if isinstance(message, Wire):
+        return message + b".\r\n"
     lines = message.count(b"\n")
     if lines != message.count(b"\r\n") or lines != message.count(b"\r"):
         message = _LINE_END.sub(b"\r\n", message)
