@@ -260,7 +260,12 @@ class Item:
     def values(self, kind: str) -> list[str]:
         """The followed authors (``author``) or keyword phrases (``keyword``) that brought
         this paper, in order, each once."""
-        return list(dict.fromkeys(r.value for r in self.reasons if r.kind == kind))
+        return reason_values(self.reasons, kind)
+
+
+def reason_values(reasons: tuple[Reason, ...], kind: str) -> list[str]:
+    """The values of the ``kind`` reasons among ``reasons``, in order, each once."""
+    return list(dict.fromkeys(r.value for r in reasons if r.kind == kind))
 
 
 @dataclass(frozen=True)

@@ -597,7 +597,7 @@ def _without_last(digest: Digest) -> Digest:
 def _keep_actions(c: Card, kept: tuple[bool, ...]) -> Card:
     if not kept or all(kept):
         return c
-    return replace(c, actions=tuple(a for a, keep in zip(c.actions, kept, strict=True)
+    return c._replace(actions=tuple(a for a, keep in zip(c.actions, kept, strict=True)
                                     if keep))
 
 

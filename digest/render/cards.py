@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
 from typing import NamedTuple
@@ -18,7 +18,7 @@ from urllib.parse import quote_plus, urlsplit
 from anyascii import anyascii
 
 from digest.match import plural_forms, words
-from digest.model import Item, Paper, Subscriber
+from digest.model import Item, Paper, Reason, Subscriber, reason_values
 from digest.render.subject import one_line
 from digest.text import latex_to_text, name_key
 
@@ -53,9 +53,9 @@ class Segment(NamedTuple):
     highlight: bool
 
 
-@dataclass(frozen=True)
-class Card:
-    """One paper as the digest shows it."""
+class Card(NamedTuple):
+    """One paper as the digest shows it (a named tuple: a pass makes one for each new way
+    a card is shown, and keys caches by its parts)."""
 
     title: str
     url: str
@@ -128,8 +128,7 @@ def card(item: Item, subscriber: Subscriber,
                                            *further)))
     total = base.total
     keywords = _keywords(item)
-    return replace(
-        base.card,
+    return base.card._replace(
         authors=shown,
         more_authors=max(0, total - len(shown)) if base.names and total is not None else 0,
         snippet=_highlighted(base.snippet, tuple(keywords)),
@@ -244,10 +243,14 @@ def _day(day: date | None) -> str:
 def trending_reason(p: Paper) -> str:
     """Why a paper counts as trending, naming the signal: upvotes come only from the
     Daily Papers feed and its API; a listing's score only from author-profile pages."""
-    if p.upvotes:
-        return f"Trending on Daily Papers: {plural(p.upvotes, 'upvote')}"
-    if p.score:
-        return f"Trending: a score of {p.score:g} on an author's profile page"
+    return _trending_line(p.upvotes, p.score)
+
+
+def _trending_line(upvotes: int | None, score: float | None) -> str:
+    if upvotes:
+        return f"Trending on Daily Papers: {plural(upvotes, 'upvote')}"
+    if score:
+        return f"Trending: a score of {score:g} on an author's profile page"
     return "New, and no votes yet"
 
 
@@ -265,19 +268,29 @@ def _keywords(item: Item) -> list[str]:
 
 
 def _reasons(item: Item) -> tuple[str, ...]:
+    p = item.paper
+    trending = any(r.kind == "trending" for r in item.reasons)
+    return _reason_lines(item.reasons, (p.upvotes, p.score) if trending else None)
+
+
+@lru_cache(maxsize=1 << 14)
+def _reason_lines(why: tuple[Reason, ...], votes: tuple[int | None, float | None] | None
+                  ) -> tuple[str, ...]:
+    """The lines saying why a paper is there (the same reasons read the same in every
+    card: kept); ``votes``: the paper's upvotes and score, when it is trending."""
     # A pinned author's reason says how the paper is theirs: "Ada (on their profile)".
-    followed = {r.value: r.area for r in reversed(item.reasons) if r.kind == "author"}
+    followed = {r.value: r.area for r in reversed(why) if r.kind == "author"}
     authors = [f"{name} ({followed[name]})" if followed[name] else name
-               for name in item.values("author")]
-    keywords = _keywords(item)
+               for name in reason_values(why, "author")]
+    keywords = reason_values(why, "keyword")
     reasons = []
     if authors:
         reasons.append("You follow " + ", ".join(authors))
     if keywords:
         reasons.append("Matches: " + ", ".join(keywords))
-    if any(r.kind == "trending" for r in item.reasons):
-        reasons.append(trending_reason(item.paper))
-    for r in item.reasons:
+    if votes is not None:
+        reasons.append(_trending_line(*votes))
+    for r in why:
         if r.kind == "rising" and r.value.isdigit():
             since = _iso_day(r.area)
             reasons.append(f"Rising: +{plural(int(r.value), 'upvote')}"
