@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import cache, lru_cache
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, NamedTuple, TypeVar
 from zoneinfo import ZoneInfo
 
 import css_inline
@@ -63,6 +63,9 @@ _CSS_CLASS = re.compile(r"\.([A-Za-z_][\w-]*)")
 _PREHEADER_FILL = "\u200c\xa0" * 40
 # About what a card's thumbnail adds to the HTML: how many to leave out when over the limit.
 _THUMBNAIL_BYTES = 200
+# The ways of showing a card a renderer keeps (about 1 KB each, their shared pieces
+# aside): a pass of 100,000 readers who follow random authors and keywords shows 111,000.
+VIEWS = 250_000
 
 
 @dataclass(frozen=True)
@@ -214,7 +217,9 @@ class Renderer:
 
     Each paper's card is built, rendered and its CSS inlined once for each way it is
     shown (the reasons it is there, which authors are bold, how long its snippet is,
-    which action links it carries), and kept; each mail's frame (head, headline,
+    which action links it carries), and kept as pieces shared with the paper's other
+    cards (the rest of the card) and with other cards showing a part alike, so that
+    every way of a big pass fits in memory; each mail's frame (head, headline,
     section headings, footer) is rendered and inlined once per shape, with the mail's
     own values filled into slots. Slots and card action links are marked with a random
     nonce that source text cannot guess, and everything filled in is escaped as the
@@ -223,7 +228,7 @@ class Renderer:
     """
 
     def __init__(self, digest_name: str = defaults.DIGEST_NAME, cards: int = 30_000,
-                 images: bool = False) -> None:
+                 images: bool = False, views: int = VIEWS) -> None:
         self.digest_name = digest_name
         self.images = images
         self.env = templates_env()
@@ -236,14 +241,14 @@ class Renderer:
         # Card frames (a few per paper) and parts (one per way a part is shown) apart,
         # so that the many parts never push out the frames.
         self._card_frames: _Lru[tuple[Any, ...], list[str]] = _Lru(cards)
-        # Whole cards as one reader sees them, and what they are made from.
-        self._names: _Lru[int, frozenset[str]] = _Lru(cards)
-        self._views: _Lru[tuple[Any, ...], _View] = _Lru(2 * cards)
-        self._done: _Lru[tuple[Any, ...], tuple[list[str], list[str]]] = _Lru(2 * cards)
-        # ... and with their links in but for the mail's token (``Links.token``).
-        self._filled: _Lru[tuple[Any, ...], tuple[list[list[str]], list[list[str]]]] = \
-            _Lru(2 * cards)
         self._pieces: _Lru[tuple[Any, ...], list[str]] = _Lru(5 * cards)
+        # Action parts are seldom shown alike on two cards: kept apart, and fewer.
+        self._actions: _Lru[tuple[Any, ...], list[str]] = _Lru(cards // 4)
+        # Each way a card is shown, as every reader who sees it so gets it: its pieces
+        # (shared with the other cards of the paper and of the part) with the links in
+        # but for the mail's token. Light enough to keep every way of a big pass.
+        self._names: _Lru[int, frozenset[str]] = _Lru(cards)
+        self._shown: _Lru[tuple[Any, ...], _Shown] = _Lru(views)
         self._frames: dict[tuple[Any, ...], list[str]] = {}
 
     def render_within(self, digest: Digest, links: Links, kind: str = "digest",
@@ -280,13 +285,10 @@ class Renderer:
             html: list[str] = []
             text: list[str] = []
             for number, item in enumerate(section.items, 1):
-                image = thumbnails > 0
+                card_html, card_text = self._card_as_shown(
+                    item, sub, followed, links, shape, chars, thumbnails > 0,
+                    seen if long else None, number)
                 thumbnails -= 1
-                key, view = self._view(item, sub, followed, links.action is not None, chars,
-                                       image)
-                kept = tuple(a not in seen for a in view.actions) if long else ()
-                seen.update(view.actions)
-                card_html, card_text = self._shown(key, view, kept, links, shape, number)
                 html.append(card_html)
                 text.append(card_text)
             sections.append((HEADINGS[section.name], html, text))
@@ -297,31 +299,43 @@ class Renderer:
         html_part = self._html_frame(kind, values, [(h, cards) for h, cards, _ in sections])
         return Rendered(str(values["subject"]), _tidy(text_part), html_part)
 
-    def _shown(self, key: tuple[Any, ...] | None, view: _View, kept: tuple[bool, ...],
-               links: Links, shape: str | None, number: int) -> tuple[str, str]:
-        """A card's HTML and text as this mail shows it: its links filled in (only the
-        token, when the card was filled in before for links of this ``shape``)."""
+    def _card_as_shown(self, item: Item, sub: Subscriber, followed: set[str], links: Links,
+                       shape: str | None, chars: int, image: bool,
+                       seen: set[tuple[str, str]] | None, number: int) -> tuple[str, str]:
+        """A card's HTML and text as this mail shows it. Kept once filled in for links of
+        this ``shape``, so that the next mail showing it so only puts in its token;
+        ``seen``: in a long digest, the actions linked on earlier cards (left out here)."""
+        actions = links.action is not None
+        key = self._key(item, followed, actions, chars, image)
+        shown = self._shown.get(key) if key is not None else None
+        view = None
+        if shown is None:
+            view = self._view(item, sub, followed, actions, chars, image)
+            shown = _Shown(view.actions)
+            if key is not None:
+                self._shown.put(key, shown)
+        kept = () if seen is None else tuple(a not in seen for a in shown.actions)
+        if seen is not None:
+            seen.update(shown.actions)
         if shape is not None and key is not None:
-            filled = self._filled.get((key, kept, shape))
+            filled = shown.filled.get((kept, shape))
             if filled is None:
-                filled = self._filled_card(view, kept, links)
-                self._filled.put((key, kept, shape), filled)
+                view = view or self._view(item, sub, followed, actions, chars, image)
+                filled = shown.filled[(kept, shape)] = self._filled_card(view, kept, links)
             return (_with_token(filled[0], links.token),
                     _with_token(filled[1], links.token, number))
-        urls = _action_urls(view, kept, links.action) if links.action else []
-        done = self._done_card(key, view, kept)
-        return self._fill(done[0], urls), self._fill(done[1], urls, number)
-
-    def _done_card(self, key: tuple[Any, ...] | None, view: _View, kept: tuple[bool, ...]
-                   ) -> tuple[list[str], list[str]]:
-        """A card's HTML and text, split at their slots (action URLs, the number)."""
-        done = self._done.get((key, kept)) if key is not None else None
+        # Links that cannot be cut at a token: the card is kept with slots for them.
+        done = shown.done.get(kept)
         if done is None:
-            c = _keep_actions(view.card, kept)
+            if shown.view is None:
+                shown.view = view or self._view(item, sub, followed, actions, chars, image)
+            c = _keep_actions(shown.view.card, kept)
             done = (self._card("html", c), self._card("txt", c))
             if key is not None:
-                self._done.put((key, kept), done)
-        return done
+                shown.done[kept] = done
+        urls = _action_urls(shown.view, kept, links.action) if links.action and shown.view \
+            else []
+        return _fill(done[0], urls), _fill(done[1], urls, number)
 
     def _link_shape(self, links: Links) -> str | None:
         """What every action URL of ``links`` is made of but the token, when a card's
@@ -334,73 +348,81 @@ class Renderer:
         return probe.replace(token, "", 1) if probe.count(token) == 1 else None
 
     def _filled_card(self, view: _View, kept: tuple[bool, ...], links: Links
-                     ) -> tuple[list[list[str]], list[list[str]]]:
-        """A card's HTML and text with their action URLs in, cut at the token of those
-        URLs (and the text at its number): ``_with_token`` finishes them."""
+                     ) -> tuple[_Filled, _Filled]:
+        """A card's HTML and text with their action URLs in but for the token of those
+        URLs (and the text's number): ``_with_token`` finishes them."""
         assert links.action is not None
-        token, number = self._mark("token"), self._mark("n")
-        urls = [url.replace(links.token, token, 1)
-                for url in _action_urls(view, kept, links.action)]
-        html, text = self._done_card(None, view, kept)  # kept filled, not as slots
-        return ([self._fill(html, urls).split(token)],
-                [cut.split(token) for cut in self._fill(text, urls, number).split(number)])
+        urls = _action_urls(view, kept, links.action)
+        c = _keep_actions(view.card, kept)
+        return (_filled(self._card("html", c), urls, links.token),
+                _filled(self._card("txt", c), urls, links.token))
+
+    def _key(self, item: Item, followed: set[str], actions: bool, chars: int, image: bool
+             ) -> tuple[Any, ...] | None:
+        """Everything the card of ``item`` depends on, as the reader sees it (None: a
+        paper not stored, whose card is not kept)."""
+        if item.paper.id is None:
+            return None
+        names = self._names.get(item.paper.id)
+        if names is None:
+            names = frozenset(name_key(n) for n in item.paper.all_authors)
+            self._names.put(item.paper.id, names)
+        # which of its authors are bold: the reader's followed names it has
+        return (item.paper.id, item.reasons, chars, actions, image,
+                frozenset(k for k in followed if k in names))
 
     def _view(self, item: Item, sub: Subscriber, followed: set[str], actions: bool,
-              chars: int, image: bool = False) -> tuple[tuple[Any, ...] | None, _View]:
-        """The card of ``item`` as ``sub`` sees it (its action links are slots), and the
-        key it is kept under: everything it depends on (None: a paper not stored, whose
-        card is not kept)."""
-        key = None
-        if item.paper.id is not None:
-            names = self._names.get(item.paper.id)
-            if names is None:
-                names = frozenset(name_key(n) for n in item.paper.all_authors)
-                self._names.put(item.paper.id, names)
-            # which of its authors are bold: the reader's followed names it has
-            key = (item.paper.id, item.reasons, chars, actions, image,
-                   frozenset(k for k in followed if k in names))
-            found = self._views.get(key)
-            if found is not None:
-                return key, found
+              chars: int, image: bool = False) -> _View:
+        """The card of ``item`` as ``sub`` sees it, its action links slots."""
         wanted: list[tuple[str, str]] = []
 
         def mark(kind: str, target: str) -> str:
             wanted.append((kind, target))
             return self._mark(str(len(wanted) - 1))
 
-        view = _View(card(item, sub, mark if actions else None, chars, followed, image),
+        return _View(card(item, sub, mark if actions else None, chars, followed, image),
                      tuple(wanted))
-        if key is not None:
-            self._views.put(key, view)
-        return key, view
 
-    def _card(self, fmt: str, c: Card) -> list[str]:
-        """A card rendered (HTML with its CSS inlined, or text), split at its slots (its
+    def _card(self, fmt: str, c: Card) -> _Cut:
+        """A card rendered (HTML with its CSS inlined, or text), in pieces with slots (its
         links' URLs, and its number in the text). The parts that depend on the reader are
-        rendered once per value and kept, and so is the rest of the card, per paper."""
+        rendered once per value and kept, and so is the rest of the card, per paper; the
+        pieces are those kept strings, not copies."""
         template = self._templates[fmt]
         if not template.parted:
-            return self._parts(template.whole(c, self._mark("n")))
+            return _cut(self._parts(template.whole(c, self._mark("n"))))
         frame_key = (fmt, *_frame_key(fmt, c))
         frame = self._card_frames.get(frame_key)
         if frame is None:
             frame = self._parts(template.frame(c, self._mark))
             self._card_frames.put(frame_key, frame)
-        out = [frame[0]]
-        for i in range(1, len(frame), 2):
-            name = frame[i]
-            if name in template.names:
-                key = (fmt, name, _part_key(name, c))
-                piece = self._pieces.get(key)
-                if piece is None:
-                    piece = self._parts(template.part(name, c))
-                    self._pieces.put(key, piece)
-                out[-1] += piece[0]
-                out += piece[1:]
+        pieces: list[str] = []
+        slots: list[tuple[int, str]] = []
+        for i, name in enumerate(frame):
+            if not i % 2:
+                if name:
+                    pieces.append(name)
+            elif name in template.names:
+                for j, piece in enumerate(self._part(template, fmt, name, c)):
+                    if j % 2:
+                        slots.append((len(pieces), piece))
+                        pieces.append("")
+                    elif piece:
+                        pieces.append(piece)
             else:
-                out += [name, ""]
-            out[-1] += frame[i + 1]
-        return out
+                slots.append((len(pieces), name))
+                pieces.append("")
+        return _Cut(tuple(pieces), tuple(slots))
+
+    def _part(self, template: _CardTemplate, fmt: str, name: str, c: Card) -> list[str]:
+        """One part of a card, split at its slots; kept per value."""
+        cache = self._actions if name == "actions" else self._pieces
+        key = (fmt, name, _part_key(name, c))
+        piece = cache.get(key)
+        if piece is None:
+            piece = self._parts(template.part(name, c))
+            cache.put(key, piece)
+        return piece
 
     def _html_frame(self, kind: str, values: dict[str, object],
                     sections: list[tuple[str, list[str]]]) -> str:
@@ -431,16 +453,6 @@ class Renderer:
     def _parts(self, text: str) -> list[str]:
         """``text`` split at its slots: literal, slot name, literal, ..."""
         return self._slot.split(text)
-
-    @staticmethod
-    def _fill(parts: list[str], urls: list[str], number: int | str = 0) -> str:
-        """A card's parts with its action links' URLs (escaped) and its number in their
-        slots."""
-        if len(parts) == 1:
-            return parts[0]
-        return "".join(part if i % 2 == 0 else str(number) if part == "n" else
-                       _serialized(urls[int(part)], parts[i - 1])
-                       for i, part in enumerate(parts))
 
 
 class _CardTemplate:
@@ -564,11 +576,86 @@ def _action_urls(view: _View, kept: tuple[bool, ...], action: Callable[[str, str
     return [action(k, t) if not kept or kept[i] else "" for i, (k, t) in enumerate(view.actions)]
 
 
-def _with_token(cuts: list[list[str]], token: str, number: int = 0) -> str:
-    """A card cut by ``Renderer._filled_card``, with this mail's token and number."""
-    if len(cuts) == 1:
-        return token.join(cuts[0])
-    return str(number).join([token.join(cut) for cut in cuts])
+class _Cut(NamedTuple):
+    """A card rendered, in pieces: its text, and at ``slots`` (place in ``pieces``, which
+    holds "" there) the number of an action URL or "n" for the card's number."""
+
+    pieces: tuple[str, ...]
+    slots: tuple[tuple[int, str], ...]
+
+
+class _Filled(NamedTuple):
+    """A card with its action URLs in, in pieces: the mail's token goes at ``tokens``
+    and the card's number at ``number`` (-1: none)."""
+
+    pieces: tuple[str, ...]
+    tokens: tuple[int, ...]
+    number: int
+
+
+class _Shown:
+    """A way a card is shown: the (kind, target) of its actions, and the card filled in
+    for each set of actions kept (a long digest links each action once) and shape of
+    links; or, for links that cannot be cut at a token, with slots for them."""
+
+    __slots__ = ("actions", "done", "filled", "view")
+
+    def __init__(self, actions: tuple[tuple[str, str], ...]) -> None:
+        self.actions = actions
+        self.filled: dict[tuple[tuple[bool, ...], str], tuple[_Filled, _Filled]] = {}
+        self.done: dict[tuple[bool, ...], tuple[_Cut, _Cut]] = {}
+        self.view: _View | None = None
+
+
+def _cut(parts: list[str]) -> _Cut:
+    """Text split at its slots (literal, slot name, literal, ...) as a ``_Cut``."""
+    pieces = list(parts)
+    return _Cut(tuple("" if i % 2 else p for i, p in enumerate(pieces)),
+                tuple((i, p) for i, p in enumerate(pieces) if i % 2))
+
+
+def _fill(cut: _Cut, urls: list[str], number: int = 0) -> str:
+    """A card with its action links' URLs (escaped) and its number in their slots."""
+    if not cut.slots:
+        return "".join(cut.pieces)
+    out = list(cut.pieces)
+    for at, name in cut.slots:
+        out[at] = str(number) if name == "n" else _serialized(
+            urls[int(name)], cut.pieces[at - 1] if at else "")
+    return "".join(out)
+
+
+def _filled(cut: _Cut, urls: list[str], token: str) -> _Filled:
+    """``cut`` with its URLs in, each cut at its first ``token`` (and escaped as
+    ``_fill`` escapes it: the token itself needs nothing)."""
+    out: list[str] = []
+    tokens: list[int] = []
+    number, at = -1, 0
+    for place, name in cut.slots:
+        out += cut.pieces[at:place]
+        at = place + 1
+        if name == "n":
+            number = len(out)
+            out.append("")
+            continue
+        before = cut.pieces[place - 1] if place else ""
+        head, found, tail = urls[int(name)].partition(token)
+        out.append(_serialized(head, before))
+        if found:
+            tokens.append(len(out))
+            out += ["", _serialized(tail, before)]
+    out += cut.pieces[at:]
+    return _Filled(tuple(out), tuple(tokens), number)
+
+
+def _with_token(card: _Filled, token: str, number: int = 0) -> str:
+    """A card filled in by ``_filled``, with this mail's token and number."""
+    out = list(card.pieces)
+    for at in card.tokens:
+        out[at] = token
+    if card.number >= 0:
+        out[card.number] = str(number)
+    return "".join(out)
 
 
 # A token written as it is in HTML attributes and text alike (nothing to escape).
