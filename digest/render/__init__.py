@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import secrets
+import sys
 import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -249,6 +250,8 @@ class Renderer:
         # but for the mail's token. Light enough to keep every way of a big pass.
         self._names: _Lru[int, frozenset[str]] = _Lru(cards)
         self._shown: _Lru[tuple[Any, ...], _Shown] = _Lru(views)
+        # An action's (kind, target), one copy however many cards carry it.
+        self._pairs: dict[tuple[str, str], tuple[str, str]] = {}
         self._frames: dict[tuple[Any, ...], list[str]] = {}
 
     def render_within(self, digest: Digest, links: Links, kind: str = "digest",
@@ -325,16 +328,14 @@ class Renderer:
             return (_with_token(filled[0], links.token),
                     _with_token(filled[1], links.token, number))
         # Links that cannot be cut at a token: the card is kept with slots for them.
-        done = shown.done.get(kept)
+        done = shown.done.get(kept) if shown.done else None
         if done is None:
-            if shown.view is None:
-                shown.view = view or self._view(item, sub, followed, actions, chars, image)
-            c = _keep_actions(shown.view.card, kept)
+            view = view or self._view(item, sub, followed, actions, chars, image)
+            c = _keep_actions(view.card, kept)
             done = (self._card("html", c), self._card("txt", c))
             if key is not None:
-                shown.done[kept] = done
-        urls = _action_urls(shown.view, kept, links.action) if links.action and shown.view \
-            else []
+                shown.done = {**(shown.done or {}), kept: done}
+        urls = _action_urls(shown.actions, kept, links.action) if links.action else []
         return _fill(done[0], urls), _fill(done[1], urls, number)
 
     def _link_shape(self, links: Links) -> str | None:
@@ -352,7 +353,7 @@ class Renderer:
         """A card's HTML and text with their action URLs in but for the token of those
         URLs (and the text's number): ``_with_token`` finishes them."""
         assert links.action is not None
-        urls = _action_urls(view, kept, links.action)
+        urls = _action_urls(view.actions, kept, links.action)
         c = _keep_actions(view.card, kept)
         return (_filled(self._card("html", c), urls, links.token),
                 _filled(self._card("txt", c), urls, links.token))
@@ -369,7 +370,7 @@ class Renderer:
             self._names.put(item.paper.id, names)
         # which of its authors are bold: the reader's followed names it has
         return (item.paper.id, item.reasons, chars, actions, image,
-                frozenset(k for k in followed if k in names))
+                tuple(sorted(k for k in followed if k in names)))
 
     def _view(self, item: Item, sub: Subscriber, followed: set[str], actions: bool,
               chars: int, image: bool = False) -> _View:
@@ -377,7 +378,7 @@ class Renderer:
         wanted: list[tuple[str, str]] = []
 
         def mark(kind: str, target: str) -> str:
-            wanted.append((kind, target))
+            wanted.append(self._pairs.setdefault((kind, target), (kind, target)))
             return self._mark(str(len(wanted) - 1))
 
         return _View(card(item, sub, mark if actions else None, chars, followed, image),
@@ -570,10 +571,11 @@ class _Lru(Generic[K, V]):
             self._old, self._new = self._new, {}
 
 
-def _action_urls(view: _View, kept: tuple[bool, ...], action: Callable[[str, str], str]
-                 ) -> list[str]:
-    """A card's action URLs by slot number; a link left out of this mail needs none."""
-    return [action(k, t) if not kept or kept[i] else "" for i, (k, t) in enumerate(view.actions)]
+def _action_urls(actions: tuple[tuple[str, str], ...], kept: tuple[bool, ...],
+                 action: Callable[[str, str], str]) -> list[str]:
+    """A card's action URLs by slot number, from the (kind, target) of each; a link left
+    out of this mail needs none."""
+    return [action(k, t) if not kept or kept[i] else "" for i, (k, t) in enumerate(actions)]
 
 
 class _Cut(NamedTuple):
@@ -598,13 +600,12 @@ class _Shown:
     for each set of actions kept (a long digest links each action once) and shape of
     links; or, for links that cannot be cut at a token, with slots for them."""
 
-    __slots__ = ("actions", "done", "filled", "view")
+    __slots__ = ("actions", "done", "filled")
 
     def __init__(self, actions: tuple[tuple[str, str], ...]) -> None:
         self.actions = actions
         self.filled: dict[tuple[tuple[bool, ...], str], tuple[_Filled, _Filled]] = {}
-        self.done: dict[tuple[bool, ...], tuple[_Cut, _Cut]] = {}
-        self.view: _View | None = None
+        self.done: dict[tuple[bool, ...], tuple[_Cut, _Cut]] | None = None
 
 
 def _cut(parts: list[str]) -> _Cut:
@@ -640,10 +641,12 @@ def _filled(cut: _Cut, urls: list[str], token: str) -> _Filled:
             continue
         before = cut.pieces[place - 1] if place else ""
         head, found, tail = urls[int(name)].partition(token)
-        out.append(_serialized(head, before))
+        # The same few heads (the action's path) and tails (its target) recur in many
+        # cards: one copy of each.
+        out.append(sys.intern(_serialized(head, before)))
         if found:
             tokens.append(len(out))
-            out += ["", _serialized(tail, before)]
+            out += ["", sys.intern(_serialized(tail, before))]
     out += cut.pieces[at:]
     return _Filled(tuple(out), tuple(tokens), number)
 

@@ -310,7 +310,8 @@ def snippet_text(abstract: str, limit: int = SNIPPET_CHARS) -> str:
     return cut + "…"
 
 
-@lru_cache(maxsize=1 << 16)
+# Every way a card is shown is kept whole (``Renderer``), so these see only new ones.
+@lru_cache(maxsize=1 << 14)
 def _highlighted(text: str, keywords: tuple[str, ...]) -> tuple[Segment, ...]:
     """``text`` in segments, those a keyword matched highlighted. Words are read as the
     matcher reads them (each character transliterated to ASCII, lower case, split at
@@ -359,7 +360,7 @@ def _words_of(text: str) -> tuple[list[tuple[int, int, str]], dict[str, list[int
     return found, where
 
 
-@lru_cache(maxsize=1 << 16)
+@lru_cache(maxsize=1 << 12)
 def _matches(text: str, keyword: str) -> tuple[tuple[int, int], ...]:
     """Where ``keyword`` matches in ``text``: (first word, last word) of each place, by
     word number; looked up from the place of its first word, not by a walk of the text."""
