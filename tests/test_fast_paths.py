@@ -15,6 +15,7 @@ from email import message_from_bytes, policy
 from email.headerregistry import Address
 from email.message import EmailMessage
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -433,3 +434,35 @@ def test_the_card_caches_keep_what_is_used_within_their_size() -> None:
         assert len(cache) <= 100
     assert cache.get(999) == "999" and cache.get(500) is None  # long unused: forgotten
     assert sum(cache.get(i) is not None for i in range(1000)) >= 50  # about the last half
+
+
+def test_a_card_shown_again_the_same_way_is_only_given_the_mail_token(
+        seeded: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A renderer keeps every way a card is shown, filled in but for the token, as pieces
+    shared with the paper's other cards: a second round of the same mails builds no card
+    and renders no part, and two ways of showing one paper hold one copy of its frame."""
+    import digest.render as rendering
+
+    tokens = Tokens("secret")
+    renderer = Renderer()
+    digests = [d for d in readers(seeded, 60) if d.subscriber.managed == "db"]
+    first = [renderer.render(d, MAIL.links(tokens, d.subscriber)) for d in digests]
+    built: list[object] = []
+    real_card = rendering.cards.card
+
+    def counted_card(*args: Any, **kwargs: Any) -> Any:
+        built.append(args)
+        return real_card(*args, **kwargs)
+
+    def no_part(template: Any, name: str, c: Any) -> str:
+        raise AssertionError(f"the {name} part was rendered again")
+
+    monkeypatch.setattr(rendering, "card", counted_card)
+    monkeypatch.setattr(rendering._CardTemplate, "part", no_part)
+    again = [renderer.render(d, MAIL.links(tokens, d.subscriber)) for d in digests]
+    assert again == first and not built
+    views: dict[int, list[Any]] = {}
+    for key, shown in {**renderer._shown._old, **renderer._shown._new}.items():
+        views.setdefault(key[0], []).extend(f[0].pieces for f in shown.filled.values())
+    one, other, *_ = next(v for v in views.values() if len(v) > 1)
+    assert one != other and one[0] is other[0]  # the frame's start: table, votes, title
