@@ -64,7 +64,7 @@ _CSS_CLASS = re.compile(r"\.([A-Za-z_][\w-]*)")
 _PREHEADER_FILL = "\u200c\xa0" * 40
 # About what a card's thumbnail adds to the HTML: how many to leave out when over the limit.
 _THUMBNAIL_BYTES = 200
-# The ways of showing a card a renderer keeps (about 1 KB each, their shared pieces
+# The ways of showing a card a renderer keeps (about 2 KB each, their shared pieces
 # aside): a pass of 100,000 readers who follow random authors and keywords shows 111,000.
 VIEWS = 250_000
 
@@ -245,10 +245,10 @@ class Renderer:
         self._pieces: _Lru[tuple[Any, ...], list[str]] = _Lru(5 * cards)
         # Action parts are seldom shown alike on two cards: kept apart, and fewer.
         self._actions: _Lru[tuple[Any, ...], list[str]] = _Lru(cards // 4)
+        self._names: _Lru[int, frozenset[str]] = _Lru(cards)  # name keys of a paper
         # Each way a card is shown, as every reader who sees it so gets it: its pieces
         # (shared with the other cards of the paper and of the part) with the links in
         # but for the mail's token. Light enough to keep every way of a big pass.
-        self._names: _Lru[int, frozenset[str]] = _Lru(cards)
         self._shown: _Lru[tuple[Any, ...], _Shown] = _Lru(views)
         # An action's (kind, target), one copy however many cards carry it.
         self._pairs: dict[tuple[str, str], tuple[str, str]] = {}
@@ -323,18 +323,22 @@ class Renderer:
         if shape is not None and key is not None:
             filled = shown.filled.get((kept, shape))
             if filled is None:
-                view = view or self._view(item, sub, followed, actions, chars, image)
-                filled = shown.filled[(kept, shape)] = self._filled_card(view, kept, links)
+                assert links.action is not None  # a shape is made of its URLs
+                urls = _action_urls(shown.actions, kept, links.action)
+                html, text = self._cuts(view or self._view(item, sub, followed, actions,
+                                                           chars, image), kept)
+                filled = shown.filled[(kept, shape)] = (_filled(html, urls, links.token),
+                                                        _filled(text, urls, links.token))
             return (_with_token(filled[0], links.token),
                     _with_token(filled[1], links.token, number))
         # Links that cannot be cut at a token: the card is kept with slots for them.
         done = shown.done.get(kept) if shown.done else None
         if done is None:
-            view = view or self._view(item, sub, followed, actions, chars, image)
-            c = _keep_actions(view.card, kept)
-            done = (self._card("html", c), self._card("txt", c))
+            done = self._cuts(view or self._view(item, sub, followed, actions, chars, image),
+                              kept)
             if key is not None:
-                shown.done = {**(shown.done or {}), kept: done}
+                shown.done = shown.done or {}
+                shown.done[kept] = done
         urls = _action_urls(shown.actions, kept, links.action) if links.action else []
         return _fill(done[0], urls), _fill(done[1], urls, number)
 
@@ -348,15 +352,10 @@ class Renderer:
         probe = action("like", "x")
         return probe.replace(token, "", 1) if probe.count(token) == 1 else None
 
-    def _filled_card(self, view: _View, kept: tuple[bool, ...], links: Links
-                     ) -> tuple[_Filled, _Filled]:
-        """A card's HTML and text with their action URLs in but for the token of those
-        URLs (and the text's number): ``_with_token`` finishes them."""
-        assert links.action is not None
-        urls = _action_urls(view.actions, kept, links.action)
+    def _cuts(self, view: _View, kept: tuple[bool, ...]) -> tuple[_Cut, _Cut]:
+        """A card's HTML and text with the actions ``kept``, in pieces with slots."""
         c = _keep_actions(view.card, kept)
-        return (_filled(self._card("html", c), urls, links.token),
-                _filled(self._card("txt", c), urls, links.token))
+        return self._card("html", c), self._card("txt", c)
 
     def _key(self, item: Item, followed: set[str], actions: bool, chars: int, image: bool
              ) -> tuple[Any, ...] | None:
@@ -401,18 +400,11 @@ class Renderer:
         slots: list[tuple[int, str]] = []
         for i, name in enumerate(frame):
             if not i % 2:
-                if name:
-                    pieces.append(name)
+                _extend(pieces, slots, [name])
             elif name in template.names:
-                for j, piece in enumerate(self._part(template, fmt, name, c)):
-                    if j % 2:
-                        slots.append((len(pieces), piece))
-                        pieces.append("")
-                    elif piece:
-                        pieces.append(piece)
-            else:
-                slots.append((len(pieces), name))
-                pieces.append("")
+                _extend(pieces, slots, self._part(template, fmt, name, c))
+            else:  # a slot of the frame's own (the number)
+                _extend(pieces, slots, ["", name])
         return _Cut(tuple(pieces), tuple(slots))
 
     def _part(self, template: _CardTemplate, fmt: str, name: str, c: Card) -> list[str]:
@@ -610,9 +602,21 @@ class _Shown:
 
 def _cut(parts: list[str]) -> _Cut:
     """Text split at its slots (literal, slot name, literal, ...) as a ``_Cut``."""
-    pieces = list(parts)
-    return _Cut(tuple("" if i % 2 else p for i, p in enumerate(pieces)),
-                tuple((i, p) for i, p in enumerate(pieces) if i % 2))
+    pieces: list[str] = []
+    slots: list[tuple[int, str]] = []
+    _extend(pieces, slots, parts)
+    return _Cut(tuple(pieces), tuple(slots))
+
+
+def _extend(pieces: list[str], slots: list[tuple[int, str]], parts: list[str]) -> None:
+    """Add text split at its slots (literal, slot name, literal, ...) to a card's pieces
+    and slots; empty literals add nothing."""
+    for i, part in enumerate(parts):
+        if i % 2:
+            slots.append((len(pieces), part))
+            pieces.append("")
+        elif part:
+            pieces.append(part)
 
 
 def _fill(cut: _Cut, urls: list[str], number: int = 0) -> str:

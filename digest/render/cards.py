@@ -310,7 +310,7 @@ def snippet_text(abstract: str, limit: int = SNIPPET_CHARS) -> str:
     return cut + "…"
 
 
-# Every way a card is shown is kept whole (``Renderer``), so these see only new ones.
+# Every way a card is shown is kept (``Renderer``), so these see only new ones.
 @lru_cache(maxsize=1 << 14)
 def _highlighted(text: str, keywords: tuple[str, ...]) -> tuple[Segment, ...]:
     """``text`` in segments, those a keyword matched highlighted. Words are read as the
