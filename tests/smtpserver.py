@@ -192,12 +192,13 @@ class Scripted(_RawServer):
     """A small SMTP server over a raw socket that answers like a real one, except where
     ``garble`` says: ``"banner"`` (an SSH server's greeting), ``"ehlo"`` (a garbage EHLO
     reply), ``"after-data"`` ("25O OK" after the body) or ``"long"`` (a 40 KB reply
-    line after the body). Messages it accepted are in ``received``; without SMTPUTF8
-    (``utf8=False``) it does not offer the extension."""
+    line after the body). Messages it accepted are in ``received``; with ``utf8=False``
+    it does not offer SMTPUTF8, with ``eight_bit=False`` not 8BITMIME."""
 
-    def __init__(self, garble: str | None = None, utf8: bool = True) -> None:
+    def __init__(self, garble: str | None = None, utf8: bool = True,
+                 eight_bit: bool = True) -> None:
         outer = self
-        self.garble, self.utf8 = garble, utf8
+        self.garble, self.utf8, self.eight_bit = garble, utf8, eight_bit
         self.received: list[bytes] = []
 
         class Handler(socketserver.StreamRequestHandler):
@@ -215,9 +216,10 @@ class Scripted(_RawServer):
         while line := rfile.readline():
             verb = line[:4].upper()
             if verb == b"EHLO":
-                extensions = b"250-SMTPUTF8\r\n" if self.utf8 else b""
+                extensions = (b"250-SMTPUTF8\r\n" if self.utf8 else b"") + (
+                    b"250-8BITMIME\r\n" if self.eight_bit else b"")
                 wfile.write(b"\x1b[31mgarbage\r\n" if self.garble == "ehlo" else
-                            b"250-scripted\r\n" + extensions + b"250 8BITMIME\r\n")
+                            b"250-scripted\r\n" + extensions + b"250 HELP\r\n")
             elif verb == b"DATA":
                 wfile.write(b"354 go ahead\r\n")
                 body = b"".join(iter(rfile.readline, b".\r\n"))

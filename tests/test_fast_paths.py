@@ -31,7 +31,7 @@ from digest.render import Renderer, render_digest
 from digest.render.cards import _highlighted, snippet_text
 from digest.store import Store
 from tests.conftest import DATA, ROOT, SEEDS
-from tests.smtpserver import SmtpServer
+from tests.smtpserver import Scripted, SmtpServer
 from tests.test_rank import ingest
 
 NOW = datetime(2026, 6, 1, 6, tzinfo=UTC)
@@ -218,6 +218,52 @@ def test_messages_reach_the_server_as_they_are_without_aiosmtplib_normalising() 
     assert errors == [f"smtp://127.0.0.1:{server.port} refused the message: 550 No such user"]
     sizes = [o for options in server.handler.mail_options for o in options]
     assert len(sizes) == 4 and all(o.upper().startswith("SIZE=") for o in sizes)
+
+
+def test_a_digest_goes_unencoded_and_seven_bit_to_a_server_without_8bitmime() -> None:
+    """Text that is not ASCII goes as 8bit with BODY=8BITMIME, the HTML as 7bit with such
+    characters as references; a server that does not offer 8BITMIME gets the same mail
+    seven-bit clean (the text encoded). Both read back as the same text and the same
+    HTML document. A part with a line too long to go unencoded is encoded."""
+    from html import unescape
+
+    rendered = Rendered("Zoë", "Weekly for Zoë ▲\nMüller et al.\n", "<p>Zoë &amp; ▲</p>\n")
+    built = build_message(rendered, envelope=MAIL.envelope, to_name="Zoë",
+                          to_email="zoe@example.org", message_id="<digest-3@example.org>",
+                          date=NOW, unsubscribe_url="https://digest.example.org/u/t")
+
+    async def send_one(port: int) -> None:
+        connection = SmtpConnection(SmtpSettings("127.0.0.1", port, starttls="off", timeout=5))
+        await connection.send(built, "digest@example.org", "zoe@example.org")
+        await connection.close()
+
+    def read(data: bytes) -> list[tuple[str, str]]:
+        parsed = message_from_bytes(data, policy=policy.default)
+        assert isinstance(parsed, EmailMessage)
+        return [(p["Content-Transfer-Encoding"], p.get_content().replace("\r\n", "\n"))
+                for p in parsed.iter_parts()]
+
+    with SmtpServer() as server:
+        asyncio.run(send_one(server.port))
+    ((options, got),) = zip(server.handler.mail_options, server.received, strict=True)
+    assert "BODY=8BITMIME" in options and got.data == built
+    (text_cte, text), (html_cte, html) = read(got.data)
+    assert (text_cte, html_cte) == ("8bit", "7bit") and text == rendered.text
+    assert html.isascii() and unescape(html) == unescape(rendered.html)
+    with Scripted(eight_bit=False) as old:
+        asyncio.run(send_one(old.server.server_address[1]))
+    (seven,) = old.received
+    assert seven.isascii() and b"BODY=" not in seven
+    (text_cte, text), (html_cte, html) = read(seven)
+    assert text_cte != "8bit" and text == rendered.text and unescape(html) == unescape(
+        rendered.html)
+
+    long = Rendered("Long", "x" * 999 + "\n", "<p>" + "é" * 200 + "</p>\n")  # 1,607 ASCII
+    data = build_message(long, envelope=MAIL.envelope, to_name="", to_email="z@example.org",
+                         message_id="<digest-4@example.org>", date=NOW,
+                         unsubscribe_url="https://digest.example.org/u/t")
+    assert [cte for cte, _ in read(data)] == ["quoted-printable", "base64"]
+    assert [body for _, body in read(data)] == [long.text, long.html]
 
 
 def test_a_connection_in_steady_use_is_not_asked_whether_it_is_open(

@@ -59,6 +59,7 @@ _INLINER = css_inline.CSSInliner(minify_css=True, load_remote_stylesheets=False)
 _TBODY = re.compile(r"</?tbody>")
 _CSS_COMMENT = re.compile(r"/\*.*?\*/", re.DOTALL)
 _CSS_CLASS = re.compile(r"\.([A-Za-z_][\w-]*)")
+_NOT_ASCII = re.compile(r"[^\x00-\x7f]")
 # What follows the preheader: spaces that keep inboxes from showing the mail's first
 # lines after it (a joiner and a no-break space, as mail templates use).
 _PREHEADER_FILL = "\u200c\xa0" * 40
@@ -194,13 +195,18 @@ def kept_classes(css: str) -> frozenset[str]:
 
 def head_stylesheet(env: jinja2.Environment) -> str:
     """``_head.css`` of the templates without its comments and spare blanks ("" when the
-    templates have none): the rules kept in a <style> block, not inlined."""
+    templates have none): the rules kept in a <style> block, not inlined. A line ends
+    before each rule's block, so that no line is long or starts with a dot, and what is
+    not ASCII is a CSS escape: the mail's HTML can then go unencoded
+    (``deliver.message``; a character reference means nothing inside <style>)."""
     try:
         source = _stylesheet(env, "_head.css")
     except jinja2.TemplateNotFound:
         return ""
     text = _CSS_COMMENT.sub("", source)
-    return re.sub(r"\s*([{};,:])\s*", r"\1", re.sub(r"\s+", " ", text)).strip()
+    text = re.sub(r"\s*([{};,:])\s*", r"\1", re.sub(r"\s+", " ", text)).strip()
+    text = _NOT_ASCII.sub(lambda m: f"\\{ord(m[0]):x} ", text)
+    return text if "'" in text or '"' in text else text.replace("{", "\n{")  # not in strings
 
 
 def unclass(html: str, keep: frozenset[str]) -> str:
