@@ -223,14 +223,15 @@ def test_messages_reach_the_server_as_they_are_without_aiosmtplib_normalising() 
 def test_a_digest_goes_unencoded_and_seven_bit_to_a_server_without_8bitmime() -> None:
     """Text that is not ASCII goes as 8bit with BODY=8BITMIME, the HTML as 7bit with such
     characters as references; a server that does not offer 8BITMIME gets the same mail
-    seven-bit clean (the text encoded). Both read back as the same text and the same
-    HTML document. A part with a line too long to go unencoded is encoded."""
+    seven-bit clean (the text encoded, every header as it was). Both read back as the
+    same text and the same HTML document. A part with a line too long to go unencoded is encoded."""
     from html import unescape
 
     rendered = Rendered("Zoë", "Weekly for Zoë ▲\nMüller et al.\n", "<p>Zoë &amp; ▲</p>\n")
+    unsubscribe = "https://papers.example-university.org/digest/unsubscribe/" + "t" * 40
     built = build_message(rendered, envelope=MAIL.envelope, to_name="Zoë",
                           to_email="zoe@example.org", message_id="<digest-3@example.org>",
-                          date=NOW, unsubscribe_url="https://digest.example.org/u/t")
+                          date=NOW, unsubscribe_url=unsubscribe)
 
     async def send_one(port: int) -> None:
         connection = SmtpConnection(SmtpSettings("127.0.0.1", port, starttls="off", timeout=5))
@@ -254,6 +255,9 @@ def test_a_digest_goes_unencoded_and_seven_bit_to_a_server_without_8bitmime() ->
         asyncio.run(send_one(old.server.server_address[1]))
     (seven,) = old.received
     assert seven.isascii() and b"BODY=" not in seven
+    # every header as built: the URL a client unsubscribes with is not refolded
+    assert seven.split(b"\r\n\r\n")[0] == built.split(b"\r\n\r\n")[0]
+    assert f"List-Unsubscribe: <{unsubscribe}>".encode() in seven
     (text_cte, text), (html_cte, html) = read(seven)
     assert text_cte != "8bit" and text == rendered.text and unescape(html) == unescape(
         rendered.html)

@@ -223,12 +223,17 @@ def _base64_lines(data: bytes) -> bytes:
                     ).replace(b"\n", b"\r\n")
 
 
+# Headers as they were built: refolded, a long List-Unsubscribe URL would become encoded
+# words, which no client reads as a URL.
+_SEVEN_BIT = SMTP.clone(cte_type="7bit", refold_source="none")
+
+
 def seven_bit(message: bytes) -> bytes:
     """An ``EightBit`` message for a server that does not offer 8BITMIME: its 8bit parts
-    encoded by the email package (base64), the rest as they were."""
+    encoded by the email package (base64), every header and the rest as they were."""
     out = io.BytesIO()
-    BytesGenerator(out, policy=SMTP.clone(cte_type="7bit")).flatten(
-        BytesParser(policy=SMTP).parsebytes(message))
+    BytesGenerator(out, policy=_SEVEN_BIT).flatten(
+        BytesParser(policy=_SEVEN_BIT).parsebytes(message))
     return out.getvalue()
 
 
