@@ -270,6 +270,21 @@ def test_a_digest_goes_unencoded_and_seven_bit_to_a_server_without_8bitmime() ->
     assert [body for _, body in read(data)] == [long.text, long.html]
 
 
+def test_a_list_name_that_is_not_ascii_leaves_the_list_id_plain() -> None:
+    """List-Id with a name like "Pâpers ▲": the name as encoded words, the id in angle
+    brackets as it is, so that a filter on the list's id still matches."""
+    envelope = Envelope.parse("Digest <digest@example.org>", "Pâpers ▲ of the Lab")
+    data = build_message(Rendered("Hi", "text\n", "<p>html</p>\n"), envelope=envelope,
+                         to_name="", to_email="z@example.org",
+                         message_id="<digest-5@example.org>", date=NOW,
+                         unsubscribe_url="https://digest.example.org/u/t")
+    head = data.split(b"\r\n\r\n")[0]
+    (field,) = re.findall(rb"\r\nList-Id: (.*?)\r\n(?! )", head + b"\r\n", re.S)
+    assert field.endswith(b"\r\n <digest.example.org>") and field.isascii()
+    parsed = message_from_bytes(data, policy=policy.default)
+    assert str(parsed["List-Id"]) == "Pâpers ▲ of the Lab <digest.example.org>"
+
+
 def test_a_connection_in_steady_use_is_not_asked_whether_it_is_open(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """Mails one after another go without a NOOP between them (a round trip a mail); a

@@ -93,8 +93,7 @@ class Composer:
     def __init__(self, envelope: Envelope) -> None:
         self.envelope = envelope
         self._sender = envelope.sender.addr_spec
-        self._shared = b"".join(_header(n, v) for n, v in (
-            ("From", envelope.sender), ("List-Id", envelope.list_id))) + (
+        self._shared = _header("From", envelope.sender) + _list_id(envelope) + (
             b"List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n"
             b"Auto-Submitted: auto-generated\r\nMIME-Version: 1.0\r\n")
 
@@ -136,6 +135,15 @@ def _header(name: str, value: str | Address) -> bytes:
             lines.append("")
         lines[-1] += " " + word
     return ("\r\n".join(lines) + "\r\n").encode("ascii")
+
+
+def _list_id(envelope: Envelope) -> bytes:
+    """List-Id (RFC 2919): the list's name, as encoded words when it is not plain ASCII,
+    then its id in angle brackets as it is, which filters match."""
+    name, ident = envelope.list_id.rsplit(" ", 1)
+    if _SAFE_HEADER.fullmatch(name):
+        return _header("List-Id", envelope.list_id)
+    return _encoded_words("List-Id", name)[:-2] + f"\r\n {ident}\r\n".encode("ascii")
 
 
 _WORD_BYTES = 42  # of UTF-8 in one encoded word: "Subject: =?utf-8?b?…?=" fits 78 columns
