@@ -11,7 +11,7 @@ import random
 import re
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from email import message_from_bytes, policy
+from email import message_from_bytes, message_from_string, policy
 from email.headerregistry import Address
 from email.message import EmailMessage
 from pathlib import Path
@@ -283,6 +283,25 @@ def test_a_list_name_that_is_not_ascii_leaves_the_list_id_plain() -> None:
     assert field.endswith(b"\r\n <digest.example.org>") and field.isascii()
     parsed = message_from_bytes(data, policy=policy.default)
     assert str(parsed["List-Id"]) == "Pâpers ▲ of the Lab <digest.example.org>"
+
+
+def test_an_address_that_is_not_ascii_is_written_as_it_is() -> None:
+    """A recipient like zoë@example.org (sent with SMTPUTF8): the To field holds the
+    address in UTF-8 (RFC 6532), not encoded words, which no reader takes for an
+    address; an ASCII address keeps its name in encoded words."""
+    def to_field(name: str, address: str) -> tuple[bytes, str]:
+        data = build_message(Rendered("Hi", "text\n", "<p>html</p>\n"), envelope=MAIL.envelope,
+                             to_name=name, to_email=address,
+                             message_id="<digest-6@example.org>", date=NOW,
+                             unsubscribe_url="https://digest.example.org/u/t")
+        (line,) = [h for h in data.split(b"\r\n") if h.startswith(b"To: ")]
+        parsed = message_from_string(data.decode("utf-8"), policy=policy.default)
+        return line, parsed["To"].addresses[0].addr_spec  # as a reader of UTF-8 mail sees it
+
+    assert to_field("Zoë", "zoë-test@example.org") == (
+        "To: Zoë <zoë-test@example.org>".encode(), "zoë-test@example.org")
+    assert to_field("Zoë", "zoe@example.org") == (
+        b"To: =?utf-8?q?Zo=C3=AB?= <zoe@example.org>", "zoe@example.org")
 
 
 def test_a_connection_in_steady_use_is_not_asked_whether_it_is_open(

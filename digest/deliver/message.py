@@ -17,7 +17,7 @@ from email.generator import BytesGenerator
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.parser import BytesParser
-from email.policy import SMTP
+from email.policy import SMTP, SMTPUTF8
 from email.utils import format_datetime, parseaddr
 
 from digest.errors import ConfigError
@@ -128,7 +128,10 @@ def _header(name: str, value: str | Address) -> bytes:
     if not _SAFE_HEADER.fullmatch(text):
         if isinstance(value, str):
             return _encoded_words(name, text)
-        return SMTP.fold_binary(name, SMTP.header_factory(name, value))
+        # An address that is not ASCII is UTF-8 as it is (RFC 6532; it goes only with
+        # SMTPUTF8): encoded words inside an address are not an address.
+        policy = SMTP if value.addr_spec.isascii() else SMTPUTF8
+        return policy.fold_binary(name, policy.header_factory(name, value))
     lines = [f"{name}:"]
     for word in text.split(" "):
         if len(lines[-1]) + 1 + len(word) > 78 and len(lines[-1]) > len(name) + 1:
