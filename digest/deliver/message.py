@@ -122,14 +122,14 @@ _SAFE_HEADER = re.compile(r"[ -~]*")
 def _header(name: str, value: str | Address) -> bytes:
     """One header field: plain ASCII folded at spaces to 78 columns where it can be; other
     text (a subject with "·" or a title's accents) as whole RFC 2047 encoded words, and an
-    address encoded and folded by the SMTP policy. (Python 3.11's folder can split a word
-    across two encoded words with a space between them: "trendi ng".)"""
+    address folded by the SMTP policy, its name encoded; an address that is not ASCII is
+    UTF-8 as it is (RFC 6532; it goes only with SMTPUTF8), for encoded words inside an
+    address are not an address. (Python 3.11's folder can split a word across two encoded
+    words with a space between them: "trendi ng".)"""
     text = str(value)
     if not _SAFE_HEADER.fullmatch(text):
         if isinstance(value, str):
             return _encoded_words(name, text)
-        # An address that is not ASCII is UTF-8 as it is (RFC 6532; it goes only with
-        # SMTPUTF8): encoded words inside an address are not an address.
         policy = SMTP if value.addr_spec.isascii() else SMTPUTF8
         return policy.fold_binary(name, policy.header_factory(name, value))
     lines = [f"{name}:"]
