@@ -20,6 +20,7 @@ the same figures as JSON). Not a test: machines here are shared and noisy.
 
     .venv/bin/python benchmarks/bench_fanout.py --subscribers N [--db URL|postgres]
         [--workers K] [--sample S] [--sink auto|smtp-sink|aiosmtpd] [--json]
+        [--profile FILE [--profile-rate HZ]]
 """
 
 from __future__ import annotations
@@ -94,6 +95,8 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--profile", type=Path, metavar="FILE",
                         help="record the first pass with py-spy (pip install py-spy) into "
                              "FILE, as collapsed stacks (flamegraph.pl or speedscope read them)")
+    parser.add_argument("--profile-rate", type=int, default=200, metavar="HZ",
+                        help="py-spy samples a second (fewer for long passes: 50 at 100,000)")
     return parser.parse_args()
 
 
@@ -392,14 +395,15 @@ def pass_command(workers: int | None, options: str) -> list[str]:
     return [*command, "--json"] if "--json" in options else command
 
 
-def profiling(command: list[str], into: Path | None) -> list[str]:
-    """``command`` run under py-spy recording into ``into`` (all its processes)."""
+def profiling(command: list[str], into: Path | None, rate: int = 200) -> list[str]:
+    """``command`` run under py-spy recording into ``into`` (all its processes), ``rate``
+    samples a second."""
     if into is None:
         return command
     spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
     if not Path(spy).exists():
         sys.exit("--profile needs py-spy: pip install py-spy")
-    return [spy, "record", "--subprocesses", "--format", "raw", "--rate", "200",
+    return [spy, "record", "--subprocesses", "--format", "raw", "--rate", str(rate),
             "--output", str(into.resolve()), "--", *command]
 
 
@@ -613,7 +617,7 @@ def comparisons(args: argparse.Namespace, store: Store, rows: list[Row], tool: S
 def measure(args: argparse.Namespace, tool: SinkTool, folder: Path) -> dict[str, Any]:
     options = send_options()
     command = pass_command(args.workers, options)  # before setup: it may refuse --workers
-    profiled = profiling(command, args.profile)
+    profiled = profiling(command, args.profile, args.profile_rate)
     dumps = sink_folder()
     try:
         with database(args.db, folder) as (url, what, db_s):

@@ -224,6 +224,39 @@ def test_card_links_of_a_mail_share_one_token_and_older_links_still_work(
     assert after.authors == ("Maojiang Su",) and after.keywords == ()
 
 
+def test_a_mails_manage_and_unsubscribe_links_are_bare_and_older_ones_still_work(
+        site: Site, run: Any) -> None:
+    web = site.client()
+    subscribe(web, email="eve@example.org", authors="Maojiang Su")
+    (confirmation,) = site.mails_to("eve@example.org")
+    web.post(path(link(confirmation, "To confirm, open this link (it is valid for 48 hours)")))
+    assert run("send", "--now", NOW.isoformat(), env=site.env).exit_code == 0
+    mail = site.mails_to("eve@example.org", 2)[1]
+    text = mail.get_body(("plain",)).get_content()
+    manage = re.search(r"Preferences: https?://[^/\s]+/manage/(\S+)", text).group(1)
+    unsubscribe = re.search(r"Unsubscribe: https?://[^/\s]+/unsubscribe/(\S+)", text).group(1)
+    assert f"/unsubscribe/{unsubscribe}>" in mail["List-Unsubscribe"]
+    eve = site.record("eve@example.org")
+    tokens, other = Tokens(SECRET), Tokens("another secret")
+    for action, token in (("manage", manage), ("unsubscribe", unsubscribe)):
+        assert token == tokens.make_bare(action, eve.ref) == f"{eve.ref}.{token[-16:]}"
+        assert tokens.read(action, token) == [eve.ref]
+        assert tokens.read(action, tokens.make(action, eve.ref)) == [eve.ref]  # older mails
+        for wrong in ("card", "manage", "unsubscribe", "follow"):
+            if wrong != action:  # each action signs with a key of its own
+                assert tokens.read(wrong, token) is None, (action, wrong)
+        assert other.read(action, token) is None
+        assert tokens.read(action, token[:-2] + ("xx" if token[-2:] != "xx" else "yy")) is None
+    assert tokens.make_bare("manage", "not a ref!") == tokens.make("manage", "not a ref!")
+    # The links act: the bare manage link shows Eve's page, the older one too; the bare
+    # unsubscribe link unsubscribes her.
+    assert "eve@example.org" in web.get(f"/manage/{manage}").text
+    assert "eve@example.org" in web.get(f"/manage/{tokens.make('manage', eve.ref)}").text
+    assert web.post(f"/manage/{unsubscribe}", data={"do": "unsubscribe"}).status_code == 400
+    assert web.post(f"/unsubscribe/{unsubscribe}").status_code == 200
+    assert site.record("eve@example.org").state == "unsubscribed"
+
+
 def test_unconfirmed_get_nothing(site: Site, run: Any) -> None:
     subscribe(site.client(), email="eve@example.org", authors="Maojiang Su")
     assert len(site.mails_to("eve@example.org")) == 1

@@ -82,8 +82,8 @@ class MailSettings:
         manage what they follow themselves. The card actions of a mail share one "card"
         token and name their target after it (``/f/TOKEN?t=Ada+Lovelace``): a digest
         carries dozens of them, and the token proves no more than the manage link does."""
-        manage = self.url("manage", tokens.make("manage", sub.ref))
-        unsubscribe = self.url("unsubscribe", tokens.make("unsubscribe", sub.ref))
+        manage = self.url("manage", tokens.make_bare("manage", sub.ref))
+        unsubscribe = self.url("unsubscribe", tokens.make_bare("unsubscribe", sub.ref))
         if sub.managed != "db":
             return Links(unsubscribe, manage)
         card = tokens.make_card(sub.ref)

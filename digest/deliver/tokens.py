@@ -4,9 +4,12 @@ A token says one thing: which action (each has its own salt, so an unsubscribe t
 cannot manage), for which subscriber (their random ``ref``, never the row id or the
 address), on what (an author's name, a keyword; a mail's card links share one "card"
 token and name their target in the link), and for confirmations when it was made (they
-expire). The card token is the bare ref and its signature (``REF.SIGNATURE``): a 50-card
-mail carries it 150 times, and the JSON and base64 around the ref would cost 1.5 KB of
-the 100 KB a mail may have; cards of mails sent before still carry the longer kind.
+expire). The tokens every mail carries (card, manage, unsubscribe) are the bare ref and
+its signature (``REF.SIGNATURE``, a key of their own for each action): a 50-card mail
+carries its card token 150 times, and the JSON and base64 around the ref would cost
+1.5 KB of the 100 KB a mail may have; and making the longer kind costs a zlib
+compression (65 µs) that a ref never gains from. Mails sent before carry the longer
+kind, which still works.
 The secret is DIGEST_SECRET, else one generated once and kept in the database; changing
 it invalidates every token.
 """
@@ -31,6 +34,8 @@ ACTIONS = ("unsubscribe", "manage", "confirm", "follow", "unfollow", "mute", "fo
 SIGNATURE_BYTES = 12  # 96 bits of HMAC-SHA256: links stay short in a 50-card mail
 _REF = r"[A-Za-z0-9_-]{1,64}"  # what a ref may be for a bare card token
 _BARE = re.compile(rf"({_REF})\.([A-Za-z0-9_-]{{16}})")  # REF.SIGNATURE
+_REF_ONLY = re.compile(_REF)
+BARE_ACTIONS = ("card", "manage", "unsubscribe")  # whose tokens ``make_bare`` makes
 
 
 class _ShortHMAC(HMACAlgorithm):
@@ -52,9 +57,10 @@ class Tokens:
         # The derived signing key of each action, worked out once (itsdangerous derives
         # it again for every token): a mail carries dozens of tokens.
         self._keys = {a: s.make_signer().derive_key() for a, s in self._signers.items()}
-        # A key of its own for bare card tokens, so that no itsdangerous token's value
-        # ever reads as a ref.
-        self._bare = hmac.digest(self._keys["card"], b"bare card token", "sha256")
+        # A key of its own for each action's bare tokens, so that no itsdangerous
+        # token's value ever reads as a ref.
+        self._bare = {a: hmac.digest(self._keys[a], f"bare {a} token".encode(), "sha256")
+                      for a in BARE_ACTIONS}
 
     def make(self, action: str, ref: str, *args: str | int) -> str:
         """The same bytes as itsdangerous' ``dumps`` (``read`` checks with it), made
@@ -70,9 +76,9 @@ class Tokens:
         """``[ref, *args]``, or None for a token that is bad, tampered or for another
         action. Only the exact bytes that ``make`` gives are accepted: base64 has spare
         bits, and a token with one of them flipped still decodes to the same value."""
-        if action == "card" and (bare := _BARE.fullmatch(token)):
-            ref, mac = bare.groups()  # (an older card token has the same shape)
-            if hmac.compare_digest(mac, self._sign_bare(ref)):
+        if action in self._bare and (bare := _BARE.fullmatch(token)):
+            ref, mac = bare.groups()  # (an itsdangerous token may have the same shape)
+            if hmac.compare_digest(mac, self._sign_bare(action, ref)):
                 return [ref]
         signer = self._signers[action]
         try:
@@ -84,16 +90,20 @@ class Tokens:
             return None
         return value
 
-    def make_card(self, ref: str) -> str:
-        """The card token of a mail to ``ref``: bare, ``REF.SIGNATURE`` (``read("card")``
-        also takes the longer kind that ``make("card", ref)`` gives, as mails sent
-        before carry)."""
-        if not re.fullmatch(_REF, ref):
-            return self.make("card", ref)
-        return f"{ref}.{self._sign_bare(ref)}"
+    def make_bare(self, action: str, ref: str) -> str:
+        """The token of one of the ``BARE_ACTIONS`` for ``ref``: bare, ``REF.SIGNATURE``
+        (``read`` also takes the longer kind that ``make(action, ref)`` gives, as mails
+        sent before carry), or that longer kind for a ref that cannot be bare."""
+        if not _REF_ONLY.fullmatch(ref):
+            return self.make(action, ref)
+        return f"{ref}.{self._sign_bare(action, ref)}"
 
-    def _sign_bare(self, ref: str) -> str:
-        return base64_encode(hmac.digest(self._bare, ref.encode(), "sha256")
+    def make_card(self, ref: str) -> str:
+        """The card token of a mail to ``ref`` (``make_bare("card", ref)``)."""
+        return self.make_bare("card", ref)
+
+    def _sign_bare(self, action: str, ref: str) -> str:
+        return base64_encode(hmac.digest(self._bare[action], ref.encode(), "sha256")
                              [:SIGNATURE_BYTES]).decode()
 
     def make_confirm(self, ref: str, now: datetime) -> str:
