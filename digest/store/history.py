@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, or_, select
+from sqlalchemy import Connection, func, literal_column, or_, select
 
 from digest.model import History
 from digest.store import schema as s
@@ -90,13 +90,23 @@ def pending_papers(conn: Connection, ids: Sequence[int], as_of: datetime | None
     """Papers in these subscribers' digests still on their way (planned by ``as_of``)."""
     found: defaultdict[int, set[int]] = defaultdict(set)
     for chunk in chunks(sorted(ids)):
-        query = select(d.subscriber_id, d.sections).where(
-            d.subscriber_id.in_(chunk), d.state.in_(s.PENDING))
+        query = digests_of(conn, chunk, d.state.in_(s.PENDING))
         if as_of is not None:
             query = query.where(d.planned_at <= as_of)
         for subscriber_id, sections in conn.execute(query):
             found[subscriber_id].update(it["paper_id"] for sec in sections for it in sec["items"])
     return found
+
+
+def digests_of(conn: Connection, ids: Sequence[int], state: Any) -> Any:
+    """The subscriber and sections of these subscribers' digests in ``state``, looked up
+    by subscriber (the unique index on subscriber and period). SQLite's planner, which
+    has no statistics, would take the index on state instead: during a pass every
+    planned digest is in the states on their way, so each batch of subscribers planned
+    would walk all of them again (a fifth of planning 100,000 subscribers)."""
+    if conn.dialect.name == "sqlite":
+        state = func.likelihood(state, literal_column("0.9"))  # not selective: no index
+    return select(d.subscriber_id, d.sections).where(d.subscriber_id.in_(ids), state)
 
 
 def owed_papers(conn: Connection, ids: Sequence[int], since: datetime | None,
@@ -105,8 +115,7 @@ def owed_papers(conn: Connection, ids: Sequence[int], since: datetime | None,
     they were planned), of periods since ``since`` (planned by ``as_of``): they stay due."""
     found: dict[int, set[int]] = {}
     for chunk in chunks(sorted(ids)):
-        query = select(d.subscriber_id, d.sections).where(
-            d.subscriber_id.in_(chunk), d.state.in_(("failed", "missed")))
+        query = digests_of(conn, chunk, d.state.in_(("failed", "missed")))
         if since is not None:
             query = query.where(d.period >= since)
         if as_of is not None:
