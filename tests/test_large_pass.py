@@ -104,3 +104,38 @@ def test_the_papers_on_their_way_are_looked_up_by_subscriber_not_by_state(
             plan = " ".join(str(row[3]) for row in conn.execute(
                 text(f"EXPLAIN QUERY PLAN {compiled}")))
             assert "(subscriber_id=?)" in plan and "state" not in plan, plan
+
+
+def test_planning_reads_while_another_process_writes(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """The processes of a pass take turns only to write: on SQLite a transaction that
+    only reads takes no lock, so planning goes on while another process holds the write
+    lock (every transaction took it before, and the processes of a pass waited for each
+    other's reads)."""
+    import sqlite3
+    from datetime import timedelta
+
+    from digest.store import DatabaseBusy
+
+    url = f"sqlite:///{tmp_path / 'digest.db'}"
+    monkeypatch.chdir(tmp_path)
+    prepared(url, tmp_path, 5)
+    store = Store(url).waiting(0.2)
+    holder = sqlite3.connect(tmp_path / "digest.db", isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # another process, writing
+    holder.execute("UPDATE subscribers SET name = 'half-written'")
+    try:
+        plans, counts = plan_due(store, NOW, record=False)  # reads only: a dry run
+        assert counts["planned"] == 7 and len(plans) == 7  # 5 imported, 2 in the file
+        ids = [p.subscriber_id for p in plans if p.subscriber_id is not None]
+        assert store.histories_of(ids, NOW - timedelta(days=30)).keys() == {
+            p.digest.subscriber.email.casefold() for p in plans}
+        assert store.count_due(NOW, timedelta(minutes=30)) == 0
+        members = [m for batch in store.member_batches(2) for m in batch]
+        assert len(members) == 7 and all(m.subscriber.name != "half-written" for m in members)
+        with pytest.raises(DatabaseBusy):  # a write waits its turn, then gives up
+            store.plan_outbox(plans, NOW)
+    finally:
+        holder.rollback()
+        holder.close()
+    assert sum(store.plan_outbox(plans, NOW).values()) == 7  # once the lock is free

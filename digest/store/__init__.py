@@ -143,9 +143,13 @@ class Store:
         return other
 
     @contextmanager
-    def _begin(self) -> Iterator[Connection]:
+    def _begin(self, *, reading: bool = False) -> Iterator[Connection]:
+        """A transaction; ``reading``: one that only reads, which on SQLite takes no
+        lock (in WAL mode a reader sees a snapshot, waits for no writer and holds none
+        up), so that the processes of a pass read while one of them writes."""
+        engine = self.engine.execution_options(reading=True) if reading else self.engine
         try:
-            with self.engine.begin() as conn:
+            with engine.begin() as conn:
                 yield conn
         except (IntegrityError, StoreError):
             raise
@@ -186,20 +190,20 @@ class Store:
 
     def papers(self, since: datetime | None = None) -> list[Paper]:
         """Stored papers, oldest first; with ``since``, those that appeared since that day."""
-        with self._begin() as conn:
+        with self._begin(reading=True) as conn:
             return paper_sql.load(conn, since)
 
     def upvote_snapshots(self, start: datetime, now: datetime) -> list[Snapshot]:
         """The upvote counts ingests saw after ``start`` up to ``now``, with each such
         paper's last count at or before ``start`` (what momentum since ``start`` needs)."""
-        with self._begin() as conn:
+        with self._begin(reading=True) as conn:
             return paper_sql.snapshots(conn, start, now)
 
     def known_papers(self, wanted: Iterable[tuple[str, str | None]]
                      ) -> dict[tuple[str, str | None], list[Paper]]:
         """For each (folded name, profile source) of a pin, the papers that profile
         credits to that name (none for a pin without a profile)."""
-        with self._begin() as conn:
+        with self._begin(reading=True) as conn:
             return {(key, source): paper_sql.credited_to(conn, key, source)
                     if source is not None else [] for key, source in set(wanted)}
 
@@ -207,7 +211,7 @@ class Store:
                         known: Mapping[int, Paper] | None = None) -> dict[str, list[Paper]]:
         """For each folded name, the stored papers that carry it (none for a name on
         fewer than ``at_least``); papers ``known`` by id are taken from there."""
-        with self._begin() as conn:
+        with self._begin(reading=True) as conn:
             return paper_sql.carrying(conn, sorted(set(keys)), at_least, known)
 
     def count_papers(self) -> int:
@@ -227,14 +231,14 @@ class Store:
                   as_of: datetime | None = None) -> dict[str, History]:
         """What subscribers (all, or these) already got, keyed by folded email; with
         ``as_of``, as it was at that moment (``digest.store.history``)."""
-        with self._begin() as conn:
+        with self._begin(reading=True) as conn:
             return history_sql.histories(conn, paper_ids, emails, as_of)
 
     def members(self, groups: Iterable[str] | None = None, only: str | None = None
                 ) -> list[Member]:
         """Everyone who takes digests (active, confirmed, not paused or unsubscribed), or
         those of these send groups, or one address."""
-        with self._begin() as conn:
+        with self._begin(reading=True) as conn:
             return subscriber_sql.members(conn, groups=groups, only=only)
 
     def member_batches(self, size: int, *, groups: Iterable[str] | None = None,
@@ -246,7 +250,7 @@ class Store:
         wanted = None if groups is None else list(groups)
         after = 0
         while True:
-            with self._begin() as conn:
+            with self._begin(reading=True) as conn:
                 batch = subscriber_sql.member_batch(conn, after, size, groups=wanted,
                                                     only=only, shard=shard)
                 if as_of is not None:
@@ -261,12 +265,12 @@ class Store:
                      as_of: datetime | None = None) -> dict[str, History]:
         """What these subscribers (by row id) already got of the papers first seen since
         ``since``, keyed by folded email; with ``as_of``, as it was at that moment."""
-        with self._begin() as conn:
+        with self._begin(reading=True) as conn:
             return history_sql.histories_of(conn, ids, since, as_of)
 
     def count_members(self) -> int:
         """How many subscribers take digests."""
-        with self._begin() as conn:
+        with self._begin(reading=True) as conn:
             return subscriber_sql.count_members(conn)
 
     def take_lease(self, name: str, holder: str, now: datetime, ttl: timedelta) -> bool:
@@ -364,7 +368,7 @@ class Store:
 
     def count_due(self, now: datetime, lease: timedelta, only: str | None = None) -> int:
         """How many digests a pass would send now."""
-        with self._begin() as conn:
+        with self._begin(reading=True) as conn:
             return outbox_sql.count_due(conn, now, lease, only)
 
     def claim(self, now: datetime, lease: timedelta, limit: int, only: str | None = None
@@ -426,7 +430,7 @@ class Store:
 
     def papers_by_id(self, ids: Iterable[int]) -> dict[int, Paper]:
         """Stored papers by id."""
-        with self._begin() as conn:
+        with self._begin(reading=True) as conn:
             return {p.id: p for p in paper_sql.load_ids(conn, ids) if p.id is not None}
 
     # ---- subscribers' state ---------------------------------------------------------
@@ -579,13 +583,15 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 def _sqlite_begin(conn: Connection) -> None:
     """Take SQLite's write lock when a transaction starts, not halfway through: two
     processes then queue (busy_timeout) instead of failing when a read turns into a write.
-    The wait is this use's (``Store.waiting``); a pooled connection remembers its own."""
-    wait_ms = int(conn.get_execution_options().get("lock_wait", LOCK_WAIT) * 1000)
+    A transaction that only reads (``Store._begin(reading=True)``) takes none. The wait
+    is this use's (``Store.waiting``); a pooled connection remembers its own."""
+    options = conn.get_execution_options()
+    wait_ms = int(options.get("lock_wait", LOCK_WAIT) * 1000)
     info = conn.connection.info
     if info.get("busy_ms", int(LOCK_WAIT * 1000)) != wait_ms:
         conn.exec_driver_sql(f"PRAGMA busy_timeout={wait_ms}")
         info["busy_ms"] = wait_ms
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    conn.exec_driver_sql("BEGIN" if options.get("reading") else "BEGIN IMMEDIATE")
 
 
 def _postgres_begin(conn: Connection) -> None:
