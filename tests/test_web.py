@@ -168,13 +168,19 @@ def test_the_whole_flow(site: Site, run: Any) -> None:
     assert re.search(r"Carol@example.org\s+Carol\s+unsubscribed\s+database", listing)
 
 
-def test_follow_and_mute_from_card_links(site: Site, run: Any) -> None:
+def first_digest(site: Site, run: Any, email: str, **follows: str) -> tuple[Any, Any]:
+    """A subscriber who subscribes on the page, confirms and gets one pass's digest: a
+    client for them, and that mail."""
     web = site.client()
-    subscribe(web, email="dan@example.org", keywords="diffusion")
-    (confirmation,) = site.mails_to("dan@example.org")
+    subscribe(web, email=email, **follows)
+    (confirmation,) = site.mails_to(email)
     web.post(path(link(confirmation, "To confirm, open this link (it is valid for 48 hours)")))
     assert run("send", "--now", NOW.isoformat(), env=site.env).exit_code == 0
-    digest = site.mails_to("dan@example.org", 2)[1]
+    return web, site.mails_to(email, 2)[1]
+
+
+def test_follow_and_mute_from_card_links(site: Site, run: Any) -> None:
+    web, digest = first_digest(site, run, "dan@example.org", keywords="diffusion")
     follow = re.search(r"Follow ([^:\n]+): (http\S+)", digest.get_body(("plain",)).get_content())
     assert follow
     name = follow.group(1)
@@ -187,12 +193,9 @@ def test_follow_and_mute_from_card_links(site: Site, run: Any) -> None:
 
 def test_card_links_of_a_mail_share_one_token_and_older_links_still_work(
         site: Site, run: Any) -> None:
-    web = site.client()
-    subscribe(web, email="eve@example.org", authors="Maojiang Su", keywords="diffusion")
-    (confirmation,) = site.mails_to("eve@example.org")
-    web.post(path(link(confirmation, "To confirm, open this link (it is valid for 48 hours)")))
-    assert run("send", "--now", NOW.isoformat(), env=site.env).exit_code == 0
-    text = site.mails_to("eve@example.org", 2)[1].get_body(("plain",)).get_content()
+    web, mail = first_digest(site, run, "eve@example.org", authors="Maojiang Su",
+                             keywords="diffusion")
+    text = mail.get_body(("plain",)).get_content()
     actions = re.findall(r"https?://[^/\s]+/([fum])/([\w.-]+)\?t=(\S+)", text)
     assert len(actions) >= 3 and {kind for kind, _, _ in actions} >= {"u", "m"}
     (card,) = {token for _, token, _ in actions}  # one token for every card link
@@ -226,12 +229,7 @@ def test_card_links_of_a_mail_share_one_token_and_older_links_still_work(
 
 def test_a_mails_manage_and_unsubscribe_links_are_bare_and_older_ones_still_work(
         site: Site, run: Any) -> None:
-    web = site.client()
-    subscribe(web, email="eve@example.org", authors="Maojiang Su")
-    (confirmation,) = site.mails_to("eve@example.org")
-    web.post(path(link(confirmation, "To confirm, open this link (it is valid for 48 hours)")))
-    assert run("send", "--now", NOW.isoformat(), env=site.env).exit_code == 0
-    mail = site.mails_to("eve@example.org", 2)[1]
+    web, mail = first_digest(site, run, "eve@example.org", authors="Maojiang Su")
     text = mail.get_body(("plain",)).get_content()
     manage = re.search(r"Preferences: https?://[^/\s]+/manage/(\S+)", text).group(1)
     unsubscribe = re.search(r"Unsubscribe: https?://[^/\s]+/unsubscribe/(\S+)", text).group(1)
