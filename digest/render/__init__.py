@@ -440,11 +440,11 @@ class Renderer:
             frame = self._parts(inline_css(html, self._head))
             self._frames[shape] = frame
         filled = {k: v for k, v in values.items() if isinstance(v, str)}
-        for i, (_, cards) in enumerate(sections):
-            for j, card_html in enumerate(cards):
-                filled[f"card_{i}_{j}"] = Markup(card_html)
-        return "".join(part if n % 2 == 0 else _serialized(filled[part], frame[n - 1])
-                       for n, part in enumerate(frame))
+        # The cards go in as they are (rendered already), the values escaped.
+        cards = {f"card_{i}_{j}": card_html for i, (_, htmls) in enumerate(sections)
+                 for j, card_html in enumerate(htmls)}
+        return "".join(part if n % 2 == 0 else cards[part] if part in cards else
+                       _serialized(filled[part], frame[n - 1]) for n, part in enumerate(frame))
 
     def _mark(self, name: str) -> str:
         return f"\ue000{self._nonce}{name}\ue001"
