@@ -81,6 +81,32 @@ def test_a_shared_renderer_gives_every_mail_as_rendering_it_alone(seeded: Store)
                                                                      kind="alert")
 
 
+def test_a_long_digest_links_each_action_once_and_every_link_goes_somewhere(
+        seeded: Store) -> None:
+    """A card that shows a Follow link before Unfollow links, in a long digest whose
+    earlier cards linked one of them: the links left out were counted in the wrong order,
+    so the card lost its Follow link and showed an Unfollow link with no URL."""
+    tokens = Tokens("secret")
+    renderer = Renderer()
+    checked = 0
+    for digest in readers(seeded, 60):
+        links = MAIL.links(tokens, digest.subscriber)
+        if len(digest.items) <= 20 or not links.token:
+            continue
+        mail = renderer.render(digest, links)
+        actions = re.findall(r"^   ((?:Follow|Unfollow|Mute|More like|Less like)[^:]*):(.*)$",
+                             mail.text, re.M)
+        assert actions and all(url.startswith(" https://") for _, url in actions), actions
+        urls = [url for _, url in actions]
+        assert len(urls) == len(set(urls))  # each action linked once
+        hrefs = re.findall(r'href="([^"]*)"', mail.html)
+        assert "" not in hrefs and sorted(u.strip() for u in urls) == sorted(
+            h.replace("&amp;", "&") for h in hrefs if f"/{links.token}?" in h)
+        checked += any(label.startswith("Follow") for label, _ in actions) and any(
+            label.startswith("Unfollow") for label, _ in actions)
+    assert checked  # some of them have both kinds
+
+
 def test_the_shipped_card_templates_are_rendered_in_parts_and_inlined_once() -> None:
     renderer = Renderer()
     html, text = renderer._templates["html"], renderer._templates["txt"]

@@ -174,13 +174,15 @@ def _base(p: Paper, snippet_chars: int, images: bool = False) -> _Base:
 
 def _actions(shown: tuple[Author, ...], keywords: list[str],
              action: Callable[[str, str], str] | None) -> tuple[Link, ...]:
-    """Unfollow each followed author shown, follow the first author when not followed,
-    mute each keyword that matched."""
+    """Follow the first author when not followed, unfollow each followed author shown,
+    mute each keyword that matched. ``action`` is called in the order of the links (the
+    renderer numbers them by its calls)."""
     if action is None:
         return ()
-    found = [Link(f"Unfollow {a.name}", action("unfollow", a.name)) for a in shown if a.followed]
+    found = []
     if shown and not shown[0].followed:
-        found.insert(0, Link(f"Follow {shown[0].name}", action("follow", shown[0].name)))
+        found.append(Link(f"Follow {shown[0].name}", action("follow", shown[0].name)))
+    found += [Link(f"Unfollow {a.name}", action("unfollow", a.name)) for a in shown if a.followed]
     found += [Link(f"Mute “{k}”", action("mute", k)) for k in dict.fromkeys(keywords)]
     return tuple(found)
 
