@@ -107,6 +107,59 @@ def test_a_long_digest_links_each_action_once_and_every_link_goes_somewhere(
     assert checked  # some of them have both kinds
 
 
+def test_a_text_part_tidied_as_a_frame_is_the_text_tidied_whole(
+        seeded: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    import digest.render as render
+
+    tokens = Tokens("secret")
+    shared, whole = Renderer(), Renderer()
+    whole.tidy_frames = False  # every text part rendered and tidied whole
+    tidied: list[int] = []
+    real_tidy = render._tidy
+
+    def tidy(text: str) -> str:
+        tidied.append(len(text))
+        return real_tidy(text)
+
+    monkeypatch.setattr(render, "_tidy", tidy)
+    digests = readers(seeded, 60)
+    for digest in digests * 2:
+        links = MAIL.links(tokens, digest.subscriber)
+        for kind in ("digest", "alert"):
+            tidied.clear()
+            text = shared.render(digest, links, kind).text
+            as_frame = digest.items and links.token and all(n < len(text) / 2 for n in tidied)
+            assert text == whole.render(digest, links, kind).text
+            assert as_frame or not (digest.items and links.token), digest.subscriber.email
+    assert render._is_tidy("1. A title\n   by Ada\n\n   https://x.org/a") and not any(
+        render._is_tidy(t) for t in ("", " 1. x", "1. x ", "1.\n\n\nx", "1.\rx", "a\u2028b",
+                                     "a  \nb", "a\n \nb"))
+
+
+def test_a_card_template_that_leaves_spaces_gives_a_text_tidied_whole(
+        seeded: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An operator's card template whose lines end in spaces: its cards are not tidy, so
+    each mail's text part is tidied whole, as before."""
+    for path in (ROOT / "templates").iterdir():
+        if path.is_file():
+            (tmp_path / path.name).write_text(path.read_text())
+    card = (tmp_path / "_card.txt").read_text()
+    title = '| replace("     ", "", 1) }}'
+    assert title in card
+    (tmp_path / "_card.txt").write_text(card.replace(title, title + "   ", 1))
+    monkeypatch.setenv("DIGEST_TEMPLATES", str(tmp_path))
+    tokens = Tokens("secret")
+    shared, whole = Renderer(), Renderer()
+    whole.tidy_frames = False
+    for digest in readers(seeded, 12):
+        links = MAIL.links(tokens, digest.subscriber)
+        text = shared.render(digest, links).text
+        assert text == whole.render(digest, links).text
+        assert not any(line.endswith(" ") for line in text.splitlines())
+    kept = [text for shown in shared._shown._new.values() for _, text in shown.filled.values()]
+    assert kept and not any(text.tidy for text in kept)  # so each text was tidied whole
+
+
 def test_the_shipped_card_templates_are_rendered_in_parts_and_inlined_once() -> None:
     renderer = Renderer()
     html, text = renderer._templates["html"], renderer._templates["txt"]

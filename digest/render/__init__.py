@@ -259,6 +259,9 @@ class Renderer:
         # An action's (kind, target), one copy however many cards carry it.
         self._pairs: dict[tuple[str, str], tuple[str, str]] = {}
         self._frames: dict[tuple[Any, ...], list[str]] = {}
+        # The text part's frame tidied alone when its cards are tidy (``_text``); off,
+        # every text part is tidied whole, as a reference.
+        self.tidy_frames = True
 
     def render_within(self, digest: Digest, links: Links, kind: str = "digest",
                       limit: int = defaults.MAX_HTML_BYTES) -> tuple[Rendered, Digest]:
@@ -288,32 +291,56 @@ class Renderer:
         followed = {name_key(a) for a in sub.authors}
         shape = self._link_shape(links)
         sections: list[tuple[str, list[str], list[str]]] = []
+        tidy = True
         for section in digest.sections:
             if not section.items:
                 continue
             html: list[str] = []
             text: list[str] = []
             for number, item in enumerate(section.items, 1):
-                card_html, card_text = self._card_as_shown(
+                card_html, card_text, card_tidy = self._card_as_shown(
                     item, sub, followed, links, shape, chars, thumbnails > 0,
                     seen if long else None, number)
                 thumbnails -= 1
                 html.append(card_html)
                 text.append(card_text)
+                tidy = tidy and card_tidy
             sections.append((HEADINGS[section.name], html, text))
         values = _frame_values(digest, links, self.digest_name)
-        text_part = self.env.get_template(f"{kind}.txt").render(
-            {**values, "sections": [_Section(h, tuple(texts))
-                                    for h, _, texts in sections]})
+        text_part = self._text(kind, values, [(h, texts) for h, _, texts in sections], tidy)
         html_part = self._html_frame(kind, values, [(h, cards) for h, cards, _ in sections])
-        return Rendered(str(values["subject"]), _tidy(text_part), html_part)
+        return Rendered(str(values["subject"]), text_part, html_part)
+
+    def _text(self, kind: str, values: dict[str, object],
+              sections: list[tuple[str, list[str]]], tidy: bool) -> str:
+        """The text part, tidied (``_tidy``). When every card is tidy already, the frame
+        is rendered with a mark for each card's text (and its final line ends), tidied
+        alone, and the cards put in: the same text, for tidying treats each line and each
+        run of blank lines alone, and a tidy card starts and ends with neither."""
+        template = self.env.get_template(f"{kind}.txt")
+        if not (tidy and self.tidy_frames):
+            return _tidy(template.render({**values, "sections": [
+                _Section(h, tuple(texts)) for h, texts in sections]}))
+        cores: dict[str, str] = {}
+        marked = []
+        for heading, texts in sections:
+            marks = []
+            for card_text in texts:
+                name = f"t{len(cores)}"
+                cores[name] = core = card_text.rstrip("\n")
+                marks.append(self._mark(name) + card_text[len(core):])
+            marked.append(_Section(heading, tuple(marks)))
+        frame = self._parts(_tidy(template.render({**values, "sections": marked})))
+        return "".join(part if n % 2 == 0 else cores[part] for n, part in enumerate(frame))
 
     def _card_as_shown(self, item: Item, sub: Subscriber, followed: set[str], links: Links,
                        shape: str | None, chars: int, image: bool,
-                       seen: set[tuple[str, str]] | None, number: int) -> tuple[str, str]:
-        """A card's HTML and text as this mail shows it. Kept once filled in for links of
-        this ``shape``, so that the next mail showing it so only puts in its token;
-        ``seen``: in a long digest, the actions linked on earlier cards (left out here)."""
+                       seen: set[tuple[str, str]] | None, number: int
+                       ) -> tuple[str, str, bool]:
+        """A card's HTML and text as this mail shows it, and whether the text is tidy
+        (``_Filled.tidy``). Kept once filled in for links of this ``shape``, so that the
+        next mail showing it so only puts in its token; ``seen``: in a long digest, the
+        actions linked on earlier cards (left out here)."""
         actions = links.action is not None
         key = self._key(item, followed, actions, chars, image)
         shown = self._shown.get(key) if key is not None else None
@@ -336,7 +363,7 @@ class Renderer:
                 filled = shown.filled[(kept, shape)] = (_filled(html, urls, links.token),
                                                         _filled(text, urls, links.token))
             return (_with_token(filled[0], links.token),
-                    _with_token(filled[1], links.token, number))
+                    _with_token(filled[1], links.token, number), filled[1].tidy)
         # Links that cannot be cut at a token: the card is kept with slots for them.
         done = shown.done.get(kept) if shown.done else None
         if done is None:
@@ -346,7 +373,7 @@ class Renderer:
                 shown.done = shown.done or {}
                 shown.done[kept] = done
         urls = _action_urls(shown.actions, kept, links.action) if links.action else []
-        return _fill(done[0], urls), _fill(done[1], urls, number)
+        return _fill(done[0], urls), _fill(done[1], urls, number), False
 
     def _link_shape(self, links: Links) -> str | None:
         """What every action URL of ``links`` is made of but the token, when a card's
@@ -586,11 +613,14 @@ class _Cut(NamedTuple):
 
 class _Filled(NamedTuple):
     """A card with its action URLs in, in pieces: the mail's token goes at ``tokens``
-    and the card's number at ``number`` (-1: none)."""
+    and the card's number at ``number`` (-1: none). ``tidy``: the text is what tidying
+    leaves of it, its final line ends aside, whatever token and number go in (they are
+    never empty and hold no space)."""
 
     pieces: tuple[str, ...]
     tokens: tuple[int, ...]
     number: int
+    tidy: bool = False
 
 
 class _Shown:
@@ -658,7 +688,15 @@ def _filled(cut: _Cut, urls: list[str], token: str) -> _Filled:
             tokens.append(len(out))
             out += ["", sys.intern(_serialized(tail, before))]
     out += cut.pieces[at:]
-    return _Filled(tuple(out), tuple(tokens), number)
+    filled = _Filled(tuple(out), tuple(tokens), number)
+    return filled._replace(tidy=_is_tidy(_with_token(filled, "x", 1).rstrip("\n")))
+
+
+def _is_tidy(text: str) -> bool:
+    """Whether ``_tidy`` leaves ``text`` as it is (but for the final line end it adds):
+    no space ends a line, no blank line follows another, no line break but LF, and it
+    starts and ends with something that is not a space."""
+    return bool(text) and not text[0].isspace() and _tidy(text) == text + "\n"
 
 
 def _with_token(card: _Filled, token: str, number: int = 0) -> str:
