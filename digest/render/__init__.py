@@ -360,8 +360,9 @@ class Renderer:
                 urls = _action_urls(shown.actions, kept, links.action)
                 html, text = self._cuts(view or self._view(item, sub, followed, actions,
                                                            chars, image), kept)
-                filled = shown.filled[(kept, shape)] = (_filled(html, urls, links.token),
-                                                        _filled(text, urls, links.token))
+                filled = shown.filled[(kept, shape)] = (
+                    _filled(html, urls, links.token),
+                    _tidy_checked(_filled(text, urls, links.token)))
             return (_with_token(filled[0], links.token),
                     _with_token(filled[1], links.token, number), filled[1].tidy)
         # Links that cannot be cut at a token: the card is kept with slots for them.
@@ -688,8 +689,12 @@ def _filled(cut: _Cut, urls: list[str], token: str) -> _Filled:
             tokens.append(len(out))
             out += ["", sys.intern(_serialized(tail, before))]
     out += cut.pieces[at:]
-    filled = _Filled(tuple(out), tuple(tokens), number)
-    return filled._replace(tidy=_is_tidy(_with_token(filled, "x", 1).rstrip("\n")))
+    return _Filled(tuple(out), tuple(tokens), number)
+
+
+def _tidy_checked(text: _Filled) -> _Filled:
+    """A card's text filled in, marked tidy when it is (``_Filled.tidy``)."""
+    return text._replace(tidy=_is_tidy(_with_token(text, "x", 1).rstrip("\n")))
 
 
 def _is_tidy(text: str) -> bool:
