@@ -25,7 +25,7 @@ from digest.deliver.message import Envelope, build_message
 from digest.deliver.tokens import Tokens
 from digest.deliver.transport import PermanentError, SmtpConnection, SmtpSettings
 from digest.match import plural_forms, words
-from digest.model import Digest, Reason, Rendered
+from digest.model import Digest, Item, Reason, Rendered, Section
 from digest.plan import build_digests
 from digest.render import Renderer, render_digest
 from digest.render.cards import _highlighted, snippet_text
@@ -105,6 +105,25 @@ def test_a_long_digest_links_each_action_once_and_every_link_goes_somewhere(
         checked += any(label.startswith("Follow") for label, _ in actions) and any(
             label.startswith("Unfollow") for label, _ in actions)
     assert checked  # some of them have both kinds
+
+
+def test_a_long_digest_links_an_author_once_in_any_spelling(seeded: Store) -> None:
+    """Two cards spell a followed author two ways ("Yi-Fan Zhang", "Yifan Zhang"): one
+    Unfollow link, as for one spelling (the name is matched in any spelling)."""
+    reader = replace(readers(seeded, 1)[0].subscriber, authors=("Yi-Fan Zhang",),
+                     managed="db", ref="ref-spelling")
+    papers = [p for p in seeded.papers() if p.arxiv_id][:25]
+    spelled = {0: "Yi-Fan Zhang", 6: "Yifan Zhang", 12: "Yi-fan ZHANG"}
+    items = tuple(Item(replace(p, authors=(spelled[i], "A. Other")) if i in spelled else p,
+                       (Reason("author", spelled[i]),) if i in spelled else
+                       (Reason("trending"),))
+                  for i, p in enumerate(papers))
+    digest = Digest(reader, NOW - timedelta(days=1), NOW, (Section("authors", items),))
+    links = MAIL.links(Tokens("secret"), reader)
+    mail = Renderer().render(digest, links)
+    unfollow = re.findall(r"^   Unfollow ([^:]+): (\S+)$", mail.text, re.M)
+    assert len(unfollow) == 1 and unfollow[0][0] == "Yi-Fan Zhang", unfollow
+    assert mail.html.count("Unfollow ") == 1
 
 
 def test_a_text_part_tidied_as_a_frame_is_the_text_tidied_whole(

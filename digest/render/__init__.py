@@ -350,9 +350,12 @@ class Renderer:
             shown = _Shown(view.actions)
             if key is not None:
                 self._shown.put(key, shown)
-        kept = () if seen is None else tuple(a not in seen for a in shown.actions)
-        if seen is not None:
-            seen.update(shown.actions)
+        if seen is None:
+            kept: tuple[bool, ...] = ()
+        else:
+            same = [_same_action(a) for a in shown.actions]
+            kept = tuple(a not in seen for a in same)
+            seen.update(same)
         if shape is not None and key is not None:
             filled = shown.filled.get((kept, shape))
             if filled is None:
@@ -595,6 +598,14 @@ class _Lru(Generic[K, V]):
         self._new[key] = value
         if len(self._new) >= self.half:
             self._old, self._new = self._new, {}
+
+
+@lru_cache(maxsize=1 << 14)
+def _same_action(action: tuple[str, str]) -> tuple[str, str]:
+    """What makes two card actions the same in a long digest (which links each once): an
+    author's name in any spelling (``name_key``), anything else as it is."""
+    kind, target = action
+    return (kind, name_key(target)) if kind in ("follow", "unfollow") else action
 
 
 def _action_urls(actions: tuple[tuple[str, str], ...], kept: tuple[bool, ...],
