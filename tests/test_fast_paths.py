@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+import digest.render as render
 from digest.config import load_config
 from digest.deliver import MailSettings, Pace
 from digest.deliver.message import Envelope, build_message
@@ -128,8 +129,6 @@ def test_a_long_digest_links_an_author_once_in_any_spelling(seeded: Store) -> No
 
 def test_a_text_part_tidied_as_a_frame_is_the_text_tidied_whole(
         seeded: Store, monkeypatch: pytest.MonkeyPatch) -> None:
-    import digest.render as render
-
     tokens = Tokens("secret")
     shared, whole = Renderer(), Renderer()
     whole.tidy_frames = False  # every text part rendered and tidied whole

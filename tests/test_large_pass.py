@@ -5,16 +5,19 @@ at full size past both limits (27,777 and 7,281 digests in one statement before)
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from sqlalchemy import text
 
 from digest.cli import cli
 from digest.plan import plan_due
-from digest.store import Store, outbox
+from digest.store import DatabaseBusy, Store, history, outbox
 from digest.store import schema as s
 from tests.conftest import SEEDS
 from tests.mailing import NOW, SUBSCRIPTIONS
@@ -92,10 +95,6 @@ def test_the_papers_on_their_way_are_looked_up_by_subscriber_not_by_state(
         tmp_path: Path) -> None:
     """During a pass every planned digest is on its way: SQLite's planner, left to
     itself, walked all of them for each batch of subscribers planned."""
-    from sqlalchemy import text
-
-    from digest.store import history
-
     store = Store(f"sqlite:///{tmp_path / 'db.sqlite'}")
     with store.engine.connect() as conn:
         for state in (s.PENDING, ("failed", "missed")):
@@ -112,11 +111,6 @@ def test_planning_reads_while_another_process_writes(tmp_path: Path,
     only reads takes no lock, so planning goes on while another process holds the write
     lock (every transaction took it before, and the processes of a pass waited for each
     other's reads)."""
-    import sqlite3
-    from datetime import timedelta
-
-    from digest.store import DatabaseBusy
-
     url = f"sqlite:///{tmp_path / 'digest.db'}"
     monkeypatch.chdir(tmp_path)
     prepared(url, tmp_path, 5)
