@@ -1,4 +1,5 @@
-"""A real SMTP server for tests: aiosmtpd on a free loopback port, recording what it gets.
+"""A real SMTP server for tests: aiosmtpd on a free loopback port, recording what it gets;
+it offers PIPELINING as real servers do (``pipelining=False``: it does not).
 
 Faults are queued and used one per message: ``"rcpt:450 Try later"`` answers RCPT,
 ``"data:552 Too big"`` answers DATA, ``"drop"`` hangs up after the data arrived but before
@@ -57,7 +58,15 @@ class Recorder:
     noops: int = 0  # NOOP commands received
     stall_seconds: float = 3.0
     delay: float = 0.0  # seconds every DATA takes, to make concurrent senders overlap
+    pipelining: bool = True  # offered in the EHLO reply, as real servers do
     _fault: str | None = None
+
+    async def handle_EHLO(self, server: Any, session: Session, envelope: Envelope,
+                          hostname: str, responses: list[str]) -> list[str]:
+        session.host_name = hostname
+        if self.pipelining:  # before the last line ("250 HELP")
+            responses.insert(len(responses) - 1, "250-PIPELINING")
+        return responses
 
     async def handle_MAIL(self, server: Any, session: Session, envelope: Envelope,
                           address: str, options: list[str]) -> str:
@@ -100,8 +109,8 @@ class SmtpServer:
     """aiosmtpd in a thread; ``url`` is what DIGEST_SMTP_URL should say."""
 
     def __init__(self, *, tls: TlsFiles | None = None, require_starttls: bool = False,
-                 password: str | None = None) -> None:
-        self.handler = Recorder()
+                 password: str | None = None, pipelining: bool = True) -> None:
+        self.handler = Recorder(pipelining=pipelining)
         self.port = free_port()
         kwargs: dict[str, Any] = {"auth_require_tls": False}
         if tls is not None:
@@ -193,13 +202,23 @@ class Scripted(_RawServer):
     ``garble`` says: ``"banner"`` (an SSH server's greeting), ``"ehlo"`` (a garbage EHLO
     reply), ``"after-data"`` ("25O OK" after the body) or ``"long"`` (a 40 KB reply
     line after the body). Messages it accepted are in ``received``; with ``utf8=False``
-    it does not offer SMTPUTF8, with ``eight_bit=False`` not 8BITMIME."""
+    it does not offer SMTPUTF8, with ``eight_bit=False`` not 8BITMIME.
+
+    With ``pipelining`` it offers PIPELINING and answers MAIL, RCPT and DATA only once it
+    has read all three (a server may hold its replies until the group is in: a client
+    that waits for each reply waits for ever), and ``garble`` may also be
+    ``"refuse-then-354"`` (the first RCPT refused, its DATA taken all the same) or
+    ``"unsolicited"`` (a reply nobody asked for after the first message's 250).
+    ``sessions`` counts connections."""
 
     def __init__(self, garble: str | None = None, utf8: bool = True,
-                 eight_bit: bool = True) -> None:
+                 eight_bit: bool = True, pipelining: bool = False) -> None:
         outer = self
         self.garble, self.utf8, self.eight_bit = garble, utf8, eight_bit
+        self.pipelining = pipelining
         self.received: list[bytes] = []
+        self.sessions = 0
+        self.refused = 0  # RCPTs refused
 
         class Handler(socketserver.StreamRequestHandler):
             def handle(self) -> None:
@@ -212,12 +231,16 @@ class Scripted(_RawServer):
             wfile.write(b"SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n")
             rfile.readline()
             return
+        self.sessions += 1
         wfile.write(b"220 scripted ESMTP\r\n")
         while line := rfile.readline():
             verb = line[:4].upper()
-            if verb == b"EHLO":
+            if verb == b"MAIL" and self.pipelining:
+                self._group(rfile, wfile)
+            elif verb == b"EHLO":
                 extensions = (b"250-SMTPUTF8\r\n" if self.utf8 else b"") + (
-                    b"250-8BITMIME\r\n" if self.eight_bit else b"")
+                    b"250-8BITMIME\r\n" if self.eight_bit else b"") + (
+                    b"250-PIPELINING\r\n" if self.pipelining else b"")
                 wfile.write(b"\x1b[31mgarbage\r\n" if self.garble == "ehlo" else
                             b"250-scripted\r\n" + extensions + b"250 HELP\r\n")
             elif verb == b"DATA":
@@ -229,6 +252,22 @@ class Scripted(_RawServer):
                 return
             else:
                 wfile.write(b"250 OK\r\n")
+
+    def _group(self, rfile: Any, wfile: Any) -> None:
+        """MAIL (read), RCPT and DATA read before any reply is written, then the body."""
+        rcpt, data = rfile.readline(), rfile.readline()
+        assert rcpt.startswith(b"RCPT TO:") and data.upper() == b"DATA\r\n", (rcpt, data)
+        refuse = self.garble == "refuse-then-354" and not self.refused
+        self.refused += refuse
+        wfile.write(b"250 OK\r\n" + (b"550 no such user\r\n" if refuse else b"250 OK\r\n")
+                    + b"354 go ahead\r\n")
+        body = b"".join(iter(rfile.readline, b".\r\n"))
+        if refuse:
+            wfile.write(b"554 no valid recipients\r\n")
+            return
+        reply = self._after_data(body)
+        stray = self.garble == "unsolicited" and len(self.received) == 1
+        wfile.write(reply + (b"250 nobody asked\r\n" if stray else b""))  # one write
 
     def _after_data(self, body: bytes) -> bytes:
         if self.garble == "after-data":

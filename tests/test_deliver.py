@@ -84,10 +84,12 @@ def test_next_day_brings_only_new_papers(run: Any, mail_env: dict[str, str],
         ("stall", "retry", "did not answer within 1 s"),
     ],
 )
-def test_faults_are_classified(run: Any, mail_env: dict[str, str], smtp: SmtpServer, db_url: str,
-                               fault: str, state: str, reason: str) -> None:
-    smtp.handler.faults.append(fault)  # the first message meets the fault
-    result = send(run, mail_env, smtp.url, NOW, "--only", "ada@example.org")
+@pytest.mark.parametrize("pipelining", [True, False])
+def test_faults_are_classified(run: Any, mail_env: dict[str, str], db_url: str, fault: str,
+                               state: str, reason: str, pipelining: bool) -> None:
+    with SmtpServer(pipelining=pipelining) as smtp:
+        smtp.handler.faults.append(fault)  # the first message meets the fault
+        result = send(run, mail_env, smtp.url, NOW, "--only", "ada@example.org")
     assert result.exit_code == 3, result.output  # done, not all sent
     row = outbox(db_url)["ada@example.org"]
     assert row.state == state

@@ -40,11 +40,14 @@ def papers_of(row: Any, db_url: str) -> set[int]:
     return {it["paper_id"] for sec in sections for it in sec["items"]}
 
 
-@pytest.mark.parametrize("garble", ["banner", "ehlo", "after-data", "long"])
+@pytest.mark.parametrize(("garble", "pipelining"), [
+    ("banner", False), ("ehlo", False), ("after-data", False), ("long", False),
+    ("after-data", True), ("long", True)])
 def test_replies_that_are_not_smtp_fail_no_digest_and_stop_the_pass(
-        run: Any, mail_env: dict[str, str], tmp_path: Path, db_url: str, garble: str) -> None:
+        run: Any, mail_env: dict[str, str], tmp_path: Path, db_url: str, garble: str,
+        pipelining: bool) -> None:
     env = {**mail_env, "DIGEST_CONFIG": str(many_subscribers(tmp_path, 30))}
-    with Scripted(garble) as bad:
+    with Scripted(garble, pipelining=pipelining) as bad:
         result = send(run, env, bad.url)
     assert result.exit_code == 1, result.output
     assert "not an SMTP reply" in result.output

@@ -11,7 +11,6 @@ in any message.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import mailbox
 import os
@@ -30,6 +29,7 @@ import aiosmtplib
 
 from digest import defaults
 from digest.deliver.message import EightBit, Wire, seven_bit
+from digest.deliver.session import Session
 from digest.errors import ConfigError, DigestError
 from digest.settings import number_setting
 from digest.text import one_line
@@ -153,26 +153,27 @@ class SmtpTransport:
 
 
 class SmtpConnection:
-    """One SMTP session, opened on first use and re-opened after a drop or an error."""
+    """One SMTP session, opened on first use and re-opened after a drop or an error:
+    aiosmtplib opens it (TLS, EHLO, login), a ``Session`` carries the messages."""
 
     def __init__(self, settings: SmtpSettings) -> None:
         self.settings = settings
-        self._smtp: aiosmtplib.SMTP | None = None
+        self._session: Session | None = None
         self._used = 0.0  # when the connection last carried a message (monotonic)
 
     async def send(self, message: Message, sender: str, recipient: str) -> None:
         """Send one message; raises TransientError (ProtocolError when the reply was not
         SMTP), PermanentError or SetupError. Failures are classified by where they
-        happen and by exception type: only connecting, TLS and login can be a set-up
+        happen and by exception type: only connecting, TLS, EHLO and login can be a set-up
         error; what goes wrong with one message is that message's."""
         data = wire_bytes(message)
         try:
-            smtp = await self._ready()
+            session = await self._ready()
         except Exception as e:
             await self.close()
             raise self._setup_failure(e) from e
         try:
-            await self._transaction(smtp, sender, recipient, data)
+            await self._transaction(session, sender, recipient, data)
         except (aiosmtplib.SMTPRecipientRefused, aiosmtplib.SMTPNotSupported) as e:
             raise self._message_failure(e, recipient) from e  # the session is still good
         except Exception as e:
@@ -223,57 +224,37 @@ class SmtpConnection:
             return TransientError(f"{where} closed the connection ({one_line(str(e))})")
         return None
 
-    async def _transaction(self, smtp: aiosmtplib.SMTP, sender: str, recipient: str,
+    async def _transaction(self, session: Session, sender: str, recipient: str,
                            data: bytes) -> None:
-        """MAIL, RCPT and DATA, as ``aiosmtplib.SMTP.sendmail`` does them for one
-        recipient, but the message goes out as it is once it is known to have CRLF line
-        ends only (sendmail re-normalises every message, twice with SIZE: a third of the
-        CPU of sending a 40 KB digest). A message with an 8bit part says so (BODY=8BITMIME),
-        or is re-encoded when the server does not offer that. An envelope the server
-        refused is reset."""
-        if smtp.is_ehlo_or_helo_needed:  # the extensions are known after EHLO
-            try:
-                await smtp.ehlo()
-            except aiosmtplib.SMTPHeloError:
-                if not smtp.is_connected:
-                    raise
-                await smtp.helo()
+        """One message's MAIL, RCPT and DATA (``Session.transaction``). The message goes
+        out as it is once it is known to have CRLF line ends only (aiosmtplib's sendmail
+        re-normalises every message, twice with SIZE: a third of the CPU of sending a 40 KB
+        digest). A message with an 8bit part says so (BODY=8BITMIME), or is re-encoded
+        when the server does not offer that."""
         utf8 = not (sender.isascii() and recipient.isascii())
-        if utf8 and not smtp.supports_extension("smtputf8"):
+        if utf8 and not session.supports("smtputf8"):
             raise aiosmtplib.SMTPNotSupported("SMTPUTF8 is not supported by this server")
         options = ["SMTPUTF8"] if utf8 else []
         if isinstance(data, EightBit):
-            if smtp.supports_extension("8bitmime"):
+            if session.supports("8bitmime"):
                 options.append("BODY=8BITMIME")
             else:
                 data = seven_bit(data)
         payload = data_payload(data)
-        if smtp.supports_extension("size"):
+        if session.supports("size"):
             options.insert(0, f"SIZE={len(payload) - 3}")  # the octets before "."
-        encoding = "utf-8" if utf8 else "ascii"
-        try:
-            await smtp.mail(sender, options=options, encoding=encoding)
-            await smtp.rcpt(recipient, encoding=encoding)
-            reply = await smtp.execute_command(b"DATA")
-            if reply.code != 354:
-                raise aiosmtplib.SMTPDataError(reply.code, reply.message)
-            reply = await _write_data(smtp, payload, self.settings.timeout)
-            if reply.code != 250:
-                raise aiosmtplib.SMTPDataError(reply.code, reply.message)
-        except aiosmtplib.SMTPResponseException:
-            with contextlib.suppress(ConnectionError, aiosmtplib.SMTPException):
-                await smtp.rset()
-            raise
+        await session.transaction(sender, recipient, options, "utf-8" if utf8 else "ascii",
+                                  payload)
 
-    async def _ready(self) -> aiosmtplib.SMTP:
-        if self._smtp is not None and self._smtp.is_connected:
+    async def _ready(self) -> Session:
+        session = self._session
+        if session is not None and session.is_open:
             if time.monotonic() - self._used < IDLE_CHECK_SECONDS:
-                return self._smtp  # in use a moment ago: no round trip to ask
-            try:
-                await self._smtp.noop()  # the server may have dropped an idle connection
-                return self._smtp
-            except aiosmtplib.SMTPException:
-                await self.close()
+                return session  # in use a moment ago: no round trip to ask
+            with contextlib.suppress(aiosmtplib.SMTPException):
+                if (await session.command(b"NOOP")).code == 250:
+                    return session  # the server may have dropped an idle connection
+        await self.close()
         s = self.settings
         tls = ssl.create_default_context(cafile=s.cafile) if s.cafile else None
         smtp = aiosmtplib.SMTP(
@@ -281,8 +262,14 @@ class SmtpConnection:
             start_tls={"auto": None, "required": True, "off": False}[s.starttls],
             tls_context=tls, username=s.username, password=s.password)
         await smtp.connect()
-        self._smtp = smtp
-        return smtp
+        try:
+            if smtp.is_ehlo_or_helo_needed:  # the extensions are known after EHLO
+                await _hello(smtp)
+        except BaseException:
+            smtp.close()
+            raise
+        self._session = Session.take_over(smtp, s.timeout)
+        return self._session
 
     def _classify(self, code: int, message: str) -> DigestError:
         reply = one_line(f"{code} {message}")  # a server's reply: no CR, LF, NUL, ESC
@@ -318,12 +305,19 @@ class SmtpConnection:
         return SetupError(f"TLS with {s.where} failed ({one_line(str(e))}); {hint}")
 
     async def close(self) -> None:
-        smtp, self._smtp = self._smtp, None
-        if smtp is not None and smtp.is_connected:
-            try:
-                await asyncio.wait_for(smtp.quit(), timeout=2)
-            except (TimeoutError, aiosmtplib.SMTPException, OSError):
-                smtp.close()
+        session, self._session = self._session, None
+        if session is not None:
+            await session.quit()
+
+
+async def _hello(smtp: aiosmtplib.SMTP) -> None:
+    """EHLO, or HELO when the server does not know EHLO."""
+    try:
+        await smtp.ehlo()
+    except aiosmtplib.SMTPHeloError:
+        if not smtp.is_connected:
+            raise
+        await smtp.helo()
 
 
 _LINE_END = re.compile(rb"\r\n|\r|\n")
@@ -345,21 +339,6 @@ def data_payload(message: bytes) -> bytes:
     if message.startswith(b"."):
         message = b"." + message
     return message.replace(b"\n.", b"\n..") + b".\r\n"
-
-
-async def _write_data(smtp: aiosmtplib.SMTP, payload: bytes, timeout: float
-                      ) -> aiosmtplib.SMTPResponse:
-    """Send the DATA payload after a 354 and read the server's reply: the connection is
-    this worker's alone, so nothing else is written between the two."""
-    protocol = smtp.protocol
-    if protocol is None:
-        raise aiosmtplib.SMTPServerDisconnected("Connection lost")
-    try:
-        protocol.write(payload)
-        return await protocol.read_response(timeout=timeout)
-    except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError):
-        smtp.close()  # a reply given up on must never pair with the next command
-        raise
 
 
 class MaildirTransport:
