@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import mmap
 import multiprocessing
 import os
 import random
@@ -341,9 +342,17 @@ def last_count(counters: Path) -> int:
     return int(found[-1]) if found else 0
 
 
-def sink_folder() -> Path:
-    """Where sinks dump: a folder smtp-sink can write once it dropped root for nobody."""
-    folder = Path(tempfile.mkdtemp(prefix="digest-sink-"))
+# What a sink's dump takes a digest, with room to spare (the pass's are 45-60 KB).
+DUMP_BYTES = 80_000
+RAM_DISK = Path("/dev/shm")
+
+
+def sink_folder(messages: int) -> Path:
+    """Where sinks dump: a folder smtp-sink can write once it dropped root for nobody; on
+    the RAM disk when it has room for ``messages``, where writing the dump costs the sink
+    a sixth less CPU than on this machine's disk (0.60 against 0.70 ms a message)."""
+    ram = RAM_DISK.is_dir() and shutil.disk_usage(RAM_DISK).free > 2 * DUMP_BYTES * messages
+    folder = Path(tempfile.mkdtemp(prefix="digest-sink-", dir=RAM_DISK if ram else None))
     folder.chmod(0o777)
     return folder
 
@@ -359,17 +368,33 @@ def strip_sink_headers(chunk: bytes) -> bytes:
 
 
 def read_dump(dump: Path, counted: int | None, keep: int = 5000) -> Tally:
-    """Message-IDs, sizes (bytes, LF line ends) and the first ``keep`` messages."""
-    data = dump.read_bytes() if dump.exists() else b""
-    messages = [strip_sink_headers(c) for c in data.split(MARK) if c]
-    tally = Tally(len(messages) if counted is None else counted)
+    """Message-IDs, sizes (bytes, LF line ends) and the first ``keep`` messages, read a
+    message at a time (a pass of 100,000 dumps 5 GB)."""
+    tally = Tally(0 if counted is None else counted)
     parser = BytesHeaderParser()
-    for message in messages:
+    for message in dumped(dump):
         tally.ids[str(parser.parsebytes(message).get("Message-ID", "")).strip()] += 1
         tally.sizes.append(len(message))
-    tally.sample = messages[:keep]
+        if len(tally.sample) < keep:
+            tally.sample.append(message)
+    if counted is None:
+        tally.counted = len(tally.sizes)
     dump.unlink(missing_ok=True)
     return tally
+
+
+def dumped(dump: Path) -> Iterator[bytes]:
+    """The messages of a sink's dump, each as sent (``strip_sink_headers``)."""
+    if not dump.exists() or dump.stat().st_size == 0:
+        return
+    with dump.open("rb") as file, mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) as data:
+        at = data.find(MARK)
+        while at >= 0:
+            end = data.find(MARK, at + len(MARK))
+            chunk = data[at + len(MARK):end if end >= 0 else len(data)]
+            if chunk:
+                yield strip_sink_headers(chunk)
+            at = end
 
 
 # ---- the pass ---------------------------------------------------------------------------
@@ -618,7 +643,7 @@ def measure(args: argparse.Namespace, tool: SinkTool, folder: Path) -> dict[str,
     options = send_options()
     command = pass_command(args.workers, options)  # before setup: it may refuse --workers
     profiled = profiling(command, args.profile, args.profile_rate)
-    dumps = sink_folder()
+    dumps = sink_folder(args.subscribers)
     try:
         with database(args.db, folder) as (url, what, db_s):
             say(f"database: {what}; ingest and import")
