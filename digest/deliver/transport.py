@@ -1,11 +1,13 @@
 """Transports: how a finished message leaves. The mailer never formats content.
 
-``SmtpTransport`` speaks SMTP through aiosmtplib (STARTTLS when offered, or required, or
-off; implicit TLS for ``smtps://``), one connection per worker, reused across messages and
-re-opened when the server drops it. ``MaildirTransport`` writes to a Maildir when no SMTP
-server is configured. Each failure is classified: ``TransientError`` (try again later),
-``PermanentError`` (the server refused this message for good) or ``SetupError`` (the mail
-set-up is wrong, so every message would fail: the pass stops). Credentials never appear
+``SmtpTransport`` speaks SMTP: aiosmtplib opens each session (STARTTLS when offered, or
+required, or off; implicit TLS for ``smtps://``; EHLO, login) and ``digest.deliver.session``
+carries the messages (MAIL, RCPT and DATA in one write when the server offers PIPELINING),
+one connection per worker, reused across messages and re-opened when the server drops it.
+``MaildirTransport`` writes to a Maildir when no SMTP server is configured. Each failure
+is classified: ``TransientError`` (try again later), ``PermanentError`` (the server
+refused this message for good) or ``SetupError`` (the mail set-up is wrong, so every
+message would fail: the pass stops). Credentials never appear
 in any message.
 """
 
