@@ -208,7 +208,8 @@ class Scripted(_RawServer):
     has read all three (a server may hold its replies until the group is in: a client
     that waits for each reply waits for ever), and ``garble`` may also be
     ``"refuse-then-354"`` (the first RCPT refused, its DATA taken all the same) or
-    ``"unsolicited"`` (a reply nobody asked for after the first message's 250).
+    ``"unsolicited"`` (a reply nobody asked for after the first message's 250), and with
+    or without it ``"trickle"`` (every reply written a byte at a time).
     ``sessions`` counts connections."""
 
     def __init__(self, garble: str | None = None, utf8: bool = True,
@@ -227,6 +228,8 @@ class Scripted(_RawServer):
         super().__init__(Handler, "?starttls=off")
 
     def converse(self, rfile: Any, wfile: Any) -> None:
+        if self.garble == "trickle":  # every reply a byte at a time
+            wfile = _Trickle(wfile)
         if self.garble == "banner":
             wfile.write(b"SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n")
             rfile.readline()
@@ -276,3 +279,15 @@ class Scripted(_RawServer):
             return b"250 " + b"x" * 40_000 + b"\r\n"
         self.received.append(body)
         return b"250 OK queued\r\n"
+
+
+class _Trickle:
+    """A writer that sends what it is given a byte at a time."""
+
+    def __init__(self, wfile: Any) -> None:
+        self.wfile = wfile
+
+    def write(self, data: bytes) -> None:
+        for i in range(len(data)):
+            self.wfile.write(data[i:i + 1])
+            self.wfile.flush()

@@ -4,10 +4,15 @@ server does with them."""
 
 from __future__ import annotations
 
+import asyncio
 from email import message_from_bytes, policy
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from digest.deliver.message import Wire
+from digest.deliver.transport import PermanentError, SmtpConnection, SmtpSettings
 from tests.mailing import many_subscribers, outbox, send
 from tests.smtpserver import Scripted
 
@@ -55,3 +60,36 @@ def test_a_reply_nobody_asked_for_is_not_taken_for_the_next_command(
     assert {r.state for r in outbox(db_url).values()} == {"sent"}
     assert len(server.received) == 3
     assert server.sessions == 2
+
+
+@pytest.mark.parametrize("pipelining", [True, False])
+def test_replies_that_come_a_byte_at_a_time_are_read_whole(
+        run: Any, mail_env: dict[str, str], tmp_path: Path, db_url: str,
+        pipelining: bool) -> None:
+    """Found by a helper: a reply in more than one segment woke the reader with nothing
+    to read yet, and the pass died of an AssertionError."""
+    env = {**mail_env, "DIGEST_CONFIG": str(many_subscribers(tmp_path, 4))}
+    with Scripted("trickle", pipelining=pipelining) as server:
+        result = send(run, env, server.url)
+    assert result.exit_code == 0, result.output
+    assert {r.state for r in outbox(db_url).values()} == {"sent"}
+    assert len(server.received) == 4
+
+
+def test_an_address_that_cannot_go_on_a_command_line_is_refused_alone() -> None:
+    """Nothing is written for it, and the connection carries the next message."""
+    message = Wire(b"Subject: x\r\nMessage-ID: <1@x>\r\n\r\nbody\r\n")
+
+    async def both(port: int) -> str:
+        connection = SmtpConnection(SmtpSettings("127.0.0.1", port, starttls="off",
+                                                 timeout=5))
+        with pytest.raises(PermanentError) as refused:
+            await connection.send(message, "s@example.org", "a b@example.org")
+        await connection.send(message, "s@example.org", "b@example.org")
+        await connection.close()
+        return str(refused.value)
+
+    with Scripted(pipelining=True) as server:
+        port = int(server.url.split(":")[-1].split("?")[0])
+        assert "cannot go on an SMTP command line" in asyncio.run(both(port))
+    assert len(server.received) == 1 and server.sessions == 1

@@ -114,9 +114,10 @@ class Session(asyncio.Protocol):
         """The next reply; raises as aiosmtplib does: SMTPServerDisconnected,
         SMTPReadTimeoutError, or SMTPResponseException(-1) for a reply that is not SMTP.
         A reply given up on ends the session (it must never pair with a later command)."""
-        if not self._replies and self._ended is None:
+        deadline = self._loop.time() + self.timeout
+        while not self._replies and self._ended is None:  # woken by each part that comes
             self._waiter = self._loop.create_future()
-            timer = self._loop.call_later(self.timeout, self._time_out, self._waiter)
+            timer = self._loop.call_at(deadline, self._time_out, self._waiter)
             try:
                 await self._waiter
             finally:

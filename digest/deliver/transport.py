@@ -176,7 +176,7 @@ class SmtpConnection:
             raise self._setup_failure(e) from e
         try:
             await self._transaction(session, sender, recipient, data)
-        except (aiosmtplib.SMTPRecipientRefused, aiosmtplib.SMTPNotSupported) as e:
+        except (aiosmtplib.SMTPRecipientRefused, aiosmtplib.SMTPNotSupported, ValueError) as e:
             raise self._message_failure(e, recipient) from e  # the session is still good
         except Exception as e:
             await self.close()
@@ -206,6 +206,11 @@ class SmtpConnection:
         if isinstance(e, aiosmtplib.SMTPNotSupported):
             refused = PermanentError(f"{where} cannot take the address {recipient!r}: it is "
                                      "not plain ASCII and the server does not offer SMTPUTF8")
+            refused.reply_class = "unsupported"
+            return refused
+        if isinstance(e, ValueError):  # aiosmtplib's quote_address: nothing was sent
+            refused = PermanentError(f"the address {recipient!r} cannot go on an SMTP command "
+                                     f"line ({one_line(str(e))}); correct it")
             refused.reply_class = "unsupported"
             return refused
         if (said := self._reply_or_silence(e)) is not None:
