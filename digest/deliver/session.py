@@ -22,7 +22,6 @@ from aiosmtplib.email import quote_address
 # aiosmtplib's bounds: a longer reply line, or a longer reply, is not SMTP.
 MAX_LINE = 8192
 MAX_REPLY = MAX_LINE * 4
-GREETED = "The session is open: greeting, TLS, EHLO and login are done"
 
 
 class Session(asyncio.Protocol):
@@ -30,7 +29,7 @@ class Session(asyncio.Protocol):
     they answer; a reply is a line ``250 OK``, or lines ``250-...`` ending with one such."""
 
     def __init__(self, smtp: aiosmtplib.SMTP, timeout: float) -> None:
-        assert smtp.transport is not None, GREETED
+        assert smtp.transport is not None, "take_over an open session"
         self.smtp, self.timeout = smtp, timeout
         self.extensions = frozenset(smtp.esmtp_extensions)
         self.transport: asyncio.Transport = smtp.transport  # type: ignore[assignment]
