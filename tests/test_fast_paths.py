@@ -127,6 +127,30 @@ def test_a_long_digest_links_an_author_once_in_any_spelling(seeded: Store) -> No
     assert mail.html.count("Unfollow ") == 1
 
 
+def test_a_card_kept_filled_in_several_ways_gives_each_mail_its_own(seeded: Store) -> None:
+    """One way of showing a card, filled in for two sets of links (a long digest whose
+    earlier card linked its Unfollow, and one whose did not) and two sites: each mail
+    is the mail rendered alone."""
+    reader = replace(readers(seeded, 1)[0].subscriber, authors=("Yi-Fan Zhang",),
+                     managed="db", ref="ref-several")
+    papers = [p for p in seeded.papers() if p.arxiv_id][:25]
+
+    def long_digest(followed_first: bool) -> Digest:
+        by = {0, 6} if followed_first else {6}  # the cards by the followed author
+        items = tuple(Item(replace(p, authors=("Yi-Fan Zhang", "A. Other")),
+                           (Reason("author", "Yi-Fan Zhang"),)) if i in by else
+                      Item(p, (Reason("trending"),)) for i, p in enumerate(papers))
+        return Digest(reader, NOW - timedelta(days=1), NOW, (Section("authors", items),))
+
+    renderer = Renderer()
+    other_site = replace(MAIL, base_url="https://other.example.org")
+    for mail in (MAIL, other_site):
+        for digest in (long_digest(True), long_digest(False)):
+            links = mail.links(Tokens("secret"), reader)
+            assert renderer.render(digest, links) == render_digest(digest, links)
+    assert max(len(shown.pairs()) for shown in renderer._shown._new.values()) == 4
+
+
 def test_a_text_part_tidied_as_a_frame_is_the_text_tidied_whole(
         seeded: Store, monkeypatch: pytest.MonkeyPatch) -> None:
     tokens = Tokens("secret")
@@ -174,7 +198,7 @@ def test_a_card_template_that_leaves_spaces_gives_a_text_tidied_whole(
         text = shared.render(digest, links).text
         assert text == whole.render(digest, links).text
         assert not any(line.endswith(" ") for line in text.splitlines())
-    kept = [text for shown in shared._shown._new.values() for _, text in shown.filled.values()]
+    kept = [text for shown in shared._shown._new.values() for _, text in shown.pairs()]
     assert kept and not any(text.tidy for text in kept)  # so each text was tidied whole
 
 
@@ -644,6 +668,23 @@ def test_a_card_shown_again_the_same_way_is_only_given_the_mail_token(
     assert again == first and not built
     views: dict[int, list[Any]] = {}
     for key, shown in {**renderer._shown._old, **renderer._shown._new}.items():
-        views.setdefault(key[0], []).extend(f[0].pieces for f in shown.filled.values())
+        views.setdefault(key[0], []).extend(f[0].pieces for f in shown.pairs())
     one, other, *_ = next(v for v in views.values() if len(v) > 1)
     assert one != other and one[0] is other[0]  # the frame's start: table, votes, title
+
+
+def test_the_cards_kept_hold_one_copy_of_each_piece(seeded: Store) -> None:
+    """With part caches far smaller than the pass (as in a pass of 100,000), parts are
+    rendered again after they are forgotten, but the cards kept still hold one copy of
+    each piece (the text between links recurs on nearly every card), and still give
+    the mails a renderer with room for everything gives."""
+    tokens = Tokens("secret")
+    small, roomy = Renderer(cards=8), Renderer()
+    digests = [d for d in readers(seeded, 60) if d.subscriber.managed == "db"]
+    for d in digests:
+        links = MAIL.links(tokens, d.subscriber)
+        assert small.render(d, links) == roomy.render(d, links)
+    pieces = [piece for shown in {**small._shown._old, **small._shown._new}.values()
+              for pair in shown.pairs() for filled in pair for piece in filled.pieces]
+    assert len(pieces) > 3 * len(set(pieces))  # pieces recur ...
+    assert len({id(p) for p in pieces}) == len(set(pieces))  # ... one copy each

@@ -357,15 +357,15 @@ class Renderer:
             kept = tuple(a not in seen for a in same)
             seen.update(same)
         if shape is not None and key is not None:
-            filled = shown.filled.get((kept, shape))
+            filled = shown.filled(kept, shape)
             if filled is None:
                 assert links.action is not None  # a shape is made of its URLs
                 urls = _action_urls(shown.actions, kept, links.action)
                 html, text = self._cuts(view or self._view(item, sub, followed, actions,
                                                            chars, image), kept)
-                filled = shown.filled[(kept, shape)] = (
-                    _filled(html, urls, links.token),
-                    _tidy_checked(_filled(text, urls, links.token)))
+                filled = (_filled(html, urls, links.token),
+                          _tidy_checked(_filled(text, urls, links.token)))
+                shown.fill(kept, shape, filled)
             return (_with_token(filled[0], links.token),
                     _with_token(filled[1], links.token, number), filled[1].tidy)
         # Links that cannot be cut at a token: the card is kept with slots for them.
@@ -387,7 +387,8 @@ class Renderer:
         if action is None or not _PLAIN_TOKEN.fullmatch(token):
             return None
         probe = action("like", "x")
-        return probe.replace(token, "", 1) if probe.count(token) == 1 else None
+        # one copy for the pass: every card kept holds it
+        return sys.intern(probe.replace(token, "", 1)) if probe.count(token) == 1 else None
 
     def _cuts(self, view: _View, kept: tuple[bool, ...]) -> tuple[_Cut, _Cut]:
         """A card's HTML and text with the actions ``kept``, in pieces with slots."""
@@ -431,7 +432,7 @@ class Renderer:
         frame_key = (fmt, *_frame_key(fmt, c))
         frame = self._card_frames.get(frame_key)
         if frame is None:
-            frame = self._parts(template.frame(c, self._mark))
+            frame = self._kept_parts(template.frame(c, self._mark))
             self._card_frames.put(frame_key, frame)
         pieces: list[str] = []
         slots: list[tuple[int, str]] = []
@@ -450,7 +451,7 @@ class Renderer:
         key = (fmt, name, _part_key(name, c))
         piece = cache.get(key)
         if piece is None:
-            piece = self._parts(template.part(name, c))
+            piece = self._kept_parts(template.part(name, c))
             cache.put(key, piece)
         return piece
 
@@ -483,6 +484,12 @@ class Renderer:
     def _parts(self, text: str) -> list[str]:
         """``text`` split at its slots: literal, slot name, literal, ..."""
         return self._slot.split(text)
+
+    def _kept_parts(self, text: str) -> list[str]:
+        """``_parts`` of text that cards keep: each piece one copy (interned), however
+        many cards hold it. The pieces between a card's links recur on most cards, and
+        the cards kept outlive the caches that made them (``_shown``)."""
+        return [sys.intern(part) for part in self._slot.split(text)]
 
 
 class _CardTemplate:
@@ -638,14 +645,36 @@ class _Filled(NamedTuple):
 class _Shown:
     """A way a card is shown: the (kind, target) of its actions, and the card filled in
     for each set of actions kept (a long digest links each action once) and shape of
-    links; or, for links that cannot be cut at a token, with slots for them."""
+    links (nearly always one: the first is held in slots, any others in ``more``); or,
+    for links that cannot be cut at a token, with slots for them."""
 
-    __slots__ = ("actions", "done", "filled")
+    __slots__ = ("actions", "done", "kept", "more", "pair", "shape")
 
     def __init__(self, actions: tuple[tuple[str, str], ...]) -> None:
         self.actions = actions
-        self.filled: dict[tuple[tuple[bool, ...], str], tuple[_Filled, _Filled]] = {}
+        self.kept: tuple[bool, ...] = ()
+        self.shape = ""
+        self.pair: tuple[_Filled, _Filled] | None = None
+        self.more: dict[tuple[tuple[bool, ...], str], tuple[_Filled, _Filled]] | None = None
         self.done: dict[tuple[bool, ...], tuple[_Cut, _Cut]] | None = None
+
+    def filled(self, kept: tuple[bool, ...], shape: str) -> tuple[_Filled, _Filled] | None:
+        """The card (HTML, text) filled in for these actions and links, if it is."""
+        if self.pair is not None and self.kept == kept and self.shape == shape:
+            return self.pair
+        return self.more.get((kept, shape)) if self.more else None
+
+    def pairs(self) -> list[tuple[_Filled, _Filled]]:
+        """Every (HTML, text) filled in."""
+        first = [self.pair] if self.pair is not None else []
+        return first + list(self.more.values()) if self.more else first
+
+    def fill(self, kept: tuple[bool, ...], shape: str, pair: tuple[_Filled, _Filled]) -> None:
+        if self.pair is None:
+            self.kept, self.shape, self.pair = kept, shape, pair
+        else:
+            self.more = self.more or {}
+            self.more[(kept, shape)] = pair
 
 
 def _cut(parts: list[str]) -> _Cut:
@@ -700,7 +729,13 @@ def _filled(cut: _Cut, urls: list[str], token: str) -> _Filled:
             tokens.append(len(out))
             out += ["", sys.intern(_serialized(tail, before))]
     out += cut.pieces[at:]
-    return _Filled(tuple(out), tuple(tokens), number)
+    return _Filled(tuple(out), _shared(tuple(tokens)), number)
+
+
+@lru_cache(maxsize=1 << 12)
+def _shared(places: tuple[int, ...]) -> tuple[int, ...]:
+    """One copy of each tuple of token places, however many cards have them."""
+    return places
 
 
 def _tidy_checked(text: _Filled) -> _Filled:
