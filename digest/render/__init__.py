@@ -65,8 +65,9 @@ _NOT_ASCII = re.compile(r"[^\x00-\x7f]")
 _PREHEADER_FILL = "\u200c\xa0" * 40
 # About what a card's thumbnail adds to the HTML: how many to leave out when over the limit.
 _THUMBNAIL_BYTES = 200
-# The ways of showing a card a renderer keeps (about 2 KB each, their shared pieces
-# aside): a pass of 100,000 readers who follow random authors and keywords shows 111,000.
+# The ways of showing a card a renderer keeps: each process of a pass of 100,000 readers
+# who follow random authors and keywords (bench_fanout.py) shows 107,000, about 3.5 KB
+# each with all that rendering holds for them (README, Benchmarks, footnote 5).
 VIEWS = 250_000
 
 
