@@ -28,7 +28,7 @@ from digest.deliver.transport import PermanentError, SmtpConnection, SmtpSetting
 from digest.match import plural_forms, words
 from digest.model import Digest, Item, Reason, Rendered, Section
 from digest.plan import build_digests
-from digest.render import Renderer, render_digest
+from digest.render import Links, Renderer, render_digest
 from digest.render.cards import _highlighted, snippet_text
 from digest.store import Store
 from tests.conftest import DATA, ROOT, SEEDS
@@ -149,6 +149,27 @@ def test_a_card_kept_filled_in_several_ways_gives_each_mail_its_own(seeded: Stor
             links = mail.links(Tokens("secret"), reader)
             assert renderer.render(digest, links) == render_digest(digest, links)
     assert max(len(shown.pairs()) for shown in renderer._shown._new.values()) == 4
+
+
+def test_a_token_that_is_part_of_a_links_path_fills_in_no_card(seeded: Store) -> None:
+    """A mail whose token is also a path's part ("f", as in /f/TOKEN) or comes after the
+    target: its links are filled in per mail, and no card is kept cut at the wrong place
+    for the next mail (a helper found the follow link of the next mail pointing at
+    /TOKEN/f)."""
+    digest = next(d for d in readers(seeded, 60)
+                  if d.subscriber.managed == "db" and len(d.items) <= 20 and d.items)
+    real = MAIL.links(Tokens("secret"), digest.subscriber)
+    assert real.action is not None
+    action = real.action
+    odd = [Links(real.unsubscribe, real.manage,
+                 lambda k, t: action(k, t).replace(real.token, "f"), "f"),
+           Links(real.unsubscribe, real.manage,
+                 lambda k, t: f"https://digest.example.org/{k}/{t}/{real.token}", real.token)]
+    for links in odd:
+        renderer = Renderer()
+        assert renderer.render(digest, links) == render_digest(digest, links)
+        assert renderer.render(digest, real) == render_digest(digest, real)
+        assert "/f/" + real.token in renderer.render(digest, real).text
 
 
 def test_a_text_part_tidied_as_a_frame_is_the_text_tidied_whole(

@@ -28,6 +28,7 @@ from digest import defaults
 from digest.errors import ConfigError
 from digest.model import Digest, Item, Rendered, Subscriber
 from digest.render.cards import (
+    ACTION_KINDS,
     LONG_DIGEST_CARDS,
     SHORT_SNIPPET_CHARS,
     SNIPPET_CHARS,
@@ -383,13 +384,21 @@ class Renderer:
     def _link_shape(self, links: Links) -> str | None:
         """What every action URL of ``links`` is made of but the token, when a card's
         links can be filled in once for every mail (the token appears once in each, and
-        is written as it is in HTML and text); None when they cannot."""
+        is written as it is in HTML and text, before the target); None when they cannot.
+        Each kind of link is probed: a token that is also a path's part ("f") would be
+        cut at the wrong place, and the card filled in wrongly for every later mail."""
         token, action = links.token, links.action
         if action is None or not _PLAIN_TOKEN.fullmatch(token):
             return None
-        probe = action("like", "x")
+        shape = []
+        for kind in ACTION_KINDS:
+            probe = action(kind, "x")
+            at = probe.find(token)
+            if probe.count(token) != 1 or action(kind, token).find(token) != at:
+                return None
+            shape.append(probe[:at] + probe[at + len(token):])
         # one copy for the pass: every card kept holds it
-        return sys.intern(probe.replace(token, "", 1)) if probe.count(token) == 1 else None
+        return sys.intern("\n".join(shape))
 
     def _cuts(self, view: _View, kept: tuple[bool, ...]) -> tuple[_Cut, _Cut]:
         """A card's HTML and text with the actions ``kept``, in pieces with slots."""

@@ -32,6 +32,7 @@ NO_VOTES = "–"  # the vote box of a paper whose source counts no upvotes
 NO_DATE = "no date given"  # the meta of a paper whose source gives no date
 THUMBNAIL_ALT = "Preview image"  # short: the card's title comes right after it
 LIKE_LABELS = {"like": "More like this", "dislike": "Less like this"}
+ACTION_KINDS = ("follow", "unfollow", "mute", *LIKE_LABELS)  # every link a card can carry
 LIKED_TITLE_CHARS = 80  # of the liked paper a recommendation names
 _ARXIV_TARGET = re.compile(r"[\w./-]{1,32}")
 
