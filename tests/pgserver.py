@@ -26,21 +26,21 @@ def pg_bin() -> Path | None:
     return found[-1].parent if found else None
 
 
-def cluster_or_skip() -> Iterator[PgCluster]:
+def cluster_or_skip(max_connections: int = 50) -> Iterator[PgCluster]:
     """A cluster for a module's tests; skipped where PostgreSQL is not installed, a
     failure instead under DIGEST_REQUIRE_POSTGRES=1 (as scripts/test runs)."""
     if pg_bin() is None:
         if os.environ.get("DIGEST_REQUIRE_POSTGRES") == "1":
             pytest.fail("PostgreSQL is not installed; scripts/test installs it with apt-get")
         pytest.skip("PostgreSQL server binaries are not installed (scripts/test installs them)")
-    with PgCluster() as pg:
+    with PgCluster(max_connections) as pg:
         yield pg
 
 
 class PgCluster:
     """``with PgCluster() as pg: pg.url`` is a fresh, empty database."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_connections: int = 50) -> None:
         binaries = pg_bin()
         assert binaries is not None, "PostgreSQL server binaries are not installed"
         self.bin = binaries
@@ -48,6 +48,7 @@ class PgCluster:
         self.folder = Path(tempfile.mkdtemp(prefix="digest-pg-"))
         self.data = self.folder / "data"
         self._as = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        self.max_connections = max_connections
 
     @property
     def url(self) -> str:
@@ -61,17 +62,26 @@ class PgCluster:
             shutil.chown(self.folder, "postgres", "postgres")
         self._run(str(self.bin / "initdb"), "-D", str(self.data), "-U", "digest",
                   "--auth=trust", "--encoding=UTF8", "--locale=C.UTF-8")
-        self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-w", "-l",
-                  str(self.data / "log"), "-o",
-                  f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 "
-                  "-c fsync=off -c max_connections=50", "start")
+        self._pg_ctl("start")
         self._run(str(self.bin / "createdb"), "-h", "127.0.0.1", "-p", str(self.port),
                   "-U", "digest", "digest")
         return self
 
+    def _pg_ctl(self, action: str) -> None:
+        starts = ["-l", str(self.data / "log"), "-o",
+                  f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 "
+                  f"-c fsync=off -c max_connections={self.max_connections}"]
+        self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-w", "-m", "fast",
+                  *(starts if action != "stop" else []), action)
+
+    def restart(self) -> None:
+        """Stop the server as an operator's ``pg_ctl restart -m fast`` does (every
+        session terminated, transactions in flight rolled back) and start it again."""
+        self._pg_ctl("restart")
+
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
-        self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "fast", "stop")
+        self._pg_ctl("stop")
         shutil.rmtree(self.folder, ignore_errors=True)
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 import os
 import time
 from collections import Counter, deque
@@ -26,6 +27,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import lru_cache
+from typing import TypeVar
 from urllib.parse import quote_plus
 
 from digest import defaults
@@ -44,7 +46,10 @@ from digest.model import Digest, Item, OutboxEntry, Paper, Section, Subscriber, 
 from digest.plan import Notes, plan_due
 from digest.render import Links, Renderer
 from digest.settings import number_setting, switch_setting
-from digest.store import Store
+from digest.store import DatabaseBusy, DatabaseUnavailable, Store
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # Card actions take short paths: a 50-card digest carries a hundred of them.
 ACTION_PATHS = {"follow": "f", "unfollow": "u", "mute": "m"}
@@ -193,6 +198,10 @@ def _showing(entry: OutboxEntry, shown: Digest) -> OutboxEntry:
 # again (with the same Message-ID) once their lease runs out.
 BATCH = 200
 FLUSH = 50
+# A database that cannot be reached is tried again after 0.25 s, then twice as long each
+# time, up to 8 s between tries.
+DB_RETRY_FIRST = 0.25
+DB_RETRY_MOST = 8.0
 
 
 class _Delivery:
@@ -212,20 +221,24 @@ class _Delivery:
         self.unsent: list[Unsent] = []
         self.garbled = 0  # replies in a row that were not SMTP
         self.pace = Pace(store, transport_rate(transport))
-        self._flushing: asyncio.Task[None] | None = None
+        self._recorder: asyncio.Task[None] | None = None  # recording outcomes meanwhile
+        self._recording = asyncio.Lock()  # one write of outcomes at a time
 
     async def run(self) -> PassReport:
         workers = [asyncio.create_task(self._worker()) for _ in range(self.transport.workers)]
         try:
             await self._claim_and_compose(len(workers))
-            results = await asyncio.gather(*workers, return_exceptions=True)
+        except BaseException:
+            # Stop taking work, but let each connection finish the mail it is sending:
+            # cancelled mid-transaction, a mail the server may have would be released
+            # and sent again.
+            self.halt.set()
+            raise
         finally:
-            for task in workers:
-                task.cancel()
-            if self._flushing is not None:
-                await self._flushing
-            await self._flush()
-            await asyncio.to_thread(self.store.release, list(self.held.values()))
+            results = await asyncio.gather(*workers, return_exceptions=True)
+            await self._settle()
+            await self._db(functools.partial(self.store.release, list(self.held.values())),
+                           "giving back the digests not sent")
         for result in results:
             if isinstance(result, SetupError):
                 self.report.error = str(result)
@@ -237,13 +250,15 @@ class _Delivery:
         mail = self.mailer.mail
         try:
             while not self.halt.is_set():
-                await self._flush()
-                entries = await asyncio.to_thread(self.store.claim, self.clock(), mail.lease,
-                                                  self.batch, self.only)
+                await self._settle()  # what was sent is recorded before more is taken
+                entries = await self._db(functools.partial(
+                    self.store.claim, self.clock(), mail.lease, self.batch, self.only),
+                    "claiming digests")
                 if not entries:
                     break
                 self.held.update((e.id, e) for e in entries)
-                await asyncio.to_thread(self.mailer.load, entries)
+                await self._db(functools.partial(self.mailer.load, entries),
+                               "reading the papers of the digests claimed")
                 for entry in entries:
                     if self.halt.is_set():
                         break
@@ -300,22 +315,46 @@ class _Delivery:
         self.report.counts["sent" if failure is None else failure.state] += 1
         if self.progress:
             self.progress(-1)
-        if len(self.sent) + len(self.unsent) >= FLUSH and self._flushing is None:
-            self._flushing = asyncio.create_task(self._background_flush())
+        if len(self.sent) + len(self.unsent) >= FLUSH and (
+                self._recorder is None or self._recorder.done()):
+            self._recorder = asyncio.create_task(self._flush())
+
+    async def _settle(self) -> None:
+        """Record every outcome owed, after the recording under way (whose failure is
+        raised here, never left in a task nobody awaits)."""
+        recorder, self._recorder = self._recorder, None
+        if recorder is not None:
+            await recorder
+        await self._flush()
 
     async def _flush(self) -> None:
-        """Record what the batch so far came to, in one transaction each way (the lists
-        are taken here, on the loop, so no outcome lands in a list being written)."""
-        sent, self.sent = self.sent, []
-        unsent, self.unsent = self.unsent, []
-        if sent or unsent:
-            await asyncio.to_thread(self._record, sent, unsent)
+        """Record the outcomes owed so far, in one transaction. They stay owed, in
+        memory, until it commits: a write that fails (the database restarted) is tried
+        again, and never loses what the server accepted. Outcomes only ever join the
+        end of the lists, so those written are the lists' first ones."""
+        async with self._recording:
+            sent, unsent = self.sent[:], self.unsent[:]
+            if not (sent or unsent):
+                return
+            await self._db(functools.partial(self._record, sent, unsent),
+                           "recording what was sent")
+            del self.sent[:len(sent)], self.unsent[:len(unsent)]
 
-    async def _background_flush(self) -> None:
-        try:
-            await self._flush()
-        finally:
-            self._flushing = None
+    async def _db(self, work: Callable[[], T], what: str) -> T:
+        """``work`` in a thread; while the database cannot be reached or is locked, tried
+        again with back-off for at most half the lease, so that no other process takes
+        over the digests this one holds in the meantime; then the error stands."""
+        deadline = time.monotonic() + self.mailer.mail.lease.total_seconds() / 2
+        wait = DB_RETRY_FIRST
+        while True:
+            try:
+                return await asyncio.to_thread(work)
+            except (DatabaseUnavailable, DatabaseBusy) as e:
+                if time.monotonic() + wait > deadline:
+                    raise
+                log.warning("%s: %s; trying again in %g s", what, e, wait)
+                await asyncio.sleep(wait)
+                wait = min(wait * 2, DB_RETRY_MOST)
 
     def _record(self, sent: list[OutboxEntry], unsent: list[Unsent]) -> None:
         self.report.bouncing += self.store.record_outcomes(

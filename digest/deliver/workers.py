@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import multiprocessing
 import signal
 import time
@@ -23,7 +24,9 @@ from digest.deliver import MailSettings, PassReport, deliver, send_pass, tokens_
 from digest.deliver.transport import transport_from_env
 from digest.errors import DigestError
 from digest.settings import Settings
-from digest.store import Store
+from digest.store import DatabaseUnavailable, Store
+
+log = logging.getLogger(__name__)
 
 # A pass uses one process per this many subscribers at most: forking for a handful of
 # digests costs more than it saves.
@@ -63,7 +66,8 @@ def _shard_pass(settings: Settings, k: int, n: int) -> PassReport:
 
 async def work(settings: Settings, once: bool, poll: float) -> Counter[str]:
     """Deliver what is due, again every ``poll`` seconds, until SIGTERM or SIGINT (or,
-    with ``once``, until nothing is left); the mail in flight is finished first."""
+    with ``once``, until nothing is left); the mail in flight is finished first. A
+    database that goes away (a restart) is waited for, not a reason to exit."""
     store = Store(settings.db_url)
     mail, transport, tokens = MailSettings.from_env(), transport_from_env(), tokens_for(store)
     stop = asyncio.Event()
@@ -72,7 +76,13 @@ async def work(settings: Settings, once: bool, poll: float) -> Counter[str]:
         loop.add_signal_handler(sig, stop.set)
     counts: Counter[str] = Counter()
     while not stop.is_set():
-        report = await deliver(store, transport, mail, tokens, settings.now, stop=stop)
+        try:
+            report = await deliver(store, transport, mail, tokens, settings.now, stop=stop)
+        except DatabaseUnavailable as e:  # a restart, a full server: wait it out
+            log.warning("%s; the worker tries again in %g s", e, poll)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), poll)
+            continue
         counts.update(report.counts)
         if report.error:
             raise DigestError(report.error)

@@ -41,7 +41,8 @@ from digest.store.papers import SaveResult
 from digest.store.subscribers import Member, Record, SyncResult
 from digest.text import one_line
 
-__all__ = ["DatabaseBusy", "Member", "Record", "SaveResult", "Store", "SyncResult"]
+__all__ = ["DatabaseBusy", "DatabaseUnavailable", "Member", "Record", "SaveResult", "Store",
+           "SyncResult"]
 _ATTEMPTS = 3  # a write that lost a race on a UNIQUE key is tried again
 # Seconds a transaction waits for a lock another process holds (SQLite's busy_timeout)
 # before it gives up with DatabaseBusy; ``Store.waiting`` sets a shorter wait for a use.
@@ -54,6 +55,11 @@ class DatabaseBusy(StoreError):
     transaction did nothing. Trying again later may succeed."""
 
 
+class DatabaseUnavailable(StoreError):
+    """The database server could not be reached, or dropped the connection (a restart,
+    too many clients): the transaction did nothing. Trying again later may succeed."""
+
+
 class Store:
     """A digest database. Raises StoreError when it cannot be opened or written."""
 
@@ -63,7 +69,11 @@ class Store:
         With ``check``, a database at another revision is refused (StoreError naming
         ``digest db upgrade``)."""
         try:  # no parameters in errors and logs: they hold secrets and addresses
-            self.engine: Engine = create_engine(_with_driver(url), hide_parameters=True)
+            # A pooled connection is tried before each use (one round trip): after a
+            # server restart the pool's connections are all dead, and each would fail
+            # the transaction that took it.
+            self.engine: Engine = create_engine(_with_driver(url), hide_parameters=True,
+                                                pool_pre_ping=True)
         except ModuleNotFoundError as e:
             raise StoreError(f"cannot use database URL {_no_password(url)!r}: its driver "
                              f"({e.name}) is not installed; for PostgreSQL, pip install "
@@ -158,6 +168,9 @@ class Store:
                 wait = self.engine.get_execution_options().get("lock_wait", LOCK_WAIT)
                 raise DatabaseBusy(f"the database is busy: another process held its lock "
                                    f"for more than {wait:g} s; try again") from e
+            if _is_unavailable(e):
+                raise DatabaseUnavailable(f"the database cannot be reached ({_reason(e)}); "
+                                          "check that it is running, and try again") from e
             raise StoreError(f"database error: {_reason(e)}") from e
 
     def _retrying(self, work: Callable[[Connection], T], what: str) -> T:
@@ -609,6 +622,25 @@ def _is_busy(e: SQLAlchemyError) -> bool:
     if code is not None:
         return code & 0xFF in (5, 6)
     return isinstance(e, PoolTimeout) or getattr(orig, "sqlstate", None) == "55P03"
+
+
+# PostgreSQL's SQLSTATEs for a server that is going away or full: too many connections,
+# shut down by an administrator or a crash, starting up or shutting down.
+_UNAVAILABLE = {"53300", "57P01", "57P02", "57P03"}
+
+
+def _is_unavailable(e: SQLAlchemyError) -> bool:
+    """Whether ``e`` means the server is gone or full, not that the statement is wrong:
+    a connection SQLAlchemy found dead, one of ``_UNAVAILABLE``, a connection exception
+    (class 08), or a PostgreSQL connection that could not be made at all (no SQLSTATE:
+    refused, reset)."""
+    if getattr(e, "connection_invalidated", False):
+        return True
+    orig = getattr(e, "orig", None)
+    state = getattr(orig, "sqlstate", None)
+    if state is not None:
+        return state in _UNAVAILABLE or state.startswith("08")
+    return isinstance(e, OperationalError) and type(orig).__module__.startswith("psycopg")
 
 
 def _reason(e: SQLAlchemyError) -> str:
