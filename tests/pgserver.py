@@ -74,6 +74,12 @@ class PgCluster:
         self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-w", "-m", "fast",
                   *(starts if action != "stop" else []), action)
 
+    def stop(self) -> None:
+        self._pg_ctl("stop")
+
+    def start(self) -> None:
+        self._pg_ctl("start")
+
     def restart(self) -> None:
         """Stop the server as an operator's ``pg_ctl restart -m fast`` does (every
         session terminated, transactions in flight rolled back) and start it again."""

@@ -5,14 +5,20 @@ and is recorded as sent; no worker dies of it."""
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, text
 
 from digest.plan import plan_due
 from digest.store import Store
+from tests.conftest import ROOT
 from tests.mailing import NOW
 from tests.pgserver import PgCluster, cluster_or_skip, wipe
 from tests.smtpserver import SmtpServer
@@ -73,3 +79,45 @@ def test_too_few_database_connections_for_the_workers_send_each_digest_once(
             _assert_each_once(smtp, store, 3_000)
         # The server did turn connections away, and the workers waited for one.
         assert "too many clients" in "".join(said)
+
+
+def test_an_idle_worker_outlives_a_postgresql_restart(cluster: PgCluster,
+                                                      tmp_path: Path) -> None:
+    wipe(cluster.url)
+    env = prepared(cluster.url, tmp_path, 50)
+    sessions = _sessions(cluster.url)
+    with SmtpServer() as smtp:
+        (worker,) = [subprocess.Popen(
+            [sys.executable, "-m", "digest", "worker", "--poll", "0.2", "--now",
+             NOW.isoformat()], cwd=ROOT, env={**os.environ, **env, "DIGEST_SMTP_URL": smtp.url},
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE)]
+        try:
+            deadline = time.monotonic() + 60
+            while _sessions(cluster.url) <= sessions:  # the worker's: idle, nothing planned
+                assert time.monotonic() < deadline, "the worker never connected"
+                time.sleep(0.1)
+            time.sleep(3)  # done opening the database: polling the empty outbox
+            cluster.stop()
+            time.sleep(2)  # the worker looks at the outbox ten times meanwhile
+            cluster.start()
+            assert worker.poll() is None, worker.communicate()[1].decode()
+            store = Store(cluster.url)
+            plan_due(store, NOW)
+            deadline = time.monotonic() + 60
+            while len(smtp.received) < 50 and time.monotonic() < deadline:
+                time.sleep(0.1)
+        finally:
+            worker.send_signal(signal.SIGTERM)
+            _, err = worker.communicate(timeout=60)
+        assert worker.returncode == 0, err.decode()
+        _assert_each_once(smtp, store, 50)
+
+
+def _sessions(url: str) -> int:
+    """How many client sessions the server has (this one's not counted)."""
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        count = conn.execute(text("SELECT count(*) - 1 FROM pg_stat_activity WHERE "
+                                  "backend_type = 'client backend'")).scalar_one()
+    engine.dispose()
+    return int(count)
