@@ -25,6 +25,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from email.headerregistry import Address
 from functools import lru_cache
 from urllib.parse import quote_plus
 
@@ -39,6 +40,7 @@ from digest.deliver.transport import (
     TransientError,
     Transport,
 )
+from digest.errors import ConfigError
 from digest.heap import pass_heap, settle
 from digest.model import Digest, Item, OutboxEntry, Paper, Section, Subscriber, Unsent
 from digest.plan import Notes, plan_due
@@ -56,13 +58,17 @@ CARD_PATHS = {**ACTION_PATHS, **TASTE_PATHS}  # every link a card carries
 @dataclass(frozen=True)
 class MailSettings:
     """Sender, links, pictures and patience, from DIGEST_FROM, DIGEST_NAME,
-    DIGEST_BASE_URL, DIGEST_IMAGES, DIGEST_LEASE_SECONDS and DIGEST_BOUNCE_LIMIT."""
+    DIGEST_BASE_URL, DIGEST_IMAGES, DIGEST_LEASE_SECONDS, DIGEST_BOUNCE_LIMIT and
+    DIGEST_BOUNCE_ADDRESS."""
 
     envelope: Envelope
     base_url: str = defaults.BASE_URL
     lease: timedelta = timedelta(minutes=defaults.SENDING_LEASE_MINUTES)
     bounce_limit: int = defaults.BOUNCE_LIMIT  # refusals in a row that mark an address
     images: bool = defaults.IMAGES  # cards show the sources' thumbnails
+    # DIGEST_BOUNCE_ADDRESS: each digest's return path is its local part +TOKEN (VERP),
+    # and List-Unsubscribe's mailto unsubscribe+TOKEN@ its domain; None: DIGEST_FROM.
+    bounce_address: Address | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> MailSettings:
@@ -72,7 +78,26 @@ class MailSettings:
                    (env.get("DIGEST_BASE_URL") or defaults.BASE_URL).rstrip("/"),
                    timedelta(seconds=number_setting(env, "DIGEST_LEASE_SECONDS")),
                    max(1, int(number_setting(env, "DIGEST_BOUNCE_LIMIT"))),
-                   switch_setting(env, "DIGEST_IMAGES"))
+                   switch_setting(env, "DIGEST_IMAGES"),
+                   bounce_address(env.get("DIGEST_BOUNCE_ADDRESS")))
+
+    def return_path(self, tokens: Tokens, entry: OutboxEntry) -> str:
+        """The envelope sender of ``entry``'s mail: ``bounces+TOKEN@domain``, the token
+        naming the subscriber and the digest, so a bounce says whose it is."""
+        bounce = self.bounce_address
+        if bounce is None:
+            return self.envelope.sender.addr_spec
+        return _tagged(bounce.username, tokens.make_mail("bounce", entry.subscriber.ref,
+                                                         entry.period), bounce.domain) \
+            or self.envelope.sender.addr_spec
+
+    def unsubscribe_mailto(self, tokens: Tokens, sub: Subscriber) -> str | None:
+        """``unsubscribe+TOKEN@domain`` for List-Unsubscribe, or None (no
+        DIGEST_BOUNCE_ADDRESS: the mailto goes to DIGEST_FROM with subject unsubscribe)."""
+        if self.bounce_address is None:
+            return None
+        return _tagged(UNSUBSCRIBE_LOCAL, tokens.make_mail("mailto", sub.ref),
+                       self.bounce_address.domain)
 
     def url(self, action: str, token: str) -> str:
         return f"{self.base_url}/{action}/{token}"
@@ -112,6 +137,35 @@ class MailSettings:
         return Links(blank_url(real.unsubscribe), blank_url(real.manage),
                      None if action is None else lambda kind, t: blank_url(action(kind, t)),
                      blank(real.token) if real.token else "")
+
+
+UNSUBSCRIBE_LOCAL = "unsubscribe"  # the local part of List-Unsubscribe's mailto
+_LOCAL_OCTETS = 64  # the most a local part may hold (RFC 5321)
+_TOKEN_CHARS = 40  # of a mail token for a ref ``new_ref`` made (``Tokens.make_mail``)
+
+
+def bounce_address(raw: str | None) -> Address | None:
+    """DIGEST_BOUNCE_ADDRESS as an address whose local part leaves room for ``+TOKEN``;
+    ConfigError naming what to change."""
+    if not raw or not raw.strip():
+        return None
+    local, at, domain = raw.strip().rpartition("@")
+    if not (local and at and domain) or not (local + domain).isascii() or \
+            any(c in local + domain for c in ' "<>()[],;:\\+') or "@" in local:
+        raise ConfigError(f"DIGEST_BOUNCE_ADDRESS {raw!r} is not a plain address; write "
+                          "one like bounces@example.org (no name, no +)")
+    if len(local) + 1 + _TOKEN_CHARS > _LOCAL_OCTETS:
+        raise ConfigError(f"DIGEST_BOUNCE_ADDRESS {raw!r}: its local part may have at most "
+                          f"{_LOCAL_OCTETS - 1 - _TOKEN_CHARS} characters, to leave room "
+                          "for +TOKEN; use a shorter one, like bounces@")
+    return Address("", local.lower(), domain.lower())
+
+
+def _tagged(local: str, token: str, domain: str) -> str | None:
+    """``local+token@domain``, or None when the local part would pass 64 octets (a ref
+    that is not one ``new_ref`` made can be long)."""
+    return f"{local}+{token}@{domain}" if len(local) + 1 + len(token) <= _LOCAL_OCTETS \
+        else None
 
 
 @lru_cache(maxsize=1 << 14)
@@ -176,8 +230,13 @@ class Mailer:
         return self.composer.build(
             rendered, to_name=entry.subscriber.name, to_email=entry.subscriber.email,
             date=now, unsubscribe_url=links.unsubscribe,
+            unsubscribe_mailto=self.mail.unsubscribe_mailto(self.tokens, entry.subscriber),
             message_id=self.mail.envelope.message_id(entry.subscriber.ref, entry.kind,
                                                      entry.period)), entry
+
+    def return_path(self, entry: OutboxEntry) -> str:
+        """The envelope sender of ``entry``'s mail (``MailSettings.return_path``)."""
+        return self.mail.return_path(self.tokens, entry)
 
 
 def _showing(entry: OutboxEntry, shown: Digest) -> OutboxEntry:
@@ -262,7 +321,6 @@ class _Delivery:
 
     async def _worker(self) -> None:
         connection = self.transport.connection()
-        sender = self.mailer.mail.envelope.sender.addr_spec
         try:
             while (job := await self.queue.get()) is not None:
                 entry, message = job
@@ -270,7 +328,8 @@ class _Delivery:
                     continue
                 await self.pace.wait()
                 try:
-                    await connection.send(message, sender, entry.subscriber.email)
+                    await connection.send(message, self.mailer.return_path(entry),
+                                          entry.subscriber.email)
                 except SetupError:
                     self.halt.set()
                     raise

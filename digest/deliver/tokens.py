@@ -10,12 +10,18 @@ carries its card token 150 times, and the JSON and base64 around the ref would c
 1.5 KB of the 100 KB a mail may have; and making the longer kind costs a zlib
 compression (65 µs) that a ref never gains from. Mails sent before carry the longer
 kind, which still works.
+The tokens in addresses (the VERP return path ``bounces+TOKEN@``, the mailto of
+List-Unsubscribe ``unsubscribe+TOKEN@``) are lower-case base32 of the ref, the digest's
+period and a signature (``make_mail``): mail systems may lower-case a local part, and
+one must stay within 64 octets.
 The secret is DIGEST_SECRET, else one generated once and kept in the database; changing
 it invalidates every token.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import hmac
 import json
@@ -30,12 +36,19 @@ from itsdangerous.signer import HMACAlgorithm
 
 # "card": one per mail for all its cards' follow, unfollow and mute links, which name
 # their target beside it (older mails carry one "follow"/"unfollow"/"mute" token per link).
-ACTIONS = ("unsubscribe", "manage", "confirm", "follow", "unfollow", "mute", "form", "card")
+# "bounce" and "mailto": the tokens of the return path and of List-Unsubscribe's mailto.
+ACTIONS = ("unsubscribe", "manage", "confirm", "follow", "unfollow", "mute", "form", "card",
+           "bounce", "mailto")
 SIGNATURE_BYTES = 12  # 96 bits of HMAC-SHA256: links stay short in a 50-card mail
 _REF = r"[A-Za-z0-9_-]{1,64}"  # what a ref may be for a bare card token
 _BARE = re.compile(rf"({_REF})\.([A-Za-z0-9_-]{{16}})")  # REF.SIGNATURE
 _REF_ONLY = re.compile(_REF)
 BARE_ACTIONS = ("card", "manage", "unsubscribe")  # whose tokens ``make_bare`` makes
+MAIL_ACTIONS = ("bounce", "mailto")  # whose tokens ``make_mail`` makes, for addresses
+MAIL_SIGNATURE_BYTES = 10  # 80 bits: a guessed token is as good as none
+# A ref as ``new_ref`` makes it (12 base64url characters) goes as its 9 bytes; any other
+# as its text, after a flag byte that says which.
+_RAW_REF, _TEXT_REF = b"\0", b"\1"
 
 
 class _ShortHMAC(HMACAlgorithm):
@@ -61,6 +74,8 @@ class Tokens:
         # token's value ever reads as a ref.
         self._bare = {a: hmac.digest(self._keys[a], f"bare {a} token".encode(), "sha256")
                       for a in BARE_ACTIONS}
+        self._mail = {a: hmac.digest(self._keys[a], f"mail {a} token".encode(), "sha256")
+                      for a in MAIL_ACTIONS}
 
     def make(self, action: str, ref: str, *args: str | int) -> str:
         """The same bytes as itsdangerous' ``dumps`` (``read`` checks with it), made
@@ -106,6 +121,33 @@ class Tokens:
         return base64_encode(hmac.digest(self._bare[action], ref.encode(), "sha256")
                              [:SIGNATURE_BYTES]).decode()
 
+    def make_mail(self, action: str, ref: str, period: datetime | None = None) -> str:
+        """The token of one of the ``MAIL_ACTIONS`` for ``ref`` (and the digest of
+        ``period``): lower-case base32, 39 characters for a ref ``new_ref`` made; one
+        HMAC, no JSON or compression (the return path is made for every mail)."""
+        stamp = 0 if period is None else max(0, int(period.timestamp()))
+        body = _ref_bytes(ref) + stamp.to_bytes(5, "big")
+        mac = hmac.digest(self._mail[action], body, "sha256")[:MAIL_SIGNATURE_BYTES]
+        return base64.b32encode(body + mac).decode().rstrip("=").lower()
+
+    def read_mail(self, action: str, token: str) -> tuple[str, datetime | None] | None:
+        """``(ref, period)`` of a ``make_mail`` token (any case), None when it is bad,
+        tampered or another action's; only the exact bytes ``make_mail`` gives pass."""
+        text = token.lower()
+        try:
+            data = base64.b32decode(text.upper() + "=" * (-len(text) % 8))
+        except (binascii.Error, ValueError):
+            return None
+        body, mac = data[:-MAIL_SIGNATURE_BYTES], data[-MAIL_SIGNATURE_BYTES:]
+        if len(body) < 7 or not hmac.compare_digest(
+                mac, hmac.digest(self._mail[action], body, "sha256")[:MAIL_SIGNATURE_BYTES]):
+            return None
+        ref = _ref_text(body[:-5])
+        if ref is None or base64.b32encode(data).decode().rstrip("=").lower() != text:
+            return None
+        stamp = int.from_bytes(body[-5:], "big")
+        return ref, datetime.fromtimestamp(stamp, UTC) if stamp else None
+
     def make_confirm(self, ref: str, now: datetime) -> str:
         """A confirmation token, made at ``now``."""
         return self.make("confirm", ref, int(now.timestamp()))
@@ -118,3 +160,25 @@ class Tokens:
         made = datetime.fromtimestamp(value[1], UTC)
         return value[0] if timedelta(0) <= now - made + timedelta(minutes=5) and \
             now - made <= valid else None
+
+
+def _ref_bytes(ref: str) -> bytes:
+    """A ref as the flag byte and its bytes: a base64url one as the bytes it encodes."""
+    if len(ref) % 4 == 0:
+        try:
+            raw = base64.urlsafe_b64decode(ref)
+        except (binascii.Error, ValueError):
+            raw = b""
+        if raw and base64.urlsafe_b64encode(raw).decode() == ref:
+            return _RAW_REF + raw
+    return _TEXT_REF + ref.encode()
+
+
+def _ref_text(data: bytes) -> str | None:
+    """The ref ``_ref_bytes`` made ``data`` of, or None."""
+    if data[:1] == _RAW_REF and len(data) > 1:
+        return base64.urlsafe_b64encode(data[1:]).decode()
+    try:
+        return data[1:].decode() if data[:1] == _TEXT_REF and len(data) > 1 else None
+    except UnicodeDecodeError:
+        return None
