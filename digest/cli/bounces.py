@@ -1,0 +1,82 @@
+"""``digest bounces``: read the mails that came back (bounces, complaints, unsubscribe
+requests) and act on each once."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from digest.bounces.reading import ReadReport, read_source
+from digest.cli import _settings, cli, settings_options
+from digest.errors import StoreError
+from digest.store import Store
+
+# What an MTA that pipes a mail into `digest bounces -` understands: try again later.
+EX_TEMPFAIL = 75
+_KINDS = ("hard", "soft", "complaint", "unsubscribe", "kept", "seen before")
+
+
+@cli.command()
+@click.argument("source", required=False)
+@click.option("--report", is_flag=True, help="List the mails kept (not acted on): sender, "
+              "subject, date and why.")
+@settings_options(reads_config=False)
+def bounces(source: str | None, report: bool, db: str, config: Path, now: str | None) -> None:
+    """Read the mails that came back from SOURCE and act on each once: a hard bounce
+    marks its subscriber bouncing, temporary failures in DIGEST_SOFT_BOUNCE_LIMIT (3)
+    different digests do too, a spam complaint or a mail to the unsubscribe address
+    unsubscribes. Anything else (auto-replies, unknown formats) is kept, untouched.
+
+    SOURCE is a Maildir folder (mails acted on move to its .processed folder), an mbox
+    file (left as it is), '-' for one mail on standard input (for an MTA's pipe: exit 75
+    when the database is unavailable, so it retries), or imaps://user@host/folder
+    (password in DIGEST_IMAP_PASSWORD). Set DIGEST_BOUNCE_ADDRESS when sending, so each
+    bounce names its subscriber and digest.
+
+    \b
+    Examples:
+        digest bounces /var/mail/bounces/Maildir
+        digest bounces --report
+        DIGEST_IMAP_PASSWORD=... digest bounces imaps://bounces@mail.example.org/INBOX
+        # /etc/aliases: bounces: "|/srv/digest/.venv/bin/digest bounces -"
+    """
+    if source is None and not report:
+        raise click.UsageError("give a SOURCE to read, or --report")
+    settings = _settings(db, config, now)
+    try:
+        store = Store(settings.db_url, create=source is not None)
+        if source is not None:
+            _echo(read_source(source, store, settings.now,
+                              sys.stdin.buffer if source == "-" else None))
+    except StoreError as e:
+        if source != "-":
+            raise
+        click.echo(f"Error: {e}", err=True)  # the MTA keeps the mail and tries again
+        raise click.exceptions.Exit(EX_TEMPFAIL) from e
+    if report:
+        _report(store)
+
+
+def _echo(done: ReadReport) -> None:
+    """One line per mail acted on, then the totals."""
+    for outcome in done.outcomes:
+        if outcome.new and outcome.kind != "kept":
+            click.echo(f"{outcome.kind}: {outcome.email}: {outcome.detail}")
+    total = sum(done.counts.values())
+    click.echo(f"read {total} mail{'' if total == 1 else 's'}: " + (", ".join(
+        f"{done.counts[k]} {k}" for k in _KINDS if done.counts[k]) or "none"))
+    if done.counts["kept"]:
+        click.echo("digest bounces --report lists the mails kept")
+
+
+def _report(store: Store) -> None:
+    """Each kept mail on two lines (read, sender, subject, date; why), so that long
+    subjects and reasons stay whole."""
+    kept = store.kept_mails()
+    for mail in kept:
+        click.echo(f"{mail.read_at:%Y-%m-%d %H:%M}  from {mail.sender or '(no sender)'}  "
+                   f"subject {mail.subject or '(none)'!r}  dated {mail.date or '(no date)'}")
+        click.echo(f"    kept: {mail.detail}")
+    click.echo(f"{len(kept)} mail{'' if len(kept) == 1 else 's'} kept, not acted on")
