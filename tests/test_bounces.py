@@ -208,14 +208,33 @@ def test_a_mail_to_the_mailto_address_unsubscribes_on_standard_input(
 
 
 def test_standard_input_exits_75_when_the_database_is_unavailable(
-        run: Any, env: dict[str, str], tmp_path: Path) -> None:
+        run: Any, env: dict[str, str], db_url: str, tmp_path: Path) -> None:
     bounce = dsn("bounces@example.org", "ada@example.org").decode()
     gone = {**env, "DIGEST_DB": f"sqlite:///{tmp_path / 'no' / 'such' / 'dir.db'}"}
     result = run("bounces", "-", env=gone, input=bounce)
     assert result.exit_code == 75, result.output
-    assert "Error: cannot open database" in result.output
+    assert "Error: cannot open" in result.output
     # a mailbox is not an MTA's pipe: the usual Error and exit 1
     assert run("bounces", str(maildir(tmp_path)), env=gone).exit_code == 1
+    # a bad setting: 78 (EX_CONFIG), which an MTA defers too
+    Store(db_url)
+    assert run("bounces", "-", env={**env, "DIGEST_BOUNCE_ADDRESS": "not an address"},
+               input=bounce).exit_code == 78
+
+
+def test_an_imap_source_without_imap_support_is_a_clear_error(
+        run: Any, env: dict[str, str], db_url: str) -> None:
+    try:
+        import digest.bounces.imap  # noqa: F401
+    except ImportError:
+        pass
+    else:
+        pytest.skip("IMAP support is here: its own tests read a real Dovecot")
+    Store(db_url)
+    result = run("bounces", "imaps://bounces:hunter2@mail.example.org/INBOX", env=env)
+    assert result.exit_code == 1
+    assert "Error: cannot read imaps:// mailboxes" in result.output
+    assert "hunter2" not in result.output
 
 
 def test_non_standard_bounces_are_found_by_mailmans_detectors(

@@ -9,12 +9,15 @@ from pathlib import Path
 import click
 
 from digest.bounces.reading import ReadReport, read_source
-from digest.cli import _settings, cli, settings_options
-from digest.errors import StoreError
+from digest.cli import _printable, _settings, cli, settings_options
+from digest.errors import ConfigError, StoreError
 from digest.store import Store
 
-# What an MTA that pipes a mail into `digest bounces -` understands: try again later.
+# What an MTA that pipes a mail into `digest bounces -` understands (sysexits.h): try
+# again later (the database is unavailable), or a local configuration error (a bad
+# setting), which Postfix also defers (4.3.5) rather than bouncing the mail.
 EX_TEMPFAIL = 75
+EX_CONFIG = 78
 _KINDS = ("hard", "soft", "complaint", "unsubscribe", "kept", "seen before")
 
 
@@ -31,7 +34,8 @@ def bounces(source: str | None, report: bool, db: str, config: Path, now: str | 
 
     SOURCE is a Maildir folder (mails acted on move to its .processed folder), an mbox
     file (left as it is), '-' for one mail on standard input (for an MTA's pipe: exit 75
-    when the database is unavailable, so it retries), or imaps://user@host/folder
+    when the database is unavailable, 78 for a bad setting, so it retries), or
+    imaps://user@host/folder
     (password in DIGEST_IMAP_PASSWORD). Set DIGEST_BOUNCE_ADDRESS when sending, so each
     bounce names its subscriber and digest.
 
@@ -46,15 +50,17 @@ def bounces(source: str | None, report: bool, db: str, config: Path, now: str | 
         raise click.UsageError("give a SOURCE to read, or --report")
     settings = _settings(db, config, now)
     try:
-        store = Store(settings.db_url, create=source is not None)
+        store = Store(settings.db_url, create=False)
         if source is not None:
             _echo(read_source(source, store, settings.now,
                               sys.stdin.buffer if source == "-" else None))
-    except StoreError as e:
+    except (StoreError, ConfigError) as e:
         if source != "-":
             raise
-        click.echo(f"Error: {e}", err=True)  # the MTA keeps the mail and tries again
-        raise click.exceptions.Exit(EX_TEMPFAIL) from e
+        # An MTA's pipe: it keeps the mail and tries again later (Postfix defers both).
+        click.echo(f"Error: {_printable(str(e))}", err=True)
+        raise click.exceptions.Exit(EX_TEMPFAIL if isinstance(e, StoreError) else EX_CONFIG
+                                    ) from e
     if report:
         _report(store)
 
