@@ -31,7 +31,7 @@ from urllib.parse import quote_plus
 
 from digest import defaults
 from digest.deliver.message import Composer, Envelope
-from digest.deliver.tokens import Tokens
+from digest.deliver.tokens import MAIL_TOKEN_CHARS, Tokens
 from digest.deliver.transport import (
     PermanentError,
     ProtocolError,
@@ -83,21 +83,20 @@ class MailSettings:
 
     def return_path(self, tokens: Tokens, entry: OutboxEntry) -> str:
         """The envelope sender of ``entry``'s mail: ``bounces+TOKEN@domain``, the token
-        naming the subscriber and the digest, so a bounce says whose it is."""
+        naming the subscriber and the digest, so a bounce says whose it is (DIGEST_FROM
+        without DIGEST_BOUNCE_ADDRESS, or for a ref no token can carry)."""
         bounce = self.bounce_address
-        if bounce is None:
+        token = bounce and tokens.make_mail("bounce", entry.subscriber.ref, entry.period)
+        if not bounce or not token:
             return self.envelope.sender.addr_spec
-        return _tagged(bounce.username, tokens.make_mail("bounce", entry.subscriber.ref,
-                                                         entry.period), bounce.domain) \
-            or self.envelope.sender.addr_spec
+        return f"{bounce.username}+{token}@{bounce.domain}"
 
     def unsubscribe_mailto(self, tokens: Tokens, sub: Subscriber) -> str | None:
         """``unsubscribe+TOKEN@domain`` for List-Unsubscribe, or None (no
         DIGEST_BOUNCE_ADDRESS: the mailto goes to DIGEST_FROM with subject unsubscribe)."""
-        if self.bounce_address is None:
-            return None
-        return _tagged(UNSUBSCRIBE_LOCAL, tokens.make_mail("mailto", sub.ref),
-                       self.bounce_address.domain)
+        token = self.bounce_address and tokens.make_mail("mailto", sub.ref)
+        return f"{UNSUBSCRIBE_LOCAL}+{token}@{self.bounce_address.domain}" \
+            if self.bounce_address and token else None
 
     def url(self, action: str, token: str) -> str:
         return f"{self.base_url}/{action}/{token}"
@@ -141,7 +140,6 @@ class MailSettings:
 
 UNSUBSCRIBE_LOCAL = "unsubscribe"  # the local part of List-Unsubscribe's mailto
 _LOCAL_OCTETS = 64  # the most a local part may hold (RFC 5321)
-_TOKEN_CHARS = 40  # of a mail token for a ref ``new_ref`` made (``Tokens.make_mail``)
 
 
 def bounce_address(raw: str | None) -> Address | None:
@@ -154,18 +152,11 @@ def bounce_address(raw: str | None) -> Address | None:
             any(c in local + domain for c in ' "<>()[],;:\\+') or "@" in local:
         raise ConfigError(f"DIGEST_BOUNCE_ADDRESS {raw!r} is not a plain address; write "
                           "one like bounces@example.org (no name, no +)")
-    if len(local) + 1 + _TOKEN_CHARS > _LOCAL_OCTETS:
+    if len(local) + 1 + MAIL_TOKEN_CHARS > _LOCAL_OCTETS:
         raise ConfigError(f"DIGEST_BOUNCE_ADDRESS {raw!r}: its local part may have at most "
-                          f"{_LOCAL_OCTETS - 1 - _TOKEN_CHARS} characters, to leave room "
+                          f"{_LOCAL_OCTETS - 1 - MAIL_TOKEN_CHARS} characters, to leave room "
                           "for +TOKEN; use a shorter one, like bounces@")
     return Address("", local.lower(), domain.lower())
-
-
-def _tagged(local: str, token: str, domain: str) -> str | None:
-    """``local+token@domain``, or None when the local part would pass 64 octets (a ref
-    that is not one ``new_ref`` made can be long)."""
-    return f"{local}+{token}@{domain}" if len(local) + 1 + len(token) <= _LOCAL_OCTETS \
-        else None
 
 
 @lru_cache(maxsize=1 << 14)
