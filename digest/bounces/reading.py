@@ -21,8 +21,8 @@ from digest.store import MailOutcome, Store
 
 @dataclass
 class ReadReport:
-    """What a reading did: mails by kind (``seen before`` for those recorded by an
-    earlier reading), and each outcome in order."""
+    """What a reading did: mails by kind (``already`` for those an earlier reading
+    recorded), and each outcome in order."""
 
     counts: Counter[str] = field(default_factory=Counter)
     outcomes: list[MailOutcome] = field(default_factory=list)
@@ -38,7 +38,7 @@ def read_mailbox(box: Mailbox, store: Store, tokens: Tokens, where: Addresses,
         verdict = classify(raw, tokens, where)
         outcome = store.record_mail(hashlib.sha256(raw).hexdigest(), verdict, clock(),
                                     soft_limit)
-        report.counts[outcome.kind if outcome.new else "seen before"] += 1
+        report.counts[outcome.kind if outcome.new else "already"] += 1
         report.outcomes.append(outcome)
         if outcome.kind != "kept":
             box.done(key)

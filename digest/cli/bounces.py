@@ -18,7 +18,9 @@ from digest.store import Store
 # setting), which Postfix also defers (4.3.5) rather than bouncing the mail.
 EX_TEMPFAIL = 75
 EX_CONFIG = 78
-_KINDS = ("hard", "soft", "complaint", "unsubscribe", "kept", "seen before")
+# The totals line, in this order; "already": read and recorded before (nothing done).
+_KINDS = {"hard": "hard", "soft": "soft", "complaint": "complaint",
+          "unsubscribe": "unsubscribe", "kept": "kept", "already": "already read"}
 
 
 @cli.command()
@@ -72,7 +74,8 @@ def _echo(done: ReadReport) -> None:
             click.echo(f"{outcome.kind}: {outcome.email}: {outcome.detail}")
     total = sum(done.counts.values())
     click.echo(f"read {total} mail{'' if total == 1 else 's'}: " + (", ".join(
-        f"{done.counts[k]} {k}" for k in _KINDS if done.counts[k]) or "none"))
+        f"{done.counts[k]} {label}" for k, label in _KINDS.items() if done.counts[k])
+        or "none"))
     if done.counts["kept"]:
         click.echo("digest bounces --report lists the mails kept")
 
