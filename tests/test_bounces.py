@@ -20,10 +20,12 @@ from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from digest.bot import plan_jobs
 from digest.bounces import Addresses, classify
 from digest.bounces.mailbox import MaildirMailbox
 from digest.bounces.reading import read_mailbox
 from digest.cli import cli
+from digest.config import load_config
 from digest.deliver.tokens import Tokens
 from digest.metrics import metrics
 from digest.store import Store
@@ -348,6 +350,15 @@ def test_hostile_and_garbage_mails_are_kept_without_a_crash(
         result = run("bounces", "-", env=env, input=mail)
         assert result.exit_code == 0, result.output
         assert "1 kept" in result.output or "already read" in result.output
+    # a Maildir with a folder among its mails reads the rest
+    folder = maildir(tmp_path, dsn("bounces@example.org", "nobody@example.org"))
+    (folder / "new" / "a-folder").mkdir()
+    result = run("bounces", str(folder), env=env)
+    assert result.exit_code == 0, result.output
+    assert "read 1 mail: 1 kept" in result.output and "cannot read new/a-folder" in \
+        result.output
+    # the detector that trips over one of them logs no traceback for a user to see
+    assert "Traceback" not in result.output
 
 
 @pytest.fixture(scope="module")
@@ -491,3 +502,11 @@ def test_a_real_postfix_bounce_of_a_digest_marks_its_subscriber(
     assert "hard: nobody@example.net: 5.1.1 User unknown in this test" in read.output
     assert state(db_url, "nobody@example.net") == "bouncing"
     assert {state(db_url, a) for a in ("ada@example.org", "grace@example.org")} == {"active"}
+
+
+def test_the_bot_plans_a_bounce_job_only_with_a_bounce_mailbox(mail_env: dict[str, str]
+                                                               ) -> None:
+    config = load_config(Path(mail_env["DIGEST_CONFIG"]))
+    assert "bounces" not in {job.id for job in plan_jobs(config, [], None)}
+    (job,) = [job for job in plan_jobs(config, [], None, bounces=True) if job.id == "bounces"]
+    assert job.trigger.interval == timedelta(minutes=5)

@@ -14,6 +14,7 @@ says nothing about the address and is kept for the operator to read.
 from __future__ import annotations
 
 import email
+import logging
 import re
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -30,6 +31,11 @@ from digest.deliver.tokens import Tokens
 from digest.text import one_line
 
 KINDS = ("hard", "soft", "complaint", "unsubscribe", "kept")
+# flufl.bounce logs a traceback when a detector trips over a mail (hostile ones do); to
+# digest that only means the mail is not a bounce it knows, and no traceback is shown.
+_FLUFL_LOG = logging.getLogger("flufl.bounce")
+_FLUFL_LOG.addHandler(logging.NullHandler())
+_FLUFL_LOG.propagate = False
 _FIELD_CHARS = 200  # of a sender, subject or date kept for the report
 
 

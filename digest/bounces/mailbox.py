@@ -11,6 +11,7 @@ edited (the database remembers), standard input has nothing to move.
 from __future__ import annotations
 
 import contextlib
+import logging
 import mailbox
 import os
 from collections.abc import Iterator
@@ -19,6 +20,7 @@ from typing import BinaryIO, Protocol
 
 from digest.errors import ConfigError
 
+log = logging.getLogger("digest.bounces")
 PROCESSED = ".processed"  # the Maildir++ folder a Maildir's mails acted on go to
 
 
@@ -83,8 +85,12 @@ class MaildirMailbox:
                     continue
                 try:
                     data = (self.path / sub / name).read_bytes()
-                except (FileNotFoundError, IsADirectoryError):
+                except FileNotFoundError:
                     continue  # another reader moved it meanwhile
+                except OSError as e:  # not a mail one can read: left for a person
+                    log.warning("%s: cannot read %s/%s (%s); left where it is",
+                                self.description, sub, name, e.strerror or e)
+                    continue
                 yield f"{sub}/{name}", data
 
     def done(self, key: str) -> None:
