@@ -43,16 +43,15 @@ from digest.store.papers import SaveResult
 from digest.store.subscribers import Member, Record, SyncResult
 from digest.text import one_line
 
-if TYPE_CHECKING:  # digest.bounces reads the mail settings, which need the store
-    from digest.bounces import Verdict
-
-__all__ = ["DatabaseBusy", "KeptMail", "MailOutcome", "Member", "Record", "SaveResult", "Store",
-           "SyncResult"]
+__all__ = ["DatabaseBusy", "Member", "Record", "SaveResult", "Store", "SyncResult"]
 _ATTEMPTS = 3  # a write that lost a race on a UNIQUE key is tried again
 # Seconds a transaction waits for a lock another process holds (SQLite's busy_timeout)
 # before it gives up with DatabaseBusy; ``Store.waiting`` sets a shorter wait for a use.
 LOCK_WAIT = 30.0
 T = TypeVar("T")
+
+if TYPE_CHECKING:  # digest.bounces reads the mail settings, which need the store
+    from digest.bounces import Verdict
 
 
 class DatabaseBusy(StoreError):
