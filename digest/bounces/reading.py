@@ -16,7 +16,8 @@ from digest.bounces.mailbox import Mailbox, open_mailbox
 from digest.deliver import MailSettings, tokens_for
 from digest.deliver.tokens import Tokens
 from digest.settings import number_setting
-from digest.store import MailOutcome, Store
+from digest.store import Store
+from digest.store.bounces import MailOutcome
 
 
 @dataclass
