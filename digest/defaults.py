@@ -138,3 +138,14 @@ MAX_HTML_BYTES = 100_000
 BOUNCE_LIMIT = 3
 # Replies in a row that are not SMTP at all (another service on the port) stop a pass.
 GARBLED_REPLIES = 3
+
+# Bounces read back (`digest bounces`, DIGEST_BOUNCES_URL): temporary failures (a full
+# mailbox, 4.x.x) in this many different digests suppress an address
+# (DIGEST_SOFT_BOUNCE_LIMIT); one digest's retries from several relays count once.
+SOFT_BOUNCE_LIMIT = 3
+# The bot reads DIGEST_BOUNCES_URL this often: soon enough that a complaint stops the
+# next digest, rarely enough to cost an IMAP login a few times an hour.
+BOUNCES_MINUTES = 5
+# Of a mail read back, this much is parsed (a real bounce is a few KB; one that quotes a
+# whole digest, about 100 KB); past it, the rest is not looked at.
+MAX_BOUNCE_BYTES = 1_000_000

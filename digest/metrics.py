@@ -62,6 +62,13 @@ class _StoreCollector(Collector):
         yield digests
         yield GaugeMetricFamily("digest_papers", "Papers stored",
                                 value=self.store.count_papers())
+        suppressed = GaugeMetricFamily("digest_suppressed_subscribers", "Subscribers who "
+                                       "get nothing for a bounce or a complaint: hard, soft "
+                                       "(temporary failures in several digests), complaint",
+                                       labels=["reason"])
+        for reason, count in sorted(self.store.suppressed().items()):
+            suppressed.add_metric([reason], count)
+        yield suppressed
         duration = GaugeMetricFamily("digest_job_last_duration_seconds",
                                      "How long each job's latest run took", labels=["job"])
         success = GaugeMetricFamily("digest_job_last_success_timestamp_seconds",

@@ -41,12 +41,14 @@ def invoke(url: str, *args: str, env: dict[str, str] | None = None) -> Any:
 
 
 def test_ingest_merge_and_reingest(pg_url: str) -> None:
-    first = invoke(pg_url, "ingest", str(SEEDS), str(DATA), "--now", "2026-06-01T05:00:00Z")
+    # tests/data's paper sources (beside them, tests/data/bounces holds mails, not papers)
+    papers = [str(DATA / "hf-daily"), str(DATA / "arxiv")]
+    first = invoke(pg_url, "ingest", str(SEEDS), *papers, "--now", "2026-06-01T05:00:00Z")
     assert first.exit_code == 0, first.output
     read, new, merged, errors = totals(first.stdout)
     assert errors == 0 and merged >= 2 and new > 140
     before = invoke(pg_url, "papers", "--json").stdout
-    again = invoke(pg_url, "ingest", str(SEEDS), str(DATA), "--now", "2026-07-01T05:00:00Z")
+    again = invoke(pg_url, "ingest", str(SEEDS), *papers, "--now", "2026-07-01T05:00:00Z")
     assert totals(again.stdout) == (read, 0, read, 0)
     assert invoke(pg_url, "papers", "--json").stdout == before
     assert '"Paulo André Lima de Castro"' in before

@@ -38,6 +38,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from digest import defaults
 from digest.bot.triggers import Group, SlotTrigger
+from digest.bounces.reading import read_source
 from digest.config import Config, load_config, sync_config
 from digest.deliver import MailSettings, send_pass, tokens_for
 from digest.deliver.transport import Transport, transport_from_env
@@ -71,9 +72,11 @@ class JobPlan:
 
 
 def plan_jobs(config: Config, group_keys: Iterable[str],
-              watch_seconds: float | None = defaults.WATCH_SECONDS) -> list[JobPlan]:
+              watch_seconds: float | None = defaults.WATCH_SECONDS, bounces: bool = False
+              ) -> list[JobPlan]:
     """Every job: ingest per source of ``config``, digest per send group of the stored
-    subscribers (``Store.group_keys``), and the watcher."""
+    subscribers (``Store.group_keys``), the watcher, and with ``bounces`` the reading of
+    DIGEST_BOUNCES_URL."""
     jobs = [JobPlan(f"ingest:{s.name}", CronTrigger.from_crontab(
         s.schedule, timezone=ZoneInfo(s.timezone)), 3600, source=s) for s in config.sources]
     # How late a job may still start; each subscriber's own grace_hours is applied when
@@ -84,6 +87,8 @@ def plan_jobs(config: Config, group_keys: Iterable[str],
              for g in sorted(groups, key=lambda g: g.job_id)]
     if watch_seconds:
         jobs.append(JobPlan("watch", IntervalTrigger(seconds=watch_seconds), 60))
+    if bounces:
+        jobs.append(JobPlan("bounces", IntervalTrigger(minutes=defaults.BOUNCES_MINUTES), 300))
     return jobs
 
 
@@ -136,6 +141,8 @@ class Bot:
         self.transport: Transport = transport_from_env()
         self.http = HttpSettings.from_env()
         self.tokens = tokens_for(self.store)
+        # Where bounces, complaints and unsubscribe requests arrive (`digest bounces`).
+        self.bounces_url = os.environ.get("DIGEST_BOUNCES_URL") or None
         self.log = JobLog(self.store, log_format)
         self.watch_seconds = watch_seconds
         self.stop = asyncio.Event()
@@ -198,6 +205,13 @@ class Bot:
             raise DigestError(report.error)
         return report.counts
 
+    async def read_bounces(self) -> Counter[str]:
+        """Read DIGEST_BOUNCES_URL and act on each mail once (``digest bounces``)."""
+        assert self.bounces_url is not None
+        report = await asyncio.to_thread(read_source, self.bounces_url, self.store,
+                                         self.now)
+        return report.counts
+
     async def send_group(self, group: Group) -> Counter[str]:
         return await self.send([group.key])
 
@@ -212,6 +226,8 @@ class Bot:
         one failed. Returns what the send pass did."""
         jobs: list[tuple[str, Callable[[], Awaitable[Counter[str]]]]] = [
             (f"ingest:{s.name}", partial(self.ingest, s)) for s in self.config.sources]
+        if self.bounces_url:  # before the send: a complaint stops the next digest
+            jobs.append(("bounces", self.read_bounces))
         errors = [await self.run_job(job_id, work)
                   for job_id, work in (*jobs, ("send", self.catch_up))]
         failed = sum(e is not None for e in errors)
@@ -295,7 +311,8 @@ class Bot:
 
     def install(self, scheduler: AsyncIOScheduler) -> None:
         """(Re)create the jobs of the current configuration; drop jobs it no longer has."""
-        wanted = plan_jobs(self.config, self.store.group_keys(), self.watch_seconds)
+        wanted = plan_jobs(self.config, self.store.group_keys(), self.watch_seconds,
+                           bounces=self.bounces_url is not None)
         for job in wanted:
             scheduler.add_job(self.run_job, job.trigger, args=[job.id, self._work(job)],
                               id=job.id, name=job.id, replace_existing=True, coalesce=True,
@@ -310,6 +327,8 @@ class Bot:
             return partial(self.ingest, job.source)
         if job.group is not None:
             return partial(self.send_group, job.group)
+        if job.id == "bounces":
+            return self.read_bounces
         return self.watch
 
     def reload(self) -> None:

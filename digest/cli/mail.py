@@ -18,6 +18,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 from digest.cli import EXIT_NOT_ALL_SENT, _console, _settings, cli, not_all_sent, settings_options
+from digest.cli.subscribers import suppressed_line
 from digest.config import load_config, sync_config
 from digest.deliver import MailSettings, send_pass, tokens_for
 from digest.deliver.message import build_message
@@ -87,7 +88,7 @@ def send(dry_run: bool, only: str | None, workers: int, as_json: bool, db: str, 
             report = asyncio.run(send_pass(store, transport, mail, tokens_for(store),
                                            settings.now, only=only, progress=progress))
     _summary(report.counts, f"mail went to {transport.description}", as_json,
-             report.seconds, processes, report.error, report.bouncing)
+             report.seconds, processes, report.error, report.bouncing, store.suppressed())
     if report.bouncing and not as_json:
         click.echo(f"Marked bouncing (refused {mail.bounce_limit} times in a row, skipped "
                    f"until `digest subscribers reset`): {', '.join(report.bouncing)}")
@@ -122,14 +123,17 @@ def worker(once: bool, poll: float, db: str, config: Path, now: str | None) -> N
 
 def _summary(counts: Counter[str], where: str, as_json: bool, seconds: dict[str, float],
              processes: int = 1, error: str | None = None,
-             bouncing: list[str] | None = None) -> None:
+             bouncing: list[str] | None = None,
+             suppressed: dict[str, int] | None = None) -> None:
     if not as_json:
         _print_counts(counts, where)
+        if suppressed and sum(suppressed.values()):
+            click.echo(suppressed_line(suppressed) + ", skipped")
         return
     click.echo(json.dumps({"counts": {key: counts.get(key, 0) for key, _ in _COLUMNS},
                            "seconds": {k: round(v, 3) for k, v in seconds.items()},
                            "workers": processes, "where": where, "error": error,
-                           "bouncing": bouncing or []}))
+                           "bouncing": bouncing or [], "suppressed": suppressed or {}}))
 
 
 @contextmanager

@@ -54,9 +54,10 @@ def subscribers(ctx: click.Context, as_json: bool, db: str, config: Path, now: s
     """
     if ctx.invoked_subcommand is not None:
         return
-    statuses = Store(_settings(db, config, now).db_url, create=False).statuses()
+    store = Store(_settings(db, config, now).db_url, create=False)
+    statuses, suppressed = store.statuses(), store.suppressed()
     if as_json:
-        click.echo(json.dumps({"subscribers": [{
+        click.echo(json.dumps({"suppressed": suppressed, "subscribers": [{
             "email": st.email, "name": st.name, "state": st.state, "managed": st.managed,
             "cadence": st.cadence,
             "last_digest": st.last_digest.isoformat() if st.last_digest else None,
@@ -72,6 +73,15 @@ def subscribers(ctx: click.Context, as_json: bool, db: str, config: Path, now: s
         table.add_row(st.email, st.name, st.state, "file" if st.managed == "file" else
                       "database", st.cadence, last, str(st.digests_sent), str(st.papers_sent))
     _console().print(table)
+    click.echo(suppressed_line(suppressed))
+
+
+def suppressed_line(counts: dict[str, int]) -> str:
+    """``Suppressed: 2 (1 hard bounce, 0 soft, 1 complaint)``."""
+    hard, soft, complaints = counts["hard"], counts["soft"], counts["complaint"]
+    return (f"Suppressed: {hard + soft + complaints} ({hard} hard "
+            f"bounce{'' if hard == 1 else 's'}, {soft} soft, {complaints} "
+            f"complaint{'' if complaints == 1 else 's'})")
 
 
 def _synced(db: str, config: Path, now: str | None) -> tuple[Store, datetime, Config | None]:

@@ -26,13 +26,14 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from email.headerregistry import Address
 from functools import lru_cache
 from typing import TypeVar
 from urllib.parse import quote_plus
 
 from digest import defaults
 from digest.deliver.message import Composer, Envelope
-from digest.deliver.tokens import Tokens
+from digest.deliver.tokens import MAIL_TOKEN_CHARS, Tokens
 from digest.deliver.transport import (
     PermanentError,
     ProtocolError,
@@ -41,6 +42,7 @@ from digest.deliver.transport import (
     TransientError,
     Transport,
 )
+from digest.errors import ConfigError
 from digest.heap import pass_heap, settle
 from digest.model import Digest, Item, OutboxEntry, Paper, Section, Subscriber, Unsent
 from digest.plan import Notes, plan_due
@@ -61,13 +63,17 @@ CARD_PATHS = {**ACTION_PATHS, **TASTE_PATHS}  # every link a card carries
 @dataclass(frozen=True)
 class MailSettings:
     """Sender, links, pictures and patience, from DIGEST_FROM, DIGEST_NAME,
-    DIGEST_BASE_URL, DIGEST_IMAGES, DIGEST_LEASE_SECONDS and DIGEST_BOUNCE_LIMIT."""
+    DIGEST_BASE_URL, DIGEST_IMAGES, DIGEST_LEASE_SECONDS, DIGEST_BOUNCE_LIMIT and
+    DIGEST_BOUNCE_ADDRESS."""
 
     envelope: Envelope
     base_url: str = defaults.BASE_URL
     lease: timedelta = timedelta(minutes=defaults.SENDING_LEASE_MINUTES)
     bounce_limit: int = defaults.BOUNCE_LIMIT  # refusals in a row that mark an address
     images: bool = defaults.IMAGES  # cards show the sources' thumbnails
+    # DIGEST_BOUNCE_ADDRESS: each digest's return path is its local part +TOKEN (VERP),
+    # and List-Unsubscribe's mailto unsubscribe+TOKEN@ its domain; None: DIGEST_FROM.
+    bounce_address: Address | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> MailSettings:
@@ -77,7 +83,25 @@ class MailSettings:
                    (env.get("DIGEST_BASE_URL") or defaults.BASE_URL).rstrip("/"),
                    timedelta(seconds=number_setting(env, "DIGEST_LEASE_SECONDS")),
                    max(1, int(number_setting(env, "DIGEST_BOUNCE_LIMIT"))),
-                   switch_setting(env, "DIGEST_IMAGES"))
+                   switch_setting(env, "DIGEST_IMAGES"),
+                   bounce_address(env.get("DIGEST_BOUNCE_ADDRESS")))
+
+    def return_path(self, tokens: Tokens, entry: OutboxEntry) -> str:
+        """The envelope sender of ``entry``'s mail: ``bounces+TOKEN@domain``, the token
+        naming the subscriber and the digest, so a bounce says whose it is (DIGEST_FROM
+        without DIGEST_BOUNCE_ADDRESS, or for a ref no token can carry)."""
+        bounce = self.bounce_address
+        token = bounce and tokens.make_mail("bounce", entry.subscriber.ref, entry.period)
+        if not bounce or not token:
+            return self.envelope.sender.addr_spec
+        return f"{bounce.username}+{token}@{bounce.domain}"
+
+    def unsubscribe_mailto(self, tokens: Tokens, sub: Subscriber) -> str | None:
+        """``unsubscribe+TOKEN@domain`` for List-Unsubscribe, or None (no
+        DIGEST_BOUNCE_ADDRESS: the mailto goes to DIGEST_FROM with subject unsubscribe)."""
+        token = self.bounce_address and tokens.make_mail("mailto", sub.ref)
+        return f"{UNSUBSCRIBE_LOCAL}+{token}@{self.bounce_address.domain}" \
+            if self.bounce_address and token else None
 
     def url(self, action: str, token: str) -> str:
         return f"{self.base_url}/{action}/{token}"
@@ -117,6 +141,27 @@ class MailSettings:
         return Links(blank_url(real.unsubscribe), blank_url(real.manage),
                      None if action is None else lambda kind, t: blank_url(action(kind, t)),
                      blank(real.token) if real.token else "")
+
+
+UNSUBSCRIBE_LOCAL = "unsubscribe"  # the local part of List-Unsubscribe's mailto
+_LOCAL_OCTETS = 64  # the most a local part may hold (RFC 5321)
+
+
+def bounce_address(raw: str | None) -> Address | None:
+    """DIGEST_BOUNCE_ADDRESS as an address whose local part leaves room for ``+TOKEN``;
+    ConfigError naming what to change."""
+    if not raw or not raw.strip():
+        return None
+    local, at, domain = raw.strip().rpartition("@")
+    if not (local and at and domain) or not (local + domain).isascii() or \
+            any(c in local + domain for c in ' "<>()[],;:\\+') or "@" in local:
+        raise ConfigError(f"DIGEST_BOUNCE_ADDRESS {raw!r} is not a plain address; write "
+                          "one like bounces@example.org (no name, no +)")
+    if len(local) + 1 + MAIL_TOKEN_CHARS > _LOCAL_OCTETS:
+        raise ConfigError(f"DIGEST_BOUNCE_ADDRESS {raw!r}: its local part may have at most "
+                          f"{_LOCAL_OCTETS - 1 - MAIL_TOKEN_CHARS} characters, to leave room "
+                          "for +TOKEN; use a shorter one, like bounces@")
+    return Address("", local.lower(), domain.lower())
 
 
 @lru_cache(maxsize=1 << 14)
@@ -181,8 +226,13 @@ class Mailer:
         return self.composer.build(
             rendered, to_name=entry.subscriber.name, to_email=entry.subscriber.email,
             date=now, unsubscribe_url=links.unsubscribe,
+            unsubscribe_mailto=self.mail.unsubscribe_mailto(self.tokens, entry.subscriber),
             message_id=self.mail.envelope.message_id(entry.subscriber.ref, entry.kind,
                                                      entry.period)), entry
+
+    def return_path(self, entry: OutboxEntry) -> str:
+        """The envelope sender of ``entry``'s mail (``MailSettings.return_path``)."""
+        return self.mail.return_path(self.tokens, entry)
 
 
 def _showing(entry: OutboxEntry, shown: Digest) -> OutboxEntry:
@@ -277,7 +327,6 @@ class _Delivery:
 
     async def _worker(self) -> None:
         connection = self.transport.connection()
-        sender = self.mailer.mail.envelope.sender.addr_spec
         try:
             while (job := await self.queue.get()) is not None:
                 entry, message = job
@@ -285,7 +334,8 @@ class _Delivery:
                     continue
                 await self.pace.wait()
                 try:
-                    await connection.send(message, sender, entry.subscriber.email)
+                    await connection.send(message, self.mailer.return_path(entry),
+                                          entry.subscriber.email)
                 except SetupError:
                     self.halt.set()
                     raise

@@ -98,7 +98,12 @@ class Composer:
             b"Auto-Submitted: auto-generated\r\nMIME-Version: 1.0\r\n")
 
     def build(self, rendered: Rendered, *, to_name: str, to_email: str, message_id: str,
-              date: datetime, unsubscribe_url: str) -> Wire:
+              date: datetime, unsubscribe_url: str, unsubscribe_mailto: str | None = None
+              ) -> Wire:
+        """``unsubscribe_mailto``: the address of List-Unsubscribe's mailto (a tokened
+        one, ``MailSettings.unsubscribe_mailto``), else DIGEST_FROM with subject
+        unsubscribe."""
+        mailto = unsubscribe_mailto or f"{self._sender}?subject=unsubscribe"
         local, _, domain = to_email.rpartition("@")
         boundary = f"=_{hashlib.blake2b(message_id.encode(), digest_size=12).hexdigest()}"
         head = b"".join((
@@ -106,8 +111,7 @@ class Composer:
             _header("Subject", one_line(rendered.subject)),
             _header("Date", format_datetime(date)),
             _header("Message-ID", message_id),
-            _header("List-Unsubscribe", f"<{unsubscribe_url}>, <mailto:{self._sender}"
-                                        "?subject=unsubscribe>"),
+            _header("List-Unsubscribe", f"<{unsubscribe_url}>, <mailto:{mailto}>"),
             self._shared,
             f'Content-Type: multipart/alternative; boundary="{boundary}"\r\n\r\n'.encode()))
         mark = f"--{boundary}\r\n".encode()

@@ -10,12 +10,17 @@ carries its card token 150 times, and the JSON and base64 around the ref would c
 1.5 KB of the 100 KB a mail may have; and making the longer kind costs a zlib
 compression (65 µs) that a ref never gains from. Mails sent before carry the longer
 kind, which still works.
+The tokens in addresses (the VERP return path ``bounces+TOKEN@``, the mailto of
+List-Unsubscribe ``unsubscribe+TOKEN@``) are lower-case hex of the ref, the digest's
+period and a signature (``make_mail``): mail systems may lower-case a local part, one
+must stay within 64 octets, and hex is made in C (base32 is Python, 5 µs a token).
 The secret is DIGEST_SECRET, else one generated once and kept in the database; changing
 it invalidates every token.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import json
@@ -30,12 +35,20 @@ from itsdangerous.signer import HMACAlgorithm
 
 # "card": one per mail for all its cards' follow, unfollow and mute links, which name
 # their target beside it (older mails carry one "follow"/"unfollow"/"mute" token per link).
-ACTIONS = ("unsubscribe", "manage", "confirm", "follow", "unfollow", "mute", "form", "card")
+# "bounce" and "mailto": the tokens of the return path and of List-Unsubscribe's mailto.
+ACTIONS = ("unsubscribe", "manage", "confirm", "follow", "unfollow", "mute", "form", "card",
+           "bounce", "mailto")
 SIGNATURE_BYTES = 12  # 96 bits of HMAC-SHA256: links stay short in a 50-card mail
 _REF = r"[A-Za-z0-9_-]{1,64}"  # what a ref may be for a bare card token
 _BARE = re.compile(rf"({_REF})\.([A-Za-z0-9_-]{{16}})")  # REF.SIGNATURE
 _REF_ONLY = re.compile(_REF)
 BARE_ACTIONS = ("card", "manage", "unsubscribe")  # whose tokens ``make_bare`` makes
+MAIL_ACTIONS = ("bounce", "mailto")  # whose tokens ``make_mail`` makes, for addresses
+MAIL_SIGNATURE_BYTES = 10  # 80 bits: a guessed token is as good as none
+MAIL_TOKEN_CHARS = 2 * (9 + 4 + MAIL_SIGNATURE_BYTES)  # 46: hex of ref, period, HMAC
+_MAIL_REF = re.compile(r"[A-Za-z0-9_-]{12}")  # as new_ref makes it: 9 bytes, no spare bits
+_MAIL_TOKEN = re.compile(rf"[0-9a-fA-F]{{{MAIL_TOKEN_CHARS}}}")
+_STAMP_MAX = 2**32 - 1  # a period's seconds since 1970, in 4 bytes (until 2106)
 
 
 class _ShortHMAC(HMACAlgorithm):
@@ -61,6 +74,8 @@ class Tokens:
         # token's value ever reads as a ref.
         self._bare = {a: hmac.digest(self._keys[a], f"bare {a} token".encode(), "sha256")
                       for a in BARE_ACTIONS}
+        self._mail = {a: hmac.digest(self._keys[a], f"mail {a} token".encode(), "sha256")
+                      for a in MAIL_ACTIONS}
 
     def make(self, action: str, ref: str, *args: str | int) -> str:
         """The same bytes as itsdangerous' ``dumps`` (``read`` checks with it), made
@@ -106,6 +121,32 @@ class Tokens:
         return base64_encode(hmac.digest(self._bare[action], ref.encode(), "sha256")
                              [:SIGNATURE_BYTES]).decode()
 
+    def make_mail(self, action: str, ref: str, period: datetime | None = None) -> str | None:
+        """The token of one of the ``MAIL_ACTIONS`` for ``ref`` (and the digest of
+        ``period``): lower-case hex of the ref's 9 bytes, the period's 4 and a 10-byte
+        HMAC, 46 characters; None for a ref that ``new_ref`` did not make. One HMAC and
+        no JSON, compression or base32 (in Python): the return path is made per mail."""
+        if not _MAIL_REF.fullmatch(ref):
+            return None
+        stamp = 0 if period is None else min(max(0, int(period.timestamp())), _STAMP_MAX)
+        body = base64.urlsafe_b64decode(ref) + stamp.to_bytes(4, "big")
+        return (body + hmac.digest(self._mail[action], body, "sha256")[:MAIL_SIGNATURE_BYTES]
+                ).hex()
+
+    def read_mail(self, action: str, token: str) -> tuple[str, datetime | None] | None:
+        """``(ref, period)`` of a ``make_mail`` token (in any case: mail systems may
+        change a local part's), None when it is bad, tampered or another action's."""
+        if not _MAIL_TOKEN.fullmatch(token):
+            return None
+        data = bytes.fromhex(token)
+        body, mac = data[:-MAIL_SIGNATURE_BYTES], data[-MAIL_SIGNATURE_BYTES:]
+        if not hmac.compare_digest(mac, hmac.digest(self._mail[action], body, "sha256")
+                                   [:MAIL_SIGNATURE_BYTES]):
+            return None
+        stamp = int.from_bytes(body[9:], "big")
+        return (base64.urlsafe_b64encode(body[:9]).decode(),
+                datetime.fromtimestamp(stamp, UTC) if stamp else None)
+
     def make_confirm(self, ref: str, now: datetime) -> str:
         """A confirmation token, made at ``now``."""
         return self.make("confirm", ref, int(now.timestamp()))
@@ -118,3 +159,4 @@ class Tokens:
         made = datetime.fromtimestamp(value[1], UTC)
         return value[0] if timedelta(0) <= now - made + timedelta(minutes=5) and \
             now - made <= valid else None
+

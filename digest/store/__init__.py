@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, delete, event, func, insert, select
 from sqlalchemy.exc import (
@@ -30,6 +30,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from digest.errors import StoreError
 from digest.model import History, OutboxEntry, Paper, Plan, Snapshot, Subscriber, Unsent
+from digest.store import bounces as bounce_sql
 from digest.store import history as history_sql
 from digest.store import leases as lease_sql
 from digest.store import outbox as outbox_sql
@@ -37,6 +38,7 @@ from digest.store import papers as paper_sql
 from digest.store import revisions
 from digest.store import schema as s
 from digest.store import subscribers as subscriber_sql
+from digest.store.bounces import KeptMail, MailOutcome
 from digest.store.papers import SaveResult
 from digest.store.subscribers import Member, Record, SyncResult
 from digest.text import one_line
@@ -48,6 +50,9 @@ _ATTEMPTS = 3  # a write that lost a race on a UNIQUE key is tried again
 # before it gives up with DatabaseBusy; ``Store.waiting`` sets a shorter wait for a use.
 LOCK_WAIT = 30.0
 T = TypeVar("T")
+
+if TYPE_CHECKING:  # digest.bounces reads the mail settings, which need the store
+    from digest.bounces import Verdict
 
 
 class DatabaseBusy(StoreError):
@@ -414,9 +419,31 @@ class Store:
             return outbox_sql.expire_late(conn, now, lease)
 
     def reset_bounces(self, email: str) -> bool:
-        """Clear a bouncing subscriber; False when there is no such address."""
+        """Clear a bouncing subscriber (and the bounces read back against them); False
+        when there is no such address."""
         with self._begin() as conn:
+            bounce_sql.clear(conn, email)
             return subscriber_sql.reset_bounces(conn, email)
+
+    # ---- mails read back ---------------------------------------------------------------
+
+    def record_mail(self, sha256: str, verdict: Verdict, now: datetime, soft_limit: int
+                    ) -> MailOutcome:
+        """Act on a mail read back (a ``digest.bounces.Verdict``) and record it by the
+        hash of its bytes, in one transaction; a mail recorded before does nothing."""
+        self.check_file()
+        return self._retrying(lambda conn: bounce_sql.record(
+            conn, sha256, verdict, now, soft_limit), "record a mail read back")
+
+    def kept_mails(self) -> list[KeptMail]:
+        """The mails read back that were kept, not acted on."""
+        with self._begin(reading=True) as conn:
+            return bounce_sql.kept(conn)
+
+    def suppressed(self) -> dict[str, int]:
+        """Subscribers suppressed now: hard, soft, complaint (``bounces.suppressed``)."""
+        with self._begin(reading=True) as conn:
+            return bounce_sql.suppressed(conn)
 
     def release(self, entries: Sequence[OutboxEntry]) -> None:
         """Give claimed digests back untried."""

@@ -82,6 +82,8 @@ def _matching(conn: Connection) -> str:
     """The revision whose tables an unversioned database has (one made before revisions
     began, or by this code before its revision was recorded)."""
     schema = inspect(conn)
+    if "mail_messages" in schema.get_table_names():
+        return "0005"
     if "upvote_snapshots" in schema.get_table_names():
         return "0004"
     if "reply_class" in {c["name"] for c in schema.get_columns("digests")}:

@@ -174,6 +174,40 @@ subscribers = Table(
     # bounce limit they are marked bouncing and skipped until `digest subscribers reset`.
     Column("bounces", Integer, nullable=False, server_default="0"),
     Column("bouncing_since", UTCDateTime),
+    # Why they get nothing, from a mail read back (`digest bounces`): hard (the address
+    # failed for good), soft (temporary failures in DIGEST_SOFT_BOUNCE_LIMIT digests) or
+    # complaint (marked as spam: unsubscribed), with the reason and when.
+    Column("suppressed_kind", String(16)),
+    Column("suppressed_reason", Text),
+    Column("suppressed_at", UTCDateTime),
+    Column("complained_at", UTCDateTime),  # the first complaint; kept after a resubscribe
+)
+
+# Temporary delivery failures read back, one per subscriber and digest (period): a
+# bounce of the same digest from several relays, or read twice, counts once.
+soft_bounces = Table(
+    "soft_bounces",
+    metadata,
+    Column("subscriber_id", Integer, ForeignKey("subscribers.id"), primary_key=True),
+    Column("period", UTCDateTime, primary_key=True),
+    Column("at", UTCDateTime, nullable=False),
+    Column("detail", Text, nullable=False),
+)
+
+# Every mail `digest bounces` read, by the SHA-256 of its bytes, recorded in the same
+# transaction as what it did: a mail read again (a copied mailbox, a crash before it was
+# moved) does nothing twice. kind: hard | soft | complaint | unsubscribe | kept.
+mail_messages = Table(
+    "mail_messages",
+    metadata,
+    Column("sha256", String(64), primary_key=True),
+    Column("kind", String(16), nullable=False, index=True),
+    Column("subscriber_id", Integer, ForeignKey("subscribers.id")),
+    Column("detail", Text, nullable=False),
+    Column("sender", String(512), nullable=False),
+    Column("subject", String(512), nullable=False),
+    Column("date", String(128), nullable=False),  # its Date header, as written
+    Column("read_at", UTCDateTime, nullable=False),
 )
 
 # Every paper ever sent to a subscriber: what makes "never the same paper twice" hold.
