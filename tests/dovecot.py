@@ -173,7 +173,7 @@ class Dovecot:
             assert typ == "OK", data
             typ, data = client.uid("FETCH", "1:*", "(FLAGS BODY.PEEK[])")
             assert typ == "OK", data
-            found = []
+            found: list[tuple[bytes, set[str]]] = []
             for item in data:
                 if isinstance(item, tuple):
                     flags = imaplib.ParseFlags(item[0])
