@@ -1,0 +1,1 @@
+"""Reading bounces, complaints and unsubscribe requests from a mailbox (issue 32)."""
