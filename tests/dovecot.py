@@ -2,9 +2,10 @@
 own config file, state and Maildirs in a temp dir, on free loopback ports.
 
 One user (``USER``, ``PASSWORD``) has a Maildir under the temp dir; ``imap_url`` is a
-plain ``imap://`` URL and ``imaps_url`` one with implicit TLS whose certificate comes from
-a throwaway CA (``cafile``, trustme). ``append`` puts a message into a folder over IMAP,
-as a mail server delivering into the mailbox would.
+plain ``imap://`` URL (``?starttls=off``: the server offers STARTTLS) and ``imaps_url``
+one with implicit TLS whose certificate comes from a throwaway CA (``cafile``, trustme).
+``append`` puts a message into a folder over IMAP, as a mail server delivering into the
+mailbox would.
 
 Dovecot needs root to start (its processes drop to ``dovecot``, ``dovenull`` and the mail
 user); ``dovecot_or_skip`` skips where it cannot run, and fails under DIGEST_REQUIRE_MTA=1.
@@ -44,6 +45,8 @@ ssl_key = <{folder}/key.pem
 # imap:// on loopback is plain text, as a local mail server's may be.
 disable_plaintext_auth = no
 auth_mechanisms = plain login
+# A wrong password is answered at once (a real server waits 2 s).
+auth_failure_delay = 0
 default_internal_user = dovecot
 default_login_user = dovenull
 mail_location = maildir:{folder}/mail/%u
@@ -94,7 +97,7 @@ class Dovecot:
 
     @property
     def imap_url(self) -> str:
-        return f"imap://{USER}@127.0.0.1:{self.port}/INBOX"
+        return f"imap://{USER}@127.0.0.1:{self.port}/INBOX?starttls=off"
 
     @property
     def imaps_url(self) -> str:
@@ -189,7 +192,9 @@ class Dovecot:
             if process.poll() is None:
                 process.terminate()  # the master stops its children on SIGTERM
                 try:
-                    process.wait(timeout=10)
+                    # It may wait seconds for a login process still starting up; nothing
+                    # here needs a clean stop, so it gets 2 s and is then killed.
+                    process.wait(timeout=2)
                 except subprocess.TimeoutExpired:
                     process.kill()
                     process.wait(timeout=10)
