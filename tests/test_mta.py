@@ -1,0 +1,213 @@
+"""Real mail servers: a private Postfix relays and bounces as the world's do, and
+``ImapMailbox`` reads and tidies a private Dovecot's folder (issue 32).
+
+Both need root and the Debian packages; elsewhere these tests skip, and under
+DIGEST_REQUIRE_MTA=1 (scripts/test) they fail instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from email import message_from_bytes, policy
+from email.message import EmailMessage, Message
+from pathlib import Path
+
+import aiosmtplib
+import pytest
+
+from digest.bounces.imap import ImapMailbox, MailboxUnavailable
+from digest.errors import ConfigError
+from tests.dovecot import PASSWORD, USER, Dovecot, dovecot_or_skip
+from tests.postfix import REFUSED, Postfix, postfix_or_skip
+from tests.smtpserver import free_port
+
+
+@pytest.fixture(scope="module")
+def postfix() -> Iterator[Postfix]:
+    yield from postfix_or_skip()
+
+
+@pytest.fixture
+def dovecot() -> Iterator[Dovecot]:
+    yield from dovecot_or_skip()
+
+
+def parse(raw: bytes) -> EmailMessage:
+    parsed = message_from_bytes(raw, policy=policy.default)
+    assert isinstance(parsed, EmailMessage)
+    return parsed
+
+
+def mail(subject: str, message_id: str) -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = "Digest <digest@example.org>"
+    message["To"] = "someone@example.org"
+    message["Subject"] = subject
+    message["Message-ID"] = message_id
+    message.set_content("Your papers of the day.\n")
+    return message
+
+
+def send(postfix: Postfix, message: EmailMessage, sender: str, to: str) -> None:
+    asyncio.run(aiosmtplib.send(message, hostname="127.0.0.1", port=postfix.port,
+                                sender=sender, recipients=[to], start_tls=False, timeout=10))
+
+
+def test_relay_delivers_one_and_bounces_the_other_to_the_verp_address(
+        postfix: Postfix) -> None:
+    """One recipient's mail lands in its Maildir; the other, taken at RCPT like any
+    other, is refused by delivery and Postfix's own DSN reaches the VERP address."""
+    send(postfix, mail("for alice", "<m1@example.org>"),
+               "bounces+alice7@example.org", "alice@example.org")
+    send(postfix, mail("for carol", "<m2@example.org>"),
+               "bounces+abc123@example.org", REFUSED)
+    postfix.wait_empty()
+
+    [delivered] = [parse(raw) for raw in postfix.messages("alice@example.org")]
+    assert delivered["Message-ID"] == "<m1@example.org>"
+    assert delivered["Return-Path"] == "<bounces+alice7@example.org>"
+
+    [dsn] = [parse(raw) for raw in postfix.messages("bounces@example.org")]
+    assert dsn["Return-Path"] == "<>", "a DSN has the null sender"
+    assert dsn["Delivered-To"] == dsn["X-Original-To"] == "bounces+abc123@example.org"
+    assert dsn["To"] == "bounces+abc123@example.org"
+    assert dsn.get_content_type() == "multipart/report"
+    assert dsn.get_param("report-type") == "delivery-status"
+    status = next(p for p in dsn.walk() if p.get_content_type() == "message/delivery-status")
+    per_message, per_recipient = status.get_payload()
+    assert isinstance(per_message, Message) and isinstance(per_recipient, Message)
+    assert per_recipient["Final-Recipient"] == f"rfc822; {REFUSED}"
+    assert per_recipient["Action"] == "failed"
+    assert str(per_recipient["Status"]).startswith("5.")
+    # The DSN carries the refused mail (or its headers), so it can be matched to it.
+    assert b"<m2@example.org>" in postfix.messages("bounces@example.org")[0]
+
+
+def test_relay_refuses_other_domains_at_rcpt(postfix: Postfix) -> None:
+    """Nothing leaves for another host: mail to a domain not served here is refused."""
+    with pytest.raises(aiosmtplib.SMTPRecipientsRefused) as refused:
+        send(postfix, mail("away", "<m3@example.org>"), "bounces+x@example.org",
+                   "someone@elsewhere.invalid")
+    assert "Relay access denied" in str(refused.value)
+
+
+def running_in_group(group: int) -> list[str]:
+    """The processes of a process group that still run (zombies waiting for init to
+    reap them do not), as their names."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            name, rest = stat.read_text().rsplit(")", 1)
+        except OSError:  # gone meanwhile
+            continue
+        state, _, pgrp = rest.split()[:3]
+        if int(pgrp) == group and state != "Z":
+            found.append(name.split("(", 1)[1])
+    return found
+
+
+def fail_inside(harness: Postfix | Dovecot) -> tuple[int, Path]:
+    """Start ``harness``, fail inside it; its master's pid and its temp dir."""
+    seen: list[tuple[int, Path]] = []
+
+    def failing() -> None:
+        with harness:
+            process = harness._master if isinstance(harness, Postfix) else harness._process
+            seen.append((process.pid if process else -1, harness.folder))
+            raise RuntimeError("the test failed")
+
+    with pytest.raises(RuntimeError, match="the test failed"):
+        failing()
+    return seen[0]
+
+
+@pytest.mark.usefixtures("postfix")  # skips where Postfix cannot run
+def test_postfix_stops_and_cleans_up_when_the_test_fails() -> None:
+    """A failing test leaves no Postfix process and no temp dir behind."""
+    group, folder = fail_inside(Postfix())
+    assert group > 0 and running_in_group(group) == []
+    assert not folder.exists()
+
+
+APPENDED = [mail(f"bounce {n}", f"<b{n}@example.net>").as_bytes(policy=policy.SMTP)
+            for n in range(3)]
+
+
+def subjects(found: list[tuple[bytes, set[str]]]) -> list[str]:
+    return [str(parse(raw)["Subject"]) for raw, _ in found]
+
+
+def test_imap_reads_three_moves_two_and_leaves_the_third(dovecot: Dovecot) -> None:
+    """messages() yields every message unchanged and unread; done() moves a message to
+    the processed folder, so another pass sees only what was not acted on."""
+    dovecot.append(*APPENDED)
+    with ImapMailbox(dovecot.imap_url, PASSWORD) as box:
+        found = list(box.messages())
+        assert [raw for _, raw in found] == APPENDED
+        assert len({key for key, _ in found}) == 3
+        box.done(found[0][0])
+        box.done(found[2][0])
+    left = dovecot.folder_messages("INBOX")
+    assert subjects(left) == ["bounce 1"]
+    assert "\\Seen" not in left[0][1], "reading must not mark a message read"
+    assert subjects(dovecot.folder_messages("digest-processed")) == ["bounce 0", "bounce 2"]
+
+    with ImapMailbox(dovecot.imap_url, PASSWORD) as again:
+        assert list(again.messages()) == [found[1]], "same key, same bytes, nothing else"
+
+
+def test_imap_wrong_password_in_the_url_is_a_config_error_without_it(
+        dovecot: Dovecot) -> None:
+    url = dovecot.imap_url.replace(f"{USER}@", f"{USER}:Wr0ng-pass-77@")
+    with pytest.raises(ConfigError) as refused:
+        ImapMailbox(url)
+    text = str(refused.value)
+    assert "refused the login" in text and "check DIGEST_BOUNCES_URL" in text
+    assert "Wr0ng-pass-77" not in text + repr(refused.value)
+
+
+# A second wrong login from one address waits seconds (Dovecot's penalty): a fresh server.
+def test_imap_wrong_password_given_apart_is_a_config_error_without_it(
+        dovecot: Dovecot) -> None:
+    with pytest.raises(ConfigError, match="refused the login") as refused:
+        ImapMailbox(dovecot.imap_url, "Wr0ng-pass-77")
+    assert "Wr0ng-pass-77" not in str(refused.value)
+
+
+def test_imaps_with_the_private_ca(dovecot: Dovecot) -> None:
+    """imaps:// checks the certificate: trusted with DIGEST_IMAP_CAFILE, else refused."""
+    dovecot.append(APPENDED[0])
+    env = {"DIGEST_IMAP_CAFILE": str(dovecot.cafile)}
+    with ImapMailbox(dovecot.imaps_url, PASSWORD, env=env) as box:
+        assert box.description == dovecot.imaps_url
+        assert [raw for _, raw in box.messages()] == [APPENDED[0]]
+    with pytest.raises(ConfigError, match="DIGEST_IMAP_CAFILE") as untrusted:
+        ImapMailbox(dovecot.imaps_url, PASSWORD, env={})
+    assert "CERTIFICATE_VERIFY_FAILED" in str(untrusted.value)
+
+
+def test_imap_uses_starttls_when_offered(dovecot: Dovecot) -> None:
+    """Plain imap:// upgrades to TLS when the server offers STARTTLS (so an untrusted
+    certificate fails), and ?starttls=off does not."""
+    url = dovecot.imap_url.removesuffix("?starttls=off")
+    with pytest.raises(ConfigError, match="CERTIFICATE_VERIFY_FAILED"):
+        ImapMailbox(url, PASSWORD, env={})
+    with ImapMailbox(url, PASSWORD, env={"DIGEST_IMAP_CAFILE": str(dovecot.cafile)}):
+        pass
+    logins = [line for line in dovecot.log_text().splitlines() if "Login: user=" in line]
+    assert len(logins) == 1 and ", TLS," in logins[0], logins
+
+
+def test_dovecot_stops_and_cleans_up_when_the_test_fails(dovecot: Dovecot) -> None:
+    group, folder = fail_inside(Dovecot())
+    assert group > 0 and running_in_group(group) == []
+    assert not folder.exists()
+
+
+def test_imap_missing_folder_and_unreachable_server(dovecot: Dovecot) -> None:
+    with pytest.raises(ConfigError, match="'Nope' cannot be opened"):
+        ImapMailbox(dovecot.imap_url.replace("/INBOX", "/Nope"), PASSWORD)
+    closed = f"imap://{USER}@127.0.0.1:{free_port()}/INBOX?starttls=off"
+    with pytest.raises(MailboxUnavailable, match="cannot reach"):
+        ImapMailbox(closed, PASSWORD)
