@@ -70,23 +70,31 @@ service imap-login {{
     ssl = yes
   }}
 }}
-"""
+{extra}"""
 
 
-def dovecot_or_skip() -> Iterator[Dovecot]:
+def dovecot_or_skip(capabilities: str | None = None, prefix: str = "") -> Iterator[Dovecot]:
     """A running Dovecot for a fixture; skipped where it cannot run (see the module)."""
     if shutil.which("dovecot", path="/usr/sbin:/usr/bin") is None:
         require_mta("Dovecot is not installed (apt-get install dovecot-imapd)")
     if os.geteuid() != 0:
         require_mta("a private Dovecot needs root to start")
-    with Dovecot() as dovecot:
+    with Dovecot(capabilities, prefix) as dovecot:
         yield dovecot
 
 
 class Dovecot:
-    """``with Dovecot() as imap:`` a running IMAP server with one user and an empty INBOX."""
+    """``with Dovecot() as imap:`` a running IMAP server with one user and an empty INBOX.
 
-    def __init__(self) -> None:
+    ``capabilities`` replaces what it offers after login (``"IMAP4rev1"``: as an old
+    server, without MOVE, UIDPLUS or NAMESPACE); ``prefix`` puts the user's folders
+    under one, as ``"INBOX."`` does on Courier and Cyrus."""
+
+    def __init__(self, capabilities: str | None = None, prefix: str = "") -> None:
+        self.extra = f"imap_capability = {capabilities}\n" if capabilities else ""
+        if prefix:
+            self.extra += (f"namespace inbox {{\n  inbox = yes\n  prefix = {prefix}\n"
+                           f"  separator = {prefix[-1]}\n}}\n")
         self.port, self.tls_port = free_port(), free_port()
         self.folder = Path(tempfile.mkdtemp(prefix="digest-dovecot-"))
         self.conf = self.folder / "dovecot.conf"
@@ -117,7 +125,8 @@ class Dovecot:
         (self.folder / "mail").mkdir()
         shutil.chown(self.folder / "mail", self.uid, self.gid)
         self.conf.write_text(CONF.format(folder=self.folder, uid=self.uid, gid=self.gid,
-                                         port=self.port, tls_port=self.tls_port))
+                                         port=self.port, tls_port=self.tls_port,
+                                         extra=self.extra))
 
     def __enter__(self) -> Dovecot:
         try:
