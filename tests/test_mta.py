@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from email import message_from_bytes, policy
 from email.message import EmailMessage, Message
 from pathlib import Path
+from typing import Any
 
 import aiosmtplib
 import pytest
@@ -29,8 +30,9 @@ def postfix() -> Iterator[Postfix]:
 
 
 @pytest.fixture
-def dovecot() -> Iterator[Dovecot]:
-    yield from dovecot_or_skip()
+def dovecot(request: pytest.FixtureRequest) -> Iterator[Dovecot]:
+    """A fresh Dovecot; ``indirect`` parametrizing passes (capabilities, prefix)."""
+    yield from dovecot_or_skip(*getattr(request, "param", ()))
 
 
 def parse(raw: bytes) -> EmailMessage:
@@ -155,6 +157,42 @@ def test_imap_reads_three_moves_two_and_leaves_the_third(dovecot: Dovecot) -> No
 
     with ImapMailbox(dovecot.imap_url, PASSWORD) as again:
         assert list(again.messages()) == [found[1]], "same key, same bytes, nothing else"
+
+
+def spy_uid_commands(box: ImapMailbox) -> list[str]:
+    """The UID commands (MOVE, COPY, ...) ``box`` sends from now on, to the real server."""
+    sent: list[str] = []
+    send = box._client.uid
+
+    def recorded(command: str, *args: str) -> tuple[str, list[Any]]:
+        sent.append(command.upper())
+        return send(command, *args)
+
+    box._client.uid = recorded  # type: ignore[method-assign]
+    return sent
+
+
+@pytest.mark.parametrize(("dovecot", "processed", "sends", "left_deleted"), [
+    (("IMAP4rev1 UIDPLUS", ""), "digest-processed", ["COPY", "STORE", "EXPUNGE"], False),
+    (("IMAP4rev1", ""), "digest-processed", ["COPY", "STORE"], True),  # left \Deleted
+    ((None, "INBOX."), "INBOX.digest-processed", ["MOVE"], False),  # folders under INBOX.
+], indirect=["dovecot"], ids=["no-move", "no-uidplus", "inbox-prefix"])
+def test_imap_done_on_servers_of_other_kinds(dovecot: Dovecot, processed: str,
+                                             sends: list[str], left_deleted: bool) -> None:
+    """Servers without MOVE (or UIDPLUS) and with folders under a namespace prefix: the
+    message done is in the processed folder and is not read again; the other stays."""
+    dovecot.append(*APPENDED[:2])
+    with ImapMailbox(dovecot.imap_url, PASSWORD) as box:
+        (first, _), second = box.messages()
+        sent = spy_uid_commands(box)
+        box.done(first)
+    assert sent == sends
+    with ImapMailbox(dovecot.imap_url, PASSWORD) as again:
+        assert list(again.messages()) == [second]
+    assert subjects(dovecot.folder_messages(processed)) == ["bounce 0"]
+    inbox = dovecot.folder_messages("INBOX")
+    expected = [True, False] if left_deleted else [False]
+    assert [("\\Deleted" in flags) for _, flags in inbox] == expected
 
 
 def test_imap_wrong_password_in_the_url_is_a_config_error_without_it(
