@@ -4,7 +4,9 @@ directory, queue and Maildirs in a temp dir, run in the foreground under the tes
 Every domain in ``DOMAINS`` is a virtual mailbox domain (no system users needed): each
 address in ``mailboxes`` has a Maildir ``<folder>/mail/<domain>/<name>/``, and with
 ``recipient_delimiter = +`` ``bounces+TOKEN@example.org`` lands in ``bounces``' Maildir
-with the full address in Delivered-To and X-Original-To. Any other address of those
+with the full address in Delivered-To and X-Original-To. ``pipe`` maps an address to a
+command run as ``nobody`` with the mail on its stdin (a master.cf ``pipe`` service, as an
+operator routes bounces to ``digest bounces``). Any other address of those
 domains (``REFUSED``, say) is taken at SMTP time, as a relay that does not know the
 mailboxes behind it takes it, and refused later by the delivery agent, virtual(8), so
 Postfix itself sends a DSN to the envelope sender. Mail to other domains is refused at
@@ -81,6 +83,8 @@ relay_transport = error:5.4.6 tests send nothing to another host
 virtual_mailbox_domains = {domains}
 virtual_mailbox_base = {folder}/mail
 virtual_mailbox_maps = texthash:{folder}/mailboxes
+# Addresses delivered to a command instead (``pipe``), as bounces go to `digest bounces`.
+transport_maps = texthash:{folder}/transport
 virtual_uid_maps = static:{uid}
 virtual_gid_maps = static:{gid}
 recipient_delimiter = +
@@ -129,8 +133,9 @@ class Postfix:
     ``mta.maildir("alice@example.org")`` that address's Maildir, ``mta.wait_empty()``
     waits until every mail in the queue was delivered or bounced."""
 
-    def __init__(self, mailboxes: tuple[str, ...] = MAILBOXES) -> None:
-        self.mailboxes = mailboxes
+    def __init__(self, mailboxes: tuple[str, ...] = MAILBOXES,
+                 pipe: dict[str, str] | None = None) -> None:
+        self.mailboxes, self.pipe = mailboxes, pipe or {}
         self.port = free_port()
         self.folder = Path(tempfile.mkdtemp(prefix="digest-postfix-"))
         self.config = self.folder / "etc"
@@ -163,7 +168,11 @@ class Postfix:
         shutil.chown(self.folder / "mail", self.uid, self.gid)
         (self.config / "main.cf").write_text(MAIN_CF.format(
             folder=self.folder, domains=", ".join(DOMAINS), uid=self.uid, gid=self.gid))
-        (self.config / "master.cf").write_text(MASTER_CF.format(port=self.port))
+        (self.config / "master.cf").write_text(MASTER_CF.format(port=self.port) + "".join(
+            f"pipe{n} unix - n n - - pipe\n  flags=DORq user=nobody argv={argv}\n"
+            for n, argv in enumerate(self.pipe.values())))
+        (self.folder / "transport").write_text("".join(
+            f"{address} pipe{n}:\n" for n, address in enumerate(self.pipe)))
         (self.folder / "mailboxes").write_text("".join(
             f"{a} {a.split('@')[1]}/{a.split('@')[0]}/\n" for a in self.mailboxes))
         shutil.chown(self.folder / "data", "postfix", "postfix")

@@ -8,6 +8,8 @@ DIGEST_REQUIRE_MTA=1 (scripts/test) they fail instead.
 from __future__ import annotations
 
 import asyncio
+import shutil
+import tempfile
 from collections.abc import Iterator
 from email import message_from_bytes, policy
 from email.message import EmailMessage, Message
@@ -92,6 +94,29 @@ def test_relay_refuses_other_domains_at_rcpt(postfix: Postfix) -> None:
         send(postfix, mail("away", "<m3@example.org>"), "bounces+x@example.org",
                    "someone@elsewhere.invalid")
     assert "Relay access denied" in str(refused.value)
+
+
+@pytest.mark.usefixtures("postfix")  # skips where Postfix cannot run
+def test_a_pipe_transport_hands_the_dsn_and_its_token_to_a_command() -> None:
+    """The operator's route to `digest bounces`: a master.cf pipe service for the bounce
+    address gets the DSN on stdin, with ${extension} the VERP token (tee stands in)."""
+    out = Path(tempfile.mkdtemp(prefix="digest-piped-"))
+    out.chmod(0o777)  # the command runs as nobody
+    try:
+        argv = f"/usr/bin/tee {out}/${{extension}}"
+        with Postfix(pipe={"bounces@example.org": argv}) as mta:
+            send(mta, mail("for carol", "<m4@example.org>"), "bounces+abc123@example.org",
+                 REFUSED)
+            mta.wait_empty()
+            assert mta.messages("bounces@example.org") == [], "piped, not in the Maildir"
+        [piped] = out.iterdir()
+        assert piped.name == "abc123"
+        dsn = parse(piped.read_bytes())
+        assert dsn["Delivered-To"] == "bounces+abc123@example.org"
+        assert dsn.get_content_type() == "multipart/report"
+        assert b"<m4@example.org>" in piped.read_bytes()
+    finally:
+        shutil.rmtree(out)
 
 
 def running_in_group(group: int) -> list[str]:
