@@ -8,6 +8,7 @@ DIGEST_REQUIRE_MTA=1 (scripts/test) they fail instead.
 from __future__ import annotations
 
 import asyncio
+import re
 import shutil
 import socket
 import tempfile
@@ -20,7 +21,7 @@ from typing import Any
 import aiosmtplib
 import pytest
 
-from digest.bounces.imap import ImapMailbox, MailboxUnavailable
+from digest.bounces.imap import ImapMailbox, MailboxUnavailable, parse_url
 from digest.errors import ConfigError
 from tests.dovecot import PASSWORD, USER, Dovecot, dovecot_or_skip
 from tests.postfix import REFUSED, Postfix, postfix_or_skip
@@ -286,3 +287,26 @@ def test_imap_server_unreachable_or_silent_is_worth_another_try() -> None:
         url = f"imaps://{USER}@127.0.0.1:{silent.getsockname()[1]}/INBOX"
         with pytest.raises(MailboxUnavailable, match="timed out"):
             ImapMailbox(url, PASSWORD, timeout=0.5)
+
+
+@pytest.mark.parametrize(("url", "error"), [
+    ("pop3://u:pw-Zq9@host/INBOX", "must look like imaps://user@host/INBOX"),
+    ("imaps://host/INBOX", "must look like"),  # no user
+    ("imap://u:pw-Zq9@host:99999/INBOX", "port is not a number"),
+    ("imap://u:pw-Zq9@host/INBOX?folder=x", "the only option is ?starttls"),
+    ("imaps://u:pw-Zq9@host/INBOX?starttls=off", "for imap:// only"),
+    ("imap://u:pw-Zq9@host/Bo%22unces", "plain ASCII without quotes"),
+])
+def test_imap_url_mistakes_say_what_to_fix_without_the_password(url: str, error: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(error)) as bad:
+        ImapMailbox(url)
+    assert "pw-Zq9" not in str(bad.value)
+
+
+def test_imap_url_parts() -> None:
+    address, password = parse_url("imaps://bounce%40example.org:p%40ss@mail.example.org/")
+    assert (address.user, password, address.folder) == ("bounce@example.org", "p@ss", "INBOX")
+    assert address.description == "imaps://bounce@example.org@mail.example.org:993/INBOX"
+    assert parse_url("imap://u@[::1]/Bounces")[0].description == "imap://u@[::1]:143/Bounces"
+    with pytest.raises(ConfigError, match="needs a password"):
+        ImapMailbox("imap://u@127.0.0.1/INBOX")
