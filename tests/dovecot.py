@@ -13,21 +13,18 @@ user); ``dovecot_or_skip`` skips where it cannot run, and fails under DIGEST_REQ
 
 from __future__ import annotations
 
-import contextlib
 import imaplib
 import os
 import pwd
 import shutil
-import signal
-import socket
 import subprocess
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
 
-from tests.postfix import require_mta
+from tests import daemons
+from tests.daemons import require_mta
 from tests.smtpserver import TlsFiles, free_port
 
 USER = "digest"
@@ -131,35 +128,17 @@ class Dovecot:
     def __enter__(self) -> Dovecot:
         try:
             self._write_config()
-            with (self.folder / "dovecot.err").open("wb") as err:
-                self._process = subprocess.Popen(
-                    ["dovecot", "-c", str(self.conf), "-F"], stdin=subprocess.DEVNULL,
-                    stdout=err, stderr=err, start_new_session=True)
-            self._wait_listening()
+            self._process = daemons.start(["dovecot", "-c", str(self.conf), "-F"],
+                                          self.folder / "dovecot.err")
+            daemons.wait_listening(self._process, (self.port, self.tls_port), self.log_text)
         except BaseException:
             self.__exit__(None, None, None)
             raise
         return self
 
-    def _wait_listening(self, seconds: float = 15.0) -> None:
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            assert self._process is not None
-            if self._process.poll() is not None:
-                raise AssertionError(f"dovecot exited:\n{self.log_text()}")
-            try:
-                for port in (self.port, self.tls_port):
-                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                return
-            except OSError:
-                time.sleep(0.05)
-        raise AssertionError(f"Dovecot did not listen:\n{self.log_text()}")
-
     def log_text(self) -> str:
         """Dovecot's log and error output so far (for a failing test's message)."""
-        return "\n".join(path.read_text(errors="replace")
-                         for path in (self.folder / "dovecot.err", self.folder / "dovecot.log")
-                         if path.exists())
+        return daemons.logs(self.folder / "dovecot.err", self.folder / "dovecot.log")
 
     def client(self) -> imaplib.IMAP4:
         """A logged-in plain IMAP client; the caller logs out."""
@@ -196,17 +175,7 @@ class Dovecot:
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
-        process = self._process
-        if process is not None:
-            if process.poll() is None:
-                process.terminate()  # the master stops its children on SIGTERM
-                try:
-                    # It may wait seconds for a login process still starting up; nothing
-                    # here needs a clean stop, so it gets 2 s and is then killed.
-                    process.wait(timeout=2)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait(timeout=10)
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)  # children left over, if any
+        # A master may wait seconds for a login process still starting up; nothing here
+        # needs a clean stop.
+        daemons.stop(self._process, grace=2)
         shutil.rmtree(self.folder, ignore_errors=True)

@@ -19,13 +19,10 @@ DIGEST_REQUIRE_MTA=1 (as scripts/test runs).
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import pwd
 import shutil
-import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -33,21 +30,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
 
-import pytest
-
+from tests import daemons
+from tests.daemons import require_mta
 from tests.smtpserver import free_port
 
 DOMAINS = ("example.org", "example.net")
 MAILBOXES = ("alice@example.org", "bob@example.net", "bounces@example.org",
              "postmaster@example.org")
 REFUSED = "carol@example.org"  # of a domain here, but no mailbox
-
-
-def require_mta(what: str) -> None:
-    """Skip the test for ``what`` (why it cannot run), or fail under DIGEST_REQUIRE_MTA=1."""
-    if os.environ.get("DIGEST_REQUIRE_MTA") == "1":
-        pytest.fail(f"{what}; scripts/test installs postfix and dovecot-imapd as root")
-    pytest.skip(what)
 
 
 def postfix_or_skip(mailboxes: tuple[str, ...] = MAILBOXES) -> Iterator[Postfix]:
@@ -140,7 +130,7 @@ class Postfix:
         self.folder = Path(tempfile.mkdtemp(prefix="digest-postfix-"))
         self.config = self.folder / "etc"
         self.log = self.folder / "maillog"
-        self._master: subprocess.Popen[bytes] | None = None
+        self._process: subprocess.Popen[bytes] | None = None
         # Mail is written as an unprivileged user: virtual(8) refuses to deliver as root.
         owner = pwd.getpwnam("nobody")
         self.uid, self.gid = owner.pw_uid, owner.pw_gid
@@ -187,33 +177,18 @@ class Postfix:
             # Creates the queue directories with Postfix's owners and modes.
             checked = self._postfix("check")
             assert checked.returncode == 0, checked.stderr + checked.stdout
-            with (self.folder / "master.err").open("wb") as err:
-                self._master = subprocess.Popen(
-                    ["/usr/lib/postfix/sbin/master", "-c", str(self.config), "-d"],
-                    stdin=subprocess.DEVNULL, stdout=err, stderr=err, start_new_session=True)
-            self._wait_listening()
+            self._process = daemons.start(
+                ["/usr/lib/postfix/sbin/master", "-c", str(self.config), "-d"],
+                self.folder / "master.err")
+            daemons.wait_listening(self._process, (self.port,), self.log_text)
         except BaseException:
             self.__exit__(None, None, None)
             raise
         return self
 
-    def _wait_listening(self, seconds: float = 15.0) -> None:
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            assert self._master is not None
-            if self._master.poll() is not None:
-                err = (self.folder / "master.err").read_text(errors="replace")
-                raise AssertionError(f"postfix master exited: {err}\n{self.log_text()}")
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-                return
-            except OSError:
-                time.sleep(0.05)
-        raise AssertionError(f"Postfix did not listen on {self.port}:\n{self.log_text()}")
-
     def log_text(self) -> str:
-        """Postfix's log so far (for a failing test's message)."""
-        return self.log.read_text(errors="replace") if self.log.exists() else "(no log)"
+        """Postfix's log and its master's output so far (for a failing test's message)."""
+        return daemons.logs(self.folder / "master.err", self.log)
 
     def queue(self) -> list[dict[str, object]]:
         """The mail still in the queue (``postqueue -j``), one dict per message."""
@@ -234,16 +209,5 @@ class Postfix:
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
-        master = self._master
-        if master is not None and master.poll() is None:
-            master.terminate()  # the master stops its children on SIGTERM
-            try:
-                master.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                master.kill()
-                master.wait(timeout=10)
-        if master is not None:
-            # Children left over from a master that died are in its process group.
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(master.pid, signal.SIGKILL)
+        daemons.stop(self._process, grace=10)
         shutil.rmtree(self.folder, ignore_errors=True)
