@@ -46,7 +46,7 @@ auth_mechanisms = plain login
 auth_failure_delay = 0
 default_internal_user = dovecot
 default_login_user = dovenull
-mail_location = maildir:{folder}/mail/%u
+mail_location = maildir:{maildir}
 first_valid_uid = 1
 passdb {{
   driver = passwd-file
@@ -70,12 +70,17 @@ service imap-login {{
 {extra}"""
 
 
-def dovecot_or_skip(capabilities: str | None = None, prefix: str = "") -> Iterator[Dovecot]:
-    """A running Dovecot for a fixture; skipped where it cannot run (see the module)."""
+def require_dovecot() -> None:
+    """Skip the test where a private Dovecot cannot run (see the module)."""
     if shutil.which("dovecot", path="/usr/sbin:/usr/bin") is None:
         require_mta("Dovecot is not installed (apt-get install dovecot-imapd)")
     if os.geteuid() != 0:
         require_mta("a private Dovecot needs root to start")
+
+
+def dovecot_or_skip(capabilities: str | None = None, prefix: str = "") -> Iterator[Dovecot]:
+    """A running Dovecot for a fixture; skipped where it cannot run."""
+    require_dovecot()
     with Dovecot(capabilities, prefix) as dovecot:
         yield dovecot
 
@@ -85,9 +90,12 @@ class Dovecot:
 
     ``capabilities`` replaces what it offers after login (``"IMAP4rev1"``: as an old
     server, without MOVE, UIDPLUS or NAMESPACE); ``prefix`` puts the user's folders
-    under one, as ``"INBOX."`` does on Courier and Cyrus."""
+    under one, as ``"INBOX."`` does on Courier and Cyrus. ``maildir`` serves another
+    Maildir written as ``nobody``: ``Postfix().maildir(address)``, so what Postfix
+    delivers there is read over IMAP."""
 
-    def __init__(self, capabilities: str | None = None, prefix: str = "") -> None:
+    def __init__(self, capabilities: str | None = None, prefix: str = "",
+                 maildir: Path | None = None) -> None:
         self.extra = f"imap_capability = {capabilities}\n" if capabilities else ""
         if prefix:
             self.extra += (f"namespace inbox {{\n  inbox = yes\n  prefix = {prefix}\n"
@@ -96,6 +104,7 @@ class Dovecot:
         self.folder = Path(tempfile.mkdtemp(prefix="digest-dovecot-"))
         self.conf = self.folder / "dovecot.conf"
         self.cafile = self.folder / "ca.pem"
+        self.maildir = maildir or self.folder / "mail" / USER
         owner = pwd.getpwnam("nobody")
         self.uid, self.gid = owner.pw_uid, owner.pw_gid
         self._process: subprocess.Popen[bytes] | None = None
@@ -108,11 +117,6 @@ class Dovecot:
     def imaps_url(self) -> str:
         return f"imaps://{USER}@127.0.0.1:{self.tls_port}/INBOX"
 
-    @property
-    def maildir(self) -> Path:
-        """The user's Maildir (INBOX; a folder F is ``maildir / ".F"``)."""
-        return self.folder / "mail" / USER
-
     def _write_config(self) -> None:
         self.folder.chmod(0o755)  # the mail user reaches its Maildir through it
         tls = TlsFiles(self.folder)
@@ -123,7 +127,7 @@ class Dovecot:
         shutil.chown(self.folder / "mail", self.uid, self.gid)
         self.conf.write_text(CONF.format(folder=self.folder, uid=self.uid, gid=self.gid,
                                          port=self.port, tls_port=self.tls_port,
-                                         extra=self.extra))
+                                         extra=self.extra, maildir=self.maildir))
 
     def __enter__(self) -> Dovecot:
         try:

@@ -23,7 +23,7 @@ import pytest
 
 from digest.bounces.imap import ImapMailbox, MailboxUnavailable, parse_url
 from digest.errors import ConfigError
-from tests.dovecot import PASSWORD, USER, Dovecot, dovecot_or_skip
+from tests.dovecot import PASSWORD, USER, Dovecot, dovecot_or_skip, require_dovecot
 from tests.postfix import REFUSED, Postfix, postfix_or_skip
 from tests.smtpserver import free_port
 
@@ -121,6 +121,22 @@ def test_a_pipe_transport_hands_the_dsn_and_its_token_to_a_command() -> None:
         assert b"<m4@example.org>" in piped.read_bytes()
     finally:
         shutil.rmtree(out)
+
+
+def test_postfix_dsn_read_over_imap_through_dovecot(postfix: Postfix) -> None:
+    """The bounce address's Maildir served by Dovecot: ImapMailbox reads Postfix's DSN
+    with its Delivered-To, and done() files it in the processed folder of that Maildir."""
+    require_dovecot()
+    send(postfix, mail("for carol", "<m5@example.org>"), "bounces+tok9@example.org", REFUSED)
+    postfix.wait_empty()
+    maildir = postfix.maildir("bounces@example.org")
+    with Dovecot(maildir=maildir) as imap, ImapMailbox(imap.imap_url, PASSWORD) as box:
+        [(key, raw)] = [(k, raw) for k, raw in box.messages() if b"<m5@example.org>" in raw]
+        assert parse(raw)["Delivered-To"] == "bounces+tok9@example.org"
+        assert parse(raw).get_content_type() == "multipart/report"
+        box.done(key)
+    [filed] = (maildir / ".digest-processed").glob("[nc][eu][wr]/*")  # new/ or cur/
+    assert filed.read_bytes().replace(b"\n", b"\r\n") == raw
 
 
 def running_in_group(group: int) -> list[str]:
