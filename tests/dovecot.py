@@ -95,7 +95,8 @@ class Dovecot:
     delivers there is read over IMAP."""
 
     def __init__(self, capabilities: str | None = None, prefix: str = "",
-                 maildir: Path | None = None) -> None:
+                 maildir: Path | None = None, password: str = PASSWORD) -> None:
+        self.password = password
         self.extra = f"imap_capability = {capabilities}\n" if capabilities else ""
         if prefix:
             self.extra += (f"namespace inbox {{\n  inbox = yes\n  prefix = {prefix}\n"
@@ -122,7 +123,8 @@ class Dovecot:
         tls = TlsFiles(self.folder)
         tls.cert.private_key_pem.write_to_path(str(self.folder / "key.pem"))
         tls.cert.cert_chain_pems[0].write_to_path(str(self.folder / "cert.pem"))
-        (self.folder / "users").write_text(f"{USER}:{{PLAIN}}{PASSWORD}\n")
+        (self.folder / "users").write_text(f"{USER}:{{PLAIN}}{self.password}\n",
+                                          encoding="utf-8")
         (self.folder / "mail").mkdir()
         shutil.chown(self.folder / "mail", self.uid, self.gid)
         self.conf.write_text(CONF.format(folder=self.folder, uid=self.uid, gid=self.gid,
@@ -147,7 +149,7 @@ class Dovecot:
     def client(self) -> imaplib.IMAP4:
         """A logged-in plain IMAP client; the caller logs out."""
         client = imaplib.IMAP4("127.0.0.1", self.port, timeout=10)
-        client.login(USER, PASSWORD)
+        client.authenticate("PLAIN", lambda _: f"\0{USER}\0{self.password}".encode())
         return client
 
     def append(self, *messages: bytes, folder: str = "INBOX") -> None:

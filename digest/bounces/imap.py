@@ -149,8 +149,13 @@ class ImapMailbox:
                 "will try again on the next pass") from e
 
     def _login(self) -> None:
+        user, password = self.address.user, self._password or ""
         try:
-            self._client.login(self.address.user, self._password or "")
+            if (user + password).isascii():
+                self._client.login(user, password)
+            else:  # LOGIN takes ASCII only; SASL PLAIN is UTF-8
+                self._client.authenticate(
+                    "PLAIN", lambda _: f"\0{user}\0{password}".encode())
         except imaplib.IMAP4.abort as e:
             raise MailboxUnavailable(f"{self.description} dropped the connection at login "
                                      f"({self._scrub(e)})") from e
@@ -207,7 +212,9 @@ class ImapMailbox:
         typ, data = self._send(self._client.uid, "FETCH", uid, "(BODY.PEEK[])")
         if typ != "OK":
             raise MailboxUnavailable(f"{self.description}: FETCH refused ({_text(data)})")
-        parts = [item[1] for item in data if isinstance(item, tuple)]
+        # Only this UID's response: another message's may come unasked (a flag change).
+        parts = [item[1] for item in data if isinstance(item, tuple)
+                 and re.search(rb"\bUID %s\b" % uid.encode(), item[0])]
         return parts[0] if parts else None
 
     def done(self, key: str) -> None:
@@ -267,6 +274,9 @@ class ImapMailbox:
 
 
 def _reason(e: BaseException) -> str:
+    """What an exception says; imaplib's refusals carry the server's reply as bytes."""
+    if e.args and isinstance(e.args[0], bytes):
+        return e.args[0].decode(errors="replace")
     return str(e) or e.__class__.__name__
 
 
