@@ -35,8 +35,9 @@ from tests.daemons import require_mta
 from tests.smtpserver import free_port
 
 DOMAINS = ("example.org", "example.net")
-MAILBOXES = ("alice@example.org", "bob@example.net", "bounces@example.org",
-             "postmaster@example.org")
+# ada and digest@ are tests/mailing.py's subscriber and sender (its grace is refused).
+MAILBOXES = ("alice@example.org", "ada@example.org", "bob@example.net",
+             "bounces@example.org", "digest@example.org", "postmaster@example.org")
 REFUSED = "carol@example.org"  # of a domain here, but no mailbox
 
 

@@ -25,6 +25,8 @@ import pytest
 from digest.bounces.imap import ImapMailbox, MailboxUnavailable, parse_url
 from digest.errors import ConfigError
 from tests.dovecot import PASSWORD, USER, Dovecot, dovecot_or_skip, require_dovecot
+from tests.mailing import outbox
+from tests.mailing import send as send_digests
 from tests.postfix import REFUSED, Postfix, postfix_or_skip
 from tests.smtpserver import free_port
 
@@ -91,6 +93,22 @@ def test_relay_delivers_one_and_bounces_the_other_to_the_verp_address(
     assert str(per_recipient["Status"]).startswith("5.")
     # The DSN carries the refused mail (or its headers), so it can be matched to it.
     assert b"<m2@example.org>" in postfix.messages("bounces@example.org")[0]
+
+
+def test_digest_send_through_postfix(run: Any, mail_env: dict[str, str], db_url: str,
+                                    postfix: Postfix) -> None:
+    """`digest send` speaks to a real MTA: Ada's digest lands in her Maildir; Grace's,
+    accepted too, is refused by delivery and the DSN reaches digest's sender address."""
+    result = send_digests(run, mail_env, postfix.url)
+    assert result.exit_code == 0, result.output
+    assert {row.state for row in outbox(db_url).values()} == {"sent"}  # both taken
+    postfix.wait_empty()
+    [ada] = [parse(raw) for raw in postfix.messages("ada@example.org")]
+    assert ada["To"] == "Ada Lovelace <ada@example.org>"
+    assert ada["Return-Path"] == "<digest@example.org>"
+    dsns = [parse(raw) for raw in postfix.messages("digest@example.org")]
+    assert [d.get_content_type() for d in dsns] == ["multipart/report"]
+    assert b"grace@example.org" in postfix.messages("digest@example.org")[0]
 
 
 def test_relay_refuses_other_domains_at_rcpt(postfix: Postfix) -> None:
