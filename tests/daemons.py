@@ -20,7 +20,8 @@ import pytest
 def require_mta(what: str) -> None:
     """Skip the test for ``what`` (why it cannot run), or fail under DIGEST_REQUIRE_MTA=1."""
     if os.environ.get("DIGEST_REQUIRE_MTA") == "1":
-        pytest.fail(f"{what}; scripts/test installs postfix and dovecot-imapd as root")
+        pytest.fail(f"{what} (DIGEST_REQUIRE_MTA=1; scripts/test, run as root, installs "
+                    "postfix and dovecot-imapd)")
     pytest.skip(what)
 
 
