@@ -154,7 +154,7 @@ def test_postfix_dsn_read_over_imap_through_dovecot(postfix: Postfix) -> None:
         assert parse(raw)["Delivered-To"] == "bounces+tok9@example.org"
         assert parse(raw).get_content_type() == "multipart/report"
         box.done(key)
-    [filed] = (maildir / ".digest-processed").glob("[nc][eu][wr]/*")  # new/ or cur/
+    [filed] = (maildir / ".processed").glob("[nc][eu][wr]/*")  # new/ or cur/
     assert filed.read_bytes().replace(b"\n", b"\r\n") == raw
 
 
@@ -219,7 +219,7 @@ def test_imap_reads_three_moves_two_and_leaves_the_third(dovecot: Dovecot) -> No
     left = dovecot.folder_messages("INBOX")
     assert subjects(left) == ["bounce 1"]
     assert "\\Seen" not in left[0][1], "reading must not mark a message read"
-    assert subjects(dovecot.folder_messages("digest-processed")) == ["bounce 0", "bounce 2"]
+    assert subjects(dovecot.folder_messages("processed")) == ["bounce 0", "bounce 2"]
 
     with ImapMailbox(dovecot.imap_url, PASSWORD) as again:
         assert list(again.messages()) == [found[1]], "same key, same bytes, nothing else"
@@ -239,9 +239,9 @@ def spy_uid_commands(box: ImapMailbox) -> list[str]:
 
 
 @pytest.mark.parametrize(("dovecot", "processed", "sends", "left_deleted"), [
-    (("IMAP4rev1 UIDPLUS", ""), "digest-processed", ["COPY", "STORE", "EXPUNGE"], False),
-    (("IMAP4rev1", ""), "digest-processed", ["COPY", "STORE"], True),  # left \Deleted
-    ((None, "INBOX."), "INBOX.digest-processed", ["MOVE"], False),  # folders under INBOX.
+    (("IMAP4rev1 UIDPLUS", ""), "processed", ["COPY", "STORE", "EXPUNGE"], False),
+    (("IMAP4rev1", ""), "processed", ["COPY", "STORE"], True),  # left \Deleted
+    ((None, "INBOX."), "INBOX.processed", ["MOVE"], False),  # folders under INBOX.
 ], indirect=["dovecot"], ids=["no-move", "no-uidplus", "inbox-prefix"])
 def test_imap_done_on_servers_of_other_kinds(dovecot: Dovecot, processed: str,
                                              sends: list[str], left_deleted: bool) -> None:
@@ -359,5 +359,5 @@ def test_imap_url_parts() -> None:
     assert (address.user, password, address.folder) == ("bounce@example.org", "p@ss", "INBOX")
     assert address.description == "imaps://bounce@example.org@mail.example.org:993/INBOX"
     assert parse_url("imap://u@[::1]/Bounces")[0].description == "imap://u@[::1]:143/Bounces"
-    with pytest.raises(ConfigError, match="needs a password"):
+    with pytest.raises(ConfigError, match="needs a password: set DIGEST_IMAP_PASSWORD"):
         ImapMailbox("imap://u@127.0.0.1/INBOX")

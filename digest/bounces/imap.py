@@ -31,8 +31,9 @@ from digest.errors import ConfigError, DigestError
 
 # Seconds to wait for the connection and for each reply.
 IMAP_TIMEOUT = 30.0
-# Where acted-on messages go: a folder of this name in the user's personal namespace.
-PROCESSED_FOLDER = "digest-processed"
+# Where acted-on messages go: a folder of this name in the user's personal namespace (in a
+# Maildir++ store, ".processed": where digest.bounces.mailbox's Maildir reader puts them).
+PROCESSED_FOLDER = "processed"
 _CHECK = "check DIGEST_BOUNCES_URL"
 
 
@@ -103,9 +104,9 @@ class ImapMailbox:
         self.description = self.address.description
         self._password = password if password is not None else in_url
         if not self._password:
-            raise ConfigError(f"{self.description} needs a password: put it in "
-                              "DIGEST_BOUNCES_URL (imaps://user:password@host/) or give it "
-                              "separately")
+            raise ConfigError(f"{self.description} needs a password: set "
+                              "DIGEST_IMAP_PASSWORD, or put it in the URL "
+                              "(imaps://user:password@host/INBOX)")
         self._processed_name = processed
         self._processed: str | None = None  # its full name once it exists
         self._cafile = env.get("DIGEST_IMAP_CAFILE") or None
