@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -15,6 +16,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
+
+def sbin(program: str) -> str:
+    """The path of a mail server's program: in /usr/sbin, which a CI shell's PATH may
+    leave out ("" when it is not installed)."""
+    return shutil.which(program, path="/usr/sbin:/usr/bin:/sbin:/bin") or ""
 
 
 def require_mta(what: str) -> None:

@@ -72,7 +72,7 @@ service imap-login {{
 
 def require_dovecot() -> None:
     """Skip the test where a private Dovecot cannot run (see the module)."""
-    if shutil.which("dovecot", path="/usr/sbin:/usr/bin") is None:
+    if not daemons.sbin("dovecot"):
         require_mta("Dovecot is not installed (apt-get install dovecot-imapd)")
     if os.geteuid() != 0:
         require_mta("a private Dovecot needs root to start")
@@ -134,7 +134,7 @@ class Dovecot:
     def __enter__(self) -> Dovecot:
         try:
             self._write_config()
-            self._process = daemons.start(["dovecot", "-c", str(self.conf), "-F"],
+            self._process = daemons.start([daemons.sbin("dovecot"), "-c", str(self.conf), "-F"],
                                           self.folder / "dovecot.err")
             daemons.wait_listening(self._process, (self.port, self.tls_port), self.log_text)
         except BaseException:

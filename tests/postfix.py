@@ -43,7 +43,7 @@ REFUSED = "carol@example.org"  # of a domain here, but no mailbox
 
 def postfix_or_skip(mailboxes: tuple[str, ...] = MAILBOXES) -> Iterator[Postfix]:
     """A running Postfix for a fixture; skipped where it cannot run (see the module)."""
-    if shutil.which("postfix", path="/usr/sbin:/usr/bin") is None:
+    if not daemons.sbin("postfix"):
         require_mta("Postfix is not installed (apt-get install postfix)")
     if os.geteuid() != 0:
         require_mta("a private Postfix needs root to start its master")
@@ -168,8 +168,15 @@ class Postfix:
             f"{a} {a.split('@')[1]}/{a.split('@')[0]}/\n" for a in self.mailboxes))
         shutil.chown(self.folder / "data", "postfix", "postfix")
 
+    def _daemon_directory(self) -> str:
+        """Where the Postfix daemons are (/usr/lib/postfix/sbin on Debian)."""
+        found = subprocess.run([daemons.sbin("postconf"), "-c", str(self.config), "-h",
+                                "daemon_directory"], capture_output=True, text=True, timeout=30)
+        assert found.returncode == 0, found.stderr
+        return found.stdout.strip()
+
     def _postfix(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(["postfix", "-c", str(self.config), *args],
+        return subprocess.run([daemons.sbin("postfix"), "-c", str(self.config), *args],
                               capture_output=True, text=True, timeout=60)
 
     def __enter__(self) -> Postfix:
@@ -179,7 +186,7 @@ class Postfix:
             checked = self._postfix("check")
             assert checked.returncode == 0, checked.stderr + checked.stdout
             self._process = daemons.start(
-                ["/usr/lib/postfix/sbin/master", "-c", str(self.config), "-d"],
+                [f"{self._daemon_directory()}/master", "-c", str(self.config), "-d"],
                 self.folder / "master.err")
             daemons.wait_listening(self._process, (self.port,), self.log_text)
         except BaseException:
@@ -193,7 +200,7 @@ class Postfix:
 
     def queue(self) -> list[dict[str, object]]:
         """The mail still in the queue (``postqueue -j``), one dict per message."""
-        shown = subprocess.run(["postqueue", "-c", str(self.config), "-j"],
+        shown = subprocess.run([daemons.sbin("postqueue"), "-c", str(self.config), "-j"],
                                capture_output=True, text=True, timeout=30)
         assert shown.returncode == 0, shown.stderr
         return [json.loads(line) for line in shown.stdout.splitlines() if line.strip()]
