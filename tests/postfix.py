@@ -9,8 +9,10 @@ command run as ``nobody`` with the mail on its stdin (a master.cf ``pipe`` servi
 operator routes bounces to ``digest bounces``). Any other address of those
 domains (``REFUSED``, say) is taken at SMTP time, as a relay that does not know the
 mailboxes behind it takes it, and refused later by the delivery agent, virtual(8), so
-Postfix itself sends a DSN to the envelope sender. Mail to other domains is refused at
-RCPT: nothing is ever sent to another host and no DNS is looked up.
+Postfix itself sends a DSN to the envelope sender; ``FULL`` is refused for now (4.2.2)
+and, with no queue lifetime to wait out, given up at once (a DSN with that status). Mail
+to other domains is refused at RCPT: nothing is ever sent to another host and no DNS is
+looked up.
 
 Postfix needs root to start (its master drops privileges to the ``postfix`` user); where
 it is not installed or the tests are not root, ``postfix_or_skip`` skips, and fails under
@@ -39,6 +41,9 @@ DOMAINS = ("example.org", "example.net")
 MAILBOXES = ("alice@example.org", "ada@example.org", "bob@example.net",
              "bounces@example.org", "digest@example.org", "postmaster@example.org")
 REFUSED = "carol@example.org"  # of a domain here, but no mailbox
+# Refused at delivery for now (4.2.2, a full mailbox): with no queue lifetime to wait out,
+# Postfix gives up at once and its DSN says failed with that temporary status.
+FULL = "dave@example.org"
 
 
 def postfix_or_skip(mailboxes: tuple[str, ...] = MAILBOXES) -> Iterator[Postfix]:
@@ -162,7 +167,7 @@ class Postfix:
         (self.config / "master.cf").write_text(MASTER_CF.format(port=self.port) + "".join(
             f"pipe{n} unix - n n - - pipe\n  flags=DORq user=nobody argv={argv}\n"
             for n, argv in enumerate(self.pipe.values())))
-        (self.folder / "transport").write_text("".join(
+        (self.folder / "transport").write_text(f"{FULL} retry:4.2.2 mailbox full\n" + "".join(
             f"{address} pipe{n}:\n" for n, address in enumerate(self.pipe)))
         (self.folder / "mailboxes").write_text("".join(
             f"{a} {a.split('@')[1]}/{a.split('@')[0]}/\n" for a in self.mailboxes))

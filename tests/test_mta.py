@@ -27,7 +27,7 @@ from digest.errors import ConfigError
 from tests.dovecot import PASSWORD, USER, Dovecot, dovecot_or_skip, require_dovecot
 from tests.mailing import outbox
 from tests.mailing import send as send_digests
-from tests.postfix import REFUSED, Postfix, postfix_or_skip
+from tests.postfix import FULL, REFUSED, Postfix, postfix_or_skip
 from tests.smtpserver import free_port
 
 
@@ -63,6 +63,15 @@ def send(postfix: Postfix, message: EmailMessage, sender: str, to: str) -> None:
                                 sender=sender, recipients=[to], start_tls=False, timeout=10))
 
 
+def recipient_status(dsn: EmailMessage) -> Message:
+    """The per-recipient fields of a DSN for one recipient."""
+    status = next(p for p in dsn.walk() if p.get_content_type() == "message/delivery-status")
+    blocks = status.get_payload()  # the per-message fields, then one block a recipient
+    assert isinstance(blocks, list) and len(blocks) == 2
+    assert isinstance(blocks[1], Message)
+    return blocks[1]
+
+
 def test_relay_delivers_one_and_bounces_the_other_to_the_verp_address(
         postfix: Postfix) -> None:
     """One recipient's mail lands in its Maildir; the other, taken at RCPT like any
@@ -83,16 +92,24 @@ def test_relay_delivers_one_and_bounces_the_other_to_the_verp_address(
     assert dsn["To"] == "bounces+abc123@example.org"
     assert dsn.get_content_type() == "multipart/report"
     assert dsn.get_param("report-type") == "delivery-status"
-    status = next(p for p in dsn.walk() if p.get_content_type() == "message/delivery-status")
-    blocks = status.get_payload()  # the per-message fields, then one block a recipient
-    assert isinstance(blocks, list) and len(blocks) == 2
-    per_recipient = blocks[1]
-    assert isinstance(per_recipient, Message)
+    per_recipient = recipient_status(dsn)
     assert per_recipient["Final-Recipient"] == f"rfc822; {REFUSED}"
     assert per_recipient["Action"] == "failed"
     assert str(per_recipient["Status"]).startswith("5.")
     # The DSN carries the refused mail (or its headers), so it can be matched to it.
     assert b"<m2@example.org>" in postfix.messages("bounces@example.org")[0]
+
+
+def test_relay_gives_up_on_a_full_mailbox_with_a_temporary_status(postfix: Postfix) -> None:
+    """A delivery refused for now (4.2.2) that Postfix gives up on: its DSN says failed,
+    with the temporary status, as a soft bounce does once the queue lifetime is over."""
+    send(postfix, mail("for dave", "<m6@example.org>"), "bounces+soft42@example.org", FULL)
+    postfix.wait_empty()
+    [dsn] = [d for d in map(parse, postfix.messages("bounces@example.org"))
+             if d["Delivered-To"] == "bounces+soft42@example.org"]
+    per_recipient = recipient_status(dsn)
+    assert per_recipient["Final-Recipient"] == f"rfc822; {FULL}"
+    assert (per_recipient["Action"], per_recipient["Status"]) == ("failed", "4.2.2")
 
 
 def test_digest_send_through_postfix(run: Any, mail_env: dict[str, str], db_url: str,
