@@ -9,7 +9,6 @@ import hashlib
 import mailbox
 import re
 import shutil
-import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -32,7 +31,6 @@ from digest.store import Store
 from tests.conftest import DATA
 from tests.mailing import NOW, outbox, send
 from tests.pgserver import PgCluster, cluster_or_skip, wipe
-from tests.postfix import Postfix, postfix_or_skip
 from tests.smtpserver import SmtpServer
 
 SAMPLES = DATA / "bounces"
@@ -469,39 +467,6 @@ def test_any_bytes_are_classified_without_an_error(raw: bytes) -> None:
     verdict = classify(raw, Tokens(SECRET), WHERE)
     assert verdict.kind in ("hard", "soft", "complaint", "unsubscribe", "kept")
     assert verdict.detail and "\n" not in verdict.detail + verdict.subject + verdict.sender
-
-
-@pytest.fixture
-def relay() -> Iterator[SmtpServer]:
-    with SmtpServer() as server:
-        yield server
-
-
-@pytest.fixture
-def postfix(relay: SmtpServer) -> Iterator[Postfix]:
-    yield from postfix_or_skip(relay.port, "5.1.1 User unknown in this test")
-
-
-def test_a_real_postfix_bounce_of_a_digest_marks_its_subscriber(
-        run: Any, env: dict[str, str], db_url: str, postfix: Postfix, relay: SmtpServer,
-        tmp_path: Path) -> None:
-    config = Path(env["DIGEST_CONFIG"])
-    config.write_text(config.read_text() + "  - email: nobody@example.net\n"
-                      "    keywords: [diffusion]\n")
-    result = send(run, env, postfix.url)
-    assert result.exit_code == 0, result.output  # Postfix took all three
-    deadline = time.monotonic() + 30
-    while len(relay.received) < 3 and time.monotonic() < deadline:
-        time.sleep(0.2)
-    bounces = [r for r in relay.received if r.sender in ("", "<>")]
-    assert len(bounces) == 1, postfix.log
-    (dsn_mail,) = bounces
-    assert VERP.fullmatch(dsn_mail.recipients[0])  # Postfix returned it to the VERP address
-    folder = maildir(tmp_path, dsn_mail.data)
-    read = run("bounces", str(folder), env=env)
-    assert "hard: nobody@example.net: 5.1.1 User unknown in this test" in read.output
-    assert state(db_url, "nobody@example.net") == "bouncing"
-    assert {state(db_url, a) for a in ("ada@example.org", "grace@example.org")} == {"active"}
 
 
 def test_the_bot_plans_a_bounce_job_only_with_a_bounce_mailbox(mail_env: dict[str, str]
