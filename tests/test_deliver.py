@@ -113,17 +113,28 @@ def test_retry_resends_with_the_same_message_id(run: Any, mail_env: dict[str, st
     assert again.message["Subject"] == first.message["Subject"]
 
 
-def test_five_transient_failures_end_in_failed(run: Any, mail_env: dict[str, str],
-                                               smtp: SmtpServer, db_url: str) -> None:
-    smtp.handler.faults.extend(["rcpt:421 Closing"] * 5)
+def test_transient_failures_are_retried_until_the_grace_ends(
+        run: Any, mail_env: dict[str, str], smtp: SmtpServer, db_url: str) -> None:
+    """Retries go on, an hour apart at most, for as long as the digest may be late
+    (grace_hours, 24 by default); then it is missed, not failed, and its papers go into
+    the next digest. (It used to fail for good after 5 attempts, 75 minutes.)"""
+    smtp.handler.faults.extend(["rcpt:421 Closing"] * 8)
+    waits = []
     moment = NOW
-    for attempt in range(1, 6):
+    for attempt in range(1, 9):  # until NOW + 21 h, before the next day's slot
         send(run, mail_env, smtp.url, moment, "--only", "ada@example.org")
         row = outbox(db_url)["ada@example.org"]
-        assert row.attempts == attempt
+        assert (row.attempts, row.state) == (attempt, "retry")
+        assert "421 Closing" in (row.last_error or "")
+        waits.append(row.next_attempt_at - moment)
         moment += timedelta(hours=3)
-    assert row.state == "failed"
-    assert "421 Closing" in (row.last_error or "")
+    assert waits == [timedelta(minutes=m) for m in (5, 10, 20, 40, 60, 60, 60, 60)]
+    send(run, mail_env, smtp.url, NOW + timedelta(hours=25), "--only", "ada@example.org")
+    first, latest = sorted((r for r in Store(db_url).outbox() if r.email == "ada@example.org"),
+                           key=lambda r: r.period)
+    assert first.state == "missed" and "grace_hours" in (first.last_error or "")
+    assert latest.state == "sent"
+    assert [r.recipients for r in smtp.received] == [["ada@example.org"]]
 
 
 def test_a_digest_left_sending_by_a_crash_is_sent_again(run: Any, mail_env: dict[str, str],

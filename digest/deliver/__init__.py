@@ -5,12 +5,17 @@ or missed record). Then it delivers: digests are claimed a batch at a time (``se
 committed before any SMTP traffic), rendered (``Mailer``: cards and frames once per pass),
 sent over the transport's pool of connections, and their outcomes recorded a batch per
 transaction after the server's replies: ``sent`` with their papers after a 250; ``retry``
-on 4xx, a dropped connection or a timeout (exponential back-off, at most 5 attempts);
-``failed`` on 5xx, with the server's reply (a bounce: DIGEST_BOUNCE_LIMIT of them in a row
-mark the subscriber ``bouncing``, skipped until an admin resets them). A reply that is not
-SMTP at all is the server's fault, not the digest's: it is retried without counting, and
-a few in a row stop the pass. Papers of a digest that failed, or that was still unsent
-``grace_hours`` after its time (then ``missed``), stay due for the next digest.
+on 4xx, a dropped connection or a timeout (exponential back-off capped at an hour, until
+the subscriber's ``grace_hours`` run out); ``failed`` on 5xx, with the server's reply.
+Only a refusal of the address is a bounce (DIGEST_BOUNCE_LIMIT of them in a row mark the
+subscriber ``bouncing``, skipped until an admin resets them); a refusal of the message or
+its sender blames nobody, and the same one for several digests in a row stops the pass
+(the set-up's problem: those digests wait to be sent again). A reply that is not SMTP at
+all is the server's fault, not the digest's: it is retried without counting, and a few
+in a row stop the pass. The pass adapts to a server that wants less (``Throttle``):
+fewer connections when it turns one away, sends further apart after a 4xx. Papers of a
+digest that failed, or that was still unsent ``grace_hours`` after its time (then
+``missed``), stay due for the next digest.
 A digest left in ``sending`` by a process that died is sent again with the same
 Message-ID once its lease runs out: at least once, never lost.
 """
@@ -30,10 +35,14 @@ from urllib.parse import quote_plus
 
 from digest import defaults
 from digest.deliver.message import Composer, Envelope
+from digest.deliver.throttle import Throttle
 from digest.deliver.tokens import Tokens
 from digest.deliver.transport import (
+    BusyError,
+    MessageRefused,
     PermanentError,
     ProtocolError,
+    Reply,
     SetupError,
     SmtpTransport,
     TransientError,
@@ -212,6 +221,11 @@ class _Delivery:
         self.unsent: list[Unsent] = []
         self.garbled = 0  # replies in a row that were not SMTP
         self.pace = Pace(store, transport_rate(transport))
+        self.throttle = Throttle(transport.workers)
+        self.again: deque[tuple[OutboxEntry, bytes]] = deque()  # turned away: to resend
+        self.refused: list[Unsent] = []  # the same refusal of the message, in a row
+        self.refusal: MessageRefused | None = None  # the latest of them
+        self.stopped_by: Reply | None = None  # the refusal that stopped the pass
         self._flushing: asyncio.Task[None] | None = None
 
     async def run(self) -> PassReport:
@@ -224,6 +238,7 @@ class _Delivery:
                 task.cancel()
             if self._flushing is not None:
                 await self._flushing
+            self._settle_last_refusals()
             await self._flush()
             await asyncio.to_thread(self.store.release, list(self.held.values()))
         for result in results:
@@ -264,42 +279,113 @@ class _Delivery:
         connection = self.transport.connection()
         sender = self.mailer.mail.envelope.sender.addr_spec
         try:
-            while (job := await self.queue.get()) is not None:
+            while (job := self.again.popleft() if self.again else await self.queue.get()):
                 entry, message = job
                 if self.halt.is_set():
                     continue
                 await self.pace.wait()
+                if self.throttle.gap:
+                    await self.throttle.wait()
                 try:
                     await connection.send(message, sender, entry.subscriber.email)
-                except SetupError:
-                    self.halt.set()
-                    raise
-                except ProtocolError as e:
-                    self._outcome(entry, _failure(entry, e, self.clock()))
-                    self.garbled += 1
-                    if self.garbled >= defaults.GARBLED_REPLIES:
-                        self.halt.set()
-                        raise SetupError(f"{e}; the pass stopped after {self.garbled} such "
-                                         "replies in a row (the digests wait to be tried "
-                                         "again)") from e
-                except (TransientError, PermanentError) as e:
-                    self._outcome(entry, _failure(entry, e, self.clock()))
-                    self.garbled = 0
+                except Exception as e:
+                    await self._failed(entry, message, e)
                 else:
                     self._outcome(entry, None)
                     self.garbled = 0
+                    self.throttle.went_through()
+                    if self.refused:
+                        self._settle_refusals(stop=False)
         finally:
+            self.throttle.leave()
             await connection.close()
+
+    async def _failed(self, entry: OutboxEntry, message: bytes, e: Exception) -> None:
+        """What a failed send means for the digest, the pass and its pace; raises
+        SetupError when the pass must stop."""
+        if isinstance(e, SetupError):
+            self.halt.set()
+            raise e
+        if isinstance(e, BusyError) and self.throttle.turned_away():
+            self.again.append((entry, message))  # not tried: another connection takes it
+            await self.throttle.park()
+            return
+        if isinstance(e, ProtocolError):
+            self._outcome(entry, _failure(entry, e, self.clock()))
+            self.garbled += 1
+            if self.garbled >= defaults.GARBLED_REPLIES:
+                self.halt.set()
+                raise SetupError(f"{e}; the pass stopped after {self.garbled} such "
+                                 "replies in a row (the digests wait to be tried "
+                                 "again)") from e
+            return
+        if not isinstance(e, (TransientError, PermanentError)):
+            raise e
+        self.garbled = 0
+        if isinstance(e, MessageRefused):
+            self._refusal(entry, e)
+            return
+        if e.reply is not None and isinstance(e, TransientError):
+            self.throttle.slow_down()  # a 4xx to a mail: often a rate limit
+        self._outcome(entry, _failure(entry, e, self.clock()))
+
+    def _refusal(self, entry: OutboxEntry, e: MessageRefused) -> None:
+        """The server refused the message or its sender: held back until the run of
+        such refusals is known. A different refusal, or a mail that went through, ends
+        the run (its digests fail, blaming nobody); SETUP_REFUSALS of the same in a row
+        stop the pass, and those digests wait to be sent again."""
+        failure = _failure(entry, e, self.clock())
+        del self.held[entry.id]
+        if self.progress:
+            self.progress(-1)
+        if self.stopped_by is not None and e.reply == self.stopped_by:
+            self._tally(_untried(failure))  # in flight when the pass stopped
+            return
+        if self.refusal is not None and self.refusal.reply != e.reply:
+            self._settle_refusals(stop=False)
+        self.refused.append(failure)
+        self.refusal = e
+        if len(self.refused) >= defaults.SETUP_REFUSALS:
+            self.stopped_by = e.reply
+            self.halt.set()
+            error = _stopped(e, len(self.refused))
+            self._settle_refusals(stop=True)
+            raise error from e
+
+    def _settle_refusals(self, stop: bool) -> None:
+        """The run of refusals held back: failed, or, when it stops the pass, back to
+        ``retry`` untried."""
+        refused, self.refused, self.refusal = self.refused, [], None
+        for failure in refused:
+            self._tally(_untried(failure) if stop else failure)
+
+    def _settle_last_refusals(self) -> None:
+        """At the end of the pass: a pass that sent nothing and met only the same
+        refusal, at least twice, is stopped by it too (a list shorter than
+        SETUP_REFUSALS)."""
+        whole = (len(self.refused) >= 2 and not self.report.counts
+                 and self.refusal is not None and self.report.error is None)
+        if whole and self.refusal is not None:
+            self.report.error = str(_stopped(self.refusal, len(self.refused)))
+        self._settle_refusals(stop=whole)
 
     def _outcome(self, entry: OutboxEntry, failure: Unsent | None) -> None:
         del self.held[entry.id]
         if failure is None:
             self.sent.append(entry)
+            self.report.counts["sent"] += 1
         else:
-            self.unsent.append(failure)
-        self.report.counts["sent" if failure is None else failure.state] += 1
+            self._tally(failure)
         if self.progress:
             self.progress(-1)
+        self._flush_soon()
+
+    def _tally(self, failure: Unsent) -> None:
+        self.unsent.append(failure)
+        self.report.counts[failure.state] += 1
+        self._flush_soon()
+
+    def _flush_soon(self) -> None:
         if len(self.sent) + len(self.unsent) >= FLUSH and self._flushing is None:
             self._flushing = asyncio.create_task(self._background_flush())
 
@@ -394,18 +480,34 @@ async def send_pass(store: Store, transport: Transport, mail: MailSettings, toke
 
 
 def _failure(entry: OutboxEntry, error: Exception, now: datetime) -> Unsent:
-    """Failed for good on a refusal (a bounce) or after the last attempt, else a retry
-    with exponential back-off; a reply that was not SMTP is never a verdict on the
-    digest, so that attempt does not count."""
+    """Failed for good on a refusal (a bounce when the address was refused), else a retry
+    with exponential back-off capped at RETRY_MAX_MINUTES: the retries go on until the
+    digest's grace runs out (``Store.expire_late`` makes it missed). A reply that was not
+    SMTP is never a verdict on the digest, so that attempt does not count."""
     reply = str(getattr(error, "reply_class", "none"))
     if isinstance(error, PermanentError):
-        return Unsent(entry, "failed", str(error), bounce=True, reply_class=reply)
+        return Unsent(entry, "failed", str(error), bounce=not isinstance(error, MessageRefused),
+                      reply_class=reply)
     counted = not isinstance(error, ProtocolError)
-    if counted and entry.attempts >= defaults.MAX_ATTEMPTS:
-        return Unsent(entry, "failed", str(error), reply_class=reply)
     tried = entry.attempts if counted else entry.attempts - 1
-    wait = timedelta(minutes=defaults.RETRY_FIRST_MINUTES * 2 ** max(0, tried - 1))
-    return Unsent(entry, "retry", str(error), now + wait, counted, reply_class=reply)
+    minutes = min(defaults.RETRY_MAX_MINUTES,
+                  defaults.RETRY_FIRST_MINUTES * 2 ** min(max(0, tried - 1), 16))
+    return Unsent(entry, "retry", str(error), now + timedelta(minutes=minutes), counted,
+                  reply_class=reply)
+
+
+def _untried(failure: Unsent) -> Unsent:
+    """A digest refused for what every digest met: due again at once, no attempt
+    counted."""
+    return replace(failure, state="retry", next_attempt=None, counted=False)
+
+
+def _stopped(refusal: MessageRefused, count: int) -> SetupError:
+    return SetupError(
+        f"{refusal}; the pass stopped after {count} such refusals in a row: the server "
+        "refuses the mail or its sender, not the subscribers' addresses (check the "
+        "relay's size limit, its policy and account, and DIGEST_FROM). No subscriber was "
+        "marked; the digests wait to be sent again")
 
 
 def transport_rate(transport: Transport) -> float:
