@@ -151,7 +151,10 @@ SETUP_REFUSALS = 5
 # attempt counted; a 4xx reply to a mail spaces the pass's sends SLOW_FIRST_SECONDS apart,
 # twice as far at each such reply up to SLOW_MAX_SECONDS. After RAMP_SUCCESSES mails in a
 # row went through, the spacing halves (gone below SLOW_FIRST_SECONDS) and the pool takes
-# one connection more, up to DIGEST_SMTP_POOL.
+# one connection more, up to DIGEST_SMTP_POOL. The last connection turned away this many
+# times in a row (waiting longer each time) ends the pass: that digest is retried later,
+# the others wait for the next pass, and a server that is down is not asked once a digest.
+BUSY_TRIES = 5
 SLOW_FIRST_SECONDS = 0.1
 SLOW_MAX_SECONDS = 10.0
 RAMP_SUCCESSES = 20

@@ -220,6 +220,23 @@ def test_a_relay_that_allows_one_connection_gets_every_digest_in_one_pass(
     assert {r.attempts for r in rows.values()} == {1}  # no attempt burnt on a 421
 
 
+def test_a_server_that_takes_no_connection_is_not_asked_once_a_digest(
+        run: Any, mail_env: dict[str, str], tmp_path: Path, db_url: str) -> None:
+    """The pool shrinks to one connection, which tries a few times, waiting longer each
+    time; then the pass ends: one digest waits for a retry, the others for the next
+    pass, with no attempt spent."""
+    env = {**mail_env, "DIGEST_CONFIG": str(many_subscribers(tmp_path, 30))}
+    with OneAtATime() as relay:
+        relay.open = 1  # another client holds the one connection all along
+        result = send(run, env, relay.url)
+    assert result.exit_code == 3, result.output  # done, not all sent
+    assert relay.turned_away <= defaults.SMTP_POOL - 1 + defaults.BUSY_TRIES
+    rows = outbox(db_url)
+    assert {r.state for r in rows.values()} == {"retry"}
+    assert sum(r.attempts for r in rows.values()) == 1
+    assert sum("421 4.7.0" in (r.last_error or "") for r in rows.values()) == 1
+
+
 def test_a_rate_limit_slows_the_pass_and_every_digest_arrives(
         run: Any, mail_env: dict[str, str], tmp_path: Path, db_url: str) -> None:
     env = {**mail_env, "DIGEST_CONFIG": str(many_subscribers(tmp_path, 12)),

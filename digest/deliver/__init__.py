@@ -306,10 +306,15 @@ class _Delivery:
         if isinstance(e, SetupError):
             self.halt.set()
             raise e
-        if isinstance(e, BusyError) and self.throttle.turned_away():
-            self.again.append((entry, message))  # not tried: another connection takes it
-            await self.throttle.park()
-            return
+        if isinstance(e, BusyError):
+            if self.throttle.turned_away():
+                self.again.append((entry, message))  # not tried: sent on another connection
+                await self.throttle.park()
+                return
+            if self.throttle.try_again():
+                self.again.append((entry, message))  # on this one, a little later
+                return
+            self.halt.set()  # no connection is taken: the rest wait for the next pass
         if isinstance(e, ProtocolError):
             self._outcome(entry, _failure(entry, e, self.clock()))
             self.garbled += 1

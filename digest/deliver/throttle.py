@@ -9,7 +9,8 @@ counted. The second spaces the sends: SLOW_FIRST_SECONDS apart, twice as far at 
 such reply. Both creep back after RAMP_SUCCESSES mails in a row went through, so a
 passing limit costs a little speed for a while, never the pass (additive increase of
 connections, multiplicative decrease; the gap doubles and halves). The success path
-costs a counter.
+costs a counter. The last connection turned away waits and tries again, a few times; a
+server that takes no connection at all ends the pass.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ class Throttle:
         self.gap = 0.0
         self.slowed = 0  # 4xx replies that widened the gap
         self.turned = 0  # connections the server turned away
+        self.refusing = 0  # of them in a row at the last connection, since a mail went
         self._next = 0.0  # when the next send may start (monotonic), while slowed
         self._streak = 0  # mails in a row that went through
         self._room = asyncio.Event()
@@ -37,6 +39,7 @@ class Throttle:
         """A mail went through: after enough in a row, a narrower gap and one connection
         more (a parked worker wakes)."""
         self._streak += 1
+        self.refusing = 0
         if self._streak >= defaults.RAMP_SUCCESSES:
             self._streak = 0
             self.gap = self.gap / 2 if self.gap / 2 >= defaults.SLOW_FIRST_SECONDS else 0.0
@@ -55,11 +58,21 @@ class Throttle:
     def turned_away(self) -> bool:
         """The server turned one of the pass's connections away: one connection fewer.
         True when the worker it happened to should park (another one is working);
-        False for the last one, which carries on."""
+        False for the last one, which carries on (``try_again``)."""
         self._streak = 0
         self.turned += 1
         self.limit = max(1, min(self.limit, self.active) - 1)
         return self.active > self.limit
+
+    def try_again(self) -> bool:
+        """The last connection was turned away too: True while it has been fewer than
+        BUSY_TRIES times in a row (the next send waits, further each time); then the
+        server takes no connection at all (it is down, or full), and the pass stops."""
+        self.refusing += 1
+        if self.refusing >= defaults.BUSY_TRIES:
+            return False
+        self.slow_down()
+        return True
 
     async def park(self) -> None:
         """Wait until there is room for one more connection (the limit grew, or another
