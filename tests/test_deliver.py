@@ -133,6 +133,8 @@ def test_transient_failures_are_retried_until_the_grace_ends(
     first, latest = sorted((r for r in Store(db_url).outbox() if r.email == "ada@example.org"),
                            key=lambda r: r.period)
     assert first.state == "missed" and "grace_hours" in (first.last_error or "")
+    assert "the last try: smtp://127.0.0.1:" in (first.last_error or "")
+    assert "421 Closing" in (first.last_error or "")
     assert latest.state == "sent"
     assert [r.recipients for r in smtp.received] == [["ada@example.org"]]
 
