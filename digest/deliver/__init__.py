@@ -35,6 +35,7 @@ from urllib.parse import quote_plus
 
 from digest import defaults
 from digest.deliver.message import Composer, Envelope
+from digest.deliver.refusals import Refusals
 from digest.deliver.throttle import Throttle
 from digest.deliver.tokens import Tokens
 from digest.deliver.transport import (
@@ -42,7 +43,6 @@ from digest.deliver.transport import (
     MessageRefused,
     PermanentError,
     ProtocolError,
-    Reply,
     SetupError,
     SmtpTransport,
     TransientError,
@@ -223,9 +223,7 @@ class _Delivery:
         self.pace = Pace(store, transport_rate(transport))
         self.throttle = Throttle(transport.workers)
         self.again: deque[tuple[OutboxEntry, bytes]] = deque()  # turned away: to resend
-        self.refused: list[Unsent] = []  # the same refusal of the message, in a row
-        self.refusal: MessageRefused | None = None  # the latest of them
-        self.stopped_by: Reply | None = None  # the refusal that stopped the pass
+        self.refusals = Refusals()  # of the message or its sender, in a row
         self._flushing: asyncio.Task[None] | None = None
 
     async def run(self) -> PassReport:
@@ -238,7 +236,10 @@ class _Delivery:
                 task.cancel()
             if self._flushing is not None:
                 await self._flushing
-            self._settle_last_refusals()
+            settled, error = self.refusals.last(sent_nothing=not self.report.counts)
+            self._tally(*settled)
+            if error is not None and self.report.error is None:
+                self.report.error = str(error)
             await self._flush()
             await asyncio.to_thread(self.store.release, list(self.held.values()))
         for result in results:
@@ -294,8 +295,8 @@ class _Delivery:
                     self._outcome(entry, None)
                     self.garbled = 0
                     self.throttle.went_through()
-                    if self.refused:
-                        self._settle_refusals(stop=False)
+                    if self.refusals.held:
+                        self._tally(*self.refusals.end())
         finally:
             self.throttle.leave()
             await connection.close()
@@ -335,44 +336,15 @@ class _Delivery:
         self._outcome(entry, _failure(entry, e, self.clock()))
 
     def _refusal(self, entry: OutboxEntry, e: MessageRefused) -> None:
-        """The server refused the message or its sender: held back until the run of
-        such refusals is known. A different refusal, or a mail that went through, ends
-        the run (its digests fail, blaming nobody); SETUP_REFUSALS of the same in a row
-        stop the pass, and those digests wait to be sent again."""
-        failure = _failure(entry, e, self.clock())
+        """The server refused the message or its sender: see ``Refusals``."""
         del self.held[entry.id]
         if self.progress:
             self.progress(-1)
-        if self.stopped_by is not None and e.reply == self.stopped_by:
-            self._tally(_untried(failure))  # in flight when the pass stopped
-            return
-        if self.refusal is not None and self.refusal.reply != e.reply:
-            self._settle_refusals(stop=False)
-        self.refused.append(failure)
-        self.refusal = e
-        if len(self.refused) >= defaults.SETUP_REFUSALS:
-            self.stopped_by = e.reply
+        settled, error = self.refusals.add(_failure(entry, e, self.clock()), e)
+        self._tally(*settled)
+        if error is not None:
             self.halt.set()
-            error = _stopped(e, len(self.refused))
-            self._settle_refusals(stop=True)
             raise error from e
-
-    def _settle_refusals(self, stop: bool) -> None:
-        """The run of refusals held back: failed, or, when it stops the pass, back to
-        ``retry`` untried."""
-        refused, self.refused, self.refusal = self.refused, [], None
-        for failure in refused:
-            self._tally(_untried(failure) if stop else failure)
-
-    def _settle_last_refusals(self) -> None:
-        """At the end of the pass: a pass that sent nothing and met only the same
-        refusal, at least twice, is stopped by it too (a list shorter than
-        SETUP_REFUSALS)."""
-        whole = (len(self.refused) >= 2 and not self.report.counts
-                 and self.refusal is not None and self.report.error is None)
-        if whole and self.refusal is not None:
-            self.report.error = str(_stopped(self.refusal, len(self.refused)))
-        self._settle_refusals(stop=whole)
 
     def _outcome(self, entry: OutboxEntry, failure: Unsent | None) -> None:
         del self.held[entry.id]
@@ -385,9 +357,10 @@ class _Delivery:
             self.progress(-1)
         self._flush_soon()
 
-    def _tally(self, failure: Unsent) -> None:
-        self.unsent.append(failure)
-        self.report.counts[failure.state] += 1
+    def _tally(self, *failures: Unsent) -> None:
+        for failure in failures:
+            self.unsent.append(failure)
+            self.report.counts[failure.state] += 1
         self._flush_soon()
 
     def _flush_soon(self) -> None:
@@ -499,20 +472,6 @@ def _failure(entry: OutboxEntry, error: Exception, now: datetime) -> Unsent:
                   defaults.RETRY_FIRST_MINUTES * 2 ** min(max(0, tried - 1), 16))
     return Unsent(entry, "retry", str(error), now + timedelta(minutes=minutes), counted,
                   reply_class=reply)
-
-
-def _untried(failure: Unsent) -> Unsent:
-    """A digest refused for what every digest met: due again at once, no attempt
-    counted."""
-    return replace(failure, state="retry", next_attempt=None, counted=False)
-
-
-def _stopped(refusal: MessageRefused, count: int) -> SetupError:
-    return SetupError(
-        f"{refusal}; the pass stopped after {count} such refusals in a row: the server "
-        "refuses the mail or its sender, not the subscribers' addresses (check the "
-        "relay's size limit, its policy and account, and DIGEST_FROM). No subscriber was "
-        "marked; the digests wait to be sent again")
 
 
 def transport_rate(transport: Transport) -> float:
