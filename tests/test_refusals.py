@@ -11,9 +11,15 @@ that allows one connection at a time.
 from __future__ import annotations
 
 import asyncio
+import os
+import shutil
+import socket
+import subprocess
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from email import message_from_bytes, policy
 from itertools import pairwise
@@ -28,7 +34,7 @@ from digest import defaults
 from digest.deliver.throttle import Throttle
 from digest.store import Store, schema
 from tests.mailing import NOW, many_subscribers, outbox, send
-from tests.smtpserver import Recorder, Scripted, SmtpServer
+from tests.smtpserver import Recorder, Scripted, SmtpServer, free_port
 
 
 class Refusing(Recorder):
@@ -151,6 +157,52 @@ def test_a_relay_that_refuses_every_mail_stops_the_pass_and_marks_nobody(
         again = send(run, env, fixed.url, NOW + timedelta(minutes=3))
     assert again.exit_code == 0, again.output
     assert sorted(r.recipients[0] for r in fixed.received) == sorted(rows)
+
+
+SMTP_SINK = shutil.which("smtp-sink") or "/usr/sbin/smtp-sink"
+
+
+@contextmanager
+def postfix_sink(*options: str) -> Iterator[str]:
+    """Postfix's smtp-sink on a free loopback port with these options; its URL."""
+    if not os.access(SMTP_SINK, os.X_OK):
+        pytest.skip("Postfix's smtp-sink is not installed (scripts/test installs it)")
+    port = free_port()
+    user = ("-u", "nobody") if os.geteuid() == 0 else ()
+    sink = subprocess.Popen([SMTP_SINK, *user, *options, f"127.0.0.1:{port}", "20"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert sink.poll() is None and time.monotonic() < deadline, sink.stderr
+                time.sleep(0.05)
+        yield f"smtp://127.0.0.1:{port}"
+    finally:
+        sink.terminate()
+        sink.wait(10)
+
+
+@pytest.mark.parametrize(("options", "reply"), [
+    (("-f", "mail"), "552 5.3.4 Message size exceeds fixed limit"),
+    (("-f", "."), "550 5.7.1 Message content rejected"),
+])
+def test_postfix_refusing_every_mail_marks_nobody(
+        run: Any, mail_env: dict[str, str], tmp_path: Path, db_url: str,
+        options: tuple[str, ...], reply: str) -> None:
+    """The same against Postfix's own smtp-sink, made to refuse every MAIL FROM, or
+    every message after its final dot, with the reply a Postfix relay gives."""
+    env = {**mail_env, "DIGEST_CONFIG": str(many_subscribers(tmp_path, 10)),
+           "DIGEST_BOUNCE_LIMIT": "1"}
+    with postfix_sink(*options, "-B", reply) as url:
+        result = send(run, env, url)
+    assert result.exit_code == 1, result.output
+    assert reply in result.stderr and "the pass stopped after 5 such refusals" in result.stderr
+    assert all(bounces == 0 and since is None for bounces, since in subscribers(db_url).values())
+    assert {(r.state, r.attempts) for r in outbox(db_url).values()} == {("retry", 0)}
 
 
 def test_a_list_shorter_than_the_run_stops_the_same_way(
