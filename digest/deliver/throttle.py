@@ -32,6 +32,7 @@ class Throttle:
         self.turned = 0  # connections the server turned away
         self.refusing = 0  # of them in a row at the last connection, since a mail went
         self._next = 0.0  # when the next send may start (monotonic), while slowed
+        self._widened = -float("inf")  # when the gap last widened
         self._streak = 0  # mails in a row that went through
         self._room = asyncio.Event()
 
@@ -48,12 +49,16 @@ class Throttle:
                 self._room.set()
 
     def slow_down(self) -> None:
-        """The server answered a mail with a 4xx: the gap widens, from now."""
+        """The server answered a mail with a 4xx: the gap widens, from now; once a gap,
+        so that the replies to the mails in flight together count once."""
         self._streak = 0
         self.slowed += 1
-        self.gap = min(defaults.SLOW_MAX_SECONDS, max(defaults.SLOW_FIRST_SECONDS,
-                                                       self.gap * 2))
-        self._next = time.monotonic() + self.gap
+        now = time.monotonic()
+        if now >= self._widened + self.gap:
+            self.gap = min(defaults.SLOW_MAX_SECONDS, max(defaults.SLOW_FIRST_SECONDS,
+                                                           self.gap * 2))
+            self._widened = now
+        self._next = max(self._next, now + self.gap)
 
     def turned_away(self) -> bool:
         """The server turned one of the pass's connections away: one connection fewer.
