@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 import os
 import time
 from collections import Counter, deque
@@ -54,6 +55,8 @@ from digest.plan import Notes, plan_due
 from digest.render import Links, Renderer
 from digest.settings import number_setting, switch_setting
 from digest.store import Store
+
+log = logging.getLogger("digest.deliver")
 
 # Card actions take short paths: a 50-card digest carries a hundred of them.
 ACTION_PATHS = {"follow": "f", "unfollow": "u", "mute": "m"}
@@ -307,15 +310,8 @@ class _Delivery:
         if isinstance(e, SetupError):
             self.halt.set()
             raise e
-        if isinstance(e, BusyError):
-            if self.throttle.turned_away():
-                self.again.append((entry, message))  # not tried: sent on another connection
-                await self.throttle.park()
-                return
-            if self.throttle.try_again():
-                self.again.append((entry, message))  # on this one, a little later
-                return
-            self.halt.set()  # no connection is taken: the rest wait for the next pass
+        if isinstance(e, BusyError) and await self._turned_away(entry, message, e):
+            return
         if isinstance(e, ProtocolError):
             self._outcome(entry, _failure(entry, e, self.clock()))
             self.garbled += 1
@@ -333,7 +329,28 @@ class _Delivery:
             return
         if e.reply is not None and isinstance(e, TransientError):
             self.throttle.slow_down()  # a 4xx to a mail: often a rate limit
+            if self.throttle.slowed == 1:
+                log.info("%s; the pass sends more slowly for now", e)
         self._outcome(entry, _failure(entry, e, self.clock()))
+
+    async def _turned_away(self, entry: OutboxEntry, message: bytes, e: BusyError) -> bool:
+        """The server turned the connection away: True when the digest goes on another
+        connection (this worker parks), or on this one a little later, untried; False
+        when the last connection was turned away BUSY_TRIES times in a row: the pass
+        stops, and the digest is retried later."""
+        if self.throttle.turned_away():
+            if self.throttle.turned == 1:  # once a pass: it may happen every few mails
+                log.info("%s; fewer connections for now", e)
+            self.again.append((entry, message))
+            await self.throttle.park()
+            return True
+        if self.throttle.try_again():
+            self.again.append((entry, message))
+            return True
+        log.warning("%s, %d times in a row: the rest wait for the next pass", e,
+                    defaults.BUSY_TRIES)
+        self.halt.set()
+        return False
 
     def _refusal(self, entry: OutboxEntry, e: MessageRefused) -> None:
         """The server refused the message or its sender: see ``Refusals``."""
