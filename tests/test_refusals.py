@@ -32,6 +32,15 @@ from sqlalchemy import select
 
 from digest import defaults
 from digest.deliver.throttle import Throttle
+from digest.deliver.transport import (
+    BusyError,
+    MessageRefused,
+    PermanentError,
+    SetupError,
+    SmtpConnection,
+    SmtpSettings,
+    TransientError,
+)
 from digest.store import Store, schema
 from tests.mailing import NOW, many_subscribers, outbox, send
 from tests.smtpserver import Recorder, Scripted, SmtpServer, free_port
@@ -81,6 +90,48 @@ class Refusing(Recorder):
         if "data" in self.replies:
             return self.replies["data"]
         return await super().handle_DATA(server, session, envelope)
+
+
+# Replies real servers give (Postfix, Gmail, Exchange Online, Exim), the phase they
+# answered, and whom they blame.
+REAL_REPLIES = [
+    ("rcpt", 550, "5.1.1 <bob@example.org>: Recipient address rejected: User unknown",
+     PermanentError),
+    ("rcpt", 550, "5.2.1 The email account that you tried to reach is disabled.",
+     PermanentError),
+    ("rcpt", 552, "5.2.2 The email account that you tried to reach is over quota.",
+     PermanentError),
+    ("rcpt", 553, "sorry, no mailbox here by that name", PermanentError),
+    ("rcpt", 554, "5.7.1 <bob@example.org>: Relay access denied", MessageRefused),
+    ("rcpt", 550, "5.7.606 Access denied, banned sending IP", MessageRefused),
+    ("rcpt", 554, "Transaction failed", MessageRefused),
+    ("mail", 552, "5.3.4 Message size exceeds fixed limit", MessageRefused),
+    ("mail", 553, "5.7.1 <digest@example.org>: Sender address rejected: not owned by user",
+     MessageRefused),
+    ("mail", 550, "5.1.8 <digest@example.org>: Sender address rejected: Domain not found",
+     MessageRefused),
+    ("mail", 554, "5.7.1 Account suspended", MessageRefused),
+    ("data", 554, "5.5.1 Error: no valid recipients", MessageRefused),
+    ("dot", 550, "5.7.26 Unauthenticated email from example.org is not accepted due to "
+     "domain's DMARC policy", MessageRefused),
+    ("dot", 550, "5.7.1 Message content rejected, UBE, id=12345", MessageRefused),
+    ("dot", 552, "Message size exceeds maximum permitted", MessageRefused),
+    ("dot", 554, "5.6.0 Message contains invalid header", MessageRefused),
+    ("dot", 550, "5.1.1 The email account that you tried to reach does not exist.",
+     PermanentError),
+    ("dot", 550, "4.2.2 mailbox full (a 4.x.x code on a 5xx: not trusted)", MessageRefused),
+    ("connect", 421, "4.7.0 Error: too many connections from 192.0.2.1", BusyError),
+    ("connect", 554, "5.7.1 Service unavailable; Client host blocked", SetupError),
+    ("rcpt", 451, "4.7.1 Rate limit exceeded, slow down", TransientError),
+]
+
+
+@pytest.mark.parametrize(("phase", "code", "text", "kind"), REAL_REPLIES)
+def test_real_replies_blame_the_right_party(phase: str, code: int, text: str,
+                                             kind: type[Exception]) -> None:
+    error = SmtpConnection(SmtpSettings("127.0.0.1", 25))._classify(code, text, phase)
+    assert type(error) is kind, error
+    assert f"{code} {text}" in str(error)
 
 
 def refusing(handler: Refusing) -> SmtpServer:
