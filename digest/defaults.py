@@ -105,10 +105,12 @@ MAIL_FROM = "Paper Digest <digest@localhost>"
 # SMTP: seconds per command, connections used at once (env DIGEST_SMTP_TIMEOUT, _POOL).
 SMTP_TIMEOUT = 30.0
 SMTP_POOL = 4
-# A digest that failed transiently is tried again after 5, 10, 20, 40 minutes; the fifth
-# failed attempt marks it failed.
+# A digest that failed transiently is tried again after 5, 10, 20, 40 minutes, then every
+# RETRY_MAX_MINUTES, until its subscriber's grace_hours run out (then it is missed and its
+# papers go into the next digest): a relay that is down for hours delays the mail, it
+# does not lose it. Only a refusal for good marks a digest failed.
 RETRY_FIRST_MINUTES = 5
-MAX_ATTEMPTS = 5
+RETRY_MAX_MINUTES = 60
 # A digest left in `sending` this long (its process died) is taken over and sent again,
 # with the same Message-ID.
 SENDING_LEASE_MINUTES = 10
@@ -149,3 +151,21 @@ BOUNCES_MINUTES = 5
 # Of a mail read back, this much is parsed (a real bounce is a few KB; one that quotes a
 # whole digest, about 100 KB); past it, the rest is not looked at.
 MAX_BOUNCE_BYTES = 1_000_000
+# The same refusal of the message or its sender (at MAIL FROM, at DATA: size, content,
+# policy, the relay's account) for this many digests in a row stops a pass: it is the
+# set-up's problem, not the list's. Those digests wait to be sent again (no bounce is
+# counted), as do the ones not tried yet. A pass that sent nothing and met only such a
+# refusal, at least twice, stops the same way (a list smaller than this).
+SETUP_REFUSALS = 5
+# Adaptive sending. A server that turns a connection away (421 when greeting, refused or
+# reset) gets one connection fewer, down to one, and the digest goes on another with no
+# attempt counted; a 4xx reply to a mail spaces the pass's sends SLOW_FIRST_SECONDS apart,
+# twice as far at each such reply up to SLOW_MAX_SECONDS. After RAMP_SUCCESSES mails in a
+# row went through, the spacing halves (gone below SLOW_FIRST_SECONDS) and the pool takes
+# one connection more, up to DIGEST_SMTP_POOL. The last connection turned away this many
+# times in a row (waiting longer each time) ends the pass: that digest is retried later,
+# the others wait for the next pass, and a server that is down is not asked once a digest.
+BUSY_TRIES = 5
+SLOW_FIRST_SECONDS = 0.1
+SLOW_MAX_SECONDS = 10.0
+RAMP_SUCCESSES = 20

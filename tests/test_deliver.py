@@ -113,17 +113,30 @@ def test_retry_resends_with_the_same_message_id(run: Any, mail_env: dict[str, st
     assert again.message["Subject"] == first.message["Subject"]
 
 
-def test_five_transient_failures_end_in_failed(run: Any, mail_env: dict[str, str],
-                                               smtp: SmtpServer, db_url: str) -> None:
-    smtp.handler.faults.extend(["rcpt:421 Closing"] * 5)
+def test_transient_failures_are_retried_until_the_grace_ends(
+        run: Any, mail_env: dict[str, str], smtp: SmtpServer, db_url: str) -> None:
+    """Retries go on, an hour apart at most, for as long as the digest may be late
+    (grace_hours, 24 by default); then it is missed, not failed, and its papers go into
+    the next digest. (It used to fail for good after 5 attempts, 75 minutes.)"""
+    smtp.handler.faults.extend(["rcpt:421 Closing"] * 8)
+    waits = []
     moment = NOW
-    for attempt in range(1, 6):
+    for attempt in range(1, 9):  # until NOW + 21 h, before the next day's slot
         send(run, mail_env, smtp.url, moment, "--only", "ada@example.org")
         row = outbox(db_url)["ada@example.org"]
-        assert row.attempts == attempt
+        assert (row.attempts, row.state) == (attempt, "retry")
+        assert "421 Closing" in (row.last_error or "")
+        waits.append(row.next_attempt_at - moment)
         moment += timedelta(hours=3)
-    assert row.state == "failed"
-    assert "421 Closing" in (row.last_error or "")
+    assert waits == [timedelta(minutes=m) for m in (5, 10, 20, 40, 60, 60, 60, 60)]
+    send(run, mail_env, smtp.url, NOW + timedelta(hours=25), "--only", "ada@example.org")
+    first, latest = sorted((r for r in Store(db_url).outbox() if r.email == "ada@example.org"),
+                           key=lambda r: r.period)
+    assert first.state == "missed" and "grace_hours" in (first.last_error or "")
+    assert "the last try: smtp://127.0.0.1:" in (first.last_error or "")
+    assert "421 Closing" in (first.last_error or "")
+    assert latest.state == "sent"
+    assert [r.recipients for r in smtp.received] == [["ada@example.org"]]
 
 
 def test_a_digest_left_sending_by_a_crash_is_sent_again(run: Any, mail_env: dict[str, str],
@@ -166,21 +179,27 @@ def test_nothing_new_mail_on_request(run: Any, mail_env: dict[str, str], smtp: S
     assert re.search(r"\b1\s+1\s+1\s+0\s+0\s+0\b", result.stdout), result.stdout
 
 
+def given_up_on(db_url: str) -> Any:
+    """After a pass that no connection got through: the one digest it gave up on, which
+    waits for a retry with the reason; the others wait for the next pass, untried."""
+    rows = outbox(db_url).values()
+    assert {r.state for r in rows} == {"retry"}
+    (tried,) = (r for r in rows if r.last_error)
+    assert tried.attempts == 1 and sum(r.attempts for r in rows) == 1
+    return tried
+
+
 def test_connection_refused_is_retried(run: Any, mail_env: dict[str, str], db_url: str) -> None:
     result = send(run, mail_env, f"smtp://127.0.0.1:{free_port()}")
     assert result.exit_code == 3  # done, a digest waits for a retry
-    row = outbox(db_url)["ada@example.org"]
-    assert row.state == "retry"
-    assert "cannot connect to smtp://127.0.0.1:" in (row.last_error or "")
+    assert "cannot connect to smtp://127.0.0.1:" in given_up_on(db_url).last_error
 
 
 def test_421_greeting_is_retried(run: Any, mail_env: dict[str, str], db_url: str) -> None:
     with Greeter() as greeter:
         result = send(run, mail_env, greeter.url)
     assert result.exit_code == 3
-    row = outbox(db_url)["ada@example.org"]
-    assert row.state == "retry"
-    assert "421" in (row.last_error or "")
+    assert "421" in given_up_on(db_url).last_error
 
 
 def test_wrong_password_stops_the_pass_and_keeps_it_secret(run: Any, mail_env: dict[str, str],

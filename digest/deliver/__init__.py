@@ -5,12 +5,17 @@ or missed record). Then it delivers: digests are claimed a batch at a time (``se
 committed before any SMTP traffic), rendered (``Mailer``: cards and frames once per pass),
 sent over the transport's pool of connections, and their outcomes recorded a batch per
 transaction after the server's replies: ``sent`` with their papers after a 250; ``retry``
-on 4xx, a dropped connection or a timeout (exponential back-off, at most 5 attempts);
-``failed`` on 5xx, with the server's reply (a bounce: DIGEST_BOUNCE_LIMIT of them in a row
-mark the subscriber ``bouncing``, skipped until an admin resets them). A reply that is not
-SMTP at all is the server's fault, not the digest's: it is retried without counting, and
-a few in a row stop the pass. Papers of a digest that failed, or that was still unsent
-``grace_hours`` after its time (then ``missed``), stay due for the next digest.
+on 4xx, a dropped connection or a timeout (exponential back-off capped at an hour, until
+the subscriber's ``grace_hours`` run out); ``failed`` on 5xx, with the server's reply.
+Only a refusal of the address is a bounce (DIGEST_BOUNCE_LIMIT of them in a row mark the
+subscriber ``bouncing``, skipped until an admin resets them); a refusal of the message or
+its sender blames nobody, and the same one for several digests in a row stops the pass
+(the set-up's problem: those digests wait to be sent again). A reply that is not SMTP at
+all is the server's fault, not the digest's: it is retried without counting, and a few
+in a row stop the pass. The pass adapts to a server that wants less (``Throttle``):
+fewer connections when it turns one away, sends further apart after a 4xx. Papers of a
+digest that failed, or that was still unsent ``grace_hours`` after its time (then
+``missed``), stay due for the next digest.
 A digest left in ``sending`` by a process that died is sent again with the same
 Message-ID once its lease runs out: at least once, never lost.
 """
@@ -33,8 +38,12 @@ from urllib.parse import quote_plus
 
 from digest import defaults
 from digest.deliver.message import Composer, Envelope
+from digest.deliver.refusals import Refusals
+from digest.deliver.throttle import Throttle
 from digest.deliver.tokens import MAIL_TOKEN_CHARS, Tokens
 from digest.deliver.transport import (
+    BusyError,
+    MessageRefused,
     PermanentError,
     ProtocolError,
     SetupError,
@@ -273,6 +282,9 @@ class _Delivery:
         self.pace = Pace(store, transport_rate(transport))
         self._recorder: asyncio.Task[None] | None = None  # recording outcomes meanwhile
         self._recording = asyncio.Lock()  # one write of outcomes at a time
+        self.throttle = Throttle(transport.workers)
+        self.again: deque[tuple[OutboxEntry, bytes]] = deque()  # turned away: to resend
+        self.refusals = Refusals()  # of the message or its sender, in a row
 
     async def run(self) -> PassReport:
         workers = [asyncio.create_task(self._worker()) for _ in range(self.transport.workers)]
@@ -286,6 +298,10 @@ class _Delivery:
             raise
         finally:
             results = await asyncio.gather(*workers, return_exceptions=True)
+            settled, error = self.refusals.last(sent_nothing=not self.report.counts)
+            self._tally(*settled)
+            if error is not None and self.report.error is None:
+                self.report.error = str(error)
             await self._settle()
             await self._db(functools.partial(self.store.release, list(self.held.values())),
                            "giving back the digests not sent")
@@ -328,45 +344,112 @@ class _Delivery:
     async def _worker(self) -> None:
         connection = self.transport.connection()
         try:
-            while (job := await self.queue.get()) is not None:
+            while (job := self.again.popleft() if self.again else await self.queue.get()):
                 entry, message = job
                 if self.halt.is_set():
                     continue
                 await self.pace.wait()
+                if self.throttle.gap:
+                    await self.throttle.wait()
                 try:
                     await connection.send(message, self.mailer.return_path(entry),
                                           entry.subscriber.email)
-                except SetupError:
-                    self.halt.set()
-                    raise
-                except ProtocolError as e:
-                    self._outcome(entry, _failure(entry, e, self.clock()))
-                    self.garbled += 1
-                    if self.garbled >= defaults.GARBLED_REPLIES:
-                        self.halt.set()
-                        raise SetupError(f"{e}; the pass stopped after {self.garbled} such "
-                                         "replies in a row (the digests wait to be tried "
-                                         "again)") from e
-                except (TransientError, PermanentError) as e:
-                    self._outcome(entry, _failure(entry, e, self.clock()))
-                    self.garbled = 0
+                except Exception as e:
+                    await self._failed(entry, message, e)
                 else:
                     self._outcome(entry, None)
                     self.garbled = 0
+                    self.throttle.went_through()
+                    if self.refusals.held:
+                        self._tally(*self.refusals.end())
         finally:
+            self.throttle.leave()
             await connection.close()
+
+    async def _failed(self, entry: OutboxEntry, message: bytes, e: Exception) -> None:
+        """What a failed send means for the digest, the pass and its pace; raises
+        SetupError when the pass must stop."""
+        if isinstance(e, SetupError):
+            self.halt.set()
+            raise e
+        if isinstance(e, BusyError) and await self._turned_away(entry, message, e):
+            return
+        if isinstance(e, ProtocolError):
+            self._outcome(entry, _failure(entry, e, self.clock()))
+            self.garbled += 1
+            if self.garbled >= defaults.GARBLED_REPLIES:
+                self.halt.set()
+                raise SetupError(f"{e}; the pass stopped after {self.garbled} such "
+                                 "replies in a row (the digests wait to be tried "
+                                 "again)") from e
+            return
+        if not isinstance(e, (TransientError, PermanentError)):
+            raise e
+        self.garbled = 0
+        if isinstance(e, MessageRefused):
+            self._refusal(entry, e)
+            return
+        if e.reply is not None and isinstance(e, TransientError):
+            self.throttle.slow_down()  # a 4xx to a mail: often a rate limit
+            if self.throttle.slowed == 1:
+                log.info("%s; the pass sends more slowly for now", e)
+        self._outcome(entry, _failure(entry, e, self.clock()))
+
+    async def _turned_away(self, entry: OutboxEntry, message: bytes, e: BusyError) -> bool:
+        """The server turned the connection away: True when the digest goes on another
+        connection (this worker parks), or on this one a little later, untried; False
+        when the last connection was turned away BUSY_TRIES times in a row: the pass
+        stops, and the digest is retried later."""
+        if self.throttle.turned_away():
+            if self.throttle.turned == 1:  # once a pass: it may happen every few mails
+                log.info("%s; fewer connections for now", e)
+            self.again.append((entry, message))
+            await self.throttle.park()
+            return True
+        if self.throttle.try_again():
+            self.again.append((entry, message))
+            return True
+        log.warning("%s, %d times in a row: the rest wait for the next pass", e,
+                    defaults.BUSY_TRIES)
+        self.halt.set()
+        return False
+
+    def _refusal(self, entry: OutboxEntry, e: MessageRefused) -> None:
+        """The server refused the message or its sender: see ``Refusals``."""
+        del self.held[entry.id]
+        if self.progress:
+            self.progress(-1)
+        settled, error = self.refusals.add(_failure(entry, e, self.clock()), e)
+        self._tally(*settled)
+        if error is not None:
+            self.halt.set()
+            raise error from e
 
     def _outcome(self, entry: OutboxEntry, failure: Unsent | None) -> None:
         del self.held[entry.id]
         if failure is None:
             self.sent.append(entry)
+            self.report.counts["sent"] += 1
         else:
-            self.unsent.append(failure)
-        self.report.counts["sent" if failure is None else failure.state] += 1
+            self._tally(failure)
         if self.progress:
             self.progress(-1)
-        if len(self.sent) + len(self.unsent) >= FLUSH and (
-                self._recorder is None or self._recorder.done()):
+        self._flush_soon()
+
+    def _tally(self, *failures: Unsent) -> None:
+        for failure in failures:
+            self.unsent.append(failure)
+            self.report.counts[failure.state] += 1
+        self._flush_soon()
+
+    def _flush_soon(self) -> None:
+        """Start recording what is owed, once there is enough of it, unless a recording is
+        under way or failed (``_settle`` raises that failure)."""
+        recorder = self._recorder
+        if recorder is not None and not (recorder.done() and not recorder.cancelled()
+                                         and recorder.exception() is None):
+            return
+        if len(self.sent) + len(self.unsent) >= FLUSH:
             self._recorder = asyncio.create_task(self._flush())
 
     async def _settle(self) -> None:
@@ -483,18 +566,20 @@ async def send_pass(store: Store, transport: Transport, mail: MailSettings, toke
 
 
 def _failure(entry: OutboxEntry, error: Exception, now: datetime) -> Unsent:
-    """Failed for good on a refusal (a bounce) or after the last attempt, else a retry
-    with exponential back-off; a reply that was not SMTP is never a verdict on the
-    digest, so that attempt does not count."""
+    """Failed for good on a refusal (a bounce when the address was refused), else a retry
+    with exponential back-off capped at RETRY_MAX_MINUTES: the retries go on until the
+    digest's grace runs out (``Store.expire_late`` makes it missed). A reply that was not
+    SMTP is never a verdict on the digest, so that attempt does not count."""
     reply = str(getattr(error, "reply_class", "none"))
     if isinstance(error, PermanentError):
-        return Unsent(entry, "failed", str(error), bounce=True, reply_class=reply)
+        return Unsent(entry, "failed", str(error), bounce=not isinstance(error, MessageRefused),
+                      reply_class=reply)
     counted = not isinstance(error, ProtocolError)
-    if counted and entry.attempts >= defaults.MAX_ATTEMPTS:
-        return Unsent(entry, "failed", str(error), reply_class=reply)
     tried = entry.attempts if counted else entry.attempts - 1
-    wait = timedelta(minutes=defaults.RETRY_FIRST_MINUTES * 2 ** max(0, tried - 1))
-    return Unsent(entry, "retry", str(error), now + wait, counted, reply_class=reply)
+    minutes = min(defaults.RETRY_MAX_MINUTES,
+                  defaults.RETRY_FIRST_MINUTES * 2 ** min(max(0, tried - 1), 16))
+    return Unsent(entry, "retry", str(error), now + timedelta(minutes=minutes), counted,
+                  reply_class=reply)
 
 
 def transport_rate(transport: Transport) -> float:

@@ -24,6 +24,10 @@ MAX_LINE = 8192
 MAX_REPLY = MAX_LINE * 4
 
 
+class DataRefused(aiosmtplib.SMTPDataError):
+    """The server refused the message after its final dot (not the DATA command)."""
+
+
 class Session(asyncio.Protocol):
     """The replies of one connection (``take_over``), read in the order of the commands
     they answer; a reply is a line ``250 OK``, or lines ``250-...`` ending with one such."""
@@ -148,8 +152,10 @@ class Session(asyncio.Protocol):
                           encoding: str, payload: bytes) -> None:
         """MAIL, RCPT and DATA (in one write with PIPELINING), then the payload (the
         message, dot-stuffed, and the final ``.`` line). Raises SMTPSenderRefused,
-        SMTPRecipientRefused or SMTPDataError on a refusal, after resetting the
-        envelope; ValueError for an address that cannot go on a command line."""
+        SMTPRecipientRefused or SMTPDataError (``DataRefused`` after the final dot) on a
+        refusal, after resetting the envelope, so that the refusal can be blamed on the
+        sender, the address or the message; ValueError for an address that cannot go on
+        a command line."""
         mail = f"MAIL FROM:{quote_address(sender)}{''.join(' ' + o for o in options)}"
         commands = (mail.encode(encoding), f"RCPT TO:{quote_address(recipient)}".encode(
             encoding), b"DATA")
@@ -167,7 +173,7 @@ class Session(asyncio.Protocol):
             done = await self.reply()
             if done.code == 250:
                 return
-            refusal = aiosmtplib.SMTPDataError(*done)
+            refusal = DataRefused(*done)
         with contextlib.suppress(ConnectionError, aiosmtplib.SMTPException):
             if taken:  # DATA was taken although the envelope was refused: no message
                 await self.command(b".")

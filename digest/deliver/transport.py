@@ -5,10 +5,12 @@ required, or off; implicit TLS for ``smtps://``; EHLO, login) and ``digest.deliv
 carries the messages (MAIL, RCPT and DATA in one write when the server offers PIPELINING),
 one connection per worker, reused across messages and re-opened when the server drops it.
 ``MaildirTransport`` writes to a Maildir when no SMTP server is configured. Each failure
-is classified: ``TransientError`` (try again later), ``PermanentError`` (the server
-refused this message for good) or ``SetupError`` (the mail set-up is wrong, so every
-message would fail: the pass stops). Credentials never appear
-in any message.
+is classified by where in the session it came (``Reply.phase``) and by the reply's code and
+enhanced status code (RFC 3463): ``TransientError`` (try again later; ``BusyError`` when
+the server turned a connection away), ``PermanentError`` (the server refused this address
+for good: a bounce), ``MessageRefused`` (it refused the message or its sender: nobody's
+address is to blame) or ``SetupError`` (the mail set-up is wrong, so every message would
+fail: the pass stops). Credentials never appear in any message.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ import aiosmtplib
 
 from digest import defaults
 from digest.deliver.message import EightBit, Wire, seven_bit
-from digest.deliver.session import Session
+from digest.deliver.session import DataRefused, Session
 from digest.errors import ConfigError, DigestError
 from digest.settings import number_setting
 from digest.text import one_line
@@ -45,10 +47,44 @@ def wire_bytes(message: Message) -> bytes:
     return message if isinstance(message, bytes) else message.as_bytes(policy=SMTP)
 
 
+@dataclass(frozen=True)
+class Reply:
+    """A server's reply that refused something, as data: the phase of the session it
+    answered (connect, mail, rcpt, data, dot: after the message's final dot), its code
+    and its enhanced status code (``5.7.1``; empty when the server gave none)."""
+
+    phase: str
+    code: int
+    status: str = ""
+
+    @property
+    def subject(self) -> str:
+        """The status code's subject: 1 addressing, 2 mailbox, 3 mail system, 4 network,
+        5 protocol, 6 content, 7 security or policy (RFC 3463); empty when unknown."""
+        return self.status.split(".")[1] if self.status else ""
+
+
+_STATUS = re.compile(r"([245])\.(\d{1,3})\.(\d{1,3})(?![\d.])")
+
+
+def reply_of(phase: str, code: int, text: str) -> Reply:
+    """The reply, with the enhanced status code its text starts with when it has one of
+    the reply's class (a 5xx reply with a 4.x.x code has none that can be trusted)."""
+    found = _STATUS.match(text.lstrip())
+    status = found.group(0) if found and found.group(1) == str(code)[0] else ""
+    return Reply(phase, code, status)
+
+
 class TransientError(DigestError):
     """This message could not be sent now; a later attempt may succeed."""
 
     reply_class = "none"  # no reply: a timeout, a dropped or refused connection
+    reply: Reply | None = None  # the server's reply, when it gave one
+
+
+class BusyError(TransientError):
+    """The server turned a connection away (refused or reset it, or greeted it with a
+    4xx): the pass uses fewer connections, and the message goes on another one."""
 
 
 class ProtocolError(TransientError):
@@ -59,9 +95,18 @@ class ProtocolError(TransientError):
 
 
 class PermanentError(DigestError):
-    """The server refused this message for good (a 5xx reply)."""
+    """The server refused this address for good (a 5xx reply to RCPT about the address,
+    or a 5.1.x or 5.2.x status code): a bounce, counted against the subscriber."""
 
     reply_class = "5xx"
+    reply: Reply | None = None
+
+
+class MessageRefused(PermanentError):
+    """The server refused the message or its sender for good, not the address (at MAIL
+    FROM, or at DATA about the message: size, content, policy, DMARC, the relay's
+    account; or at RCPT for policy, 5.7.x, such as relay denied): no bounce is counted,
+    and the same refusal for many messages in a row is the set-up's problem."""
 
 
 class SetupError(ConfigError):
@@ -165,9 +210,11 @@ class SmtpConnection:
 
     async def send(self, message: Message, sender: str, recipient: str) -> None:
         """Send one message; raises TransientError (ProtocolError when the reply was not
-        SMTP), PermanentError or SetupError. Failures are classified by where they
-        happen and by exception type: only connecting, TLS, EHLO and login can be a set-up
-        error; what goes wrong with one message is that message's."""
+        SMTP, BusyError when the server turned the connection away), PermanentError (the
+        address refused; MessageRefused: the message or its sender) or SetupError.
+        Failures are classified by where they happen, by exception type and by the
+        reply's codes: only connecting, TLS, EHLO and login can be a set-up error; what
+        goes wrong with one message is that message's."""
         data = wire_bytes(message)
         try:
             session = await self._ready()
@@ -191,12 +238,12 @@ class SmtpConnection:
                               " check the user in DIGEST_SMTP_URL and DIGEST_SMTP_PASSWORD")
         if isinstance(e, aiosmtplib.SMTPConnectError):
             return self._connect_error(e)
-        if (said := self._reply_or_silence(e)) is not None:
+        if (said := self._reply_or_silence(e, "connect")) is not None:
             return said
         if isinstance(e, (aiosmtplib.SMTPException, ssl.SSLError)):
             return self._tls_error(e)
-        if isinstance(e, OSError):
-            return TransientError(f"connection to {where} failed: {one_line(str(e))}")
+        if isinstance(e, OSError):  # reset while greeting
+            return BusyError(f"connection to {where} failed: {one_line(str(e))}")
         return e
 
     def _message_failure(self, e: Exception, recipient: str) -> Exception:
@@ -213,22 +260,23 @@ class SmtpConnection:
                                      f"line ({one_line(str(e))}); correct it")
             refused.reply_class = "unsupported"
             return refused
-        if (said := self._reply_or_silence(e)) is not None:
+        if (said := self._reply_or_silence(e, _phase(e))) is not None:
             return said
         if isinstance(e, (aiosmtplib.SMTPException, OSError)):  # ssl.SSLError is an OSError
             return TransientError(f"sending to {where} failed: {one_line(str(e))}")
         return e
 
-    def _reply_or_silence(self, e: Exception) -> DigestError | None:
+    def _reply_or_silence(self, e: Exception, phase: str) -> DigestError | None:
         """The server's reply classified, or its silence (a timeout, a hang-up) as a
         transient fault; None for anything else."""
         where = self.settings.where
         if isinstance(e, aiosmtplib.SMTPResponseException):
-            return self._classify(e.code, e.message)
+            return self._classify(e.code, e.message, phase)
         if isinstance(e, (TimeoutError, aiosmtplib.SMTPTimeoutError)):
             return TransientError(f"{where} did not answer within {self.settings.timeout:g} s")
         if isinstance(e, aiosmtplib.SMTPServerDisconnected):
-            return TransientError(f"{where} closed the connection ({one_line(str(e))})")
+            hung_up = BusyError if phase == "connect" else TransientError
+            return hung_up(f"{where} closed the connection ({one_line(str(e))})")
         return None
 
     async def _transaction(self, session: Session, sender: str, recipient: str,
@@ -278,27 +326,44 @@ class SmtpConnection:
         self._session = Session.take_over(smtp, s.timeout)
         return self._session
 
-    def _classify(self, code: int, message: str) -> DigestError:
+    def _classify(self, code: int, message: str, phase: str) -> DigestError:
+        """A reply that refused something, by its code, its enhanced status code and the
+        phase it answered: a 4xx while connecting turns the connection away, a 5xx then
+        refuses every message (the set-up); later a 5xx is the address's (a bounce) only
+        when it is about the address (``_blames_address``)."""
+        where = self.settings.where
         reply = one_line(f"{code} {message}")  # a server's reply: no CR, LF, NUL, ESC
         if not 400 <= code < 600:  # aiosmtplib's -1: a line that is not an SMTP reply
-            return ProtocolError(f"{self.settings.where} answered with something that is "
-                                 f"not an SMTP reply ({reply}); check that DIGEST_SMTP_URL "
-                                 "names the mail server's host and port")
+            return ProtocolError(f"{where} answered with something that is not an SMTP "
+                                 f"reply ({reply}); check that DIGEST_SMTP_URL names the "
+                                 "mail server's host and port")
         if code == 530:
-            return SetupError(f"{self.settings.where} requires something first ({reply}); "
+            return SetupError(f"{where} requires something first ({reply}); "
                               "if it wants STARTTLS, drop ?starttls=off from DIGEST_SMTP_URL")
-        if 400 <= code < 500:
-            error = TransientError(f"{self.settings.where} answered {reply}")
+        if code >= 500 and phase == "connect":
+            return SetupError(f"{where} takes no mail from this machine ({reply}); check "
+                              "DIGEST_SMTP_URL, or ask the server's administrator")
+        said = reply_of(phase, code, message)
+        error: TransientError | PermanentError
+        if code < 500:
+            error = (BusyError if phase == "connect" else TransientError)(
+                f"{where} answered {reply}")
             error.reply_class = "4xx"
-            return error
-        return PermanentError(f"{self.settings.where} refused the message: {reply}")
+        elif _blames_address(said):
+            error = PermanentError(f"{where} refused the message: {reply}")
+        else:
+            error = MessageRefused(f"{where} refused the message: {reply} (at {_PHASES[phase]}:"
+                                   " the message or its sender, not the address)")
+        error.reply = said
+        return error
 
     def _connect_error(self, e: aiosmtplib.SMTPConnectError) -> DigestError:
         if isinstance(e.__cause__, ssl.SSLError) or "SSL" in str(e) or "TLS" in str(e):
             return self._tls_error(e)
         if isinstance(e, aiosmtplib.SMTPConnectResponseError):
-            return self._classify(e.code, e.message)
-        return TransientError(f"cannot connect to {self.settings.where}: {one_line(str(e))}")
+            return self._classify(e.code, e.message, "connect")
+        refused = TransientError if isinstance(e, aiosmtplib.SMTPTimeoutError) else BusyError
+        return refused(f"cannot connect to {self.settings.where}: {one_line(str(e))}")
 
     def _tls_error(self, e: Exception) -> DigestError:
         s = self.settings
@@ -315,6 +380,32 @@ class SmtpConnection:
         session, self._session = self._session, None
         if session is not None:
             await session.quit()
+
+
+_PHASES = {"mail": "MAIL FROM", "rcpt": "RCPT TO", "data": "DATA",
+           "dot": "the end of the message"}
+
+
+def _phase(e: Exception) -> str:
+    """The phase of a transaction a refusal answered (see ``Session.transaction``)."""
+    if isinstance(e, aiosmtplib.SMTPSenderRefused):
+        return "mail"
+    if isinstance(e, aiosmtplib.SMTPRecipientRefused):
+        return "rcpt"
+    return "dot" if isinstance(e, DataRefused) else "data"
+
+
+def _blames_address(reply: Reply) -> bool:
+    """Whether a 5xx refusal is about the address (a bounce): at RCPT, unless its status
+    code is about the mail system, the content or policy (5.3.x, 5.6.x, 5.7.x: relay
+    denied, say), or, with no status code, a plain 550, 551, 552 or 553; at DATA or
+    after the message only a 5.1.x (addressing) or 5.2.x (mailbox: disabled, full);
+    never at MAIL FROM, which is about the sender."""
+    if reply.phase == "rcpt":
+        if reply.subject in ("", "0"):
+            return reply.code in (550, 551, 552, 553)
+        return reply.subject not in ("3", "6", "7")
+    return reply.phase in ("data", "dot") and reply.subject in ("1", "2")
 
 
 async def _hello(smtp: aiosmtplib.SMTP) -> None:

@@ -261,19 +261,22 @@ def expire_late(conn: Connection, now: datetime, lease: timedelta) -> int:
     """Digests still to go (planned, waiting for a retry, or left ``sending`` by a process
     that died) more than their subscriber's ``grace_hours`` after their time (or after
     they were planned, for a first digest planned for an earlier slot) are not sent
-    late: they become ``missed``, and their papers stay due for the next digest."""
+    late: they become ``missed``, and their papers stay due for the next digest. One
+    that was being retried keeps the reason of its last try."""
     c = s.digests.c
     waiting = or_(c.state.in_(("planned", "retry")), _claim_expired(now, lease))
-    late = [(digest_id, grace) for digest_id, period, planned_at, settings in conn.execute(
-                select(c.id, c.period, c.planned_at, s.subscribers.c.settings)
-                .join(s.subscribers).where(waiting, c.period < now, c.planned_at < now))
+    late = [(digest_id, grace, last) for digest_id, period, planned_at, settings, last
+            in conn.execute(select(c.id, c.period, c.planned_at, s.subscribers.c.settings,
+                                   c.last_error)
+                            .join(s.subscribers).where(waiting, c.period < now,
+                                                       c.planned_at < now))
             if now - max(period, planned_at) > timedelta(hours=(
                 grace := subscriber_from_row(settings).grace_hours))]
-    for digest_id, grace in late:
+    for digest_id, grace, last in late:
         conn.execute(update(s.digests).where(c.id == digest_id, waiting).values(
             state="missed", claimed_at=None, last_error=(
                 f"not sent within {grace} hours of its time (grace_hours); its papers go "
-                "into the next digest")))
+                "into the next digest" + (f"; the last try: {last}" if last else ""))))
     return len(late)
 
 
