@@ -163,4 +163,4 @@ def main() -> None:
 
 
 # The commands register themselves on `cli` when their modules are imported.
-from digest.cli import bot, database, digests, mail, papers, subscribers  # noqa: E402, F401
+from digest.cli import bot, database, digests, dkim, mail, papers, subscribers  # noqa: E402, F401

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import ipaddress
 import os
 import time
 from collections import Counter, deque
@@ -26,19 +27,23 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import lru_cache
-from urllib.parse import quote_plus
+from urllib.parse import quote_plus, urlsplit
 
 from digest import defaults
+from digest.deliver.dkim import Signer, signer_from_env
 from digest.deliver.message import Composer, Envelope
 from digest.deliver.tokens import Tokens
 from digest.deliver.transport import (
+    Message,
     PermanentError,
     ProtocolError,
     SetupError,
     SmtpTransport,
     TransientError,
     Transport,
+    wire_bytes,
 )
+from digest.errors import ConfigError
 from digest.heap import pass_heap, settle
 from digest.model import Digest, Item, OutboxEntry, Paper, Section, Subscriber, Unsent
 from digest.plan import Notes, plan_due
@@ -63,16 +68,25 @@ class MailSettings:
     lease: timedelta = timedelta(minutes=defaults.SENDING_LEASE_MINUTES)
     bounce_limit: int = defaults.BOUNCE_LIMIT  # refusals in a row that mark an address
     images: bool = defaults.IMAGES  # cards show the sources' thumbnails
+    signer: Signer | None = None  # DKIM, when DIGEST_DKIM_KEY is set
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> MailSettings:
-        """Raises ConfigError when DIGEST_FROM is not an address."""
-        return cls(Envelope.parse(env.get("DIGEST_FROM") or defaults.MAIL_FROM,
-                                  env.get("DIGEST_NAME") or defaults.DIGEST_NAME),
-                   (env.get("DIGEST_BASE_URL") or defaults.BASE_URL).rstrip("/"),
+        """Raises ConfigError when DIGEST_FROM is not an address or a DKIM setting is
+        wrong (``signer_from_env``)."""
+        envelope = Envelope.parse(env.get("DIGEST_FROM") or defaults.MAIL_FROM,
+                                  env.get("DIGEST_NAME") or defaults.DIGEST_NAME)
+        return cls(envelope, (env.get("DIGEST_BASE_URL") or defaults.BASE_URL).rstrip("/"),
                    timedelta(seconds=number_setting(env, "DIGEST_LEASE_SECONDS")),
                    max(1, int(number_setting(env, "DIGEST_BOUNCE_LIMIT"))),
-                   switch_setting(env, "DIGEST_IMAGES"))
+                   switch_setting(env, "DIGEST_IMAGES"),
+                   signer_from_env(env, envelope.domain))
+
+    def signed(self, message: Message) -> bytes:
+        """A mail that is not a digest (a confirmation, a test mail) as its wire bytes,
+        DKIM-signed when a key is set."""
+        data = wire_bytes(message)
+        return self.signer.sign(data) if self.signer else data
 
     def url(self, action: str, token: str) -> str:
         return f"{self.base_url}/{action}/{token}"
@@ -114,6 +128,37 @@ class MailSettings:
                      blank(real.token) if real.token else "")
 
 
+def refuse_localhost(mail: MailSettings, transport: Transport,
+                     env: Mapping[str, str] = os.environ) -> None:
+    """Raises ConfigError when mail would go through an SMTP server from an address at
+    localhost, or with links to it: no receiver can answer the one or open the others
+    (DIGEST_ALLOW_LOCALHOST=1 allows it, for a relay under test)."""
+    if not isinstance(transport, SmtpTransport) or switch_setting(env,
+                                                                   "DIGEST_ALLOW_LOCALHOST"):
+        return
+    local = [f"{name} ({value})" for name, value, host in (
+        ("DIGEST_FROM", mail.envelope.sender.addr_spec, mail.envelope.domain),
+        ("DIGEST_BASE_URL", mail.base_url, urlsplit(mail.base_url).hostname or ""))
+        if _is_local(host)]
+    if local:
+        raise ConfigError(
+            f"{' and '.join(local)} point at this machine, but mail goes out through "
+            f"{transport.description}: set DIGEST_FROM to an address at your domain (Paper "
+            "Digest <digest@example.org>) and DIGEST_BASE_URL to where digest serve is "
+            "reachable (https://digest.example.org), or DIGEST_ALLOW_LOCALHOST=1 to send "
+            "anyway")
+
+
+def _is_local(host: str) -> bool:
+    host = host.strip("[]").rstrip(".").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 @lru_cache(maxsize=1 << 14)
 def _target(target: str) -> str:
     return quote_plus(target)
@@ -148,7 +193,7 @@ class Mailer:
         # ambiguous followed names, each looked up once a pass
         self.notes = Notes(store, self.papers)
         self.renderer = Renderer(mail.envelope.list_name, images=mail.images)
-        self.composer = Composer(mail.envelope)
+        self.composer = Composer(mail.envelope, mail.signer.sign if mail.signer else None)
 
     def load(self, entries: Iterable[OutboxEntry]) -> None:
         """Read the papers of these rows that are not in memory yet, and what is known of
@@ -175,7 +220,7 @@ class Mailer:
             entry = _showing(entry, shown)
         return self.composer.build(
             rendered, to_name=entry.subscriber.name, to_email=entry.subscriber.email,
-            date=now, unsubscribe_url=links.unsubscribe,
+            date=now, unsubscribe_url=links.unsubscribe, kind=entry.kind,
             message_id=self.mail.envelope.message_id(entry.subscriber.ref, entry.kind,
                                                      entry.period)), entry
 
