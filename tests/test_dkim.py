@@ -14,8 +14,12 @@ from typing import Any
 
 import dkim
 import pytest
+from dkim.canonicalization import Relaxed
+from hypothesis import given
+from hypothesis import strategies as st
 
 from digest.deliver import MailSettings
+from digest.deliver.dkim import _canonical_body
 from digest.deliver.message import Composer, EightBit, Envelope, Wire, build_notice
 from digest.deliver.transport import SmtpSettings, SmtpTransport
 from digest.model import Rendered
@@ -148,6 +152,12 @@ def test_relaxed_canonicalisation_survives_a_relay_that_refolds(
                                                                  b"\r\nDate:\r\n\t") + \
         b"\r\n\r\n" + body.replace(b"\r\n", b"  \r\n", 3)
     assert zone.verify(refolded) == [True]
+
+
+@given(st.lists(st.sampled_from([" ", "  ", "\t", "a", "é", "\r\n", "\r", "\n", "."]),
+                max_size=40).map(lambda parts: "".join(parts).encode()))
+def test_the_fast_body_canonicalisation_is_dkimpys(body: bytes) -> None:
+    assert _canonical_body(body) == Relaxed.canonicalize_body(body)
 
 
 def test_without_a_key_nothing_is_signed_and_feedback_id_names_no_one(

@@ -8,10 +8,13 @@ DIGEST_DKIM_ED25519_SELECTOR; the domain is DIGEST_FROM's, or DIGEST_DKIM_DOMAIN
 Canonicalisation is relaxed/relaxed, so a relay that refolds a header or trims spaces
 does not break it.
 
-The message is parsed, canonicalised and hashed by dkimpy's own functions (the header
-list is fixed once), and the hash signed by ``cryptography`` (OpenSSL) with a key loaded
-once: dkimpy's ``dkim.sign`` parses the PEM key again for every message and signs with
-pure-Python RSA, 14 ms a 60 KB digest here, 9.5 ms of it in ``pow``.
+Signing is dkimpy's ``DKIM.sign`` taken apart, to do once what is the same for every
+message: its functions parse the headers, canonicalise them, fold and hash the signature
+header (the header list is fixed once); the body is canonicalised by replaces in C
+(``_canonical_body``), and the hash signed by ``cryptography`` (OpenSSL) with a key
+loaded once. ``dkim.sign`` parses the PEM key again for every message, runs regular
+expressions over the whole body and signs with pure-Python RSA: 10.7 ms a 47 KB digest
+here (9.5 ms of it in ``pow``), where this takes about 0.5 ms.
 """
 
 from __future__ import annotations
@@ -92,12 +95,16 @@ class Signer:
 
 
 def _canonical_body(body: bytes) -> bytes:
-    """The body as relaxed canonicalisation makes it. Its regular expressions replace every
-    run of spaces, single ones too (2 ms a 60 KB digest): a body without a tab, two
-    spaces in a row or a space before a line end is left as it is, its trailing empty
-    lines aside, which three scans in C tell."""
-    if b"\t" in body or b"  " in body or b" \r\n" in body:
-        return bytes(_POLICY.canonicalize_body(body))
+    """The body as relaxed canonicalisation makes it (dkimpy's ``Relaxed``), by replaces
+    in C: every tab a space, runs of spaces halved until none is left, then the space
+    before each line end dropped. dkimpy's regular expressions replace every space, single
+    ones too: 2 ms for a 47 KB digest, whose text part indents every line; this, 0.1 ms."""
+    if b"\t" in body:
+        body = body.replace(b"\t", b" ")
+    while b"  " in body:
+        body = body.replace(b"  ", b" ")
+    if b" \r\n" in body:
+        body = body.replace(b" \r\n", b"\r\n")
     return bytes(correct_empty_body(strip_trailing_lines(body)))
 
 
