@@ -215,6 +215,7 @@ def test_signing_keeps_the_message_class_and_an_8bit_mail_without_8bitmime_goes_
     ("DIGEST_DKIM_SELECTOR", lambda p: "", "DIGEST_DKIM_SELECTOR is not set: DIGEST_DKIM_KEY "
      "needs the selector its public key is published under"),
     ("DIGEST_DKIM_SELECTOR", lambda p: "a b", "DIGEST_DKIM_SELECTOR 'a b' is not a DNS label"),
+    ("DIGEST_DKIM_DOMAIN", lambda p: "a..b", "DIGEST_DKIM_DOMAIN 'a..b' is not a domain name"),
     ("DIGEST_DKIM_ED25519_KEY", lambda p: os.environ["RSA_KEY"],
      "DIGEST_DKIM_ED25519_KEY: {key} is not an Ed25519 private key"),
     ("DIGEST_DKIM_ED25519_KEY", lambda p: os.environ["RSA_KEY"],

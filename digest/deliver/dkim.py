@@ -98,14 +98,22 @@ def _canonical_body(body: bytes) -> bytes:
     """The body as relaxed canonicalisation makes it (dkimpy's ``Relaxed``), by replaces
     in C: every tab a space, runs of spaces halved until none is left, then the space
     before each line end dropped. dkimpy's regular expressions replace every space, single
-    ones too: 2 ms for a 47 KB digest, whose text part indents every line; this, 0.1 ms."""
-    if b"\t" in body:
-        body = body.replace(b"\t", b" ")
-    while b"  " in body:
-        body = body.replace(b"  ", b" ")
-    if b" \r\n" in body:
-        body = body.replace(b" \r\n", b"\r\n")
+    ones too (2 ms a 47 KB digest, whose text part indents every line). Lines are
+    canonicalised each on its own, so only those up to the last with something to change
+    are (a digest's text part: a fifth of it), which three searches from the end tell."""
+    last = max(body.rfind(b"  "), body.rfind(b"\t"), body.rfind(b" \r\n"))
+    if last >= 0:
+        cut = body.find(b"\n", last) + 1 or len(body)
+        body = _squeeze(body[:cut]) + body[cut:]
     return bytes(correct_empty_body(strip_trailing_lines(body)))
+
+
+def _squeeze(lines: bytes) -> bytes:
+    if b"\t" in lines:
+        lines = lines.replace(b"\t", b" ")
+    while b"  " in lines:
+        lines = lines.replace(b"  ", b" ")
+    return lines.replace(b" \r\n", b"\r\n")
 
 
 def _signature(key: Key, headers: list[tuple[bytes, bytes]], body_hash: bytes,
@@ -139,7 +147,7 @@ def signer_from_env(env: Mapping[str, str], from_domain: str) -> Signer | None:
                               f"{setting}")
     if not rsa_path:
         return None
-    domain = (env.get("DIGEST_DKIM_DOMAIN") or from_domain).strip().encode("idna")
+    domain = _domain(env.get("DIGEST_DKIM_DOMAIN") or from_domain)
     keys = [_key("DIGEST_DKIM_KEY", rsa_path, "DIGEST_DKIM_SELECTOR", env, domain)]
     if ed_path:
         keys.append(_key("DIGEST_DKIM_ED25519_KEY", ed_path, "DIGEST_DKIM_ED25519_SELECTOR",
@@ -175,6 +183,19 @@ def check_selector(setting: str, selector: str) -> None:
     if not _SELECTOR.fullmatch(selector):
         raise ConfigError(f"{setting} {selector!r} is not a DNS label; use letters, "
                           "digits and hyphens, like mail2026")
+
+
+def _domain(name: str) -> bytes:
+    """The signing domain in ASCII (an international one as IDNA); ConfigError when it is
+    not a domain name."""
+    try:
+        ascii_name = name.strip().rstrip(".").encode("idna").decode()
+    except UnicodeError:
+        ascii_name = ""
+    if not _SELECTOR.fullmatch(ascii_name):
+        raise ConfigError(f"DIGEST_DKIM_DOMAIN {name!r} is not a domain name; give "
+                          "DIGEST_FROM's domain or a parent of it, like example.org")
+    return ascii_name.encode()
 
 
 def _key(setting: str, path: str, selector_setting: str, env: Mapping[str, str],
