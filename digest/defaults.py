@@ -98,6 +98,11 @@ DIGEST_NAME = "Paper Digest"
 # Where the unsubscribe links point until signed tokens exist (env DIGEST_BASE_URL).
 BASE_URL = "http://localhost:8000"
 
+# With an SMTP server (DIGEST_SMTP_URL), send, run and worker refuse a sender address or
+# links at localhost, which no receiver can answer or open (DIGEST_ALLOW_LOCALHOST=1:
+# a test relay on this machine).
+ALLOW_LOCALHOST = False
+
 # Delivery. Without DIGEST_SMTP_URL, mail goes to this Maildir (env DIGEST_MAILDIR).
 MAILDIR = "outbox"
 # Sender of every mail (env DIGEST_FROM).

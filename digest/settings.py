@@ -110,6 +110,7 @@ def number_setting(env: Mapping[str, str], name: str, default: float | None = No
 # Every on/off setting the environment may set, with its default: ``switch_setting``.
 SWITCHES: dict[str, bool] = {
     "DIGEST_IMAGES": defaults.IMAGES,
+    "DIGEST_ALLOW_LOCALHOST": defaults.ALLOW_LOCALHOST,
 }
 _ON, _OFF = ("on", "true", "yes", "1"), ("off", "false", "no", "0")
 

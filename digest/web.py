@@ -322,9 +322,9 @@ def create_app(store: Store, tokens: Tokens, clock: Callable[[], datetime],
                    "hours": defaults.CONFIRM_HOURS, "record": found}
         text = env.get_template("form_mail.txt").render(context)
         html = env.get_template("form_mail.html").render(context)
-        notice = build_notice(envelope=mail.envelope, to_email=email, subject=subject,
-                              text=text, html=html, date=now,
-                              message_id=make_msgid("digest-form", domain=mail.envelope.domain))
+        notice = mail.signed(build_notice(
+            envelope=mail.envelope, to_email=email, subject=subject, text=text, html=html,
+            date=now, message_id=make_msgid("digest-form", domain=mail.envelope.domain)))
         connection = transport.connection()
         try:
             await connection.send(notice, mail.envelope.sender.addr_spec, email)

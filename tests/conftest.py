@@ -29,6 +29,14 @@ SHARED_DATA = ROOT.parent / "shared" / "data"
 REGEN = os.environ.get("DIGEST_REGEN_GOLDEN") == "1"
 
 
+@pytest.fixture(autouse=True)
+def allow_localhost(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Most tests send to a loopback SMTP server with the default sender and links at
+    localhost, which send, run and worker refuse unless this is set (subprocesses
+    inherit it); tests of that refusal delete it."""
+    monkeypatch.setenv("DIGEST_ALLOW_LOCALHOST", "1")
+
+
 @pytest.fixture
 def db_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'digest.db'}"

@@ -40,7 +40,7 @@ from digest import defaults
 from digest.bot.triggers import Group, SlotTrigger
 from digest.bounces.reading import read_source
 from digest.config import Config, load_config, sync_config
-from digest.deliver import MailSettings, send_pass, tokens_for
+from digest.deliver import MailSettings, refuse_localhost, send_pass, tokens_for
 from digest.deliver.transport import Transport, transport_from_env
 from digest.errors import ConfigError, DigestError
 from digest.ingest.fetch import Fetcher
@@ -139,6 +139,7 @@ class Bot:
         self._stamp = self._seen = _stamp(settings.config_path)
         self.mail = MailSettings.from_env()
         self.transport: Transport = transport_from_env()
+        refuse_localhost(self.mail, self.transport)
         self.http = HttpSettings.from_env()
         self.tokens = tokens_for(self.store)
         # Where bounces, complaints and unsubscribe requests arrive (`digest bounces`).

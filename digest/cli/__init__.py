@@ -168,6 +168,7 @@ from digest.cli import (  # noqa: E402, F401
     bounces,
     database,
     digests,
+    dkim,
     mail,
     papers,
     subscribers,

@@ -20,7 +20,7 @@ from rich.table import Table
 from digest.cli import EXIT_NOT_ALL_SENT, _console, _settings, cli, not_all_sent, settings_options
 from digest.cli.subscribers import suppressed_line
 from digest.config import load_config, sync_config
-from digest.deliver import MailSettings, send_pass, tokens_for
+from digest.deliver import MailSettings, refuse_localhost, send_pass, tokens_for
 from digest.deliver.message import build_message
 from digest.deliver.transport import Message, Transport, transport_from_env
 from digest.deliver.workers import send_in_processes, work, worker_count
@@ -68,6 +68,8 @@ def send(dry_run: bool, only: str | None, workers: int, as_json: bool, db: str, 
     store = Store(settings.db_url)
     mail = MailSettings.from_env()
     transport = transport_from_env()
+    if not dry_run:
+        refuse_localhost(mail, transport)
     sync_config(store, loaded, settings.now())
     if only and store.record(email=only) is None:
         raise ConfigError(f"no subscriber {only} in {loaded.path} or the database; "
@@ -189,11 +191,11 @@ def test_mail(email: str, db: str, config: Path, now: str | None) -> None:
                     moment, (Section("trending", tuple(Item(p, (TRENDING,)) for p in sample)),))
     links = mail.placeholders(digest.subscriber)
     rendered = render_digest(digest, links, mail.envelope.list_name, images=mail.images)
-    message = build_message(
+    message = mail.signed(build_message(
         Rendered("Test mail: " + rendered.subject, rendered.text, rendered.html),
         envelope=mail.envelope, to_name="", to_email=email, date=moment,
         unsubscribe_url=links.unsubscribe,
-        message_id=make_msgid("digest-test", domain=mail.envelope.domain))
+        message_id=make_msgid("digest-test", domain=mail.envelope.domain)))
     asyncio.run(_send_one(transport, message, mail.envelope.sender.addr_spec, email))
     click.echo(f"Sent a sample digest to {email} through {transport.description}")
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import ipaddress
 import logging
 import os
 import time
@@ -34,15 +35,17 @@ from datetime import datetime, timedelta
 from email.headerregistry import Address
 from functools import lru_cache
 from typing import TypeVar
-from urllib.parse import quote_plus
+from urllib.parse import quote_plus, urlsplit
 
 from digest import defaults
+from digest.deliver.dkim import Signer, signer_from_env
 from digest.deliver.message import Composer, Envelope
 from digest.deliver.refusals import Refusals
 from digest.deliver.throttle import Throttle
 from digest.deliver.tokens import MAIL_TOKEN_CHARS, Tokens
 from digest.deliver.transport import (
     BusyError,
+    Message,
     MessageRefused,
     PermanentError,
     ProtocolError,
@@ -50,6 +53,7 @@ from digest.deliver.transport import (
     SmtpTransport,
     TransientError,
     Transport,
+    wire_bytes,
 )
 from digest.errors import ConfigError
 from digest.heap import pass_heap, settle
@@ -83,17 +87,20 @@ class MailSettings:
     # DIGEST_BOUNCE_ADDRESS: each digest's return path is its local part +TOKEN (VERP),
     # and List-Unsubscribe's mailto unsubscribe+TOKEN@ its domain; None: DIGEST_FROM.
     bounce_address: Address | None = None
+    signer: Signer | None = None  # DKIM, when DIGEST_DKIM_KEY is set
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> MailSettings:
-        """Raises ConfigError when DIGEST_FROM is not an address."""
-        return cls(Envelope.parse(env.get("DIGEST_FROM") or defaults.MAIL_FROM,
-                                  env.get("DIGEST_NAME") or defaults.DIGEST_NAME),
-                   (env.get("DIGEST_BASE_URL") or defaults.BASE_URL).rstrip("/"),
+        """Raises ConfigError when DIGEST_FROM is not an address or a DKIM setting is
+        wrong (``signer_from_env``)."""
+        envelope = Envelope.parse(env.get("DIGEST_FROM") or defaults.MAIL_FROM,
+                                  env.get("DIGEST_NAME") or defaults.DIGEST_NAME)
+        return cls(envelope, (env.get("DIGEST_BASE_URL") or defaults.BASE_URL).rstrip("/"),
                    timedelta(seconds=number_setting(env, "DIGEST_LEASE_SECONDS")),
                    max(1, int(number_setting(env, "DIGEST_BOUNCE_LIMIT"))),
                    switch_setting(env, "DIGEST_IMAGES"),
-                   bounce_address(env.get("DIGEST_BOUNCE_ADDRESS")))
+                   bounce_address(env.get("DIGEST_BOUNCE_ADDRESS")),
+                   signer_from_env(env, envelope.domain))
 
     def return_path(self, tokens: Tokens, entry: OutboxEntry) -> str:
         """The envelope sender of ``entry``'s mail: ``bounces+TOKEN@domain``, the token
@@ -111,6 +118,12 @@ class MailSettings:
         token = self.bounce_address and tokens.make_mail("mailto", sub.ref)
         return f"{UNSUBSCRIBE_LOCAL}+{token}@{self.bounce_address.domain}" \
             if self.bounce_address and token else None
+
+    def signed(self, message: Message) -> bytes:
+        """A mail that is not a digest (a confirmation, a test mail) as its wire bytes,
+        DKIM-signed when a key is set."""
+        data = wire_bytes(message)
+        return self.signer.sign(data) if self.signer else data
 
     def url(self, action: str, token: str) -> str:
         return f"{self.base_url}/{action}/{token}"
@@ -173,6 +186,37 @@ def bounce_address(raw: str | None) -> Address | None:
     return Address("", local.lower(), domain.lower())
 
 
+def refuse_localhost(mail: MailSettings, transport: Transport,
+                     env: Mapping[str, str] = os.environ) -> None:
+    """Raises ConfigError when mail would go through an SMTP server from an address at
+    localhost, or with links to it: no receiver can answer the one or open the others
+    (DIGEST_ALLOW_LOCALHOST=1 allows it, for a relay under test)."""
+    if not isinstance(transport, SmtpTransport) or switch_setting(env,
+                                                                   "DIGEST_ALLOW_LOCALHOST"):
+        return
+    local = [f"{name} ({value})" for name, value, host in (
+        ("DIGEST_FROM", mail.envelope.sender.addr_spec, mail.envelope.domain),
+        ("DIGEST_BASE_URL", mail.base_url, urlsplit(mail.base_url).hostname or ""))
+        if _is_local(host)]
+    if local:
+        raise ConfigError(
+            f"{' and '.join(local)} point at this machine, but mail goes out through "
+            f"{transport.description}: set DIGEST_FROM to an address at your domain (Paper "
+            "Digest <digest@example.org>) and DIGEST_BASE_URL to where digest serve is "
+            "reachable (https://digest.example.org), or DIGEST_ALLOW_LOCALHOST=1 to send "
+            "anyway")
+
+
+def _is_local(host: str) -> bool:
+    host = host.strip("[]").rstrip(".").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 @lru_cache(maxsize=1 << 14)
 def _target(target: str) -> str:
     return quote_plus(target)
@@ -207,7 +251,7 @@ class Mailer:
         # ambiguous followed names, each looked up once a pass
         self.notes = Notes(store, self.papers)
         self.renderer = Renderer(mail.envelope.list_name, images=mail.images)
-        self.composer = Composer(mail.envelope)
+        self.composer = Composer(mail.envelope, mail.signer.sign if mail.signer else None)
 
     def load(self, entries: Iterable[OutboxEntry]) -> None:
         """Read the papers of these rows that are not in memory yet, and what is known of
@@ -234,7 +278,7 @@ class Mailer:
             entry = _showing(entry, shown)
         return self.composer.build(
             rendered, to_name=entry.subscriber.name, to_email=entry.subscriber.email,
-            date=now, unsubscribe_url=links.unsubscribe,
+            date=now, unsubscribe_url=links.unsubscribe, kind=entry.kind,
             unsubscribe_mailto=self.mail.unsubscribe_mailto(self.tokens, entry.subscriber),
             message_id=self.mail.envelope.message_id(entry.subscriber.ref, entry.kind,
                                                      entry.period)), entry

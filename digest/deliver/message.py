@@ -10,6 +10,7 @@ import binascii
 import hashlib
 import io
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from email.errors import HeaderParseError
@@ -90,16 +91,27 @@ class Composer:
     are plain ASCII that fits a line, else the SMTP policy folds and encodes them; bodies
     go unencoded when their lines allow, else ``binascii`` encodes them, in C (``_part``)."""
 
-    def __init__(self, envelope: Envelope) -> None:
+    def __init__(self, envelope: Envelope, sign: Callable[[Wire], Wire] | None = None) -> None:
         self.envelope = envelope
         self._sender = envelope.sender.addr_spec
         self._shared = _header("From", envelope.sender) + _list_id(envelope) + (
             b"List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n"
             b"Auto-Submitted: auto-generated\r\nMIME-Version: 1.0\r\n")
+        self._sign = sign  # DKIM (``digest.deliver.dkim``), once per message
+        self._feedback: dict[str, bytes] = {}
+
+    def feedback_id(self, kind: str) -> bytes:
+        """Feedback-ID (Gmail's complaint statistics, ``a:b:c:SenderId``): the mail's kind,
+        the list and the sending domain, the same for every subscriber."""
+        if kind not in self._feedback:
+            slug = re.sub(r"[^a-z0-9]+", "-", self.envelope.list_name.lower()).strip("-")
+            self._feedback[kind] = _header(
+                "Feedback-ID", f"{kind}:{slug or 'list'}:digest:{self.envelope.domain}")
+        return self._feedback[kind]
 
     def build(self, rendered: Rendered, *, to_name: str, to_email: str, message_id: str,
-              date: datetime, unsubscribe_url: str, unsubscribe_mailto: str | None = None
-              ) -> Wire:
+              date: datetime, unsubscribe_url: str, unsubscribe_mailto: str | None = None,
+              kind: str = "digest") -> Wire:
         """``unsubscribe_mailto``: the address of List-Unsubscribe's mailto (a tokened
         one, ``MailSettings.unsubscribe_mailto``), else DIGEST_FROM with subject
         unsubscribe."""
@@ -112,12 +124,14 @@ class Composer:
             _header("Date", format_datetime(date)),
             _header("Message-ID", message_id),
             _header("List-Unsubscribe", f"<{unsubscribe_url}>, <mailto:{mailto}>"),
+            self.feedback_id(kind),
             self._shared,
             f'Content-Type: multipart/alternative; boundary="{boundary}"\r\n\r\n'.encode()))
         mark = f"--{boundary}\r\n".encode()
         (text, eight), (html, _) = _part("plain", rendered.text), _part("html", rendered.html)
         data = b"".join((head, mark, text, mark, html, f"--{boundary}--\r\n".encode()))
-        return EightBit(data) if eight else Wire(data)
+        message = EightBit(data) if eight else Wire(data)
+        return self._sign(message) if self._sign else message
 
 
 _SAFE_HEADER = re.compile(r"[ -~]*")
@@ -245,10 +259,13 @@ _SEVEN_BIT = SMTP.clone(cte_type="7bit", refold_source="none")
 
 def seven_bit(message: bytes) -> bytes:
     """An ``EightBit`` message for a server that does not offer 8BITMIME: its 8bit parts
-    encoded by the email package (base64), every header and the rest as they were."""
+    encoded by the email package (base64), every header and the rest as they were, but
+    its DKIM signatures, which the new body would fail (none is honest; one that fails
+    says the mail was tampered with)."""
+    parsed = BytesParser(policy=_SEVEN_BIT).parsebytes(message)
+    del parsed["DKIM-Signature"]
     out = io.BytesIO()
-    BytesGenerator(out, policy=_SEVEN_BIT).flatten(
-        BytesParser(policy=_SEVEN_BIT).parsebytes(message))
+    BytesGenerator(out, policy=_SEVEN_BIT).flatten(parsed)
     return out.getvalue()
 
 

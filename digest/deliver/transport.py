@@ -32,7 +32,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import aiosmtplib
 
 from digest import defaults
-from digest.deliver.message import EightBit, Wire, seven_bit
+from digest.deliver.message import EightBit, Envelope, Wire, seven_bit
 from digest.deliver.session import DataRefused, Session
 from digest.errors import ConfigError, DigestError
 from digest.settings import number_setting
@@ -127,6 +127,7 @@ class SmtpSettings:
     pool: int = defaults.SMTP_POOL
     rate: float = 0.0  # messages per second; 0 = no limit
     cafile: str | None = None
+    helo: str = "localhost"  # the name EHLO gives: DIGEST_HELO, else DIGEST_FROM's domain
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> SmtpSettings | None:
@@ -162,12 +163,33 @@ class SmtpSettings:
             pool=max(1, int(number_setting(env, "DIGEST_SMTP_POOL"))),
             rate=number_setting(env, "DIGEST_SMTP_RATE"),
             cafile=env.get("DIGEST_SMTP_CAFILE") or None,
+            helo=_helo(env),
         )
 
     @property
     def where(self) -> str:
         """The server, for messages: scheme, host and port, no credentials."""
         return f"{'smtps' if self.implicit_tls else 'smtp'}://{self.host}:{self.port}"
+
+
+_HOSTNAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*"
+                       r"[A-Za-z0-9])?)*|\[[0-9A-Fa-f:.]+\]")
+
+
+def _helo(env: Mapping[str, str]) -> str:
+    """DIGEST_HELO, else the domain of DIGEST_FROM: receivers weigh a greeting that names
+    a real host, and ``localhost`` (aiosmtplib's fallback is this machine's name) is not
+    one. ConfigError when it is not a host name or an address literal."""
+    name = (env.get("DIGEST_HELO") or "").strip()
+    if not name:
+        sender = Envelope.parse(env.get("DIGEST_FROM") or defaults.MAIL_FROM, "")
+        with contextlib.suppress(UnicodeError):
+            return sender.domain.encode("idna").decode("ascii")
+        return "localhost"
+    if not _HOSTNAME.fullmatch(name):
+        raise ConfigError(f"DIGEST_HELO {name!r} is not a host name; give this machine's "
+                          "name as the world sees it (its PTR record), like mail.example.org")
+    return name
 
 
 # A connection idle for longer is asked (NOOP) whether it is still open before it carries
@@ -315,7 +337,8 @@ class SmtpConnection:
         smtp = aiosmtplib.SMTP(
             hostname=s.host, port=s.port, timeout=s.timeout, use_tls=s.implicit_tls,
             start_tls={"auto": None, "required": True, "off": False}[s.starttls],
-            tls_context=tls, username=s.username, password=s.password)
+            tls_context=tls, username=s.username, password=s.password,
+            local_hostname=s.helo)
         await smtp.connect()
         try:
             if smtp.is_ehlo_or_helo_needed:  # the extensions are known after EHLO

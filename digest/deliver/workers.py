@@ -20,7 +20,14 @@ import time
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 
-from digest.deliver import MailSettings, PassReport, deliver, send_pass, tokens_for
+from digest.deliver import (
+    MailSettings,
+    PassReport,
+    deliver,
+    refuse_localhost,
+    send_pass,
+    tokens_for,
+)
 from digest.deliver.transport import transport_from_env
 from digest.errors import DigestError
 from digest.settings import Settings
@@ -70,6 +77,7 @@ async def work(settings: Settings, once: bool, poll: float) -> Counter[str]:
     database that goes away (a restart) is waited for, not a reason to exit."""
     store = Store(settings.db_url)
     mail, transport, tokens = MailSettings.from_env(), transport_from_env(), tokens_for(store)
+    refuse_localhost(mail, transport)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
