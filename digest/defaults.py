@@ -18,14 +18,24 @@ HF_BASE_URL = "https://huggingface.co"
 ARXIV_BASE_URL = "https://rss.arxiv.org"
 # Items per page asked of the Hugging Face daily_papers API; paging stops at a short page.
 HF_PAGE_LIMIT = 100
-# A day never has more pages than this; a server that pages forever is cut off here.
-HF_MAX_PAGES = 50
 
 # HTTP: seconds to wait for a connection or a read, attempts per request (the first try
 # included), and the first back-off delay in seconds (doubled after each failure).
 HTTP_TIMEOUT = 20.0
 HTTP_ATTEMPTS = 3
 HTTP_BACKOFF = 1.0
+# What one live fetch may cost, so that a hostile or broken server can neither flood the
+# memory nor hold a run forever (env DIGEST_HTTP_MAX_BYTES, _DEADLINE, _MAX_PAGES). A
+# response is cut off past HTTP_MAX_BYTES, counted as it arrives both as sent and unpacked
+# (gzip): a full daily_papers page is about 0.7 MB, a busy arXiv feed under 2 MB. One URL
+# gets HTTP_DEADLINE seconds in all, its retries and back-off included, however slowly
+# the bytes trickle in. A day never has more pages than HTTP_MAX_PAGES; a server that
+# pages on past it is an error (nothing of the day is stored).
+HTTP_MAX_BYTES = 16 * 1024 * 1024
+HTTP_DEADLINE = 120.0
+HTTP_MAX_PAGES = 50
+# Redirects followed per request; only ones to the configured scheme, host and port.
+HTTP_MAX_REDIRECTS = 5
 
 # Input files larger than this are refused rather than read into memory.
 MAX_INPUT_BYTES = 64 * 1024 * 1024

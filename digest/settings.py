@@ -57,10 +57,14 @@ class HttpSettings:
     timeout: float = defaults.HTTP_TIMEOUT
     attempts: int = defaults.HTTP_ATTEMPTS
     backoff: float = defaults.HTTP_BACKOFF
+    max_bytes: int = defaults.HTTP_MAX_BYTES
+    deadline: float = defaults.HTTP_DEADLINE
+    max_pages: int = defaults.HTTP_MAX_PAGES
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> HttpSettings:
-        """Read DIGEST_HF_URL, DIGEST_ARXIV_URL and DIGEST_HTTP_{TIMEOUT,ATTEMPTS,BACKOFF}.
+        """Read DIGEST_HF_URL, DIGEST_ARXIV_URL and DIGEST_HTTP_{TIMEOUT,ATTEMPTS,BACKOFF,
+        MAX_BYTES,DEADLINE,MAX_PAGES}.
 
         Raises ConfigError when a number is malformed.
         """
@@ -70,6 +74,9 @@ class HttpSettings:
             timeout=number_setting(env, "DIGEST_HTTP_TIMEOUT"),
             attempts=max(1, int(number_setting(env, "DIGEST_HTTP_ATTEMPTS"))),
             backoff=number_setting(env, "DIGEST_HTTP_BACKOFF"),
+            max_bytes=max(1, int(number_setting(env, "DIGEST_HTTP_MAX_BYTES"))),
+            deadline=number_setting(env, "DIGEST_HTTP_DEADLINE"),
+            max_pages=max(1, int(number_setting(env, "DIGEST_HTTP_MAX_PAGES"))),
         )
 
 
@@ -85,6 +92,9 @@ NUMBERS: dict[str, float] = {
     "DIGEST_HTTP_TIMEOUT": defaults.HTTP_TIMEOUT,
     "DIGEST_HTTP_ATTEMPTS": defaults.HTTP_ATTEMPTS,
     "DIGEST_HTTP_BACKOFF": defaults.HTTP_BACKOFF,
+    "DIGEST_HTTP_MAX_BYTES": defaults.HTTP_MAX_BYTES,
+    "DIGEST_HTTP_DEADLINE": defaults.HTTP_DEADLINE,
+    "DIGEST_HTTP_MAX_PAGES": defaults.HTTP_MAX_PAGES,
 }
 
 

@@ -1,0 +1,153 @@
+"""Live fetches a hostile server cannot flood, hold open or turn inward: a gzip bomb, a
+body too large, a body trickled a byte at a time, pages without end and a redirect to
+another server on loopback each end as that source's clear error, within the deadline
+and in bounded memory, and the run goes on with the other sources."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+from tests.hostileserver import (
+    HostileServer,
+    bomb,
+    endless_pages,
+    full_page,
+    gzipped,
+    huge,
+    redirect,
+    send_body,
+    trickle,
+)
+from tests.httpserver import DataServer
+
+DAY = "2026-04-10"
+# Peak memory a refused fetch may bring the whole `digest ingest` process to: the
+# interpreter and its libraries (239 MB here, as for a sound 1 MB page) and one response
+# of at most DIGEST_HTTP_MAX_BYTES (16 MiB). Before the bounds, the bomb took 2.2 GB.
+MEMORY_MB = 400
+
+
+@dataclass(frozen=True)
+class Ran:
+    code: int
+    stdout: str
+    stderr: str
+    seconds: float
+    peak_mb: float  # the process's peak resident memory
+
+
+def ingest(tmp_path: Path, *args: str, timeout: float = 120, **env: str) -> Ran:
+    """``digest ingest ARGS`` in its own process, with its peak memory measured."""
+    out, err = tmp_path / "stdout", tmp_path / "stderr"
+    started = time.monotonic()
+    with out.open("w") as stdout, err.open("w") as stderr:
+        child = subprocess.Popen(
+            [sys.executable, "-m", "digest", "ingest", "--json", *args], cwd=ROOT,
+            env={**os.environ, "DIGEST_DB": f"sqlite:///{tmp_path / 'd.db'}",
+                 "DIGEST_HTTP_BACKOFF": "0", **env}, stdout=stdout, stderr=stderr)
+        try:
+            _, status, usage = _wait(child.pid, timeout)
+        finally:
+            child.kill()
+    return Ran(os.waitstatus_to_exitcode(status), out.read_text(), err.read_text(),
+               time.monotonic() - started, usage.ru_maxrss / 1024)
+
+
+def _wait(pid: int, timeout: float) -> tuple[int, int, os.struct_rusage]:  # type: ignore[name-defined]
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        found, status, usage = os.wait4(pid, os.WNOHANG)
+        if found:
+            return found, status, usage
+        time.sleep(0.05)
+    raise AssertionError(f"digest ingest still running after {timeout} s")
+
+
+def stored(ran: Ran) -> int:
+    return int(json.loads(ran.stdout)["papers"])
+
+
+def hf_url(server: HostileServer, page: int = 0) -> str:
+    return f"{server.url}/api/daily_papers?date={DAY}&limit=100&p={page}"
+
+
+@pytest.mark.parametrize(("answer", "message"), [
+    (bomb, "the response is larger than 16777216 bytes unpacked; reading stopped "
+           "(raise DIGEST_HTTP_MAX_BYTES if the source is that large)"),
+    (huge(50), "the response is larger than 16777216 bytes; reading stopped "
+               "(raise DIGEST_HTTP_MAX_BYTES if the source is that large)"),
+])
+def test_a_response_too_large_is_cut_off_in_bounded_memory(
+        tmp_path: Path, answer: Callable[[BaseHTTPRequestHandler], None], message: str,
+        server: DataServer) -> None:
+    with HostileServer(answer) as hostile:
+        ran = ingest(tmp_path, "--hf-date", DAY, "--arxiv", "cs.AI",
+                     DIGEST_HF_URL=hostile.url, DIGEST_ARXIV_URL=server.url)
+    assert ran.code == 1, ran.stderr
+    assert f"Error: {hf_url(hostile)}: {message}" in ran.stderr
+    assert "Traceback" not in ran.stderr
+    assert hostile.requests == [hf_url(hostile).removeprefix(hostile.url)]  # not retried
+    assert stored(ran) == 7  # the arXiv feed, fetched after the refused day
+    assert ran.peak_mb < MEMORY_MB, f"peak {ran.peak_mb:.0f} MB"
+
+
+def test_a_trickled_body_ends_at_the_deadline(tmp_path: Path) -> None:
+    with HostileServer(trickle(0.2)) as hostile:
+        ran = ingest(tmp_path, "--hf-date", DAY, DIGEST_HF_URL=hostile.url,
+                     DIGEST_HTTP_DEADLINE="3", DIGEST_HTTP_TIMEOUT="20")
+    assert ran.code == 1, ran.stderr
+    assert (f"Error: {hf_url(hostile)}: not done within 3 s (DIGEST_HTTP_DEADLINE), retries "
+            "included; raise it if the source is slow but sound") in ran.stderr
+    assert ran.seconds < 3 + 10  # the deadline, and the start of a Python process
+    assert stored(ran) == 0
+
+
+def test_pages_without_end_stop_at_the_most_a_day_has(tmp_path: Path) -> None:
+    with HostileServer(endless_pages) as hostile:
+        ran = ingest(tmp_path, "--hf-date", DAY, DIGEST_HF_URL=hostile.url,
+                     DIGEST_HTTP_MAX_PAGES="3")
+    assert ran.code == 1, ran.stderr
+    assert (f"Error: {hf_url(hostile, 2)}: page 3 is still full, and a day has at most 3 "
+            "pages (DIGEST_HTTP_MAX_PAGES); nothing of the day was stored") in ran.stderr
+    assert len(hostile.requests) == 3
+    assert stored(ran) == 0
+
+
+def test_a_redirect_to_another_server_on_loopback_is_refused(tmp_path: Path) -> None:
+    with HostileServer(lambda h: send_body(h, full_page(3))) as inside, \
+            HostileServer(redirect(f"{inside.url}/internal/admin")) as hostile:
+        ran = ingest(tmp_path, "--hf-date", DAY, DIGEST_HF_URL=hostile.url)
+    assert ran.code == 1, ran.stderr
+    assert (f"Error: {hf_url(hostile)}: redirected to {inside.url}/internal/admin, off "
+            f"http://127.0.0.1:{hostile.port}; redirects are followed on the configured "
+            "host only (set DIGEST_HF_URL or DIGEST_ARXIV_URL to where the source is)"
+            ) in ran.stderr
+    assert inside.requests == []  # never asked
+    assert stored(ran) == 0
+
+
+def test_a_redirect_on_the_configured_host_and_gzip_are_followed(tmp_path: Path) -> None:
+    page = gzipped(full_page(3))
+
+    def answer(handler: BaseHTTPRequestHandler) -> None:
+        if handler.path.startswith("/moved"):
+            page(handler)
+        else:
+            redirect(f"/moved{handler.path}")(handler)
+
+    with HostileServer(answer) as hostile:
+        ran = ingest(tmp_path, "--hf-date", DAY, DIGEST_HF_URL=hostile.url)
+    assert ran.code == 0, ran.stderr
+    assert stored(ran) == 1  # three copies of one paper
+    assert len(hostile.requests) == 2
