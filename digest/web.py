@@ -224,6 +224,12 @@ def create_app(store: Store, tokens: Tokens, clock: Callable[[], datetime],
     def message(title: str, text: str, status: int = 200) -> HTMLResponse:
         return page("message", status, title=title, text=text)
 
+    def spent() -> HTMLResponse:
+        return message("This link was used already", "You unsubscribed after this "
+                       "confirmation link was sent, so it cannot subscribe you again. To "
+                       "come back, use Subscribe again on your preferences page or send the "
+                       "subscribe form; nothing was changed.", 400)
+
     def bad_link() -> HTMLResponse:
         return message("This link is not valid", "The link is incomplete, was changed, or "
                        "has expired. Use the link from your latest mail; nothing was "
@@ -313,7 +319,7 @@ def create_app(store: Store, tokens: Tokens, clock: Callable[[], datetime],
         now = clock()
         ref, email = found.ref, found.subscriber.email
         if kind == "confirm":
-            link = mail.url("confirm", tokens.make_confirm(ref, now))
+            link = mail.url("confirm", tokens.make_confirm(ref, now, found.unsubscribed_at))
             subject = f"Confirm your subscription to {name}"
         else:
             link = mail.url("manage", tokens.make("manage", ref))
@@ -334,15 +340,19 @@ def create_app(store: Store, tokens: Tokens, clock: Callable[[], datetime],
             await connection.close()
 
     async def confirm(request: Request) -> Response:
-        ref = tokens.read_confirm(request.path_params["token"], clock(), valid_for)
+        read = tokens.read_confirm(request.path_params["token"], clock(), valid_for)
+        ref, left = read if read is not None else (None, None)
         found = await call(store.record, ref=ref) if ref is not None else None
         if found is None:
             return message("This link is not valid", "The confirmation link is incomplete, "
                            f"was changed, or is older than {defaults.CONFIRM_HOURS} hours. "
                            "Subscribe again to get a new one; nothing was changed.", 400)
+        if not found.takes_confirmation(left):
+            return spent()
         if _reading(request):
             return page("confirm", record=found, action=request.url.path)
-        await call(store.confirm, found.ref, clock())
+        if not await call(store.confirm, found.ref, clock(), left):
+            return spent()  # unsubscribed since the page was shown
         return page("action", record=found, title="You are subscribed", done=True,
                     text="Your digests start now: the first may come right away when "
                     "today's send time has passed. Bookmark your preferences page, or use "

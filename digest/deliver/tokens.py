@@ -36,6 +36,10 @@ _REF = r"[A-Za-z0-9_-]{1,64}"  # what a ref may be for a bare card token
 _BARE = re.compile(rf"({_REF})\.([A-Za-z0-9_-]{{16}})")  # REF.SIGNATURE
 _REF_ONLY = re.compile(_REF)
 BARE_ACTIONS = ("card", "manage", "unsubscribe")  # whose tokens ``make_bare`` makes
+# An unsubscribe time travels in a confirmation token as whole microseconds since the epoch
+# (exact, as the database keeps it).
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICRO = timedelta(microseconds=1)
 
 
 class _ShortHMAC(HMACAlgorithm):
@@ -106,15 +110,22 @@ class Tokens:
         return base64_encode(hmac.digest(self._bare[action], ref.encode(), "sha256")
                              [:SIGNATURE_BYTES]).decode()
 
-    def make_confirm(self, ref: str, now: datetime) -> str:
-        """A confirmation token, made at ``now``."""
-        return self.make("confirm", ref, int(now.timestamp()))
+    def make_confirm(self, ref: str, now: datetime, left: datetime | None = None) -> str:
+        """A confirmation token, made at ``now``; for someone who unsubscribed at ``left``,
+        it says so (``Store.confirm`` brings back only after that very unsubscribe)."""
+        if left is None:
+            return self.make("confirm", ref, int(now.timestamp()))
+        return self.make("confirm", ref, int(now.timestamp()), (left - _EPOCH) // _MICRO)
 
-    def read_confirm(self, token: str, now: datetime, valid: timedelta) -> str | None:
-        """The ref of a confirmation token made at most ``valid`` before ``now``."""
+    def read_confirm(self, token: str, now: datetime, valid: timedelta
+                     ) -> tuple[str, datetime | None] | None:
+        """The ref of a confirmation token made at most ``valid`` before ``now``, and the
+        unsubscribe it was made after (None for one made for a new address)."""
         value = self.read("confirm", token)
-        if value is None or len(value) != 2 or not isinstance(value[1], int):
+        if value is None or len(value) not in (2, 3) or not all(
+                isinstance(v, int) for v in value[1:]):
             return None
         made = datetime.fromtimestamp(value[1], UTC)
-        return value[0] if timedelta(0) <= now - made + timedelta(minutes=5) and \
-            now - made <= valid else None
+        if not timedelta(0) <= now - made + timedelta(minutes=5) or now - made > valid:
+            return None
+        return value[0], _EPOCH + value[2] * _MICRO if len(value) == 3 else None

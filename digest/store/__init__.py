@@ -332,10 +332,11 @@ class Store:
         return self._retrying(lambda conn: subscriber_sql.request(conn, prefs, now, cap),
                               "record the subscription")
 
-    def confirm(self, ref: str, now: datetime) -> bool:
-        """Confirm a subscription; False for an unknown reference."""
+    def confirm(self, ref: str, now: datetime, left: datetime | None = None) -> bool:
+        """Confirm a subscription, or bring back after the unsubscribe at ``left``; False
+        for an unknown reference or a spent link (``subscribers.confirmable``)."""
         with self._begin() as conn:
-            return subscriber_sql.confirm(conn, ref, now)
+            return subscriber_sql.confirm(conn, ref, now, left)
 
     def set_prefs(self, ref: str, prefs: Mapping[str, Any], now: datetime) -> None:
         """New own settings for a database subscriber."""
