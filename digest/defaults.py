@@ -65,6 +65,16 @@ MAX_URL_CHARS = 300  # GitHub repository, project page
 # Inputs with at least this many files get a progress bar when run on a terminal.
 PROGRESS_MIN_FILES = 2
 
+# Moments given by the user (--now, DIGEST_NOW, --after, --hf-date, --captured, a
+# manifest's captured:) lie in these years: before arXiv there are no papers, and far
+# later a period or window added to the moment would leave Python's calendar (year 9999).
+EARLIEST_YEAR = 1970
+LATEST_YEAR = 9000
+# A real pass (send, run, worker) with --now/DIGEST_NOW more than this many minutes ahead
+# of the system clock is refused without --force-clock: it would record periods no pass
+# repeats until that moment, so nobody would get a digest till then.
+CLOCK_AHEAD_MINUTES = 5
+
 # Subscriber settings when neither the subscriber nor the file's `defaults:` give them.
 CADENCE = "weekly"  # daily | weekly | instant
 SEND_AT = "08:00"  # local wall-clock time, HH:MM

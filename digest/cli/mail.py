@@ -17,7 +17,15 @@ from rich import box
 from rich.progress import Progress
 from rich.table import Table
 
-from digest.cli import EXIT_NOT_ALL_SENT, _console, _settings, cli, not_all_sent, settings_options
+from digest.cli import (
+    EXIT_NOT_ALL_SENT,
+    _console,
+    _settings,
+    cli,
+    force_clock_option,
+    not_all_sent,
+    settings_options,
+)
 from digest.config import load_config, sync_config
 from digest.deliver import MailSettings, send_pass, tokens_for
 from digest.deliver.message import build_message
@@ -27,6 +35,7 @@ from digest.errors import ConfigError, DigestError
 from digest.model import TRENDING, Digest, Item, Paper, Rendered, Section, Subscriber
 from digest.plan import plan_due
 from digest.render import Renderer, render_digest
+from digest.settings import refuse_clock_ahead
 from digest.store import Store
 
 _COLUMNS = (("planned", "Planned"), ("sent", "Sent"), ("skipped", "Skipped (empty)"),
@@ -43,9 +52,10 @@ _COLUMNS = (("planned", "Planned"), ("sent", "Sent"), ("skipped", "Skipped (empt
               help="Processes that share the pass (fewer for a small one).")
 @click.option("--json", "as_json", is_flag=True,
               help="Print the summary as one JSON object (counts, seconds per stage).")
+@force_clock_option()
 @settings_options
-def send(dry_run: bool, only: str | None, workers: int, as_json: bool, db: str, config: Path,
-         now: str | None) -> None:
+def send(dry_run: bool, only: str | None, workers: int, as_json: bool, force_clock: bool,
+         db: str, config: Path, now: str | None) -> None:
     """Plan every digest that is due and deliver it, each exactly once.
 
     Mail goes through DIGEST_SMTP_URL (smtp://user@host:587, smtps://user@host:465),
@@ -63,6 +73,8 @@ def send(dry_run: bool, only: str | None, workers: int, as_json: bool, db: str, 
         DIGEST_SMTP_URL=smtp://me@mail.example.org:587 DIGEST_SMTP_PASSWORD=... digest send
     """
     settings = _settings(db, config, now)
+    if not dry_run:
+        refuse_clock_ahead(settings, force_clock)
     loaded = load_config(settings.config_path)
     store = Store(settings.db_url)
     mail = MailSettings.from_env()
@@ -101,8 +113,10 @@ def send(dry_run: bool, only: str | None, workers: int, as_json: bool, db: str, 
 @click.option("--once", is_flag=True, help="Exit when the outbox has nothing left to send.")
 @click.option("--poll", type=click.FloatRange(min=0.1), default=5.0, show_default=True,
               help="Seconds between looks at the outbox when it is empty.")
+@force_clock_option()
 @settings_options(reads_config=False)
-def worker(once: bool, poll: float, db: str, config: Path, now: str | None) -> None:
+def worker(once: bool, poll: float, force_clock: bool, db: str, config: Path, now: str | None
+           ) -> None:
     """Deliver what the outbox holds, beside other workers and bots on the same database.
 
     Planning is left to `digest send` or `digest run`; any number of workers, on any
@@ -116,6 +130,7 @@ def worker(once: bool, poll: float, db: str, config: Path, now: str | None) -> N
         DIGEST_DB=postgresql://digest@db/digest DIGEST_SMTP_URL=smtp://mx:25 digest worker
     """
     settings = _settings(db, config, now)
+    refuse_clock_ahead(settings, force_clock)
     counts = asyncio.run(work(settings, once, poll))
     _print_counts(counts, "worker stopped")
 

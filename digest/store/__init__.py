@@ -28,16 +28,19 @@ from sqlalchemy.exc import (
 )
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
+from digest import defaults
 from digest.errors import StoreError
 from digest.model import History, OutboxEntry, Paper, Plan, Snapshot, Subscriber, Unsent
 from digest.store import history as history_sql
 from digest.store import leases as lease_sql
 from digest.store import outbox as outbox_sql
 from digest.store import papers as paper_sql
+from digest.store import periods as period_sql
 from digest.store import revisions
 from digest.store import schema as s
 from digest.store import subscribers as subscriber_sql
 from digest.store.papers import SaveResult
+from digest.store.periods import PeriodReset
 from digest.store.subscribers import Member, Record, SyncResult
 from digest.text import one_line
 
@@ -400,6 +403,15 @@ class Store:
         ``outbox.expire_late``); returns how many."""
         with self._begin() as conn:
             return outbox_sql.expire_late(conn, now, lease)
+
+    def reset_periods(self, after: datetime, emails: Sequence[str] | None = None
+                      ) -> PeriodReset:
+        """Undo a pass run ahead of ``after``, for these subscribers (None: everyone); see
+        ``digest.store.periods``."""
+        keys = None if emails is None else [e.casefold() for e in emails]
+        lease = timedelta(seconds=defaults.JOB_LEASE_SECONDS)
+        with self._begin() as conn:
+            return period_sql.reset_periods(conn, after, keys, lease)
 
     def reset_bounces(self, email: str) -> bool:
         """Clear a bouncing subscriber; False when there is no such address."""
