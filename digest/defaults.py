@@ -149,6 +149,21 @@ FORM_MAILS_PER_DAY = 3
 FORM_POSTS_PER_CLIENT = 10
 FORM_WINDOW_SECONDS = 600
 
+# What one client may cost `digest serve` with no proxy in front (digest.web_limits): the
+# request's headers must be in within SERVE_HEADER_SECONDS of the connection (or of the
+# last response; env DIGEST_SERVE_HEADER_SECONDS) and hold at most SERVE_MAX_HEADER_BYTES;
+# an idle kept-alive connection closes after SERVE_KEEP_ALIVE_SECONDS; a body may hold
+# SERVE_MAX_BODY_BYTES (the preferences form of someone following 1,000 authors is about
+# 40 kB), one field SERVE_MAX_FIELD_BYTES, and must be in within SERVE_BODY_SECONDS. Past
+# SERVE_MAX_CONNECTIONS connections at once, new requests get 503.
+SERVE_HEADER_SECONDS = 10.0
+SERVE_MAX_HEADER_BYTES = 16 * 1024
+SERVE_KEEP_ALIVE_SECONDS = 5
+SERVE_MAX_BODY_BYTES = 256 * 1024
+SERVE_MAX_FIELD_BYTES = 64 * 1024
+SERVE_BODY_SECONDS = 30.0
+SERVE_MAX_CONNECTIONS = 500
+
 # The most HTML a mail may hold: Gmail clips a mail past about 102 KB. A digest whose cards
 # would make more shows fewer (the last ones), and only those count as sent.
 MAX_HTML_BYTES = 100_000

@@ -34,6 +34,7 @@ from starlette.applications import Starlette
 from starlette.background import BackgroundTask
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
@@ -54,6 +55,7 @@ from digest.plan import Notes
 from digest.render import one_line, templates_env
 from digest.store import DatabaseBusy, Record, Store
 from digest.text import arxiv_key, name_key
+from digest.web_limits import BodyLimit, read_form
 
 log = logging.getLogger("digest.web")
 
@@ -294,7 +296,7 @@ def create_app(store: Store, tokens: Tokens, clock: Callable[[], datetime],
                                "again.", 429)
             response.headers["Retry-After"] = str(defaults.FORM_WINDOW_SECONDS)
             return response
-        form = await request.form(max_files=0, max_fields=20, max_part_size=64 * 1024)
+        form = await read_form(request, 20)
         nonce = request.cookies.get(CSRF_COOKIE)
         sent = tokens.read("form", str(form.get("csrf", "")))
         if not nonce or sent is None or sent[0] != nonce:
@@ -368,7 +370,7 @@ def create_app(store: Store, tokens: Tokens, clock: Callable[[], datetime],
         record, _ = found
         if _reading(request):
             return await manage_page(record, request.url.path)
-        form = await request.form(max_files=0, max_fields=30, max_part_size=64 * 1024)
+        form = await read_form(request, 30)
         do = str(form.get("do", ""))
         now = clock()
         notice = ""
@@ -530,7 +532,7 @@ def create_app(store: Store, tokens: Tokens, clock: Callable[[], datetime],
         Route("/healthz", healthz, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
     ]
-    app = Starlette(routes=routes, exception_handlers={
+    app = Starlette(routes=routes, middleware=[Middleware(BodyLimit)], exception_handlers={
         HTTPException: not_found, DatabaseBusy: busy, Exception: not_found})
     app.router.redirect_slashes = False  # a redirect would follow the request's Host
     return SecurityHeaders(app)  # outermost: errors, 500 included, carry the headers too

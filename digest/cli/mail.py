@@ -17,6 +17,7 @@ from rich import box
 from rich.progress import Progress
 from rich.table import Table
 
+from digest import defaults
 from digest.cli import (
     EXIT_NOT_ALL_SENT,
     _console,
@@ -35,7 +36,7 @@ from digest.errors import ConfigError, DigestError
 from digest.model import TRENDING, Digest, Item, Paper, Rendered, Section, Subscriber
 from digest.plan import plan_due
 from digest.render import Renderer, render_digest
-from digest.settings import refuse_clock_ahead
+from digest.settings import number_setting, refuse_clock_ahead
 from digest.store import Store
 
 _COLUMNS = (("planned", "Planned"), ("sent", "Sent"), ("skipped", "Skipped (empty)"),
@@ -217,21 +218,33 @@ async def _send_one(transport: Transport, message: Message, sender: str, to: str
         await connection.close()
 
 
-@cli.command()
+_SERVE_HELP = f"""Serve the subscriber's pages: subscribe, confirm, preferences, unsubscribe,
+and the follow/unfollow/mute links of the mails (put it behind DIGEST_BASE_URL).
+
+It is bounded on its own, with no proxy in front: a request's headers must arrive within
+DIGEST_SERVE_HEADER_SECONDS (default {defaults.SERVE_HEADER_SECONDS:g}) of the connection or
+of the last response and hold at most {defaults.SERVE_MAX_HEADER_BYTES // 1024} kB; an idle
+kept-alive connection closes after {defaults.SERVE_KEEP_ALIVE_SECONDS} s; a body may hold
+{defaults.SERVE_MAX_BODY_BYTES // 1024} kB (413 beyond) and must arrive within
+{defaults.SERVE_BODY_SECONDS:g} s (408); a form holds at most 30 fields, empty ones counted
+(400 beyond); past {defaults.SERVE_MAX_CONNECTIONS} connections at once, requests get 503.
+
+\b
+Example:
+    DIGEST_BASE_URL=https://digest.example.org digest serve --port 8000
+"""
+
+
+@cli.command(help=_SERVE_HELP)
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8000, show_default=True, type=int, help="Port to listen on.")
 @settings_options
 def serve(host: str, port: int, db: str, config: Path, now: str | None) -> None:
-    """Serve the subscriber's pages: subscribe, confirm, preferences, unsubscribe, and
-    the follow/unfollow/mute links of the mails (put it behind DIGEST_BASE_URL).
-
-    \b
-    Example:
-        DIGEST_BASE_URL=https://digest.example.org digest serve --port 8000
-    """
+    """The subscriber's pages over HTTP (the help is _SERVE_HELP: it quotes the bounds)."""
     import uvicorn
 
     from digest.web import access_log_config, create_app
+    from digest.web_limits import uvicorn_options
 
     settings = _settings(db, config, now)
     store = Store(settings.db_url)
@@ -239,7 +252,9 @@ def serve(host: str, port: int, db: str, config: Path, now: str | None) -> None:
     if settings.config_path.exists():  # its defaults: apply to those who subscribe here
         sync_config(store, load_config(settings.config_path), settings.now())
     app = create_app(store, tokens_for(store), settings.now, mail, transport_from_env())
-    uvicorn.run(app, host=host, port=port, log_level="info", log_config=access_log_config())
+    header_seconds = number_setting(os.environ, "DIGEST_SERVE_HEADER_SECONDS")
+    uvicorn.run(app, host=host, port=port, log_level="info", log_config=access_log_config(),
+                **uvicorn_options(header_seconds))
 
 
 @cli.command()
