@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import socket
 import subprocess
 import sys
 import time
@@ -14,9 +16,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from digest.ingest.guard import Guard, Refused, inward
 from tests.conftest import ROOT
 from tests.hostileserver import (
     HostileServer,
@@ -151,3 +155,37 @@ def test_a_redirect_on_the_configured_host_and_gzip_are_followed(tmp_path: Path)
     assert ran.code == 0, ran.stderr
     assert stored(ran) == 1  # three copies of one paper
     assert len(hostile.requests) == 2
+
+
+@pytest.mark.parametrize(("address", "inside"), [
+    ("127.0.0.1", True), ("10.1.2.3", True), ("192.168.0.1", True), ("172.16.0.1", True),
+    ("169.254.169.254", True), ("100.64.0.1", True), ("0.0.0.0", True), ("::1", True),
+    ("fe80::1%eth0", True), ("fd00::1", True), ("::ffff:127.0.0.1", True),
+    ("93.184.216.34", False), ("2606:4700::6810:84e5", False)])
+def test_inward_addresses(address: str, inside: bool) -> None:
+    assert inward(address) is inside
+
+
+def test_a_public_source_host_that_turns_inward_is_refused(monkeypatch: pytest.MonkeyPatch
+                                                           ) -> None:
+    """DNS rebinding: the configured host resolved to a public address, then to loopback.
+    (Name resolution is replaced here: no test can make a real name change its answer.)"""
+    answers = iter([["93.184.216.34"], ["127.0.0.1", "93.184.216.34"]])
+
+    def resolve(host: str, port: int, *args: Any, **kwargs: Any) -> list[Any]:
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (ip, port)) for ip in next(answers)]
+
+    monkeypatch.setattr(socket, "getaddrinfo", resolve)
+    guard = Guard({"mirror.example.org"})
+    assert guard.addresses("mirror.example.org", 443) == ["93.184.216.34"]
+    with pytest.raises(Refused, match=re.escape("mirror.example.org now resolves to 127.0.0.1")):
+        guard.addresses("mirror.example.org", 443)
+    unknown = re.escape("evil.example.org is not a configured source host")
+    with pytest.raises(Refused, match=unknown):
+        guard.addresses("evil.example.org", 443)
+
+
+def test_a_source_configured_on_loopback_may_use_it() -> None:
+    guard = Guard({"127.0.0.1", "localhost"})
+    assert guard.addresses("127.0.0.1", 80) == ["127.0.0.1"]
+    assert "127.0.0.1" in guard.addresses("localhost", 80)

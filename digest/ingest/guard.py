@@ -59,7 +59,7 @@ class Guard(httpcore.NetworkBackend):
     def connect_tcp(self, host: str, port: int, timeout: float | None = None,
                     local_address: str | None = None,
                     socket_options: Iterable[Any] | None = None) -> httpcore.NetworkStream:
-        addresses = self._checked(host, port)
+        addresses = self.addresses(host, port)
         error: Exception = Refused(f"{host} has no address")
         for address in addresses:
             try:
@@ -72,7 +72,9 @@ class Guard(httpcore.NetworkBackend):
             return _Stream(stream, self)
         raise error
 
-    def _checked(self, host: str, port: int) -> list[str]:
+    def addresses(self, host: str, port: int) -> list[str]:
+        """The addresses of ``host`` to connect to; Refused for a host not configured, or
+        one configured on a public address that now resolves inward."""
         if host not in self._hosts:
             raise Refused(f"{host} is not a configured source host")
         try:
