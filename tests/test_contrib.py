@@ -23,7 +23,7 @@ def test_there_are_units_for_the_bot_the_worker_and_the_pages() -> None:
 
 
 def test_the_worker_unit_restarts_a_worker_that_lost_its_database() -> None:
-    """An idle worker exits 1 when PostgreSQL restarts; its unit must bring it back."""
+    """A worker that exits 1 (its PostgreSQL away too long) is brought back by its unit."""
     service = _section(ROOT / "contrib" / "systemd" / "digest-worker.service", "Service")
     assert service["ExecStart"] == "/srv/digest/.venv/bin/digest worker"
     assert service["Restart"] == "on-failure" and float(service["RestartSec"]) > 0
