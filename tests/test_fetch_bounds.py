@@ -128,6 +128,15 @@ def test_pages_without_end_stop_at_the_most_a_day_has(tmp_path: Path) -> None:
     assert stored(ran) == 0
 
 
+def test_a_page_with_more_papers_than_asked_for_is_refused(tmp_path: Path) -> None:
+    with HostileServer(lambda h: send_body(h, full_page(101))) as hostile:
+        ran = ingest(tmp_path, "--hf-date", DAY, DIGEST_HF_URL=hostile.url)
+    assert ran.code == 1, ran.stderr
+    assert (f"Error: {hf_url(hostile)}: the page holds 101 papers, more than the 100 asked "
+            "for; nothing of the day was stored") in ran.stderr
+    assert stored(ran) == 0
+
+
 def test_a_redirect_to_another_server_on_loopback_is_refused(tmp_path: Path) -> None:
     with HostileServer(lambda h: send_body(h, full_page(3))) as inside, \
             HostileServer(redirect(f"{inside.url}/internal/admin")) as hostile:

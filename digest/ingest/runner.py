@@ -105,8 +105,9 @@ def ingest_hf_day(
 ) -> list[Report]:
     """Fetch every page of the Hugging Face daily papers of ``day`` and store them.
 
-    Pages are asked for from p=0 until one holds fewer than ``limit`` items; a server
-    whose pages are still full after DIGEST_HTTP_MAX_PAGES is an error. All pages are
+    Pages are asked for from p=0 until one holds fewer than ``limit`` items; a page with
+    more than ``limit``, or pages still full after DIGEST_HTTP_MAX_PAGES, are an error
+    (so a day holds at most their product of papers in memory). All pages are
     fetched and parsed before any is stored, so a failure stores nothing of the day.
     """
     pages: list[tuple[str, list[Paper]]] = []
@@ -115,6 +116,9 @@ def ingest_hf_day(
         for page in range(fetcher.settings.max_pages):
             url = hf_daily_url(fetcher.settings.hf_base, day, page, limit)
             _, papers = parse(fetcher.get(url), ParseContext(url, day), "hf-json")
+            if len(papers) > limit:  # what the day may hold is pages times limit, no more
+                raise FetchError(url, f"the page holds {len(papers)} papers, more than the "
+                                 f"{limit} asked for; nothing of the day was stored")
             pages.append((url, papers))
             if len(papers) < limit:
                 break
