@@ -4,6 +4,7 @@ range is an ``Error:`` line wherever the user gives one."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -73,6 +74,18 @@ def periods_on(db_url: str, day: datetime) -> list[str]:
     """Who has a digest planned (not recorded as missed) for a period on ``day``."""
     return [r.email for r in Store(db_url).outbox()
             if r.period.date() == day.date() and r.state != "missed"]
+
+
+def test_reset_periods_brings_papers_ingested_ahead_back_to_now(
+        run: Any, mail_env: dict[str, str]) -> None:
+    papers = DATA / "hf-daily" / "2026-03-13.json"
+    assert run("ingest", str(papers), "--now", SLIP).exit_code == 0  # ingest is not refused
+    reset = run("subscribers", "reset-periods", "--now", NOW.isoformat(), env=mail_env)
+    assert reset.exit_code == 0, reset.output
+    assert reset.stdout.rstrip().endswith("first seen later now seen now.")
+    seen = [datetime.fromisoformat(json.loads(line)["first_seen"])
+            for line in run("papers", "--json").stdout.splitlines()]
+    assert max(seen) == NOW and seen.count(NOW) == int(reset.stdout.split("; ")[2].split()[0])
 
 
 def test_reset_periods_of_someone_unknown_is_an_error(run: Any, mail_env: dict[str, str]

@@ -157,7 +157,8 @@ def reset_periods(emails: tuple[str, ...], after: str | None, db: str, config: P
     failed, or recorded as missed on the way to that moment) is deleted, and each
     subscriber's latest period and cut-off move back to those of the digests left, so the
     next pass plans today's digest again. Digests that went out stay recorded, and their
-    papers are not sent again.
+    papers are not sent again. Papers an ingest ahead of time recorded as first seen
+    later than now (--now, else the clock) count as first seen now, so they are due.
 
     \b
     Examples:
@@ -171,10 +172,11 @@ def reset_periods(emails: tuple[str, ...], after: str | None, db: str, config: P
     if unknown:
         raise ConfigError(f"no subscriber {', '.join(unknown)}; digest subscribers lists "
                           "everyone")
-    done = store.reset_periods(moment, list(emails) or None)
+    done = store.reset_periods(moment, settings.now(), list(emails) or None)
     click.echo(f"Periods after {moment.isoformat()}: moved back for "
                f"{_count(done.subscribers)}; {done.deleted} unsent "
-               f"digest{'' if done.deleted == 1 else 's'} deleted.")
+               f"digest{'' if done.deleted == 1 else 's'} deleted; {done.papers} "
+               f"paper{'' if done.papers == 1 else 's'} first seen later now seen now.")
 
 
 @subscribers.command("export")

@@ -404,14 +404,14 @@ class Store:
         with self._begin() as conn:
             return outbox_sql.expire_late(conn, now, lease)
 
-    def reset_periods(self, after: datetime, emails: Sequence[str] | None = None
-                      ) -> PeriodReset:
-        """Undo a pass run ahead of ``after``, for these subscribers (None: everyone); see
-        ``digest.store.periods``."""
+    def reset_periods(self, after: datetime, now: datetime,
+                      emails: Sequence[str] | None = None) -> PeriodReset:
+        """Undo a pass run ahead of ``after``, for these subscribers (None: everyone), as
+        of ``now``; see ``digest.store.periods``."""
         keys = None if emails is None else [e.casefold() for e in emails]
         lease = timedelta(seconds=defaults.JOB_LEASE_SECONDS)
         with self._begin() as conn:
-            return period_sql.reset_periods(conn, after, keys, lease)
+            return period_sql.reset_periods(conn, after, keys, lease, now)
 
     def reset_bounces(self, email: str) -> bool:
         """Clear a bouncing subscriber; False when there is no such address."""

@@ -26,16 +26,18 @@ class PeriodReset:
 
     subscribers: int  # whose latest period or cut-off was moved back
     deleted: int  # unsent digests of later periods (planned, retry, failed, missed)
+    papers: int  # first seen after now, by a run whose clock was ahead: seen now
 
 
 def reset_periods(conn: Connection, after: datetime, keys: Sequence[str] | None,
-                  lease: timedelta) -> PeriodReset:
+                  lease: timedelta, now: datetime) -> PeriodReset:
     """For the subscribers with these folded addresses (None: everyone): delete the
     digests not sent that a pass planned after ``after`` (its clock ahead: the periods it
     recorded as missed on the way to its moment included) or for a period after it, and
     move their latest period and cut-off back to those of the digests left up to
     ``after``. Job leases that run past ``after + lease`` (taken by a bot whose clock ran
-    ahead) are given back too."""
+    ahead) are given back too, and papers first seen after ``now`` (by an ingest whose
+    clock was ahead: no digest would hold them until then) count as first seen ``now``."""
     ids = _ids(conn, keys)
     deleted = 0
     for chunk in chunks(ids):
@@ -52,7 +54,9 @@ def reset_periods(conn: Connection, after: datetime, keys: Sequence[str] | None,
             last_digest_at=_latest(d.period_end, sid, d.state != "missed",
                                    d.period_end <= after)))
     conn.execute(delete(s.leases).where(s.leases.c.expires_at > after + lease))
-    return PeriodReset(len(ahead), deleted)
+    papers = conn.execute(update(s.papers).where(s.papers.c.first_seen > now).values(
+        first_seen=now)).rowcount
+    return PeriodReset(len(ahead), deleted, papers)
 
 
 def _ids(conn: Connection, keys: Sequence[str] | None) -> list[int]:
