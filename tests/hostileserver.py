@@ -18,7 +18,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
 
-from tests.hostile import GOOD
+from tests.conftest import DATA
+
+GOOD = DATA / "hf-daily" / "2026-01-02.json"  # real items, copied to fill pages
 
 
 class _Server(ThreadingHTTPServer):

@@ -51,7 +51,7 @@ class Ran:
     peak_mb: float  # the process's peak resident memory
 
 
-def ingest(tmp_path: Path, *args: str, timeout: float = 120, **env: str) -> Ran:
+def ingest(tmp_path: Path, *args: str, **env: str) -> Ran:
     """``digest ingest ARGS`` in its own process, with its peak memory measured."""
     out, err = tmp_path / "stdout", tmp_path / "stderr"
     started = time.monotonic()
@@ -61,7 +61,7 @@ def ingest(tmp_path: Path, *args: str, timeout: float = 120, **env: str) -> Ran:
             env={**os.environ, "DIGEST_DB": f"sqlite:///{tmp_path / 'd.db'}",
                  "DIGEST_HTTP_BACKOFF": "0", **env}, stdout=stdout, stderr=stderr)
         try:
-            _, status, usage = _wait(child.pid, timeout)
+            _, status, usage = _wait(child.pid, 120)
         finally:
             child.kill()
     return Ran(os.waitstatus_to_exitcode(status), out.read_text(), err.read_text(),
