@@ -166,6 +166,16 @@ def test_a_redirect_on_the_configured_host_and_gzip_are_followed(tmp_path: Path)
     assert len(hostile.requests) == 2
 
 
+def test_a_proxy_the_environment_names_is_used(tmp_path: Path) -> None:
+    """HTTP_PROXY as httpx would read it: the proxy gets the absolute URL and answers."""
+    with HostileServer(lambda h: send_body(h, full_page(3))) as proxy:
+        ran = ingest(tmp_path, "--hf-date", DAY, DIGEST_HF_URL="http://papers.invalid",
+                     HTTP_PROXY=proxy.url, NO_PROXY="")
+    assert ran.code == 0, ran.stderr
+    assert proxy.requests == [f"http://papers.invalid/api/daily_papers?date={DAY}&limit=100&p=0"]
+    assert stored(ran) == 1
+
+
 @pytest.mark.parametrize(("address", "inside"), [
     ("127.0.0.1", True), ("10.1.2.3", True), ("192.168.0.1", True), ("172.16.0.1", True),
     ("169.254.169.254", True), ("100.64.0.1", True), ("0.0.0.0", True), ("::1", True),

@@ -6,13 +6,15 @@ fetch may cost is bounded, so that a hostile server is one source's error and th
 goes on: the body is read as it arrives and cut off past DIGEST_HTTP_MAX_BYTES (sent
 and unpacked alike: a gzip bomb unpacks no further), one URL gets DIGEST_HTTP_DEADLINE
 seconds in all, and redirects are followed only to the scheme, host and port the URL
-had (``digest.ingest.guard`` checks the addresses). Every failure is a FetchError
-naming the URL, what happened and the setting to change.
+had (``digest.ingest.guard`` checks the addresses; a proxy the environment names is
+used as httpx would). Every failure is a FetchError naming the URL, what happened and
+the setting to change.
 """
 
 from __future__ import annotations
 
 import time
+import urllib.request
 import zlib
 from datetime import date
 from types import TracebackType
@@ -39,7 +41,7 @@ class Fetcher:
                                                                settings.arxiv_base)}
         self._guard = Guard(hosts)
         self._client = httpx.Client(
-            transport=GuardedTransport(self._guard),
+            transport=GuardedTransport(self._guard), mounts=_proxied(settings),
             timeout=httpx.Timeout(settings.timeout),
             follow_redirects=False,  # followed by _follow, on the same origin only
             headers={"User-Agent": f"digest/{__version__} (paper digest bot)",
@@ -107,6 +109,8 @@ class Fetcher:
         parts: list[bytes] = []
         size = 0
         for chunk in response.iter_raw():
+            if time.monotonic() > self._guard.deadline:  # through a proxy, unguarded
+                raise _Passing("the deadline passed")
             sent += len(chunk)
             data = chunk if unpack is None else _unpacked(url, unpack, chunk, limit + 1 - size)
             size += len(data)
@@ -116,6 +120,21 @@ class Fetcher:
                                  "(raise DIGEST_HTTP_MAX_BYTES if the source is that large)")
             parts.append(data)
         return b"".join(parts)
+
+
+def _proxied(settings: HttpSettings) -> dict[str, httpx.BaseTransport]:
+    """Transports through the proxy the environment names for a source's base URL
+    (HTTPS_PROXY, HTTP_PROXY, ALL_PROXY, unless NO_PROXY lists its host), as httpx
+    would use. The proxy connects, so the guard checks no address there: the redirect
+    rule holds still, and the deadline is checked as the body arrives."""
+    proxies = urllib.request.getproxies()
+    mounts: dict[str, httpx.BaseTransport] = {}
+    for base in (settings.hf_base, settings.arxiv_base):
+        parts = urlsplit(base)
+        proxy = proxies.get(parts.scheme) or proxies.get("all")
+        if proxy and not urllib.request.proxy_bypass(parts.hostname or ""):
+            mounts[f"{parts.scheme}://{parts.netloc}"] = httpx.HTTPTransport(proxy=proxy)
+    return mounts
 
 
 def _unpacked(url: str, unpack: zlib._Decompress, chunk: bytes, most: int) -> bytes:
