@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, or_, select, update
+from sqlalchemy import Connection, bindparam, delete, func, or_, select, update
 
 from digest.store import schema as s
 from digest.store.papers import chunks
@@ -48,11 +48,11 @@ def reset_periods(conn: Connection, after: datetime, keys: Sequence[str] | None,
     for chunk in chunks(ids):
         ahead += conn.execute(select(c.id).where(c.id.in_(chunk), or_(
             c.last_period > after, c.last_digest_at > after))).scalars()
-    for sid in ahead:
-        conn.execute(update(s.subscribers).where(c.id == sid).values(
-            last_period=_latest(d.period, sid, d.kind == "digest", d.period <= after),
-            last_digest_at=_latest(d.period_end, sid, d.state != "missed",
-                                   d.period_end <= after)))
+    if ahead:  # one statement, executed for each subscriber
+        conn.execute(update(s.subscribers).where(c.id == bindparam("sid")).values(
+            last_period=_latest(d.period, d.kind == "digest", d.period <= after),
+            last_digest_at=_latest(d.period_end, d.state != "missed",
+                                   d.period_end <= after)), [{"sid": sid} for sid in ahead])
     conn.execute(delete(s.leases).where(s.leases.c.expires_at > after + lease))
     papers = conn.execute(update(s.papers).where(s.papers.c.first_seen > now).values(
         first_seen=now)).rowcount
@@ -68,7 +68,8 @@ def _ids(conn: Connection, keys: Sequence[str] | None) -> list[int]:
     return found
 
 
-def _latest(column: Any, sid: int, *where: Any) -> Any:
-    """The latest ``column`` of subscriber ``sid``'s digests meeting ``where`` (a
+def _latest(column: Any, *where: Any) -> Any:
+    """The latest ``column`` of the digests of subscriber ``:sid`` meeting ``where`` (a
     subquery: NULL when there is none)."""
-    return select(func.max(column)).where(d.subscriber_id == sid, *where).scalar_subquery()
+    return select(func.max(column)).where(d.subscriber_id == bindparam("sid"),
+                                          *where).scalar_subquery()
