@@ -18,14 +18,24 @@ HF_BASE_URL = "https://huggingface.co"
 ARXIV_BASE_URL = "https://rss.arxiv.org"
 # Items per page asked of the Hugging Face daily_papers API; paging stops at a short page.
 HF_PAGE_LIMIT = 100
-# A day never has more pages than this; a server that pages forever is cut off here.
-HF_MAX_PAGES = 50
 
 # HTTP: seconds to wait for a connection or a read, attempts per request (the first try
 # included), and the first back-off delay in seconds (doubled after each failure).
 HTTP_TIMEOUT = 20.0
 HTTP_ATTEMPTS = 3
 HTTP_BACKOFF = 1.0
+# What one live fetch may cost, so that a hostile or broken server can neither flood the
+# memory nor hold a run forever (env DIGEST_HTTP_MAX_BYTES, _DEADLINE, _MAX_PAGES). A
+# response is cut off past HTTP_MAX_BYTES, counted as it arrives both as sent and unpacked
+# (gzip): a full daily_papers page is about 0.7 MB, a busy arXiv feed under 2 MB. One URL
+# gets HTTP_DEADLINE seconds in all, its retries and back-off included, however slowly
+# the bytes trickle in. A day never has more pages than HTTP_MAX_PAGES; a server that
+# pages on past it is an error (nothing of the day is stored).
+HTTP_MAX_BYTES = 16 * 1024 * 1024
+HTTP_DEADLINE = 120.0
+HTTP_MAX_PAGES = 50
+# Redirects followed per request; only ones to the configured scheme, host and port.
+HTTP_MAX_REDIRECTS = 5
 
 # Input files larger than this are refused rather than read into memory.
 MAX_INPUT_BYTES = 64 * 1024 * 1024
@@ -54,6 +64,16 @@ MAX_URL_CHARS = 300  # GitHub repository, project page
 
 # Inputs with at least this many files get a progress bar when run on a terminal.
 PROGRESS_MIN_FILES = 2
+
+# Moments given by the user (--now, DIGEST_NOW, --after, --hf-date, --captured, a
+# manifest's captured:) lie in these years: before arXiv there are no papers, and far
+# later a period or window added to the moment would leave Python's calendar (year 9999).
+EARLIEST_YEAR = 1970
+LATEST_YEAR = 9000
+# A real pass (send, run, worker) with --now/DIGEST_NOW more than this many minutes ahead
+# of the system clock is refused without --force-clock: it would record periods no pass
+# repeats until that moment, so nobody would get a digest till then.
+CLOCK_AHEAD_MINUTES = 5
 
 # Subscriber settings when neither the subscriber nor the file's `defaults:` give them.
 CADENCE = "weekly"  # daily | weekly | instant
@@ -135,6 +155,21 @@ CONFIRM_HOURS = 48
 FORM_MAILS_PER_DAY = 3
 FORM_POSTS_PER_CLIENT = 10
 FORM_WINDOW_SECONDS = 600
+
+# What one client may cost `digest serve` with no proxy in front (digest.web_limits): the
+# request's headers must be in within SERVE_HEADER_SECONDS of the connection (or of the
+# last response; env DIGEST_SERVE_HEADER_SECONDS) and hold at most SERVE_MAX_HEADER_BYTES;
+# an idle kept-alive connection closes after SERVE_KEEP_ALIVE_SECONDS; a body may hold
+# SERVE_MAX_BODY_BYTES (the preferences form of someone following 1,000 authors is about
+# 40 kB), one field SERVE_MAX_FIELD_BYTES, and must be in within SERVE_BODY_SECONDS. Past
+# SERVE_MAX_CONNECTIONS connections at once, new requests get 503.
+SERVE_HEADER_SECONDS = 10.0
+SERVE_MAX_HEADER_BYTES = 16 * 1024
+SERVE_KEEP_ALIVE_SECONDS = 5
+SERVE_MAX_BODY_BYTES = 256 * 1024
+SERVE_MAX_FIELD_BYTES = 64 * 1024
+SERVE_BODY_SECONDS = 30.0
+SERVE_MAX_CONNECTIONS = 500
 
 # The most HTML a mail may hold: Gmail clips a mail past about 102 KB. A digest whose cards
 # would make more shows fewer (the last ones), and only those count as sent.

@@ -11,28 +11,71 @@ import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from digest import defaults
 from digest.errors import ConfigError
 
 
-def parse_now(text: str) -> datetime:
+def parse_now(text: str, what: str = "--now/DIGEST_NOW") -> datetime:
     """Parse an ISO 8601 moment; a time without an offset is taken as UTC.
 
-    Raises ConfigError naming the bad value.
+    Raises ConfigError naming ``what`` and the bad value, also for a moment outside
+    ``defaults.EARLIEST_YEAR``..``LATEST_YEAR``.
     """
     try:
         moment = datetime.fromisoformat(text.strip())
     except ValueError as e:
         raise ConfigError(
-            f"--now/DIGEST_NOW {text!r} is not an ISO 8601 time; "
+            f"{what} {text!r} is not an ISO 8601 time; "
             "write it like 2026-08-21T08:00:00+02:00 or 2026-08-21"
         ) from e
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
+    check_year(moment.year, what, text)
+    return moment.replace(tzinfo=moment.tzinfo or UTC).astimezone(UTC)
+
+
+def parse_day(text: str, what: str) -> date:
+    """Parse a day written YYYY-MM-DD; ConfigError naming ``what`` when it is not one or
+    lies outside ``defaults.EARLIEST_YEAR``..``LATEST_YEAR``."""
+    try:
+        day = date.fromisoformat(text.strip())
+    except ValueError as e:
+        raise ConfigError(f"{what} {text!r} is not a day; write it like 2026-08-21") from e
+    check_year(day.year, what, text)
+    return day
+
+
+def check_year(year: int, what: str, text: str) -> None:
+    """ConfigError when a moment the user gave lies outside the years digest handles."""
+    if not defaults.EARLIEST_YEAR <= year <= defaults.LATEST_YEAR:
+        raise ConfigError(f"{what} {text!r} is out of range; give a moment between "
+                          f"{defaults.EARLIEST_YEAR} and {defaults.LATEST_YEAR}")
+
+
+def refuse_clock_ahead(settings: Settings, force: bool) -> None:
+    """ConfigError when a real pass would run at a --now/DIGEST_NOW more than
+    ``defaults.CLOCK_AHEAD_MINUTES`` ahead of the system clock (and ``force`` is not
+    given): periods it records are never planned again before that moment, so nobody
+    would get a digest until then. A past --now replays history and is fine."""
+    if settings.fixed_now is None or force:
+        return
+    ahead = settings.fixed_now - datetime.now(UTC)
+    if ahead > timedelta(minutes=defaults.CLOCK_AHEAD_MINUTES):
+        raise ConfigError(
+            f"--now/DIGEST_NOW {settings.fixed_now.isoformat()} is {_span(ahead)} ahead of "
+            "this machine's clock: a pass run then records periods that no pass plans "
+            "again before it, so nobody would get a digest until then. Leave out --now "
+            "(or unset DIGEST_NOW), use --dry-run to look ahead, or add --force-clock if "
+            "you mean it (`digest subscribers reset-periods` undoes such a pass)")
+
+
+def _span(delta: timedelta) -> str:
+    if delta >= timedelta(days=2):
+        return f"{delta.days} days"
+    if delta >= timedelta(hours=2):
+        return f"{delta // timedelta(hours=1)} hours"
+    return f"{delta // timedelta(minutes=1)} minutes"
 
 
 @dataclass(frozen=True)
@@ -57,10 +100,14 @@ class HttpSettings:
     timeout: float = defaults.HTTP_TIMEOUT
     attempts: int = defaults.HTTP_ATTEMPTS
     backoff: float = defaults.HTTP_BACKOFF
+    max_bytes: int = defaults.HTTP_MAX_BYTES
+    deadline: float = defaults.HTTP_DEADLINE
+    max_pages: int = defaults.HTTP_MAX_PAGES
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> HttpSettings:
-        """Read DIGEST_HF_URL, DIGEST_ARXIV_URL and DIGEST_HTTP_{TIMEOUT,ATTEMPTS,BACKOFF}.
+        """Read DIGEST_HF_URL, DIGEST_ARXIV_URL and DIGEST_HTTP_{TIMEOUT,ATTEMPTS,BACKOFF,
+        MAX_BYTES,DEADLINE,MAX_PAGES}.
 
         Raises ConfigError when a number is malformed.
         """
@@ -70,6 +117,9 @@ class HttpSettings:
             timeout=number_setting(env, "DIGEST_HTTP_TIMEOUT"),
             attempts=max(1, int(number_setting(env, "DIGEST_HTTP_ATTEMPTS"))),
             backoff=number_setting(env, "DIGEST_HTTP_BACKOFF"),
+            max_bytes=max(1, int(number_setting(env, "DIGEST_HTTP_MAX_BYTES"))),
+            deadline=number_setting(env, "DIGEST_HTTP_DEADLINE"),
+            max_pages=max(1, int(number_setting(env, "DIGEST_HTTP_MAX_PAGES"))),
         )
 
 
@@ -86,6 +136,10 @@ NUMBERS: dict[str, float] = {
     "DIGEST_HTTP_TIMEOUT": defaults.HTTP_TIMEOUT,
     "DIGEST_HTTP_ATTEMPTS": defaults.HTTP_ATTEMPTS,
     "DIGEST_HTTP_BACKOFF": defaults.HTTP_BACKOFF,
+    "DIGEST_HTTP_MAX_BYTES": defaults.HTTP_MAX_BYTES,
+    "DIGEST_HTTP_DEADLINE": defaults.HTTP_DEADLINE,
+    "DIGEST_HTTP_MAX_PAGES": defaults.HTTP_MAX_PAGES,
+    "DIGEST_SERVE_HEADER_SECONDS": defaults.SERVE_HEADER_SECONDS,
 }
 
 

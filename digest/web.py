@@ -34,6 +34,7 @@ from starlette.applications import Starlette
 from starlette.background import BackgroundTask
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
@@ -54,6 +55,7 @@ from digest.plan import Notes
 from digest.render import one_line, templates_env
 from digest.store import DatabaseBusy, Record, Store
 from digest.text import arxiv_key, name_key
+from digest.web_limits import BodyLimit, read_form
 
 log = logging.getLogger("digest.web")
 
@@ -224,6 +226,12 @@ def create_app(store: Store, tokens: Tokens, clock: Callable[[], datetime],
     def message(title: str, text: str, status: int = 200) -> HTMLResponse:
         return page("message", status, title=title, text=text)
 
+    def spent() -> HTMLResponse:
+        return message("This link was used already", "You unsubscribed after this "
+                       "confirmation link was sent, so it cannot subscribe you again. To "
+                       "come back, use Subscribe again on your preferences page or send the "
+                       "subscribe form; nothing was changed.", 400)
+
     def bad_link() -> HTMLResponse:
         return message("This link is not valid", "The link is incomplete, was changed, or "
                        "has expired. Use the link from your latest mail; nothing was "
@@ -288,7 +296,7 @@ def create_app(store: Store, tokens: Tokens, clock: Callable[[], datetime],
                                "again.", 429)
             response.headers["Retry-After"] = str(defaults.FORM_WINDOW_SECONDS)
             return response
-        form = await request.form(max_files=0, max_fields=20, max_part_size=64 * 1024)
+        form = await read_form(request, 20)
         nonce = request.cookies.get(CSRF_COOKIE)
         sent = tokens.read("form", str(form.get("csrf", "")))
         if not nonce or sent is None or sent[0] != nonce:
@@ -313,7 +321,7 @@ def create_app(store: Store, tokens: Tokens, clock: Callable[[], datetime],
         now = clock()
         ref, email = found.ref, found.subscriber.email
         if kind == "confirm":
-            link = mail.url("confirm", tokens.make_confirm(ref, now))
+            link = mail.url("confirm", tokens.make_confirm(ref, now, found.unsubscribed_at))
             subject = f"Confirm your subscription to {name}"
         else:
             link = mail.url("manage", tokens.make("manage", ref))
@@ -334,15 +342,19 @@ def create_app(store: Store, tokens: Tokens, clock: Callable[[], datetime],
             await connection.close()
 
     async def confirm(request: Request) -> Response:
-        ref = tokens.read_confirm(request.path_params["token"], clock(), valid_for)
+        read = tokens.read_confirm(request.path_params["token"], clock(), valid_for)
+        ref, left = read if read is not None else (None, None)
         found = await call(store.record, ref=ref) if ref is not None else None
         if found is None:
             return message("This link is not valid", "The confirmation link is incomplete, "
                            f"was changed, or is older than {defaults.CONFIRM_HOURS} hours. "
                            "Subscribe again to get a new one; nothing was changed.", 400)
+        if not found.takes_confirmation(left):
+            return spent()
         if _reading(request):
             return page("confirm", record=found, action=request.url.path)
-        await call(store.confirm, found.ref, clock())
+        if not await call(store.confirm, found.ref, clock(), left):
+            return spent()  # unsubscribed since the page was shown
         return page("action", record=found, title="You are subscribed", done=True,
                     text="Your digests start now: the first may come right away when "
                     "today's send time has passed. Bookmark your preferences page, or use "
@@ -358,7 +370,7 @@ def create_app(store: Store, tokens: Tokens, clock: Callable[[], datetime],
         record, _ = found
         if _reading(request):
             return await manage_page(record, request.url.path)
-        form = await request.form(max_files=0, max_fields=30, max_part_size=64 * 1024)
+        form = await read_form(request, 30)
         do = str(form.get("do", ""))
         now = clock()
         notice = ""
@@ -520,7 +532,7 @@ def create_app(store: Store, tokens: Tokens, clock: Callable[[], datetime],
         Route("/healthz", healthz, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
     ]
-    app = Starlette(routes=routes, exception_handlers={
+    app = Starlette(routes=routes, middleware=[Middleware(BodyLimit)], exception_handlers={
         HTTPException: not_found, DatabaseBusy: busy, Exception: not_found})
     app.router.redirect_slashes = False  # a redirect would follow the request's Host
     return SecurityHeaders(app)  # outermost: errors, 500 included, carry the headers too

@@ -214,3 +214,42 @@ def test_planning_leaves_the_event_loop_free(
 
     asyncio.run(scenario())
     assert during and during[0] >= 3  # the loop ran while 600 subscribers were planned
+
+
+@pytest.mark.parametrize("leaves", ["removed from the file", "unsubscribed"])
+def test_a_digest_waiting_for_a_retry_is_not_sent_to_someone_who_left(
+        run: Any, mail_env: dict[str, str], db_url: str, leaves: str) -> None:
+    with SmtpServer() as smtp:
+        smtp.handler.faults.append("rcpt:450 Mailbox busy, try later")
+        assert send(run, mail_env, smtp.url, NOW, "--only", "ada@example.org").exit_code == 3
+        assert outbox(db_url)["ada@example.org"].state == "retry"
+        if leaves == "unsubscribed":
+            assert run("unsubscribe", "ada@example.org", env=mail_env).exit_code == 0
+        else:
+            config = Path(mail_env["DIGEST_CONFIG"])
+            text = config.read_text()
+            config.write_text(text.replace(text[text.index("  - email: ada"):
+                                                text.index("  - email: grace")], ""))
+        result = send(run, mail_env, smtp.url, NOW + timedelta(minutes=10))
+    assert result.exit_code == 0, result.output
+    assert [r.recipients for r in smtp.received] == [["grace@example.org"]]
+    assert outbox(db_url)["ada@example.org"].state == "retry"  # never claimed again
+
+
+def test_a_digest_left_sending_is_not_taken_over_for_someone_removed(
+        run: Any, mail_env: dict[str, str], db_url: str) -> None:
+    config = Path(mail_env["DIGEST_CONFIG"])
+    store = Store(db_url)
+    store.sync_subscribers(load_config(config).subscribers, NOW)
+    plan_due(store, NOW)
+    (claimed,) = store.claim(NOW, timedelta(minutes=10), 1)  # by a process that died
+    gone = claimed.subscriber.email
+    text = config.read_text()
+    start = text.index(f"  - email: {gone}")
+    end = text.find("  - email:", start + 1)
+    config.write_text(text[:start] + (text[end:] if end > 0 else ""))
+    with SmtpServer() as smtp:
+        result = send(run, mail_env, smtp.url, NOW + timedelta(minutes=20))  # lease over
+    assert result.exit_code == 0, result.output
+    assert len(smtp.received) == 1 and gone not in smtp.received[0].recipients
+    assert outbox(db_url)[gone].state == "sending"  # never taken over

@@ -132,3 +132,21 @@ def test_preview_and_dry_run_see_the_history_as_of_now(pg_url: str, tmp_path: Pa
     assert json.loads(dry.stdout)["counts"]["planned"] == 2
     again = invoke(pg_url, "send", "--json", "--now", NOW.isoformat(), env=env)
     assert json.loads(again.stdout)["counts"]["sent"] == 0
+
+
+def test_a_pass_run_ahead_is_undone_on_postgres(pg_url: str, tmp_path: Path) -> None:
+    invoke(pg_url, "ingest", str(SEEDS), "--now", (NOW - timedelta(hours=2)).isoformat())
+    config = tmp_path / "subscriptions.yaml"
+    config.write_text(SUBSCRIPTIONS)
+    env = {"DIGEST_CONFIG": str(config), "DIGEST_MAILDIR": str(tmp_path / "outbox")}
+    day = NOW + timedelta(days=1)
+    assert invoke(pg_url, "send", "--now", NOW.isoformat(), env=env).exit_code == 0
+    slipped = invoke(pg_url, "send", "--now", "2099-01-01T01:00Z", "--force-clock", env=env)
+    assert slipped.exit_code == 0, slipped.output
+    reset = invoke(pg_url, "subscribers", "reset-periods", "--after", day.isoformat(), env=env)
+    assert "moved back for 2 subscribers" in reset.stdout, reset.output
+    assert {r.period.year for r in Store(pg_url).outbox()} == {2026}
+    assert invoke(pg_url, "send", "--now", day.isoformat(), env=env).exit_code == 0
+    planned = {r.email for r in Store(pg_url).outbox()
+               if r.period.date() == day.date() and r.state != "missed"}
+    assert planned == {"ada@example.org", "grace@example.org"}

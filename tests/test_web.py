@@ -449,6 +449,34 @@ def test_the_form_never_changes_an_unsubscribed_persons_settings(site: Site) -> 
     assert site.record("quinn@example.org").state == "active"
 
 
+CONFIRM_LABEL = "To confirm, open this link (it is valid for 48 hours)"
+
+
+def test_a_confirmation_link_is_spent_by_an_unsubscribe(site: Site, run: Any) -> None:
+    web = site.client()
+    subscribe(web, email="sam@example.org", authors="Maojiang Su")
+    (first,) = site.mails_to("sam@example.org")
+    confirm = path(link(first, CONFIRM_LABEL))
+    assert web.post(confirm).status_code == 200
+    manage = f"/manage/{Tokens(SECRET).make('manage', site.record('sam@example.org').ref)}"
+    assert "Unsubscribed." in web.post(manage, data={"do": "unsubscribe"}).text
+    for replay in (web.get, web.post):  # within its 48 hours, used once already
+        answer = replay(confirm)
+        assert answer.status_code == 400 and "This link was used already" in answer.text
+    assert site.record("sam@example.org").state == "unsubscribed"
+    # A fresh action brings the address back: the form mails a new link, which works ...
+    subscribe(site.client("10.1.1.1"), email="sam@example.org")
+    again = path(link(site.mails_to("sam@example.org", 2)[1], CONFIRM_LABEL))
+    assert web.get(again).status_code == 200
+    assert "You are subscribed" in web.post(again).text
+    assert site.record("sam@example.org").state == "active"
+    # ... once: after the next unsubscribe, it is spent as well.
+    later = (NOW + timedelta(hours=1)).isoformat()
+    assert run("unsubscribe", "sam@example.org", "--now", later, env=site.env).exit_code == 0
+    assert web.post(again).status_code == 400 and web.post(confirm).status_code == 400
+    assert site.record("sam@example.org").state == "unsubscribed"
+
+
 def test_hostile_preferences_are_refused_cleanly(site: Site) -> None:
     web = site.client()
     subscribe(web, email="rae@example.org", authors="Maojiang Su")

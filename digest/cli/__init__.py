@@ -10,6 +10,7 @@ import functools
 import logging
 import sys
 from collections.abc import Callable, Mapping
+from datetime import date
 from pathlib import Path
 from typing import Any, TypeVar, overload
 
@@ -19,7 +20,7 @@ from rich.console import Console
 
 from digest import __version__, defaults
 from digest.errors import DigestError
-from digest.settings import Settings, check_environment, parse_now
+from digest.settings import Settings, check_environment, parse_day, parse_now
 from digest.text import one_line
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -78,6 +79,29 @@ def _config_option(**extra: Any) -> Callable[[F], F]:
 def _now_option(**extra: Any) -> Callable[[F], F]:
     return click.option("--now", metavar="ISO-TIME", help="Run as if it were this moment "
                         "(env DIGEST_NOW); default: the clock.", **extra)
+
+
+def force_clock_option() -> Callable[[F], F]:
+    """--force-clock, for the commands that refuse a --now far ahead of the clock."""
+    return click.option("--force-clock", is_flag=True, help="Run even at a --now/DIGEST_NOW "
+                        f"more than {defaults.CLOCK_AHEAD_MINUTES} minutes ahead of this "
+                        "machine's clock (refused otherwise: such a pass records periods "
+                        "that no pass plans again before then).")
+
+
+class Day(click.ParamType[date]):
+    """A day written YYYY-MM-DD, within the years digest handles."""
+
+    name = "YYYY-MM-DD"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+                ) -> date:
+        if isinstance(value, date):
+            return value
+        try:
+            return parse_day(str(value), "day")
+        except DigestError as e:
+            self.fail(str(e), param, ctx)
 
 
 def _quiet_option() -> Callable[[F], F]:

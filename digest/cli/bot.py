@@ -12,9 +12,17 @@ from rich import box
 from rich.table import Table
 
 from digest.bot import Bot, plan_jobs
-from digest.cli import EXIT_NOT_ALL_SENT, _console, _settings, cli, not_all_sent, settings_options
+from digest.cli import (
+    EXIT_NOT_ALL_SENT,
+    _console,
+    _settings,
+    cli,
+    force_clock_option,
+    not_all_sent,
+    settings_options,
+)
 from digest.config import load_config
-from digest.settings import number_setting
+from digest.settings import number_setting, refuse_clock_ahead
 from digest.store import Store
 
 
@@ -23,8 +31,10 @@ from digest.store import Store
               "then exit (for cron).")
 @click.option("--log-format", type=click.Choice(["text", "json"]), default="text",
               show_default=True, help="One line per job run on stderr, as text or JSON.")
+@force_clock_option()
 @settings_options
-def run(once: bool, log_format: str, db: str, config: Path, now: str | None) -> None:
+def run(once: bool, log_format: str, force_clock: bool, db: str, config: Path,
+        now: str | None) -> None:
     """Run the bot: ingest on schedule, send each digest at its local time.
 
     Sources and subscribers come from subscriptions.yaml; SIGHUP or an edit of the file
@@ -37,7 +47,9 @@ def run(once: bool, log_format: str, db: str, config: Path, now: str | None) -> 
         digest run --log-format json 2>> /var/log/digest.jsonl
     """
     watch = number_setting(os.environ, "DIGEST_WATCH_SECONDS")
-    bot = Bot(_settings(db, config, now), log_format=log_format, watch_seconds=watch)
+    settings = _settings(db, config, now)
+    refuse_clock_ahead(settings, force_clock)
+    bot = Bot(settings, log_format=log_format, watch_seconds=watch)
     if not once:
         asyncio.run(bot.run_forever())
     elif not_all_sent(asyncio.run(bot.once())):

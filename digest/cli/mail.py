@@ -17,7 +17,16 @@ from rich import box
 from rich.progress import Progress
 from rich.table import Table
 
-from digest.cli import EXIT_NOT_ALL_SENT, _console, _settings, cli, not_all_sent, settings_options
+from digest import defaults
+from digest.cli import (
+    EXIT_NOT_ALL_SENT,
+    _console,
+    _settings,
+    cli,
+    force_clock_option,
+    not_all_sent,
+    settings_options,
+)
 from digest.cli.subscribers import suppressed_line
 from digest.config import load_config, sync_config
 from digest.deliver import MailSettings, refuse_localhost, send_pass, tokens_for
@@ -28,6 +37,7 @@ from digest.errors import ConfigError, DigestError
 from digest.model import TRENDING, Digest, Item, Paper, Rendered, Section, Subscriber
 from digest.plan import plan_due
 from digest.render import Renderer, render_digest
+from digest.settings import number_setting, refuse_clock_ahead
 from digest.store import Store
 
 _COLUMNS = (("planned", "Planned"), ("sent", "Sent"), ("skipped", "Skipped (empty)"),
@@ -44,9 +54,10 @@ _COLUMNS = (("planned", "Planned"), ("sent", "Sent"), ("skipped", "Skipped (empt
               help="Processes that share the pass (fewer for a small one).")
 @click.option("--json", "as_json", is_flag=True,
               help="Print the summary as one JSON object (counts, seconds per stage).")
+@force_clock_option()
 @settings_options
-def send(dry_run: bool, only: str | None, workers: int, as_json: bool, db: str, config: Path,
-         now: str | None) -> None:
+def send(dry_run: bool, only: str | None, workers: int, as_json: bool, force_clock: bool,
+         db: str, config: Path, now: str | None) -> None:
     """Plan every digest that is due and deliver it, each exactly once.
 
     Mail goes through DIGEST_SMTP_URL (smtp://user@host:587, smtps://user@host:465),
@@ -64,6 +75,8 @@ def send(dry_run: bool, only: str | None, workers: int, as_json: bool, db: str, 
         DIGEST_SMTP_URL=smtp://me@mail.example.org:587 DIGEST_SMTP_PASSWORD=... digest send
     """
     settings = _settings(db, config, now)
+    if not dry_run:
+        refuse_clock_ahead(settings, force_clock)
     loaded = load_config(settings.config_path)
     store = Store(settings.db_url)
     mail = MailSettings.from_env()
@@ -104,8 +117,10 @@ def send(dry_run: bool, only: str | None, workers: int, as_json: bool, db: str, 
 @click.option("--once", is_flag=True, help="Exit when the outbox has nothing left to send.")
 @click.option("--poll", type=click.FloatRange(min=0.1), default=5.0, show_default=True,
               help="Seconds between looks at the outbox when it is empty.")
+@force_clock_option()
 @settings_options(reads_config=False)
-def worker(once: bool, poll: float, db: str, config: Path, now: str | None) -> None:
+def worker(once: bool, poll: float, force_clock: bool, db: str, config: Path, now: str | None
+           ) -> None:
     """Deliver what the outbox holds, beside other workers and bots on the same database.
 
     Planning is left to `digest send` or `digest run`; any number of workers, on any
@@ -119,6 +134,7 @@ def worker(once: bool, poll: float, db: str, config: Path, now: str | None) -> N
         DIGEST_DB=postgresql://digest@db/digest DIGEST_SMTP_URL=smtp://mx:25 digest worker
     """
     settings = _settings(db, config, now)
+    refuse_clock_ahead(settings, force_clock)
     counts = asyncio.run(work(settings, once, poll))
     _print_counts(counts, "worker stopped")
 
@@ -208,21 +224,33 @@ async def _send_one(transport: Transport, message: Message, sender: str, to: str
         await connection.close()
 
 
-@cli.command()
+_SERVE_HELP = f"""Serve the subscriber's pages: subscribe, confirm, preferences, unsubscribe,
+and the follow/unfollow/mute links of the mails (put it behind DIGEST_BASE_URL).
+
+It is bounded on its own, with no proxy in front: a request's headers must arrive within
+DIGEST_SERVE_HEADER_SECONDS (default {defaults.SERVE_HEADER_SECONDS:g}) of the connection or
+of the last response and hold at most {defaults.SERVE_MAX_HEADER_BYTES // 1024} kB; an idle
+kept-alive connection closes after {defaults.SERVE_KEEP_ALIVE_SECONDS} s; a body may hold
+{defaults.SERVE_MAX_BODY_BYTES // 1024} kB (413 beyond) and must arrive within
+{defaults.SERVE_BODY_SECONDS:g} s (408); a form holds at most 30 fields, empty ones counted
+(400 beyond); past {defaults.SERVE_MAX_CONNECTIONS} connections at once, requests get 503.
+
+\b
+Example:
+    DIGEST_BASE_URL=https://digest.example.org digest serve --port 8000
+"""
+
+
+@cli.command(help=_SERVE_HELP)
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8000, show_default=True, type=int, help="Port to listen on.")
 @settings_options
 def serve(host: str, port: int, db: str, config: Path, now: str | None) -> None:
-    """Serve the subscriber's pages: subscribe, confirm, preferences, unsubscribe, and
-    the follow/unfollow/mute links of the mails (put it behind DIGEST_BASE_URL).
-
-    \b
-    Example:
-        DIGEST_BASE_URL=https://digest.example.org digest serve --port 8000
-    """
+    """The subscriber's pages over HTTP (the help is _SERVE_HELP: it quotes the bounds)."""
     import uvicorn
 
     from digest.web import access_log_config, create_app
+    from digest.web_limits import uvicorn_options
 
     settings = _settings(db, config, now)
     store = Store(settings.db_url)
@@ -230,7 +258,9 @@ def serve(host: str, port: int, db: str, config: Path, now: str | None) -> None:
     if settings.config_path.exists():  # its defaults: apply to those who subscribe here
         sync_config(store, load_config(settings.config_path), settings.now())
     app = create_app(store, tokens_for(store), settings.now, mail, transport_from_env())
-    uvicorn.run(app, host=host, port=port, log_level="info", log_config=access_log_config())
+    header_seconds = number_setting(os.environ, "DIGEST_SERVE_HEADER_SECONDS")
+    uvicorn.run(app, host=host, port=port, log_level="info", log_config=access_log_config(),
+                **uvicorn_options(header_seconds))
 
 
 @cli.command()

@@ -17,7 +17,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 from digest import defaults
-from digest.cli import _console, _settings, cli, settings_options
+from digest.cli import Day, _console, _settings, cli, settings_options
 from digest.ingest import PARSERS
 from digest.ingest.fetch import Fetcher
 from digest.ingest.manifest import FileSettings
@@ -32,10 +32,10 @@ from digest.store import Store
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--format", "fmt", type=click.Choice(list(PARSERS)),
               help="Read every file as this format instead of detecting it.")
-@click.option("--captured", type=click.DateTime(["%Y-%m-%d"]), metavar="YYYY-MM-DD",
+@click.option("--captured", type=Day(), metavar="YYYY-MM-DD",
               help="Day the pages were saved; dates without a year resolve against it.")
 @click.option("--owner", metavar="NAME", help="Profile owner to credit with every paper read.")
-@click.option("--hf-date", "hf_dates", multiple=True, type=click.DateTime(["%Y-%m-%d"]),
+@click.option("--hf-date", "hf_dates", multiple=True, type=Day(),
               metavar="YYYY-MM-DD", help="Fetch the Hugging Face daily papers of this day.")
 @click.option("--arxiv", "categories", multiple=True, metavar="CATEGORY",
               help="Fetch arXiv's Atom feed of this category (e.g. cs.LG).")
@@ -43,8 +43,8 @@ from digest.store import Store
               "[{source, format, read, new, merged, error}], \"papers\": stored}.")
 @settings_options(reads_config=False)
 def ingest(
-    as_json: bool, paths: tuple[Path, ...], fmt: str | None, captured: datetime | None,
-    owner: str | None, hf_dates: tuple[datetime, ...], categories: tuple[str, ...],
+    as_json: bool, paths: tuple[Path, ...], fmt: str | None, captured: date | None,
+    owner: str | None, hf_dates: tuple[date, ...], categories: tuple[str, ...],
     db: str, config: Path, now: str | None,
 ) -> None:
     """Read papers from files, folders and live feeds into the database.
@@ -66,12 +66,12 @@ def ingest(
         raise click.UsageError("name files or folders to read, or --hf-date / --arxiv")
     settings = _settings(db, config, now)
     store = Store(settings.db_url)
-    given = FileSettings(fmt, captured.date() if captured else None, owner)
+    given = FileSettings(fmt, captured, owner)
     jobs, reports = plan(paths, given)
     steps: list[Callable[[], list[Report]]] = [
         partial(_file_step, store, job, settings) for job in jobs]
     with Fetcher(HttpSettings.from_env()) as fetcher:
-        steps += [partial(_hf_step, store, fetcher, d.date(), settings) for d in hf_dates]
+        steps += [partial(_hf_step, store, fetcher, d, settings) for d in hf_dates]
         steps += [partial(_arxiv_step, store, fetcher, c, settings) for c in categories]
         for step_reports in _with_progress(steps, "Ingesting"):
             reports.extend(step_reports)

@@ -24,6 +24,7 @@ from digest.config import (
     sync_config,
 )
 from digest.errors import ConfigError
+from digest.settings import parse_now
 from digest.store import Store
 
 # Keys in the order export writes them.
@@ -51,6 +52,7 @@ def subscribers(ctx: click.Context, as_json: bool, db: str, config: Path, now: s
         digest subscribers export --format yaml -o subscribers.yaml
         digest subscribers import subscribers.yaml
         digest subscribers reset ada@example.org
+        digest subscribers reset-periods
     """
     if ctx.invoked_subcommand is not None:
         return
@@ -150,6 +152,41 @@ def reset(emails: tuple[str, ...], db: str, config: Path, now: str | None) -> No
     if unknown:
         raise ConfigError(f"no subscriber {', '.join(unknown)}; digest subscribers lists "
                           "everyone")
+
+
+@subscribers.command("reset-periods")
+@click.argument("emails", nargs=-1)
+@click.option("--after", metavar="ISO-TIME", help="Undo what was recorded for periods after "
+              "this moment (default: now, the clock or --now).")
+@settings_options(reads_config=False)
+def reset_periods(emails: tuple[str, ...], after: str | None, db: str, config: Path,
+                  now: str | None) -> None:
+    """Undo a pass run ahead of time (a --now or DIGEST_NOW in the future, with
+    --force-clock): for everyone, or only EMAIL..., every digest not sent that a pass
+    planned after --after or for a period after it (planned, skipped, waiting for a retry,
+    failed, or recorded as missed on the way to that moment) is deleted, and each
+    subscriber's latest period and cut-off move back to those of the digests left, so the
+    next pass plans today's digest again. Digests that went out stay recorded, and their
+    papers are not sent again. Papers an ingest ahead of time recorded as first seen
+    later than now (--now, else the clock) count as first seen now, so they are due.
+
+    \b
+    Examples:
+        digest subscribers reset-periods
+        digest subscribers reset-periods --after 2026-12-07T00:00Z ada@example.org
+    """
+    settings = _settings(db, config, now)
+    moment = parse_now(after, "--after") if after else settings.now()
+    store = Store(settings.db_url, create=False)
+    unknown = [e for e in emails if store.record(email=e) is None]
+    if unknown:
+        raise ConfigError(f"no subscriber {', '.join(unknown)}; digest subscribers lists "
+                          "everyone")
+    done = store.reset_periods(moment, settings.now(), list(emails) or None)
+    click.echo(f"Periods after {moment.isoformat()}: moved back for "
+               f"{_count(done.subscribers)}; {done.deleted} unsent "
+               f"digest{'' if done.deleted == 1 else 's'} deleted; {done.papers} "
+               f"paper{'' if done.papers == 1 else 's'} first seen later now seen now.")
 
 
 @subscribers.command("export")

@@ -49,6 +49,10 @@ MAIL_TOKEN_CHARS = 2 * (9 + 4 + MAIL_SIGNATURE_BYTES)  # 46: hex of ref, period,
 _MAIL_REF = re.compile(r"[A-Za-z0-9_-]{12}")  # as new_ref makes it: 9 bytes, no spare bits
 _MAIL_TOKEN = re.compile(rf"[0-9a-fA-F]{{{MAIL_TOKEN_CHARS}}}")
 _STAMP_MAX = 2**32 - 1  # a period's seconds since 1970, in 4 bytes (until 2106)
+# An unsubscribe time travels in a confirmation token as whole microseconds since the epoch
+# (exact, as the database keeps it).
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICRO = timedelta(microseconds=1)
 
 
 class _ShortHMAC(HMACAlgorithm):
@@ -147,16 +151,23 @@ class Tokens:
         return (base64.urlsafe_b64encode(body[:9]).decode(),
                 datetime.fromtimestamp(stamp, UTC) if stamp else None)
 
-    def make_confirm(self, ref: str, now: datetime) -> str:
-        """A confirmation token, made at ``now``."""
-        return self.make("confirm", ref, int(now.timestamp()))
+    def make_confirm(self, ref: str, now: datetime, left: datetime | None = None) -> str:
+        """A confirmation token, made at ``now``; for someone who unsubscribed at ``left``,
+        it says so (``Store.confirm`` brings back only after that very unsubscribe)."""
+        if left is None:
+            return self.make("confirm", ref, int(now.timestamp()))
+        return self.make("confirm", ref, int(now.timestamp()), (left - _EPOCH) // _MICRO)
 
-    def read_confirm(self, token: str, now: datetime, valid: timedelta) -> str | None:
-        """The ref of a confirmation token made at most ``valid`` before ``now``."""
+    def read_confirm(self, token: str, now: datetime, valid: timedelta
+                     ) -> tuple[str, datetime | None] | None:
+        """The ref of a confirmation token made at most ``valid`` before ``now``, and the
+        unsubscribe it was made after (None for one made for a new address)."""
         value = self.read("confirm", token)
-        if value is None or len(value) != 2 or not isinstance(value[1], int):
+        if value is None or len(value) not in (2, 3) or not all(
+                isinstance(v, int) for v in value[1:]):
             return None
         made = datetime.fromtimestamp(value[1], UTC)
-        return value[0] if timedelta(0) <= now - made + timedelta(minutes=5) and \
-            now - made <= valid else None
+        if not timedelta(0) <= now - made + timedelta(minutes=5) or now - made > valid:
+            return None
+        return value[0], _EPOCH + value[2] * _MICRO if len(value) == 3 else None
 

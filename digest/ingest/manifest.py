@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from digest.errors import ConfigError
+from digest.settings import check_year
 from digest.yamlcheck import parse_yaml
 
 _KEYS = ("format", "captured", "owner")
@@ -66,6 +67,8 @@ def _entry(path: Path, name: str, entry: Any, formats: tuple[str, ...]) -> FileS
             raise ConfigError(f"{where}: captured {captured!r} is not a YYYY-MM-DD date") from e
     if captured is not None and not isinstance(captured, date):
         raise ConfigError(f"{where}: captured must be a YYYY-MM-DD date")
+    if captured is not None:
+        check_year(captured.year, f"{where}: captured", captured.isoformat())
     owner = entry.get("owner")
     if owner is not None and not (isinstance(owner, str) and owner.strip()):
         raise ConfigError(f"{where}: owner must be a person's name")

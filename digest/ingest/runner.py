@@ -12,7 +12,7 @@ from datetime import date, datetime
 from pathlib import Path
 
 from digest import defaults
-from digest.errors import ConfigError, InputError, StoreError
+from digest.errors import ConfigError, FetchError, InputError, StoreError
 from digest.ingest import PARSERS, parse
 from digest.ingest.common import ParseContext
 from digest.ingest.fetch import Fetcher, arxiv_feed_url, hf_daily_url
@@ -105,18 +105,27 @@ def ingest_hf_day(
 ) -> list[Report]:
     """Fetch every page of the Hugging Face daily papers of ``day`` and store them.
 
-    Pages are asked for from p=0 until one holds fewer than ``limit`` items. All pages are
+    Pages are asked for from p=0 until one holds fewer than ``limit`` items; a page with
+    more than ``limit``, or pages still full after DIGEST_HTTP_MAX_PAGES, are an error
+    (so a day holds at most their product of papers in memory). All pages are
     fetched and parsed before any is stored, so a failure stores nothing of the day.
     """
     pages: list[tuple[str, list[Paper]]] = []
     url = hf_daily_url(fetcher.settings.hf_base, day, 0, limit)
     try:
-        for page in range(defaults.HF_MAX_PAGES):
+        for page in range(fetcher.settings.max_pages):
             url = hf_daily_url(fetcher.settings.hf_base, day, page, limit)
             _, papers = parse(fetcher.get(url), ParseContext(url, day), "hf-json")
+            if len(papers) > limit:  # what the day may hold is pages times limit, no more
+                raise FetchError(url, f"the page holds {len(papers)} papers, more than the "
+                                 f"{limit} asked for; nothing of the day was stored")
             pages.append((url, papers))
             if len(papers) < limit:
                 break
+        else:
+            raise FetchError(url, f"page {fetcher.settings.max_pages} is still full, and a "
+                             f"day has at most {fetcher.settings.max_pages} pages "
+                             "(DIGEST_HTTP_MAX_PAGES); nothing of the day was stored")
     except InputError as e:
         return [_fail(store, Report(e.source, "hf-json", error=str(e)), now)]
     except Exception as e:  # a hostile response must not stop the other sources

@@ -28,6 +28,7 @@ from sqlalchemy.exc import (
 )
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
+from digest import defaults
 from digest.errors import StoreError
 from digest.model import History, OutboxEntry, Paper, Plan, Snapshot, Subscriber, Unsent
 from digest.store import bounces as bounce_sql
@@ -35,11 +36,13 @@ from digest.store import history as history_sql
 from digest.store import leases as lease_sql
 from digest.store import outbox as outbox_sql
 from digest.store import papers as paper_sql
+from digest.store import periods as period_sql
 from digest.store import revisions
 from digest.store import schema as s
 from digest.store import subscribers as subscriber_sql
 from digest.store.bounces import KeptMail, MailOutcome
 from digest.store.papers import SaveResult
+from digest.store.periods import PeriodReset
 from digest.store.subscribers import Member, Record, SyncResult
 from digest.text import one_line
 
@@ -350,10 +353,11 @@ class Store:
         return self._retrying(lambda conn: subscriber_sql.request(conn, prefs, now, cap),
                               "record the subscription")
 
-    def confirm(self, ref: str, now: datetime) -> bool:
-        """Confirm a subscription; False for an unknown reference."""
+    def confirm(self, ref: str, now: datetime, left: datetime | None = None) -> bool:
+        """Confirm a subscription, or bring back after the unsubscribe at ``left``; False
+        for an unknown reference or a spent link (``subscribers.confirmable``)."""
         with self._begin() as conn:
-            return subscriber_sql.confirm(conn, ref, now)
+            return subscriber_sql.confirm(conn, ref, now, left)
 
     def set_prefs(self, ref: str, prefs: Mapping[str, Any], now: datetime) -> None:
         """New own settings for a database subscriber."""
@@ -417,6 +421,15 @@ class Store:
         ``outbox.expire_late``); returns how many."""
         with self._begin() as conn:
             return outbox_sql.expire_late(conn, now, lease)
+
+    def reset_periods(self, after: datetime, now: datetime,
+                      emails: Sequence[str] | None = None) -> PeriodReset:
+        """Undo a pass run ahead of ``after``, for these subscribers (None: everyone), as
+        of ``now``; see ``digest.store.periods``."""
+        keys = None if emails is None else [e.casefold() for e in emails]
+        lease = timedelta(seconds=defaults.JOB_LEASE_SECONDS)
+        with self._begin() as conn:
+            return period_sql.reset_periods(conn, after, keys, lease, now)
 
     def reset_bounces(self, email: str) -> bool:
         """Clear a bouncing subscriber (and the bounces read back against them); False

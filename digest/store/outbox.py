@@ -150,9 +150,12 @@ def claim(conn: Connection, now: datetime, lease: timedelta, limit: int,
 
 
 def _takes_mail() -> tuple[Any, ...]:
-    """Conditions on the subscriber of a digest that may be sent now."""
+    """Conditions on the subscriber of a digest that may be sent now: checked when a
+    digest is claimed, not only when it is planned, because someone removed (from the
+    file or the database), unsubscribed, paused or bouncing since must get nothing more."""
     sub = s.subscribers.c
-    return (sub.unsubscribed_at.is_(None), sub.paused_at.is_(None),
+    return (sub.active.is_(True), sub.confirmed_at.is_not(None),
+            sub.unsubscribed_at.is_(None), sub.paused_at.is_(None),
             sub.bouncing_since.is_(None))
 
 

@@ -43,6 +43,12 @@ class Record:
     subscriber: Subscriber
     prefs: Mapping[str, Any]  # their own settings (email and name included)
     state: str  # pending | active | paused | bouncing | unsubscribed | removed
+    unsubscribed_at: datetime | None = None
+
+    def takes_confirmation(self, left: datetime | None) -> bool:
+        """Whether a confirmation link made after the unsubscribe at ``left`` (None: made
+        for a new address) may still act; see ``confirmable``."""
+        return confirmable(self.unsubscribed_at, left)
 
     @property
     def ref(self) -> str:
@@ -173,7 +179,7 @@ def record(conn: Connection, *, ref: str | None = None, email: str | None = None
     row = conn.execute(select(s.subscribers).where(where)).first()
     if row is None:
         return None
-    return Record(_subscriber(row), dict(row.prefs), state_of(row))
+    return Record(_subscriber(row), dict(row.prefs), state_of(row), row.unsubscribed_at)
 
 
 def put(conn: Connection, prefs: Mapping[str, Any], now: datetime, *, confirmed: bool,
@@ -273,10 +279,20 @@ def request(conn: Connection, prefs: Mapping[str, Any], now: datetime, cap: int
     return found, kind
 
 
-def confirm(conn: Connection, ref: str, now: datetime) -> bool:
-    """Confirm (or come back after an unsubscribe); False for an unknown reference."""
+def confirmable(unsubscribed_at: datetime | None, left: datetime | None) -> bool:
+    """Whether a confirmation link may act on someone who unsubscribed at
+    ``unsubscribed_at`` (None: never, or came back since): a link confirms a new address
+    once, and after an unsubscribe only a link made after that very unsubscribe (by the
+    subscribe form, ``left`` being its time) brings the address back. A link used before,
+    opened again after the unsubscribe, is spent."""
+    return unsubscribed_at is None or unsubscribed_at == left
+
+
+def confirm(conn: Connection, ref: str, now: datetime, left: datetime | None = None) -> bool:
+    """Confirm, or come back after the unsubscribe at ``left`` (see ``confirmable``);
+    False for an unknown reference or a spent link, changing nothing."""
     row = conn.execute(select(s.subscribers).where(c.ref == ref)).first()
-    if row is None:
+    if row is None or not confirmable(row.unsubscribed_at, left):
         return False
     if row.confirmed_at is None or row.unsubscribed_at is not None:
         conn.execute(update(s.subscribers).where(c.id == row.id).values(
