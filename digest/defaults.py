@@ -129,6 +129,10 @@ MAILDIR = "outbox"
 MAIL_FROM = "Paper Digest <digest@localhost>"
 # SMTP: seconds per command, connections used at once (env DIGEST_SMTP_TIMEOUT, _POOL).
 SMTP_TIMEOUT = 30.0
+# The reply to a message's final dot is waited for this long (env DIGEST_SMTP_DATA_TIMEOUT;
+# RFC 5321 4.5.3.2.6: 10 minutes): a server may scan or store it first, and a mail given
+# up on that the server then accepts would be sent again. Other connections go on.
+SMTP_DATA_TIMEOUT = 600.0
 SMTP_POOL = 4
 # A digest that failed transiently is tried again after 5, 10, 20, 40 minutes, then every
 # RETRY_MAX_MINUTES, until its subscriber's grace_hours run out (then it is missed and its

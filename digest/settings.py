@@ -127,6 +127,7 @@ class HttpSettings:
 # only, and all checked when a command starts (``check_environment``).
 NUMBERS: dict[str, float] = {
     "DIGEST_SMTP_TIMEOUT": defaults.SMTP_TIMEOUT,
+    "DIGEST_SMTP_DATA_TIMEOUT": defaults.SMTP_DATA_TIMEOUT,
     "DIGEST_SMTP_POOL": defaults.SMTP_POOL,
     "DIGEST_SMTP_RATE": 0.0,
     "DIGEST_LEASE_SECONDS": defaults.SENDING_LEASE_MINUTES * 60,

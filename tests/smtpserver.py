@@ -3,7 +3,7 @@ it offers PIPELINING as real servers do (``pipelining=False``: it does not).
 
 Faults are queued and used one per message: ``"rcpt:450 Try later"`` answers RCPT,
 ``"data:552 Too big"`` answers DATA, ``"drop"`` hangs up after the data arrived but before
-the reply, ``"stall"`` answers DATA only after ``stall_seconds``. ``Greeter`` is a bare
+the reply, ``"stall"`` takes the message and answers only after ``stall_seconds``. ``Greeter`` is a bare
 TCP server whose greeting is a refusal (421).
 """
 
@@ -91,12 +91,14 @@ class Recorder:
     async def handle_DATA(self, server: Any, session: Session, envelope: Envelope) -> str:
         fault, self._fault = self._fault, None
         await asyncio.sleep(self.delay)
-        if fault == "stall":
-            await asyncio.sleep(self.stall_seconds)
         if fault and fault.startswith("data:"):
             return fault[5:]
         got = Received(str(envelope.mail_from), list(envelope.rcpt_tos),
                        envelope.original_content or b"")
+        if fault == "stall":  # taken, as a real server stores a mail before it answers
+            self.received.append(got)
+            await asyncio.sleep(self.stall_seconds)
+            return "250 Message accepted, at last"
         if fault == "drop":
             self.dropped.append(got)
             server.transport.close()

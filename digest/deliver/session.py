@@ -28,13 +28,26 @@ class DataRefused(aiosmtplib.SMTPDataError):
     """The server refused the message after its final dot (not the DATA command)."""
 
 
+class SilentServer(aiosmtplib.SMTPReadTimeoutError):
+    """No reply within ``seconds``."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"Timed out waiting for server response ({seconds:g} s)")
+        self.seconds = seconds
+
+
 class Session(asyncio.Protocol):
     """The replies of one connection (``take_over``), read in the order of the commands
     they answer; a reply is a line ``250 OK``, or lines ``250-...`` ending with one such."""
 
-    def __init__(self, smtp: aiosmtplib.SMTP, timeout: float) -> None:
+    def __init__(self, smtp: aiosmtplib.SMTP, timeout: float,
+                 data_timeout: float | None = None) -> None:
         assert smtp.transport is not None, "take_over an open session"
         self.smtp, self.timeout = smtp, timeout
+        # The reply to the message's final dot: the server may be scanning or storing it
+        # (RFC 5321 4.5.3.2.6 gives it 10 minutes); given up on sooner, a mail the server
+        # then accepts is sent again.
+        self.data_timeout = max(timeout, data_timeout or timeout)
         self.extensions = frozenset(smtp.esmtp_extensions)
         self.transport: asyncio.Transport = smtp.transport  # type: ignore[assignment]
         self._buffer = bytearray()
@@ -45,10 +58,11 @@ class Session(asyncio.Protocol):
         self._loop = asyncio.get_running_loop()
 
     @classmethod
-    def take_over(cls, smtp: aiosmtplib.SMTP, timeout: float) -> Session:
+    def take_over(cls, smtp: aiosmtplib.SMTP, timeout: float,
+                  data_timeout: float | None = None) -> Session:
         """The connection of ``smtp`` (open, greeted) read and written by a new Session;
         ``smtp`` only closes it from now on."""
-        session = cls(smtp, timeout)
+        session = cls(smtp, timeout, data_timeout)
         session.transport.set_protocol(session)
         return session
 
@@ -113,14 +127,15 @@ class Session(asyncio.Protocol):
         if self._waiter is not None and not self._waiter.done():
             self._waiter.set_result(None)
 
-    async def reply(self) -> aiosmtplib.SMTPResponse:
+    async def reply(self, timeout: float | None = None) -> aiosmtplib.SMTPResponse:
         """The next reply; raises as aiosmtplib does: SMTPServerDisconnected,
         SMTPReadTimeoutError, or SMTPResponseException(-1) for a reply that is not SMTP.
         A reply given up on ends the session (it must never pair with a later command)."""
-        deadline = self._loop.time() + self.timeout
+        seconds = timeout or self.timeout
+        deadline = self._loop.time() + seconds
         while not self._replies and self._ended is None:  # woken by each part that comes
             self._waiter = self._loop.create_future()
-            timer = self._loop.call_at(deadline, self._time_out, self._waiter)
+            timer = self._loop.call_at(deadline, self._time_out, self._waiter, seconds)
             try:
                 await self._waiter
             finally:
@@ -132,8 +147,8 @@ class Session(asyncio.Protocol):
         self.close()
         raise self._ended
 
-    def _time_out(self, waiter: asyncio.Future[None]) -> None:
-        self._end(aiosmtplib.SMTPReadTimeoutError("Timed out waiting for server response"))
+    def _time_out(self, waiter: asyncio.Future[None], seconds: float) -> None:
+        self._end(SilentServer(seconds))
         if not waiter.done():
             waiter.set_result(None)
 
@@ -170,7 +185,7 @@ class Session(asyncio.Protocol):
         taken = refusal is not None and len(replies) == 3 and replies[2].code == 354
         if refusal is None:
             self.write(payload)
-            done = await self.reply()
+            done = await self.reply(self.data_timeout)
             if done.code == 250:
                 return
             refusal = DataRefused(*done)

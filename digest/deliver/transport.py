@@ -124,6 +124,7 @@ class SmtpSettings:
     implicit_tls: bool = False
     starttls: str = "auto"  # auto (when offered) | required | off
     timeout: float = defaults.SMTP_TIMEOUT
+    data_timeout: float = defaults.SMTP_DATA_TIMEOUT  # for the reply to the final dot
     pool: int = defaults.SMTP_POOL
     rate: float = 0.0  # messages per second; 0 = no limit
     cafile: str | None = None
@@ -160,6 +161,7 @@ class SmtpSettings:
                 unquote(parts.password) if parts.password else None),
             implicit_tls=parts.scheme == "smtps", starttls=starttls,
             timeout=number_setting(env, "DIGEST_SMTP_TIMEOUT"),
+            data_timeout=number_setting(env, "DIGEST_SMTP_DATA_TIMEOUT"),
             pool=max(1, int(number_setting(env, "DIGEST_SMTP_POOL"))),
             rate=number_setting(env, "DIGEST_SMTP_RATE"),
             cafile=env.get("DIGEST_SMTP_CAFILE") or None,
@@ -295,7 +297,8 @@ class SmtpConnection:
         if isinstance(e, aiosmtplib.SMTPResponseException):
             return self._classify(e.code, e.message, phase)
         if isinstance(e, (TimeoutError, aiosmtplib.SMTPTimeoutError)):
-            return TransientError(f"{where} did not answer within {self.settings.timeout:g} s")
+            seconds = getattr(e, "seconds", self.settings.timeout)
+            return TransientError(f"{where} did not answer within {seconds:g} s")
         if isinstance(e, aiosmtplib.SMTPServerDisconnected):
             hung_up = BusyError if phase == "connect" else TransientError
             return hung_up(f"{where} closed the connection ({one_line(str(e))})")
@@ -346,7 +349,7 @@ class SmtpConnection:
         except BaseException:
             smtp.close()
             raise
-        self._session = Session.take_over(smtp, s.timeout)
+        self._session = Session.take_over(smtp, s.timeout, s.data_timeout)
         return self._session
 
     def _classify(self, code: int, message: str, phase: str) -> DigestError:
