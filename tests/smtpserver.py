@@ -3,8 +3,8 @@ it offers PIPELINING as real servers do (``pipelining=False``: it does not).
 
 Faults are queued and used one per message: ``"rcpt:450 Try later"`` answers RCPT,
 ``"data:552 Too big"`` answers DATA, ``"drop"`` hangs up after the data arrived but before
-the reply, ``"stall"`` takes the message and answers only after ``stall_seconds``. ``Greeter`` is a bare
-TCP server whose greeting is a refusal (421).
+the reply, ``"stall"`` takes the message and answers only after ``stall_seconds``.
+``Greeter`` is a bare TCP server whose greeting is a refusal (421).
 """
 
 from __future__ import annotations
