@@ -91,6 +91,19 @@ class PgCluster:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
+def sqlite_or_postgres(request: pytest.FixtureRequest, tmp_path: Path,
+                       name: str = "digest.db") -> Iterator[str]:
+    """For a fixture with ``params=["sqlite", "postgresql"]``: a fresh SQLite file
+    ``name``, or the module's ``cluster`` fixture's database, wiped before and after."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / name}"
+        return
+    pg: PgCluster = request.getfixturevalue("cluster")
+    wipe(pg.url)
+    yield pg.url
+    wipe(pg.url)
+
+
 def wipe(url: str) -> None:
     """Drop every table of the database at ``url`` (schema revisions included), so the
     next Store starts from an empty database."""

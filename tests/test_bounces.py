@@ -30,7 +30,7 @@ from digest.metrics import metrics
 from digest.store import Store
 from tests.conftest import DATA
 from tests.mailing import NOW, outbox, send
-from tests.pgserver import PgCluster, cluster_or_skip, wipe
+from tests.pgserver import PgCluster, cluster_or_skip, sqlite_or_postgres
 from tests.smtpserver import SmtpServer
 
 SAMPLES = DATA / "bounces"
@@ -366,13 +366,7 @@ def cluster() -> Iterator[PgCluster]:
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def any_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'twice.db'}"
-        return
-    pg: PgCluster = request.getfixturevalue("cluster")
-    wipe(pg.url)
-    yield pg.url
-    wipe(pg.url)
+    yield from sqlite_or_postgres(request, tmp_path, "twice.db")
 
 
 class _Crash(MaildirMailbox):

@@ -121,3 +121,36 @@ def _sessions(url: str) -> int:
                                   "backend_type = 'client backend'")).scalar_one()
     engine.dispose()
     return int(count)
+
+
+def test_a_worker_records_what_it_sent_once_the_database_is_back(cluster: PgCluster,
+                                                                  tmp_path: Path) -> None:
+    """PostgreSQL stopped for longer than a pass waits for it (half the lease: 2 s here):
+    the pass stops, what the server accepted stays owed in the worker's memory, and the
+    worker's next pass records it before it takes any work, so nothing goes out twice
+    though the lease ran out meanwhile."""
+    wipe(cluster.url)
+    env, store = _planned(cluster.url, tmp_path, 1_500)
+    env = {**env, "DIGEST_LEASE_SECONDS": "4"}
+    with SmtpServer() as smtp:
+        smtp.handler.delay = 0.004
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "digest", "worker", "--poll", "0.2", "--now",
+             NOW.isoformat()], cwd=ROOT, env={**os.environ, **env, "DIGEST_SMTP_URL": smtp.url},
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            deadline = time.monotonic() + 120
+            while len(smtp.received) < 300 and time.monotonic() < deadline:
+                time.sleep(0.02)
+            cluster.stop()
+            time.sleep(5)  # past the pass's patience and the lease
+            cluster.start()
+            while len(smtp.received) < 1_500 and time.monotonic() < deadline:
+                time.sleep(0.1)
+            time.sleep(2)  # what the worker would send again, it would send by now
+        finally:
+            worker.send_signal(signal.SIGTERM)
+            _, err = worker.communicate(timeout=60)
+        assert worker.returncode == 0, err.decode()
+        assert "cannot be reached" in err.decode()  # the outage did happen mid-pass
+        _assert_each_once(smtp, store, 1_500)

@@ -20,26 +20,15 @@ from typing import Any
 import pytest
 
 from digest.store import Store
+from tests.dovecot import PASSWORD, Dovecot, require_dovecot
 from tests.mailing import NOW, send
+from tests.mailing import SUBSCRIPTIONS as MAIL_SUBSCRIPTIONS
 from tests.postfix import Postfix, postfix_or_skip
 from tests.test_dkim import Zone
 
 # Ada's mailbox takes her digests; Grace's address is of the relay's domain but has no
 # mailbox, so the relay takes her digest and its delivery agent refuses it (5.1.1).
-SUBSCRIPTIONS = """\
-defaults:
-  cadence: daily
-  timezone: Europe/Berlin
-  send_at: "08:00"
-  max_age_days: 3650
-  send_empty: true
-subscribers:
-  - email: ada@example.org
-    name: Ada Lovelace
-    authors: [Maojiang Su]
-  - email: grace@example.org
-    keywords: [diffusion]
-"""
+SUBSCRIPTIONS = MAIL_SUBSCRIPTIONS.replace("  trending: 2\n", "  send_empty: true\n")
 VERP = re.compile(r"bounces\+[0-9a-f]{46}@example\.org")
 
 
@@ -64,15 +53,13 @@ def zone() -> Zone:
     return Zone()
 
 
-def test_a_refused_reader_is_suppressed_from_postfixs_own_bounce(
-        run: Any, env: dict[str, str], db_url: str, postfix: Postfix, zone: Zone,
-        tmp_path: Path) -> None:
+def _first_pass(run: Any, env: dict[str, str], postfix: Postfix) -> bytes:
+    """Both digests sent; Ada's as she received it, Postfix's DSN for Grace waiting."""
     first = send(run, env, postfix.url)
     assert first.exit_code == 0, first.output  # the relay took both
     postfix.wait_empty()
 
     [ada] = postfix.messages("ada@example.org")
-    assert zone.verify(ada) == [True]  # signed as keygen published, intact through Postfix
     parsed = message_from_bytes(ada, policy=policy.default)
     assert VERP.fullmatch(str(parsed["Return-Path"]).strip("<>"))
     assert "mail.example.org" in str(parsed["Received"])  # EHLO names DIGEST_HELO
@@ -82,16 +69,13 @@ def test_a_refused_reader_is_suppressed_from_postfixs_own_bounce(
     assert report.get_content_type() == "multipart/report"
     assert VERP.fullmatch(str(report["Delivered-To"]))
     assert b"grace@example.org" in dsn
+    return ada
 
-    read = run("bounces", str(postfix.maildir("bounces@example.org")), env=env)
-    assert read.exit_code == 0, read.output
-    assert "grace@example.org" in read.output
+
+def _second_pass(run: Any, env: dict[str, str], db_url: str, postfix: Postfix) -> None:
+    """Grace suppressed: the next pass mails Ada alone, and nothing more bounces."""
     states = {s.email: s.state for s in Store(db_url).statuses()}
     assert states == {"ada@example.org": "active", "grace@example.org": "bouncing"}
-    assert postfix.messages("bounces@example.org") == []  # acted on: filed away
-    again = run("bounces", str(postfix.maildir("bounces@example.org")), env=env)
-    assert again.exit_code == 0 and "grace@example.org" not in again.output  # once
-
     second = send(run, env, postfix.url, NOW + timedelta(days=1))
     assert second.exit_code == 0, second.output
     postfix.wait_empty()
@@ -100,3 +84,31 @@ def test_a_refused_reader_is_suppressed_from_postfixs_own_bounce(
     rows = Store(db_url).outbox()
     assert sorted((r.email, r.state) for r in rows) == [
         ("ada@example.org", "sent"), ("ada@example.org", "sent"), ("grace@example.org", "sent")]
+
+
+def test_a_refused_reader_is_suppressed_from_postfixs_own_bounce(
+        run: Any, env: dict[str, str], db_url: str, postfix: Postfix, zone: Zone) -> None:
+    ada = _first_pass(run, env, postfix)
+    assert zone.verify(ada) == [True]  # signed as keygen published, intact through Postfix
+    read = run("bounces", str(postfix.maildir("bounces@example.org")), env=env)
+    assert read.exit_code == 0, read.output
+    assert "grace@example.org" in read.output
+    assert postfix.messages("bounces@example.org") == []  # acted on: filed away
+    again = run("bounces", str(postfix.maildir("bounces@example.org")), env=env)
+    assert again.exit_code == 0 and "grace@example.org" not in again.output  # once
+    _second_pass(run, env, db_url, postfix)
+
+
+def test_the_bot_reads_the_bounce_over_imaps_from_dovecot(
+        run: Any, env: dict[str, str], db_url: str, postfix: Postfix) -> None:
+    """The same, with the bounce mailbox served by Dovecot (IMAPS, a private CA) and read
+    by the bot's job before its send (`digest run --once` with DIGEST_BOUNCES_URL)."""
+    require_dovecot()
+    _first_pass(run, env, postfix)
+    with Dovecot(maildir=postfix.maildir("bounces@example.org")) as imap:
+        bot = {**env, "DIGEST_BOUNCES_URL": imap.imaps_url, "DIGEST_IMAP_PASSWORD": PASSWORD,
+               "DIGEST_IMAP_CAFILE": str(imap.cafile), "DIGEST_SMTP_URL": postfix.url}
+        ran = run("run", "--once", "--now", (NOW + timedelta(hours=1)).isoformat(), env=bot)
+        assert ran.exit_code == 0, ran.output
+        assert imap.folder_messages("INBOX") == []  # filed in processed
+    _second_pass(run, env, db_url, postfix)

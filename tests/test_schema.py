@@ -20,7 +20,7 @@ from digest.cli import cli
 from digest.store import Store, revisions
 from tests.conftest import SEEDS
 from tests.mailing import NOW, SUBSCRIPTIONS
-from tests.pgserver import PgCluster, cluster_or_skip, wipe
+from tests.pgserver import PgCluster, cluster_or_skip, sqlite_or_postgres
 
 NEXT = '''"""A test's own next revision: a column with a value worked out from the data."""
 
@@ -52,13 +52,7 @@ def cluster() -> Iterator[PgCluster]:
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'digest.db'}"
-        return
-    pg: PgCluster = request.getfixturevalue("cluster")
-    wipe(pg.url)
-    yield pg.url
-    wipe(pg.url)
+    yield from sqlite_or_postgres(request, tmp_path)
 
 
 def invoke(url: str, *args: str, env: dict[str, str] | None = None) -> Any:

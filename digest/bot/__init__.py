@@ -40,7 +40,7 @@ from digest import defaults
 from digest.bot.triggers import Group, SlotTrigger
 from digest.bounces.reading import read_source
 from digest.config import Config, load_config, sync_config
-from digest.deliver import MailSettings, refuse_localhost, send_pass, tokens_for
+from digest.deliver import MailSettings, Owed, refuse_localhost, send_pass, tokens_for
 from digest.deliver.transport import Transport, transport_from_env
 from digest.errors import ConfigError, DigestError
 from digest.ingest.fetch import Fetcher
@@ -138,6 +138,7 @@ class Bot:
         # file stays the same for a whole tick, not while an editor is still writing it.
         self._stamp = self._seen = _stamp(settings.config_path)
         self.mail = MailSettings.from_env()
+        self.owed = Owed()  # what a pass could not record: the next one records it first
         self.transport: Transport = transport_from_env()
         refuse_localhost(self.mail, self.transport)
         self.http = HttpSettings.from_env()
@@ -201,7 +202,8 @@ class Bot:
         everything due."""
         async with self._sending:  # one pass at a time in this bot: they share the outbox
             report = await send_pass(self.store, self.transport, self.mail, self.tokens,
-                                     self.now, groups=groups, stop=self.stop)
+                                     self.now, groups=groups, stop=self.stop,
+                                     owed=self.owed)
         if report.error:
             raise DigestError(report.error)
         return report.counts

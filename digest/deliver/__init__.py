@@ -228,6 +228,20 @@ def tokens_for(store: Store) -> Tokens:
 
 
 @dataclass
+class Owed:
+    """What a process's passes sent or failed but could not record (the database stayed
+    away longer than a pass waits for it): kept here, in memory, and recorded by the
+    next pass of the same process before it takes any work (``deliver(owed=...)``), so
+    that a long outage costs a long-running worker or bot no resend."""
+
+    sent: list[OutboxEntry] = field(default_factory=list)
+    unsent: list[Unsent] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.sent or self.unsent)
+
+
+@dataclass
 class PassReport:
     """What one send pass did."""
 
@@ -312,16 +326,22 @@ class _Delivery:
     SMTP connections, record the outcomes of a batch in one transaction."""
 
     def __init__(self, store: Store, transport: Transport, mailer: Mailer,
-                 clock: Callable[[], datetime], only: str | None, halt: asyncio.Event,
-                 progress: Callable[[int], None] | None, batch: int) -> None:
+                 clock: Callable[[], datetime], only: str | None, stop: asyncio.Event,
+                 progress: Callable[[int], None] | None, batch: int,
+                 owed: Owed | None = None) -> None:
         self.store, self.transport, self.mailer = store, transport, mailer
-        self.clock, self.only, self.halt, self.progress = clock, only, halt, progress
+        self.clock, self.only, self.progress = clock, only, progress
+        # This pass stops taking work: when ``stop`` is set (SIGTERM, the bot stopping),
+        # or for a reason of its own, which must not stop the worker or bot that runs it.
+        self.stop, self.halt = stop, asyncio.Event()
         self.batch = batch
         self.report = PassReport()
         self.queue: asyncio.Queue[tuple[OutboxEntry, bytes] | None] = asyncio.Queue(batch)
         self.held: dict[int, OutboxEntry] = {}  # claimed, no outcome yet
-        self.sent: list[OutboxEntry] = []
-        self.unsent: list[Unsent] = []
+        # Outcomes not recorded yet: the owed lists themselves, so that what this pass
+        # cannot record stays owed for the next one.
+        owed = owed if owed is not None else Owed()
+        self.sent, self.unsent = owed.sent, owed.unsent
         self.garbled = 0  # replies in a row that were not SMTP
         self.pace = Pace(store, transport_rate(transport))
         self._recorder: asyncio.Task[None] | None = None  # recording outcomes meanwhile
@@ -332,6 +352,7 @@ class _Delivery:
 
     async def run(self) -> PassReport:
         workers = [asyncio.create_task(self._worker()) for _ in range(self.transport.workers)]
+        follow = asyncio.create_task(self._follow_stop())
         try:
             await self._claim_and_compose(len(workers))
         except BaseException:
@@ -342,6 +363,7 @@ class _Delivery:
             raise
         finally:
             results = await asyncio.gather(*workers, return_exceptions=True)
+            follow.cancel()
             settled, error = self.refusals.last(sent_nothing=not self.report.counts)
             self._tally(*settled)
             if error is not None and self.report.error is None:
@@ -355,6 +377,10 @@ class _Delivery:
             elif isinstance(result, BaseException):
                 raise result
         return self.report
+
+    async def _follow_stop(self) -> None:
+        await self.stop.wait()
+        self.halt.set()
 
     async def _claim_and_compose(self, workers: int) -> None:
         mail = self.mailer.mail
@@ -568,14 +594,18 @@ async def deliver(store: Store, transport: Transport, mail: MailSettings, tokens
                   clock: Callable[[], datetime], only: str | None = None,
                   progress: Callable[[int], None] | None = None,
                   stop: asyncio.Event | None = None, *, mailer: Mailer | None = None,
-                  batch: int = BATCH, expire: bool = True) -> PassReport:
-    """Send every due digest through ``transport`` with its pool of connections; first,
-    with ``expire``, the digests past their grace become missed (``Store.expire_late``)."""
+                  batch: int = BATCH, expire: bool = True, owed: Owed | None = None
+                  ) -> PassReport:
+    """Send every due digest through ``transport`` with its pool of connections: first
+    what an earlier pass of this process could not record (``owed``), then, with
+    ``expire``, the digests past their grace become missed (``Store.expire_late``)."""
+    delivery = _Delivery(store, transport, mailer or Mailer(store, mail, tokens), clock, only,
+                         stop or asyncio.Event(), progress, batch, owed)
+    if owed:
+        await delivery._settle()
     late = await asyncio.to_thread(store.expire_late, clock(), mail.lease) if expire else 0
     if progress:
         progress(await asyncio.to_thread(store.count_due, clock(), mail.lease, only))
-    delivery = _Delivery(store, transport, mailer or Mailer(store, mail, tokens), clock, only,
-                         stop or asyncio.Event(), progress, batch)
     with pass_heap():
         report = await delivery.run()
     if late:
@@ -587,7 +617,8 @@ async def send_pass(store: Store, transport: Transport, mail: MailSettings, toke
                     clock: Callable[[], datetime], *, groups: Iterable[str] | None = None,
                     only: str | None = None, progress: Callable[[int], None] | None = None,
                     stop: asyncio.Event | None = None,
-                    shard: tuple[int, int] | None = None) -> PassReport:
+                    shard: tuple[int, int] | None = None, owed: Owed | None = None
+                    ) -> PassReport:
     """What ``digest send`` and every bot job do: plan what is due (for everyone, these
     send groups, one address, or shard ``(k, n)`` of everyone), then deliver everything
     due."""
@@ -603,7 +634,8 @@ async def send_pass(store: Store, transport: Transport, mail: MailSettings, toke
         planned["missed"] += late
         planning = time.perf_counter() - started
         report = await deliver(store, transport, mail, tokens, clock, only, progress, stop,
-                               mailer=Mailer(store, mail, tokens, papers), expire=False)
+                               mailer=Mailer(store, mail, tokens, papers), expire=False,
+                               owed=owed)
     report.counts.update(planned)
     report.seconds = {"plan": planning, "deliver": time.perf_counter() - started - planning}
     return report

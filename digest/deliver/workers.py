@@ -22,6 +22,7 @@ from concurrent.futures import ProcessPoolExecutor
 
 from digest.deliver import (
     MailSettings,
+    Owed,
     PassReport,
     deliver,
     refuse_localhost,
@@ -83,9 +84,11 @@ async def work(settings: Settings, once: bool, poll: float) -> Counter[str]:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     counts: Counter[str] = Counter()
+    owed = Owed()  # what a pass could not record: the next one records it first
     while not stop.is_set():
         try:
-            report = await deliver(store, transport, mail, tokens, settings.now, stop=stop)
+            report = await deliver(store, transport, mail, tokens, settings.now, stop=stop,
+                                   owed=owed)
         except DatabaseUnavailable as e:  # a restart, a full server: wait it out
             log.warning("%s; the worker tries again in %g s", e, poll)
             with contextlib.suppress(TimeoutError):
