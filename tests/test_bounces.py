@@ -6,10 +6,12 @@ standard input, acting on each once, keeping the rest for a person."""
 from __future__ import annotations
 
 import hashlib
+import json
 import mailbox
 import re
 import shutil
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -138,6 +140,10 @@ def test_a_hard_bounce_by_verp_marks_bouncing_and_the_next_send_skips_them(
     assert state(db_url, "grace@example.org") == "active"
     listed = run("subscribers", env=env).output
     assert "Suppressed: 1 (1 hard bounce, 0 soft, 0 complaints)" in listed
+    assert "  ada@example.org: hard: 5.1.1 550 5.1.1" in listed  # why, and since when
+    ada = next(s for s in json.loads(run("subscribers", "--json", env=env).output)[
+        "subscribers"] if s["email"] == "ada@example.org")
+    assert ada["suppressed"].startswith("hard: 5.1.1") and ada["suppressed_at"]
     assert not list((folder / "new").iterdir())  # moved out of the way, marked seen
     assert [p.name.endswith(":2,S") for p in (folder / ".processed" / "cur").iterdir()] == [True]
 
@@ -224,25 +230,38 @@ def test_standard_input_exits_75_when_the_database_is_unavailable(
     Store(db_url)
     assert run("bounces", "-", env={**env, "DIGEST_BOUNCE_ADDRESS": "not an address"},
                input=bounce).exit_code == 78
+    for bad in ({"DIGEST_SOFT_BOUNCE_LIMIT": "abc"}, {"DIGEST_NOW": "tomorrow"}):
+        refused = run("bounces", "-", env={**env, **bad}, input=bounce)
+        assert refused.exit_code == 78, refused.output
+        assert refused.output.startswith("Error: ") and next(iter(bad)) in refused.output
 
 
-def test_an_imap_source_without_imap_support_is_a_clear_error(
-        run: Any, env: dict[str, str], db_url: str) -> None:
-    try:
-        import digest.bounces.imap  # noqa: F401
-    except ImportError:
-        pass
-    else:
-        pytest.skip("IMAP support is here: its own tests read a real Dovecot")
+def test_a_file_that_is_no_mbox_is_refused(run: Any, env: dict[str, str], db_url: str,
+                                          tmp_path: Path) -> None:
     Store(db_url)
-    result = run("bounces", "imaps://bounces:hunter2@mail.example.org/INBOX", env=env)
+    (tmp_path / "garbage.bin").write_bytes(b"\x00\x01 not mail at all\n")
+    result = run("bounces", str(tmp_path / "garbage.bin"), env=env)
     assert result.exit_code == 1
-    assert "Error: cannot read imaps:// mailboxes" in result.output
-    assert "hunter2" not in result.output
+    assert "garbage.bin is not an mbox (an mbox starts with a 'From ' line)" in result.output
+
+
+def test_reset_says_who_stays_unsubscribed(run: Any, env: dict[str, str], db_url: str,
+                                           tmp_path: Path) -> None:
+    """`subscribers reset` takes back a bounce, not an unsubscribe (nor a complaint's)."""
+    assert run("send", "--now", NOW.isoformat(), env=env).exit_code == 0  # into the Maildir
+    assert run("unsubscribe", "grace@example.org", env=env).exit_code == 0
+    done = run("subscribers", "reset", "grace@example.org", "ada@example.org", env=env)
+    assert done.exit_code == 0, done.output
+    assert "grace@example.org: no longer marked bouncing, but still unsubscribed" in done.output
+    assert "ada@example.org: takes digests again" in done.output
+    assert state(db_url, "grace@example.org") == "unsubscribed"
 
 
 def test_non_standard_bounces_are_found_by_mailmans_detectors(
-        run: Any, env: dict[str, str], db_url: str, tmp_path: Path) -> None:
+        run: Any, mail_env: dict[str, str], db_url: str, tmp_path: Path) -> None:
+    """Without VERP, what a bounce names is all there is to go by (with VERP, a bounce
+    must name a digest: the next test)."""
+    env = mail_env
     for address in ("userx@example.de", "userx@its.example.nl", "userx@example.za"):
         assert run("subscribers", "add", address, "--keyword", "diffusion",
                    env=env).exit_code == 0
@@ -262,11 +281,29 @@ def test_non_standard_bounces_are_found_by_mailmans_detectors(
                                                 env=env).output
 
 
+def test_with_verp_a_bounce_that_names_no_digest_suppresses_nobody(
+        run: Any, env: dict[str, str], db_url: str, tmp_path: Path) -> None:
+    """A report anyone could write (to the bare bounce address, naming a subscriber in
+    its Final-Recipient, or in an MTA's own format) is kept: every digest's bounce comes
+    back to its tokened address."""
+    assert run("subscribers", "add", "userx@example.de", "--keyword", "diffusion",
+               env=env).exit_code == 0
+    forged = dsn("bounces@example.org", "grace@example.org")
+    folder = maildir(tmp_path, forged, (SAMPLES / "flufl-qmail_01.eml").read_bytes())
+    result = run("bounces", str(folder), env=env)
+    assert result.exit_code == 0, result.output
+    assert "read 2 mails: 2 kept" in result.output
+    assert state(db_url, "grace@example.org") == "active"
+    assert state(db_url, "userx@example.de") == "active"
+    assert "names no digest" in run("bounces", "--report", env=env).output
+
+
 def test_real_dsns_of_a_full_mailbox_or_a_delay_are_soft() -> None:
+    without_verp = replace(WHERE, bounce_local=None, domain=None)  # they carry no token
     for name in ("flufl-dsn_01.eml", "flufl-dsn_05.eml"):
-        verdict = classify((SAMPLES / name).read_bytes(), Tokens(SECRET), WHERE)
+        verdict = classify((SAMPLES / name).read_bytes(), Tokens(SECRET), without_verp)
         assert verdict.kind == "soft", (name, verdict)
-    full = classify((SAMPLES / "flufl-dsn_01.eml").read_bytes(), Tokens(SECRET), WHERE)
+    full = classify((SAMPLES / "flufl-dsn_01.eml").read_bytes(), Tokens(SECRET), without_verp)
     assert full.detail == "5.0.0 recipient reached disk quota"
     assert "userx@example.com" in full.emails
 
@@ -385,11 +422,12 @@ def test_each_mail_is_acted_on_once_however_often_it_is_read(
     for address in ("eve@example.org", "userx@example.de"):
         assert invoke("subscribers", "add", address, "--keyword", "diffusion").exit_code == 0
     store = Store(any_db)
-    eve = store.record(email="eve@example.org")
-    assert eve is not None
+    eve, userx = store.record(email="eve@example.org"), store.record(email="userx@example.de")
+    assert eve is not None and userx is not None
     mailto = f"unsubscribe+{Tokens(SECRET).make_mail('mailto', eve.ref)}@example.org"
     request = f"To: {mailto}\r\nSubject: unsubscribe\r\n\r\n".encode()
-    folder = maildir(tmp_path, request, (SAMPLES / "flufl-qmail_01.eml").read_bytes())
+    verp = f"bounces+{Tokens(SECRET).make_mail('bounce', userx.ref, NOW)}@example.org"
+    folder = maildir(tmp_path, request, dsn(verp, "userx@example.de"))
     copy = tmp_path / "copy"
     shutil.copytree(folder, copy)
 

@@ -5,7 +5,9 @@ Whose it is comes from the most trustworthy evidence there is: the signed token 
 address it came to (the VERP return path ``bounces+TOKEN@``, List-Unsubscribe's
 ``unsubscribe+TOKEN@``), else what the report names (a DSN's Final-Recipient, an ARF
 report's original message and its Message-ID, which carries the subscriber's ref), else
-what Mailman's detectors (flufl.bounce) read out of a non-standard bounce. A token that
+what Mailman's detectors (flufl.bounce) read out of a non-standard bounce. With VERP on,
+a bounce must name a digest (a token, or a digest's Message-ID) to suppress anyone: an
+address named in a report is what a forger would write. A token that
 does not verify is never passed over for weaker evidence: the mail is kept. Only a
 failure of the address suppresses; a refusal of the message (5.7.x policy, 5.3.4 size)
 says nothing about the address and is kept for the operator to read.
@@ -109,13 +111,27 @@ def _classify(msg: Message, tokens: Tokens, where: Addresses) -> Verdict:
         return _complaint(msg, named, tokens, where)
     if isinstance(report, str) and report.lower() == "delivery-status" and (
             found := _dsn(msg, named, where)) is not None:
-        return found
+        return _vouched(found, where)
     if named is None and (asked := _asks_by_subject(msg, where)) is not None:
         return asked
     if (auto := _auto_reply(msg)) is not None:
         return Verdict("kept", f"an automatic reply ({auto}), not a bounce")
-    return _detected(msg, named) or Verdict(
+    detected = _detected(msg, named)
+    return _vouched(detected, where) if detected else Verdict(
         "kept", "not a bounce, a complaint or an unsubscribe request that digest knows")
+
+
+def _vouched(verdict: Verdict, where: Addresses) -> Verdict:
+    """A bounce that may suppress someone: with VERP (DIGEST_BOUNCE_ADDRESS), only one
+    that names a digest, by the token of the address it came to or the returned
+    original's Message-ID (the subscriber's random ref). An address the report names is
+    no evidence then: anyone can write a report naming anyone, and every digest's bounce
+    comes back to its tokened address."""
+    if where.bounce_local is None or verdict.kind not in ("hard", "soft") or verdict.ref:
+        return verdict
+    return replace(verdict, kind="kept", detail=f"{verdict.detail}; kept: it names no "
+                   "digest (no token in the address it came to, no digest's Message-ID), "
+                   "and every digest's bounce comes back to a tokened address", emails=())
 
 
 # ---- addresses -------------------------------------------------------------------------

@@ -47,21 +47,20 @@ def open_mailbox(source: str, stdin: BinaryIO | None = None) -> Mailbox:
             raise ConfigError("'-' reads one mail on standard input, but there is none")
         return StdinMailbox(stdin)
     if source.lower().startswith(("imap://", "imaps://")):
-        try:
-            # (another change brings this module; until then the error below says so)
-            from digest.bounces.imap import (  # type: ignore[import-not-found, unused-ignore]
-                ImapMailbox,
-            )
-        except ImportError as e:
-            raise ConfigError(f"cannot read {source.split('://')[0]}:// mailboxes: this "
-                              "digest has no IMAP support; point it at a Maildir or mbox "
-                              "the mail server delivers to") from e
+        from digest.bounces.imap import ImapMailbox  # imaplib only for those who use it
+
         box: Mailbox = ImapMailbox(source, os.environ.get("DIGEST_IMAP_PASSWORD"))
         return box
     path = Path(source)
     if path.is_dir():
         return MaildirMailbox(path)
     if path.is_file():
+        with path.open("rb") as file:
+            start = file.read(5)
+        if start and start != b"From ":
+            raise ConfigError(f"{source} is not an mbox (an mbox starts with a 'From ' "
+                              "line); give a Maildir folder, an mbox file, '-' for one mail "
+                              "on standard input, or imaps://user@host/folder")
         return MboxMailbox(path)
     raise ConfigError(f"no mailbox at {source}: give a Maildir folder, an mbox file, '-' "
                       "for one mail on standard input, or imaps://user@host/folder")

@@ -11,6 +11,7 @@ import click
 from digest.bounces.reading import ReadReport, read_source
 from digest.cli import _printable, _settings, cli, settings_options
 from digest.errors import ConfigError, StoreError
+from digest.settings import check_environment
 from digest.store import Store
 
 # What an MTA that pipes a mail into `digest bounces -` understands (sysexits.h): try
@@ -50,8 +51,9 @@ def bounces(source: str | None, report: bool, db: str, config: Path, now: str | 
     """
     if source is None and not report:
         raise click.UsageError("give a SOURCE to read, or --report")
-    settings = _settings(db, config, now)
     try:
+        check_environment()
+        settings = _settings(db, config, now)
         store = Store(settings.db_url, create=False)
         if source is not None:
             _echo(read_source(source, store, settings.now,

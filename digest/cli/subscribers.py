@@ -63,7 +63,9 @@ def subscribers(ctx: click.Context, as_json: bool, db: str, config: Path, now: s
             "email": st.email, "name": st.name, "state": st.state, "managed": st.managed,
             "cadence": st.cadence,
             "last_digest": st.last_digest.isoformat() if st.last_digest else None,
-            "digests_sent": st.digests_sent, "papers_sent": st.papers_sent}
+            "digests_sent": st.digests_sent, "papers_sent": st.papers_sent,
+            "suppressed": st.suppressed,
+            "suppressed_at": st.suppressed_at.isoformat() if st.suppressed_at else None}
             for st in statuses]}))
         return
     table = Table(box=box.SIMPLE_HEAD)
@@ -76,6 +78,9 @@ def subscribers(ctx: click.Context, as_json: bool, db: str, config: Path, now: s
                       "database", st.cadence, last, str(st.digests_sent), str(st.papers_sent))
     _console().print(table)
     click.echo(suppressed_line(suppressed))
+    for st in statuses:
+        if st.suppressed and st.suppressed_at:
+            click.echo(f"  {st.email}: {st.suppressed} (since {st.suppressed_at:%Y-%m-%d})")
 
 
 def suppressed_line(counts: dict[str, int]) -> str:
@@ -138,7 +143,10 @@ def reset(emails: tuple[str, ...], db: str, config: Path, now: str | None) -> No
     digests go out as usual.
 
     A subscriber is marked bouncing after DIGEST_BOUNCE_LIMIT (default 3) digests in a
-    row that the mail server refused for good; `digest subscribers` lists them.
+    row that the mail server refused for good, a hard bounce `digest bounces` read, or
+    temporary failures in DIGEST_SOFT_BOUNCE_LIMIT digests; `digest subscribers` lists
+    them. Someone who unsubscribed (or complained) stays unsubscribed: only their own
+    "Subscribe again", or `digest resubscribe`, brings them back.
 
     \b
     Example:
@@ -146,9 +154,17 @@ def reset(emails: tuple[str, ...], db: str, config: Path, now: str | None) -> No
     """
     store = Store(_settings(db, config, now).db_url, create=False)
     unknown = [e for e in emails if not store.reset_bounces(e)]
+    states = {st.email.casefold(): st.state for st in store.statuses()}
     for email in emails:
-        if email not in unknown:
+        state = states.get(email.casefold())
+        if email in unknown:
+            continue
+        if state in (None, "active"):
             click.echo(f"{email}: takes digests again")
+        else:
+            click.echo(f"{email}: no longer marked bouncing, but still {state}"
+                       + (" (digest resubscribe brings them back if they asked)"
+                          if state == "unsubscribed" else ""))
     if unknown:
         raise ConfigError(f"no subscriber {', '.join(unknown)}; digest subscribers lists "
                           "everyone")

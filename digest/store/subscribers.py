@@ -426,6 +426,9 @@ class SubscriberStatus:
     last_digest: datetime | None
     digests_sent: int
     papers_sent: int
+    # why and since when the address gets nothing (a bounce, a complaint), if it does not
+    suppressed: str | None = None
+    suppressed_at: datetime | None = None
 
 
 def statuses(conn: Connection) -> list[SubscriberStatus]:
@@ -439,5 +442,6 @@ def statuses(conn: Connection) -> list[SubscriberStatus]:
     rows = conn.execute(select(s.subscribers).order_by(c.email_key))
     return [SubscriberStatus(
         r.email, r.name, state_of(r), r.managed, r.settings.get("cadence", ""),
-        sent.get(r.id, (0, None))[1], sent.get(r.id, (0, None))[0], papers.get(r.id, 0))
-        for r in rows]
+        sent.get(r.id, (0, None))[1], sent.get(r.id, (0, None))[0], papers.get(r.id, 0),
+        f"{r.suppressed_kind}: {r.suppressed_reason}" if r.suppressed_kind else None,
+        r.suppressed_at) for r in rows]
