@@ -325,8 +325,8 @@ def test_follow_and_unfollow_links_know_pinned_names() -> None:
     assert changed(prefs, "unfollow", "Wei Wang") == {"authors": ["Ada"]}
 
 
-def test_the_readme_pin_example_is_valid(tmp_path: Path) -> None:
-    readme = (SEEDS.parent / "README.md").read_text(encoding="utf-8")
+def test_the_docs_pin_example_is_valid(tmp_path: Path) -> None:
+    readme = (SEEDS.parent / "docs" / "subscriptions.md").read_text(encoding="utf-8")
     block = readme.split("```yaml\nauthors:\n", 1)[1].split("```", 1)[0]
     entries = "".join(f"    {line}\n" for line in block.splitlines())
     config = write_config(tmp_path, entries.replace("seeds/", f"{SEEDS}/"))

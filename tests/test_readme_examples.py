@@ -1,8 +1,8 @@
-"""The README's `digest preview` examples, run right after the README's set-up, show what
-the README says they show.
+"""The `digest preview` examples of docs/commands.md, run right after the README's set-up,
+show what the docs say they show.
 
-The examples are read from README.md (the ```sh block of the `digest preview` section), so
-editing the README changes what is tested. They run in a copy of the project's example
+The examples are read from docs/commands.md (the ```sh block of the `digest preview`
+section), so editing the docs changes what is tested. They run in a copy of the project's example
 files (``subscriptions.yaml``, ``seeds/``) in a temporary folder, after the set-up's
 ``digest run --once``, each through the real CLI in a subprocess.
 
@@ -33,8 +33,8 @@ SETUP_NOW = "2026-12-01T14:00:00Z"
 
 
 def preview_section() -> str:
-    text = (ROOT / "README.md").read_text()
-    return text.split("### `digest preview", 1)[1].split("\n### ", 1)[0]
+    text = (ROOT / "docs" / "commands.md").read_text()
+    return text.split("## `digest preview", 1)[1].split("\n## ", 1)[0]
 
 
 def examples() -> list[list[str]]:
@@ -95,9 +95,9 @@ def json_example(project: Path, words: list[str], out: str) -> None:
     papers = [p for s in plan["sections"] for p in s["papers"]]
     assert papers and all(p["reasons"] for p in papers)
     reasons = {r for p in papers for r in p["reasons"]}
-    claimed = [" ".join(c.split())  # a reason the README wraps across lines
+    claimed = [" ".join(c.split())  # a reason the docs wrap across lines
                for c in re.findall(r"`((?:author|keyword): [^`]+)`", preview_section())]
-    assert claimed and set(claimed) <= reasons  # the reasons the README names as examples
+    assert claimed and set(claimed) <= reasons  # the reasons the docs name as examples
 
 
 def html_example(project: Path, words: list[str], out: str) -> None:
