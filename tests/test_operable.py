@@ -92,7 +92,8 @@ def test_json_output_of_status_subscribers_check_and_ingest(tmp_path: Path) -> N
     assert {p["email"] for p in people["subscribers"]} == {"ada@example.org",
                                                            "grace@example.org"}
     assert set(people["subscribers"][0]) == {"email", "name", "state", "managed", "cadence",
-                                             "last_digest", "digests_sent", "papers_sent"}
+                                             "last_digest", "digests_sent", "papers_sent",
+                                             "suppressed", "suppressed_at"}
 
 
 def test_exit_codes_tell_cron_what_happened(tmp_path: Path) -> None:
