@@ -384,3 +384,21 @@ class Source:
     target: str  # the path, or the arXiv category ("" for hf-daily)
     schedule: str
     timezone: str = defaults.TIMEZONE
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What one mail read back means. ``kind``: hard (the address failed for good),
+    soft (it failed for now), complaint (marked as spam), unsubscribe (asked by mail),
+    kept (none of these: kept for a person, acted on never). The subscriber is ``ref``
+    when a signed token or the original's Message-ID named them, else one of ``emails``;
+    ``period`` names the digest that failed, when the mail says which."""
+
+    kind: str
+    detail: str
+    ref: str | None = None
+    emails: tuple[str, ...] = ()
+    period: datetime | None = None
+    sender: str = ""
+    subject: str = ""
+    date: str = ""

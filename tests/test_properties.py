@@ -14,8 +14,8 @@ from typing import Any
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from digest.ingest.merge import merge
 from digest.match import PaperIndex, words
+from digest.merge import merge
 from digest.model import Paper
 from digest.render import _wrap
 from digest.render.cards import _highlighted, snippet_text

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, date, datetime
 
-from digest.ingest.merge import merge
+from digest.merge import merge
 from digest.model import Paper
 from digest.store import Store
 from tests.conftest import totals

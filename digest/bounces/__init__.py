@@ -30,6 +30,7 @@ from flufl.bounce import all_failures
 from digest import defaults
 from digest.deliver import UNSUBSCRIBE_LOCAL, MailSettings
 from digest.deliver.tokens import Tokens
+from digest.model import Verdict
 from digest.text import one_line
 
 KINDS = ("hard", "soft", "complaint", "unsubscribe", "kept")
@@ -39,24 +40,6 @@ _FLUFL_LOG = logging.getLogger("flufl.bounce")
 _FLUFL_LOG.addHandler(logging.NullHandler())
 _FLUFL_LOG.propagate = False
 _FIELD_CHARS = 200  # of a sender, subject or date kept for the report
-
-
-@dataclass(frozen=True)
-class Verdict:
-    """What one mail read back means. ``kind``: hard (the address failed for good),
-    soft (it failed for now), complaint (marked as spam), unsubscribe (asked by mail),
-    kept (none of these: kept for a person, acted on never). The subscriber is ``ref``
-    when a signed token or the original's Message-ID named them, else one of ``emails``;
-    ``period`` names the digest that failed, when the mail says which."""
-
-    kind: str
-    detail: str
-    ref: str | None = None
-    emails: tuple[str, ...] = ()
-    period: datetime | None = None
-    sender: str = ""
-    subject: str = ""
-    date: str = ""
 
 
 @dataclass(frozen=True)

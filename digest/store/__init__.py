@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, delete, event, func, insert, select
 from sqlalchemy.exc import (
@@ -30,7 +30,16 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from digest import defaults
 from digest.errors import StoreError
-from digest.model import History, OutboxEntry, Paper, Plan, Snapshot, Subscriber, Unsent
+from digest.model import (
+    History,
+    OutboxEntry,
+    Paper,
+    Plan,
+    Snapshot,
+    Subscriber,
+    Unsent,
+    Verdict,
+)
 from digest.store import bounces as bounce_sql
 from digest.store import history as history_sql
 from digest.store import leases as lease_sql
@@ -54,8 +63,6 @@ _ATTEMPTS = 3  # a write that lost a race on a UNIQUE key is tried again
 LOCK_WAIT = 30.0
 T = TypeVar("T")
 
-if TYPE_CHECKING:  # digest.bounces reads the mail settings, which need the store
-    from digest.bounces import Verdict
 
 
 class DatabaseBusy(StoreError):
@@ -442,7 +449,7 @@ class Store:
 
     def record_mail(self, sha256: str, verdict: Verdict, now: datetime, soft_limit: int
                     ) -> MailOutcome:
-        """Act on a mail read back (a ``digest.bounces.Verdict``) and record it by the
+        """Act on a mail read back (a ``Verdict``) and record it by the
         hash of its bytes, in one transaction; a mail recorded before does nothing."""
         self.check_file()
         return self._retrying(lambda conn: bounce_sql.record(

@@ -12,15 +12,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import Connection, delete, func, insert, select, update
 
+from digest.model import Verdict
 from digest.store import schema as s
 from digest.store import subscribers as subscriber_sql
-
-if TYPE_CHECKING:  # digest.bounces reads the mail settings, which need the store
-    from digest.bounces import Verdict
 
 c = s.subscribers.c
 m = s.mail_messages.c

@@ -22,7 +22,7 @@ from sqlalchemy import (
 )
 from sqlalchemy import update as sql_update
 
-from digest.ingest.merge import merge, same_paper
+from digest.merge import merge, same_paper
 from digest.model import Paper, Snapshot
 from digest.store import schema as s
 from digest.text import name_key, title_key

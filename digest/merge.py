@@ -1,6 +1,7 @@
 """Merging two records of one paper into one, and telling when two records are one paper.
 
-Pure functions: no database, clock or network. The rules (issue 2): match by arXiv id,
+Pure functions: no database, clock or network. It sits beside the model, below both the
+readers of sources and the store that merges what they read. The rules: match by arXiv id,
 else by normalised title; a merge keeps the most complete author list, the highest upvotes
 and score, every source and credited owner, and the earliest dates and first-seen time.
 """
