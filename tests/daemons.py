@@ -75,3 +75,20 @@ def stop(process: subprocess.Popen[bytes] | None, grace: float) -> None:
             process.wait(timeout=10)
     with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGKILL)
+    # A signal is delivered, not done: wait until the group's processes have gone (a
+    # zombie waiting for its reaper has), so that nothing outlives the harness.
+    deadline = time.monotonic() + 10
+    while _alive_in_group(process.pid) and time.monotonic() < deadline:
+        time.sleep(0.02)
+
+
+def _alive_in_group(group: int) -> bool:
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            _, rest = stat.read_text().rsplit(")", 1)
+        except OSError:  # gone meanwhile
+            continue
+        state, _, pgrp = rest.split()[:3]
+        if int(pgrp) == group and state != "Z":
+            return True
+    return False

@@ -18,6 +18,7 @@ from __future__ import annotations
 import email
 import logging
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from email.header import decode_header, make_header
@@ -28,7 +29,8 @@ from email.utils import getaddresses, parseaddr
 from flufl.bounce import all_failures
 
 from digest import defaults
-from digest.deliver import UNSUBSCRIBE_LOCAL, MailSettings
+from digest.deliver import UNSUBSCRIBE_LOCAL, bounce_address
+from digest.deliver.message import Envelope
 from digest.deliver.tokens import Tokens
 from digest.model import Verdict
 from digest.text import one_line
@@ -53,10 +55,14 @@ class Addresses:
     message_domain: str
 
     @classmethod
-    def of(cls, mail: MailSettings) -> Addresses:
-        bounce = mail.bounce_address
+    def from_env(cls, env: Mapping[str, str]) -> Addresses:
+        """From DIGEST_FROM, DIGEST_NAME and DIGEST_BOUNCE_ADDRESS alone (ConfigError for a
+        bad one): reading bounces needs no DKIM key, and a bad one must not hold them up."""
+        envelope = Envelope.parse(env.get("DIGEST_FROM") or defaults.MAIL_FROM,
+                                  env.get("DIGEST_NAME") or defaults.DIGEST_NAME)
+        bounce = bounce_address(env.get("DIGEST_BOUNCE_ADDRESS"))
         return cls(bounce.username if bounce else None, bounce.domain if bounce else None,
-                   mail.envelope.sender.addr_spec.lower(), mail.envelope.domain.lower())
+                   envelope.sender.addr_spec.lower(), envelope.domain.lower())
 
 
 def classify(raw: bytes, tokens: Tokens, where: Addresses) -> Verdict:

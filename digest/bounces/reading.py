@@ -13,7 +13,7 @@ from typing import BinaryIO
 
 from digest.bounces import Addresses, classify
 from digest.bounces.mailbox import Mailbox, open_mailbox
-from digest.deliver import MailSettings, tokens_for
+from digest.deliver import tokens_for
 from digest.deliver.tokens import Tokens
 from digest.settings import number_setting
 from digest.store import Store
@@ -52,11 +52,11 @@ def read_source(source: str, store: Store, clock: Callable[[], datetime],
     """Open the mailbox ``source`` names (``open_mailbox``), read it with the mail
     settings of ``env`` (DIGEST_BOUNCE_ADDRESS, DIGEST_FROM, DIGEST_SOFT_BOUNCE_LIMIT),
     close it. ConfigError for a source that is no mailbox or a bad setting."""
-    mail = MailSettings.from_env(env)
+    where = Addresses.from_env(env)
     soft_limit = int(number_setting(env, "DIGEST_SOFT_BOUNCE_LIMIT"))
     box = open_mailbox(source, stdin)
     try:
-        return read_mailbox(box, store, tokens_for(store), Addresses.of(mail), clock,
+        return read_mailbox(box, store, tokens_for(store), where, clock,
                             soft_limit)
     finally:
         box.close()
