@@ -66,8 +66,9 @@ def refuse_clock_ahead(settings: Settings, force: bool) -> None:
             f"--now/DIGEST_NOW {settings.fixed_now.isoformat()} is {_span(ahead)} ahead of "
             "this machine's clock: a pass run then records periods that no pass plans "
             "again before it, so nobody would get a digest until then. Leave out --now "
-            "(or unset DIGEST_NOW), use --dry-run to look ahead, or add --force-clock if "
-            "you mean it (`digest subscribers reset-periods` undoes such a pass)")
+            "(or unset DIGEST_NOW), use `digest send --dry-run` to look ahead, or add "
+            "--force-clock if you mean it (`digest subscribers reset-periods` undoes such "
+            "a pass)")
 
 
 def _span(delta: timedelta) -> str:
@@ -155,10 +156,10 @@ def number_setting(env: Mapping[str, str], name: str, default: float | None = No
         value = float(raw)
     except ValueError as e:
         raise ConfigError(f"{name}: {raw!r} is not a number; unset it or give one "
-                          f"(default {fallback:g})") from e
+                          f"(default {fallback:.15g})") from e
     if not math.isfinite(value) or value < 0:
         raise ConfigError(f"{name}: {raw!r} must be a finite number, 0 or more "
-                          f"(default {fallback:g})")
+                          f"(default {fallback:.15g})")
     return value
 
 

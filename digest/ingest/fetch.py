@@ -164,7 +164,7 @@ def _redirect(url: str, current: str, location: str) -> str:
     if _origin(target) != _origin(url):
         scheme, host, port = _origin(url)
         raise FetchError(url, f"redirected to {target}, off {scheme}://{host}:{port}; "
-                         "redirects are followed on the configured host only (set "
+                         "redirects are followed on the configured scheme, host and port only (set "
                          "DIGEST_HF_URL or DIGEST_ARXIV_URL to where the source is)")
     return target
 
