@@ -1,0 +1,201 @@
+"""The words every layer shares, each spelled once: cadences, outbox states, digest
+sections, reasons, the links a mail carries and what their pages say, source kinds and
+what a bounce means.
+
+They are ``StrEnum`` members, so each equals the string the database, the subscriptions
+file, the templates and the JSON outputs have always held (``Cadence.WEEKLY == "weekly"``,
+hashed alike), and nothing stored changes. A spec record beside an enum holds what the
+other layers need of a word (a section's heading and subject label, an action's path and
+page text). Code elsewhere looks the words up here; ``tests/test_vocabulary.py`` fails on
+a literal spelled anywhere else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Cadence(StrEnum):
+    """How often a subscriber hears from digest."""
+
+    DAILY = "daily"
+    WEEKLY = "weekly"
+    INSTANT = "instant"  # an alert as soon as a followed author's paper is ingested
+
+    @property
+    def period_days(self) -> int:
+        """Length of one period in days (instant alerts count as daily)."""
+        return 7 if self is Cadence.WEEKLY else 1
+
+    @property
+    def title(self) -> str:
+        """The digest's title: the subject's brand and the mail's headline."""
+        return _TITLES[self]
+
+
+_TITLES = {Cadence.DAILY: "Daily Papers", Cadence.WEEKLY: "Weekly Papers",
+           Cadence.INSTANT: "Paper alert"}
+# The cadences a subscriber may choose on the web pages (instant alerts are the admin's).
+SELF_SERVICE_CADENCES = (Cadence.DAILY, Cadence.WEEKLY)
+
+
+class OutboxState(StrEnum):
+    """Where a digest of the outbox is. ``planned`` waits for a sender; ``sending`` is
+    claimed by one (under a lease); ``retry`` waits for its next attempt; ``sent`` and
+    ``failed`` are final; ``skipped`` had nothing to send; ``missed`` was found too late to
+    send (recorded, so the period is not planned again)."""
+
+    PLANNED = "planned"
+    SKIPPED = "skipped"
+    MISSED = "missed"
+    SENDING = "sending"
+    RETRY = "retry"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+# States a sender may still act on.
+PENDING_STATES = (OutboxState.PLANNED, OutboxState.SENDING, OutboxState.RETRY)
+# States that keep a period's papers from being sent again.
+KEPT_STATES = (OutboxState.SENT, OutboxState.SENDING)
+# States whose papers are still owed to the subscriber.
+OWED_STATES = (OutboxState.FAILED, OutboxState.MISSED)
+
+
+class MessageKind(StrEnum):
+    """What an outbox row is: a digest of a period, or an instant alert."""
+
+    DIGEST = "digest"
+    ALERT = "alert"
+
+
+class Managed(StrEnum):
+    """Who keeps a subscriber's settings: the admin's subscriptions file, or the database
+    (the subscriber on the web pages, or an admin through ``digest subscribers``)."""
+
+    FILE = "file"
+    DB = "db"
+
+
+class ReasonKind(StrEnum):
+    """Why a paper is in a digest."""
+
+    AUTHOR = "author"
+    KEYWORD = "keyword"
+    TRENDING = "trending"
+    RISING = "rising"
+    RECOMMENDED = "recommended"
+
+
+class SectionName(StrEnum):
+    """The sections of a digest."""
+
+    AUTHORS = "authors"
+    KEYWORDS = "keywords"
+    TRENDING = "trending"
+    RISING = "rising"
+    RECOMMENDED = "recommended"
+
+
+@dataclass(frozen=True)
+class SectionSpec:
+    """What the layers need of a section: its ``heading`` in the mail, its ``phrase`` in
+    the summary line ("3 papers from authors you follow"), its ``label`` in the subject's
+    counts ("8 for you"), and ``mine``: whether it holds papers the subscriber asked for
+    (followed authors, keywords), which lead the subject line."""
+
+    name: SectionName
+    heading: str
+    phrase: str
+    label: str
+    mine: bool = False
+
+
+# In the order a digest shows them.
+SECTIONS = (
+    SectionSpec(SectionName.AUTHORS, "From authors you follow", "from authors you follow",
+                "for you", mine=True),
+    SectionSpec(SectionName.KEYWORDS, "Matching your keywords", "matching your keywords",
+                "for you", mine=True),
+    SectionSpec(SectionName.TRENDING, "Trending", "trending", "trending"),
+    SectionSpec(SectionName.RISING, "Rising", "rising", "rising"),
+    SectionSpec(SectionName.RECOMMENDED, "Recommended for you", "recommended", "recommended"),
+)
+SECTION = {spec.name: spec for spec in SECTIONS}
+MINE = tuple(spec.name for spec in SECTIONS if spec.mine)
+
+
+class Action(StrEnum):
+    """What a signed token lets its holder do; each has its own key, so a token of one
+    action never works for another."""
+
+    UNSUBSCRIBE = "unsubscribe"
+    MANAGE = "manage"  # the preferences page
+    CONFIRM = "confirm"  # a subscription (double opt-in)
+    FOLLOW = "follow"
+    UNFOLLOW = "unfollow"
+    MUTE = "mute"  # a keyword
+    LIKE = "like"  # more like this paper
+    DISLIKE = "dislike"  # less like this paper
+    FORM = "form"  # the subscribe form's CSRF token
+    CARD = "card"  # one per mail, for all its cards' links, which name their target
+    BOUNCE = "bounce"  # the return path's token (VERP)
+    MAILTO = "mailto"  # List-Unsubscribe's mailto address
+
+
+# The actions a token is made for. Like and dislike ride on the mail's card token.
+TOKEN_ACTIONS = (Action.UNSUBSCRIBE, Action.MANAGE, Action.CONFIRM, Action.FOLLOW,
+                 Action.UNFOLLOW, Action.MUTE, Action.FORM, Action.CARD, Action.BOUNCE,
+                 Action.MAILTO)
+BARE_ACTIONS = (Action.CARD, Action.MANAGE, Action.UNSUBSCRIBE)  # bare REF.SIGNATURE tokens
+MAIL_ACTIONS = (Action.BOUNCE, Action.MAILTO)  # tokens in addresses (hex, case-blind)
+
+
+@dataclass(frozen=True)
+class CardAction:
+    """A link a card carries: its short ``path`` (a 50-card digest holds a hundred of
+    them), and the page it opens: the question ``ask``, the ``button`` that confirms, what
+    ``done`` says after. ``{}`` in them is the target (a name, a phrase, an arXiv id).
+    ``taste``: it records a like or a dislike rather than changing what is followed."""
+
+    action: Action
+    path: str
+    ask: str
+    button: str
+    done: str
+    taste: bool = False
+
+
+CARD_ACTIONS = (
+    CardAction(Action.FOLLOW, "f", "Follow {}?", "Follow", "You now follow {}."),
+    CardAction(Action.UNFOLLOW, "u", "Unfollow {}?", "Unfollow", "You no longer follow {}."),
+    CardAction(Action.MUTE, "m", "Mute “{}”?", "Mute",
+               "Papers that only match “{}” are muted."),
+    CardAction(Action.LIKE, "l", "More papers like arXiv {}?", "More like this",
+               "Noted: more papers like arXiv {}.", taste=True),
+    CardAction(Action.DISLIKE, "d", "Fewer papers like arXiv {}?", "Less like this",
+               "Noted: fewer papers like arXiv {}.", taste=True),
+)
+CARD_ACTION = {spec.action: spec for spec in CARD_ACTIONS}
+
+
+class SourceKind(StrEnum):
+    """What a scheduled source is (``sources:`` in subscriptions.yaml). Each kind's fetcher
+    is registered in ``digest.ingest.runner``."""
+
+    PATH = "path"  # a file or folder, ingested when it changes
+    HF_DAILY = "hf-daily"  # the Hugging Face daily_papers API
+    ARXIV = "arxiv"  # an arXiv category's RSS feed
+
+
+class BounceKind(StrEnum):
+    """What one mail read back means: the address failed for good (``hard``) or for now
+    (``soft``), the reader marked a digest as spam (``complaint``), asked by mail to leave
+    (``unsubscribe``), or none of these (``kept``, for a person to read)."""
+
+    HARD = "hard"
+    SOFT = "soft"
+    COMPLAINT = "complaint"
+    UNSUBSCRIBE = "unsubscribe"
+    KEPT = "kept"
