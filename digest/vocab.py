@@ -29,7 +29,7 @@ class Cadence(StrEnum):
         return 7 if self is Cadence.WEEKLY else 1
 
     @property
-    def title(self) -> str:
+    def brand(self) -> str:
         """The digest's title: the subject's brand and the mail's headline."""
         return _TITLES[self]
 
