@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from digest.vocab import Cadence
+
 # Database used when neither --db nor DIGEST_DB is given: a SQLite file in the working
 # directory, so the tool runs anywhere with no server.
 DB_URL = "sqlite:///digest.db"
@@ -76,7 +78,7 @@ LATEST_YEAR = 9000
 CLOCK_AHEAD_MINUTES = 5
 
 # Subscriber settings when neither the subscriber nor the file's `defaults:` give them.
-CADENCE = "weekly"  # daily | weekly | instant
+CADENCE = Cadence.WEEKLY
 SEND_AT = "08:00"  # local wall-clock time, HH:MM
 DAY = "monday"  # weekly digests only
 TIMEZONE = "UTC"  # IANA name

@@ -25,6 +25,7 @@ from anyascii import anyascii
 
 from digest.model import Paper, Subscriber
 from digest.text import latex_to_text, name_key
+from digest.vocab import Area
 
 _WORD = re.compile(r"[a-z0-9]+")
 
@@ -127,10 +128,10 @@ class Matcher:
 
 def _texts(paper: Paper) -> Iterator[tuple[str, str]]:
     """(area, text) pairs; each source keyword on its own, so no phrase spans two."""
-    yield "title", paper.title
-    yield "abstract", paper.abstract
+    yield Area.TITLE, paper.title
+    yield Area.ABSTRACT, paper.abstract
     for keyword in paper.keywords:
-        yield "keywords", keyword
+        yield Area.KEYWORDS, keyword
 
 
 # Where a keyword matched, as (area rank, word position, area): the title first, then the

@@ -13,6 +13,7 @@ from typing import Any, NamedTuple
 
 from digest import defaults
 from digest.text import name_key
+from digest.vocab import Cadence, Managed, MessageKind, OutboxState, ReasonKind
 
 
 @dataclass(frozen=True)
@@ -136,7 +137,7 @@ class Subscriber:
     # "file" (subscriptions.yaml, the admin's word) or "db" (the subscriber, or an admin
     # through `digest subscribers`).
     ref: str = field(default="", compare=False)
-    managed: str = field(default="file", compare=False)
+    managed: str = field(default=Managed.FILE, compare=False)
 
     @classmethod
     def resolve(cls, defaults: Mapping[str, Any], prefs: Mapping[str, Any],
@@ -161,15 +162,15 @@ class Subscriber:
     @property
     def group_key(self) -> str:
         """Who is sent at the same instants: ``cadence|day|HH:MM|zone``, or ``instant``."""
-        if self.cadence == "instant":
-            return "instant"
-        day = self.day if self.cadence == "weekly" else "-"
+        if self.cadence == Cadence.INSTANT:
+            return Cadence.INSTANT
+        day = self.day if self.cadence == Cadence.WEEKLY else "-"
         return f"{self.cadence}|{day}|{self.send_at}|{self.timezone}"
 
     @property
     def period_days(self) -> int:
         """Length of one cadence period in days (instant alerts count as daily)."""
-        return 7 if self.cadence == "weekly" else 1
+        return Cadence(self.cadence).period_days
 
     @property
     def age_limit_days(self) -> int:
@@ -196,7 +197,7 @@ class Reason(NamedTuple):
     is most like, ``area`` that paper's arXiv id). A named tuple: a pass decodes and
     hashes (as part of the card caches' keys) a dozen for each digest."""
 
-    kind: str  # author | keyword | trending | rising | recommended
+    kind: str  # a vocab.ReasonKind
     value: str = ""
     area: str = ""
 
@@ -204,19 +205,19 @@ class Reason(NamedTuple):
     def author(cls, name: str, why: str = "") -> Reason:
         """A followed author; for a pinned one, ``why`` (kept as ``area``) says how the
         paper is theirs ("on their profile", "with X, a co-author on 5 of their papers")."""
-        return cls("author", name, why)
+        return cls(ReasonKind.AUTHOR, name, why)
 
     @classmethod
     def keyword(cls, phrase: str, area: str) -> Reason:
-        return cls("keyword", phrase, area)
+        return cls(ReasonKind.KEYWORD, phrase, area)
 
     @classmethod
     def rising(cls, gain: int, since: date) -> Reason:
-        return cls("rising", str(gain), since.isoformat())
+        return cls(ReasonKind.RISING, str(gain), since.isoformat())
 
     @classmethod
     def recommended(cls, like_title: str, like_id: str) -> Reason:
-        return cls("recommended", like_title, like_id)
+        return cls(ReasonKind.RECOMMENDED, like_title, like_id)
 
     def encode(self) -> list[str]:
         """The compact JSON form kept in the outbox: ``["author", "Ada"]``."""
@@ -230,24 +231,24 @@ class Reason(NamedTuple):
         if isinstance(data, list):
             return cls(*(str(x) for x in data[:3]))
         kind, _, value = str(data).partition(": ")
-        if kind == "keyword" and value.endswith(")") and " (" in value:
+        if kind == ReasonKind.KEYWORD and value.endswith(")") and " (" in value:
             phrase, _, area = value[:-1].rpartition(" (")
             return cls(kind, phrase, area)
         return cls(kind, value)
 
     def __str__(self) -> str:
-        if self.kind == "keyword":
+        if self.kind == ReasonKind.KEYWORD:
             return f"keyword: {self.value} ({self.area})"
-        if self.kind == "rising":
+        if self.kind == ReasonKind.RISING:
             return f"rising: +{self.value} since {self.area}"
-        if self.kind == "author" and self.area:
+        if self.kind == ReasonKind.AUTHOR and self.area:
             return f"author: {self.value} ({self.area})"
-        if self.kind == "recommended":
+        if self.kind == ReasonKind.RECOMMENDED:
             return f"recommended: like {self.area}"
         return f"{self.kind}: {self.value}" if self.value else self.kind
 
 
-TRENDING = Reason("trending")
+TRENDING = Reason(ReasonKind.TRENDING)
 
 
 @dataclass(frozen=True)
@@ -270,7 +271,7 @@ def reason_values(reasons: tuple[Reason, ...], kind: str) -> list[str]:
 
 @dataclass(frozen=True)
 class Section:
-    name: str  # "authors" | "keywords" | "trending" | "rising" | "recommended"
+    name: str  # a vocab.SectionName
     items: tuple[Item, ...]
 
 
@@ -319,7 +320,7 @@ class OutboxEntry:
     id: int
     subscriber_id: int
     subscriber: Subscriber
-    kind: str  # digest | alert
+    kind: str  # a vocab.MessageKind
     period: datetime
     period_start: datetime
     period_end: datetime
@@ -354,15 +355,16 @@ class Plan:
     digest: Digest
     period: datetime
     empty_ok: bool = False  # send it even with no papers ("nothing new" mails)
-    kind: str = "digest"  # digest | alert
+    kind: str = MessageKind.DIGEST
     missed: bool = False  # found too late: recorded, not sent
     subscriber_id: int | None = None  # the store's row, when planning read it from there
 
     @property
     def state(self) -> str:
         if self.missed:
-            return "missed"
-        return "planned" if self.digest.items or self.empty_ok else "skipped"
+            return OutboxState.MISSED
+        return (OutboxState.PLANNED if self.digest.items or self.empty_ok
+                else OutboxState.SKIPPED)
 
 
 @dataclass(frozen=True)
@@ -380,7 +382,7 @@ class Source:
     Hugging Face daily papers, or an arXiv category; ``schedule`` is a crontab line."""
 
     name: str
-    kind: str  # path | hf-daily | arxiv
+    kind: str  # a vocab.SourceKind
     target: str  # the path, or the arXiv category ("" for hf-daily)
     schedule: str
     timezone: str = defaults.TIMEZONE

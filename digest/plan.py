@@ -49,6 +49,7 @@ from digest.rank import Ranking, plan_digests
 from digest.schedule import latest_slot, slots_between
 from digest.store import Member, Store
 from digest.text import name_key
+from digest.vocab import MINE, Cadence, MessageKind, SectionName
 
 if TYPE_CHECKING:  # scikit-learn loads only for passes that recommend
     from digest.recommend import TasteIndex
@@ -240,9 +241,9 @@ def plan_due(store: Store, now: datetime, *, groups: Iterable[str] | None = None
 
 def _plan_batch(papers: _Papers, members: Sequence[Member], now: datetime
                 ) -> tuple[list[Plan], int]:
-    scheduled = [m for m in members if m.subscriber.cadence != "instant"]
+    scheduled = [m for m in members if m.subscriber.cadence != Cadence.INSTANT]
     due, already = _not_planned(scheduled, now)
-    instant = [m for m in members if m.subscriber.cadence == "instant"]
+    instant = [m for m in members if m.subscriber.cadence == Cadence.INSTANT]
     return _digest_plans(papers, due, now) + _alert_plans(papers, instant, now), already
 
 
@@ -297,10 +298,10 @@ def _alert_plans(papers: _Papers, members: Sequence[Member], now: datetime) -> l
     for m in members:
         sub = replace(m.subscriber, trending=0, rising=0, recommended=0)
         digest = ranking.digest(sub, histories.get(sub.email.casefold(), History()))
-        wanted = ("authors", "keywords") if sub.alert_keywords else ("authors",)
+        wanted = MINE if sub.alert_keywords else (SectionName.AUTHORS,)
         sections = tuple(s for s in digest.sections if s.name in wanted and s.items)
         seen = [it.paper.first_seen for s in sections for it in s.items if it.paper.first_seen]
         if seen:
-            plans.append(Plan(replace(digest, sections=sections), max(seen), kind="alert",
+            plans.append(Plan(replace(digest, sections=sections), max(seen), kind=MessageKind.ALERT,
                               subscriber_id=m.id))
     return plans

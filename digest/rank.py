@@ -33,13 +33,13 @@ from digest.match import PaperIndex, Spot, category_key
 from digest.model import TRENDING, Digest, History, Item, Paper, Reason, Section, Subscriber
 from digest.pins import Person, PersonKey, person_key, why
 from digest.rising import Momentum
+from digest.vocab import SectionName
 
 if TYPE_CHECKING:  # scikit-learn loads only for passes that recommend
     from digest.recommend import TasteIndex
 
 __all__ = ["Ranking", "period_start", "plan_digests"]
 
-SECTIONS = ("authors", "keywords", "trending", "rising", "recommended")
 # Trending score: votes per day of age, with gravity so that a day-old paper with some
 # upvotes beats a week-old one with a few more. Sources without upvotes lend their score
 # (a profile's 0-100 score counts as a tenth as many votes); no signal at all scores 0.
@@ -159,7 +159,7 @@ class Ranking:
         by_author = self._by_author(sub, allowed)
         authors = sorted((pos for pos in by_author if due(pos)), key=self._order.__getitem__)
         room = max(0, sub.max_papers)
-        sections = [Section("authors", tuple(
+        sections = [Section(SectionName.AUTHORS, tuple(
             Item(self.papers[pos], by_author[pos] + self._keyword_reasons(pos, keyword_hits))
             for pos in authors[:room]))]
         room -= len(sections[0].items)
@@ -170,7 +170,7 @@ class Ranking:
                 break
             if allowed(pos) and due(pos):
                 keywords.append(Item(self.papers[pos], self._keyword_reasons(pos, keyword_hits)))
-        sections.append(Section("keywords", tuple(keywords)))
+        sections.append(Section(SectionName.KEYWORDS, tuple(keywords)))
         room -= len(keywords)
         sections += self._unmatched(sub, history, allowed, matched | by_author.keys(), room)
         return Digest(sub, period_start(sub, history, self.now), self.now, tuple(sections))
@@ -188,9 +188,9 @@ class Ranking:
         taken = seen | {pos for pos, _ in (*trending, *rising)}
         liked = self._recommended(sub, history, allowed, taken,
                                   min(room - len(trending) - len(rising), sub.recommended))
-        return [Section("trending", tuple(self._items(trending))),
-                Section("rising", tuple(self._items(rising))),
-                Section("recommended", tuple(self._items(liked)))]
+        return [Section(SectionName.TRENDING, tuple(self._items(trending))),
+                Section(SectionName.RISING, tuple(self._items(rising))),
+                Section(SectionName.RECOMMENDED, tuple(self._items(liked)))]
 
     def _recommended(self, sub: Subscriber, history: History, allowed: Callable[[int], bool],
                      seen: set[int], limit: int) -> list[tuple[int, Reason]]:

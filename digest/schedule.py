@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 from digest.config import WEEKDAYS
 from digest.model import Subscriber
+from digest.vocab import Cadence
 
 _MINUTE = timedelta(minutes=1)
 
@@ -38,7 +39,7 @@ def latest_slot(sub: Subscriber, now: datetime) -> datetime:
     today = now.astimezone(zone).date()
     for back in range(15):
         day = today - timedelta(days=back)
-        if sub.cadence == "weekly" and WEEKDAYS[day.weekday()] != sub.day:
+        if sub.cadence == Cadence.WEEKLY and WEEKDAYS[day.weekday()] != sub.day:
             continue
         slot = wall_clock(day, sub.send_at, zone)
         if slot <= now:

@@ -199,3 +199,11 @@ class BounceKind(StrEnum):
     COMPLAINT = "complaint"
     UNSUBSCRIBE = "unsubscribe"
     KEPT = "kept"
+
+
+class Area(StrEnum):
+    """Where in a paper a keyword phrase matched, best first."""
+
+    TITLE = "title"
+    ABSTRACT = "abstract"
+    KEYWORDS = "keywords"  # one of the source's keywords (Hugging Face's ai_keywords)

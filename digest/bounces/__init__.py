@@ -34,8 +34,9 @@ from digest.deliver.message import Envelope
 from digest.deliver.tokens import Tokens
 from digest.model import Verdict
 from digest.text import one_line
+from digest.vocab import Action, BounceKind
 
-KINDS = ("hard", "soft", "complaint", "unsubscribe", "kept")
+KINDS = tuple(BounceKind)
 # flufl.bounce logs a traceback when a detector trips over a mail (hostile ones do); to
 # digest that only means the mail is not a bounce it knows, and no traceback is shown.
 _FLUFL_LOG = logging.getLogger("flufl.bounce")
@@ -70,16 +71,16 @@ def classify(raw: bytes, tokens: Tokens, where: Addresses) -> Verdict:
     however malformed or hostile, is kept with the reason."""
     try:
         msg = email.message_from_bytes(raw[:defaults.MAX_BOUNCE_BYTES])
-        about = Verdict("kept", "", sender=_field(parseaddr(_text(msg, "From"))[1]
+        about = Verdict(BounceKind.KEPT, "", sender=_field(parseaddr(_text(msg, "From"))[1]
                                                   or _text(msg, "From")),
                         subject=_field(_decoded(_text(msg, "Subject"))),
                         date=_field(_text(msg, "Date")))
     except Exception as e:  # not even headers: nothing to say about it but that
-        return Verdict("kept", f"cannot be read as a mail ({type(e).__name__})")
+        return Verdict(BounceKind.KEPT, f"cannot be read as a mail ({type(e).__name__})")
     try:
         found = _classify(msg, tokens, where)
     except Exception as e:  # a structure no check foresaw (nesting, encodings)
-        found = Verdict("kept", f"cannot be read ({type(e).__name__}: {_field(str(e))})")
+        found = Verdict(BounceKind.KEPT, f"cannot be read ({type(e).__name__}: {_field(str(e))})")
     return replace(found, sender=about.sender, subject=about.subject, date=about.date)
 
 
@@ -90,10 +91,10 @@ def _classify(msg: Message, tokens: Tokens, where: Addresses) -> Verdict:
         action, token = tagged
         named = tokens.read_mail(action, token)
         if named is None:
-            return Verdict("kept", f"it came to a {action} address whose token does not "
+            return Verdict(BounceKind.KEPT, f"it came to a {action} address whose token does not "
                            "verify (tampered, or signed with another secret)")
-        if action == "mailto":
-            return Verdict("unsubscribe", "asked by mail (List-Unsubscribe)", ref=named[0])
+        if action == Action.MAILTO:
+            return Verdict(BounceKind.UNSUBSCRIBE, "asked by mail (List-Unsubscribe)", ref=named[0])
     report = msg.get_param("report-type", header="content-type") \
         if msg.get_content_type() == "multipart/report" else None
     if isinstance(report, str) and report.lower() == "feedback-report":
@@ -104,10 +105,10 @@ def _classify(msg: Message, tokens: Tokens, where: Addresses) -> Verdict:
     if named is None and (asked := _asks_by_subject(msg, where)) is not None:
         return asked
     if (auto := _auto_reply(msg)) is not None:
-        return Verdict("kept", f"an automatic reply ({auto}), not a bounce")
+        return Verdict(BounceKind.KEPT, f"an automatic reply ({auto}), not a bounce")
     detected = _detected(msg, named)
     return _vouched(detected, where) if detected else Verdict(
-        "kept", "not a bounce, a complaint or an unsubscribe request that digest knows")
+        BounceKind.KEPT, "not a bounce, a complaint or an unsubscribe request that digest knows")
 
 
 def _vouched(verdict: Verdict, where: Addresses) -> Verdict:
@@ -116,9 +117,10 @@ def _vouched(verdict: Verdict, where: Addresses) -> Verdict:
     original's Message-ID (the subscriber's random ref). An address the report names is
     no evidence then: anyone can write a report naming anyone, and every digest's bounce
     comes back to its tokened address."""
-    if where.bounce_local is None or verdict.kind not in ("hard", "soft") or verdict.ref:
+    failed = verdict.kind in (BounceKind.HARD, BounceKind.SOFT)
+    if where.bounce_local is None or not failed or verdict.ref:
         return verdict
-    return replace(verdict, kind="kept", detail=f"{verdict.detail}; kept: it names no "
+    return replace(verdict, kind=BounceKind.KEPT, detail=f"{verdict.detail}; kept: it names no "
                    "digest (no token in the address it came to, no digest's Message-ID), "
                    "and every digest's bounce comes back to a tokened address", emails=())
 
@@ -145,9 +147,9 @@ def _tagged(addresses: list[str], where: Addresses) -> tuple[str, str] | None:
         base, plus, token = local.partition("+")
         if plus and token and domain == where.domain:
             if base == where.bounce_local:
-                return "bounce", token
+                return Action.BOUNCE, token
             if base == UNSUBSCRIBE_LOCAL:
-                return "mailto", token
+                return Action.MAILTO, token
     return None
 
 
@@ -156,13 +158,13 @@ def _asks_by_subject(msg: Message, where: Addresses) -> Verdict | None:
     (where older digests' mailto pointed): from the subscriber's own address."""
     subject = re.sub(r"^\s*((re|fwd?|aw|wg)\s*:\s*)*", "", _decoded(_text(msg, "Subject")),
                      flags=re.I)
-    if subject.strip().lower() != "unsubscribe":
+    if subject.strip().lower() != "unsubscribe":  # not vocab: the word a reader writes
         return None
     ours = {where.sender} | ({f"{UNSUBSCRIBE_LOCAL}@{where.domain}"} if where.domain else set())
     sender = parseaddr(_text(msg, "From"))[1].lower()
     if not ours & set(_recipients(msg)) or "@" not in sender:
         return None
-    return Verdict("unsubscribe", "asked by mail from their own address", emails=(sender,))
+    return Verdict(BounceKind.UNSUBSCRIBE, "asked by mail from their own address", emails=(sender,))
 
 
 # ---- reports ---------------------------------------------------------------------------
@@ -182,17 +184,17 @@ def _dsn(msg: Message, named: tuple[str, datetime | None] | None, where: Address
     (hard, then soft, then a refused message); None when it names no recipient."""
     judged = [(_judge(f), f) for f in _recipient_fields(msg)]
     ref, period = named if named else _original_ref(msg, where)
-    for kind in ("hard", "soft", "message"):
+    for kind in (BounceKind.HARD, BounceKind.SOFT, "message"):
         hits = [(detail, f) for (k, detail), f in judged if k == kind]
         if not hits:
             continue
         emails = tuple(dict.fromkeys(a for _, f in hits for a in _report_addresses(f)))
         if kind == "message":
-            return Verdict("kept", f"the message was refused, not the address: {hits[0][0]}",
-                           emails=emails)
+            return Verdict(BounceKind.KEPT, "the message was refused, not the address: "
+                           f"{hits[0][0]}", emails=emails)
         return Verdict(kind, hits[0][0], ref=ref, emails=emails, period=period)
     if judged:
-        return Verdict("kept", f"a delivery report, not a failure: {judged[0][0][1]}")
+        return Verdict(BounceKind.KEPT, f"a delivery report, not a failure: {judged[0][0][1]}")
     return None
 
 
@@ -224,9 +226,11 @@ def _judge(fields: dict[str, str]) -> tuple[str, str]:
     if action in ("delivered", "relayed", "expanded"):
         return "none", action
     if action == "delayed" or status.startswith("4"):
-        return "soft", why
+        return BounceKind.SOFT, why
     if not status.startswith("5"):
-        return ("soft", why) if action == "failed" else ("none", action or "no action")
+        # "failed" is RFC 3464's Action field, not an outbox state
+        failed = action == "failed"  # not vocab
+        return (BounceKind.SOFT, why) if failed else ("none", action or "no action")
     return _permanent(status, said), why
 
 
@@ -237,14 +241,14 @@ def _permanent(status: str, diagnostic: str) -> str:
     size, 5.6.x content)."""
     subject = status.split(".")[1]
     if subject == "1" or status in ("5.2.1", "5.4.4"):
-        return "hard"
+        return BounceKind.HARD
     if subject in ("6", "7") or status in ("5.3.4", "5.2.3"):
         return "message"
     if status == "5.2.2" or _FULL.search(diagnostic):
-        return "soft"
+        return BounceKind.SOFT
     if subject in ("0", "5", "2") and _UNKNOWN.search(diagnostic):
-        return "hard"
-    return "soft"
+        return BounceKind.HARD
+    return BounceKind.SOFT
 
 
 def _report_addresses(fields: dict[str, str]) -> list[str]:
@@ -269,16 +273,16 @@ def _complaint(msg: Message, named: tuple[str, datetime | None] | None, tokens: 
     original = _original(msg)
     if named is None and original is not None and (
             tagged := _tagged(_recipients(original, ("Return-Path",)), where)) is not None:
-        named = tokens.read_mail("bounce", tagged[1]) if tagged[0] == "bounce" else None
+        named = tokens.read_mail(Action.BOUNCE, tagged[1]) if tagged[0] == Action.BOUNCE else None
         if named is None:
-            return Verdict("kept", "a complaint whose original's return path carries a token "
-                           "that does not verify")
+            return Verdict(BounceKind.KEPT, "a complaint whose original's return path "
+                           "carries a token that does not verify")
     ref, period = named if named else _original_ref(msg, where)
     emails = [a.partition(";")[2].strip().strip("<>").lower() or a.lower()
               for a in (fields.get("original-rcpt-to", ""),) if "@" in a]
     if original is not None:
         emails += _recipients(original, ("To",))
-    return Verdict("complaint", detail, ref=ref, emails=tuple(dict.fromkeys(emails)),
+    return Verdict(BounceKind.COMPLAINT, detail, ref=ref, emails=tuple(dict.fromkeys(emails)),
                    period=period)
 
 
@@ -353,11 +357,11 @@ def _detected(msg: Message, named: tuple[str, datetime | None] | None) -> Verdic
     except Exception:  # a detector tripped on this mail: it is not one it knows
         return None
     ref, period = named if named else (None, None)
-    for kind, found in (("hard", permanent), ("soft", temporary)):
+    for kind, found in ((BounceKind.HARD, permanent), (BounceKind.SOFT, temporary)):
         emails = tuple(sorted({a.decode("utf-8", "replace").lower() if isinstance(a, bytes)
                                else str(a).lower() for a in found}))
         if emails:
-            why = "failed for good" if kind == "hard" else "failed for now"
+            why = "failed for good" if kind == BounceKind.HARD else "failed for now"
             return Verdict(kind, f"{why}: a bounce in a mail server's own format",
                            ref=ref, emails=emails, period=period)
     return None
