@@ -75,7 +75,7 @@ def _paper(p: Paper, note: Note) -> Paper:
         github_stars=_count(p.github_stars, "GitHub stars", note),
         project_page=_drop(p.project_page, d.MAX_URL_CHARS, "project page URLs", note),
         ai_summary=_maybe(p.ai_summary, d.MAX_ABSTRACT_CHARS, "AI summaries", note),
-        keywords=tuple(_cut(k, d.MAX_KEYWORD_CHARS, "keywords", note)
+        keywords=tuple(_cut(k, d.MAX_KEYWORD_CHARS, "keywords", note)  # not vocab
                        for k in _first(p.keywords, d.MAX_KEYWORDS, "keyword lists", note)),
         announce_type=_maybe(p.announce_type, d.MAX_LABEL_CHARS, "announce types", note),
         thumbnail=_drop(p.thumbnail, d.MAX_URL_CHARS, "thumbnail URLs", note),
