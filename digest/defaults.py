@@ -162,7 +162,7 @@ FORM_MAILS_PER_DAY = 3
 FORM_POSTS_PER_CLIENT = 10
 FORM_WINDOW_SECONDS = 600
 
-# What one client may cost `digest serve` with no proxy in front (digest.web_limits): the
+# What one client may cost `digest serve` with no proxy in front (digest.web.limits): the
 # request's headers must be in within SERVE_HEADER_SECONDS of the connection (or of the
 # last response; env DIGEST_SERVE_HEADER_SECONDS) and hold at most SERVE_MAX_HEADER_BYTES;
 # an idle kept-alive connection closes after SERVE_KEEP_ALIVE_SECONDS; a body may hold

@@ -250,7 +250,7 @@ def serve(host: str, port: int, db: str, config: Path, now: str | None) -> None:
     import uvicorn
 
     from digest.web import access_log_config, create_app
-    from digest.web_limits import uvicorn_options
+    from digest.web.limits import uvicorn_options
 
     settings = _settings(db, config, now)
     store = Store(settings.db_url)

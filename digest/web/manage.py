@@ -1,0 +1,119 @@
+"""The preferences page: what a subscriber follows and how often they hear, pausing,
+leaving and coming back, and pinning a followed name that is several people to one."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from digest.config import check_subscriber
+from digest.model import Pin, author_name
+from digest.plan import Notes
+from digest.store import DatabaseBusy, Record
+from digest.text import name_key
+from digest.vocab import Action, Cadence, Managed
+from digest.web.forms import Form, read_prefs
+from digest.web.limits import read_form
+from digest.web.site import Site, reading
+
+# What the preferences page lets a subscriber change, field by field.
+_FIELDS = ("name", "authors", "keywords", "exclude", "categories", "likes", "dislikes",
+           "cadence", "day", "send_at", "timezone", "max_papers", "trending", "rising")
+
+
+async def manage(site: Site, request: Request) -> Response:
+    found = await site.subscriber(request, Action.MANAGE)
+    if found is None:
+        return site.bad_link()
+    record, _ = found
+    if reading(request):
+        return await manage_page(site, record, request.url.path)
+    form = await read_form(request, 30)
+    do = str(form.get("do", ""))
+    now = site.clock()
+    if do == "pin":
+        return await pin_one(site, record, form, request.url.path)
+    if do == "save":
+        return await save(site, record, form, request.url.path)
+    if do in ("pause", "resume"):
+        pause = do == "pause"
+        await site.call(site.store.set_paused, record.ref, now if pause else None, now)
+        notice = "Paused: no mail until you resume." if pause else "Resumed."
+    elif do in (Action.UNSUBSCRIBE, "resubscribe"):
+        leave = do == Action.UNSUBSCRIBE
+        await site.call(site.store.set_unsubscribed, "", now if leave else None,
+                        ref=record.ref, now=now)
+        notice = "Unsubscribed." if leave else "Subscribed again."
+    else:
+        return site.message("Nothing to do", "The form did not say what to do.", 400)
+    return await changed_page(site, record, notice, request.url.path)
+
+
+async def save(site: Site, record: Record, form: FormData, action: str) -> Response:
+    """The settings the page's form says, when the subscriber keeps their own."""
+    if record.managed != Managed.DB:
+        return site.managed_by_admin()
+    prefs, shown = read_prefs(form, record.prefs, _FIELDS, cadences=tuple(Cadence))
+    if prefs is None:
+        return site.page(Action.MANAGE, 400, record=record, form=shown, action=action)
+    await site.call(site.store.set_prefs, record.ref, prefs, site.clock())
+    return await changed_page(site, record, "Saved.", action)
+
+
+def ambiguous_names(site: Site, record: Record) -> list[tuple[str, tuple[Any, ...]]]:
+    """The subscriber's own followed names that are several people (none when the
+    admin's file manages what they follow: they cannot pin here)."""
+    if record.managed != Managed.DB:
+        return []
+    return Notes(site.store).ambiguous(record.subscriber)
+
+
+async def manage_page(site: Site, record: Record, action: str) -> Response:
+    return site.page(Action.MANAGE, record=record, form=Form({}, {}), action=action,
+                     people=await site.call(ambiguous_names, site, record))
+
+
+async def pin_one(site: Site, record: Record, form: FormData, action: str) -> Response:
+    """Pin a followed name to the person the page offered (as the page showed it: the
+    candidates are worked out again here, never taken from the form)."""
+    name, which = str(form.get("name", "")), str(form.get("which", ""))
+    offered = dict(await site.call(ambiguous_names, site, record)).get(name, ())
+    if not which.isdigit() or int(which) >= len(offered):
+        return site.message("Not changed", "That choice is no longer offered; reload your "
+                            "preferences page.", 400)
+    prefs, _ = check_subscriber(pinned(record.prefs, offered[int(which)].pin(name)))
+    if prefs is None:
+        return site.message("Not changed", "That would make your preferences invalid.", 400)
+    await site.call(site.store.set_prefs, record.ref, prefs, site.clock())
+    return await changed_page(site, record, f"You now follow the {name} who writes with "
+                              f"{', '.join(offered[int(which)].coauthors)}.", action)
+
+
+async def changed_page(site: Site, record: Record, notice: str, action: str) -> Response:
+    """The preferences page after a change that is committed: never a 503."""
+    try:
+        after = await site.call(site.store.record, ref=record.ref)
+        people = await site.call(ambiguous_names, site, after)
+    except DatabaseBusy:
+        return site.message(notice, "Your preferences page could not be read back just now "
+                            "(the database is busy); reload it in a minute.")
+    return site.page(Action.MANAGE, record=after, form=Form({}, {}), notice=notice,
+                     action=action, people=people)
+
+
+def pinned(prefs: Mapping[str, Any], pin: Pin) -> dict[str, Any]:
+    """Own settings with the followed name ``pin.name`` pinned as ``pin`` says."""
+    new = dict(prefs)
+    new["authors"] = [pin.encode() if name_key(author_name(a)) == name_key(pin.name) else a
+                      for a in new.get("authors", [])]
+    return new
+
+
+def routes(site: Site) -> list[Route]:
+    """The preferences page."""
+    return [site.route("/manage/{token}", manage, ["GET", "POST"])]

@@ -1,0 +1,123 @@
+"""What every page works with, handed to its handler rather than closed over: the store
+(waiting at most ``LOCK_WAIT`` for a lock), the tokens, the mail settings, the clock, the
+transport for the subscribe form's mails, the per-client limit and the page renderer."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+
+import jinja2
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import Route
+
+from digest import defaults
+from digest.config import WEEKDAYS
+from digest.deliver import MailSettings
+from digest.deliver.tokens import Tokens
+from digest.deliver.transport import Transport
+from digest.render import templates_env
+from digest.store import Record, Store
+from digest.vocab import Action
+from digest.web.security import TZ_SCRIPT, ClientLimit
+
+T = TypeVar("T")
+# A page waits this many seconds for a database lock another process holds (a send pass,
+# an import; the command line waits 30 s), so that its 503 comes well before a browser,
+# a proxy (nginx: 60 s) or a mail provider's one-click unsubscribe gives up. The 503 says
+# to try again after RETRY_AFTER seconds.
+LOCK_WAIT = 5.0
+RETRY_AFTER = 30
+# Every template's context names these; a page gives those it needs.
+_BLANK: dict[str, Any] = {"done": False, "manage": "", "notice": "", "text": "", "button": "",
+                          "action": "", "people": []}
+
+
+@dataclass(frozen=True)
+class Site:
+    """The app's dependencies, one per app."""
+
+    store: Store
+    tokens: Tokens
+    clock: Callable[[], datetime]
+    mail: MailSettings
+    transport: Transport
+    env: jinja2.Environment
+    limit: ClientLimit  # form posts per client
+
+    @classmethod
+    def create(cls, store: Store, tokens: Tokens, clock: Callable[[], datetime],
+               mail: MailSettings, transport: Transport) -> Site:
+        limit = ClientLimit(defaults.FORM_POSTS_PER_CLIENT,
+                            timedelta(seconds=defaults.FORM_WINDOW_SECONDS), clock)
+        return cls(store.waiting(LOCK_WAIT), tokens, clock, mail, transport,
+                   templates_env(), limit)
+
+    @property
+    def name(self) -> str:
+        """The digest's name, as the pages and the form's mails say it."""
+        return self.mail.envelope.list_name
+
+    def route(self, path: str, handler: Callable[[Site, Request], Awaitable[Response]],
+              methods: list[str]) -> Route:
+        """A route to ``handler``, which is given this site with each request."""
+        async def endpoint(request: Request) -> Response:
+            return await handler(self, request)
+
+        return Route(path, endpoint, methods=methods, name=handler.__name__)
+
+    def page(self, template: str, status: int = 200, **context: Any) -> HTMLResponse:
+        """The page ``templates/web/{template}.html``."""
+        html = self.env.get_template(f"web/{template}.html").render(
+            digest_name=self.name, tz_script=TZ_SCRIPT, weekdays=WEEKDAYS,
+            **{**_BLANK, **context})
+        return HTMLResponse(html, status_code=status)
+
+    def message(self, title: str, text: str, status: int = 200) -> HTMLResponse:
+        """A page that only says something."""
+        return self.page("message", status, title=title, text=text)
+
+    def bad_link(self) -> HTMLResponse:
+        """The answer to a link whose token does not read."""
+        return self.message("This link is not valid", "The link is incomplete, was "
+                            "changed, or has expired. Use the link from your latest mail; "
+                            "nothing was changed.", 400)
+
+    def managed_by_admin(self) -> HTMLResponse:
+        """The answer to a change asked of a subscriber whom the admin's file manages."""
+        return self.message("Managed by the digest's admin", "Your subscription is kept in "
+                            "the digest's configuration file; ask whoever runs it to change "
+                            "what you follow. Nothing was changed.", 409)
+
+    @staticmethod
+    async def call(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """``fn`` run in the thread pool: database calls block, the event loop must not."""
+        return await run_in_threadpool(fn, *args, **kwargs)
+
+    async def subscriber(self, request: Request, action: str
+                         ) -> tuple[Record, list[Any]] | None:
+        """Whose link this is (a token of ``action`` in the path), and what else it holds."""
+        value = self.tokens.read(action, request.path_params["token"])
+        if value is None:
+            return None
+        found = await self.call(self.store.record, ref=value[0])
+        return None if found is None else (found, value[1:])
+
+    def manage_path(self, ref: str) -> str:
+        """The path of the preferences page of the subscriber ``ref``."""
+        return path(self.mail.url(Action.MANAGE, self.tokens.make(Action.MANAGE, ref)))
+
+
+def reading(request: Request) -> bool:
+    """Whether a request only reads: GET, or HEAD (link checkers and mail scanners send
+    it), which is answered as GET and never changes anything."""
+    return request.method in ("GET", "HEAD")
+
+
+def path(url: str) -> str:
+    """The path of one of our own URLs (pages link within the site they are served on)."""
+    return "/" + url.split("://", 1)[-1].split("/", 1)[-1]
