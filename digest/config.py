@@ -36,7 +36,7 @@ from digest.prefs import (
     resolve,
 )
 from digest.text import name_key
-from digest.vocab import Cadence
+from digest.vocab import Cadence, SectionName
 from digest.yamlcheck import Found, Lines, Path_, Problem, parse_yaml
 
 __all__ = ["SETTING_KEYS", "SOURCE_KEYS", "SUBSCRIBER_KEYS", "WEEKDAYS", "Config",
@@ -272,7 +272,7 @@ def _pin_profiles(prefs: dict[str, Any], path: Path_, folder: Path, lines: Lines
     for j, entry in enumerate(prefs.get("authors", ())):
         if isinstance(entry, str) or "profile" not in entry:
             continue
-        at: Path_ = (*path, "authors", j, "profile")
+        at: Path_ = (*path, SectionName.AUTHORS, j, "profile")
         given = str(entry["profile"])
         if given.startswith(STORED):
             entry["profile"] = given.removeprefix(STORED).strip()

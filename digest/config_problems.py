@@ -54,7 +54,8 @@ def schema_errors(
 
 def _author_error(item: Any, loc: tuple[Any, ...]) -> str:
     """The message for a problem inside one ``authors:`` entry (``loc`` from "authors")."""
-    where = f"authors: entry {loc[1] + 1}" if isinstance(loc[1], int) else "authors"
+    where = (f"{SectionName.AUTHORS}: entry {loc[1] + 1}" if isinstance(loc[1], int)
+             else str(SectionName.AUTHORS))
     key = loc[2] if len(loc) > 2 else None
     if item["type"] == "model_type":
         return (f"{where}: expected a name or a mapping such as {{name: Ada Lovelace, with: "

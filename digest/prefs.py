@@ -229,7 +229,7 @@ class SettingsModel(Strict):
     send_at: Annotated[Annotated[str, AfterValidator(_time)] | None, Shown(
         5, "Time", "HH:MM", preferences=True, default=defaults.SEND_AT)] = None
     day: Annotated[Annotated[str, AfterValidator(_day)] | None, Shown(
-        4, "Day", "weekly", preferences=True, default=defaults.DAY)] = None
+        4, "Day", str(Cadence.WEEKLY), preferences=True, default=defaults.DAY)] = None
     timezone: Annotated[Annotated[str, AfterValidator(check_timezone)] | None, Shown(
         6, "Time zone", subscribe=True, preferences=True, default=defaults.TIMEZONE)] = None
     max_papers: Annotated[int | None, Shown(

@@ -102,16 +102,16 @@ def _synced(db: str, config: Path, now: str | None) -> tuple[Store, datetime, Co
 @subscribers.command()
 @click.argument("email")
 @click.option("--name", default=None, help="Their name, for the greeting.")
-@click.option("--author", "authors", multiple=True, metavar="NAME", help="An author to follow "
+@click.option("--author", "names", multiple=True, metavar="NAME", help="An author to follow "
               "(repeat it).")
-@click.option("--keyword", "keywords", multiple=True, metavar="PHRASE",
+@click.option("--keyword", "phrases", multiple=True, metavar="PHRASE",
               help="A keyword to follow (repeat it).")
 @click.option("--cadence", type=click.Choice([str(c) for c in Cadence]), default=None)
 @click.option("--day", default=None, help="Weekday of a weekly digest.")
 @click.option("--send-at", default=None, metavar="HH:MM", help="Local time of the digest.")
 @click.option("--timezone", default=None, help="IANA time zone, e.g. Europe/Berlin.")
 @settings_options
-def add(email: str, name: str | None, authors: tuple[str, ...], keywords: tuple[str, ...],
+def add(email: str, name: str | None, names: tuple[str, ...], phrases: tuple[str, ...],
         cadence: str | None, day: str | None, send_at: str | None, timezone: str | None,
         db: str, config: Path, now: str | None) -> None:
     """Add (or change) a subscriber in the database, confirmed, checked like digest check.
@@ -122,8 +122,8 @@ def add(email: str, name: str | None, authors: tuple[str, ...], keywords: tuple[
     Example:
         digest subscribers add ada@example.org --author "Maojiang Su" --cadence daily
     """
-    raw: dict[str, Any] = {"email": email, "name": name, "authors": list(authors) or None,
-                           "keywords": list(keywords) or None, "cadence": cadence,
+    raw: dict[str, Any] = {"email": email, "name": name, "authors": list(names) or None,
+                           "keywords": list(phrases) or None, "cadence": cadence,
                            "day": day, "send_at": send_at, "timezone": timezone}
     prefs, problems = check_subscriber({k: v for k, v in raw.items() if v is not None})
     if prefs is None:

@@ -22,7 +22,7 @@ from digest.model import Subscriber
 from digest.prefs import jsonable, resolve, settings_of
 from digest.store import schema as s
 from digest.store.papers import chunks
-from digest.vocab import Managed, OutboxState
+from digest.vocab import Action, Managed, OutboxState
 
 _DEFAULTS_KEY = "defaults"
 c = s.subscribers.c
@@ -258,11 +258,11 @@ def request(conn: Connection, prefs: Mapping[str, Any], now: datetime, cap: int
                 email_key=key, ref=new_ref(), created_at=now, active_since=now, **values))
         else:
             conn.execute(update(s.subscribers).where(c.id == row.id).values(values))
-        kind = "confirm"
+        kind = str(Action.CONFIRM)
     else:
         # Someone's subscription: the form changes nothing of it. Unsubscribed, they may
         # come back (with what they followed) by confirming; otherwise, their link.
-        kind = "confirm" if row.unsubscribed_at is not None else "known"
+        kind = str(Action.CONFIRM) if row.unsubscribed_at is not None else "known"
     conn.execute(insert(s.form_mails).values(email_key=key, kind=kind, sent_at=now))
     found = record(conn, email=key)
     assert found is not None
