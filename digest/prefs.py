@@ -329,7 +329,8 @@ def _spec(key: str, info: FieldInfo) -> FieldSpec:
 
 
 SETTING_KEYS = tuple(SettingsModel.model_fields)
-# As ``digest check`` names them: who, the settings ``defaults:`` may give, the taste.
+# As ``digest check`` names them: who (email, name), the settings ``defaults:`` may give,
+# the taste (likes, dislikes).
 _OWN = tuple(k for k in SubscriberModel.model_fields if k not in SETTING_KEYS)
 SUBSCRIBER_KEYS = (*_OWN[:2], *SETTING_KEYS, *_OWN[2:])
 # Every field, in the order of an export and of the pages.
@@ -343,12 +344,11 @@ LIST_FIELDS = tuple(spec.key for spec in FIELDS if spec.many)
 
 # ---- resolving -------------------------------------------------------------------------
 
-def resolve(defaults_: Mapping[str, Any], prefs: Mapping[str, Any], **extra: Any
-            ) -> Subscriber:
+def resolve(base: Mapping[str, Any], prefs: Mapping[str, Any], **extra: Any) -> Subscriber:
     """The subscriber whose own settings are ``prefs``: each field is theirs, else what
-    ``defaults:`` says, else the schema's default. The store's resolved settings come
-    back through here too (with no ``defaults_``: they are complete)."""
-    given = {**defaults_, **prefs}
+    ``base`` (``defaults:``) says, else the schema's default. The store's resolved
+    settings come back through here too (with an empty ``base``: they are complete)."""
+    given = {**base, **prefs}
     values = {spec.key: _frozen(given.get(spec.key, spec.default)) for spec in FIELDS}
     values["authors"], pins = split_authors(values["authors"])
     return Subscriber(**values, pins=pins, **extra)
