@@ -7,7 +7,7 @@ back after merging every source of that paper. ORM rows never leave ``digest.sto
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, NamedTuple
 
@@ -103,7 +103,8 @@ def split_authors(entries: Any) -> tuple[tuple[str, ...], tuple[Pin, ...]]:
 
 @dataclass(frozen=True)
 class Subscriber:
-    """One subscriber as configured, with every default filled in.
+    """One subscriber as configured, with every default filled in (``digest.prefs.resolve``
+    makes them).
 
     ``send_at`` is ``HH:MM`` local wall-clock time in ``timezone``; ``day`` a weekday name
     (weekly only); ``max_age_days`` None means twice the cadence period.
@@ -138,16 +139,6 @@ class Subscriber:
     # through `digest subscribers`).
     ref: str = field(default="", compare=False)
     managed: str = field(default=Managed.FILE, compare=False)
-
-    @classmethod
-    def resolve(cls, defaults: Mapping[str, Any], prefs: Mapping[str, Any],
-                **extra: Any) -> Subscriber:
-        """A subscriber from ``defaults:`` and its own settings (which win)."""
-        values: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v
-                                  for k, v in {**defaults, **prefs}.items()
-                                  if k in _SETTING_FIELDS}
-        values["authors"], values["pins"] = split_authors(values.get("authors"))
-        return cls(**values, **extra)
 
     def author_entries(self) -> list[str | dict[str, Any]]:
         """``authors`` in the settings' form: plain names, and pins as mappings."""
@@ -304,10 +295,6 @@ class Digest:
 
     def count(self, section: str) -> int:
         return sum(len(s.items) for s in self.sections if s.name == section)
-
-
-_SETTING_FIELDS = frozenset(f.name for f in fields(Subscriber)) - {
-    "line", "ref", "managed", "pins"}
 
 
 @dataclass(frozen=True)

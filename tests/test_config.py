@@ -7,9 +7,20 @@ from pathlib import Path
 
 import pytest
 
-from digest.config import ConfigProblems, load_config
+from digest import defaults
+from digest.config import ConfigProblems, check_subscriber, load_config
 from digest.errors import ConfigError
 from digest.model import Subscriber
+from digest.prefs import (
+    FIELD,
+    FIELDS,
+    MAX_PHRASE,
+    PREFERENCES_FIELDS,
+    SUBSCRIBE_FIELDS,
+    SUBSCRIBER_KEYS,
+    resolve,
+    settings_of,
+)
 from tests.conftest import ROOT
 from tests.hostile import digest_process, laughs, write
 
@@ -253,3 +264,37 @@ def test_send_names_the_file_and_line_of_a_half_written_file(run, tmp_path: Path
     assert (result.exit_code, result.stderr) == (1, f"Error: {config}:3: not UTF-8 text "
                                                  "(unexpected end of data at byte 48); save it "
                                                  "as UTF-8, or wait until it is written whole\n")
+
+
+def test_one_schema_lists_every_setting_of_a_subscriber() -> None:
+    stored = set(Subscriber.__dataclass_fields__) - {"line", "ref", "managed", "pins"}
+    assert set(FIELD) == set(SUBSCRIBER_KEYS) == stored
+    assert [f.key for f in FIELDS][:6] == ["email", "name", "cadence", "day", "send_at",
+                                          "timezone"]  # the order of an export
+    assert set(SUBSCRIBE_FIELDS) < set(PREFERENCES_FIELDS) | {"email"}
+    assert (FIELD["max_papers"].low, FIELD["max_papers"].high) == (1, 500)
+    assert FIELD["trending"].default == defaults.TRENDING
+    assert [f.key for f in FIELDS if f.per_line] == ["authors", "keywords", "exclude",
+                                                     "likes", "dislikes"]
+
+
+def test_the_file_and_the_forms_check_the_same_bounds() -> None:
+    spec = FIELD["keywords"]
+    assert spec.max_chars == MAX_PHRASE == 300 and spec.max_entries is not None
+    longest = {"email": "a@example.org", "keywords": ["k" * MAX_PHRASE]}
+    assert check_subscriber(longest)[0] is not None
+    too_long = {**longest, "keywords": ["k" * (MAX_PHRASE + 1)]}
+    assert check_subscriber(too_long)[1]["keywords"].endswith("longer than 300 characters")
+    many = {"email": "a@example.org", "authors": [f"A{i}" for i in range(spec.max_entries)]}
+    assert check_subscriber(many)[0] is not None
+    many["authors"].append("One More")
+    assert check_subscriber(many)[1] == {"authors": f"authors: at most {spec.max_entries} "
+                                                    "entries"}
+
+
+def test_settings_resolve_own_then_defaults_then_the_schema() -> None:
+    sub = resolve({"cadence": "daily", "trending": 0}, {"email": "a@example.org",
+                                                       "trending": 2, "authors": ["Ada"]})
+    assert (sub.cadence, sub.trending, sub.rising, sub.authors) == (
+        "daily", 2, defaults.RISING, ("Ada",))
+    assert resolve({}, settings_of(sub)) == sub  # the store's form reads back the same

@@ -15,7 +15,7 @@ from tests.conftest import ROOT
 
 # What each lower layer may import of digest (itself always).
 BASE = {"digest.defaults", "digest.errors", "digest.text", "digest.model", "digest.merge",
-        "digest.vocab"}
+        "digest.vocab", "digest.prefs"}
 ALLOWED = {
     "digest/defaults.py": {"digest.vocab"},
     "digest/vocab.py": set(),
@@ -23,6 +23,7 @@ ALLOWED = {
     "digest/text.py": {"digest.defaults", "digest.errors", "digest.vocab"},
     "digest/model.py": BASE,
     "digest/merge.py": BASE,
+    "digest/prefs.py": BASE,  # the subscriber-settings schema the store reads
     "digest/store": BASE | {"digest.store"},
 }
 

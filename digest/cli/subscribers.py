@@ -24,13 +24,10 @@ from digest.config import (
     sync_config,
 )
 from digest.errors import ConfigError
+from digest.prefs import FIELDS
 from digest.settings import parse_now
 from digest.store import Store
-
-# Keys in the order export writes them.
-_ORDER = ("email", "name", "cadence", "day", "send_at", "timezone", "authors", "keywords",
-          "exclude", "categories", "max_papers", "trending", "rising", "recommended",
-          "max_age_days", "send_empty", "alert_keywords", "grace_hours", "likes", "dislikes")
+from digest.vocab import BounceKind, Cadence, Managed
 
 
 @cli.group(invoke_without_command=True)
@@ -74,8 +71,8 @@ def subscribers(ctx: click.Context, as_json: bool, db: str, config: Path, now: s
         table.add_column(name, justify="right" if name in ("Digests", "Papers") else "left")
     for st in statuses:
         last = f"{st.last_digest:%Y-%m-%d %H:%M}" if st.last_digest else "-"
-        table.add_row(st.email, st.name, st.state, "file" if st.managed == "file" else
-                      "database", st.cadence, last, str(st.digests_sent), str(st.papers_sent))
+        table.add_row(st.email, st.name, st.state, str(Managed.FILE) if st.managed == Managed.FILE
+                      else "database", st.cadence, last, str(st.digests_sent), str(st.papers_sent))
     _console().print(table)
     click.echo(suppressed_line(suppressed))
     for st in statuses:
@@ -85,7 +82,8 @@ def subscribers(ctx: click.Context, as_json: bool, db: str, config: Path, now: s
 
 def suppressed_line(counts: dict[str, int]) -> str:
     """``Suppressed: 2 (1 hard bounce, 0 soft, 1 complaint)``."""
-    hard, soft, complaints = counts["hard"], counts["soft"], counts["complaint"]
+    hard, soft, complaints = (counts[BounceKind.HARD], counts[BounceKind.SOFT],
+                              counts[BounceKind.COMPLAINT])
     return (f"Suppressed: {hard + soft + complaints} ({hard} hard "
             f"bounce{'' if hard == 1 else 's'}, {soft} soft, {complaints} "
             f"complaint{'' if complaints == 1 else 's'})")
@@ -104,16 +102,16 @@ def _synced(db: str, config: Path, now: str | None) -> tuple[Store, datetime, Co
 @subscribers.command()
 @click.argument("email")
 @click.option("--name", default=None, help="Their name, for the greeting.")
-@click.option("--author", "authors", multiple=True, metavar="NAME", help="An author to follow "
+@click.option("--author", "names", multiple=True, metavar="NAME", help="An author to follow "
               "(repeat it).")
-@click.option("--keyword", "keywords", multiple=True, metavar="PHRASE",
+@click.option("--keyword", "phrases", multiple=True, metavar="PHRASE",
               help="A keyword to follow (repeat it).")
-@click.option("--cadence", type=click.Choice(["daily", "weekly", "instant"]), default=None)
+@click.option("--cadence", type=click.Choice([str(c) for c in Cadence]), default=None)
 @click.option("--day", default=None, help="Weekday of a weekly digest.")
 @click.option("--send-at", default=None, metavar="HH:MM", help="Local time of the digest.")
 @click.option("--timezone", default=None, help="IANA time zone, e.g. Europe/Berlin.")
 @settings_options
-def add(email: str, name: str | None, authors: tuple[str, ...], keywords: tuple[str, ...],
+def add(email: str, name: str | None, names: tuple[str, ...], phrases: tuple[str, ...],
         cadence: str | None, day: str | None, send_at: str | None, timezone: str | None,
         db: str, config: Path, now: str | None) -> None:
     """Add (or change) a subscriber in the database, confirmed, checked like digest check.
@@ -124,8 +122,8 @@ def add(email: str, name: str | None, authors: tuple[str, ...], keywords: tuple[
     Example:
         digest subscribers add ada@example.org --author "Maojiang Su" --cadence daily
     """
-    raw: dict[str, Any] = {"email": email, "name": name, "authors": list(authors) or None,
-                           "keywords": list(keywords) or None, "cadence": cadence,
+    raw: dict[str, Any] = {"email": email, "name": name, "authors": list(names) or None,
+                           "keywords": list(phrases) or None, "cadence": cadence,
                            "day": day, "send_at": send_at, "timezone": timezone}
     prefs, problems = check_subscriber({k: v for k, v in raw.items() if v is not None})
     if prefs is None:
@@ -224,7 +222,7 @@ def export(fmt: str, output: Path | None, db: str, config: Path, now: str | None
     entries = []
     for prefs, state in Store(_settings(db, config, now).db_url,
                               create=False).exported_subscribers():
-        entry = {k: prefs[k] for k in _ORDER if k in prefs}
+        entry = {f.key: prefs[f.key] for f in FIELDS if f.key in prefs}
         if state != "active":
             entry["state"] = state
         entries.append(entry)

@@ -12,15 +12,17 @@ from __future__ import annotations
 import json
 import secrets
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, delete, func, insert, select, update
 
 from digest.model import Subscriber
+from digest.prefs import jsonable, resolve, settings_of
 from digest.store import schema as s
 from digest.store.papers import chunks
+from digest.vocab import Action, Managed, OutboxState
 
 _DEFAULTS_KEY = "defaults"
 c = s.subscribers.c
@@ -63,22 +65,19 @@ def new_ref() -> str:
     return secrets.token_urlsafe(9)  # 72 random bits; links are signed besides
 
 
-def _settings(sub: Subscriber) -> dict[str, Any]:
-    data = asdict(sub)
-    for key in ("line", "ref", "managed", "pins"):
-        data.pop(key)
-    data["authors"] = sub.author_entries()
-    return _jsonable(data)
+def _columns(sub: Subscriber, prefs: Mapping[str, Any], managed: Managed
+             ) -> dict[str, Any]:
+    """The columns a subscriber's settings fill: ``sub`` resolved from their own
+    ``prefs``, kept beside them."""
+    return {"email": sub.email, "name": sub.name, "settings": settings_of(sub),
+            "prefs": jsonable(prefs), "group_key": sub.group_key, "managed": managed,
+            "active": True, "removed_at": None}
 
 
-def _jsonable(data: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: list(v) if isinstance(v, tuple) else v for k, v in data.items()}
-
-
-def subscriber_from_row(settings: dict[str, Any], ref: str = "", managed: str = "file"
-                        ) -> Subscriber:
+def subscriber_from_row(settings: dict[str, Any], ref: str = "",
+                        managed: str = Managed.FILE) -> Subscriber:
     """The Subscriber stored as a row's ``settings``."""
-    return Subscriber.resolve({}, settings, ref=ref, managed=managed)
+    return resolve({}, settings, ref=ref, managed=managed)
 
 
 def _subscriber(row: Any) -> Subscriber:
@@ -115,18 +114,16 @@ def sync(conn: Connection, subscribers: Sequence[Subscriber], now: datetime,
     Rows are never deleted: what was sent to someone stays recorded if they come back. A
     database subscriber whom the file now lists is taken over by the file.
     """
-    own = list(prefs) if prefs is not None else [_settings(sub) for sub in subscribers]
+    own = list(prefs) if prefs is not None else [settings_of(sub) for sub in subscribers]
     keys = [sub.email.casefold() for sub in subscribers]
     rows = {r.email_key: r for r in conn.execute(select(s.subscribers).where(
-        c.managed == "file"))}
+        c.managed == Managed.FILE))}
     for chunk in chunks(keys):
         rows.update((r.email_key, r) for r in conn.execute(
             select(s.subscribers).where(c.email_key.in_(chunk))))
     added = changed = unchanged = 0
     for sub, mine in zip(subscribers, own, strict=True):
-        values = {"email": sub.email, "name": sub.name, "settings": _settings(sub),
-                  "prefs": _jsonable(mine), "group_key": sub.group_key, "managed": "file",
-                  "active": True, "removed_at": None}
+        values = _columns(sub, mine, Managed.FILE)
         row = rows.pop(sub.email.casefold(), None)
         if row is None:
             conn.execute(insert(s.subscribers).values(
@@ -141,7 +138,7 @@ def sync(conn: Connection, subscribers: Sequence[Subscriber], now: datetime,
             changed += 1
         else:
             unchanged += 1
-    gone = [row.id for row in rows.values() if row.active and row.managed == "file"]
+    gone = [row.id for row in rows.values() if row.active and row.managed == Managed.FILE]
     for chunk in chunks(gone):
         conn.execute(update(s.subscribers).where(c.id.in_(chunk))
                      .values(active=False, removed_at=now, updated_at=now))
@@ -158,16 +155,16 @@ def stored_defaults(conn: Connection) -> dict[str, Any]:
 
 
 def _resolve_again(conn: Connection, defaults: Mapping[str, Any], now: datetime) -> None:
-    text = json.dumps(_jsonable(defaults), sort_keys=True)
+    text = json.dumps(jsonable(defaults), sort_keys=True)
     if conn.execute(select(s.meta.c.value).where(s.meta.c.key == _DEFAULTS_KEY)
                     ).scalar_one_or_none() == text:
         return
     conn.execute(delete(s.meta).where(s.meta.c.key == _DEFAULTS_KEY))
     conn.execute(insert(s.meta).values(key=_DEFAULTS_KEY, value=text))
-    for row in conn.execute(select(c.id, c.prefs).where(c.managed == "db")).all():
-        sub = Subscriber.resolve(defaults, row.prefs)
+    for row in conn.execute(select(c.id, c.prefs).where(c.managed == Managed.DB)).all():
+        sub = resolve(defaults, row.prefs)
         conn.execute(update(s.subscribers).where(c.id == row.id).values(
-            settings=_settings(sub), group_key=sub.group_key, updated_at=now))
+            settings=settings_of(sub), group_key=sub.group_key, updated_at=now))
 
 
 # ---- the database's subscribers ------------------------------------------------------
@@ -201,19 +198,15 @@ def put_many(conn: Connection, entries: Sequence[tuple[Mapping[str, Any], str]],
         rows.update((r.email_key, r) for r in conn.execute(
             select(s.subscribers).where(c.email_key.in_(chunk))))
     taken = [str(p["email"]) for (p, _), k in zip(entries, keys, strict=True)
-             if rows.get(k) is not None and rows[k].managed == "file" and rows[k].active]
+             if rows.get(k) is not None and rows[k].managed == Managed.FILE and rows[k].active]
     if taken:
         raise ValueError("managed by subscriptions.yaml, change them there: "
                          + ", ".join(taken))
     counts = {"added": 0, "changed": 0, "unchanged": 0}
     new: list[dict[str, Any]] = []
     for (prefs, state), key in zip(entries, keys, strict=True):
-        sub = Subscriber.resolve(defaults, prefs)
         row = rows.get(key)
-        values: dict[str, Any] = {
-            "email": sub.email, "name": sub.name, "settings": _settings(sub),
-            "prefs": _jsonable(prefs), "group_key": sub.group_key, "managed": "db",
-            "active": True, "removed_at": None}
+        values = _columns(resolve(defaults, prefs), prefs, Managed.DB)
         if confirmed:
             values.update(_state_values(row, state, now))
         if row is None:
@@ -258,21 +251,18 @@ def request(conn: Connection, prefs: Mapping[str, Any], now: datetime, cap: int
     row = conn.execute(select(s.subscribers).where(c.email_key == key)).first()
     if row is None or row.confirmed_at is None or not row.active:
         # New, never confirmed, or dropped from the file: the form's settings, pending.
-        sub = Subscriber.resolve(stored_defaults(conn), prefs)
-        values = {"email": sub.email, "name": sub.name, "settings": _settings(sub),
-                  "prefs": _jsonable(prefs), "group_key": sub.group_key, "managed": "db",
-                  "active": True, "removed_at": None, "confirmed_at": None,
-                  "unsubscribed_at": None, "updated_at": now}
+        values = {**_columns(resolve(stored_defaults(conn), prefs), prefs, Managed.DB),
+                  "confirmed_at": None, "unsubscribed_at": None, "updated_at": now}
         if row is None:
             conn.execute(insert(s.subscribers).values(
                 email_key=key, ref=new_ref(), created_at=now, active_since=now, **values))
         else:
             conn.execute(update(s.subscribers).where(c.id == row.id).values(values))
-        kind = "confirm"
+        kind = str(Action.CONFIRM)
     else:
         # Someone's subscription: the form changes nothing of it. Unsubscribed, they may
         # come back (with what they followed) by confirming; otherwise, their link.
-        kind = "confirm" if row.unsubscribed_at is not None else "known"
+        kind = str(Action.CONFIRM) if row.unsubscribed_at is not None else "known"
     conn.execute(insert(s.form_mails).values(email_key=key, kind=kind, sent_at=now))
     found = record(conn, email=key)
     assert found is not None
@@ -303,9 +293,9 @@ def confirm(conn: Connection, ref: str, now: datetime, left: datetime | None = N
 
 def set_prefs(conn: Connection, ref: str, prefs: Mapping[str, Any], now: datetime) -> None:
     """New own settings for a database subscriber (resolved with the stored defaults)."""
-    sub = Subscriber.resolve(stored_defaults(conn), prefs)
-    conn.execute(update(s.subscribers).where(c.ref == ref, c.managed == "db").values(
-        name=sub.name, settings=_settings(sub), prefs=_jsonable(prefs),
+    sub = resolve(stored_defaults(conn), prefs)
+    conn.execute(update(s.subscribers).where(c.ref == ref, c.managed == Managed.DB).values(
+        name=sub.name, settings=settings_of(sub), prefs=jsonable(prefs),
         group_key=sub.group_key, updated_at=now))
 
 
@@ -340,7 +330,7 @@ def set_unsubscribed(conn: Connection, email: str, at: datetime | None,
 
 def exported(conn: Connection) -> Iterator[tuple[Mapping[str, Any], str]]:
     """The database's confirmed subscribers (own settings, state), by address."""
-    query = select(s.subscribers).where(c.managed == "db", c.confirmed_at.is_not(None),
+    query = select(s.subscribers).where(c.managed == Managed.DB, c.confirmed_at.is_not(None),
                                         c.active.is_(True)).order_by(c.email_key)
     for row in conn.execute(query):
         yield dict(row.prefs), state_of(row)
@@ -435,7 +425,7 @@ def statuses(conn: Connection) -> list[SubscriberStatus]:
     """Everyone ever subscribed, with state, last digest sent and counts."""
     sent = {sid: (n, last) for sid, n, last in conn.execute(
         select(s.digests.c.subscriber_id, func.count(), func.max(s.digests.c.sent_at))
-        .where(s.digests.c.state == "sent").group_by(s.digests.c.subscriber_id))}
+        .where(s.digests.c.state == OutboxState.SENT).group_by(s.digests.c.subscriber_id))}
     papers: dict[int, int] = {sid: n for sid, n in conn.execute(  # noqa: C416
         select(s.sent_papers.c.subscriber_id, func.count())
         .group_by(s.sent_papers.c.subscriber_id))}
