@@ -75,6 +75,7 @@ class Shown:
     default: Any = None
     max_entries: int | None = None
     max_chars: int | None = None
+    switch: bool = False  # a section's size the preferences page switches on and off
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -236,10 +237,12 @@ class SettingsModel(Strict):
         11, "Papers per digest, at most", preferences=True, default=defaults.MAX_PAPERS)
                           ] = Field(default=None, ge=1, le=500)
     trending: Annotated[int | None, Shown(
-        12, "Add what is trending", preferences=True, default=defaults.TRENDING)
+        12, "Add what is trending", preferences=True, default=defaults.TRENDING,
+        switch=True)
                         ] = Field(default=None, ge=0, le=100)
     rising: Annotated[int | None, Shown(
-        13, "Add what is rising fastest", preferences=True, default=defaults.RISING)
+        13, "Add what is rising fastest", preferences=True, default=defaults.RISING,
+        switch=True)
                       ] = Field(default=None, ge=0, le=100)
     recommended: Annotated[int | None, Shown(
         14, "Recommended papers", default=defaults.RECOMMENDED)

@@ -19,12 +19,11 @@ forms, ``security`` and ``limits`` bound what a client may do and see.
 
 from __future__ import annotations
 
+from digest.prefs import LIST_FIELDS
 from digest.web.app import create_app
 from digest.web.cards import changed, tasted
 from digest.web.forms import (
-    LIST_FIELDS,
-    MAX_LINE,
-    MAX_LINES,
+    MAX_TARGET,
     TEXTAREAS,
     Form,
     lines,
@@ -45,7 +44,7 @@ from digest.web.site import LOCK_WAIT, RETRY_AFTER
 from digest.web.subscribe import CSRF_COOKIE
 
 __all__ = [
-    "CSRF_COOKIE", "HEADERS", "LIST_FIELDS", "LOCK_WAIT", "MAX_LINE", "MAX_LINES",
+    "CSRF_COOKIE", "HEADERS", "LIST_FIELDS", "LOCK_WAIT", "MAX_TARGET",
     "RETRY_AFTER", "TEXTAREAS", "TZ_SCRIPT", "ClientLimit", "Form", "HiddenTokens",
     "SecurityHeaders", "access_log_config", "changed", "create_app", "lines", "pinned",
     "printable", "read_prefs", "shown", "tasted",

@@ -21,7 +21,7 @@ from digest.model import author_name
 from digest.store import Record
 from digest.text import arxiv_key, name_key
 from digest.vocab import CARD_ACTIONS, TOKEN_ACTIONS, Action, CardAction, Managed
-from digest.web.forms import LIST_FIELDS, MAX_LINE, MAX_LINES, printable
+from digest.web.forms import MAX_TARGET, printable
 from digest.web.site import Site, reading
 
 # The actions that record a like or a dislike.
@@ -42,7 +42,7 @@ async def action_target(site: Site, request: Request, kind: str) -> tuple[Record
         args = [] if found is None else found[1]
         target = args.pop() if len(args) == 1 else None
     if found is None or args or not isinstance(target, str) or not target.strip() \
-            or len(target) > MAX_LINE or not printable(target):
+            or len(target) > MAX_TARGET or not printable(target):
         return None
     return found[0], target
 
@@ -63,8 +63,8 @@ async def card_action(site: Site, request: Request, spec: CardAction) -> Respons
                          text="This changes what your next digests hold.",
                          action=request.url.path + query, manage=manage_path)
     prefs, problems = check_subscriber(changed(record.prefs, spec.action, target))
-    if prefs is None or any(len(prefs.get(k, [])) > MAX_LINES for k in LIST_FIELDS):
-        reason = next(iter(problems.values()), f"at most {MAX_LINES} each")
+    if prefs is None:  # the schema bounds every list, as it does the form's
+        reason = next(iter(problems.values()))
         return site.message("Not changed", f"That would make your preferences "
                             f"invalid ({reason}); change them on your preferences page.",
                             400)

@@ -11,17 +11,20 @@ from typing import Any
 
 from starlette.datastructures import FormData
 
-from digest import defaults
 from digest.config import check_subscriber
 from digest.model import author_name
+from digest.prefs import FIELD, FIELDS, LIST_FIELDS
 from digest.render import one_line
 from digest.text import name_key
 from digest.vocab import SELF_SERVICE_CADENCES, Cadence
 
-MAX_LINES = 100  # authors, keywords, exclusions, categories: at most this many each
-MAX_LINE = 200  # characters per entry
-LIST_FIELDS = ("authors", "keywords", "exclude", "categories", "likes", "dislikes")
-TEXTAREAS = ("authors", "keywords", "exclude", "likes", "dislikes")  # one entry a line
+# A card link's target (a name or phrase to follow or mute, an arXiv id) is at most this
+# many characters: a link is made from what a card shows, never typed.
+MAX_TARGET = 200
+TEXTAREAS = tuple(spec.key for spec in FIELDS if spec.per_line)  # one entry a line
+# Section sizes the preferences page switches on and off (a checkbox each); switching one
+# on gives the size set before, else the schema's default.
+SWITCHED = tuple(spec.key for spec in FIELDS if spec.switch)
 
 
 @dataclass(frozen=True)
@@ -37,10 +40,6 @@ def lines(text: str) -> list[str]:
     return [" ".join(part.split()) for part in text.splitlines() if part.strip()]
 
 
-# Section sizes the preferences page switches on and off, with the size switching on gives.
-_SWITCHED = {"trending": defaults.TRENDING, "rising": defaults.RISING}
-
-
 def read_prefs(form: FormData, base: Mapping[str, Any], fields: tuple[str, ...],
                cadences: tuple[str, ...] = SELF_SERVICE_CADENCES
                ) -> tuple[dict[str, Any] | None, Form]:
@@ -52,19 +51,19 @@ def read_prefs(form: FormData, base: Mapping[str, Any], fields: tuple[str, ...],
     for key in fields:
         text = values[key].strip()
         if key in LIST_FIELDS:
-            items = lines(text.replace(",", "\n") if key == "categories" else text)
-            if len(items) > MAX_LINES or any(len(i) > MAX_LINE for i in items):
-                problems[key] = (f"at most {MAX_LINES} entries of at most {MAX_LINE} "
-                                 "characters each")
+            spec = FIELD[key]
+            items = lines(text if spec.per_line else text.replace(",", "\n"))
+            if too_long(key, items):
+                problems[key] = bounds(key)
             raw[key] = _keeping_pins(items, base.get(key, ())) if key == "authors" else items
         elif key == "max_papers":
             if not (text.isascii() and text.isdigit()) or len(text) > 4:
-                problems[key] = "write a whole number from 1 to 500"
+                problems[key] = f"write a whole number from {FIELD[key].low} to {FIELD[key].high}"
             else:
                 raw[key] = int(text)
-        elif key in _SWITCHED:  # a checkbox: on keeps the size set before, else the default
+        elif key in SWITCHED:  # a checkbox: on keeps the size set before, else the default
             on = form.get(key) == "on"
-            raw[key] = (raw.get(key) or _SWITCHED[key]) if on else 0
+            raw[key] = (raw.get(key) or FIELD[key].default) if on else 0
             values[key] = "on" if on else ""
         elif key == "send_at":
             raw[key] = text.strip("\"'")
@@ -83,6 +82,20 @@ def read_prefs(form: FormData, base: Mapping[str, Any], fields: tuple[str, ...],
                                                           "HH:MM, e.g. 07:30")
                      for k, v in found.items() if k not in problems})
     return (prefs if not problems else None), Form(shown(values), problems)
+
+
+def too_long(key: str, items: list[Any]) -> bool:
+    """Whether a list has more entries, or longer ones, than the schema allows."""
+    spec = FIELD[key]
+    return ((spec.max_entries is not None and len(items) > spec.max_entries) or
+            (spec.max_chars is not None and any(len(str(i)) > spec.max_chars for i in items)))
+
+
+def bounds(key: str) -> str:
+    """What a list field may hold, as the form says it."""
+    spec = FIELD[key]
+    each = f" of at most {spec.max_chars} characters each" if spec.max_chars else ""
+    return f"at most {spec.max_entries} entries{each}"
 
 
 def shown(values: Mapping[str, str]) -> dict[str, str]:

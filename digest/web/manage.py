@@ -14,16 +14,13 @@ from starlette.routing import Route
 from digest.config import check_subscriber
 from digest.model import Pin, author_name
 from digest.plan import Notes
+from digest.prefs import PREFERENCES_FIELDS
 from digest.store import DatabaseBusy, Record
 from digest.text import name_key
 from digest.vocab import Action, Cadence, Managed
 from digest.web.forms import Form, read_prefs
 from digest.web.limits import read_form
 from digest.web.site import Site, reading
-
-# What the preferences page lets a subscriber change, field by field.
-_FIELDS = ("name", "authors", "keywords", "exclude", "categories", "likes", "dislikes",
-           "cadence", "day", "send_at", "timezone", "max_papers", "trending", "rising")
 
 
 async def manage(site: Site, request: Request) -> Response:
@@ -58,7 +55,7 @@ async def save(site: Site, record: Record, form: FormData, action: str) -> Respo
     """The settings the page's form says, when the subscriber keeps their own."""
     if record.managed != Managed.DB:
         return site.managed_by_admin()
-    prefs, shown = read_prefs(form, record.prefs, _FIELDS, cadences=tuple(Cadence))
+    prefs, shown = read_prefs(form, record.prefs, PREFERENCES_FIELDS, cadences=tuple(Cadence))
     if prefs is None:
         return site.page(Action.MANAGE, 400, record=record, form=shown, action=action)
     await site.call(site.store.set_prefs, record.ref, prefs, site.clock())

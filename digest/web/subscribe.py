@@ -20,6 +20,7 @@ from starlette.routing import Route
 from digest import defaults
 from digest.deliver.message import build_notice
 from digest.errors import DigestError
+from digest.prefs import SUBSCRIBE_FIELDS
 from digest.store import Record
 from digest.vocab import Action
 from digest.web.forms import Form, read_prefs
@@ -67,8 +68,7 @@ async def subscribe(site: Site, request: Request) -> Response:
         return site.message("Please send the form again", "The form had expired or did not "
                             "come from this site, so nothing was done. Reload the page and "
                             "send it again.", 400)
-    prefs, shown = read_prefs(form, {}, ("email", "name", "authors", "keywords",
-                                         "cadence", "timezone"))
+    prefs, shown = read_prefs(form, {}, SUBSCRIBE_FIELDS)
     if prefs is None:
         return subscribe_page(site, request, shown, 400)
     outcome = await site.call(site.store.request_subscription, prefs, site.clock(),
