@@ -55,7 +55,8 @@ def read_prefs(form: FormData, base: Mapping[str, Any], fields: tuple[str, ...],
             items = lines(text if spec.per_line else text.replace(",", "\n"))
             if too_long(key, items):
                 problems[key] = bounds(key)
-            raw[key] = _keeping_pins(items, base.get(key, ())) if key == "authors" else items
+            pinned = key == "authors"  # not vocab: the setting, whose entries may be pins
+            raw[key] = _keeping_pins(items, base.get(key, ())) if pinned else items
         elif key == "max_papers":
             if not (text.isascii() and text.isdigit()) or len(text) > 4:
                 problems[key] = f"write a whole number from {FIELD[key].low} to {FIELD[key].high}"
