@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-import digest.render as render
+import digest.render.fast as render
 from digest.config import load_config
 from digest.deliver import MailSettings, Pace
 from digest.deliver.message import Envelope, build_message
@@ -651,7 +651,7 @@ def test_collections_are_spaced_out_while_batches_leave_few_cycles() -> None:
 
 
 def test_the_card_caches_keep_what_is_used_within_their_size() -> None:
-    from digest.render import _Lru
+    from digest.render.kept import Lru as _Lru
 
     cache: _Lru[int, str] = _Lru(100)
     for i in range(1000):
@@ -667,7 +667,7 @@ def test_a_card_shown_again_the_same_way_is_only_given_the_mail_token(
     """A renderer keeps every way a card is shown, filled in but for the token, as pieces
     shared with the paper's other cards: a second round of the same mails builds no card
     and renders no part, and two ways of showing one paper hold one copy of its frame."""
-    import digest.render as rendering
+    import digest.render.fast as rendering
 
     tokens = Tokens("secret")
     renderer = Renderer()
