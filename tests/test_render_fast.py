@@ -24,6 +24,7 @@ from digest.plan import build_digests
 from digest.render import Links, Renderer, render_digest
 from digest.render.cards import _highlighted, snippet_text
 from digest.store import Store
+from digest.vocab import Managed, MessageKind, ReasonKind, SectionName
 from tests.conftest import DATA, ROOT, SEEDS
 from tests.test_rank import ingest
 
@@ -52,7 +53,7 @@ def readers(seeded: Store, count: int) -> list[Digest]:
                     authors=tuple(rng.sample(names, rng.randint(0, 3))),
                     keywords=tuple(rng.sample(phrases, rng.randint(0, 2))),
                     max_papers=rng.choice((5, 20, 30)), max_age_days=3650,
-                    managed=rng.choice(("db", "file")), ref=f"ref{i}")
+                    managed=rng.choice((Managed.DB, Managed.FILE)), ref=f"ref{i}")
             for i in range(count)]
     return build_digests(seeded, subs, NOW)
 
@@ -62,16 +63,16 @@ def test_a_shared_renderer_gives_every_mail_as_rendering_it_alone(seeded: Store)
     shared = Renderer()
     digests = readers(seeded, 60)
     assert any(len(d.items) > 20 for d in digests)  # long digests drop repeated links
-    assert any(d.subscriber.managed == "db" and d.items for d in digests)
+    assert any(d.subscriber.managed == Managed.DB and d.items for d in digests)
     for digest in digests * 2:  # the second round comes from the caches
         links = MAIL.links(tokens, digest.subscriber)
-        assert links.token or digest.subscriber.managed != "db"
+        assert links.token or digest.subscriber.managed != Managed.DB
         # cards filled in once but for the token, or each link of each mail filled in
         assert shared.render(digest, links) == render_digest(digest, links) == \
             render_digest(digest, replace(links, token=""))
         alert = Digest(digest.subscriber, digest.start, digest.end, digest.sections[:1])
-        assert shared.render(alert, links, "alert") == render_digest(alert, links,
-                                                                     kind="alert")
+        assert shared.render(alert, links, MessageKind.ALERT) == render_digest(
+            alert, links, kind=MessageKind.ALERT)
 
 
 def test_a_long_digest_links_each_action_once_and_every_link_goes_somewhere(
@@ -104,14 +105,14 @@ def test_a_long_digest_links_an_author_once_in_any_spelling(seeded: Store) -> No
     """Two cards spell a followed author two ways ("Yi-Fan Zhang", "Yifan Zhang"): one
     Unfollow link, as for one spelling (the name is matched in any spelling)."""
     reader = replace(readers(seeded, 1)[0].subscriber, authors=("Yi-Fan Zhang",),
-                     managed="db", ref="ref-spelling")
+                     managed=Managed.DB, ref="ref-spelling")
     papers = [p for p in seeded.papers() if p.arxiv_id][:25]
     spelled = {0: "Yi-Fan Zhang", 6: "Yifan Zhang", 12: "Yi-fan ZHANG"}
     items = tuple(Item(replace(p, authors=(spelled[i], "A. Other")) if i in spelled else p,
-                       (Reason("author", spelled[i]),) if i in spelled else
-                       (Reason("trending"),))
+                       (Reason(ReasonKind.AUTHOR, spelled[i]),) if i in spelled else
+                       (Reason(ReasonKind.TRENDING),))
                   for i, p in enumerate(papers))
-    digest = Digest(reader, NOW - timedelta(days=1), NOW, (Section("authors", items),))
+    digest = Digest(reader, NOW - timedelta(days=1), NOW, (Section(SectionName.AUTHORS, items),))
     links = MAIL.links(Tokens("secret"), reader)
     mail = Renderer().render(digest, links)
     unfollow = re.findall(r"^   Unfollow ([^:]+): (\S+)$", mail.text, re.M)
@@ -124,15 +125,15 @@ def test_a_card_kept_filled_in_several_ways_gives_each_mail_its_own(seeded: Stor
     earlier card linked its Unfollow, and one whose did not) and two sites: each mail
     is the mail rendered alone."""
     reader = replace(readers(seeded, 1)[0].subscriber, authors=("Yi-Fan Zhang",),
-                     managed="db", ref="ref-several")
+                     managed=Managed.DB, ref="ref-several")
     papers = [p for p in seeded.papers() if p.arxiv_id][:25]
 
     def long_digest(followed_first: bool) -> Digest:
         by = {0, 6} if followed_first else {6}  # the cards by the followed author
         items = tuple(Item(replace(p, authors=("Yi-Fan Zhang", "A. Other")),
-                           (Reason("author", "Yi-Fan Zhang"),)) if i in by else
-                      Item(p, (Reason("trending"),)) for i, p in enumerate(papers))
-        return Digest(reader, NOW - timedelta(days=1), NOW, (Section("authors", items),))
+                           (Reason(ReasonKind.AUTHOR, "Yi-Fan Zhang"),)) if i in by else
+                      Item(p, (Reason(ReasonKind.TRENDING),)) for i, p in enumerate(papers))
+        return Digest(reader, NOW - timedelta(days=1), NOW, (Section(SectionName.AUTHORS, items),))
 
     renderer = Renderer()
     other_site = replace(MAIL, base_url="https://other.example.org")
@@ -149,7 +150,7 @@ def test_a_token_that_is_part_of_a_links_path_fills_in_no_card(seeded: Store) ->
     for the next mail (a helper found the follow link of the next mail pointing at
     /TOKEN/f)."""
     digest = next(d for d in readers(seeded, 60)
-                  if d.subscriber.managed == "db" and len(d.items) <= 20 and d.items)
+                  if d.subscriber.managed == Managed.DB and len(d.items) <= 20 and d.items)
     real = MAIL.links(Tokens("secret"), digest.subscriber)
     assert real.action is not None
     action = real.action
@@ -180,7 +181,7 @@ def test_a_text_part_tidied_as_a_frame_is_the_text_tidied_whole(
     digests = readers(seeded, 60)
     for digest in digests * 2:
         links = MAIL.links(tokens, digest.subscriber)
-        for kind in ("digest", "alert"):
+        for kind in (MessageKind.DIGEST, MessageKind.ALERT):
             tidied.clear()
             text = shared.render(digest, links, kind).text
             as_frame = digest.items and links.token and all(n < len(text) / 2 for n in tidied)
@@ -264,7 +265,7 @@ def test_a_card_template_without_parts_is_rendered_whole(
     renderer = Renderer()
     assert not renderer._templates["html"].parted
     digest = next(d for d in readers(seeded, 20)
-                  if d.subscriber.managed == "db" and d.items)
+                  if d.subscriber.managed == Managed.DB and d.items)
     links = MAIL.links(Tokens("secret"), digest.subscriber)
     html = renderer.render(digest, links).html
     assert html == render_digest(digest, links).html
@@ -340,7 +341,7 @@ def test_a_card_shown_again_the_same_way_is_only_given_the_mail_token(
 
     tokens = Tokens("secret")
     renderer = Renderer()
-    digests = [d for d in readers(seeded, 60) if d.subscriber.managed == "db"]
+    digests = [d for d in readers(seeded, 60) if d.subscriber.managed == Managed.DB]
     first = [renderer.render(d, MAIL.links(tokens, d.subscriber)) for d in digests]
     built: list[object] = []
     real_card = rendering.cards.card
@@ -370,7 +371,7 @@ def test_the_cards_kept_hold_one_copy_of_each_piece(seeded: Store) -> None:
     the mails a renderer with room for everything gives."""
     tokens = Tokens("secret")
     small, roomy = Renderer(cards=8), Renderer()
-    digests = [d for d in readers(seeded, 60) if d.subscriber.managed == "db"]
+    digests = [d for d in readers(seeded, 60) if d.subscriber.managed == Managed.DB]
     for d in digests:
         links = MAIL.links(tokens, d.subscriber)
         assert small.render(d, links) == roomy.render(d, links)
