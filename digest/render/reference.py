@@ -35,8 +35,7 @@ def render_reference(digest: Digest, links: Links, digest_name: str = defaults.D
     html_card, text_card = CardTemplate.html(env, stylesheet(env), head), CardTemplate.text(env)
     html: list[Section] = []
     text: list[Section] = []
-    shown = _cards(digest, links, thumbnails)
-    for name, section in shown:
+    for name, section in _cards(digest, links, thumbnails):
         heading = HEADINGS[name]
         html.append(Section(heading, tuple(html_card.whole(c) for c in section)))
         text.append(Section(heading, tuple(text_card.whole(c, n)
@@ -75,8 +74,8 @@ def _cards(digest: Digest, links: Links, thumbnails: int
             thumbnails -= 1
             if long:
                 same = [same_action(p) for p in pairs]
-                c = c._replace(actions=tuple(a for a, s in zip(c.actions, same, strict=True)
-                                             if s not in seen))
+                c = c._replace(actions=tuple(a for a, key in zip(c.actions, same, strict=True)
+                                             if key not in seen))
                 seen.update(same)
             out[-1][1].append(c)
     return out
