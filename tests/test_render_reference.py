@@ -49,7 +49,19 @@ def stored(tmp_path_factory: pytest.TempPathFactory) -> Store:
     return store
 
 
-def planned(store: Store) -> list[Digest]:
+@pytest.fixture(scope="module")
+def planned(stored: Store) -> list[Digest]:
+    """The digests of seeded random subscribers, as a pass plans them."""
+    return plan(stored)
+
+
+@pytest.fixture(scope="module")
+def made(stored: Store) -> list[Digest]:
+    """Digests made by hand from real papers."""
+    return make(stored)
+
+
+def plan(store: Store) -> list[Digest]:
     """The digests of seeded random subscribers, as a pass plans them."""
     rng = random.Random(11)
     papers = [p for p in store.papers() if p.arxiv_id]
@@ -73,7 +85,7 @@ def planned(store: Store) -> list[Digest]:
     return build_digests(store, subs, NOW)
 
 
-def made(store: Store) -> list[Digest]:
+def make(store: Store) -> list[Digest]:
     """Digests made by hand from real papers: every section and kind of reason (pinned
     authors, rising gains, liked papers), notes, an empty digest and long ones."""
     rng = random.Random(12)
@@ -129,26 +141,28 @@ def assert_same(fast: Rendered, reference: Rendered, what: str) -> None:
                         f"reference {want[max(0, at - 120):at + 120]!r}")
 
 
-def test_the_digests_compared_cover_every_setting(stored: Store) -> None:
-    digests = planned(stored) + made(stored)
-    planned_sections = {s.name for d in planned(stored) for s in d.sections if s.items}
+def test_the_digests_compared_cover_every_setting(planned: list[Digest],
+                                                  made: list[Digest]) -> None:
+    digests = planned + made
+    planned_sections = {s.name for d in planned for s in d.sections if s.items}
     assert {SectionName.AUTHORS, SectionName.KEYWORDS, SectionName.RECOMMENDED} <= (
         planned_sections)
     assert {s.name for d in digests for s in d.sections if s.items} == set(SectionName)
     kinds = {r.kind for d in digests for it in d.items for r in it.reasons}
     assert kinds == set(ReasonKind)
-    assert any(r.kind == ReasonKind.AUTHOR and r.area for d in planned(stored)
+    assert any(r.kind == ReasonKind.AUTHOR and r.area for d in planned
                for it in d.items for r in it.reasons)  # a real pin
     assert {d.subscriber.cadence for d in digests} == set(Cadence)
-    assert any(d.notes for d in planned(stored)) and any(d.notes for d in made(stored))
+    assert any(d.notes for d in planned) and any(d.notes for d in made)
     assert any(not d.items for d in digests) and any(len(d.items) > 20 for d in digests)
     assert any(d.subscriber.likes and d.count(SectionName.RECOMMENDED) for d in digests)
 
 
 @pytest.mark.parametrize("images", [False, True])
-def test_the_fast_path_gives_the_reference_mail(stored: Store, images: bool) -> None:
+def test_the_fast_path_gives_the_reference_mail(planned: list[Digest], made: list[Digest],
+                                                images: bool) -> None:
     renderer = Renderer(images=images)
-    mails = [(n, digest, links, kind) for n, digest in enumerate(planned(stored) + made(stored))
+    mails = [(n, digest, links, kind) for n, digest in enumerate(planned + made)
              for links in link_sets(digest.subscriber) for kind in MessageKind]
     references = [render_reference(digest, links, kind=kind,
                                    thumbnails=len(digest.items) if images else 0)
@@ -159,11 +173,12 @@ def test_the_fast_path_gives_the_reference_mail(stored: Store, images: bool) -> 
                         f"round {round_}, digest {n}, {kind}, images {images}")
 
 
-def test_some_thumbnails_and_a_mail_cut_to_fit_are_the_reference_mail(stored: Store) -> None:
+def test_some_thumbnails_and_a_mail_cut_to_fit_are_the_reference_mail(
+        planned: list[Digest], made: list[Digest]) -> None:
     """The first cards with thumbnails and the others without, and a mail whose last
     cards were left out to fit a limit, as ``Renderer.render_within`` does."""
     renderer, plain = Renderer(images=True), Renderer()
-    for digest in [d for d in planned(stored) + made(stored) if len(d.items) > 3]:
+    for digest in [d for d in planned + made if len(d.items) > 3]:
         links = MAIL.links(Tokens("secret"), digest.subscriber)
         assert_same(renderer.render(digest, links, thumbnails=3),
                     render_reference(digest, links, thumbnails=3), "three thumbnails")
