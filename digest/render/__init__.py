@@ -17,7 +17,7 @@ from digest.model import Digest, Rendered
 from digest.render.fast import Renderer
 from digest.render.frame import Links, period_label, summary_line
 from digest.render.subject import one_line, subject
-from digest.render.templates import templates_env
+from digest.render.templates import templates_dir, templates_env
 from digest.render.templates import tidy as _tidy
 from digest.render.templates import wrap as _wrap
 from digest.vocab import MessageKind
@@ -33,6 +33,7 @@ __all__ = [
     "render_digest",
     "subject",
     "summary_line",
+    "templates_dir",
     "templates_env",
 ]
 
