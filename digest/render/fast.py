@@ -1,7 +1,8 @@
 """The fast path: a renderer that renders the mails of a pass, doing once what repeats
 between them. It gives what ``digest.render.reference`` gives, mail for mail (compared on
 real data in ``tests/test_render_reference.py``); the kept cards are in
-``digest.render.kept``.
+``digest.render.kept``. ``_CardTemplate`` and ``_tidy`` keep the names they had when
+the renderer was the whole package: its tests patch them here, where it looks them up.
 """
 
 from __future__ import annotations
