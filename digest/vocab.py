@@ -207,3 +207,19 @@ class Area(StrEnum):
     TITLE = "title"
     ABSTRACT = "abstract"
     KEYWORDS = "keywords"  # one of the source's keywords (Hugging Face's ai_keywords)
+
+
+class CardPart(StrEnum):
+    """The parts of a card that differ between readers: macros of the card templates
+    (``_card.html``, ``_card.txt``) of these names, rendered once per way they are shown.
+    ``authors`` is a part here, not the section."""
+
+    AUTHORS = "authors"  # who wrote it, the followed ones bold (HTML)
+    BYLINE = "byline"  # votes, authors and meta on one line (text)
+    SNIPPET = "snippet"  # the abstract, keyword matches highlighted (HTML)
+    REASONS = "reasons"  # why the paper is there
+    ACTIONS = "actions"  # the reader's own links: follow, mute, more like this
+
+
+HTML_PARTS = (CardPart.AUTHORS, CardPart.SNIPPET, CardPart.REASONS, CardPart.ACTIONS)
+TEXT_PARTS = (CardPart.BYLINE, CardPart.REASONS, CardPart.ACTIONS)

@@ -27,6 +27,7 @@ from digest.render import (
 from digest.render.cards import Link, card, http_url
 from digest.render.subject import preheader
 from digest.store import Store
+from digest.vocab import Cadence, Managed, SectionName
 from tests.conftest import DATA, GOLDEN, REGEN, ROOT, SEEDS
 from tests.test_rank import ingest
 
@@ -115,7 +116,7 @@ def hostile_digest() -> Digest:
     sub = Subscriber("eve@example.org", name="Eve\r\nBcc: all@example.org",
                      keywords=("flow matching",))
     item = Item(HOSTILE, (Reason.keyword("flow matching", "abstract"),))
-    return Digest(sub, NOW, NOW, (Section("keywords", (item,)),))
+    return Digest(sub, NOW, NOW, (Section(SectionName.KEYWORDS, (item,)),))
 
 
 def test_hostile_input_is_inert() -> None:
@@ -174,51 +175,53 @@ def test_snippet_cut_and_highlight() -> None:
 
 def test_header_lines() -> None:
     weekly = Subscriber("a@example.org", name="Ada", timezone="Europe/Berlin")
-    daily = Subscriber("a@example.org", name="Ada", cadence="daily", timezone="Asia/Kolkata")
+    daily = Subscriber("a@example.org", name="Ada", cadence=Cadence.DAILY, timezone="Asia/Kolkata")
     start = datetime(2026, 8, 16, 23, tzinfo=UTC)  # Monday 17 Aug in Berlin
     end = datetime(2026, 8, 21, 2, 30, tzinfo=UTC)  # Friday 21 Aug in Kolkata
     assert period_label(Digest(weekly, start, end, ())) == "Week of 17 Aug 2026"
     assert period_label(Digest(daily, start, end, ())) == "Friday 21 Aug 2026"
     paper = Paper(title="T")
-    sections = (Section("authors", (Item(paper, ()),) * 3), Section("keywords", (Item(paper, ()),)
-                * 4), Section("trending", (Item(paper, (TRENDING,)),) * 5))
+    sections = (Section(SectionName.AUTHORS, (Item(paper, ()),) * 3),
+                Section(SectionName.KEYWORDS, (Item(paper, ()),) * 4),
+                Section(SectionName.TRENDING, (Item(paper, (TRENDING,)),) * 5))
     assert summary_line(Digest(daily, start, end, sections)) == (
         "3 papers from authors you follow, 4 matching your keywords, 5 trending")
-    rising = Section("rising", (Item(paper, (Reason.rising(3, date(2026, 8, 19)),)),) * 2)
+    rising = Section(SectionName.RISING, (Item(paper, (Reason.rising(3, date(2026, 8, 19)),)),) * 2)
     assert summary_line(Digest(daily, start, end, (*sections, rising))).endswith(
         ", 5 trending, 2 rising")
     assert summary_line(Digest(daily, start, end, ())) == "Nothing new this time."
 
 
 def test_subject_examples() -> None:
-    ada = Subscriber("ada@example.org", name="Ada", cadence="daily")
-    weekly = replace(ada, cadence="weekly")
+    ada = Subscriber("ada@example.org", name="Ada", cadence=Cadence.DAILY)
+    weekly = replace(ada, cadence=Cadence.WEEKLY)
 
     def item(title: str, *reasons: Reason) -> Item:
         return Item(Paper(title=title), reasons)
 
-    authors = Section("authors", tuple(item(f"Paper {i} by Su", Reason.author("Maojiang Su"))
-                                       for i in range(3)))
-    keywords = Section("keywords", (item("On Flow Matching", Reason.keyword(
+    authors = Section(SectionName.AUTHORS, tuple(
+        item(f"Paper {i} by Su", Reason.author("Maojiang Su")) for i in range(3)))
+    keywords = Section(SectionName.KEYWORDS, (item("On Flow Matching", Reason.keyword(
         "flow matching", "title")),))
-    trending = Section("trending", (item("Popular", TRENDING),) * 5)
+    trending = Section(SectionName.TRENDING, (item("Popular", TRENDING),) * 5)
     digest = Digest(ada, NOW, NOW, (authors, keywords, trending))
     # The top paper by a followed author leads; the subscriber's own papers are counted
     # apart from the trending ones; the brand is last.
     assert subject(digest) == "Maojiang Su: Paper 0 by Su · 4 for you, 5 trending · Daily Papers"
-    only_keyword = Digest(weekly, NOW, NOW, (Section("authors", ()), keywords, trending))
+    only_keyword = Digest(weekly, NOW, NOW, (Section(SectionName.AUTHORS, ()), keywords, trending))
     assert subject(only_keyword) == (
         "“flow matching”: On Flow Matching · 1 for you, 5 trending · Weekly Papers")
     assert subject(Digest(ada, NOW, NOW, (trending,))) == (
         "Trending: Popular · 5 trending · Daily Papers")
-    rising = Section("rising", (item("Climbing", Reason.rising(12, date(2026, 5, 30))),) * 2)
-    assert subject(Digest(ada, NOW, NOW, (Section("trending", ()), rising))) == (
+    rising = Section(SectionName.RISING,
+                     (item("Climbing", Reason.rising(12, date(2026, 5, 30))),) * 2)
+    assert subject(Digest(ada, NOW, NOW, (Section(SectionName.TRENDING, ()), rising))) == (
         "Rising: Climbing · 2 rising · Daily Papers")
     assert subject(Digest(ada, NOW, NOW, (authors, trending, rising))).endswith(
         " · 3 for you, 5 trending, 2 rising · Daily Papers")
     assert subject(Digest(weekly, NOW, NOW, ())) == "Nothing new this week · Weekly Papers"
     long_title = "A Very Long Title About Flow Matching " * 6
-    long = Digest(ada, NOW, NOW, (Section("authors", (item(long_title, Reason.author(
+    long = Digest(ada, NOW, NOW, (Section(SectionName.AUTHORS, (item(long_title, Reason.author(
         "Maojiang Su")),)), trending))
     line = subject(long)
     assert len(line) <= 120 and "\n" not in line
@@ -227,9 +230,9 @@ def test_subject_examples() -> None:
 
 
 def test_preheader_says_what_else_is_inside() -> None:
-    ada = Subscriber("ada@example.org", name="Ada", cadence="daily")
+    ada = Subscriber("ada@example.org", name="Ada", cadence=Cadence.DAILY)
     papers = [Item(Paper(title=f"Title {i}"), (Reason.author("Ada"),)) for i in range(6)]
-    digest = Digest(ada, NOW, NOW, (Section("authors", tuple(papers)),))
+    digest = Digest(ada, NOW, NOW, (Section(SectionName.AUTHORS, tuple(papers)),))
     assert preheader(digest) == "Also: Title 1; Title 2; Title 3 and 2 more"
     html = render_digest(digest, UNSUBSCRIBE).html
     hidden = re.search(r'<div style="display:none;[^"]*">([^<]*)</div>', html)
@@ -240,7 +243,8 @@ def test_preheader_says_what_else_is_inside() -> None:
 
 
 def test_cards_carry_follow_unfollow_and_mute_links(seeded: Store) -> None:
-    sub = replace(load_config(ROOT / "subscriptions.yaml").subscribers[0], ref="R", managed="db")
+    sub = replace(load_config(ROOT / "subscriptions.yaml").subscribers[0], ref="R",
+                  managed=Managed.DB)
     (digest,) = build_digests(seeded, [sub], NOW)
     links = Links("u", "m", lambda kind, target: f"https://x.example/{kind}/{target}")
     cards = [card(it, sub, links.action) for it in digest.items]
@@ -253,7 +257,7 @@ def test_cards_carry_follow_unfollow_and_mute_links(seeded: Store) -> None:
     assert flow and all(any(a.label == "Mute “flow matching”" for a in c.actions) for c in flow)
     first_unfollowed = [c for c in cards if c.authors and not c.authors[0].followed]
     assert all(c.actions[0].label == f"Follow {c.authors[0].name}" for c in first_unfollowed)
-    file_managed = card(digest.items[0], replace(sub, managed="file"), None)
+    file_managed = card(digest.items[0], replace(sub, managed=Managed.FILE), None)
     assert file_managed.actions == ()  # subscriptions.yaml decides what they follow
     text = render_digest(digest, links).text
     assert "   Unfollow Maojiang Su: https://x.example/unfollow/Maojiang Su" in text
@@ -266,7 +270,7 @@ def fifty_papers(tmp_path: Path) -> tuple[Digest, Links]:
     now = datetime(2026, 4, 16, 9, tzinfo=UTC)
     ingest(store, DATA / "hf-daily", now=now)
     sub = Subscriber("a@example.org", name="Ada", max_papers=50, trending=50, max_age_days=3650,
-                     keywords=("model", "agent"), ref="AbCdEfGhIjKl", managed="db")
+                     keywords=("model", "agent"), ref="AbCdEfGhIjKl", managed=Managed.DB)
     (digest,) = build_digests(store, [sub], now)
     mail = MailSettings(Envelope.parse("D <d@example.org>", "Paper Digest"),
                         "https://papers.example.org")
@@ -280,7 +284,7 @@ def test_a_preview_holds_the_cards_its_mail_will(tmp_path: Path) -> None:
     now = datetime(2026, 4, 16, 9, tzinfo=UTC)
     ingest(store, DATA / "hf-daily", now=now)
     sub = Subscriber("carol@example.org", name="Carol", max_papers=50, trending=10,
-                     max_age_days=3650, ref="AbCdEfGhIjKl", managed="db",
+                     max_age_days=3650, ref="AbCdEfGhIjKl", managed=Managed.DB,
                      authors=("Wei Wang", "Hao Li", "Yu Zhang", "Jiacheng Sun"),
                      keywords=("model", "agent", "reasoning", "diffusion", "video",
                                "benchmark", "language", "learning"))

@@ -21,6 +21,7 @@ from digest.match import plural_forms, words
 from digest.model import Item, Paper, Reason, Subscriber, reason_values
 from digest.render.subject import one_line
 from digest.text import latex_to_text, name_key
+from digest.vocab import CARD_ACTIONS, Action, ReasonKind
 
 SNIPPET_CHARS = 300
 # A long digest shows shorter snippets, so that 50 cards with their links stay under the
@@ -31,8 +32,7 @@ SHOWN_AUTHORS = 3
 NO_VOTES = "–"  # the vote box of a paper whose source counts no upvotes
 NO_DATE = "no date given"  # the meta of a paper whose source gives no date
 THUMBNAIL_ALT = "Preview image"  # short: the card's title comes right after it
-LIKE_LABELS = {"like": "More like this", "dislike": "Less like this"}
-ACTION_KINDS = ("follow", "unfollow", "mute", *LIKE_LABELS)  # every link a card can carry
+_TASTES = tuple(spec for spec in CARD_ACTIONS if spec.taste)  # more / less like this
 LIKED_TITLE_CHARS = 80  # of the liked paper a recommendation names
 _ARXIV_TARGET = re.compile(r"[\w./-]{1,32}")
 
@@ -182,9 +182,10 @@ def _actions(shown: tuple[Author, ...], keywords: list[str],
         return ()
     found = []
     if shown and not shown[0].followed:
-        found.append(Link(f"Follow {shown[0].name}", action("follow", shown[0].name)))
-    found += [Link(f"Unfollow {a.name}", action("unfollow", a.name)) for a in shown if a.followed]
-    found += [Link(f"Mute “{k}”", action("mute", k)) for k in dict.fromkeys(keywords)]
+        found.append(Link(f"Follow {shown[0].name}", action(Action.FOLLOW, shown[0].name)))
+    found += [Link(f"Unfollow {a.name}", action(Action.UNFOLLOW, a.name))
+              for a in shown if a.followed]
+    found += [Link(f"Mute “{k}”", action(Action.MUTE, k)) for k in dict.fromkeys(keywords)]
     return tuple(found)
 
 
@@ -192,7 +193,7 @@ def _likes(p: Paper, action: Callable[[str, str], str] | None) -> tuple[Link, ..
     """More / less like this, naming the paper by its arXiv id."""
     if action is None or not p.arxiv_id or not _ARXIV_TARGET.fullmatch(p.arxiv_id):
         return ()
-    return tuple(Link(label, action(kind, p.arxiv_id)) for kind, label in LIKE_LABELS.items())
+    return tuple(Link(spec.button, action(spec.action, p.arxiv_id)) for spec in _TASTES)
 
 
 def _links(p: Paper) -> list[Link]:
@@ -267,12 +268,12 @@ def _iso_day(text: str) -> str:
 
 
 def _keywords(item: Item) -> list[str]:
-    return item.values("keyword")
+    return item.values(ReasonKind.KEYWORD)
 
 
 def _reasons(item: Item) -> tuple[str, ...]:
     p = item.paper
-    trending = any(r.kind == "trending" for r in item.reasons)
+    trending = any(r.kind == ReasonKind.TRENDING for r in item.reasons)
     return _reason_lines(item.reasons, (p.upvotes, p.score) if trending else None)
 
 
@@ -282,10 +283,10 @@ def _reason_lines(why: tuple[Reason, ...], votes: tuple[int | None, float | None
     """The lines saying why a paper is there (the same reasons read the same in every
     card: kept); ``votes``: the paper's upvotes and score, when it is trending."""
     # A pinned author's reason says how the paper is theirs: "Ada (on their profile)".
-    followed = {r.value: r.area for r in reversed(why) if r.kind == "author"}
+    followed = {r.value: r.area for r in reversed(why) if r.kind == ReasonKind.AUTHOR}
     authors = [f"{name} ({followed[name]})" if followed[name] else name
-               for name in reason_values(why, "author")]
-    keywords = reason_values(why, "keyword")
+               for name in reason_values(why, ReasonKind.AUTHOR)]
+    keywords = reason_values(why, ReasonKind.KEYWORD)
     reasons = []
     if authors:
         reasons.append("You follow " + ", ".join(authors))
@@ -294,11 +295,11 @@ def _reason_lines(why: tuple[Reason, ...], votes: tuple[int | None, float | None
     if votes is not None:
         reasons.append(_trending_line(*votes))
     for r in why:
-        if r.kind == "rising" and r.value.isdigit():
+        if r.kind == ReasonKind.RISING and r.value.isdigit():
             since = _iso_day(r.area)
             reasons.append(f"Rising: +{plural(int(r.value), 'upvote')}"
                            + (f" since {since}" if since else ""))
-        elif r.kind == "recommended":
+        elif r.kind == ReasonKind.RECOMMENDED:
             liked = snippet_text(r.value or r.area, LIKED_TITLE_CHARS)
             reasons.append(f"Recommended: like “{liked}”" if liked else "Recommended for you")
     return tuple(one_line(r) for r in reasons)

@@ -11,30 +11,37 @@ from __future__ import annotations
 
 from digest.model import Digest, Item
 from digest.text import latex_to_text, one_line
+from digest.vocab import MINE, SECTIONS, Cadence, ReasonKind
 
-__all__ = ["one_line", "preheader", "subject"]
+__all__ = ["brand", "one_line", "preheader", "subject"]
 
 SUBJECT_MAX = 120
 PREHEADER_MAX = 150
-# The digest's title by cadence: the subject's brand and the mail's headline.
-TITLES = {"daily": "Daily Papers", "weekly": "Weekly Papers", "instant": "Paper alert"}
-_MINE = ("authors", "keywords")  # the sections of papers the subscriber asked for
-_PERIODS = {"daily": "today", "weekly": "this week"}
+_BRANDS: dict[str, str] = {cadence: cadence.brand for cadence in Cadence}
+_PERIODS: dict[str, str] = {Cadence.DAILY: "today", Cadence.WEEKLY: "this week"}
 # How a digest of none of the subscriber's own papers leads, by its top paper's reason.
-_LEADS = {"rising": "Rising: ", "recommended": "Recommended: "}
+_LEADS: dict[str, str] = {ReasonKind.RISING: "Rising: ", ReasonKind.RECOMMENDED: "Recommended: "}
+# The subject's counts: the sections counted together under each label, in order.
+_COUNTED = tuple((label, tuple(s.name for s in SECTIONS if s.label == label))
+                 for label in dict.fromkeys(s.label for s in SECTIONS))
+
+
+def brand(cadence: str) -> str:
+    """The digest's title (``Cadence.brand``), "Papers" for a cadence it does not know."""
+    return _BRANDS.get(cadence, "Papers")
 
 
 def subject(digest: Digest) -> str:
     """One header-safe line of at most 120 characters."""
     sub = digest.subscriber
-    brand = TITLES.get(sub.cadence, "Papers")
+    title = brand(sub.cadence)
     if not digest.items:
-        return _fit(f"Nothing new {_PERIODS.get(sub.cadence, 'this time')} · {brand}")
-    mine = _items(digest, _MINE)
+        return _fit(f"Nothing new {_PERIODS.get(sub.cadence, 'this time')} · {title}")
+    mine = _items(digest, MINE)
     top = mine[0] if mine else digest.items[0]
     counts = _counts(digest)
-    tail = f" · {counts} · {brand}" if sub.cadence != "instant" or len(mine) > 1 else (
-        f" · {brand}")
+    tail = f" · {counts} · {title}" if sub.cadence != Cadence.INSTANT or len(mine) > 1 else (
+        f" · {title}")
     lead = _lead(top) if mine else _LEADS.get(top.reasons[0].kind if top.reasons else "",
                                               "Trending: ")
     return _fit(lead + _cut(_title(top), SUBJECT_MAX - len(lead) - len(tail)) + tail)
@@ -44,7 +51,7 @@ def preheader(digest: Digest) -> str:
     """What the digest holds besides its top paper: the next titles and how many more."""
     if not digest.items:
         return "Nothing new matched what you follow this time."
-    mine = _items(digest, _MINE)
+    mine = _items(digest, MINE)
     top = mine[0] if mine else digest.items[0]
     rest = [it for it in digest.items if it is not top]
     if not rest:
@@ -63,8 +70,7 @@ def _counts(digest: Digest) -> str:
     """``8 for you, 5 trending, 3 rising, 3 recommended``: the subscriber's own papers
     apart."""
     parts = []
-    for names, label in ((_MINE, "for you"), (("trending",), "trending"),
-                         (("rising",), "rising"), (("recommended",), "recommended")):
+    for label, names in _COUNTED:
         n = len(_items(digest, names))
         if n:
             parts.append(f"{n} {label}")
@@ -73,11 +79,11 @@ def _counts(digest: Digest) -> str:
 
 def _lead(item: Item) -> str:
     """``Maojiang Su: `` or ``“flow matching”: ``: why the top paper is there."""
-    for kind in ("author", "keyword"):
+    for kind in (ReasonKind.AUTHOR, ReasonKind.KEYWORD):
         values = item.values(kind)
         if values:
             name = one_line(values[0])
-            return f"{name}: " if kind == "author" else f"“{name}”: "
+            return f"{name}: " if kind == ReasonKind.AUTHOR else f"“{name}”: "
     return ""
 
 
