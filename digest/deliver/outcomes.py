@@ -11,13 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from digest import defaults
-from digest.deliver.transport import (
-    MessageRefused,
-    PermanentError,
-    ProtocolError,
-    SmtpTransport,
-    Transport,
-)
+from digest.deliver.replies import MessageRefused, PermanentError, ProtocolError
+from digest.deliver.transport import SmtpTransport, Transport
 from digest.model import OutboxEntry, Unsent
 from digest.store import Store
 from digest.vocab import OutboxState

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from digest import defaults
-from digest.deliver.transport import MessageRefused, Reply, SetupError
+from digest.deliver.replies import MessageRefused, Reply, SetupError
 from digest.model import Unsent
 
 

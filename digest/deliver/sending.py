@@ -17,17 +17,17 @@ from digest.deliver.mail import MailSettings
 from digest.deliver.mailer import Mailer
 from digest.deliver.outcomes import Owed, Pace, PassReport, failure_of, transport_rate
 from digest.deliver.refusals import Refusals
-from digest.deliver.throttle import Throttle
-from digest.deliver.tokens import Tokens
-from digest.deliver.transport import (
+from digest.deliver.replies import (
     BusyError,
     MessageRefused,
     PermanentError,
     ProtocolError,
     SetupError,
     TransientError,
-    Transport,
 )
+from digest.deliver.throttle import Throttle
+from digest.deliver.tokens import Tokens
+from digest.deliver.transport import Transport
 from digest.heap import pass_heap, settle
 from digest.model import OutboxEntry, Unsent
 from digest.store import DatabaseBusy, DatabaseUnavailable, Store
