@@ -19,6 +19,7 @@ from sqlalchemy import Connection, delete, func, insert, select, update
 from digest.model import Verdict
 from digest.store import schema as s
 from digest.store import subscribers as subscriber_sql
+from digest.store.engine import Database
 
 c = s.subscribers.c
 m = s.mail_messages.c
@@ -157,3 +158,33 @@ def suppressed(conn: Connection) -> dict[str, int]:
         key = kind if kind in counts else "hard"
         counts[key] += int(n)
     return counts
+
+
+class BounceRoom(Database):
+    """``Store``'s mails read back, and the bounces they count: each method one
+    transaction around the SQL above."""
+
+    def reset_bounces(self, email: str) -> bool:
+        """Clear a bouncing subscriber (and the bounces read back against them); False
+        when there is no such address."""
+        with self._begin() as conn:
+            clear(conn, email)
+            return subscriber_sql.reset_bounces(conn, email)
+
+    def record_mail(self, sha256: str, verdict: Verdict, now: datetime, soft_limit: int
+                    ) -> MailOutcome:
+        """Act on a mail read back (a ``Verdict``) and record it by the
+        hash of its bytes, in one transaction; a mail recorded before does nothing."""
+        self.check_file()
+        return self._retrying(lambda conn: record(
+            conn, sha256, verdict, now, soft_limit), "record a mail read back")
+
+    def kept_mails(self) -> list[KeptMail]:
+        """The mails read back that were kept, not acted on."""
+        with self._begin(reading=True) as conn:
+            return kept(conn)
+
+    def suppressed(self) -> dict[str, int]:
+        """Subscribers suppressed now: hard, soft, complaint (``bounces.suppressed``)."""
+        with self._begin(reading=True) as conn:
+            return suppressed(conn)

@@ -20,6 +20,7 @@ from sqlalchemy import Connection, func, literal_column, or_, select
 
 from digest.model import History
 from digest.store import schema as s
+from digest.store.engine import Database
 from digest.store.papers import chunks
 
 c = s.subscribers.c
@@ -147,3 +148,22 @@ def _latest(conn: Connection, ids: Sequence[int], column: Any, *where: Any
             d.subscriber_id.in_(chunk), *where).group_by(d.subscriber_id)
         found.update((sid, at) for sid, at in conn.execute(query) if at is not None)
     return found
+
+
+class HistoryRoom(Database):
+    """What subscribers already got, for ``Store``: each method one transaction around the
+    SQL above."""
+
+    def histories(self, paper_ids: Iterable[int], emails: Iterable[str] | None = None,
+                  as_of: datetime | None = None) -> dict[str, History]:
+        """What subscribers (all, or these) already got, keyed by folded email; with
+        ``as_of``, as it was at that moment (``digest.store.history``)."""
+        with self._begin(reading=True) as conn:
+            return histories(conn, paper_ids, emails, as_of)
+
+    def histories_of(self, ids: Sequence[int], since: datetime,
+                     as_of: datetime | None = None) -> dict[str, History]:
+        """What these subscribers (by row id) already got of the papers first seen since
+        ``since``, keyed by folded email; with ``as_of``, as it was at that moment."""
+        with self._begin(reading=True) as conn:
+            return histories_of(conn, ids, since, as_of)

@@ -13,6 +13,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from digest.model import OutboxEntry, Plan, Reason, Unsent
 from digest.store import schema as s
+from digest.store.engine import Database
 from digest.store.papers import chunks
 from digest.store.subscribers import subscriber_from_row
 
@@ -352,3 +353,86 @@ def listing(conn: Connection) -> list[OutboxRow]:
                    c.next_attempt_at, c.last_error, c.sent_at, s.subscribers.c.ref
                    ).join(s.subscribers).order_by(c.id)
     return [OutboxRow(**row._asdict()) for row in conn.execute(query)]
+
+
+class OutboxRoom(Database):
+    """``Store``'s outbox: planning digests, claiming them, recording what they came to;
+    each method one transaction around the SQL above."""
+
+    def plan_outbox(self, plans: Sequence[Plan], now: datetime) -> dict[str, int]:
+        """Put digests in the outbox once per (subscriber, period); counts by state."""
+        self.check_file()
+        with self._begin() as conn:
+            return plan(conn, plans, now)
+
+    def planned_for(self, slots: dict[str, datetime]) -> set[str]:
+        """Which of these subscribers (folded email -> period) have that digest already."""
+        with self._begin() as conn:
+            query = select(s.subscribers.c.email_key, s.subscribers.c.id).where(
+                s.subscribers.c.email_key.in_(list(slots)))
+            ids = {key: sid for key, sid in conn.execute(query)}  # noqa: C416
+            done = planned_periods(conn, {ids[k]: v for k, v in slots.items()
+                                                     if k in ids})
+            return {k for k, sid in ids.items() if sid in done}
+
+    def count_due(self, now: datetime, lease: timedelta, only: str | None = None) -> int:
+        """How many digests a pass would send now."""
+        with self._begin(reading=True) as conn:
+            return count_due(conn, now, lease, only)
+
+    def claim(self, now: datetime, lease: timedelta, limit: int, only: str | None = None
+              ) -> list[OutboxEntry]:
+        """Mark up to ``limit`` due digests ``sending`` (committed before any SMTP
+        traffic); none that another process holds."""
+        self.check_file()
+        with self._begin() as conn:
+            return claim(conn, now, lease, limit, only)
+
+    def record_outcomes(self, sent: Sequence[OutboxEntry], unsent: Sequence[Unsent],
+                        now: datetime, bounce_limit: int) -> list[str]:
+        """What a batch came to, in one transaction: sent digests with their papers,
+        the others ``retry`` or ``failed``, and the bounce counts of their subscribers.
+        Returns the addresses newly marked bouncing."""
+        if not sent and not unsent:
+            return []
+        self.check_file()
+        with self._begin() as conn:
+            mark_sent(conn, sent, now)
+            mark_unsent(conn, unsent)
+            return count_bounces(
+                conn, sent, [o.entry.subscriber_id for o in unsent if o.bounce],
+                bounce_limit, now)
+
+    def expire_late(self, now: datetime, lease: timedelta) -> int:
+        """Digests more than their subscriber's grace after their time become missed (see
+        ``outbox.expire_late``); returns how many."""
+        with self._begin() as conn:
+            return expire_late(conn, now, lease)
+
+    def release(self, entries: Sequence[OutboxEntry]) -> None:
+        """Give claimed digests back untried."""
+        if entries:
+            with self._begin() as conn:
+                release(conn, entries)
+
+    def reserve_sends(self, count: int, rate: float, at: float) -> float:
+        """Book ``count`` sends at ``rate`` per second for every process that shares this
+        database: returns the moment (seconds since the epoch) the first may go; the
+        rest follow at ``1 / rate`` intervals."""
+        with self._begin() as conn:
+            return reserve(conn, count, rate, at)
+
+    def outbox_counts(self) -> dict[str, int]:
+        """Digests by state."""
+        with self._begin() as conn:
+            return counts(conn)
+
+    def outbox(self) -> list[OutboxRow]:
+        """Every digest in the outbox, oldest first."""
+        with self._begin() as conn:
+            return listing(conn)
+
+    def delivery_counts(self) -> dict[tuple[str, str], int]:
+        """Digests by state and class of the server's last reply (2xx, 4xx, ...)."""
+        with self._begin() as conn:
+            return delivery_counts(conn)

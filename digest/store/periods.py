@@ -11,7 +11,9 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, delete, func, or_, select, update
 
+from digest import defaults
 from digest.store import schema as s
+from digest.store.engine import Database
 from digest.store.papers import chunks
 
 c = s.subscribers.c
@@ -73,3 +75,17 @@ def _latest(column: Any, *where: Any) -> Any:
     subquery: NULL when there is none)."""
     return select(func.max(column)).where(d.subscriber_id == bindparam("sid"),
                                           *where).scalar_subquery()
+
+
+class PeriodRoom(Database):
+    """Undoing a pass run ahead of time, for ``Store``: one transaction around the SQL
+    above."""
+
+    def reset_periods(self, after: datetime, now: datetime,
+                      emails: Sequence[str] | None = None) -> PeriodReset:
+        """Undo a pass run ahead of ``after``, for these subscribers (None: everyone), as
+        of ``now``; see ``digest.store.periods``."""
+        keys = None if emails is None else [e.casefold() for e in emails]
+        lease = timedelta(seconds=defaults.JOB_LEASE_SECONDS)
+        with self._begin() as conn:
+            return reset_periods(conn, after, keys, lease, now)
