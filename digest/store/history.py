@@ -22,6 +22,7 @@ from digest.model import History
 from digest.store import schema as s
 from digest.store.engine import Database
 from digest.store.papers import chunks
+from digest.vocab import OWED_STATES, MessageKind, OutboxState
 
 c = s.subscribers.c
 d = s.digests.c
@@ -116,7 +117,7 @@ def owed_papers(conn: Connection, ids: Sequence[int], since: datetime | None,
     they were planned), of periods since ``since`` (planned by ``as_of``): they stay due."""
     found: dict[int, set[int]] = {}
     for chunk in chunks(sorted(ids)):
-        query = digests_of(conn, chunk, d.state.in_(("failed", "missed")))
+        query = digests_of(conn, chunk, d.state.in_(OWED_STATES))
         if since is not None:
             query = query.where(d.period >= since)
         if as_of is not None:
@@ -131,13 +132,13 @@ def cut_offs_as_of(conn: Connection, ids: Sequence[int], as_of: datetime
                    ) -> dict[int, datetime]:
     """``last_digest_at`` as it was at ``as_of``: the latest cut-off (period end) of the
     digests and alerts planned by then, missed ones aside (their papers stay due)."""
-    return _latest(conn, ids, d.period_end, d.planned_at <= as_of, d.state != "missed")
+    return _latest(conn, ids, d.period_end, d.planned_at <= as_of, d.state != OutboxState.MISSED)
 
 
 def last_periods_as_of(conn: Connection, ids: Sequence[int], as_of: datetime
                        ) -> dict[int, datetime]:
     """``last_period`` as it was at ``as_of``: the latest digest period planned by then."""
-    return _latest(conn, ids, d.period, d.planned_at <= as_of, d.kind == "digest")
+    return _latest(conn, ids, d.period, d.planned_at <= as_of, d.kind == MessageKind.DIGEST)
 
 
 def _latest(conn: Connection, ids: Sequence[int], column: Any, *where: Any
