@@ -44,7 +44,8 @@ class DatabaseUnavailable(StoreError):
 
 
 class Database:
-    """A digest database. Raises StoreError when it cannot be opened or written."""
+    """A digest database opened, with the transactions every room of ``Store`` runs its
+    SQL in. Raises StoreError when it cannot be opened or written."""
 
     def __init__(self, url: str, *, create: bool = True, check: bool = True) -> None:
         """Open the database at ``url``; an empty one is created at the newest schema
