@@ -26,9 +26,10 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from digest.deliver import MailSettings, send_pass
+from digest.deliver import MailSettings
 from digest.deliver.tokens import Tokens
 from digest.deliver.transport import MaildirTransport
+from digest.passes import send_pass
 from digest.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent

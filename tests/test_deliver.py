@@ -333,3 +333,34 @@ def test_subjects_of_real_titles_arrive_as_they_were_written() -> None:
             assert all(len(line) <= 78 for line in raw.split(b"\r\n")), raw
             parsed = email.message_from_bytes(raw + b"\r\n", policy=email.policy.default)
             assert str(parsed["Subject"]) == subject
+
+
+def test_delivery_composes_without_planning(db_url: str) -> None:
+    """The mailer of ``digest.deliver`` knows nothing of planning: given no notes (a pass
+    hands it planning's, ``digest.passes.noted_mailer``), its digests carry none, and it
+    reads no followed names; given planning's, they carry them."""
+    from digest.deliver import Mailer, MailSettings, tokens_for
+    from digest.model import Digest, OutboxEntry, Subscriber
+    from digest.passes import noted_mailer
+    from digest.vocab import MessageKind, OutboxState
+    from tests.test_pins import SEEN, two_wei_wangs
+
+    store = two_wei_wangs(db_url)
+    sub = Subscriber("ada@example.org", authors=("Wei Wang",))
+    entry = OutboxEntry(1, 1, sub, MessageKind.DIGEST, NOW, SEEN, NOW, OutboxState.SENDING, ())
+    mail = MailSettings.from_env({})
+    notes = []
+    for mailer in (Mailer(store, mail, tokens_for(store)),
+                   noted_mailer(store, mail, tokens_for(store))):
+        rendered: list[Digest] = []
+        render = mailer.renderer.render_within
+
+        def recording(digest: Digest, *args: Any, render: Any = render,
+                      rendered: list[Digest] = rendered) -> Any:
+            rendered.append(digest)
+            return render(digest, *args)
+
+        mailer.renderer.render_within = recording  # type: ignore[method-assign]
+        mailer.compose(entry, NOW)
+        notes.append(rendered[0].notes)
+    assert notes == [(), ("several people publish as Wei Wang; pin the one you mean",)]

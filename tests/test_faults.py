@@ -19,12 +19,13 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-import digest.deliver as deliver_module
+import digest.passes as deliver_module
 from digest.config import load_config
-from digest.deliver import MailSettings, send_pass
+from digest.deliver import MailSettings
 from digest.deliver.message import Envelope
 from digest.deliver.tokens import Tokens
 from digest.deliver.transport import MaildirTransport
+from digest.passes import send_pass
 from digest.plan import plan_due
 from digest.store import Store, schema
 from tests.conftest import ROOT

@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 
 from digest.config import load_config
-from digest.deliver import Mailer, MailSettings, tokens_for
+from digest.deliver import MailSettings, tokens_for
 from digest.model import Digest, Item, OutboxEntry, Paper, Pin, Reason, Subscriber
+from digest.passes import noted_mailer as Mailer
 from digest.pins import AMBIGUOUS_PAPERS, Person, candidates, why
 from digest.plan import Notes, build_digests, people_of
 from digest.render.cards import card

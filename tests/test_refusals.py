@@ -31,16 +31,15 @@ from aiosmtpd.smtp import Envelope, Session
 from sqlalchemy import select
 
 from digest import defaults
-from digest.deliver.throttle import Throttle
-from digest.deliver.transport import (
+from digest.deliver.replies import (
     BusyError,
     MessageRefused,
     PermanentError,
     SetupError,
-    SmtpConnection,
-    SmtpSettings,
     TransientError,
 )
+from digest.deliver.throttle import Throttle
+from digest.deliver.transport import SmtpConnection, SmtpSettings
 from digest.store import Store, schema
 from tests.mailing import NOW, many_subscribers, outbox, send
 from tests.smtpserver import Recorder, Scripted, SmtpServer, free_port

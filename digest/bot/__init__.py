@@ -40,7 +40,7 @@ from digest import defaults
 from digest.bot.triggers import Group, SlotTrigger
 from digest.bounces.reading import read_source
 from digest.config import Config, load_config, sync_config
-from digest.deliver import MailSettings, Owed, refuse_localhost, send_pass, tokens_for
+from digest.deliver import MailSettings, Owed, refuse_localhost, tokens_for
 from digest.deliver.transport import Transport, transport_from_env
 from digest.errors import ConfigError, DigestError
 from digest.ingest.fetch import Fetcher
@@ -54,6 +54,7 @@ from digest.ingest.runner import (
     unforeseen,
 )
 from digest.model import Source
+from digest.passes import send_pass
 from digest.settings import HttpSettings, Settings
 from digest.store import Store
 

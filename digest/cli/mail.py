@@ -29,12 +29,13 @@ from digest.cli import (
 )
 from digest.cli.subscribers import suppressed_line
 from digest.config import load_config, sync_config
-from digest.deliver import MailSettings, refuse_localhost, send_pass, tokens_for
+from digest.deliver import MailSettings, refuse_localhost, tokens_for
 from digest.deliver.message import build_message
 from digest.deliver.transport import Message, Transport, transport_from_env
-from digest.deliver.workers import send_in_processes, work, worker_count
 from digest.errors import ConfigError, DigestError
 from digest.model import TRENDING, Digest, Item, Paper, Rendered, Section, Subscriber
+from digest.passes import send_pass
+from digest.passes.workers import send_in_processes, work, worker_count
 from digest.plan import plan_due
 from digest.render import Renderer, render_digest
 from digest.settings import number_setting, refuse_clock_ahead

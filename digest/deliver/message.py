@@ -24,6 +24,7 @@ from email.utils import format_datetime, parseaddr
 from digest.errors import ConfigError
 from digest.model import Rendered
 from digest.render import one_line
+from digest.vocab import MessageKind
 
 
 @dataclass(frozen=True)
@@ -111,7 +112,7 @@ class Composer:
 
     def build(self, rendered: Rendered, *, to_name: str, to_email: str, message_id: str,
               date: datetime, unsubscribe_url: str, unsubscribe_mailto: str | None = None,
-              kind: str = "digest") -> Wire:
+              kind: str = MessageKind.DIGEST) -> Wire:
         """``unsubscribe_mailto``: the address of List-Unsubscribe's mailto (a tokened
         one, ``MailSettings.unsubscribe_mailto``), else DIGEST_FROM with subject
         unsubscribe."""

@@ -15,8 +15,9 @@ from __future__ import annotations
 from dataclasses import replace
 
 from digest import defaults
-from digest.deliver.transport import MessageRefused, Reply, SetupError
+from digest.deliver.replies import MessageRefused, Reply, SetupError
 from digest.model import Unsent
+from digest.vocab import OutboxState
 
 
 class Refusals:
@@ -60,7 +61,7 @@ class Refusals:
 def untried(failure: Unsent) -> Unsent:
     """A digest refused for what every digest met: due again at once, no attempt
     counted."""
-    return replace(failure, state="retry", next_attempt=None, counted=False)
+    return replace(failure, state=OutboxState.RETRY, next_attempt=None, counted=False)
 
 
 def stopped(refusal: MessageRefused, count: int) -> SetupError:

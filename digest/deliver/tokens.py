@@ -33,17 +33,18 @@ from itsdangerous import BadData, URLSafeSerializer
 from itsdangerous.encoding import base64_encode
 from itsdangerous.signer import HMACAlgorithm
 
-# "card": one per mail for all its cards' follow, unfollow and mute links, which name
-# their target beside it (older mails carry one "follow"/"unfollow"/"mute" token per link).
-# "bounce" and "mailto": the tokens of the return path and of List-Unsubscribe's mailto.
-ACTIONS = ("unsubscribe", "manage", "confirm", "follow", "unfollow", "mute", "form", "card",
-           "bounce", "mailto")
+from digest.vocab import BARE_ACTIONS, MAIL_ACTIONS, TOKEN_ACTIONS, Action
+
+# Card: one per mail for all its cards' follow, unfollow and mute links, which name their
+# target beside it (older mails carry one follow, unfollow or mute token per link). Bounce
+# and mailto: the tokens of the return path and of List-Unsubscribe's mailto.
+ACTIONS = TOKEN_ACTIONS
+# ``make_bare`` makes the tokens of BARE_ACTIONS, ``make_mail`` those of MAIL_ACTIONS (for
+# addresses): both from ``digest.vocab``.
 SIGNATURE_BYTES = 12  # 96 bits of HMAC-SHA256: links stay short in a 50-card mail
 _REF = r"[A-Za-z0-9_-]{1,64}"  # what a ref may be for a bare card token
 _BARE = re.compile(rf"({_REF})\.([A-Za-z0-9_-]{{16}})")  # REF.SIGNATURE
 _REF_ONLY = re.compile(_REF)
-BARE_ACTIONS = ("card", "manage", "unsubscribe")  # whose tokens ``make_bare`` makes
-MAIL_ACTIONS = ("bounce", "mailto")  # whose tokens ``make_mail`` makes, for addresses
 MAIL_SIGNATURE_BYTES = 10  # 80 bits: a guessed token is as good as none
 MAIL_TOKEN_CHARS = 2 * (9 + 4 + MAIL_SIGNATURE_BYTES)  # 46: hex of ref, period, HMAC
 _MAIL_REF = re.compile(r"[A-Za-z0-9_-]{12}")  # as new_ref makes it: 9 bytes, no spare bits
@@ -69,17 +70,21 @@ class Tokens:
     """Make and check tokens."""
 
     def __init__(self, secret: str) -> None:
-        self._signers = {a: URLSafeSerializer(secret, salt=f"digest-{a}", signer_kwargs={
-            "algorithm": _ShortHMAC(), "digest_method": hashlib.sha256}) for a in ACTIONS}
+        self._signers: dict[str, URLSafeSerializer] = {
+            a: URLSafeSerializer(secret, salt=f"digest-{a}", signer_kwargs={
+                "algorithm": _ShortHMAC(), "digest_method": hashlib.sha256}) for a in ACTIONS}
         # The derived signing key of each action, worked out once (itsdangerous derives
         # it again for every token): a mail carries dozens of tokens.
-        self._keys = {a: s.make_signer().derive_key() for a, s in self._signers.items()}
+        self._keys: dict[str, bytes] = {
+            a: s.make_signer().derive_key() for a, s in self._signers.items()}
         # A key of its own for each action's bare tokens, so that no itsdangerous
         # token's value ever reads as a ref.
-        self._bare = {a: hmac.digest(self._keys[a], f"bare {a} token".encode(), "sha256")
-                      for a in BARE_ACTIONS}
-        self._mail = {a: hmac.digest(self._keys[a], f"mail {a} token".encode(), "sha256")
-                      for a in MAIL_ACTIONS}
+        self._bare: dict[str, bytes] = {
+            a: hmac.digest(self._keys[a], f"bare {a} token".encode(), "sha256")
+            for a in BARE_ACTIONS}
+        self._mail: dict[str, bytes] = {
+            a: hmac.digest(self._keys[a], f"mail {a} token".encode(), "sha256")
+            for a in MAIL_ACTIONS}
 
     def make(self, action: str, ref: str, *args: str | int) -> str:
         """The same bytes as itsdangerous' ``dumps`` (``read`` checks with it), made
@@ -118,8 +123,8 @@ class Tokens:
         return f"{ref}.{self._sign_bare(action, ref)}"
 
     def make_card(self, ref: str) -> str:
-        """The card token of a mail to ``ref`` (``make_bare("card", ref)``)."""
-        return self.make_bare("card", ref)
+        """The card token of a mail to ``ref`` (``make_bare(Action.CARD, ref)``)."""
+        return self.make_bare(Action.CARD, ref)
 
     def _sign_bare(self, action: str, ref: str) -> str:
         return base64_encode(hmac.digest(self._bare[action], ref.encode(), "sha256")
@@ -155,14 +160,14 @@ class Tokens:
         """A confirmation token, made at ``now``; for someone who unsubscribed at ``left``,
         it says so (``Store.confirm`` brings back only after that very unsubscribe)."""
         if left is None:
-            return self.make("confirm", ref, int(now.timestamp()))
-        return self.make("confirm", ref, int(now.timestamp()), (left - _EPOCH) // _MICRO)
+            return self.make(Action.CONFIRM, ref, int(now.timestamp()))
+        return self.make(Action.CONFIRM, ref, int(now.timestamp()), (left - _EPOCH) // _MICRO)
 
     def read_confirm(self, token: str, now: datetime, valid: timedelta
                      ) -> tuple[str, datetime | None] | None:
         """The ref of a confirmation token made at most ``valid`` before ``now``, and the
         unsubscribe it was made after (None for one made for a new address)."""
-        value = self.read("confirm", token)
+        value = self.read(Action.CONFIRM, token)
         if value is None or len(value) not in (2, 3) or not all(
                 isinstance(v, int) for v in value[1:]):
             return None

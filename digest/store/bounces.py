@@ -19,6 +19,8 @@ from sqlalchemy import Connection, delete, func, insert, select, update
 from digest.model import Verdict
 from digest.store import schema as s
 from digest.store import subscribers as subscriber_sql
+from digest.store.engine import Database
+from digest.vocab import BounceKind
 
 c = s.subscribers.c
 m = s.mail_messages.c
@@ -55,12 +57,12 @@ def record(conn: Connection, sha256: str, verdict: Verdict, now: datetime,
     if before is not None:
         return MailOutcome(before.kind, before.email, before.detail, new=False)
     kind, detail, row = verdict.kind, verdict.detail, None
-    if kind != "kept":
+    if kind != BounceKind.KEPT:
         row = _subscriber(conn, verdict)
         if row is None:
             named = ("the ref of its token or Message-ID" if verdict.ref else
                      ", ".join(verdict.emails) or "nobody")
-            kind, detail = "kept", f"{verdict.kind} of no subscriber ({named}): {detail}"
+            kind, detail = BounceKind.KEPT, f"{verdict.kind} of no subscriber ({named}): {detail}"
         else:
             detail = _apply(conn, row, verdict, now, max(1, soft_limit))
     conn.execute(insert(s.mail_messages).values(
@@ -84,16 +86,16 @@ def _subscriber(conn: Connection, verdict: Verdict) -> Any:
 def _apply(conn: Connection, row: Any, verdict: Verdict, now: datetime, soft_limit: int
            ) -> str:
     """Change the subscriber as the verdict says; returns the detail to record."""
-    if verdict.kind == "hard":
-        _suppress(conn, row.id, "hard", verdict.detail, now)
-    elif verdict.kind == "soft":
+    if verdict.kind == BounceKind.HARD:
+        _suppress(conn, row.id, BounceKind.HARD, verdict.detail, now)
+    elif verdict.kind == BounceKind.SOFT:
         return _soft(conn, row.id, verdict, now, soft_limit)
-    elif verdict.kind == "complaint":
+    elif verdict.kind == BounceKind.COMPLAINT:
         conn.execute(update(s.subscribers).where(c.id == row.id).values(
             unsubscribed_at=func.coalesce(c.unsubscribed_at, now),
-            complained_at=func.coalesce(c.complained_at, now), suppressed_kind="complaint",
+            complained_at=func.coalesce(c.complained_at, now), suppressed_kind=BounceKind.COMPLAINT,
             suppressed_reason=verdict.detail, suppressed_at=now))
-    elif verdict.kind == "unsubscribe":
+    elif verdict.kind == BounceKind.UNSUBSCRIBE:
         subscriber_sql.set_unsubscribed(conn, "", now, ref=row.ref)
     return verdict.detail
 
@@ -122,8 +124,8 @@ def _soft(conn: Connection, subscriber_id: int, verdict: Verdict, now: datetime,
     count = int(conn.execute(select(func.count()).select_from(s.soft_bounces).where(
         b.subscriber_id == subscriber_id)).scalar_one())
     if count >= limit:
-        _suppress(conn, subscriber_id, "soft", f"temporary failures in {count} digests; the "
-                  f"last: {verdict.detail}", now)
+        _suppress(conn, subscriber_id, BounceKind.SOFT, f"temporary failures in {count} "
+                  f"digests; the last: {verdict.detail}", now)
     return f"{verdict.detail} ({count} of {limit} digests)"
 
 
@@ -134,14 +136,14 @@ def clear(conn: Connection, email: str) -> None:
         return
     conn.execute(delete(s.soft_bounces).where(s.soft_bounces.c.subscriber_id == found.id))
     conn.execute(update(s.subscribers).where(c.id == found.id, c.suppressed_kind.in_(
-        ("hard", "soft"))).values(suppressed_kind=None, suppressed_reason=None,
+        (BounceKind.HARD, BounceKind.SOFT))).values(suppressed_kind=None, suppressed_reason=None,
                                   suppressed_at=None))
 
 
 def kept(conn: Connection) -> list[KeptMail]:
     """Every mail kept, not acted on, oldest first."""
     rows = conn.execute(select(m.read_at, m.sender, m.subject, m.date, m.detail)
-                        .where(m.kind == "kept").order_by(m.read_at, m.sha256))
+                        .where(m.kind == BounceKind.KEPT).order_by(m.read_at, m.sha256))
     return [KeptMail(*row) for row in rows]
 
 
@@ -150,10 +152,41 @@ def suppressed(conn: Connection) -> dict[str, int]:
     server's refusals in a row), soft (temporary failures in several digests),
     complaint (marked as spam, so unsubscribed)."""
     bouncing = c.bouncing_since.is_not(None)
-    counts = {"hard": 0, "soft": 0, "complaint": 0}
+    counts: dict[str, int] = dict.fromkeys(
+        (BounceKind.HARD, BounceKind.SOFT, BounceKind.COMPLAINT), 0)
+    complained = (c.suppressed_kind == BounceKind.COMPLAINT) & c.unsubscribed_at.is_not(None)
     for kind, n in conn.execute(select(c.suppressed_kind, func.count()).where(
-            bouncing | ((c.suppressed_kind == "complaint") & c.unsubscribed_at.is_not(None)))
-            .group_by(c.suppressed_kind)):
-        key = kind if kind in counts else "hard"
+            bouncing | complained).group_by(c.suppressed_kind)):
+        key = kind if kind in counts else BounceKind.HARD
         counts[key] += int(n)
     return counts
+
+
+class BounceRoom(Database):
+    """``Store``'s mails read back, and the bounces they count: each method one
+    transaction around the SQL above."""
+
+    def reset_bounces(self, email: str) -> bool:
+        """Clear a bouncing subscriber (and the bounces read back against them); False
+        when there is no such address."""
+        with self._begin() as conn:
+            clear(conn, email)
+            return subscriber_sql.reset_bounces(conn, email)
+
+    def record_mail(self, sha256: str, verdict: Verdict, now: datetime, soft_limit: int
+                    ) -> MailOutcome:
+        """Act on a mail read back (a ``Verdict``) and record it by the
+        hash of its bytes, in one transaction; a mail recorded before does nothing."""
+        self.check_file()
+        return self._retrying(lambda conn: record(
+            conn, sha256, verdict, now, soft_limit), "record a mail read back")
+
+    def kept_mails(self) -> list[KeptMail]:
+        """The mails read back that were kept, not acted on."""
+        with self._begin(reading=True) as conn:
+            return kept(conn)
+
+    def suppressed(self) -> dict[str, int]:
+        """Subscribers suppressed now: hard, soft, complaint (``bounces.suppressed``)."""
+        with self._begin(reading=True) as conn:
+            return suppressed(conn)

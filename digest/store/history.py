@@ -20,7 +20,9 @@ from sqlalchemy import Connection, func, literal_column, or_, select
 
 from digest.model import History
 from digest.store import schema as s
+from digest.store.engine import Database
 from digest.store.papers import chunks
+from digest.vocab import OWED_STATES, MessageKind, OutboxState
 
 c = s.subscribers.c
 d = s.digests.c
@@ -115,7 +117,7 @@ def owed_papers(conn: Connection, ids: Sequence[int], since: datetime | None,
     they were planned), of periods since ``since`` (planned by ``as_of``): they stay due."""
     found: dict[int, set[int]] = {}
     for chunk in chunks(sorted(ids)):
-        query = digests_of(conn, chunk, d.state.in_(("failed", "missed")))
+        query = digests_of(conn, chunk, d.state.in_(OWED_STATES))
         if since is not None:
             query = query.where(d.period >= since)
         if as_of is not None:
@@ -130,13 +132,13 @@ def cut_offs_as_of(conn: Connection, ids: Sequence[int], as_of: datetime
                    ) -> dict[int, datetime]:
     """``last_digest_at`` as it was at ``as_of``: the latest cut-off (period end) of the
     digests and alerts planned by then, missed ones aside (their papers stay due)."""
-    return _latest(conn, ids, d.period_end, d.planned_at <= as_of, d.state != "missed")
+    return _latest(conn, ids, d.period_end, d.planned_at <= as_of, d.state != OutboxState.MISSED)
 
 
 def last_periods_as_of(conn: Connection, ids: Sequence[int], as_of: datetime
                        ) -> dict[int, datetime]:
     """``last_period`` as it was at ``as_of``: the latest digest period planned by then."""
-    return _latest(conn, ids, d.period, d.planned_at <= as_of, d.kind == "digest")
+    return _latest(conn, ids, d.period, d.planned_at <= as_of, d.kind == MessageKind.DIGEST)
 
 
 def _latest(conn: Connection, ids: Sequence[int], column: Any, *where: Any
@@ -147,3 +149,22 @@ def _latest(conn: Connection, ids: Sequence[int], column: Any, *where: Any
             d.subscriber_id.in_(chunk), *where).group_by(d.subscriber_id)
         found.update((sid, at) for sid, at in conn.execute(query) if at is not None)
     return found
+
+
+class HistoryRoom(Database):
+    """What subscribers already got, for ``Store``: each method one transaction around the
+    SQL above."""
+
+    def histories(self, paper_ids: Iterable[int], emails: Iterable[str] | None = None,
+                  as_of: datetime | None = None) -> dict[str, History]:
+        """What subscribers (all, or these) already got, keyed by folded email; with
+        ``as_of``, as it was at that moment (``digest.store.history``)."""
+        with self._begin(reading=True) as conn:
+            return histories(conn, paper_ids, emails, as_of)
+
+    def histories_of(self, ids: Sequence[int], since: datetime,
+                     as_of: datetime | None = None) -> dict[str, History]:
+        """What these subscribers (by row id) already got of the papers first seen since
+        ``since``, keyed by folded email; with ``as_of``, as it was at that moment."""
+        with self._begin(reading=True) as conn:
+            return histories_of(conn, ids, since, as_of)

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection, delete, insert, select, update
 
 from digest.store import schema as s
+from digest.store.engine import Database
 
 
 def take(conn: Connection, name: str, holder: str, now: datetime, ttl: timedelta) -> bool:
@@ -30,3 +31,19 @@ def take(conn: Connection, name: str, holder: str, now: datetime, ttl: timedelta
 def drop(conn: Connection, name: str, holder: str) -> None:
     """Give the lease back, if ``holder`` still has it."""
     conn.execute(delete(s.leases).where(s.leases.c.name == name, s.leases.c.holder == holder))
+
+
+class LeaseRoom(Database):
+    """``Store``'s leases on named work (a bot job): each method one transaction around
+    the SQL above."""
+
+    def take_lease(self, name: str, holder: str, now: datetime, ttl: timedelta) -> bool:
+        """Hold ``name`` until ``now + ttl`` (again, for its holder); False while someone
+        else holds it and their lease runs."""
+        def work(conn: Connection) -> bool:
+            return take(conn, name, holder, now, ttl)
+        return self._retrying(work, f"take the lease {name}")
+
+    def drop_lease(self, name: str, holder: str) -> None:
+        with self._begin() as conn:
+            drop(conn, name, holder)

@@ -13,8 +13,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from digest.model import OutboxEntry, Plan, Reason, Unsent
 from digest.store import schema as s
+from digest.store.engine import Database
 from digest.store.papers import chunks
 from digest.store.subscribers import subscriber_from_row
+from digest.vocab import MessageKind, OutboxState
 
 # Outbox rows per executemany (SQLAlchemy splits each into statements within SQLite's
 # 250,000 and PostgreSQL's 65,535 parameters).
@@ -40,7 +42,8 @@ def plan(conn: Connection, plans: Sequence[Plan], now: datetime) -> dict[str, in
             p.digest.subscriber.email.casefold())
 
     rows = [_row(p, sid, now) for p in plans if (sid := id_of(p)) is not None]
-    counts = {"planned": 0, "skipped": 0, "missed": 0, "already": len(plans) - len(rows)}
+    counts: dict[str, int] = {OutboxState.PLANNED: 0, OutboxState.SKIPPED: 0,
+                              OutboxState.MISSED: 0, "already": len(plans) - len(rows)}
     if not rows:
         return counts
     inserted: list[Any] = []
@@ -55,9 +58,9 @@ def plan(conn: Connection, plans: Sequence[Plan], now: datetime) -> dict[str, in
     cut_offs: dict[int, datetime] = {}
     for subscriber_id, state, period_end, kind, period in inserted:
         counts[state] += 1
-        if kind == "digest":
+        if kind == MessageKind.DIGEST:
             periods[subscriber_id] = max(period, periods.get(subscriber_id, period))
-        if state != "missed":  # a missed period's papers stay due for the next one
+        if state != OutboxState.MISSED:  # a missed period's papers stay due for the next one
             cut_offs[subscriber_id] = max(period_end, cut_offs.get(subscriber_id, period_end))
     _remember(conn, periods, cut_offs)
     counts["already"] += len(rows) - len(inserted)
@@ -109,18 +112,20 @@ def planned_periods(conn: Connection, periods: dict[int, datetime]) -> set[int]:
 
 
 def _claimable(now: datetime, lease: timedelta) -> Any:
-    return or_(s.digests.c.state == "planned", _retry_due(now), _claim_expired(now, lease))
+    return or_(s.digests.c.state == OutboxState.PLANNED, _retry_due(now),
+               _claim_expired(now, lease))
 
 
 def _retry_due(now: datetime) -> Any:
     c = s.digests.c
-    return and_(c.state == "retry", or_(c.next_attempt_at.is_(None), c.next_attempt_at <= now))
+    return and_(c.state == OutboxState.RETRY,
+                or_(c.next_attempt_at.is_(None), c.next_attempt_at <= now))
 
 
 def _claim_expired(now: datetime, lease: timedelta) -> Any:
     """Claimed by a process that died (or hangs) longer than ``lease`` ago."""
     c = s.digests.c
-    return and_(c.state == "sending", c.claimed_at < now - lease)
+    return and_(c.state == OutboxState.SENDING, c.claimed_at < now - lease)
 
 
 def claim(conn: Connection, now: datetime, lease: timedelta, limit: int,
@@ -135,13 +140,13 @@ def claim(conn: Connection, now: datetime, lease: timedelta, limit: int,
     """
     c = s.digests.c
     ids: list[int] = []
-    for condition in (c.state == "planned", _retry_due(now), _claim_expired(now, lease)):
+    for condition in (c.state == OutboxState.PLANNED, _retry_due(now), _claim_expired(now, lease)):
         if len(ids) < limit:
             ids += _pick(conn, condition, limit - len(ids), only)
     if not ids:
         return []
     taken = list(conn.execute(update(s.digests).where(c.id.in_(ids), _claimable(now, lease))
-                              .values(state="sending", claimed_at=now,
+                              .values(state=OutboxState.SENDING, claimed_at=now,
                                       attempts=c.attempts + 1).returning(c.id)).scalars())
     rows = conn.execute(select(s.digests, s.subscribers.c.settings, s.subscribers.c.ref,
                                s.subscribers.c.managed).join(s.subscribers)
@@ -198,7 +203,8 @@ def mark_sent(conn: Connection, entries: Sequence[OutboxEntry], now: datetime) -
     """Sent (after the server's 250): the papers count as sent to their subscribers."""
     for chunk in chunks([e.id for e in entries]):
         conn.execute(update(s.digests).where(s.digests.c.id.in_(chunk))
-                     .values(state="sent", sent_at=now, last_error=None, reply_class="2xx"))
+                     .values(state=OutboxState.SENT, sent_at=now, last_error=None,
+                             reply_class="2xx"))
     rows = [(e.subscriber_id, pid, e.id) for e in entries for pid in dict.fromkeys(e.paper_ids)]
     if rows:
         _record_sent_papers(conn, rows, now)
@@ -267,7 +273,7 @@ def expire_late(conn: Connection, now: datetime, lease: timedelta) -> int:
     late: they become ``missed``, and their papers stay due for the next digest. One
     that was being retried keeps the reason of its last try."""
     c = s.digests.c
-    waiting = or_(c.state.in_(("planned", "retry")), _claim_expired(now, lease))
+    waiting = or_(c.state.in_((OutboxState.PLANNED, OutboxState.RETRY)), _claim_expired(now, lease))
     late = [(digest_id, grace, last) for digest_id, period, planned_at, settings, last
             in conn.execute(select(c.id, c.period, c.planned_at, s.subscribers.c.settings,
                                    c.last_error)
@@ -277,7 +283,7 @@ def expire_late(conn: Connection, now: datetime, lease: timedelta) -> int:
                 grace := subscriber_from_row(settings).grace_hours))]
     for digest_id, grace, last in late:
         conn.execute(update(s.digests).where(c.id == digest_id, waiting).values(
-            state="missed", claimed_at=None, last_error=(
+            state=OutboxState.MISSED, claimed_at=None, last_error=(
                 f"not sent within {grace} hours of its time (grace_hours); its papers go "
                 "into the next digest" + (f"; the last try: {last}" if last else ""))))
     return len(late)
@@ -287,8 +293,8 @@ def release(conn: Connection, entries: Sequence[OutboxEntry]) -> None:
     """Give claimed digests back untried (the mail set-up is broken, or the pass stops)."""
     for chunk in chunks([e.id for e in entries]):
         conn.execute(update(s.digests).where(s.digests.c.id.in_(chunk),
-                                             s.digests.c.state == "sending").values(
-            state="retry", attempts=s.digests.c.attempts - 1, claimed_at=None,
+                                             s.digests.c.state == OutboxState.SENDING).values(
+            state=OutboxState.RETRY, attempts=s.digests.c.attempts - 1, claimed_at=None,
             next_attempt_at=None))
 
 
@@ -352,3 +358,86 @@ def listing(conn: Connection) -> list[OutboxRow]:
                    c.next_attempt_at, c.last_error, c.sent_at, s.subscribers.c.ref
                    ).join(s.subscribers).order_by(c.id)
     return [OutboxRow(**row._asdict()) for row in conn.execute(query)]
+
+
+class OutboxRoom(Database):
+    """``Store``'s outbox: planning digests, claiming them, recording what they came to;
+    each method one transaction around the SQL above."""
+
+    def plan_outbox(self, plans: Sequence[Plan], now: datetime) -> dict[str, int]:
+        """Put digests in the outbox once per (subscriber, period); counts by state."""
+        self.check_file()
+        with self._begin() as conn:
+            return plan(conn, plans, now)
+
+    def planned_for(self, slots: dict[str, datetime]) -> set[str]:
+        """Which of these subscribers (folded email -> period) have that digest already."""
+        with self._begin() as conn:
+            query = select(s.subscribers.c.email_key, s.subscribers.c.id).where(
+                s.subscribers.c.email_key.in_(list(slots)))
+            ids = {key: sid for key, sid in conn.execute(query)}  # noqa: C416
+            done = planned_periods(conn, {ids[k]: v for k, v in slots.items()
+                                                     if k in ids})
+            return {k for k, sid in ids.items() if sid in done}
+
+    def count_due(self, now: datetime, lease: timedelta, only: str | None = None) -> int:
+        """How many digests a pass would send now."""
+        with self._begin(reading=True) as conn:
+            return count_due(conn, now, lease, only)
+
+    def claim(self, now: datetime, lease: timedelta, limit: int, only: str | None = None
+              ) -> list[OutboxEntry]:
+        """Mark up to ``limit`` due digests ``sending`` (committed before any SMTP
+        traffic); none that another process holds."""
+        self.check_file()
+        with self._begin() as conn:
+            return claim(conn, now, lease, limit, only)
+
+    def record_outcomes(self, sent: Sequence[OutboxEntry], unsent: Sequence[Unsent],
+                        now: datetime, bounce_limit: int) -> list[str]:
+        """What a batch came to, in one transaction: sent digests with their papers,
+        the others ``retry`` or ``failed``, and the bounce counts of their subscribers.
+        Returns the addresses newly marked bouncing."""
+        if not sent and not unsent:
+            return []
+        self.check_file()
+        with self._begin() as conn:
+            mark_sent(conn, sent, now)
+            mark_unsent(conn, unsent)
+            return count_bounces(
+                conn, sent, [o.entry.subscriber_id for o in unsent if o.bounce],
+                bounce_limit, now)
+
+    def expire_late(self, now: datetime, lease: timedelta) -> int:
+        """Digests more than their subscriber's grace after their time become missed (see
+        ``outbox.expire_late``); returns how many."""
+        with self._begin() as conn:
+            return expire_late(conn, now, lease)
+
+    def release(self, entries: Sequence[OutboxEntry]) -> None:
+        """Give claimed digests back untried."""
+        if entries:
+            with self._begin() as conn:
+                release(conn, entries)
+
+    def reserve_sends(self, count: int, rate: float, at: float) -> float:
+        """Book ``count`` sends at ``rate`` per second for every process that shares this
+        database: returns the moment (seconds since the epoch) the first may go; the
+        rest follow at ``1 / rate`` intervals."""
+        with self._begin() as conn:
+            return reserve(conn, count, rate, at)
+
+    def outbox_counts(self) -> dict[str, int]:
+        """Digests by state."""
+        with self._begin() as conn:
+            return counts(conn)
+
+    def outbox(self) -> list[OutboxRow]:
+        """Every digest in the outbox, oldest first."""
+        with self._begin() as conn:
+            return listing(conn)
+
+    def delivery_counts(self) -> dict[tuple[str, str], int]:
+        """Digests by state and class of the server's last reply (2xx, 4xx, ...)."""
+        with self._begin() as conn:
+            return delivery_counts(conn)

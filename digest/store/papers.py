@@ -25,6 +25,7 @@ from sqlalchemy import update as sql_update
 from digest.merge import merge, same_paper
 from digest.model import Paper, Snapshot
 from digest.store import schema as s
+from digest.store.engine import Database
 from digest.text import name_key, title_key
 
 _CHUNK = 400  # values per IN (...) list, well under every database's parameter limit
@@ -336,3 +337,61 @@ def _existing_authors(conn: Connection, keys: Sequence[str]) -> dict[str, int]:
         query = select(s.authors.c.key, s.authors.c.id).where(s.authors.c.key.in_(chunk))
         ids.update({key: author_id for key, author_id in conn.execute(query)})  # noqa: C416
     return ids
+
+
+class PaperRoom(Database):
+    """``Store``'s papers: saving what a source read, reading papers back; each method one
+    transaction around the SQL above."""
+
+    def save_papers(
+        self, incoming: Sequence[Paper], *, source: str, fmt: str, now: datetime
+    ) -> SaveResult:
+        """Store the papers read from one source, merging each into what is known.
+
+        One transaction: the run is recorded and every paper merged, or nothing is.
+        """
+        stamped = [replace(p, first_seen=now) for p in incoming]
+        return self._retrying(lambda conn: save(conn, stamped, source, fmt, now),
+                              f"save papers from {source}")
+
+    def record_failure(self, source: str, fmt: str | None, reason: str, now: datetime) -> None:
+        """Record that a source could not be read (nothing of it is stored)."""
+        with self._begin() as conn:
+            conn.execute(insert(s.ingest_runs).values(
+                source=source, format=fmt, started_at=now, error=reason))
+
+    def papers(self, since: datetime | None = None) -> list[Paper]:
+        """Stored papers, oldest first; with ``since``, those that appeared since that day."""
+        with self._begin(reading=True) as conn:
+            return load(conn, since)
+
+    def upvote_snapshots(self, start: datetime, now: datetime) -> list[Snapshot]:
+        """The upvote counts ingests saw after ``start`` up to ``now``, with each such
+        paper's last count at or before ``start`` (what momentum since ``start`` needs)."""
+        with self._begin(reading=True) as conn:
+            return snapshots(conn, start, now)
+
+    def known_papers(self, wanted: Iterable[tuple[str, str | None]]
+                     ) -> dict[tuple[str, str | None], list[Paper]]:
+        """For each (folded name, profile source) of a pin, the papers that profile
+        credits to that name (none for a pin without a profile)."""
+        with self._begin(reading=True) as conn:
+            return {(key, source): credited_to(conn, key, source)
+                    if source is not None else [] for key, source in set(wanted)}
+
+    def papers_carrying(self, keys: Iterable[str], at_least: int = 0,
+                        known: Mapping[int, Paper] | None = None) -> dict[str, list[Paper]]:
+        """For each folded name, the stored papers that carry it (none for a name on
+        fewer than ``at_least``); papers ``known`` by id are taken from there."""
+        with self._begin(reading=True) as conn:
+            return carrying(conn, sorted(set(keys)), at_least, known)
+
+    def count_papers(self) -> int:
+        """How many distinct papers are stored."""
+        with self._begin() as conn:
+            return int(conn.execute(select(func.count()).select_from(s.papers)).scalar_one())
+
+    def papers_by_id(self, ids: Iterable[int]) -> dict[int, Paper]:
+        """Stored papers by id."""
+        with self._begin(reading=True) as conn:
+            return {p.id: p for p in load_ids(conn, ids) if p.id is not None}

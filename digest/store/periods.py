@@ -11,13 +11,16 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, delete, func, or_, select, update
 
+from digest import defaults
 from digest.store import schema as s
+from digest.store.engine import Database
 from digest.store.papers import chunks
+from digest.vocab import KEPT_STATES, MessageKind, OutboxState
 
 c = s.subscribers.c
 d = s.digests.c
-# Digests that went out, or are going out now, stay: what was sent stays recorded.
-_KEPT = ("sent", "sending")
+# Digests that went out, or are going out now, stay (``KEPT_STATES``): what was sent stays
+# recorded.
 
 
 @dataclass(frozen=True)
@@ -43,15 +46,15 @@ def reset_periods(conn: Connection, after: datetime, keys: Sequence[str] | None,
     for chunk in chunks(ids):
         deleted += conn.execute(delete(s.digests).where(
             d.subscriber_id.in_(chunk), or_(d.planned_at > after, d.period > after),
-            d.state.not_in(_KEPT))).rowcount
+            d.state.not_in(KEPT_STATES))).rowcount
     ahead: list[int] = []
     for chunk in chunks(ids):
         ahead += conn.execute(select(c.id).where(c.id.in_(chunk), or_(
             c.last_period > after, c.last_digest_at > after))).scalars()
     if ahead:  # one statement, executed for each subscriber
         conn.execute(update(s.subscribers).where(c.id == bindparam("sid")).values(
-            last_period=_latest(d.period, d.kind == "digest", d.period <= after),
-            last_digest_at=_latest(d.period_end, d.state != "missed",
+            last_period=_latest(d.period, d.kind == MessageKind.DIGEST, d.period <= after),
+            last_digest_at=_latest(d.period_end, d.state != OutboxState.MISSED,
                                    d.period_end <= after)), [{"sid": sid} for sid in ahead])
     conn.execute(delete(s.leases).where(s.leases.c.expires_at > after + lease))
     papers = conn.execute(update(s.papers).where(s.papers.c.first_seen > now).values(
@@ -73,3 +76,17 @@ def _latest(column: Any, *where: Any) -> Any:
     subquery: NULL when there is none)."""
     return select(func.max(column)).where(d.subscriber_id == bindparam("sid"),
                                           *where).scalar_subquery()
+
+
+class PeriodRoom(Database):
+    """Undoing a pass run ahead of time, for ``Store``: one transaction around the SQL
+    above."""
+
+    def reset_periods(self, after: datetime, now: datetime,
+                      emails: Sequence[str] | None = None) -> PeriodReset:
+        """Undo a pass run ahead of ``after``, for these subscribers (None: everyone), as
+        of ``now``; see ``digest.store.periods``."""
+        keys = None if emails is None else [e.casefold() for e in emails]
+        lease = timedelta(seconds=defaults.JOB_LEASE_SECONDS)
+        with self._begin() as conn:
+            return reset_periods(conn, after, keys, lease, now)

@@ -30,6 +30,8 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
+from digest.vocab import PENDING_STATES, MessageKind
+
 
 class UTCDateTime(TypeDecorator[datetime]):
     """A time stored as naive UTC and always read back as an aware UTC datetime."""
@@ -228,7 +230,7 @@ digests = Table(
     metadata,
     Column("id", Integer, primary_key=True),
     Column("subscriber_id", Integer, ForeignKey("subscribers.id"), nullable=False),
-    Column("kind", String(8), nullable=False, default="digest"),  # digest | alert
+    Column("kind", String(8), nullable=False, default=MessageKind.DIGEST),  # digest | alert
     Column("period", UTCDateTime, nullable=False),  # the scheduled send instant
     Column("period_start", UTCDateTime, nullable=False),
     Column("period_end", UTCDateTime, nullable=False),  # papers first seen up to here
@@ -250,7 +252,7 @@ digests = Table(
 Index("ix_digests_state_id", digests.c.state, digests.c.id)
 
 # Outbox states whose papers count as on their way to the subscriber.
-PENDING = ("planned", "sending", "retry")
+PENDING = PENDING_STATES
 
 # Small settings the database keeps for itself (the generated signing secret).
 meta = Table(

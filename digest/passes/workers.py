@@ -26,11 +26,11 @@ from digest.deliver import (
     PassReport,
     deliver,
     refuse_localhost,
-    send_pass,
     tokens_for,
 )
 from digest.deliver.transport import transport_from_env
 from digest.errors import DigestError
+from digest.passes import noted_mailer, send_pass
 from digest.settings import Settings
 from digest.store import DatabaseUnavailable, Store
 
@@ -88,7 +88,7 @@ async def work(settings: Settings, once: bool, poll: float) -> Counter[str]:
     while not stop.is_set():
         try:
             report = await deliver(store, transport, mail, tokens, settings.now, stop=stop,
-                                   owed=owed)
+                                   mailer=noted_mailer(store, mail, tokens), owed=owed)
         except DatabaseUnavailable as e:  # a restart, a full server: wait it out
             log.warning("%s; the worker tries again in %g s", e, poll)
             with contextlib.suppress(TimeoutError):
