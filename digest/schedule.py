@@ -11,8 +11,8 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from digest.config import WEEKDAYS
 from digest.model import Subscriber
+from digest.prefs import WEEKDAYS
 from digest.vocab import Cadence
 
 _MINUTE = timedelta(minutes=1)

@@ -13,8 +13,8 @@ from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.base import BaseTrigger
 
-from digest.config import WEEKDAYS
 from digest.model import Subscriber
+from digest.prefs import WEEKDAYS
 from digest.schedule import wall_clock
 
 

@@ -16,10 +16,10 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from digest import defaults
-from digest.config import WEEKDAYS
 from digest.deliver import MailSettings
 from digest.deliver.tokens import Tokens
 from digest.deliver.transport import Transport
+from digest.prefs import WEEKDAYS
 from digest.render import templates_env
 from digest.store import Record, Store
 from digest.vocab import Action
