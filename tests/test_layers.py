@@ -194,3 +194,64 @@ def test_delivery_imports_nothing_of_planning() -> None:
             reached.add(name)
             todo += graph[name]
     assert not reached & {"digest.plan", "digest.passes"}
+
+
+# The layers of docs/architecture.md, bottom up: a module may import its own layer's
+# (without cycles, checked above) and the ones below, never one above.
+LAYERS = (
+    {"vocab"},
+    {"digest", "defaults", "errors", "settings", "text", "yamlcheck"},
+    {"model", "merge", "prefs"},
+    {"store"},
+    {"ingest", "config", "config_problems", "config_sources", "match", "pins", "rising",
+     "recommend", "rank", "schedule", "plan", "render", "deliver", "bounces", "metrics",
+     "heap"},
+    {"passes"},
+    {"app"},
+    {"cli", "bot", "web"},
+    {"__main__"},
+)
+# On top, only the command line reaches the others: `digest run` starts the bot, `digest
+# serve` the pages.
+TOP_ALLOWED = {("cli", "bot"), ("cli", "web")}
+
+
+def top_name(module: str) -> str:
+    """The top-level module or package of a digest module (``digest`` for the package)."""
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else "digest"
+
+
+def test_every_module_has_a_layer() -> None:
+    named = set().union(*LAYERS)
+    missing = {top_name(m) for m in module_files()} - named
+    assert not missing, f"add {sorted(missing)} to LAYERS and to docs/architecture.md"
+
+
+def upward_pairs(graph: dict[str, set[str]]) -> list[tuple[str, str]]:
+    """(importer, imported) top-level names where an import goes up the layers, or
+    across the top one other than from the command line to the bot or the pages."""
+    layer = {name: i for i, names in enumerate(LAYERS) for name in names}
+    pairs = {(top_name(a), top_name(b)) for a, targets in graph.items() for b in targets}
+    top = layer["cli"]
+    return sorted((a, b) for a, b in pairs if layer[b] > layer[a] or (
+        layer[a] == layer[b] == top and a != b and (a, b) not in TOP_ALLOWED))
+
+
+def test_imports_point_down_the_layers() -> None:
+    up = upward_pairs(import_graph(module_files()))
+    assert not up, f"imports up the layers (importer, imported): {up}"
+
+
+def test_the_layer_check_sees_an_import_going_up() -> None:
+    graph = {"digest.store.papers": {"digest.plan", "digest.model"},
+             "digest.web.app": {"digest.bot", "digest.store"},
+             "digest.cli.bot": {"digest.bot"}}
+    assert upward_pairs(graph) == [("store", "plan"), ("web", "bot")]
+
+
+def test_the_architecture_names_every_layer() -> None:
+    text = (ROOT / "docs" / "architecture.md").read_text()
+    for names in LAYERS[:-1]:
+        for name in names - {"digest", "config_problems", "config_sources"}:
+            assert f"`{name}" in text, f"docs/architecture.md says nothing of {name}"
