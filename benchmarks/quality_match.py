@@ -193,6 +193,7 @@ def as_json(s: Score) -> dict[str, Any]:
             "unlabelled": len(s.unlabelled), "relevant": s.relevant,
             "reached": s.relevant - len(s.missed), "precision": s.precision,
             "recall": s.recall,
+            "leads": sum(c.leads for c in s.cards),
             "wrong_leads": sum(c.leads for c, _ in s.wrong),
             "wrong_cards": [{"arxiv": c.arxiv, "title": c.title, "week": c.week,
                              "reasons": c.reasons, "leads_subject": c.leads, "why": why}
@@ -220,7 +221,9 @@ def report(scores: list[Score], labels: dict[str, Any]) -> None:
               f"{pct(s.precision):>9} {s.relevant:>8} {s.relevant - len(s.missed):>7} "
               f"{pct(s.recall):>6}")
     leads_wrong = sum(c.leads for s in scores for c, _ in s.wrong)
-    print(f"wrong cards that lead the subject line: {leads_wrong}")
+    leads_all = sum(c.leads for s in scores for c in s.cards)
+    print(f"subject lines led by a wrong card: {leads_wrong} of the {leads_all} led by a "
+          "followed author's or keyword's paper")
     for s in scores:
         if not (s.wrong or s.missed or s.unlabelled):
             continue
