@@ -22,6 +22,7 @@ apart (label it: it is neither right nor wrong here). Prints per subscriber and 
 then every wrong card and every missed paper with its label's reason.
 
     .venv/bin/python benchmarks/quality_match.py [--data ../shared/data/hf-daily] [--json]
+    .venv/bin/python benchmarks/quality_match.py --check   # the labels' shape, in a second
 
 Takes about three minutes (about 100 short ``digest`` commands). Reads the days from
 ``../shared/data/hf-daily`` (relative to the project root); without them it says so and
@@ -83,6 +84,36 @@ class Score:
     @property
     def recall(self) -> float | None:
         return (self.relevant - len(self.missed)) / self.relevant if self.relevant else None
+
+
+def problems(labels: dict[str, Any]) -> list[str]:
+    """What is wrong with the labelled set's shape (empty when nothing is)."""
+    found = []
+    window = labels.get("window") or {}
+    for key in ("days", "ingest_at", "sends"):
+        if not window.get(key):
+            found.append(f"window: no {key}")
+    subscribers = (labels.get("subscriptions") or {}).get("subscribers") or []
+    readers = labels.get("readers") or {}
+    emails = [s.get("email") for s in subscribers]
+    if not subscribers:
+        found.append("subscriptions: no subscribers")
+    for email in sorted(set(readers) ^ set(emails), key=str):
+        found.append(f"{email}: in only one of subscriptions and readers")
+    for email, reader in readers.items():
+        if not str(reader.get("who", "")).strip():
+            found.append(f"{email}: no 'who'")
+        seen: set[str] = set()
+        for i, paper in enumerate(reader.get("papers") or []):
+            arxiv = str(paper.get("arxiv", ""))
+            if arxiv in seen:
+                found.append(f"{email}: {arxiv} labelled twice")
+            seen.add(arxiv)
+            if not arxiv or not paper.get("title") or not str(paper.get("why", "")).strip():
+                found.append(f"{email}: paper {i + 1} needs arxiv, title and why")
+            if not isinstance(paper.get("relevant"), bool):
+                found.append(f"{email}: {arxiv}: relevant must be true or false")
+    return found
 
 
 def run(*args: str, env: dict[str, str]) -> str:
@@ -244,8 +275,17 @@ def main() -> None:
                              "(default ../shared/data/hf-daily beside the project)")
     parser.add_argument("--labels", type=Path, default=LABELS, help="the labelled set")
     parser.add_argument("--json", action="store_true", help="print one JSON document")
+    parser.add_argument("--check", action="store_true",
+                        help="only check the labelled set's shape (no data needed), then exit")
     args = parser.parse_args()
     labels = yaml.safe_load(args.labels.read_text(encoding="utf-8"))
+    wrong = problems(labels)
+    if wrong:
+        sys.exit(f"{args.labels}:\n  " + "\n  ".join(wrong))
+    if args.check:
+        count = sum(len(r["papers"]) for r in labels["readers"].values())
+        print(f"{args.labels}: OK, {len(labels['readers'])} subscribers, {count} labels")
+        return
     missing = [d for d in labels["window"]["days"] if not (args.data / f"{d}.json").is_file()]
     if missing:
         print(f"{args.data}: the real data is not here ({len(missing)} of the "
