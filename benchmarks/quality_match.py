@@ -26,7 +26,7 @@ then every wrong card and every missed paper with its label's reason.
     .venv/bin/python benchmarks/quality_match.py [--data ../shared/data/hf-daily] [--json]
     .venv/bin/python benchmarks/quality_match.py --check   # the labels' shape, in a second
 
-Takes about 7 minutes on a busy 2-core machine (about 100 short ``digest`` commands).
+Takes 5 to 7 minutes on a busy 2-core machine (about 120 short ``digest`` commands).
 Reads the days from ``../shared/data/hf-daily`` (relative to the project root); without
 them it says so and exits 0.
 """
