@@ -8,14 +8,13 @@ from pathlib import Path
 
 import click
 
-from digest.cli import cli
 from digest.deliver.dkim import check_selector, new_key, txt_record
 from digest.errors import ConfigError
 
 _DOMAIN = re.compile(r"([A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?\.)+[A-Za-z0-9-]+")
 
 
-@cli.group("dkim")
+@click.group("dkim")
 def dkim_group() -> None:
     """DKIM keys: receivers check a mail's signature against the public key the From
     domain publishes in DNS.

@@ -90,8 +90,10 @@ class MailSettings:
     signer: Signer | None = None  # DKIM, when DIGEST_DKIM_KEY is set
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] = os.environ) -> MailSettings:
-        """Raises ConfigError when DIGEST_FROM is not an address or a DKIM setting is
+    def from_env(cls, env: Mapping[str, str]) -> MailSettings:
+        """The settings of ``env`` (``digest.app`` hands it the environment it read once).
+
+        Raises ConfigError when DIGEST_FROM is not an address or a DKIM setting is
         wrong (``signer_from_env``)."""
         envelope = Envelope.parse(env.get("DIGEST_FROM") or defaults.MAIL_FROM,
                                   env.get("DIGEST_NAME") or defaults.DIGEST_NAME)
