@@ -16,6 +16,7 @@ from digest.deliver.tokens import Tokens
 from digest.settings import number_setting
 from digest.store import Store
 from digest.store.bounces import MailOutcome
+from digest.vocab import BounceKind
 
 
 @dataclass
@@ -39,7 +40,7 @@ def read_mailbox(box: Mailbox, store: Store, tokens: Tokens, where: Addresses,
                                     soft_limit)
         report.counts[outcome.kind if outcome.new else "already"] += 1
         report.outcomes.append(outcome)
-        if outcome.kind != "kept":
+        if outcome.kind != BounceKind.KEPT:
             box.done(key)
     return report
 

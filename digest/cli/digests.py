@@ -22,10 +22,10 @@ from digest.text import one_line
 
 
 @click.command()
-@click.argument("path", required=False, type=click.Path(path_type=Path))
+@click.argument("given", required=False, metavar="[PATH]", type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="The verdict as one JSON document.")
 @settings_options(create=False, now_first=False)
-def check(path: Path | None, as_json: bool, app: App) -> None:
+def check(given: Path | None, as_json: bool, app: App) -> None:
     """Validate a subscriptions file; list every problem with its line and subscriber.
 
     With a database (--db), also notes (exit 0) each followed name that the stored
@@ -40,7 +40,7 @@ def check(path: Path | None, as_json: bool, app: App) -> None:
     Example:
         digest check subscriptions.yaml
     """
-    target = path or app.config_path
+    target = given or app.config_path
     try:
         loaded = load_config(target)
     except ConfigError as e:
