@@ -10,7 +10,7 @@ loads a DKIM key nor opens a database it does not read.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
 from pathlib import Path
@@ -63,10 +63,6 @@ class App:
         return cls(settings.db_url, settings.config_path, moment,
                    Environment.read() if env is None else env)
 
-    def opening(self, *, create: bool = True, check: bool = True) -> App:
-        """This app, opening its database so (nothing built yet is kept)."""
-        return replace(self, create=create, check=check)
-
     def __reduce__(self) -> tuple[Any, ...]:
         """Only the settings cross to another process: it opens its own database and
         connections (``digest send --workers``)."""
@@ -111,11 +107,6 @@ class App:
     @cached_property
     def http(self) -> HttpSettings:
         return HttpSettings.from_env(self.env)
-
-    @cached_property
-    def addresses(self) -> Addresses:
-        """Where mails come back (reading bounces needs no DKIM key)."""
-        return Addresses.from_env(self.env)
 
     def refuse_localhost(self) -> None:
         """ConfigError when real mail would carry a localhost sender or links."""

@@ -26,7 +26,7 @@ from digest.cli.base import (
     settings_options,
 )
 from digest.cli.subscribers import suppressed_line
-from digest.deliver import send_pass
+from digest.deliver import PassReport, send_pass
 from digest.deliver.message import build_message
 from digest.deliver.transport import Message, Transport
 from digest.deliver.workers import send_in_processes, work, worker_count
@@ -83,20 +83,11 @@ def send(dry_run: bool, only: str | None, workers: int, as_json: bool, force_clo
         raise UnknownSubscriber(f"no subscriber {only} in {loaded.path} or the database; "
                                 "digest subscribers lists everyone")
     if dry_run:
-        plans, counts = plan_due(store, app.now(), only=only, record=False)
-        renderer = Renderer(mail.envelope.list_name, images=mail.images)  # one per pass
-        for p in plans:  # rendering is part of the check
-            renderer.render(p.digest, mail.placeholders(p.digest.subscriber), p.kind)
-        _summary(counts, f"dry run: nothing sent; mail would go to {transport.description}",
-                 as_json, {})
+        _summary(_dry_run(app, only), f"dry run: nothing sent; mail would go to "
+                 f"{transport.description}", as_json, {})
         return
     processes = 1 if only else worker_count(workers, store)
-    if processes > 1:
-        report = send_in_processes(app, processes)
-    else:
-        with _progress() as progress:
-            report = asyncio.run(send_pass(store, transport, mail, app.tokens, app.now,
-                                           only=only, progress=progress))
+    report = _deliver(app, only, processes)
     _summary(report.counts, f"mail went to {transport.description}", as_json,
              report.seconds, processes, report.error, report.bouncing, store.suppressed())
     if report.bouncing and not as_json:
@@ -106,6 +97,25 @@ def send(dry_run: bool, only: str | None, workers: int, as_json: bool, force_clo
         raise DigestError(report.error)
     if not_all_sent(report.counts):
         raise click.exceptions.Exit(EXIT_NOT_ALL_SENT)
+
+
+def _dry_run(app: App, only: str | None) -> Counter[str]:
+    """Plan and render what a pass would send, recording nothing."""
+    mail = app.mail
+    plans, counts = plan_due(app.store, app.now(), only=only, record=False)
+    renderer = Renderer(mail.envelope.list_name, images=mail.images)  # one per pass
+    for p in plans:  # rendering is part of the check
+        renderer.render(p.digest, mail.placeholders(p.digest.subscriber), p.kind)
+    return counts
+
+
+def _deliver(app: App, only: str | None, processes: int) -> PassReport:
+    """One pass, in ``processes`` processes, or in this one with a progress bar."""
+    if processes > 1:
+        return send_in_processes(app, processes)
+    with _progress() as progress:
+        return asyncio.run(send_pass(app.store, app.transport, app.mail, app.tokens, app.now,
+                                     only=only, progress=progress))
 
 
 @click.command()
