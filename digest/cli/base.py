@@ -147,7 +147,7 @@ def settings_options(command: F | None = None, *, reads_config: bool = True,
             env = root.obj if isinstance(root.obj, Environment) else Environment.read()
             app = App(db or root.params["db"], config or root.params["config"],
                       now or root.params["now"], env, create=create, check=check)
-            if now_first:
+            if now_first and ctx.invoked_subcommand is None:  # else its command does
                 app.now()
             return f(*args, app=app, **kwargs)
 
