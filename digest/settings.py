@@ -3,6 +3,8 @@
 Each setting comes from a command-line option, else an environment variable, else the
 default in ``digest.defaults``. The clock is a setting too: with ``--now``/``DIGEST_NOW``
 every command that records or compares times sees that moment, so a run can be replayed.
+The process's environment is read here only, once (``Environment``), and every setting of
+a fixed form is checked there, so a typo stops a command before it touches anything.
 """
 
 from __future__ import annotations
