@@ -8,7 +8,7 @@ import os
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta
 from email.utils import make_msgid
 
 import click
@@ -26,7 +26,7 @@ from digest.cli.base import (
     settings_options,
 )
 from digest.cli.subscribers import suppressed_line
-from digest.deliver import PassReport, send_pass
+from digest.deliver import MailSettings, PassReport, send_pass
 from digest.deliver.message import build_message
 from digest.deliver.transport import Message, Transport
 from digest.deliver.workers import send_in_processes, work, worker_count
@@ -200,7 +200,15 @@ def test_mail(email: str, app: App) -> None:
     """
     store, mail, transport = app.store, app.mail, app.transport
     moment = app.now()
-    newest = sorted(store.papers(), key=lambda p: p.first_seen or moment)[-5:][::-1]
+    message = _sample_mail(store.papers(), mail, email, moment)
+    asyncio.run(_send_one(transport, message, mail.envelope.sender.addr_spec, email))
+    click.echo(f"Sent a sample digest to {email} through {transport.description}")
+
+
+def _sample_mail(papers: list[Paper], mail: MailSettings, email: str, moment: datetime
+                 ) -> bytes:
+    """A digest of the newest of ``papers`` (or a made-up one) to ``email``, signed."""
+    newest = sorted(papers, key=lambda p: p.first_seen or moment)[-5:][::-1]
     sample = newest or [Paper(title="A sample paper from digest", first_seen=moment,
                               abstract="If you can read this, your mail set-up works.")]
     items = tuple(Item(p, (TRENDING,)) for p in sample)
@@ -208,13 +216,11 @@ def test_mail(email: str, app: App) -> None:
                     moment - timedelta(days=1), moment, (Section(SectionName.TRENDING, items),))
     links = mail.placeholders(digest.subscriber)
     rendered = render_digest(digest, links, mail.envelope.list_name, images=mail.images)
-    message = mail.signed(build_message(
+    return mail.signed(build_message(
         Rendered("Test mail: " + rendered.subject, rendered.text, rendered.html),
         envelope=mail.envelope, to_name="", to_email=email, date=moment,
         unsubscribe_url=links.unsubscribe,
         message_id=make_msgid("digest-test", domain=mail.envelope.domain)))
-    asyncio.run(_send_one(transport, message, mail.envelope.sender.addr_spec, email))
-    click.echo(f"Sent a sample digest to {email} through {transport.description}")
 
 
 async def _send_one(transport: Transport, message: Message, sender: str, to: str) -> None:
