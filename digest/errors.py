@@ -15,6 +15,11 @@ class ConfigError(DigestError):
     """A setting, option or configuration file is invalid."""
 
 
+class UnknownSubscriber(DigestError):
+    """A command named a subscriber that neither the subscriptions file nor the database
+    holds: a typo, most often, not a broken setting."""
+
+
 class InputError(DigestError):
     """An input file or response cannot be read as a paper source.
 

@@ -3,16 +3,19 @@
 Each setting comes from a command-line option, else an environment variable, else the
 default in ``digest.defaults``. The clock is a setting too: with ``--now``/``DIGEST_NOW``
 every command that records or compares times sees that moment, so a run can be replayed.
+The process's environment is read here only, once (``Environment``), and every setting of
+a fixed form is checked there, so a typo stops a command before it touches anything.
 """
 
 from __future__ import annotations
 
 import math
 import os
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from digest import defaults
 from digest.errors import ConfigError
@@ -106,7 +109,7 @@ class HttpSettings:
     max_pages: int = defaults.HTTP_MAX_PAGES
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] = os.environ) -> HttpSettings:
+    def from_env(cls, env: Mapping[str, str]) -> HttpSettings:
         """Read DIGEST_HF_URL, DIGEST_ARXIV_URL and DIGEST_HTTP_{TIMEOUT,ATTEMPTS,BACKOFF,
         MAX_BYTES,DEADLINE,MAX_PAGES}.
 
@@ -184,12 +187,93 @@ def switch_setting(env: Mapping[str, str], name: str) -> bool:
     return value in _ON
 
 
-def check_environment(env: Mapping[str, str] = os.environ) -> None:
-    """Parse every DIGEST_* setting that has a fixed form, so that a bad one stops a
-    command at its start with ``Error: DIGEST_X: ...`` instead of midway."""
-    for name in NUMBERS:
-        number_setting(env, name)
-    for name in SWITCHES:
-        switch_setting(env, name)
-    if env.get("DIGEST_NOW"):
-        parse_now(env["DIGEST_NOW"])
+# Every URL the environment may set, with an example of one to write.
+URLS: dict[str, str] = {
+    "DIGEST_BASE_URL": "https://digest.example.org",
+    "DIGEST_HF_URL": defaults.HF_BASE_URL,
+    "DIGEST_ARXIV_URL": defaults.ARXIV_BASE_URL,
+}
+
+
+def url_setting(env: Mapping[str, str], name: str) -> str | None:
+    """An http(s) URL from the environment, or None when not given; ConfigError naming
+    the setting and what to write, so that links and fetches never start from a typo."""
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return None
+    parts = urlsplit(raw.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname or \
+            any(c.isspace() or not c.isprintable() for c in raw.strip()):
+        raise ConfigError(f"{name}: {raw!r} is not an http(s) URL; write it like "
+                          f"{URLS[name]}")
+    return raw.strip()
+
+
+# The secrets the environment may hold: never printed, only checked that a server or a
+# signature can take them.
+SECRETS = ("DIGEST_SECRET", "DIGEST_SMTP_PASSWORD", "DIGEST_IMAP_PASSWORD")
+
+
+def secret_setting(env: Mapping[str, str], name: str) -> str | None:
+    """A secret from the environment, or None when not given; ConfigError naming it (not
+    its value) when it holds a line break or another control character, which no login
+    carries and a signing key only by mistake (a file read with its newline)."""
+    raw = env.get(name)
+    if not raw:
+        return None
+    if not raw.isprintable():
+        raise ConfigError(f"{name} holds a line break or another control character; "
+                          "set it to the secret alone, on one line")
+    return raw
+
+
+def templates_setting() -> str | None:
+    """DIGEST_TEMPLATES, the folder of the mail and page templates: read where the
+    templates are first loaded (once a process), which may be before any command starts
+    (a library caller rendering a digest)."""
+    return os.environ.get("DIGEST_TEMPLATES") or None
+
+
+@dataclass(frozen=True)
+class Environment(Mapping[str, str]):
+    """The DIGEST_* variables, read once when a command starts (``read``) and handed
+    to whatever builds on them, so that no module reads the process's environment on
+    its own and every setting is checked in one place (``check``)."""
+
+    variables: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def read(cls, env: Mapping[str, str] = os.environ) -> Environment:
+        """A copy of ``env``'s DIGEST_* variables (checked by ``check``, not here)."""
+        return cls({k: v for k, v in env.items() if k.startswith("DIGEST_")})
+
+    def __getitem__(self, name: str) -> str:
+        return self.variables[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.variables)
+
+    def __len__(self) -> int:
+        return len(self.variables)
+
+    def number(self, name: str) -> float:
+        """A number of ``NUMBERS`` (``number_setting``)."""
+        return number_setting(self, name)
+
+    def switch(self, name: str) -> bool:
+        """An on/off setting of ``SWITCHES`` (``switch_setting``)."""
+        return switch_setting(self, name)
+
+    def check(self) -> None:
+        """Parse every setting that has a fixed form, so that a bad one stops a command at
+        its start with ``Error: DIGEST_X: ...`` instead of midway."""
+        for name in NUMBERS:
+            number_setting(self, name)
+        for name in SWITCHES:
+            switch_setting(self, name)
+        for name in URLS:
+            url_setting(self, name)
+        for name in SECRETS:
+            secret_setting(self, name)
+        if self.get("DIGEST_NOW"):
+            parse_now(self["DIGEST_NOW"])

@@ -7,9 +7,11 @@ from pathlib import Path
 
 import click
 import pytest
+from click.testing import CliRunner
 
 from digest.cli import cli
-from tests.conftest import DATA, SEEDS, totals
+from digest.errors import ConfigError, UnknownSubscriber
+from tests.conftest import DATA, ROOT, SEEDS, totals
 
 GOOD = DATA / "hf-daily" / "2026-01-02.json"
 GOOD_ITEMS = len(json.loads(GOOD.read_text()))
@@ -123,3 +125,38 @@ def test_papers_json_has_every_documented_field(run) -> None:  # type: ignore[no
     assert paper["first_seen"] == "2026-04-16T07:00:00+00:00"
     text = run("papers").stdout
     assert paper["title"][:30] in text
+
+
+
+CONFIG = ["--config", str(ROOT / "subscriptions.yaml")]
+
+
+@pytest.mark.parametrize("args", [["unsubscribe", "nobody@example.org"],
+                                  ["resubscribe", "nobody@example.org"],
+                                  ["preview", "nobody@example.org", *CONFIG],
+                                  ["send", "--only", "nobody@example.org", "--dry-run", *CONFIG]])
+def test_an_unknown_subscriber_is_its_own_error(run, db_url: str, args: list[str]) -> None:  # type: ignore[no-untyped-def]
+    assert run("ingest", "seeds/").exit_code == 0
+    result = run(*args)
+    assert result.exit_code == 1
+    assert result.stderr.startswith("Error: no subscriber nobody@example.org in ")
+    assert "Traceback" not in result.output
+    raw = CliRunner().invoke(cli, args, env={"DIGEST_DB": db_url}, standalone_mode=False)
+    assert isinstance(raw.exception, click.ClickException)
+    cause = raw.exception.__cause__
+    assert isinstance(cause, UnknownSubscriber) and not isinstance(cause, ConfigError)
+
+
+def test_check_json_lists_each_problem_of_the_file(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("subscribers:\n  - email: not-an-address\n    cadence: hourly\n")
+    result = run("check", str(bad), "--json")
+    assert result.exit_code == 1
+    verdict = json.loads(result.stdout)
+    assert verdict["ok"] is False and verdict["file"] == str(bad)
+    plain = run("check", str(bad))
+    assert plain.stderr == "Error: " + "\n".join(verdict["problems"]) + "\n"
+    assert len(verdict["problems"]) >= 2
+    missing = run("check", str(tmp_path / "none.yaml"), "--json")
+    said = run("check", str(tmp_path / "none.yaml")).stderr
+    assert json.loads(missing.stdout)["problems"] == [said.removeprefix("Error: ").rstrip()]

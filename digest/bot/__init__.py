@@ -37,11 +37,12 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from digest import defaults
+from digest.app import App
 from digest.bot.triggers import Group, SlotTrigger
 from digest.bounces.reading import read_source
 from digest.config import Config, load_config, sync_config
-from digest.deliver import MailSettings, Owed, refuse_localhost, tokens_for
-from digest.deliver.transport import Transport, transport_from_env
+from digest.deliver import Owed
+from digest.deliver.transport import Transport
 from digest.errors import ConfigError, DigestError
 from digest.ingest.fetch import Fetcher
 from digest.ingest.manifest import FileSettings
@@ -55,8 +56,9 @@ from digest.ingest.runner import (
 )
 from digest.model import Source
 from digest.passes import send_pass
-from digest.settings import HttpSettings, Settings
+from digest.settings import Settings
 from digest.store import Store
+from digest.vocab import Cadence, SourceKind
 
 log = logging.getLogger("digest.bot")
 
@@ -128,24 +130,27 @@ class JobFailed(DigestError):
 
 
 class Bot:
-    """The running bot. A broken configuration at start raises ConfigError."""
+    """The running bot, on what ``app`` holds (given ``Settings`` alone, the rest comes
+    from the process's environment). A broken configuration at start raises
+    ConfigError."""
 
-    def __init__(self, settings: Settings, log_format: str = "text",
+    def __init__(self, app: App | Settings, log_format: str = "text",
                  watch_seconds: float | None = defaults.WATCH_SECONDS) -> None:
-        self.settings = settings
-        self.store = Store(settings.db_url)
-        self.config = load_config(settings.config_path)
+        self.app = app if isinstance(app, App) else App.from_settings(app)
+        self.settings = settings = self.app.settings
+        self.store = self.app.store
+        self.config = self.app.config
         # The file as last read, and as the watcher last saw it: a change is read once the
         # file stays the same for a whole tick, not while an editor is still writing it.
         self._stamp = self._seen = _stamp(settings.config_path)
-        self.mail = MailSettings.from_env()
+        self.mail = self.app.mail
         self.owed = Owed()  # what a pass could not record: the next one records it first
-        self.transport: Transport = transport_from_env()
-        refuse_localhost(self.mail, self.transport)
-        self.http = HttpSettings.from_env()
-        self.tokens = tokens_for(self.store)
+        self.transport: Transport = self.app.transport
+        self.app.refuse_localhost()
+        self.http = self.app.http
+        self.tokens = self.app.tokens
         # Where bounces, complaints and unsubscribe requests arrive (`digest bounces`).
-        self.bounces_url = os.environ.get("DIGEST_BOUNCES_URL") or None
+        self.bounces_url = self.app.env.get("DIGEST_BOUNCES_URL") or None
         self.log = JobLog(self.store, log_format)
         self.watch_seconds = watch_seconds
         self.stop = asyncio.Event()
@@ -173,7 +178,7 @@ class Bot:
         for r in reports:
             counts.update(read=r.read, new=r.new, merged=r.merged, errors=int(bool(r.error)))
         if counts["new"] or counts["merged"]:
-            counts.update(await self.send(["instant"]))
+            counts.update(await self.send([Cadence.INSTANT]))
         failed = [r.error for r in reports if r.error]
         if failed:
             more = f" (and {len(failed) - 1} more; digest ingest shows each)" \
@@ -184,7 +189,7 @@ class Bot:
 
     def _ingest(self, source: Source) -> list[Report]:
         now = self.now()
-        if source.kind == "path":
+        if source.kind == SourceKind.PATH:
             key, stamp = f"source:{source.name}", _fingerprint(Path(source.target))
             if self.store.meta(key) == stamp:
                 return []
@@ -193,7 +198,7 @@ class Bot:
             self.store.set_meta(key, stamp)
             return reports
         with Fetcher(self.http) as fetcher:
-            if source.kind == "arxiv":
+            if source.kind == SourceKind.ARXIV:
                 return [ingest_arxiv(self.store, fetcher, source.target, now)]
             day = now.astimezone(ZoneInfo(source.timezone)).date()
             return ingest_hf_day(self.store, fetcher, day, now)
@@ -213,7 +218,7 @@ class Bot:
         """Read DIGEST_BOUNCES_URL and act on each mail once (``digest bounces``)."""
         assert self.bounces_url is not None
         report = await asyncio.to_thread(read_source, self.bounces_url, self.store,
-                                         self.now)
+                                         self.tokens, self.now, self.app.env)
         return report.counts
 
     async def send_group(self, group: Group) -> Counter[str]:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import imaplib
-import os
 import re
 import ssl
 from collections.abc import Callable, Iterator, Mapping
@@ -94,12 +93,13 @@ class ImapMailbox:
     """One IMAP folder, read and tidied as a bounce ``Mailbox``.
 
     ``password`` wins over one in the URL. ``processed`` is the folder acted-on messages
-    move to. Connecting and logging in happen here, so a wrong set-up fails at once.
+    move to; ``env`` holds the settings (DIGEST_IMAP_CAFILE). Connecting and logging in
+    happen here, so a wrong set-up fails at once.
     """
 
     def __init__(self, url: str, password: str | None = None, *,
                  processed: str = PROCESSED_FOLDER, timeout: float = IMAP_TIMEOUT,
-                 env: Mapping[str, str] = os.environ) -> None:
+                 env: Mapping[str, str] | None = None) -> None:
         self.address, in_url = parse_url(url)
         self.description = self.address.description
         self._password = password if password is not None else in_url
@@ -109,7 +109,7 @@ class ImapMailbox:
                               "(imaps://user:password@host/INBOX)")
         self._processed_name = processed
         self._processed: str | None = None  # its full name once it exists
-        self._cafile = env.get("DIGEST_IMAP_CAFILE") or None
+        self._cafile = (env or {}).get("DIGEST_IMAP_CAFILE") or None
         self._client = self._connect(timeout)
         self._capabilities: set[str] = set()
         try:

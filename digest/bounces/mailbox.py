@@ -14,7 +14,7 @@ import contextlib
 import logging
 import mailbox
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
@@ -38,10 +38,12 @@ class Mailbox(Protocol):
     def close(self) -> None: ...
 
 
-def open_mailbox(source: str, stdin: BinaryIO | None = None) -> Mailbox:
+def open_mailbox(source: str, stdin: BinaryIO | None = None,
+                 env: Mapping[str, str] | None = None) -> Mailbox:
     """The mailbox ``source`` names: ``-`` (one mail on ``stdin``), ``imap://`` or
-    ``imaps://user:password@host/folder`` (the password also from DIGEST_IMAP_PASSWORD),
-    a Maildir folder or an mbox file. ConfigError when there is no such mailbox."""
+    ``imaps://user:password@host/folder`` (the password also from ``env``'s
+    DIGEST_IMAP_PASSWORD, its CA file from DIGEST_IMAP_CAFILE), a Maildir folder or an
+    mbox file. ConfigError when there is no such mailbox."""
     if source == "-":
         if stdin is None:
             raise ConfigError("'-' reads one mail on standard input, but there is none")
@@ -49,7 +51,8 @@ def open_mailbox(source: str, stdin: BinaryIO | None = None) -> Mailbox:
     if source.lower().startswith(("imap://", "imaps://")):
         from digest.bounces.imap import ImapMailbox  # imaplib only for those who use it
 
-        box: Mailbox = ImapMailbox(source, os.environ.get("DIGEST_IMAP_PASSWORD"))
+        given = env or {}
+        box: Mailbox = ImapMailbox(source, given.get("DIGEST_IMAP_PASSWORD"), env=given)
         return box
     path = Path(source)
     if path.is_dir():

@@ -4,7 +4,6 @@ in one transaction, and only then let the mailbox move it (``Mailbox.done``)."""
 from __future__ import annotations
 
 import hashlib
-import os
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -13,11 +12,11 @@ from typing import BinaryIO
 
 from digest.bounces import Addresses, classify
 from digest.bounces.mailbox import Mailbox, open_mailbox
-from digest.deliver import tokens_for
 from digest.deliver.tokens import Tokens
 from digest.settings import number_setting
 from digest.store import Store
 from digest.store.bounces import MailOutcome
+from digest.vocab import BounceKind
 
 
 @dataclass
@@ -41,22 +40,21 @@ def read_mailbox(box: Mailbox, store: Store, tokens: Tokens, where: Addresses,
                                     soft_limit)
         report.counts[outcome.kind if outcome.new else "already"] += 1
         report.outcomes.append(outcome)
-        if outcome.kind != "kept":
+        if outcome.kind != BounceKind.KEPT:
             box.done(key)
     return report
 
 
-def read_source(source: str, store: Store, clock: Callable[[], datetime],
-                stdin: BinaryIO | None = None, env: Mapping[str, str] = os.environ
-                ) -> ReadReport:
+def read_source(source: str, store: Store, tokens: Tokens, clock: Callable[[], datetime],
+                env: Mapping[str, str], stdin: BinaryIO | None = None) -> ReadReport:
     """Open the mailbox ``source`` names (``open_mailbox``), read it with the mail
-    settings of ``env`` (DIGEST_BOUNCE_ADDRESS, DIGEST_FROM, DIGEST_SOFT_BOUNCE_LIMIT),
-    close it. ConfigError for a source that is no mailbox or a bad setting."""
+    settings of ``env`` (DIGEST_BOUNCE_ADDRESS, DIGEST_FROM, DIGEST_SOFT_BOUNCE_LIMIT, and
+    an IMAP mailbox's DIGEST_IMAP_PASSWORD and DIGEST_IMAP_CAFILE), close it. ConfigError
+    for a source that is no mailbox or a bad setting."""
     where = Addresses.from_env(env)
     soft_limit = int(number_setting(env, "DIGEST_SOFT_BOUNCE_LIMIT"))
-    box = open_mailbox(source, stdin)
+    box = open_mailbox(source, stdin, env)
     try:
-        return read_mailbox(box, store, tokens_for(store), where, clock,
-                            soft_limit)
+        return read_mailbox(box, store, tokens, where, clock, soft_limit)
     finally:
         box.close()

@@ -1,200 +1,25 @@
 """The ``digest`` command line: thin commands over the library.
 
-Every command parses its options, calls the library and prints. A ``DigestError`` becomes
-``Error: ...`` on stderr and exit code 1, never a traceback.
+Every command parses its options, takes what it works with from the ``App`` it is handed
+(``digest.cli.base``), calls the library and prints. The command modules know nothing of
+each other's registration: this module puts their commands on the group.
 """
 
 from __future__ import annotations
 
-import functools
-import logging
-import sys
-from collections.abc import Callable, Mapping
-from datetime import date
-from pathlib import Path
-from typing import Any, TypeVar, overload
+from digest.cli import bot, bounces, database, digests, dkim, mail, papers, subscribers
+from digest.cli.base import cli
 
-import click
-from click.core import ParameterSource
-from rich.console import Console
+__all__ = ["cli", "main"]
 
-from digest import __version__, defaults
-from digest.errors import DigestError
-from digest.settings import Settings, check_environment, parse_day, parse_now
-from digest.text import one_line
-
-F = TypeVar("F", bound=Callable[..., Any])
-# Exit code of a send (or run --once) that finished, but not every digest went out.
-EXIT_NOT_ALL_SENT = 3
-
-
-def not_all_sent(counts: Mapping[str, int]) -> bool:
-    """Whether a pass left digests failed or waiting for a retry."""
-    return bool(counts.get("failed") or counts.get("retry"))
-
-
-class _Group(click.Group):
-    """A group whose commands turn DigestError into a clean ``Error: ...``, exit 1."""
-
-    def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except DigestError as e:
-            raise click.ClickException(_printable(str(e))) from e
-
-
-def _printable(message: str) -> str:
-    """An error for the terminal: one problem per line, each without the control
-    characters (escapes, CR, NUL) that an input or a server's reply may carry."""
-    return "\n".join(one_line(line) for line in message.split("\n"))
-
-
-class _EchoHandler(logging.Handler):
-    """Log lines to whatever stderr click sees now (so test runners capture them)."""
-
-    def emit(self, record: logging.LogRecord) -> None:
-        click.echo(f"digest: {self.format(record)}", err=True)
-
-
-def _setup_logging(quiet: bool) -> None:
-    logger = logging.getLogger("digest")
-    if not any(isinstance(h, _EchoHandler) for h in logger.handlers):
-        logger.addHandler(_EchoHandler())
-    logger.propagate = False
-    # On a terminal the progress bar tells the story; elsewhere, one plain line per step.
-    chatty = not quiet and not sys.stderr.isatty()
-    logger.setLevel(logging.INFO if chatty else logging.WARNING)
-
-
-def _db_option(**extra: Any) -> Callable[[F], F]:
-    return click.option("--db", metavar="URL", help="Database URL (env DIGEST_DB; default "
-                        f"{defaults.DB_URL}).", **extra)
-
-
-def _config_option(**extra: Any) -> Callable[[F], F]:
-    return click.option("--config", type=click.Path(path_type=Path), help="Subscriptions "
-                        f"file (env DIGEST_CONFIG; default {defaults.CONFIG_PATH}).", **extra)
-
-
-def _now_option(**extra: Any) -> Callable[[F], F]:
-    return click.option("--now", metavar="ISO-TIME", help="Run as if it were this moment "
-                        "(env DIGEST_NOW); default: the clock.", **extra)
-
-
-def force_clock_option() -> Callable[[F], F]:
-    """--force-clock, for the commands that refuse a --now far ahead of the clock."""
-    return click.option("--force-clock", is_flag=True, help="Run even at a --now/DIGEST_NOW "
-                        f"more than {defaults.CLOCK_AHEAD_MINUTES} minutes ahead of this "
-                        "machine's clock (refused otherwise: such a pass records periods "
-                        "that no pass plans again before then).")
-
-
-class Day(click.ParamType[date]):
-    """A day written YYYY-MM-DD, within the years digest handles."""
-
-    name = "YYYY-MM-DD"
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None
-                ) -> date:
-        if isinstance(value, date):
-            return value
-        try:
-            return parse_day(str(value), "day")
-        except DigestError as e:
-            self.fail(str(e), param, ctx)
-
-
-def _quiet_option() -> Callable[[F], F]:
-    return click.option("-q", "--quiet", is_flag=True,
-                        help="Only warnings and errors on stderr.")
-
-
-@overload
-def settings_options(command: F) -> F: ...
-
-
-@overload
-def settings_options(*, reads_config: bool = True) -> Callable[[F], F]: ...
-
-
-def settings_options(command: F | None = None, *, reads_config: bool = True
-                     ) -> F | Callable[[F], F]:
-    """Add --db, --config (when the command reads the subscriptions file), --now and -q
-    to a command. Each may come before the command name too (``digest --db URL
-    papers``); after it, it wins. The environment variables and defaults are the main
-    command's. A command that does not read the subscriptions file refuses --config."""
-    def wrap(f: F) -> F:
-        @functools.wraps(f)
-        def run(*args: Any, db: str | None = None, config: Path | None = None,
-                now: str | None = None, quiet: bool = False, **kwargs: Any) -> Any:
-            root = click.get_current_context().find_root()
-            if quiet:
-                _setup_logging(True)
-            if not reads_config and root.get_parameter_source("config") in (
-                    ParameterSource.COMMANDLINE, ParameterSource.PROMPT):
-                raise click.UsageError(f"{click.get_current_context().command_path} does not "
-                                       "read the subscriptions file; leave out --config")
-            return f(*args, db=db or root.params["db"],
-                     config=config or root.params["config"],
-                     now=now or root.params["now"], **kwargs)
-
-        options = [_db_option(), *([_config_option()] if reads_config else []),
-                   _now_option(), _quiet_option()]
-        wrapped: Any = run
-        for option in reversed(options):
-            wrapped = option(wrapped)
-        return wrapped  # type: ignore[no-any-return]
-
-    return wrap(command) if command is not None else wrap
-
-
-def _settings(db: str, config: Path, now: str | None) -> Settings:
-    return Settings(db_url=db, config_path=config, fixed_now=parse_now(now) if now else None)
-
-
-def _console(stderr: bool = False) -> Console:
-    stream = sys.stderr if stderr else sys.stdout
-    return Console(file=stream, width=None if stream.isatty() else 160, highlight=False)
-
-
-@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
-@_db_option(envvar="DIGEST_DB", default=defaults.DB_URL)
-@_config_option(envvar="DIGEST_CONFIG", default=defaults.CONFIG_PATH)
-@_now_option(envvar="DIGEST_NOW")
-@_quiet_option()
-@click.version_option(__version__, prog_name="digest")
-def cli(db: str, config: Path, now: str | None, quiet: bool) -> None:
-    """digest: follow authors and keywords, get new papers by email.
-
-    --db, --config, --now and -q go before or after the command's name.
-
-    \b
-    Exit codes: 0 done; 1 failed (Error: says why); 2 a usage mistake; 3 done, but some
-    digests failed or wait for a retry (send, run --once).
-
-    \b
-    Examples:
-        digest ingest seeds/
-        digest --db sqlite:///lab.db papers --json
-    """
-    _setup_logging(quiet)
-    if click.get_current_context().invoked_subcommand != "bounces":
-        check_environment()  # `digest bounces` checks it itself, to answer an MTA's pipe
+COMMANDS = (papers.ingest, papers.papers, digests.check, digests.preview, mail.send,
+            mail.worker, mail.test_mail, mail.serve, mail.unsubscribe, mail.resubscribe,
+            subscribers.subscribers, bot.run, bot.status, bounces.bounces, database.db_group,
+            dkim.dkim_group)
+for command in COMMANDS:
+    cli.add_command(command)
 
 
 def main() -> None:
     """Console-script entry point."""
     cli(prog_name="digest")
-
-
-# The commands register themselves on `cli` when their modules are imported.
-from digest.cli import (  # noqa: E402, F401
-    bot,
-    bounces,
-    database,
-    digests,
-    dkim,
-    mail,
-    papers,
-    subscribers,
-)

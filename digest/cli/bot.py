@@ -4,37 +4,36 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-from pathlib import Path
 
 import click
 from rich import box
 from rich.table import Table
 
+from digest.app import App
 from digest.bot import Bot, plan_jobs
-from digest.cli import (
+from digest.cli.base import (
     EXIT_NOT_ALL_SENT,
-    _console,
-    _settings,
-    cli,
+    console,
     force_clock_option,
     not_all_sent,
     settings_options,
 )
-from digest.config import load_config
-from digest.settings import number_setting, refuse_clock_ahead
-from digest.store import Store
+from digest.settings import refuse_clock_ahead
+from digest.vocab import OutboxState
+
+# The outbox totals, in the order status shows them.
+_STATES = (OutboxState.SENT, OutboxState.PLANNED, OutboxState.SENDING, OutboxState.RETRY,
+           OutboxState.FAILED, OutboxState.SKIPPED, OutboxState.MISSED)
 
 
-@cli.command()
+@click.command()
 @click.option("--once", is_flag=True, help="One ingest of every source and one send pass, "
               "then exit (for cron).")
 @click.option("--log-format", type=click.Choice(["text", "json"]), default="text",
               show_default=True, help="One line per job run on stderr, as text or JSON.")
 @force_clock_option()
 @settings_options
-def run(once: bool, log_format: str, force_clock: bool, db: str, config: Path,
-        now: str | None) -> None:
+def run(once: bool, log_format: str, force_clock: bool, app: App) -> None:
     """Run the bot: ingest on schedule, send each digest at its local time.
 
     Sources and subscribers come from subscriptions.yaml; SIGHUP or an edit of the file
@@ -46,20 +45,18 @@ def run(once: bool, log_format: str, force_clock: bool, db: str, config: Path,
         digest run --once
         digest run --log-format json 2>> /var/log/digest.jsonl
     """
-    watch = number_setting(os.environ, "DIGEST_WATCH_SECONDS")
-    settings = _settings(db, config, now)
-    refuse_clock_ahead(settings, force_clock)
-    bot = Bot(settings, log_format=log_format, watch_seconds=watch)
+    refuse_clock_ahead(app.settings, force_clock)
+    bot = Bot(app, log_format=log_format, watch_seconds=app.env.number("DIGEST_WATCH_SECONDS"))
     if not once:
         asyncio.run(bot.run_forever())
     elif not_all_sent(asyncio.run(bot.once())):
         raise click.exceptions.Exit(EXIT_NOT_ALL_SENT)
 
 
-@cli.command()
+@click.command()
 @click.option("--json", "as_json", is_flag=True, help="One JSON document: jobs and outbox.")
-@settings_options
-def status(as_json: bool, db: str, config: Path, now: str | None) -> None:
+@settings_options(create=False)
+def status(as_json: bool, app: App) -> None:
     """Show every job's next and last run, and the outbox totals.
 
     --json prints {"jobs": [{"id", "next_run", "last_run", "last_error", "counts"}],
@@ -69,13 +66,11 @@ def status(as_json: bool, db: str, config: Path, now: str | None) -> None:
     Example:
         digest status
     """
-    settings = _settings(db, config, now)
-    store = Store(settings.db_url, create=False)
+    moment = app.now()
+    store = app.store
     last = store.last_job_runs()
-    moment = settings.now()
     jobs = [(job.id, job.trigger.get_next_fire_time(None, moment), last.get(job.id))
-            for job in plan_jobs(load_config(settings.config_path), store.group_keys(),
-                                 watch_seconds=None)]
+            for job in plan_jobs(app.config, store.group_keys(), watch_seconds=None)]
     totals = store.outbox_counts()
     if as_json:
         click.echo(json.dumps({"jobs": [{
@@ -93,10 +88,6 @@ def status(as_json: bool, db: str, config: Path, now: str | None) -> None:
             f"{k}={v}" for k, v in ran.counts.items()) or "nothing to do")
         table.add_row(job_id, f"{upcoming:%Y-%m-%d %H:%M}" if upcoming else "-",
                       f"{ran.finished_at:%Y-%m-%d %H:%M}" if ran else "never", result)
-    console = _console()
-    console.print(table)
-    console.print("Outbox: " + ", ".join(f"{state} {totals.get(state, 0)}"
-                                         for state in _STATES))
-
-
-_STATES = ("sent", "planned", "sending", "retry", "failed", "skipped", "missed")
+    out = console()
+    out.print(table)
+    out.print("Outbox: " + ", ".join(f"{state} {totals.get(state, 0)}" for state in _STATES))

@@ -4,15 +4,15 @@ requests) and act on each once."""
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import click
 
+from digest.app import App, check_settings
 from digest.bounces.reading import ReadReport, read_source
-from digest.cli import _printable, _settings, cli, settings_options
+from digest.cli.base import printable, settings_options
 from digest.errors import ConfigError, StoreError
-from digest.settings import check_environment
 from digest.store import Store
+from digest.vocab import BounceKind
 
 # What an MTA that pipes a mail into `digest bounces -` understands (sysexits.h): try
 # again later (the database is unavailable), or a local configuration error (a bad
@@ -20,16 +20,15 @@ from digest.store import Store
 EX_TEMPFAIL = 75
 EX_CONFIG = 78
 # The totals line, in this order; "already": read and recorded before (nothing done).
-_KINDS = {"hard": "hard", "soft": "soft", "complaint": "complaint",
-          "unsubscribe": "unsubscribe", "kept": "kept", "already": "already read"}
+_KINDS: dict[str, str] = {**{kind: kind for kind in BounceKind}, "already": "already read"}
 
 
-@cli.command()
+@click.command()
 @click.argument("source", required=False)
 @click.option("--report", is_flag=True, help="List the mails kept (not acted on): sender, "
               "subject, date and why.")
-@settings_options(reads_config=False)
-def bounces(source: str | None, report: bool, db: str, config: Path, now: str | None) -> None:
+@settings_options(reads_config=False, create=False, now_first=False)
+def bounces(source: str | None, report: bool, app: App) -> None:
     """Read the mails that came back from SOURCE and act on each once: a hard bounce
     marks its subscriber bouncing, temporary failures in DIGEST_SOFT_BOUNCE_LIMIT (3)
     different digests do too, a spam complaint or a mail to the unsubscribe address
@@ -52,17 +51,17 @@ def bounces(source: str | None, report: bool, db: str, config: Path, now: str | 
     if source is None and not report:
         raise click.UsageError("give a SOURCE to read, or --report")
     try:
-        check_environment()
-        settings = _settings(db, config, now)
-        store = Store(settings.db_url, create=False)
+        check_settings(app.env)
+        clock = app.now
+        store = app.store
         if source is not None:
-            _echo(read_source(source, store, settings.now,
+            _echo(read_source(source, store, app.tokens, clock, app.env,
                               sys.stdin.buffer if source == "-" else None))
     except (StoreError, ConfigError) as e:
         if source != "-":
             raise
         # An MTA's pipe: it keeps the mail and tries again later (Postfix defers both).
-        click.echo(f"Error: {_printable(str(e))}", err=True)
+        click.echo(f"Error: {printable(str(e))}", err=True)
         raise click.exceptions.Exit(EX_TEMPFAIL if isinstance(e, StoreError) else EX_CONFIG
                                     ) from e
     if report:
@@ -72,13 +71,13 @@ def bounces(source: str | None, report: bool, db: str, config: Path, now: str | 
 def _echo(done: ReadReport) -> None:
     """One line per mail acted on, then the totals."""
     for outcome in done.outcomes:
-        if outcome.new and outcome.kind != "kept":
+        if outcome.new and outcome.kind != BounceKind.KEPT:
             click.echo(f"{outcome.kind}: {outcome.email}: {outcome.detail}")
     total = sum(done.counts.values())
     click.echo(f"read {total} mail{'' if total == 1 else 's'}: " + (", ".join(
         f"{done.counts[k]} {label}" for k, label in _KINDS.items() if done.counts[k])
         or "none"))
-    if done.counts["kept"]:
+    if done.counts[BounceKind.KEPT]:
         click.echo("digest bounces --report lists the mails kept")
 
 

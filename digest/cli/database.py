@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 
-from digest.cli import _settings, cli, settings_options
-from digest.store import Store
+from digest.app import App
+from digest.cli.base import settings_options
 
 
-@cli.group("db")
+@click.group("db")
 def db_group() -> None:
     """The database's schema: which revision it is at, and upgrading it.
 
@@ -25,23 +23,23 @@ def db_group() -> None:
 
 
 @db_group.command()
-@settings_options(reads_config=False)
-def current(db: str, config: Path, now: str | None) -> None:
+@settings_options(reads_config=False, create=False, check=False)
+def current(app: App) -> None:
     """Show the database's schema revision and the newest this digest knows.
 
     \b
     Example:
         digest db current --db sqlite:///digest.db
     """
-    at, head = Store(_settings(db, config, now).db_url, create=False, check=False).revision()
+    at, head = app.store.revision()
     state = "current" if at == head else "behind: run digest db upgrade" if at is None or \
         at < head else "ahead: made by a newer digest"
     click.echo(f"{at or 'none (from before revisions)'} ({state}; newest known: {head})")
 
 
 @db_group.command()
-@settings_options(reads_config=False)
-def upgrade(db: str, config: Path, now: str | None) -> None:
+@settings_options(reads_config=False, check=False)
+def upgrade(app: App) -> None:
     """Apply the schema revisions the database lacks, in one transaction (back it up
     first); a database at the newest revision is left alone, and one that does not exist
     yet is created at it (so a service may run this before it starts).
@@ -50,8 +48,7 @@ def upgrade(db: str, config: Path, now: str | None) -> None:
     Example:
         cp digest.db digest.db.bak && digest db upgrade
     """
-    store = Store(_settings(db, config, now).db_url, check=False)  # first use creates it
-    before, after = store.upgrade()
+    before, after = app.store.upgrade()  # first use creates it
     if before == after:
         click.echo(f"at {after}, the newest revision")
     else:

@@ -10,23 +10,22 @@ from typing import Any
 
 import click
 
-from digest.cli import _settings, cli, settings_options
+from digest.app import App
+from digest.cli.base import settings_options
 from digest.cli.papers import _iso
-from digest.config import find_subscriber, load_config
-from digest.deliver import MailSettings
-from digest.errors import ConfigError, StoreError
+from digest.config import ConfigProblems, find_subscriber, load_config
+from digest.errors import ConfigError, StoreError, UnknownSubscriber
 from digest.model import Digest, Pin, Subscriber
 from digest.plan import NameNote, build_digests, check_names
 from digest.render import Renderer, subject
-from digest.store import Store
 from digest.text import one_line
 
 
-@cli.command()
-@click.argument("path", required=False, type=click.Path(path_type=Path))
+@click.command()
+@click.argument("given", required=False, metavar="[PATH]", type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="The verdict as one JSON document.")
-@settings_options
-def check(path: Path | None, as_json: bool, db: str, config: Path, now: str | None) -> None:
+@settings_options(create=False, now_first=False)
+def check(given: Path | None, as_json: bool, app: App) -> None:
     """Validate a subscriptions file; list every problem with its line and subscriber.
 
     With a database (--db), also notes (exit 0) each followed name that the stored
@@ -41,16 +40,15 @@ def check(path: Path | None, as_json: bool, db: str, config: Path, now: str | No
     Example:
         digest check subscriptions.yaml
     """
-    target = path or config
+    target = given or app.config_path
     try:
         loaded = load_config(target)
     except ConfigError as e:
         if not as_json:
             raise
-        click.echo(json.dumps({"ok": False, "file": str(target),
-                               "problems": [one_line(p) for p in str(e).split("\n") if p]}))
+        click.echo(json.dumps({"ok": False, "file": str(target), "problems": _problems(e)}))
         raise click.exceptions.Exit(1) from e
-    notes = _name_notes(db, loaded.subscribers)
+    notes = _name_notes(app, loaded.subscribers)
     if as_json:
         verdict: dict[str, Any] = {"ok": True, "file": str(target),
                                    "subscribers": len(loaded.subscribers),
@@ -69,10 +67,17 @@ def check(path: Path | None, as_json: bool, db: str, config: Path, now: str | No
             click.echo(f"    {_pin_yaml(c.pin(n.name))}  # {c.describe()}")
 
 
-def _name_notes(db: str, subscribers: Sequence[Subscriber]) -> list[NameNote]:
+def _problems(e: ConfigError) -> list[str]:
+    """Each problem on a line of its own (a file that cannot be read at all is one)."""
+    lines = [p.render(e.path) for p in e.problems] if isinstance(e, ConfigProblems) \
+        else [str(e)]
+    return [one_line(part) for line in lines for part in line.split("\n") if part]
+
+
+def _name_notes(app: App, subscribers: Sequence[Subscriber]) -> list[NameNote]:
     """The notes on followed names, when there is a database to read them from."""
     try:
-        store = Store(db, create=False)
+        store = app.store
     except StoreError:
         return []
     return check_names(store, subscribers)
@@ -90,16 +95,15 @@ def _pin_yaml(pin: Pin) -> str:
                     f"{json.dumps(list(pin.with_), ensure_ascii=False)}}}")
 
 
-@cli.command()
+@click.command()
 @click.argument("email")
 @click.option("--format", "fmt", type=click.Choice(["text", "html", "json"]), default="text",
               show_default=True, help="The mail's text part, its HTML part, or the plan as JSON.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
               help="Write to this file instead of printing.")
 @click.option("--open", "open_browser", is_flag=True, help="Open the written HTML in a browser.")
-@settings_options
-def preview(email: str, fmt: str, output: Path | None, open_browser: bool,
-            db: str, config: Path, now: str | None) -> None:
+@settings_options(create=False)
+def preview(email: str, fmt: str, output: Path | None, open_browser: bool, app: App) -> None:
     """Show the digest EMAIL would get at --now, recording nothing.
 
     It sees the database as it was at --now: papers first seen by then, and EMAIL's
@@ -111,18 +115,18 @@ def preview(email: str, fmt: str, output: Path | None, open_browser: bool,
         digest preview ada@example.org --format html -o ada.html --open
         digest preview ada@example.org --now 2026-08-21T08:00:00+02:00 --format json
     """
-    settings = _settings(db, config, now)
-    loaded = load_config(settings.config_path)
-    store = Store(settings.db_url, create=False)
+    loaded = app.config
+    store = app.store
     subscriber = find_subscriber(loaded, email)
     if subscriber is None:  # not in the file: one who subscribed online, or was added
         found = store.record(email=email)
         if found is None:
-            raise ConfigError(f"no subscriber {email} in {loaded.path} or the database; "
-                              "check the spelling (digest subscribers lists everyone)")
+            raise UnknownSubscriber(f"no subscriber {email} in {loaded.path} or the "
+                                    "database; check the spelling (digest subscribers lists "
+                                    "everyone)")
         subscriber = found.subscriber
-    (planned,) = build_digests(store, [subscriber], settings.now())
-    mail = MailSettings.from_env()
+    (planned,) = build_digests(store, [subscriber], app.now())
+    mail = app.mail
     renderer = Renderer(mail.envelope.list_name, images=mail.images)
     # What the mail holds: a digest whose HTML would pass the size limit loses its last
     # cards, and the JSON lists the same papers.

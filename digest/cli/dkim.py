@@ -8,14 +8,13 @@ from pathlib import Path
 
 import click
 
-from digest.cli import cli
 from digest.deliver.dkim import check_selector, new_key, txt_record
 from digest.errors import ConfigError
 
 _DOMAIN = re.compile(r"([A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?\.)+[A-Za-z0-9-]+")
 
 
-@cli.group("dkim")
+@click.group("dkim")
 def dkim_group() -> None:
     """DKIM keys: receivers check a mail's signature against the public key the From
     domain publishes in DNS.
@@ -30,12 +29,12 @@ def dkim_group() -> None:
 @click.option("--selector", required=True, help="Name the key is published under "
               "(SELECTOR._domainkey.DOMAIN); a new one per key, say mail2026.")
 @click.option("--domain", required=True, help="The domain of DIGEST_FROM's address.")
-@click.option("-o", "--output", "path", required=True, type=click.Path(path_type=Path),
+@click.option("-o", "--output", "key_file", required=True, type=click.Path(path_type=Path),
               help="File to write the private key to (PEM, mode 0600; never overwritten).")
 @click.option("--type", "kind", type=click.Choice(["rsa", "ed25519"]), default="rsa",
               show_default=True, help="rsa (2048 bits, what every receiver checks) or "
               "ed25519 (a second signature beside the RSA one).")
-def keygen(selector: str, domain: str, path: Path, kind: str) -> None:
+def keygen(selector: str, domain: str, key_file: Path, kind: str) -> None:
     """Make a private key and print the DNS TXT record that publishes its public half.
 
     Publish the record, then set DIGEST_DKIM_KEY=FILE and DIGEST_DKIM_SELECTOR (for an
@@ -53,15 +52,15 @@ def keygen(selector: str, domain: str, path: Path, kind: str) -> None:
                           "DIGEST_FROM's address, like example.org")
     pem, value = new_key(kind)
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError as e:
-        raise ConfigError(f"{path} exists; digest never overwrites a key (mail signed with "
+        raise ConfigError(f"{key_file} exists; digest never overwrites a key (mail signed with "
                           "it may still be checked): choose another -o") from e
     except OSError as e:
-        raise ConfigError(f"cannot write {path} ({e.strerror}); choose another -o") from e
+        raise ConfigError(f"cannot write {key_file} ({e.strerror}); choose another -o") from e
     with os.fdopen(fd, "wb") as out:
         out.write(pem)
     click.echo(txt_record(selector, domain, value))
     setting = "DIGEST_DKIM_KEY" if kind == "rsa" else "DIGEST_DKIM_ED25519_KEY"
-    click.echo(f"Wrote the private key to {path}. Publish the record above in DNS, then "
-               f"set {setting}={path} and the selector {selector}.", err=True)
+    click.echo(f"Wrote the private key to {key_file}. Publish the record above in DNS, then "
+               f"set {setting}={key_file} and the selector {selector}.", err=True)

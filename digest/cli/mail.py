@@ -8,9 +8,8 @@ import os
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta
 from email.utils import make_msgid
-from pathlib import Path
 
 import click
 from rich import box
@@ -18,35 +17,35 @@ from rich.progress import Progress
 from rich.table import Table
 
 from digest import defaults
-from digest.cli import (
+from digest.app import App
+from digest.cli.base import (
     EXIT_NOT_ALL_SENT,
-    _console,
-    _settings,
-    cli,
+    console,
     force_clock_option,
     not_all_sent,
     settings_options,
 )
 from digest.cli.subscribers import suppressed_line
-from digest.config import load_config, sync_config
-from digest.deliver import MailSettings, refuse_localhost, tokens_for
+from digest.deliver import MailSettings, PassReport
 from digest.deliver.message import build_message
-from digest.deliver.transport import Message, Transport, transport_from_env
-from digest.errors import ConfigError, DigestError
+from digest.deliver.transport import Message, Transport
+from digest.errors import DigestError, UnknownSubscriber
 from digest.model import TRENDING, Digest, Item, Paper, Rendered, Section, Subscriber
 from digest.passes import send_pass
 from digest.passes.workers import send_in_processes, work, worker_count
 from digest.plan import plan_due
 from digest.render import Renderer, render_digest
-from digest.settings import number_setting, refuse_clock_ahead
-from digest.store import Store
+from digest.settings import refuse_clock_ahead
+from digest.vocab import Cadence, OutboxState, SectionName
 
-_COLUMNS = (("planned", "Planned"), ("sent", "Sent"), ("skipped", "Skipped (empty)"),
-            ("retry", "Retry later"), ("failed", "Failed"), ("already", "Already planned"),
-            ("missed", "Missed"))
+# The summary's columns; "already": planned by an earlier pass.
+_COLUMNS = ((OutboxState.PLANNED, "Planned"), (OutboxState.SENT, "Sent"),
+            (OutboxState.SKIPPED, "Skipped (empty)"), (OutboxState.RETRY, "Retry later"),
+            (OutboxState.FAILED, "Failed"), ("already", "Already planned"),
+            (OutboxState.MISSED, "Missed"))
 
 
-@cli.command()
+@click.command()
 @click.option("--dry-run", is_flag=True, help="Plan and render, but send and record nothing "
               "(with the history as it was at --now).")
 @click.option("--only", metavar="EMAIL", help="Only this subscriber.")
@@ -58,7 +57,7 @@ _COLUMNS = (("planned", "Planned"), ("sent", "Sent"), ("skipped", "Skipped (empt
 @force_clock_option()
 @settings_options
 def send(dry_run: bool, only: str | None, workers: int, as_json: bool, force_clock: bool,
-         db: str, config: Path, now: str | None) -> None:
+         app: App) -> None:
     """Plan every digest that is due and deliver it, each exactly once.
 
     Mail goes through DIGEST_SMTP_URL (smtp://user@host:587, smtps://user@host:465),
@@ -75,34 +74,21 @@ def send(dry_run: bool, only: str | None, workers: int, as_json: bool, force_clo
         digest send --dry-run
         DIGEST_SMTP_URL=smtp://me@mail.example.org:587 DIGEST_SMTP_PASSWORD=... digest send
     """
-    settings = _settings(db, config, now)
     if not dry_run:
-        refuse_clock_ahead(settings, force_clock)
-    loaded = load_config(settings.config_path)
-    store = Store(settings.db_url)
-    mail = MailSettings.from_env()
-    transport = transport_from_env()
+        refuse_clock_ahead(app.settings, force_clock)
+    loaded, store, mail, transport = app.config, app.store, app.mail, app.transport
     if not dry_run:
-        refuse_localhost(mail, transport)
-    sync_config(store, loaded, settings.now())
+        app.refuse_localhost()
+    app.synced()
     if only and store.record(email=only) is None:
-        raise ConfigError(f"no subscriber {only} in {loaded.path} or the database; "
-                          "digest subscribers lists everyone")
+        raise UnknownSubscriber(f"no subscriber {only} in {loaded.path} or the database; "
+                                "digest subscribers lists everyone")
     if dry_run:
-        plans, counts = plan_due(store, settings.now(), only=only, record=False)
-        renderer = Renderer(mail.envelope.list_name, images=mail.images)  # one per pass
-        for p in plans:  # rendering is part of the check
-            renderer.render(p.digest, mail.placeholders(p.digest.subscriber), p.kind)
-        _summary(counts, f"dry run: nothing sent; mail would go to {transport.description}",
-                 as_json, {})
+        _summary(_dry_run(app, only), f"dry run: nothing sent; mail would go to "
+                 f"{transport.description}", as_json, {})
         return
     processes = 1 if only else worker_count(workers, store)
-    if processes > 1:
-        report = send_in_processes(settings, processes)
-    else:
-        with _progress() as progress:
-            report = asyncio.run(send_pass(store, transport, mail, tokens_for(store),
-                                           settings.now, only=only, progress=progress))
+    report = _deliver(app, only, processes)
     _summary(report.counts, f"mail went to {transport.description}", as_json,
              report.seconds, processes, report.error, report.bouncing, store.suppressed())
     if report.bouncing and not as_json:
@@ -114,14 +100,32 @@ def send(dry_run: bool, only: str | None, workers: int, as_json: bool, force_clo
         raise click.exceptions.Exit(EXIT_NOT_ALL_SENT)
 
 
-@cli.command()
+def _dry_run(app: App, only: str | None) -> Counter[str]:
+    """Plan and render what a pass would send, recording nothing."""
+    mail = app.mail
+    plans, counts = plan_due(app.store, app.now(), only=only, record=False)
+    renderer = Renderer(mail.envelope.list_name, images=mail.images)  # one per pass
+    for p in plans:  # rendering is part of the check
+        renderer.render(p.digest, mail.placeholders(p.digest.subscriber), p.kind)
+    return counts
+
+
+def _deliver(app: App, only: str | None, processes: int) -> PassReport:
+    """One pass, in ``processes`` processes, or in this one with a progress bar."""
+    if processes > 1:
+        return send_in_processes(app, processes)
+    with _progress() as progress:
+        return asyncio.run(send_pass(app.store, app.transport, app.mail, app.tokens, app.now,
+                                     only=only, progress=progress))
+
+
+@click.command()
 @click.option("--once", is_flag=True, help="Exit when the outbox has nothing left to send.")
 @click.option("--poll", type=click.FloatRange(min=0.1), default=5.0, show_default=True,
               help="Seconds between looks at the outbox when it is empty.")
 @force_clock_option()
 @settings_options(reads_config=False)
-def worker(once: bool, poll: float, force_clock: bool, db: str, config: Path, now: str | None
-           ) -> None:
+def worker(once: bool, poll: float, force_clock: bool, app: App) -> None:
     """Deliver what the outbox holds, beside other workers and bots on the same database.
 
     Planning is left to `digest send` or `digest run`; any number of workers, on any
@@ -134,9 +138,8 @@ def worker(once: bool, poll: float, force_clock: bool, db: str, config: Path, no
     Example:
         DIGEST_DB=postgresql://digest@db/digest DIGEST_SMTP_URL=smtp://mx:25 digest worker
     """
-    settings = _settings(db, config, now)
-    refuse_clock_ahead(settings, force_clock)
-    counts = asyncio.run(work(settings, once, poll))
+    refuse_clock_ahead(app.settings, force_clock)
+    counts = asyncio.run(work(app, once, poll))
     _print_counts(counts, "worker stopped")
 
 
@@ -158,11 +161,11 @@ def _summary(counts: Counter[str], where: str, as_json: bool, seconds: dict[str,
 @contextmanager
 def _progress() -> Iterator[Callable[[int], None]]:
     """A callback that drives a progress bar on a terminal: n > 0 sets the total, -1 steps."""
-    console = _console(stderr=True)
-    if not console.is_terminal:
+    err = console(stderr=True)
+    if not err.is_terminal:
         yield lambda n: None
         return
-    with Progress(console=console, transient=True) as bar:
+    with Progress(console=err, transient=True) as bar:
         task = bar.add_task("Sending", total=None)
 
         def advance(n: int) -> None:
@@ -179,15 +182,15 @@ def _print_counts(counts: Counter[str], where: str) -> None:
     for _, label in _COLUMNS:
         table.add_column(label, justify="right")
     table.add_row(*(str(counts.get(key, 0)) for key, _ in _COLUMNS))
-    console = _console()
-    console.print(table)
-    console.print(where)
+    out = console()
+    out.print(table)
+    out.print(where)
 
 
-@cli.command("test-mail")
+@click.command("test-mail")
 @click.argument("email")
 @settings_options(reads_config=False)
-def test_mail(email: str, db: str, config: Path, now: str | None) -> None:
+def test_mail(email: str, app: App) -> None:
     """Send a sample digest to EMAIL now, to check the mail set-up in one command.
 
     It holds the newest stored papers (or a made-up one) and is not recorded anywhere.
@@ -196,25 +199,29 @@ def test_mail(email: str, db: str, config: Path, now: str | None) -> None:
     Example:
         DIGEST_SMTP_URL=smtp://me@mail.example.org:587 digest test-mail me@example.org
     """
-    settings = _settings(db, config, now)
-    store = Store(settings.db_url)
-    mail = MailSettings.from_env()
-    transport = transport_from_env()
-    moment = settings.now()
-    newest = sorted(store.papers(), key=lambda p: p.first_seen or moment)[-5:][::-1]
+    store, mail, transport = app.store, app.mail, app.transport
+    moment = app.now()
+    message = _sample_mail(store.papers(), mail, email, moment)
+    asyncio.run(_send_one(transport, message, mail.envelope.sender.addr_spec, email))
+    click.echo(f"Sent a sample digest to {email} through {transport.description}")
+
+
+def _sample_mail(papers: list[Paper], mail: MailSettings, email: str, moment: datetime
+                 ) -> bytes:
+    """A digest of the newest of ``papers`` (or a made-up one) to ``email``, signed."""
+    newest = sorted(papers, key=lambda p: p.first_seen or moment)[-5:][::-1]
     sample = newest or [Paper(title="A sample paper from digest", first_seen=moment,
                               abstract="If you can read this, your mail set-up works.")]
-    digest = Digest(Subscriber(email, name="", cadence="daily"), moment - timedelta(days=1),
-                    moment, (Section("trending", tuple(Item(p, (TRENDING,)) for p in sample)),))
+    items = tuple(Item(p, (TRENDING,)) for p in sample)
+    digest = Digest(Subscriber(email, name="", cadence=Cadence.DAILY),
+                    moment - timedelta(days=1), moment, (Section(SectionName.TRENDING, items),))
     links = mail.placeholders(digest.subscriber)
     rendered = render_digest(digest, links, mail.envelope.list_name, images=mail.images)
-    message = mail.signed(build_message(
+    return mail.signed(build_message(
         Rendered("Test mail: " + rendered.subject, rendered.text, rendered.html),
         envelope=mail.envelope, to_name="", to_email=email, date=moment,
         unsubscribe_url=links.unsubscribe,
         message_id=make_msgid("digest-test", domain=mail.envelope.domain)))
-    asyncio.run(_send_one(transport, message, mail.envelope.sender.addr_spec, email))
-    click.echo(f"Sent a sample digest to {email} through {transport.description}")
 
 
 async def _send_one(transport: Transport, message: Message, sender: str, to: str) -> None:
@@ -242,57 +249,52 @@ Example:
 """
 
 
-@cli.command(help=_SERVE_HELP)
+@click.command(help=_SERVE_HELP)
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8000, show_default=True, type=int, help="Port to listen on.")
 @settings_options
-def serve(host: str, port: int, db: str, config: Path, now: str | None) -> None:
+def serve(host: str, port: int, app: App) -> None:
     """The subscriber's pages over HTTP (the help is _SERVE_HELP: it quotes the bounds)."""
     import uvicorn
 
     from digest.web import access_log_config, create_app
     from digest.web.limits import uvicorn_options
 
-    settings = _settings(db, config, now)
-    store = Store(settings.db_url)
-    mail = MailSettings.from_env()
-    if settings.config_path.exists():  # its defaults: apply to those who subscribe here
-        sync_config(store, load_config(settings.config_path), settings.now())
-    app = create_app(store, tokens_for(store), settings.now, mail, transport_from_env())
-    header_seconds = number_setting(os.environ, "DIGEST_SERVE_HEADER_SECONDS")
-    uvicorn.run(app, host=host, port=port, log_level="info", log_config=access_log_config(),
+    store, mail = app.store, app.mail
+    app.synced_if_any()  # the file's defaults apply to those who subscribe here
+    pages = create_app(store, app.tokens, app.now, mail, app.transport)
+    header_seconds = app.env.number("DIGEST_SERVE_HEADER_SECONDS")
+    uvicorn.run(pages, host=host, port=port, log_level="info", log_config=access_log_config(),
                 **uvicorn_options(header_seconds))
 
 
-@cli.command()
+@click.command()
 @click.argument("email")
-@settings_options(reads_config=False)
-def unsubscribe(email: str, db: str, config: Path, now: str | None) -> None:
+@settings_options(reads_config=False, create=False)
+def unsubscribe(email: str, app: App) -> None:
     """Unsubscribe EMAIL by hand (say, after a mail to the List-Unsubscribe address).
 
     \b
     Example:
         digest unsubscribe ada@example.org
     """
-    settings = _settings(db, config, now)
-    if not Store(settings.db_url, create=False).set_unsubscribed(email, settings.now()):
-        raise ConfigError(f"no subscriber {email} in the database; digest subscribers "
-                          "lists everyone")
+    if not app.store.set_unsubscribed(email, app.now()):
+        raise UnknownSubscriber(f"no subscriber {email} in the database; digest subscribers "
+                                "lists everyone")
     click.echo(f"{email} is unsubscribed; digest resubscribe undoes it")
 
 
-@cli.command()
+@click.command()
 @click.argument("email")
-@settings_options(reads_config=False)
-def resubscribe(email: str, db: str, config: Path, now: str | None) -> None:
+@settings_options(reads_config=False, create=False)
+def resubscribe(email: str, app: App) -> None:
     """Undo an unsubscribe: EMAIL gets digests again (if subscriptions.yaml lists it).
 
     \b
     Example:
         digest resubscribe ada@example.org
     """
-    if not Store(_settings(db, config, now).db_url, create=False).set_unsubscribed(email,
-                                                                                None):
-        raise ConfigError(f"no subscriber {email} in the database; digest subscribers "
-                          "lists everyone")
+    if not app.store.set_unsubscribed(email, None):
+        raise UnknownSubscriber(f"no subscriber {email} in the database; digest subscribers "
+                                "lists everyone")
     click.echo(f"{email} is subscribed again")

@@ -17,18 +17,20 @@ from rich.progress import Progress
 from rich.table import Table
 
 from digest import defaults
-from digest.cli import Day, _console, _settings, cli, settings_options
+from digest.app import App
+from digest.cli.base import Day, console, settings_options
 from digest.ingest import PARSERS
 from digest.ingest.fetch import Fetcher
 from digest.ingest.manifest import FileSettings
 from digest.ingest.runner import Job, Report, ingest_arxiv, ingest_file, ingest_hf_day, plan
 from digest.model import Paper
 from digest.plan import momentum
-from digest.settings import HttpSettings, Settings
 from digest.store import Store
 
+Clock = Callable[[], datetime]
 
-@cli.command()
+
+@click.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--format", "fmt", type=click.Choice(list(PARSERS)),
               help="Read every file as this format instead of detecting it.")
@@ -41,11 +43,10 @@ from digest.store import Store
               help="Fetch arXiv's Atom feed of this category (e.g. cs.LG).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON document: {\"sources\": "
               "[{source, format, read, new, merged, error}], \"papers\": stored}.")
-@settings_options(reads_config=False)
+@settings_options(reads_config=False, now_first=False)
 def ingest(
     as_json: bool, paths: tuple[Path, ...], fmt: str | None, captured: date | None,
-    owner: str | None, hf_dates: tuple[date, ...], categories: tuple[str, ...],
-    db: str, config: Path, now: str | None,
+    owner: str | None, hf_dates: tuple[date, ...], categories: tuple[str, ...], app: App,
 ) -> None:
     """Read papers from files, folders and live feeds into the database.
 
@@ -64,22 +65,22 @@ def ingest(
     """
     if not (paths or hf_dates or categories):
         raise click.UsageError("name files or folders to read, or --hf-date / --arxiv")
-    settings = _settings(db, config, now)
-    store = Store(settings.db_url)
+    clock = app.now
+    store = app.store
     given = FileSettings(fmt, captured, owner)
     jobs, reports = plan(paths, given)
     steps: list[Callable[[], list[Report]]] = [
-        partial(_file_step, store, job, settings) for job in jobs]
-    with Fetcher(HttpSettings.from_env()) as fetcher:
-        steps += [partial(_hf_step, store, fetcher, d, settings) for d in hf_dates]
-        steps += [partial(_arxiv_step, store, fetcher, c, settings) for c in categories]
+        partial(_file_step, store, job, clock) for job in jobs]
+    with Fetcher(app.http) as fetcher:
+        steps += [partial(_hf_step, store, fetcher, d, clock) for d in hf_dates]
+        steps += [partial(_arxiv_step, store, fetcher, c, clock) for c in categories]
         for step_reports in _with_progress(steps, "Ingesting"):
             reports.extend(step_reports)
     if as_json:
         click.echo(json.dumps({"sources": [dataclasses.asdict(r) for r in reports],
                                "papers": store.count_papers()}))
     else:
-        _print_ingest_table(reports, store.count_papers(), settings.db_url)
+        _print_ingest_table(reports, store.count_papers(), app.db_url)
     errors = [r.error for r in reports if r.error]
     for error in errors:
         click.echo(f"Error: {error}", err=True)
@@ -88,27 +89,27 @@ def ingest(
 
 
 # One step per source, each reading the clock when it runs.
-def _file_step(store: Store, job: Job, settings: Settings) -> list[Report]:
-    return [ingest_file(store, job, settings.now())]
+def _file_step(store: Store, job: Job, clock: Clock) -> list[Report]:
+    return [ingest_file(store, job, clock())]
 
 
-def _hf_step(store: Store, fetcher: Fetcher, day: date, settings: Settings) -> list[Report]:
-    return ingest_hf_day(store, fetcher, day, settings.now())
+def _hf_step(store: Store, fetcher: Fetcher, day: date, clock: Clock) -> list[Report]:
+    return ingest_hf_day(store, fetcher, day, clock())
 
 
-def _arxiv_step(store: Store, fetcher: Fetcher, category: str, settings: Settings) -> list[Report]:
-    return [ingest_arxiv(store, fetcher, category, settings.now())]
+def _arxiv_step(store: Store, fetcher: Fetcher, category: str, clock: Clock) -> list[Report]:
+    return [ingest_arxiv(store, fetcher, category, clock())]
 
 
 def _with_progress(
     steps: Sequence[Callable[[], list[Report]]], label: str
 ) -> Iterator[list[Report]]:
     """Run the steps, with a progress bar when stderr is a terminal and there are many."""
-    console = _console(stderr=True)
-    if not console.is_terminal or len(steps) < defaults.PROGRESS_MIN_FILES:
+    err = console(stderr=True)
+    if not err.is_terminal or len(steps) < defaults.PROGRESS_MIN_FILES:
         yield from (step() for step in steps)
         return
-    with Progress(console=console, transient=True) as progress:
+    with Progress(console=err, transient=True) as progress:
         task = progress.add_task(label, total=len(steps))
         for step in steps:
             yield step()
@@ -127,17 +128,17 @@ def _print_ingest_table(reports: list[Report], total: int, db_url: str) -> None:
     for r in reports:
         table.add_row(r.source, r.format or "?", str(r.read), str(r.new), str(r.merged),
                       "1" if r.error else "0")
-    console = _console()
-    console.print(table)
-    console.print(f"{total} distinct papers stored in {db_url}")
+    out = console()
+    out.print(table)
+    out.print(f"{total} distinct papers stored in {db_url}")
 
 
-@cli.command()
+@click.command()
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 @click.option("--rising", is_flag=True, help="The papers gaining upvotes fastest at --now "
               f"(over the last {defaults.RISING_WINDOW_HOURS} hours), fastest first.")
-@settings_options(reads_config=False)
-def papers(as_json: bool, rising: bool, db: str, config: Path, now: str | None) -> None:
+@settings_options(reads_config=False, create=False)
+def papers(as_json: bool, rising: bool, app: App) -> None:
     """List the papers stored, oldest first; or, with --rising, the momentum ranking.
 
     \b
@@ -146,10 +147,9 @@ def papers(as_json: bool, rising: bool, db: str, config: Path, now: str | None) 
         digest papers --json | jq -r .title
         digest papers --rising --now 2026-04-17T12:00:00Z
     """
-    settings = _settings(db, config, now)
-    store = Store(settings.db_url, create=False)
+    store = app.store
     if rising:
-        _print_rising(store, settings.now(), as_json)
+        _print_rising(store, app.now(), as_json)
         return
     stored = store.papers()
     if as_json:
@@ -163,7 +163,7 @@ def papers(as_json: bool, rising: bool, db: str, config: Path, now: str | None) 
         table.add_row(str(p.id), p.arxiv_id or "", _iso(p.published),
                       "" if p.upvotes is None else str(p.upvotes),
                       str(p.author_count or len(p.all_authors)), p.title)
-    _console().print(table)
+    console().print(table)
     click.echo(f"{len(stored)} papers")
 
 
@@ -188,7 +188,7 @@ def _print_rising(store: Store, moment: datetime, as_json: bool) -> None:
     table.add_column("Title", overflow="ellipsis", no_wrap=True)  # only the title is cut
     for row in cells:
         table.add_row(*row)
-    _console().print(table)
+    console().print(table)
     noun = "paper" if len(rows) == 1 else "papers"
     click.echo(f"{len(rows)} rising {noun} at {moment:%Y-%m-%d %H:%M} UTC")
 

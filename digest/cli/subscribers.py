@@ -14,15 +14,9 @@ import yaml
 from rich import box
 from rich.table import Table
 
-from digest.cli import _console, _settings, cli, settings_options
-from digest.config import (
-    Config,
-    check_subscriber,
-    decoded,
-    load_config,
-    load_entries,
-    sync_config,
-)
+from digest.app import App
+from digest.cli.base import console, settings_options
+from digest.config import check_subscriber, decoded, load_entries
 from digest.errors import ConfigError
 from digest.prefs import FIELDS
 from digest.settings import parse_now
@@ -30,13 +24,12 @@ from digest.store import Store
 from digest.vocab import BounceKind, Cadence, Managed
 
 
-@cli.group(invoke_without_command=True)
+@click.group(invoke_without_command=True)
 @click.option("--json", "as_json", is_flag=True, help="One JSON document: {\"subscribers\": "
               "[...]}, with the same fields as the table.")
-@settings_options(reads_config=False)
+@settings_options(reads_config=False, create=False)
 @click.pass_context
-def subscribers(ctx: click.Context, as_json: bool, db: str, config: Path, now: str | None
-                ) -> None:
+def subscribers(ctx: click.Context, as_json: bool, app: App) -> None:
     """List everyone, with state, who manages them, last digest sent and counts.
 
     Subscribers listed in subscriptions.yaml are managed there; the others (who
@@ -53,7 +46,7 @@ def subscribers(ctx: click.Context, as_json: bool, db: str, config: Path, now: s
     """
     if ctx.invoked_subcommand is not None:
         return
-    store = Store(_settings(db, config, now).db_url, create=False)
+    store = app.store
     statuses, suppressed = store.statuses(), store.suppressed()
     if as_json:
         click.echo(json.dumps({"suppressed": suppressed, "subscribers": [{
@@ -73,7 +66,7 @@ def subscribers(ctx: click.Context, as_json: bool, db: str, config: Path, now: s
         last = f"{st.last_digest:%Y-%m-%d %H:%M}" if st.last_digest else "-"
         table.add_row(st.email, st.name, st.state, str(Managed.FILE) if st.managed == Managed.FILE
                       else "database", st.cadence, last, str(st.digests_sent), str(st.papers_sent))
-    _console().print(table)
+    console().print(table)
     click.echo(suppressed_line(suppressed))
     for st in statuses:
         if st.suppressed and st.suppressed_at:
@@ -89,14 +82,9 @@ def suppressed_line(counts: dict[str, int]) -> str:
             f"complaint{'' if complaints == 1 else 's'})")
 
 
-def _synced(db: str, config: Path, now: str | None) -> tuple[Store, datetime, Config | None]:
+def _synced(app: App) -> tuple[Store, datetime]:
     """The store, in step with subscriptions.yaml when there is one (its defaults)."""
-    settings = _settings(db, config, now)
-    store = Store(settings.db_url)
-    loaded = load_config(settings.config_path) if settings.config_path.exists() else None
-    if loaded is not None:
-        sync_config(store, loaded, settings.now())
-    return store, settings.now(), loaded
+    return app.synced_if_any(), app.now()
 
 
 @subscribers.command()
@@ -113,7 +101,7 @@ def _synced(db: str, config: Path, now: str | None) -> tuple[Store, datetime, Co
 @settings_options
 def add(email: str, name: str | None, names: tuple[str, ...], phrases: tuple[str, ...],
         cadence: str | None, day: str | None, send_at: str | None, timezone: str | None,
-        db: str, config: Path, now: str | None) -> None:
+        app: App) -> None:
     """Add (or change) a subscriber in the database, confirmed, checked like digest check.
 
     What is not given comes from defaults: in subscriptions.yaml.
@@ -128,15 +116,15 @@ def add(email: str, name: str | None, names: tuple[str, ...], phrases: tuple[str
     prefs, problems = check_subscriber({k: v for k, v in raw.items() if v is not None})
     if prefs is None:
         raise ConfigError("\n".join(f"subscriber {email}: {m}" for m in problems.values()))
-    store, moment, _ = _synced(db, config, now)
+    store, moment = _synced(app)
     outcome = store.put_subscriber(prefs, moment)
     click.echo(f"{prefs['email']}: {outcome}")
 
 
 @subscribers.command()
 @click.argument("emails", nargs=-1, required=True)
-@settings_options(reads_config=False)
-def reset(emails: tuple[str, ...], db: str, config: Path, now: str | None) -> None:
+@settings_options(reads_config=False, create=False)
+def reset(emails: tuple[str, ...], app: App) -> None:
     """Take back subscribers marked bouncing (their address works again): their next
     digests go out as usual.
 
@@ -150,7 +138,7 @@ def reset(emails: tuple[str, ...], db: str, config: Path, now: str | None) -> No
     Example:
         digest subscribers reset ada@example.org
     """
-    store = Store(_settings(db, config, now).db_url, create=False)
+    store = app.store
     unknown = [e for e in emails if not store.reset_bounces(e)]
     states = {st.email.casefold(): st.state for st in store.statuses()}
     for email in emails:
@@ -172,9 +160,8 @@ def reset(emails: tuple[str, ...], db: str, config: Path, now: str | None) -> No
 @click.argument("emails", nargs=-1)
 @click.option("--after", metavar="ISO-TIME", help="Undo what was recorded for periods after "
               "this moment (default: now, the clock or --now).")
-@settings_options(reads_config=False)
-def reset_periods(emails: tuple[str, ...], after: str | None, db: str, config: Path,
-                  now: str | None) -> None:
+@settings_options(reads_config=False, create=False)
+def reset_periods(emails: tuple[str, ...], after: str | None, app: App) -> None:
     """Undo a pass run ahead of time (a --now or DIGEST_NOW in the future, with
     --force-clock): for everyone, or only EMAIL..., every digest not sent that a pass
     planned after --after or for a period after it (planned, skipped, waiting for a retry,
@@ -189,14 +176,13 @@ def reset_periods(emails: tuple[str, ...], after: str | None, db: str, config: P
         digest subscribers reset-periods
         digest subscribers reset-periods --after 2026-12-07T00:00Z ada@example.org
     """
-    settings = _settings(db, config, now)
-    moment = parse_now(after, "--after") if after else settings.now()
-    store = Store(settings.db_url, create=False)
+    moment = parse_now(after, "--after") if after else app.now()
+    store = app.store
     unknown = [e for e in emails if store.record(email=e) is None]
     if unknown:
         raise ConfigError(f"no subscriber {', '.join(unknown)}; digest subscribers lists "
                           "everyone")
-    done = store.reset_periods(moment, settings.now(), list(emails) or None)
+    done = store.reset_periods(moment, app.now(), list(emails) or None)
     click.echo(f"Periods after {moment.isoformat()}: moved back for "
                f"{_count(done.subscribers)}; {done.deleted} unsent "
                f"digest{'' if done.deleted == 1 else 's'} deleted; {done.papers} "
@@ -208,8 +194,8 @@ def reset_periods(emails: tuple[str, ...], after: str | None, db: str, config: P
               show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
               help="Write to this file instead of printing ('-' prints too).")
-@settings_options(reads_config=False)
-def export(fmt: str, output: Path | None, db: str, config: Path, now: str | None) -> None:
+@settings_options(reads_config=False, create=False)
+def export(fmt: str, output: Path | None, app: App) -> None:
     """Write the database's subscribers as a file that import reads back unchanged.
 
     Each has their own settings (not defaults:) and a state when not active (paused,
@@ -220,8 +206,7 @@ def export(fmt: str, output: Path | None, db: str, config: Path, now: str | None
         digest subscribers export -o subscribers.yaml
     """
     entries = []
-    for prefs, state in Store(_settings(db, config, now).db_url,
-                              create=False).exported_subscribers():
+    for prefs, state in app.store.exported_subscribers():
         entry = {f.key: prefs[f.key] for f in FIELDS if f.key in prefs}
         if state != "active":
             entry["state"] = state
@@ -242,7 +227,7 @@ def export(fmt: str, output: Path | None, db: str, config: Path, now: str | None
 @subscribers.command("import")
 @click.argument("file", type=click.Path(path_type=Path))
 @settings_options
-def import_(file: Path, db: str, config: Path, now: str | None) -> None:
+def import_(file: Path, app: App) -> None:
     """Add or change the database's subscribers from FILE (YAML or JSON, as export writes;
     '-' reads standard input).
 
@@ -258,7 +243,7 @@ def import_(file: Path, db: str, config: Path, now: str | None) -> None:
         entries = load_entries(file, decoded(file, sys.stdin.buffer.read()))
     else:
         entries = load_entries(file)
-    store, moment, _ = _synced(db, config, now)
+    store, moment = _synced(app)
     counts = store.import_subscribers([(e.prefs, e.state) for e in entries], moment)
     click.echo(f"imported {_count(len(entries))} from {file}: " + ", ".join(
         f"{n} {k}" for k, n in counts.items()))

@@ -4,7 +4,6 @@ bounces point, and the checks that refuse a set-up no receiver could answer."""
 from __future__ import annotations
 
 import ipaddress
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import timedelta
@@ -48,8 +47,10 @@ class MailSettings:
     signer: Signer | None = None  # DKIM, when DIGEST_DKIM_KEY is set
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] = os.environ) -> MailSettings:
-        """Raises ConfigError when DIGEST_FROM is not an address or a DKIM setting is
+    def from_env(cls, env: Mapping[str, str]) -> MailSettings:
+        """The settings of ``env`` (``digest.app`` hands it the environment it read once).
+
+        Raises ConfigError when DIGEST_FROM is not an address or a DKIM setting is
         wrong (``signer_from_env``)."""
         envelope = Envelope.parse(env.get("DIGEST_FROM") or defaults.MAIL_FROM,
                                   env.get("DIGEST_NAME") or defaults.DIGEST_NAME)
@@ -146,7 +147,7 @@ def bounce_address(raw: str | None) -> Address | None:
 
 
 def refuse_localhost(mail: MailSettings, transport: Transport,
-                     env: Mapping[str, str] = os.environ) -> None:
+                     env: Mapping[str, str]) -> None:
     """Raises ConfigError when mail would go through an SMTP server from an address at
     localhost, or with links to it: no receiver can answer the one or open the others
     (DIGEST_ALLOW_LOCALHOST=1 allows it, for a relay under test)."""
@@ -181,7 +182,7 @@ def _target(target: str) -> str:
     return quote_plus(target)
 
 
-def tokens_for(store: Store) -> Tokens:
-    """Unsubscribe tokens signed with DIGEST_SECRET, else the database's own secret."""
-    return Tokens(os.environ.get("DIGEST_SECRET") or store.secret())
+def tokens_for(store: Store, env: Mapping[str, str] | None = None) -> Tokens:
+    """Links signed with ``env``'s DIGEST_SECRET, else the database's own secret."""
+    return Tokens((env or {}).get("DIGEST_SECRET") or store.secret())
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import mailbox
-import os
 import re
 import ssl
 import time
@@ -76,7 +75,7 @@ class SmtpSettings:
     helo: str = "localhost"  # the name EHLO gives: DIGEST_HELO, else DIGEST_FROM's domain
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] = os.environ) -> SmtpSettings | None:
+    def from_env(cls, env: Mapping[str, str]) -> SmtpSettings | None:
         """Settings from DIGEST_SMTP_URL (None when unset: use the Maildir).
 
         Raises ConfigError naming the setting, never echoing a password.
@@ -440,8 +439,9 @@ class MaildirConnection:
         return None
 
 
-def transport_from_env(env: Mapping[str, str] = os.environ) -> Transport:
-    """SMTP when DIGEST_SMTP_URL is set, else the Maildir at DIGEST_MAILDIR."""
+def transport_from_env(env: Mapping[str, str]) -> Transport:
+    """SMTP when ``env``'s DIGEST_SMTP_URL is set, else the Maildir at DIGEST_MAILDIR
+    (``digest.app`` builds the one transport of a run with it)."""
     smtp = SmtpSettings.from_env(env)
     if smtp is not None:
         return SmtpTransport(smtp)

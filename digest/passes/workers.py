@@ -18,20 +18,16 @@ import multiprocessing
 import signal
 import time
 from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
+from datetime import datetime
+from typing import Protocol
 
-from digest.deliver import (
-    MailSettings,
-    Owed,
-    PassReport,
-    deliver,
-    refuse_localhost,
-    tokens_for,
-)
-from digest.deliver.transport import transport_from_env
+from digest.deliver import MailSettings, Owed, PassReport, deliver
+from digest.deliver.tokens import Tokens
+from digest.deliver.transport import Transport
 from digest.errors import DigestError
 from digest.passes import noted_mailer, send_pass
-from digest.settings import Settings
 from digest.store import DatabaseUnavailable, Store
 
 log = logging.getLogger(__name__)
@@ -41,20 +37,36 @@ log = logging.getLogger(__name__)
 SUBSCRIBERS_PER_WORKER = 1_000
 
 
+class Wiring(Protocol):
+    """What a pass works with, built on first use (``digest.app.App``): picklable, so
+    that each process of a pass builds its own database connections and SMTP pool."""
+
+    @property
+    def store(self) -> Store: ...
+    @property
+    def transport(self) -> Transport: ...
+    @property
+    def mail(self) -> MailSettings: ...
+    @property
+    def tokens(self) -> Tokens: ...
+    @property
+    def now(self) -> Callable[[], datetime]: ...
+    def refuse_localhost(self) -> None: ...
+
+
 def worker_count(requested: int, store: Store) -> int:
     """How many processes a pass of everyone uses: as asked, but no more than the
     subscribers make worth it."""
     return max(1, min(requested, store.count_members() // SUBSCRIBERS_PER_WORKER))
 
 
-def send_in_processes(settings: Settings, count: int) -> PassReport:
+def send_in_processes(app: Wiring, count: int) -> PassReport:
     """One pass of everyone in ``count`` processes; their reports added up (stage times
     are the slowest process's)."""
     started = time.perf_counter()
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(count, mp_context=context) as pool:
-        reports = list(pool.map(_shard_pass, [settings] * count, range(count),
-                                [count] * count))
+        reports = list(pool.map(_shard_pass, [app] * count, range(count), [count] * count))
     total = PassReport(counts=Counter())
     for report in reports:
         total.counts.update(report.counts)
@@ -66,19 +78,17 @@ def send_in_processes(settings: Settings, count: int) -> PassReport:
     return total
 
 
-def _shard_pass(settings: Settings, k: int, n: int) -> PassReport:
-    store = Store(settings.db_url)
-    return asyncio.run(send_pass(store, transport_from_env(), MailSettings.from_env(),
-                                 tokens_for(store), settings.now, shard=(k, n)))
+def _shard_pass(app: Wiring, k: int, n: int) -> PassReport:
+    return asyncio.run(send_pass(app.store, app.transport, app.mail, app.tokens, app.now,
+                                 shard=(k, n)))
 
 
-async def work(settings: Settings, once: bool, poll: float) -> Counter[str]:
+async def work(app: Wiring, once: bool, poll: float) -> Counter[str]:
     """Deliver what is due, again every ``poll`` seconds, until SIGTERM or SIGINT (or,
     with ``once``, until nothing is left); the mail in flight is finished first. A
     database that goes away (a restart) is waited for, not a reason to exit."""
-    store = Store(settings.db_url)
-    mail, transport, tokens = MailSettings.from_env(), transport_from_env(), tokens_for(store)
-    refuse_localhost(mail, transport)
+    store, mail, transport, tokens = app.store, app.mail, app.transport, app.tokens
+    app.refuse_localhost()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -87,7 +97,7 @@ async def work(settings: Settings, once: bool, poll: float) -> Counter[str]:
     owed = Owed()  # what a pass could not record: the next one records it first
     while not stop.is_set():
         try:
-            report = await deliver(store, transport, mail, tokens, settings.now, stop=stop,
+            report = await deliver(store, transport, mail, tokens, app.now, stop=stop,
                                    mailer=noted_mailer(store, mail, tokens), owed=owed)
         except DatabaseUnavailable as e:  # a restart, a full server: wait it out
             log.warning("%s; the worker tries again in %g s", e, poll)

@@ -84,7 +84,7 @@ class Card(NamedTuple):
             names += f" +{self.more_authors}" if self.more_authors else (
                 " et al." if self.et_al else "")
         else:
-            names = plural(self.author_count, "author") if self.author_count else ""
+            names = plural(self.author_count, "author") if self.author_count else ""  # not vocab
         votes = f"▲ {self.upvotes}" if self.upvotes != NO_VOTES else ""
         return " · ".join(x for x in (votes, names, *self.meta) if x)
 

@@ -6,7 +6,6 @@ design), and the card template, rendered whole or in its reader-dependent parts.
 
 from __future__ import annotations
 
-import os
 import re
 import textwrap
 from collections.abc import Callable
@@ -19,6 +18,7 @@ from markupsafe import Markup
 
 from digest.errors import ConfigError
 from digest.render.cards import Author, Card, Link, Segment
+from digest.settings import templates_setting
 from digest.vocab import HTML_PARTS, TEXT_PARTS
 
 # Class attributes as Jinja writes them; source text cannot forge one (quotes are escaped).
@@ -36,7 +36,7 @@ def templates_dir() -> Path:
     """``DIGEST_TEMPLATES``, else the templates installed with the package, else the
     project's ``templates/`` (a checkout or an editable install); raises ConfigError if
     there are none."""
-    configured = os.environ.get("DIGEST_TEMPLATES")
+    configured = templates_setting()
     package = Path(__file__).resolve().parents[1]
     folder = Path(configured) if configured else next(
         (f for f in (package / "templates", package.parent / "templates")

@@ -73,7 +73,7 @@ papers = Table(
     Column("github_stars", Integer),
     Column("project_page", String(1024)),
     Column("ai_summary", Text),
-    Column("keywords", JSON, nullable=False, default=list),
+    Column("keywords", JSON, nullable=False, default=list),  # not vocab: a column
     Column("announce_type", String(32)),
     Column("thumbnail", String(1024)),  # the source's preview image URL
     Column("comments", Integer),  # comments on the source's page
@@ -93,7 +93,7 @@ upvote_snapshots = Table(
 Index("ix_upvote_snapshots_seen_at", upvote_snapshots.c.seen_at)
 
 authors = Table(
-    "authors",
+    "authors",  # not vocab: a table
     metadata,
     Column("id", Integer, primary_key=True),
     Column("key", String(512), nullable=False, unique=True),
