@@ -17,7 +17,7 @@ from rich.table import Table
 from digest.app import App
 from digest.cli.base import console, settings_options
 from digest.config import check_subscriber, decoded, load_entries
-from digest.errors import ConfigError
+from digest.errors import ConfigError, UnknownSubscriber
 from digest.prefs import FIELDS
 from digest.settings import parse_now
 from digest.store import Store
@@ -152,7 +152,7 @@ def reset(emails: tuple[str, ...], app: App) -> None:
                        + (" (digest resubscribe brings them back if they asked)"
                           if state == "unsubscribed" else ""))
     if unknown:
-        raise ConfigError(f"no subscriber {', '.join(unknown)}; digest subscribers lists "
+        raise UnknownSubscriber(f"no subscriber {', '.join(unknown)}; digest subscribers lists "
                           "everyone")
 
 
@@ -180,7 +180,7 @@ def reset_periods(emails: tuple[str, ...], after: str | None, app: App) -> None:
     store = app.store
     unknown = [e for e in emails if store.record(email=e) is None]
     if unknown:
-        raise ConfigError(f"no subscriber {', '.join(unknown)}; digest subscribers lists "
+        raise UnknownSubscriber(f"no subscriber {', '.join(unknown)}; digest subscribers lists "
                           "everyone")
     done = store.reset_periods(moment, app.now(), list(emails) or None)
     click.echo(f"Periods after {moment.isoformat()}: moved back for "
