@@ -8,7 +8,11 @@ it concerns. Cost grows with the papers' text plus the matches, not subscribers 
 Rules: an author matches when both names fold to the same key (accents, LaTeX, case,
 hyphens, dots, spacing ignored; a profile owner credited behind "et al." counts); a
 keyword matches whole words in the title, abstract (LaTeX stripped) or the source's own
-keywords, hyphen and space alike, a final plural alike. ``exclude`` phrases remove a paper,
+keywords, hyphen and space alike, a final plural alike, with at most one extra word inside
+the phrase ("diffusion language model" in "diffusion large language models": papers name
+one thing with an adjective more), unless that word joins two things ("diffusion and
+language models"). Never one word less: "diffusion language model" less a word is
+"diffusion model", another topic. ``exclude`` phrases remove a paper,
 ``categories`` restrict (cs.LG = LG; papers whose source gives no category pass).
 """
 
@@ -17,7 +21,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_left
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -28,6 +32,8 @@ from digest.text import latex_to_text, name_key
 from digest.vocab import Area
 
 _WORD = re.compile(r"[a-z0-9]+")
+# Words that, inside a phrase, join two things rather than qualify one: never slop.
+_JOINERS = frozenset({"and", "or", "nor", "but", "vs", "versus", "than", "not"})
 
 
 @lru_cache(maxsize=1 << 16)
@@ -48,6 +54,14 @@ def plural_forms(word: str) -> set[str]:
     elif word.endswith("s") and not word.endswith("ss") and len(word) > 3:
         forms.add(word[:-1])
     return forms
+
+
+def loose(window: tuple[str, ...]) -> Iterator[tuple[str, ...]]:
+    """``window`` without one of its inner words (never the first or last, never a joiner):
+    the phrases it holds with one extra word."""
+    for gap in range(1, len(window) - 1):
+        if window[gap] not in _JOINERS:
+            yield window[:gap] + window[gap + 1:]
 
 
 def category_key(category: str) -> str:
@@ -110,11 +124,15 @@ class Matcher:
                     hits.keywords[i].append(f"{phrase} ({area})")
         return hits
 
-    def _phrases_in(self, text: str) -> Iterable[tuple[int, str, bool]]:
+    def _phrases_in(self, text: str) -> Iterator[tuple[int, str, bool]]:
+        """The phrases in ``text``, word for word or with one extra word inside."""
         tokens = words(text)
         for start, token in enumerate(tokens):
             for length in self._lengths.get(token, ()):
                 yield from self._phrases.get(tokens[start : start + length], ())
+                if length > 1 and start + length < len(tokens):
+                    for inner in loose(tokens[start : start + length + 1]):
+                        yield from self._phrases.get(inner, ())
 
     def allows(self, i: int, paper: Paper, excluded: Collection[int]) -> bool:
         """Whether subscriber ``i`` may get ``paper`` at all (exclusions and categories)."""
@@ -137,6 +155,22 @@ def _texts(paper: Paper) -> Iterator[tuple[str, str]]:
 # Where a keyword matched, as (area rank, word position, area): the title first, then the
 # abstract, then each of the source's keywords in order.
 Spot = tuple[int, int, str]
+# One place a keyword stands: (area rank, word position, loose: not word for word).
+Place = tuple[int, int, bool]
+
+
+def fits(text: tuple[str, ...], start: int, head: tuple[str, ...], lasts: Collection[str]
+         ) -> bool | None:
+    """Whether the phrase ``head`` + one of ``lasts`` stands in ``text`` at ``start``:
+    None if not, False exactly, True with one extra word inside (``loose``)."""
+    end = start + len(head)
+    if end < len(text) and text[end] in lasts and text[start:end] == head:
+        return False
+    window = text[start : end + 2]
+    if len(window) == len(head) + 2 and window[-1] in lasts \
+            and any(inner[:-1] == head for inner in loose(window)):
+        return True
+    return None
 
 
 class PaperIndex:
@@ -178,26 +212,31 @@ class PaperIndex:
         return found
 
     def _find(self, tokens: tuple[str, ...]) -> dict[int, Spot]:
-        if not tokens:
-            return {}
+        places: dict[int, set[Place]] = defaultdict(set)
+        if tokens:
+            self._search(tokens, places)
+        return self._spots(places)
+
+    def _search(self, tokens: tuple[str, ...], found: dict[int, set[Place]]) -> None:
+        """Add to ``found`` every place ``tokens`` stands, with an extra word or not."""
         lasts = plural_forms(tokens[-1])
         head, n = tokens[:-1], len(tokens)
-        found: dict[int, tuple[int, int]] = {}
         if not head:  # one word: each place of any of its forms is a match
             for word in lasts:
                 for pos, rank, at in self._places.get(word, ()):
-                    if pos not in found or (rank, at) < found[pos]:
-                        found[pos] = (rank, at)
-            return self._spots(found)
+                    found[pos].add((rank, at, False))
+            return
         # Only papers that hold every word of the phrase can hold the phrase: found by
         # intersecting sets of papers (in C); then, in each of them, the places of the
         # phrase's rarest word (the last word in any form counts as one), each giving
-        # where the phrase would start.
+        # where the phrase would start: ``offset`` words before, or one more with an extra
+        # word before it.
         options = [((t,), j) for j, t in enumerate(head)] + [(tuple(lasts), n - 1)]
         papers = sorted((self._holding(words_at) for words_at, _ in options), key=len)
         candidates = sorted(papers[0].intersection(*papers[1:]))
         words_at, offset = min(options, key=lambda o: sum(len(self._places.get(w, ()))
                                                           for w in o[0]))
+        starts = (0, 1) if offset else (0,)
         for word in words_at:
             places = self._places.get(word, [])
             for pos in candidates:
@@ -205,13 +244,11 @@ class PaperIndex:
                 while i < len(places) and places[i][0] == pos:
                     _, rank, at = places[i]
                     i += 1
-                    start = at - offset
                     text = self._areas[pos][rank][1]
-                    if (start >= 0 and start + n <= len(text) and text[start + n - 1] in lasts
-                            and text[start : start + n - 1] == head
-                            and (pos not in found or (rank, start) < found[pos])):
-                        found[pos] = (rank, start)
-        return self._spots(found)
+                    for start in (at - offset - back for back in starts):
+                        extra = fits(text, start, head, lasts) if start >= 0 else None
+                        if extra is not None:
+                            found[pos].add((rank, start, extra))
 
     def _holding(self, forms: tuple[str, ...]) -> set[int]:
         """The papers (by position) holding any of these words; kept per word, for the
@@ -224,6 +261,7 @@ class PaperIndex:
             sets.append(papers)
         return sets[0] if len(sets) == 1 else set().union(*sets)
 
-    def _spots(self, found: dict[int, tuple[int, int]]) -> dict[int, Spot]:
+    def _spots(self, found: dict[int, set[Place]]) -> dict[int, Spot]:
         return {pos: (rank, at, self._areas[pos][rank][0])
-                for pos, (rank, at) in sorted(found.items())}
+                for pos, (rank, at, _) in sorted((pos, min(places))
+                                                 for pos, places in found.items())}

@@ -9,7 +9,7 @@ import pytest
 
 from digest.ingest import parse
 from digest.ingest.common import ParseContext
-from digest.match import Matcher, category_key, plural_forms, words
+from digest.match import Matcher, PaperIndex, category_key, plural_forms, words
 from digest.model import Paper, Subscriber
 from tests.conftest import DATA, SEEDS
 
@@ -120,3 +120,55 @@ def test_many_subscribers_share_one_index() -> None:
     subs.append(Subscriber("other@example.org", keywords=("protein folding",)))
     hits = Matcher(subs).scan(YAO_CHIEH)
     assert sorted(hits.keywords) == list(range(50))
+
+
+IGPO = Paper(title="Inpainting-Guided Policy Optimization for Diffusion Large Language Models",
+             abstract="Masked diffusion large language models (dLLMs) are emerging as promising "
+                      "alternatives to autoregressive LLMs.")
+
+
+def index_finds(keyword: str, paper: Paper) -> bool:
+    return bool(PaperIndex([paper]).phrase(keyword))
+
+
+@pytest.mark.parametrize(("keyword", "text"), [
+    ("diffusion language model", IGPO.title),  # one extra word, final plural
+    ("diffusion language model", "diffusion-based language models"),
+    ("flow matching", "Flow-Based Matching of Point Clouds"),
+    ("speculative decoding", "speculative parallel decoding"),
+])
+def test_a_phrase_matches_with_one_extra_word_inside_it(keyword: str, text: str) -> None:
+    paper = Paper(title=text)
+    assert follows(keywords=(keyword,)).scan(paper).keywords == {0: [f"{keyword} (title)"]}
+    assert index_finds(keyword, paper)
+
+
+@pytest.mark.parametrize(("keyword", "text"), [
+    ("diffusion language model", "diffusion for large language models"),  # two extra words
+    ("diffusion language model", "diffusion and language models"),  # joins two things
+    ("diffusion language model", "diffusion vs. language models"),
+    ("language model", "language"),
+    ("large language model", "a large language"),  # the last word missing
+    ("diffusion model", "latent diffusion"),  # an extra word before is not inside
+    ("diffusion large language models", "Scaling Diffusion Language Models"),  # one less
+    ("diffusion language model", "Geometric Autoencoder for Diffusion Models"),
+])
+def test_a_phrase_does_not_match_with_fewer_more_or_joining_words(keyword: str, text: str) -> None:
+    paper = Paper(title=text)
+    assert not follows(keywords=(keyword,)).scan(paper).keywords
+    assert not index_finds(keyword, paper)
+
+
+def test_the_index_and_the_matcher_agree_on_real_papers_with_slop() -> None:
+    papers = hf_papers("2026-03-10") + hf_papers("2026-04-16")
+    phrases = ["diffusion language model", "vision language model", "policy optimization",
+               "large language model", "reinforcement learning", "video generation model",
+               "multimodal large language models", "flow matching", "world model"]
+    index = PaperIndex(papers)
+    for phrase in phrases:
+        matcher = follows(keywords=(phrase,))
+        by_matcher = {pos for pos, p in enumerate(papers) if matcher.scan(p).keywords}
+        assert set(index.phrase(phrase)) == by_matcher, phrase
+    assert len(index.phrase("vision language model")) > len(
+        {pos for pos, p in enumerate(papers) if "vision language model" in
+         " ".join(words(p.title + " " + p.abstract + " " + " ".join(p.keywords)))})

@@ -10,7 +10,8 @@ within a section and section membership are compared exactly; reasons per item a
 position). Inputs are the real papers of ``seeds/`` and ``tests/data/`` and seeded random
 subscribers and histories. One rule was added to the reference since: a paper with
 neither upvotes nor a score is never trending (issue 13: the mail said "Trending on
-Daily Papers" under such papers).
+Daily Papers" under such papers). Adapted since to the phrase rule: a phrase matches with
+one extra word inside it (``digest.match.loose``).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import pytest
 
 from digest.ingest.manifest import FileSettings
 from digest.ingest.runner import ingest_file, plan
-from digest.match import category_key, plural_forms, words
+from digest.match import category_key, loose, plural_forms, words
 from digest.model import History, Paper, Subscriber
 from digest.rank import plan_digests
 from digest.store import Store
@@ -105,13 +106,23 @@ class _OldMatcher:
             tokens = words(text)
             for start, token in enumerate(tokens):
                 for length in self.lengths.get(token, ()):
-                    for i, phrase, exclude in self.phrases.get(tokens[start:start + length], ()):
+                    for i, phrase, exclude in self._at(tokens, start, length):
                         if exclude:
                             excluded.add(i)
                         elif (i, phrase) not in found:
                             found.add((i, phrase))
                             keywords[i].append(f"{phrase} ({area})")
         return authors, keywords, excluded
+
+    def _at(self, tokens: tuple[str, ...], start: int, length: int
+            ) -> list[tuple[int, str, bool]]:
+        """The phrases at ``start``: word for word, or (the slop rule) with one extra
+        inner word."""
+        found = list(self.phrases.get(tokens[start:start + length], ()))
+        window = tokens[start:start + length + 1]
+        if length > 1 and len(window) == length + 1:
+            found += [hit for inner in loose(window) for hit in self.phrases.get(inner, ())]
+        return found
 
     def allows(self, i: int, paper: Paper, excluded: set[int]) -> bool:
         if i in excluded:
