@@ -14,6 +14,9 @@ one thing with an adjective more), unless that word joins two things ("diffusion
 language models"). Never one word less: "diffusion language model" less a word is
 "diffusion model", another topic. ``exclude`` phrases remove a paper,
 ``categories`` restrict (cs.LG = LG; papers whose source gives no category pass).
+
+A keyword match also has a strength (``evidence``), by where it stands: a paper that only
+mentions a phrase in passing is not about it, and a reader's card should be.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_left
 from collections import defaultdict
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -32,6 +35,12 @@ from digest.text import latex_to_text, name_key
 from digest.vocab import Area
 
 _WORD = re.compile(r"[a-z0-9]+")
+# Where a sentence ends: ". " before a capital or digit, not after "e.g", "i.e", "et al", "vs".
+_SENTENCE_END = re.compile(r"(?<!e\.g)(?<!i\.e)(?<! al)(?<! vs)[.!?]\s+(?=[A-Z0-9])")
+LEAD_SENTENCES = 2  # an abstract's opening, which says what the paper is about
+# One place a keyword stands: (area rank, word position, loose: not word for word); area
+# ranks are 0 for the title, 1 for the abstract, 2 and on for the source's keywords.
+Place = tuple[int, int, bool]
 # Words that, inside a phrase, join two things rather than qualify one: never slop.
 _JOINERS = frozenset({"and", "or", "nor", "but", "vs", "versus", "than", "not"})
 
@@ -64,6 +73,37 @@ def loose(window: tuple[str, ...]) -> Iterator[tuple[str, ...]]:
             yield window[:gap] + window[gap + 1:]
 
 
+def lead_words(abstract: str) -> int:
+    """How many words the abstract's first ``LEAD_SENTENCES`` sentences hold."""
+    ends = [m.end() for m in _SENTENCE_END.finditer(abstract)]
+    if len(ends) < LEAD_SENTENCES:
+        return len(words(abstract))
+    return len(words(abstract[: ends[LEAD_SENTENCES - 1]]))
+
+
+# Evidence points, by where a keyword stands. A title match alone is enough; in the
+# abstract, one word-for-word match in its opening sentences is, or two later on, or a loose
+# one in the opening with another. A single late mention (a baseline, a contrast, a
+# component), a loose match alone outside the title, or only the source's generated
+# keywords (which name a paper's every tool) are passing evidence: under ``STRONG``.
+TITLE_POINTS = 8
+LEAD_POINTS = 4  # word for word in the abstract's opening; half for a loose match
+LATER_POINTS = 2  # word for word later in the abstract; half for a loose match
+STRONG = 4
+
+
+def evidence(places: Iterable[Place], lead: int) -> int:
+    """The points of a keyword's ``places`` in a paper whose abstract opens with ``lead``
+    words: ``STRONG`` or more for a paper about the phrase."""
+    points = 0
+    for rank, at, slop in places:
+        if rank == 0:
+            points += TITLE_POINTS
+        elif rank == 1:
+            points += (LEAD_POINTS if at < lead else LATER_POINTS) // (2 if slop else 1)
+    return points
+
+
 def category_key(category: str) -> str:
     """``cs.LG`` and ``LG`` alike: the part after the last dot, upper case."""
     return category.strip().rsplit(".", 1)[-1].upper()
@@ -74,8 +114,12 @@ class Hits:
     """What one paper means to the subscribers it concerns (keyed by subscriber index)."""
 
     authors: dict[int, list[str]] = field(default_factory=lambda: defaultdict(list))
+    # "phrase (area)" for each keyword the paper is about (``STRONG`` evidence or more)
     keywords: dict[int, list[str]] = field(default_factory=lambda: defaultdict(list))
     excluded: set[int] = field(default_factory=set)
+    # (subscriber, phrase) -> ``evidence`` points, for each keyword found at all, the
+    # papers that only mention it in passing included
+    evidence: dict[tuple[int, str], int] = field(default_factory=dict)
 
 
 class Matcher:
@@ -114,25 +158,34 @@ class Matcher:
             for i, followed in self._authors.get(name_key(author), ()):
                 if followed not in hits.authors[i]:
                     hits.authors[i].append(followed)
-        found: set[tuple[int, str]] = set()
-        for area, text in _texts(paper):
-            for i, phrase, exclude in self._phrases_in(text):
+        places: dict[tuple[int, str], list[Place]] = defaultdict(list)
+        first: dict[tuple[int, str], str] = {}  # the area each phrase was first found in
+        for rank, (area, text) in enumerate(_texts(paper)):
+            for i, phrase, exclude, at, slop in self._phrases_in(text):
                 if exclude:
                     hits.excluded.add(i)
-                elif (i, phrase) not in found:
-                    found.add((i, phrase))
-                    hits.keywords[i].append(f"{phrase} ({area})")
+                    continue
+                first.setdefault((i, phrase), area)
+                places[i, phrase].append((rank, at, slop))
+        lead = lead_words(paper.abstract)
+        hits.evidence = {key: evidence(set(held), lead) for key, held in places.items()}
+        for (i, phrase), area in first.items():
+            if hits.evidence[i, phrase] >= STRONG:
+                hits.keywords[i].append(f"{phrase} ({area})")
         return hits
 
-    def _phrases_in(self, text: str) -> Iterator[tuple[int, str, bool]]:
-        """The phrases in ``text``, word for word or with one extra word inside."""
+    def _phrases_in(self, text: str) -> Iterator[tuple[int, str, bool, int, bool]]:
+        """The phrases in ``text``, with where they start and whether loosely (with one
+        extra word inside)."""
         tokens = words(text)
         for start, token in enumerate(tokens):
             for length in self._lengths.get(token, ()):
-                yield from self._phrases.get(tokens[start : start + length], ())
+                for i, phrase, exclude in self._phrases.get(tokens[start : start + length], ()):
+                    yield i, phrase, exclude, start, False
                 if length > 1 and start + length < len(tokens):
                     for inner in loose(tokens[start : start + length + 1]):
-                        yield from self._phrases.get(inner, ())
+                        for i, phrase, exclude in self._phrases.get(inner, ()):
+                            yield i, phrase, exclude, start, True
 
     def allows(self, i: int, paper: Paper, excluded: Collection[int]) -> bool:
         """Whether subscriber ``i`` may get ``paper`` at all (exclusions and categories)."""
@@ -155,8 +208,6 @@ def _texts(paper: Paper) -> Iterator[tuple[str, str]]:
 # Where a keyword matched, as (area rank, word position, area): the title first, then the
 # abstract, then each of the source's keywords in order.
 Spot = tuple[int, int, str]
-# One place a keyword stands: (area rank, word position, loose: not word for word).
-Place = tuple[int, int, bool]
 
 
 def fits(text: tuple[str, ...], start: int, head: tuple[str, ...], lasts: Collection[str]
@@ -187,7 +238,8 @@ class PaperIndex:
         # word -> every place it stands: (paper position, area rank, word position)
         self._places: dict[str, list[tuple[int, int, int]]] = defaultdict(list)
         self._areas: list[list[tuple[str, tuple[str, ...]]]] = []
-        self._phrases: dict[str, dict[int, Spot]] = {}
+        self._phrases: dict[str, tuple[dict[int, Spot], dict[int, int]]] = {}
+        self._lead: list[int] = []  # words in each abstract's opening sentences
         self._papers_of: dict[str, set[int]] = {}  # word -> the papers holding it
         for pos, paper in enumerate(papers):
             for at, name in enumerate(paper.all_authors):
@@ -196,6 +248,7 @@ class PaperIndex:
                     self._by_author[key].append((pos, at))
             areas = [(area, words(text)) for area, text in _texts(paper)]
             self._areas.append(areas)
+            self._lead.append(lead_words(paper.abstract))
             for rank, (_, tokens) in enumerate(areas):
                 for at, token in enumerate(tokens):
                     self._places[token].append((pos, rank, at))
@@ -206,16 +259,26 @@ class PaperIndex:
 
     def phrase(self, phrase: str) -> dict[int, Spot]:
         """The papers (by position) whose text holds ``phrase``, with its first spot."""
+        return self._lookup(phrase)[0]
+
+    def evidence(self, phrase: str) -> dict[int, int]:
+        """The papers (by position) whose text holds ``phrase``, with how strongly
+        (``evidence`` points)."""
+        return self._lookup(phrase)[1]
+
+    def _lookup(self, phrase: str) -> tuple[dict[int, Spot], dict[int, int]]:
         found = self._phrases.get(phrase)
         if found is None:
-            found = self._phrases[phrase] = self._find(words(phrase))
+            places = self._find(words(phrase))
+            found = self._phrases[phrase] = (self._spots(places), {
+                pos: evidence(held, self._lead[pos]) for pos, held in places.items()})
         return found
 
-    def _find(self, tokens: tuple[str, ...]) -> dict[int, Spot]:
+    def _find(self, tokens: tuple[str, ...]) -> dict[int, set[Place]]:
         places: dict[int, set[Place]] = defaultdict(set)
         if tokens:
             self._search(tokens, places)
-        return self._spots(places)
+        return places
 
     def _search(self, tokens: tuple[str, ...], found: dict[int, set[Place]]) -> None:
         """Add to ``found`` every place ``tokens`` stands, with an extra word or not."""

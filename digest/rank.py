@@ -4,21 +4,24 @@ Pure: takes ``now`` and the subscribers' history as arguments; no database or cl
 
 A paper is due to a subscriber when it matches, was never sent to them, was first seen
 after their previous digest or was in one of theirs that never went out (and not after
-``now``), and appeared (featured or announced
-date, else published date, else the day it was first seen) at most ``max_age_days``
-before now. Sections, in order: papers by followed authors, papers matching keywords,
-then up to ``trending`` due papers that matched nothing, by trending score (only papers
-with some signal: upvotes, or a listing's score), then up to
-``rising`` papers gaining upvotes fastest lately (``digest.rising``, worked out once per
-pass). A rising paper need not be new since the last digest (rising is news about a paper
-seen before): it must only never have been sent, be young enough, and pass the
-subscriber's categories and exclusions. Last, up to ``recommended`` papers like those
-the subscriber liked (``digest.recommend``, over the pass's TF-IDF index), for someone
-with at least ``RECOMMEND_MIN_LIKES`` liked papers in the index: never sent, never
-disliked, young enough, allowed, as rising papers are. A paper appears once, in its
-first section; within a section higher upvotes come first, then higher score, then newer,
-then title (rising: fastest first; recommended: best first). The digest holds at most
-``max_papers``.
+``now``), and appeared (featured or announced date, else published date, else the day it
+was first seen) at most ``max_age_days`` before now.
+
+Sections, in order: papers by followed authors; papers about their keywords
+(``match.evidence`` of ``match.STRONG`` or more: a phrase only in passing, late in the
+abstract or only among the source's keywords, makes no card and no reason); then up to
+``trending`` due papers that matched nothing, by trending score (only papers with some
+signal: upvotes, or a listing's score); then up to ``rising`` papers gaining upvotes
+fastest lately (``digest.rising``, worked out once per pass). A rising paper need not be
+new since the last digest (rising is news about a paper seen before): it must only never
+have been sent, be young enough, and pass the subscriber's categories and exclusions.
+Last, up to ``recommended`` papers like those the subscriber liked (``digest.recommend``,
+over the pass's TF-IDF index), for someone with at least ``RECOMMEND_MIN_LIKES`` liked
+papers in the index: never sent, never disliked, young enough, allowed, as rising papers
+are. A paper appears once, in its first section; within a section higher upvotes come
+first, then higher score, then newer, then title (keywords: papers holding a keyword as
+strongly as a title does first; rising: fastest first; recommended: best first). The
+digest holds at most ``max_papers``.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from digest import defaults
-from digest.match import PaperIndex, Spot, category_key
+from digest.match import STRONG, TITLE_POINTS, PaperIndex, Spot, category_key
 from digest.model import TRENDING, Digest, History, Item, Paper, Reason, Section, Subscriber
 from digest.pins import Person, PersonKey, person_key, why
 from digest.rising import Momentum
@@ -137,6 +140,7 @@ class Ranking:
         self._rising = [(at, Reason.rising(m.gain, m.since.date())) for m in rising
                         if (at := self._pos.get(m.paper_id)) is not None]
         self._pools: dict[tuple[datetime | None, int], list[int]] = {}
+        self._strong_hits: dict[str, dict[int, tuple[Spot, int]]] = {}
         self.taste: TasteIndex | None = None
         self._taste_rows: list[int | None] = []
         self._at_row: dict[int, int] = {}
@@ -155,7 +159,7 @@ class Ranking:
         """``sub``'s digest at ``now``, given what they were sent already."""
         allowed = self._allowed(sub)
         due = self._due(sub, history)
-        keyword_hits = [(k, self.index.phrase(k)) for k in dict.fromkeys(sub.keywords)]
+        keyword_hits = [(k, self._strong(k)) for k in dict.fromkeys(sub.keywords)]
         by_author = self._by_author(sub, allowed)
         authors = sorted((pos for pos in by_author if due(pos)), key=self._order.__getitem__)
         room = max(0, sub.max_papers)
@@ -165,7 +169,8 @@ class Ranking:
         room -= len(sections[0].items)
         matched = set().union(*(hits.keys() for _, hits in keyword_hits))
         keywords: list[Item] = []
-        for pos in sorted(matched - by_author.keys(), key=self._order.__getitem__):
+        tiers = self._tiers(matched - by_author.keys(), keyword_hits)
+        for pos in sorted(tiers, key=lambda pos: (-tiers[pos], self._order[pos])):
             if len(keywords) >= room:
                 break
             if allowed(pos) and due(pos):
@@ -255,10 +260,29 @@ class Ranking:
                            dict.fromkeys((name, because) for _, _, name, because in sorted(hits)))
                 for pos, hits in found.items()}
 
+    def _strong(self, phrase: str) -> dict[int, tuple[Spot, int]]:
+        """The papers about ``phrase`` (not only mentioning it in passing), with its first
+        spot and its evidence points; once per phrase, since subscribers share them."""
+        found = self._strong_hits.get(phrase)
+        if found is None:
+            points = self.index.evidence(phrase)
+            found = self._strong_hits[phrase] = {
+                pos: (spot, points[pos]) for pos, spot in self.index.phrase(phrase).items()
+                if points[pos] >= STRONG}
+        return found
+
     @staticmethod
-    def _keyword_reasons(pos: int, keyword_hits: list[tuple[str, dict[int, Spot]]]
+    def _tiers(matched: Iterable[int], keyword_hits: list[tuple[str, dict[int, tuple[Spot, int]]]]
+               ) -> dict[int, int]:
+        """How strongly each paper holds the best of the keywords: 2 as strongly as a
+        title match, 1 from the abstract alone."""
+        return {pos: max(min(hits[pos][1], TITLE_POINTS) // STRONG
+                         for _, hits in keyword_hits if pos in hits) for pos in matched}
+
+    @staticmethod
+    def _keyword_reasons(pos: int, keyword_hits: list[tuple[str, dict[int, tuple[Spot, int]]]]
                          ) -> tuple[Reason, ...]:
-        spots = sorted((hits[pos], j, k) for j, (k, hits) in enumerate(keyword_hits)
+        spots = sorted((hits[pos][0], j, k) for j, (k, hits) in enumerate(keyword_hits)
                        if pos in hits)
         return tuple(Reason.keyword(k, spot[2]) for spot, _, k in spots)
 

@@ -9,8 +9,19 @@ import pytest
 
 from digest.ingest import parse
 from digest.ingest.common import ParseContext
-from digest.match import Matcher, PaperIndex, category_key, plural_forms, words
+from digest.match import (
+    LATER_POINTS,
+    STRONG,
+    Matcher,
+    PaperIndex,
+    category_key,
+    evidence,
+    lead_words,
+    plural_forms,
+    words,
+)
 from digest.model import Paper, Subscriber
+from digest.vocab import Area
 from tests.conftest import DATA, SEEDS
 
 
@@ -74,8 +85,9 @@ def test_keyword_rules() -> None:
     assert follows(keywords=("flow matching",)).scan(kl).keywords == {0: ["flow matching (title)"]}
     assert follows(keywords=("flow-matching",)).scan(kl).keywords  # hyphen = space
     assert follows(keywords=("FLOW MATCHING",)).scan(kl).keywords  # case
-    assert follows(keywords=("diffusion model",)).scan(kl).keywords == {  # final plural
-        0: ["diffusion model (abstract)"]}
+    # final plural; said once, late in the abstract: found, but only in passing
+    assert follows(keywords=("diffusion model",)).scan(kl).evidence == {(0, "diffusion model"): 2}
+    assert not follows(keywords=("diffusion model",)).scan(kl).keywords
     assert not follows(keywords=("flow match",)).scan(kl).keywords  # whole words only
     assert not follows(keywords=("low matching",)).scan(kl).keywords
 
@@ -84,14 +96,16 @@ def test_keyword_in_latex_markup_matches_after_stripping() -> None:
     phys4d = seed_papers("000")[0]  # "\textbf{a three-stage training paradigm}"
     assert "\\textbf{a three-stage training paradigm}" in phys4d.abstract
     hits = follows(keywords=("three-stage training paradigm",)).scan(phys4d)
-    assert hits.keywords == {0: ["three-stage training paradigm (abstract)"]}
+    assert hits.evidence == {(0, "three-stage training paradigm"): LATER_POINTS}
 
 
 def test_source_keywords_are_searched() -> None:
     paper = next(p for p in hf_papers("2026-04-16") if p.arxiv_id == "2604.14148")
     matcher = follows(keywords=("unified architecture",))
-    assert not matcher.scan(replace(paper, keywords=())).keywords  # not in title or abstract
-    assert matcher.scan(paper).keywords == {0: ["unified architecture (keywords)"]}
+    assert not matcher.scan(replace(paper, keywords=())).evidence  # not in title or abstract
+    # found among the source's keywords, but they are no evidence of what a paper is about
+    assert matcher.scan(paper).evidence == {(0, "unified architecture"): 0}
+    assert not matcher.scan(paper).keywords
 
 
 def test_exclude_and_categories() -> None:
@@ -167,8 +181,64 @@ def test_the_index_and_the_matcher_agree_on_real_papers_with_slop() -> None:
     index = PaperIndex(papers)
     for phrase in phrases:
         matcher = follows(keywords=(phrase,))
-        by_matcher = {pos for pos, p in enumerate(papers) if matcher.scan(p).keywords}
+        by_matcher = {pos for pos, p in enumerate(papers) if matcher.scan(p).evidence}
         assert set(index.phrase(phrase)) == by_matcher, phrase
     assert len(index.phrase("vision language model")) > len(
         {pos for pos, p in enumerate(papers) if "vision language model" in
          " ".join(words(p.title + " " + p.abstract + " " + " ".join(p.keywords)))})
+
+
+def test_evidence_by_where_a_keyword_stands() -> None:
+    opening = "A method for flow matching. It is fast."
+    late = "We study images. We train fast. We compare with flow matching."
+    assert evidence([(0, 3, False)], 0) >= STRONG  # the title
+    assert evidence([(0, 3, True)], 0) >= STRONG  # the title, with an extra word
+    assert lead_words(opening) == 8 and lead_words(late) == 6
+    assert evidence([(1, 3, False)], 8) >= STRONG  # the abstract's opening sentences
+    assert evidence([(1, 9, False)], 6) < STRONG  # one mention later on: in passing
+    assert evidence([(1, 2, False), (1, 9, False)], 1) >= STRONG  # two later on
+    assert evidence([(1, 3, True)], 8) < STRONG  # a loose match alone outside the title
+    assert evidence([(1, 3, True), (1, 20, False)], 8) >= STRONG  # with another match
+    assert evidence([(2, 0, False), (3, 0, False)], 8) == 0  # only the source's keywords
+    assert lead_words("See e.g. Smith et al. Jones for this. Next one. Third.") == 11
+
+
+def test_passing_mentions_and_source_keywords_are_weak_on_real_papers() -> None:
+    papers = {p.arxiv_id: p for day in ("2026-03-10", "2026-04-15", "2026-04-16")
+              for p in hf_papers(day)}
+    weak = [
+        # "post-training using supervised fine tuning (SFT) and reinforcement learning
+        # (RL)", in the third sentence of a paper about a 120B model
+        ("2604.12374", "reinforcement learning", Area.ABSTRACT),
+        # "Compared to approaches that inject reflection capability through knowledge
+        # distillation", a contrast near the end
+        ("2603.08706", "knowledge distillation", Area.ABSTRACT),
+        # the abstract says "RL"; only the generated keywords say the phrase
+        ("2604.11784", "reinforcement learning", Area.KEYWORDS),
+        ("2604.14148", "unified architecture", Area.KEYWORDS),
+    ]
+    strong = [
+        ("2603.08706", "reinforcement learning", Area.ABSTRACT),  # "a reinforcement
+        # learning paradigm that trains agents", then twice more
+        ("2604.12374", "mixture of experts", Area.TITLE),
+        ("2604.12374", "speculative decoding", Area.ABSTRACT),  # the second sentence
+    ]
+    for arxiv, phrase, area in weak + strong:
+        paper = papers[arxiv]
+        index = PaperIndex([paper])
+        hits = follows(keywords=(phrase,)).scan(paper)
+        assert index.phrase(phrase)[0][2] == area
+        assert hits.evidence == {(0, phrase): index.evidence(phrase)[0]}
+        about = (arxiv, phrase, area) in strong
+        assert hits.keywords == ({0: [f"{phrase} ({area})"]} if about else {}), (arxiv, phrase)
+        assert (hits.evidence[0, phrase] >= STRONG) is about
+
+
+def test_the_index_and_the_matcher_agree_on_evidence() -> None:
+    papers = hf_papers("2026-03-10") + hf_papers("2026-04-16")
+    index = PaperIndex(papers)
+    for phrase in ("vision language model", "reinforcement learning", "video generation",
+                   "large language models", "diffusion model", "agents"):
+        matcher = follows(keywords=(phrase,))
+        for pos, points in index.evidence(phrase).items():
+            assert matcher.scan(papers[pos]).evidence == {(0, phrase): points}, phrase

@@ -4,17 +4,22 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from digest.ingest import parse
+from digest.ingest.common import ParseContext
 from digest.ingest.manifest import FileSettings
 from digest.ingest.runner import ingest_file, plan
-from digest.model import Digest, Subscriber
+from digest.match import TITLE_POINTS, PaperIndex
+from digest.model import Digest, Paper, Subscriber
 from digest.plan import build_digests
-from digest.rank import section_order, trending_score
+from digest.rank import plan_digests, section_order, trending_score
 from digest.store import Store
+from digest.vocab import Area
 from tests.conftest import DATA, SEEDS
 
 INGESTED = datetime(2026, 6, 1, 7, tzinfo=UTC)
@@ -88,9 +93,17 @@ def test_order_within_sections_and_cap(db_url: str) -> None:
                         max_age_days=None, trending=0)
     items = [it for s in digest.sections for it in s.items]
     assert len(items) > 5
-    assert items == sorted(items, key=section_order)
-    upvotes = [it.paper.upvotes for it in items]
-    assert upvotes == sorted(upvotes, reverse=True)  # type: ignore[type-var]
+    # Papers holding "model" as strongly as a title does first, then the others; each
+    # group by upvotes.
+    points = PaperIndex([it.paper for it in items]).evidence("model")
+    strong = [points[i] >= TITLE_POINTS for i in range(len(items))]
+    assert 0 < strong.count(True) < len(items)
+    assert strong == sorted(strong, reverse=True)
+    for group in (True, False):
+        chosen = [it for it, s in zip(items, strong, strict=True) if s is group]
+        assert chosen == sorted(chosen, key=section_order)
+        upvotes = [it.paper.upvotes for it in chosen]
+        assert upvotes == sorted(upvotes, reverse=True)  # type: ignore[type-var]
     capped = digest_for(store, now=day + timedelta(hours=1), keywords=("model",),
                         max_age_days=None, max_papers=3, trending=5)
     assert [it.paper.id for it in capped.items] == [it.paper.id for it in items[:3]]
@@ -148,3 +161,34 @@ def test_preview_json_and_records_nothing(run, tmp_path: Path) -> None:  # type:
     unknown = run("preview", "bob@example.org", env=env)
     assert unknown.exit_code == 1
     assert f"Error: no subscriber bob@example.org in {config}" in unknown.stderr
+
+
+def hf_day(*days: str) -> list[Paper]:
+    """Real papers of these days, as the store gives them (an id, first seen that day)."""
+    papers = []
+    for day in days:
+        path = DATA / "hf-daily" / f"{day}.json"
+        seen = datetime.fromisoformat(f"{day}T20:00:00+00:00")
+        papers += [replace(p, first_seen=seen) for p in
+                   parse(path.read_bytes(), ParseContext(path.name, seen.date()))[1]]
+    return [replace(p, id=i) for i, p in enumerate(papers, 1)]
+
+
+def test_a_keyword_only_in_passing_or_in_the_source_keywords_makes_no_card() -> None:
+    papers = hf_day("2026-04-14", "2026-04-15", "2026-04-16")
+    sub = Subscriber("a@example.org", keywords=("reinforcement learning",), max_papers=50,
+                     trending=0, rising=0, max_age_days=7)
+    (digest,) = plan_digests([sub], papers, {}, datetime(2026, 4, 17, 8, tzinfo=UTC))
+    cards = {it.paper.arxiv_id: it for it in digest.items}
+    assert "2604.12374" not in cards  # Nemotron 3 Super: one late mention of its RL step
+    assert "2604.11784" not in cards  # ClawGUI: only in the generated keywords
+    index = PaperIndex(papers)
+    mentioned = {papers[pos].arxiv_id for pos in index.phrase("reinforcement learning")}
+    assert {"2604.12374", "2604.11784"} <= mentioned
+    assert len(mentioned) == 12 and len(cards) == 7
+    # Strongest first: the papers naming it in their title, then the others; each card
+    # says where the phrase stands.
+    areas = [it.reasons[0].area for it in digest.items]
+    assert areas[0] == Area.TITLE and areas[-1] == Area.ABSTRACT
+    assert areas == sorted(areas, key=[Area.TITLE, Area.ABSTRACT].index)
+    assert all(r.area != Area.KEYWORDS for it in digest.items for r in it.reasons)

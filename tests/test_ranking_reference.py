@@ -10,8 +10,11 @@ within a section and section membership are compared exactly; reasons per item a
 position). Inputs are the real papers of ``seeds/`` and ``tests/data/`` and seeded random
 subscribers and histories. One rule was added to the reference since: a paper with
 neither upvotes nor a score is never trending (issue 13: the mail said "Trending on
-Daily Papers" under such papers). Adapted since to the phrase rule: a phrase matches with
-one extra word inside it (``digest.match.loose``).
+Daily Papers" under such papers). Adapted since to the keyword rules: a phrase matches
+with one extra word inside it (``digest.match.loose``); only keywords a paper holds with
+``match.evidence`` of ``match.STRONG`` or more make a keyword card or reason (a paper
+that only mentions them in passing may be trending), and the keyword section puts papers
+holding one as strongly as a title does first.
 """
 
 from __future__ import annotations
@@ -28,7 +31,16 @@ import pytest
 
 from digest.ingest.manifest import FileSettings
 from digest.ingest.runner import ingest_file, plan
-from digest.match import category_key, loose, plural_forms, words
+from digest.match import (
+    STRONG,
+    TITLE_POINTS,
+    category_key,
+    evidence,
+    lead_words,
+    loose,
+    plural_forms,
+    words,
+)
 from digest.model import History, Paper, Subscriber
 from digest.rank import plan_digests
 from digest.store import Store
@@ -90,10 +102,12 @@ class _OldMatcher:
         for indexed in self.phrases:
             self.lengths[indexed[0]].add(len(indexed))
 
-    def scan(self, paper: Paper) -> tuple[dict[int, list[str]], dict[int, list[str]], set[int]]:
-        """(authors, keywords, excluded) by subscriber index."""
+    def scan(self, paper: Paper
+             ) -> tuple[dict[int, list[str]], dict[int, list[tuple[str, int]]], set[int]]:
+        """(authors, keywords with their evidence points, excluded) by subscriber index."""
         authors: dict[int, list[str]] = defaultdict(list)
         keywords: dict[int, list[str]] = defaultdict(list)
+        places: dict[tuple[int, str], set[tuple[int, int, bool]]] = defaultdict(set)
         excluded: set[int] = set()
         for author in paper.all_authors:
             for i, followed in self.authors.get(name_key(author), ()):
@@ -102,26 +116,31 @@ class _OldMatcher:
         found: set[tuple[int, str]] = set()
         texts = [("title", paper.title), ("abstract", paper.abstract)] + [
             ("keywords", k) for k in paper.keywords]
-        for area, text in texts:
+        for rank, (area, text) in enumerate(texts):
             tokens = words(text)
             for start, token in enumerate(tokens):
                 for length in self.lengths.get(token, ()):
-                    for i, phrase, exclude in self._at(tokens, start, length):
+                    for i, phrase, exclude, slop in self._at(tokens, start, length):
                         if exclude:
                             excluded.add(i)
-                        elif (i, phrase) not in found:
+                            continue
+                        places[i, phrase].add((rank, start, slop))
+                        if (i, phrase) not in found:
                             found.add((i, phrase))
                             keywords[i].append(f"{phrase} ({area})")
-        return authors, keywords, excluded
+        lead = lead_words(paper.abstract)
+        return authors, {i: [(k, evidence(places[i, k.rpartition(" (")[0]], lead))
+                             for k in found_k] for i, found_k in keywords.items()}, excluded
 
     def _at(self, tokens: tuple[str, ...], start: int, length: int
-            ) -> list[tuple[int, str, bool]]:
-        """The phrases at ``start``: word for word, or (the slop rule) with one extra
-        inner word."""
-        found = list(self.phrases.get(tokens[start:start + length], ()))
+            ) -> list[tuple[int, str, bool, bool]]:
+        """The phrases at ``start``, and whether loosely: word for word, or (the slop rule)
+        with one extra inner word."""
+        found = [(*hit, False) for hit in self.phrases.get(tokens[start:start + length], ())]
         window = tokens[start:start + length + 1]
         if length > 1 and len(window) == length + 1:
-            found += [hit for inner in loose(window) for hit in self.phrases.get(inner, ())]
+            found += [(*hit, True) for inner in loose(window)
+                      for hit in self.phrases.get(inner, ())]
         return found
 
     def allows(self, i: int, paper: Paper, excluded: set[int]) -> bool:
@@ -137,25 +156,30 @@ def reference_digests(subscribers: Sequence[Subscriber], papers: Sequence[Paper]
                       histories: Mapping[str, History], now: datetime) -> list[Outcome]:
     """The old ``plan_digests``, each digest as an ``Outcome``."""
     matcher = _OldMatcher(subscribers)
-    matched: list[dict[str, list[tuple[Paper, tuple[str, ...]]]]] = [
+    # (paper, reasons, keyword tier) by section, per subscriber
+    matched: list[dict[str, list[tuple[Paper, tuple[str, ...], int]]]] = [
         {"authors": [], "keywords": []} for _ in subscribers]
     excluded: dict[int, set[int]] = {}
     for paper in papers:
         authors, keywords, excluded[id(paper)] = matcher.scan(paper)
         for i in authors.keys() | keywords.keys():
+            # Keyword rule: only keywords the paper is about count, strongest first.
+            strong = [(k, points) for k, points in keywords.get(i, ()) if points >= STRONG]
             reasons = tuple(f"author: {a}" for a in authors.get(i, ())) + tuple(
-                f"keyword: {k}" for k in keywords.get(i, ()))
-            if matcher.allows(i, paper, excluded[id(paper)]):
-                matched[i]["authors" if authors.get(i) else "keywords"].append((paper, reasons))
+                f"keyword: {k}" for k, _ in strong)
+            tier = max((min(points, TITLE_POINTS) // STRONG for _, points in strong), default=0)
+            if matcher.allows(i, paper, excluded[id(paper)]) and (authors.get(i) or strong):
+                matched[i]["authors" if authors.get(i) else "keywords"].append(
+                    (paper, reasons, tier))
     pool = sorted(papers, key=lambda p: (-_trending_score(p, now.date()), _order(p)))
     outcomes = []
     for i, sub in enumerate(subscribers):
         history = histories.get(sub.email.casefold(), History())
-        sections = [(name, sorted((it for it in matched[i][name]
-                                   if _is_due(it[0], sub, history, now)),
-                                  key=lambda it: _order(it[0])))
-                    for name in ("authors", "keywords")]
-        seen = {id(p) for name in ("authors", "keywords") for p, _ in matched[i][name]}
+        sections = [(name, [(p, r) for p, r, _ in sorted(
+            (it for it in matched[i][name] if _is_due(it[0], sub, history, now)),
+            key=lambda it: (-it[2] * (name == "keywords"), _order(it[0])))])
+            for name in ("authors", "keywords")]
+        seen = {id(p) for name in ("authors", "keywords") for p, _, _ in matched[i][name]}
         trending: list[tuple[Paper, tuple[str, ...]]] = []
         for paper in pool:
             if len(trending) >= sub.trending:
