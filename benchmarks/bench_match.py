@@ -19,7 +19,7 @@ from pathlib import Path
 
 from digest.ingest import parse
 from digest.ingest.common import ParseContext
-from digest.match import Matcher, plural_forms, words
+from digest.match import STRONG, Matcher, evidence, lead_words, loose, plural_forms, words
 from digest.model import Paper, Subscriber
 from digest.rank import plan_digests
 from digest.text import name_key
@@ -48,17 +48,28 @@ def synthetic(papers: list[Paper], count: int, rng: random.Random) -> list[Subsc
 
 
 def naive_hits(sub: Subscriber, paper: Paper) -> bool:
-    """The loop the index replaces: does ``sub`` follow anything in ``paper``?"""
+    """The loop the index replaces: does ``sub`` follow anything in ``paper``? A keyword
+    counts when its places (word for word, or with one extra word inside) add up to
+    ``STRONG`` evidence, by the same points as the matcher."""
     keys = {name_key(a) for a in paper.all_authors}
     if any(name_key(a) in keys for a in sub.authors):
         return True
     texts = [words(paper.title), words(paper.abstract), *(words(k) for k in paper.keywords)]
+    lead = lead_words(paper.abstract)
     for keyword in sub.keywords:
         tokens = words(keyword)
-        forms = {(*tokens[:-1], f) for f in plural_forms(tokens[-1])} if tokens else set()
-        for text in texts:
-            if any(tuple(text[i : i + len(tokens)]) in forms for i in range(len(text))):
-                return True
+        if not tokens:
+            continue
+        forms = {(*tokens[:-1], f) for f in plural_forms(tokens[-1])}
+        places = []
+        for rank, text in enumerate(texts):
+            for i in range(len(text)):
+                if tuple(text[i : i + len(tokens)]) in forms:
+                    places.append((rank, i, False))
+                elif any(w in forms for w in loose(tuple(text[i : i + len(tokens) + 1]))):
+                    places.append((rank, i, True))
+        if evidence(places, lead) >= STRONG:
+            return True
     return False
 
 

@@ -140,6 +140,9 @@ class Matcher:
         self._lengths: dict[str, set[int]] = defaultdict(set)
         for indexed in self._phrases:
             self._lengths[indexed[0]].add(len(indexed))
+        # (first word, last word, length) of the phrases of two words or more: a loose
+        # match starts and ends as one does, with one word more.
+        self._spans = {(p[0], p[-1], len(p)) for p in self._phrases if len(p) > 1}
 
     def _index_phrase(self, i: int, phrase: str, exclude: bool) -> None:
         tokens = words(phrase)
@@ -182,7 +185,8 @@ class Matcher:
             for length in self._lengths.get(token, ()):
                 for i, phrase, exclude in self._phrases.get(tokens[start : start + length], ()):
                     yield i, phrase, exclude, start, False
-                if length > 1 and start + length < len(tokens):
+                if start + length < len(tokens) \
+                        and (token, tokens[start + length], length) in self._spans:
                     for inner in loose(tokens[start : start + length + 1]):
                         for i, phrase, exclude in self._phrases.get(inner, ()):
                             yield i, phrase, exclude, start, True
