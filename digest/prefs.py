@@ -283,7 +283,7 @@ class SubscriberModel(SettingsModel):
         max_entries=defaults.MAX_LIKES)] = None
     dislikes: Annotated[list[str] | None, Shown(
         20, "Papers you do not like (fewer like these)", "arXiv ids, one per line; the "
-        "cards’ “Less like this” adds to them", per_line=True, preferences=True, default=(),
+        "cards' “Less like this” adds to them", per_line=True, preferences=True, default=(),
         max_entries=defaults.MAX_LIKES)] = None
 
     @field_validator("likes", "dislikes")

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import click
+from click.testing import CliRunner
 
 from digest.cli import cli as main
 
@@ -37,20 +38,20 @@ def commands(group: click.Command, path: tuple[str, ...]) -> Iterator[
                 yield from commands(sub, (*path, name))
 
 
-def help_text(path: tuple[str, ...], command: click.Command) -> str:
-    parent = None
-    for i in range(1, len(path)):
-        parent = click.Context(main, info_name=" ".join(path[:i]), parent=parent,
-                               terminal_width=WIDTH, max_content_width=WIDTH)
-    ctx = click.Context(command, info_name=path[-1], parent=parent, terminal_width=WIDTH,
-                        max_content_width=WIDTH)
-    return command.get_help(ctx)
+def help_text(path: tuple[str, ...]) -> str:
+    """What ``digest ... --help`` prints at ``WIDTH`` columns: the real command line is
+    run, so every context setting (``-h`` as well as ``--help``) is as a user gets it."""
+    done = CliRunner().invoke(main, [*path[1:], "--help"], prog_name="digest",
+                              terminal_width=WIDTH, max_content_width=WIDTH)
+    if done.exit_code != 0:
+        raise SystemExit(f"{' '.join(path)} --help failed: {done.output}")
+    return done.output.rstrip("\n")
 
 
 def reference() -> str:
     parts = [HEAD]
-    for path, command in commands(main, ("digest",)):
-        parts.append(f"\n## `{' '.join(path)}`\n\n```text\n{help_text(path, command)}\n```\n")
+    for path, _ in commands(main, ("digest",)):
+        parts.append(f"\n## `{' '.join(path)}`\n\n```text\n{help_text(path)}\n```\n")
     return "".join(parts)
 
 

@@ -19,7 +19,7 @@ from digest import defaults
 from digest.deliver import MailSettings
 from digest.deliver.tokens import Tokens
 from digest.deliver.transport import Transport
-from digest.prefs import WEEKDAYS
+from digest.prefs import FIELD, WEEKDAYS
 from digest.render import templates_env
 from digest.store import Record, Store
 from digest.vocab import Action
@@ -73,7 +73,7 @@ class Site:
     def page(self, template: str, status: int = 200, **context: Any) -> HTMLResponse:
         """The page ``templates/web/{template}.html``."""
         html = self.env.get_template(f"web/{template}.html").render(
-            digest_name=self.name, tz_script=TZ_SCRIPT, weekdays=WEEKDAYS,
+            digest_name=self.name, tz_script=TZ_SCRIPT, weekdays=WEEKDAYS, fields=FIELD,
             **{**_BLANK, **context})
         return HTMLResponse(html, status_code=status)
 
