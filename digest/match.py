@@ -170,7 +170,7 @@ class Matcher:
                     continue
                 first.setdefault((i, phrase), area)
                 places[i, phrase].append((rank, at, slop))
-        lead = lead_words(paper.abstract)
+        lead = lead_words(paper.abstract) if places else 0  # most papers match no phrase
         hits.evidence = {key: evidence(set(held), lead) for key, held in places.items()}
         for (i, phrase), area in first.items():
             if hits.evidence[i, phrase] >= STRONG:
