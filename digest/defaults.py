@@ -88,6 +88,9 @@ RISING = 3  # size of the rising section (papers gaining upvotes fastest lately)
 # Size of the "Recommended for you" section (digest.recommend: papers like those the
 # subscriber liked); 0 = none. It needs RECOMMEND_MIN_LIKES liked papers that are stored.
 RECOMMENDED = 3
+# Size of the "Possibly by" list: papers carrying a followed name that nothing links to
+# the person meant (ambiguous, unpinned or differently spelt names); 0 = none.
+POSSIBLY = 5
 # A scheduled digest found more than this many hours late (the machine slept or the bot was
 # down) is recorded as missed instead of being sent late.
 GRACE_HOURS = 24

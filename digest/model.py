@@ -63,19 +63,24 @@ class Paper:
 @dataclass(frozen=True)
 class Pin:
     """A followed name pinned to one person: by their profile (``profile``, the source
-    name a profile listing is stored under), by co-authors (``with_``), or by organisation
-    (``org``). A paper with that name is theirs only when one of these says so."""
+    name a profile listing is stored under), by co-authors (``with_``), by organisation
+    (``org``), or by papers the reader said are theirs (``papers``, arXiv ids). A paper
+    with that name is theirs only when one of these says so, and never when the reader
+    said it is not (``not_``, arXiv ids)."""
 
     name: str
     profile: str | None = None
     with_: tuple[str, ...] = ()
     org: str | None = None
+    papers: tuple[str, ...] = ()
+    not_: tuple[str, ...] = ()
 
     @classmethod
     def decode(cls, entry: Mapping[str, Any]) -> Pin:
-        """From the settings' form ``{name, profile?, with?, org?}``."""
+        """From the settings' form ``{name, profile?, with?, org?, papers?, not?}``."""
         return cls(str(entry["name"]), entry.get("profile"),
-                   tuple(entry.get("with") or ()), entry.get("org"))
+                   tuple(entry.get("with") or ()), entry.get("org"),
+                   tuple(entry.get("papers") or ()), tuple(entry.get("not") or ()))
 
     def encode(self) -> dict[str, Any]:
         """The settings' form, as subscriptions.yaml writes it (only the keys given)."""
@@ -86,6 +91,10 @@ class Pin:
             data["with"] = list(self.with_)
         if self.org is not None:
             data["org"] = self.org
+        if self.papers:
+            data["papers"] = list(self.papers)
+        if self.not_:
+            data["not"] = list(self.not_)
         return data
 
 

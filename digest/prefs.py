@@ -48,11 +48,22 @@ MAX_PHRASE = 300
 # Entries of one list (authors, keywords, exclusions, categories), as of likes: the
 # preferences form of someone following this many authors is still a small page.
 MAX_ENTRIES = defaults.MAX_LIKES
-PIN_KEYS = ("name", "profile", "with", "org")
+PIN_KEYS = ("name", "profile", "with", "org", "papers", "not")
 _TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 # New-style (2604.01234, v2) and old-style (hep-th/9901001) arXiv ids.
 _ARXIV = re.compile(r"^(?:arXiv:)?(?:\d{4}\.\d{4,5}|[a-z-]+(?:\.[A-Z]{2})?/\d{7})(?:v\d+)?$",
                     re.IGNORECASE)
+
+
+def arxiv_ids(values: list[str]) -> list[str]:
+    """``values`` when each is an arXiv id (stripped, once each); ValueError otherwise."""
+    if len(values) > defaults.MAX_LIKES:
+        raise ValueError(f"at most {defaults.MAX_LIKES} papers; drop the oldest")
+    for value in values:
+        if not _ARXIV.match(value.strip()):
+            raise ValueError(f"{value[:40]!r} is not an arXiv id; write it as on arXiv, "
+                             "e.g. \"2604.01234\"")
+    return list(dict.fromkeys(v.strip() for v in values))
 
 
 # ---- how a field is shown --------------------------------------------------------------
@@ -178,7 +189,8 @@ class Strict(BaseModel):
 class PinModel(Strict):
     """A followed author pinned to one person: ``name`` and at least one of ``profile``
     (a profile listing's path, or ``stored:NAME`` for one in the database), ``with``
-    (co-authors) and ``org`` (an organisation)."""
+    (co-authors), ``org`` (an organisation) and ``papers`` (arXiv ids of papers that are
+    theirs); ``not`` lists arXiv ids of papers with the name that are someone else's."""
 
     model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=True)
 
@@ -186,6 +198,13 @@ class PinModel(Strict):
     profile: str | None = None
     with_: _PhraseList | None = Field(default=None, alias="with")
     org: str | None = None
+    papers: list[str] | None = None
+    not_: list[str] | None = Field(default=None, alias="not")
+
+    @field_validator("papers", "not_")
+    @classmethod
+    def _ids(cls, values: list[str]) -> list[str]:
+        return arxiv_ids(values)
 
     @field_validator("name", "profile", "org")
     @classmethod
@@ -197,9 +216,9 @@ class PinModel(Strict):
 
     @model_validator(mode="after")
     def _pinned(self) -> PinModel:
-        if not (self.profile or self.with_ or self.org):
-            raise ValueError(f"{self.name!r} is pinned to nobody; give profile:, with: or "
-                             "org:, or write the name alone")
+        if not (self.profile or self.with_ or self.org or self.papers):
+            raise ValueError(f"{self.name!r} is pinned to nobody; give profile:, with:, "
+                             "org: or papers:, or write the name alone")
         return self
 
 
@@ -289,13 +308,7 @@ class SubscriberModel(SettingsModel):
     @field_validator("likes", "dislikes")
     @classmethod
     def _arxiv_ids(cls, values: list[str]) -> list[str]:
-        if len(values) > defaults.MAX_LIKES:
-            raise ValueError(f"at most {defaults.MAX_LIKES} papers; drop the oldest")
-        for value in values:
-            if not _ARXIV.match(value.strip()):
-                raise ValueError(f"{value[:40]!r} is not an arXiv id; write it as on arXiv, "
-                                 "e.g. \"2604.01234\"")
-        return list(dict.fromkeys(v.strip() for v in values))
+        return arxiv_ids(values)
 
     @field_validator("dislikes")
     @classmethod

@@ -96,6 +96,9 @@ class SectionName(StrEnum):
     TRENDING = "trending"
     RISING = "rising"
     RECOMMENDED = "recommended"
+    # Papers carrying a followed name that nothing links to the person the reader means
+    # (an ambiguous or unpinned name, another spelling): asked about, never a lead.
+    POSSIBLY = "possibly"
 
 
 @dataclass(frozen=True)
@@ -121,6 +124,8 @@ SECTIONS = (
     SectionSpec(SectionName.TRENDING, "Trending", "trending", "trending"),
     SectionSpec(SectionName.RISING, "Rising", "rising", "rising"),
     SectionSpec(SectionName.RECOMMENDED, "Recommended for you", "recommended", "recommended"),
+    SectionSpec(SectionName.POSSIBLY, "Possibly by authors you follow",
+                "possibly by authors you follow", "possibly yours"),
 )
 SECTION = {spec.name: spec for spec in SECTIONS}
 MINE = tuple(spec.name for spec in SECTIONS if spec.mine)
@@ -142,6 +147,8 @@ class Action(StrEnum):
     CARD = "card"  # one per mail, for all its cards' links, which name their target
     BOUNCE = "bounce"  # the return path's token (VERP)
     MAILTO = "mailto"  # List-Unsubscribe's mailto address
+    THEM = "them"  # a "Possibly by" paper is by the person the reader follows
+    NOT_THEM = "not-them"  # it is by someone else of that name
 
 
 # The actions a token is made for. Like and dislike ride on the mail's card token.

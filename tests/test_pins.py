@@ -277,9 +277,9 @@ def test_a_json_preview_carries_the_notes(db_url: str, tmp_path: Path, run: Any)
 
 @pytest.mark.parametrize(("entry", "message"), [
     ("{name: Ada, colour: red}", "authors: entry 1: unknown key 'colour'; a pinned author "
-     "takes name, profile, with, org"),
-    ("{name: Ada}", "authors: entry 1: 'Ada' is pinned to nobody; give profile:, with: or "
-     "org:, or write the name alone"),
+     "takes name, profile, with, org, papers, not"),
+    ("{name: Ada}", "authors: entry 1: 'Ada' is pinned to nobody; give profile:, with:, "
+     "org: or papers:, or write the name alone"),
     ("{name: Ada, with: Bo}", "authors: entry 1: with: expected a list such as [a, b], "
      "found text"),
     ("{name: Ada, profile: missing.txt}", "authors: entry 1: profile: {dir}/missing.txt is "
