@@ -82,6 +82,12 @@ class Pin:
                    tuple(entry.get("with") or ()), entry.get("org"),
                    tuple(entry.get("papers") or ()), tuple(entry.get("not") or ()))
 
+    @property
+    def pinned(self) -> bool:
+        """Whether it says who the person is (a pin with only ``not_`` says only who
+        they are not: the name is otherwise followed as if unpinned)."""
+        return bool(self.profile or self.with_ or self.org or self.papers)
+
     def encode(self) -> dict[str, Any]:
         """The settings' form, as subscriptions.yaml writes it (only the keys given)."""
         data: dict[str, Any] = {"name": self.name}
