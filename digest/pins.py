@@ -4,15 +4,30 @@ which followed names the papers show to be several people.
 Pure: takes papers and returns verdicts; no database, clock or network. The store gives
 the person's known papers (those their profile credits them with).
 
-A pinned name matches a paper that carries it (folded, as ``match`` folds names) when,
-in this order: (a) the paper is on their profile (credited to them from the pinned
-profile); (b) another of its authors co-wrote one of their known papers, or is named in
-``with:``; (c) its organisation holds the ``org:`` words (folded, whole words, e.g.
-"Tencent" in "Tencent AI Lab"). Co-authors of co-authors never count.
+A paper *carries* a followed name when one of its authors is spelt like it
+(``text.spelled_alike``): the same but for a middle initial one of them leaves out
+("Ryan Rossi", "Ryan A. Rossi"), or, as another spelling, only joined or split
+differently ("Yi-Fan Zhang", "Yifan Zhang"), which may be another person.
 
-A followed name is *ambiguous* when its papers fall into at least two groups of two or
-more papers each, two papers being in one group when they share a co-author other than
-the name itself (directly or through other papers of the group).
+A pinned name is on a paper that carries it when, in this order: (a) the reader said the
+paper is not theirs (``not:``): never; (b) the reader said it is (``papers:``); (c) the
+paper is on their profile (credited to them from the pinned profile); (d) another of its
+authors co-wrote one of their known papers (on the profile, or said to be theirs), or is
+named in ``with:``; (e) its organisation holds the ``org:`` words (folded, whole words,
+e.g. "Tencent" in "Tencent AI Lab"), or is one of their known papers' organisations.
+Co-authors of co-authors never count.
+
+An unpinned name is *resolved* against the stored papers that carry it (``resolve``):
+they fall into groups, two papers being in one group when they share a co-author other
+than the name (on papers of at most ``BIG_TEAM`` authors: a report of hundreds links
+everyone), an organisation, or a profile that credits them to the name. The groups with
+a paper spelt like the name are the people it may be. The biggest is the person meant
+when no other is somebody else: a group is somebody else when it has two or more papers
+(a co-author circle of its own) or an organisation the biggest group's papers never
+name. A lone paper with no organisation, no co-author in common and no way to tell is
+taken as the person's (a rare name's survey with new co-authors). When somebody else is
+there, or two groups are as big, the name is *ambiguous*: the reader is asked which one
+they mean (``Candidate``), and until they say, its papers are only *possibly* theirs.
 """
 
 from __future__ import annotations
@@ -23,48 +38,67 @@ from dataclasses import dataclass, field
 
 from digest.match import words
 from digest.model import Paper, Pin
-from digest.text import name_key
+from digest.text import arxiv_key, fold, name_key, spelled_alike, title_key
 
 ON_PROFILE = "on their profile"
+SAID_SO = "you said so"
 MAX_CANDIDATES = 5  # groups offered for an ambiguous name
-GROUP_PAPERS = 2  # papers a group of co-authors needs to be offered as a person
-AMBIGUOUS_PAPERS = 2 * GROUP_PAPERS  # the fewest a name of two such people is on
+GROUP_PAPERS = 2  # papers a group of co-authors needs to be somebody of their own
 TOP_COAUTHORS = 3  # co-authors shown for each group
+RECENT_TITLES = 2  # titles shown for each group
+BIG_TEAM = 40  # a paper with more authors links people only by its organisation
 
-PersonKey = tuple[str, str | None]
+PersonKey = tuple[str, str | None, tuple[str, ...]]
 
 
 def person_key(pin: Pin) -> PersonKey:
-    """Which known papers a pin needs: its folded name and its profile's source name."""
-    return name_key(pin.name), pin.profile
+    """Which known papers a pin needs: its folded name, its profile's source name, and
+    the papers the reader said are theirs."""
+    return name_key(pin.name), pin.profile, tuple(sorted(arxiv_key(a) for a in pin.papers))
 
 
 @dataclass(frozen=True)
 class Person:
-    """The co-authors of a pinned person's known papers: folded name -> (the name as
-    listed, how many of the known papers they are on)."""
+    """What the known papers of a pinned person say: their co-authors (folded name ->
+    (the name as listed, how many of the known papers they are on)) and organisations
+    (folded)."""
 
     coauthors: Mapping[str, tuple[str, int]] = field(default_factory=dict)
+    orgs: frozenset[str] = frozenset()
 
     @classmethod
     def of(cls, name: str, known: Iterable[Paper]) -> Person:
         """From the papers known to be ``name``'s person's."""
+        known = list(known)
         counts, shown = _coauthors(known, name_key(name))
-        return cls({key: (shown[key], n) for key, n in counts.items()})
+        return cls({key: (shown[key], n) for key, n in counts.items()},
+                   frozenset(fold(p.organization) for p in known if p.organization))
 
 
 def why(pin: Pin, person: Person, paper: Paper) -> str | None:
     """How ``paper`` (which carries the pinned name) is by the person ``pin`` means, in
     words for the reason's ``area``; None when nothing says it is."""
+    arxiv = arxiv_key(paper.arxiv_id) if paper.arxiv_id else None
+    if arxiv is not None and arxiv in {arxiv_key(a) for a in pin.not_}:
+        return None
+    if arxiv is not None and arxiv in {arxiv_key(a) for a in pin.papers}:
+        return SAID_SO
     if pin.profile is not None and pin.profile in paper.sources and name_key(pin.name) in {
             name_key(c) for c in paper.credited}:
         return ON_PROFILE
     shared = _shared_coauthor(pin, person, paper)
     if shared is not None:
         return shared
-    if pin.org and paper.organization and _holds(words(paper.organization), words(pin.org)):
-        return f"at {paper.organization}"
+    org = paper.organization
+    if org and (fold(org) in person.orgs or pin.org and _holds(words(org), words(pin.org))):
+        return f"at {org}"
     return None
+
+
+def refused(pin: Pin | None, paper: Paper) -> bool:
+    """Whether the reader said ``paper`` is by someone else of the pinned name."""
+    return pin is not None and paper.arxiv_id is not None and arxiv_key(
+        paper.arxiv_id) in {arxiv_key(a) for a in pin.not_}
 
 
 def _shared_coauthor(pin: Pin, person: Person, paper: Paper) -> str | None:
@@ -72,7 +106,7 @@ def _shared_coauthor(pin: Pin, person: Person, paper: Paper) -> str | None:
     most known papers, else "with X, a co-author you named" for one in ``with:``."""
     named = {name_key(n) for n in pin.with_}
     best: tuple[int, str] | None = None
-    for key, listed in _others(paper, name_key(pin.name)).items():
+    for key, listed in _links(paper, pin.name).items():
         together = person.coauthors.get(key, ("", 0))[1]
         if (together or key in named) and (best is None or together > best[0]):
             best = (together, listed)
@@ -84,24 +118,28 @@ def _shared_coauthor(pin: Pin, person: Person, paper: Paper) -> str | None:
     return f"with {listed}, a co-author on {together} of their papers"
 
 
-def _coauthors(papers: Iterable[Paper], key: str) -> tuple[Counter[str], dict[str, str]]:
-    """How many of ``papers`` each author other than ``key`` is on (by folded name), and
-    each one's name as first listed."""
+def _coauthors(papers: Iterable[Paper], name: str) -> tuple[Counter[str], dict[str, str]]:
+    """How many of ``papers`` each author other than ``name`` is on (by folded name, on
+    papers of at most ``BIG_TEAM`` authors), and each one's name as first listed."""
     counts: Counter[str] = Counter()
     shown: dict[str, str] = {}
     for paper in papers:
-        for other, listed in _others(paper, key).items():
+        for other, listed in _links(paper, name).items():
             counts[other] += 1
             shown.setdefault(other, listed)
     return counts, shown
 
 
-def _others(paper: Paper, key: str) -> dict[str, str]:
-    """The authors of ``paper`` other than ``key``: folded name -> name as listed."""
+def _links(paper: Paper, name: str) -> dict[str, str]:
+    """The authors of ``paper`` who tie it to other papers: all but ``name`` (in any of
+    its spellings), folded name -> name as listed; none on a paper of more than
+    ``BIG_TEAM`` authors."""
+    if len(paper.all_authors) > BIG_TEAM:
+        return {}
     found: dict[str, str] = {}
     for author in paper.all_authors:
         other = name_key(author)
-        if other and other != key:
+        if other and spelled_alike(name, author) is None:
             found.setdefault(other, author)
     return found
 
@@ -112,18 +150,42 @@ def _holds(text: tuple[str, ...], phrase: tuple[str, ...]) -> bool:
 
 
 @dataclass(frozen=True)
+class Carried:
+    """A paper carrying a followed name: the spelling on it (``listed``), and whether
+    that is the name's spelling (``alike``) or only joined or split alike."""
+
+    paper: Paper
+    listed: str
+    alike: bool
+
+
+def carried(name: str, papers: Iterable[Paper]) -> list[Carried]:
+    """The papers of ``papers`` that carry ``name`` (``text.spelled_alike``)."""
+    found = []
+    for paper in papers:
+        for author in paper.all_authors:
+            alike = spelled_alike(name, author)
+            if alike is not None:
+                found.append(Carried(paper, author, alike))
+                break
+    return found
+
+
+@dataclass(frozen=True)
 class Candidate:
     """One of the people a name may stand for: how many papers, their most frequent
-    co-authors (most papers first) and organisation."""
+    co-authors (most papers first), organisation, most recent titles and arXiv ids."""
 
     papers: int
     coauthors: tuple[str, ...]
     org: str | None
-    matched: int  # of the papers, those with one of these co-authors: what the pin gets
+    matched: int  # of the papers, those with one of these co-authors
+    titles: tuple[str, ...] = ()  # the most recent first
+    arxiv_ids: tuple[str, ...] = ()  # of the papers, the most recent first
 
     def pin(self, name: str) -> Pin:
-        """The pin that means this person: ``name`` with these co-authors."""
-        return Pin(name, with_=self.coauthors)
+        """The pin that means this person: ``name`` with these co-authors and papers."""
+        return Pin(name, with_=self.coauthors, papers=self.arxiv_ids)
 
     def describe(self) -> str:
         """``3 papers with Zhenguo Li, Tianyang Hu (Huawei)``, or ``18 papers, 9 with
@@ -132,17 +194,50 @@ class Candidate:
         org = f" ({self.org})" if self.org else ""
         noun = "paper" if self.papers == 1 else "papers"
         some = f", {self.matched}" if self.matched < self.papers else ""
-        return f"{self.papers} {noun}{some} with {', '.join(self.coauthors)}{org}"
+        who = f" with {', '.join(self.coauthors)}" if self.coauthors else ""
+        return f"{self.papers} {noun}{some}{who}{org}"
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """Who an unpinned followed name stands for in the stored papers: the ids of the
+    papers of the person meant (none when it is ambiguous or nobody spelt so), and the
+    people to choose from when it is ambiguous (two or more)."""
+
+    theirs: frozenset[str] = frozenset()  # ``ident`` of each
+    candidates: tuple[Candidate, ...] = ()
+
+    @property
+    def ambiguous(self) -> bool:
+        return len(self.candidates) >= 2
+
+
+def resolve(name: str, papers: Sequence[Paper]) -> Resolution:
+    """Who ``name`` stands for among ``papers`` (see the module's notes)."""
+    found = carried(name, papers)
+    groups = [g for g in _groups(found, name) if any(found[i].alike for i in g)]
+    groups.sort(key=lambda g: (-len(g), -max(_newest(found[i].paper) for i in g)))
+    if not groups:
+        return Resolution()
+    main, rest = groups[0], groups[1:]
+    orgs = {fold(o) for i in main if (o := found[i].paper.organization)}
+    others = [g for g in rest if len(g) >= GROUP_PAPERS or len(g) == len(main) or any(
+        (o := found[i].paper.organization) and fold(o) not in orgs for i in g)]
+    if others:
+        return Resolution(candidates=tuple(
+            _candidate([found[i].paper for i in g], name) for g in [main, *others][:MAX_CANDIDATES]))
+    return Resolution(frozenset(ident(found[i].paper) for g in groups for i in g))
+
+
+def ident(paper: Paper) -> str:
+    """What tells a paper apart in a resolution: its id, or (not stored) its title."""
+    return f"#{paper.id}" if paper.id is not None else "title:" + title_key(paper.title)
 
 
 def candidates(name: str, papers: Sequence[Paper]) -> list[Candidate]:
-    """The groups of ``name``'s papers (among ``papers``) that share co-authors, of two or
-    more papers each, biggest first (at most MAX_CANDIDATES)."""
-    key = name_key(name)
-    mine = [p for p in papers if key in {name_key(a) for a in p.all_authors}]
-    groups = _groups(mine, key)
-    big = sorted((g for g in groups if len(g) >= GROUP_PAPERS), key=lambda g: (-len(g), g[0]))
-    return [_candidate([mine[i] for i in g], key) for g in big[:MAX_CANDIDATES]]
+    """The people ``name`` may stand for among ``papers`` when it is ambiguous (biggest
+    group first, at most ``MAX_CANDIDATES``); none when it is not."""
+    return list(resolve(name, papers).candidates)
 
 
 def ambiguous(found: Sequence[Candidate]) -> bool:
@@ -156,13 +251,20 @@ def note(name: str) -> str:
 
 
 _OWNER = "\0profile"  # what the papers a profile credits to the name share
+_ORG = "\0org:"  # what papers of one organisation share
 
 
-def _groups(papers: Sequence[Paper], key: str) -> list[list[int]]:
-    """Paper positions in connected groups: joined when they share a co-author, or when a
-    profile credits them to the name (a profile's owner is one person, whoever their
-    co-authors were: two namesakes with profiles both read are taken as one)."""
-    parent = list(range(len(papers)))
+def _newest(paper: Paper) -> int:
+    day = paper.featured or paper.published
+    return day.toordinal() if day else 0
+
+
+def _groups(found: Sequence[Carried], name: str) -> list[list[int]]:
+    """Positions of ``found`` in connected groups: joined when they share a co-author
+    (``_links``), an organisation, or a profile that credits them to the name (a
+    profile's owner is one person, whoever their co-authors were). A paper spelt only
+    alike joins nothing but through these."""
+    parent = list(range(len(found)))
 
     def root(i: int) -> int:
         while parent[i] != i:
@@ -171,22 +273,29 @@ def _groups(papers: Sequence[Paper], key: str) -> list[list[int]]:
         return i
 
     first: dict[str, int] = {}
-    for i, paper in enumerate(papers):
-        owned = [_OWNER] if key in {name_key(c) for c in paper.credited} else []
-        for other in [*_others(paper, key), *owned]:
-            j = first.setdefault(other, i)
+    for i, one in enumerate(found):
+        ties = [*_links(one.paper, name)]
+        if name_key(one.listed) in {name_key(c) for c in one.paper.credited}:
+            ties.append(_OWNER)
+        if one.paper.organization:
+            ties.append(_ORG + fold(one.paper.organization))
+        for tie in ties:
+            j = first.setdefault(tie, i)
             parent[root(i)] = root(j)
     groups: dict[int, list[int]] = {}
-    for i in range(len(papers)):
+    for i in range(len(found)):
         groups.setdefault(root(i), []).append(i)
     return list(groups.values())
 
 
-def _candidate(papers: Sequence[Paper], key: str) -> Candidate:
-    counts, shown = _coauthors(papers, key)
+def _candidate(papers: Sequence[Paper], name: str) -> Candidate:
+    counts, shown = _coauthors(papers, name)
     orgs = Counter(p.organization for p in papers if p.organization)
     top = sorted(counts, key=lambda k: (-counts[k], shown[k]))[:TOP_COAUTHORS]
     named = set(top)
+    recent = sorted(papers, key=_newest, reverse=True)
     return Candidate(len(papers), tuple(shown[k] for k in top),
                      orgs.most_common(1)[0][0] if orgs else None,
-                     sum(1 for p in papers if named & _others(p, key).keys()))
+                     sum(1 for p in papers if named & _links(p, name).keys()),
+                     tuple(p.title for p in recent[:RECENT_TITLES]),
+                     tuple(arxiv_key(p.arxiv_id) for p in recent if p.arxiv_id))

@@ -34,21 +34,20 @@ from typing import TYPE_CHECKING
 
 from digest import defaults, rising
 from digest.heap import pass_heap, settle
-from digest.model import Digest, History, Paper, Plan, Subscriber
+from digest.model import Digest, History, Paper, Pin, Plan, Subscriber
 from digest.pins import (
-    AMBIGUOUS_PAPERS,
     Candidate,
     Person,
     PersonKey,
-    ambiguous,
-    candidates,
+    Resolution,
     note,
     person_key,
+    resolve,
 )
-from digest.rank import Ranking, plan_digests
+from digest.rank import NameKey, Ranking, name_key_of, plan_digests
 from digest.schedule import latest_slot, slots_between
 from digest.store import Member, Store
-from digest.text import name_key
+from digest.text import arxiv_key, name_keys
 from digest.vocab import MINE, Cadence, MessageKind, SectionName
 
 if TYPE_CHECKING:  # scikit-learn loads only for passes that recommend
@@ -69,10 +68,11 @@ def build_digests(store: Store, subscribers: Sequence[Subscriber], now: datetime
     histories = store.histories((p.id for p in papers if p.id is not None),
                                 (s.email for s in subscribers), as_of=now)
     index = taste(store, now) if tasting(subscribers) else None
-    digests = plan_digests(subscribers, papers, histories, now, momentum(store, now),
-                           people_of(store, subscribers), index)
     notes = Notes(store, {p.id: p for p in papers if p.id is not None})  # not read again
-    notes.load(subscribers)  # every followed name in one go, not a query a digest
+    # every followed name in one go, not a query a digest
+    names = notes.resolutions(subscribers)
+    digests = plan_digests(subscribers, papers, histories, now, momentum(store, now),
+                           people_of(store, subscribers), index, names)
     return [replace(d, notes=notes.of(d.subscriber)) for d in digests]
 
 
@@ -83,13 +83,18 @@ def momentum(store: Store, now: datetime) -> list[rising.Momentum]:
 
 def people_of(store: Store, subscribers: Iterable[Subscriber],
               have: Container[PersonKey] = ()) -> dict[PersonKey, Person]:
-    """What the store knows of the persons ``subscribers`` pin (those not in ``have``)."""
+    """What the store knows of the persons ``subscribers`` pin (those not in ``have``):
+    the papers their profiles credit them with, and those the readers said are theirs."""
     wanted = {person_key(pin): pin.name for sub in subscribers for pin in sub.pins
-              if person_key(pin) not in have}
+              if pin.pinned and person_key(pin) not in have}
     if not wanted:
         return {}
-    return {key: Person.of(wanted[key], papers)
-            for key, papers in store.known_papers(wanted).items()}
+    profiles = store.known_papers({(key[0], key[1]) for key in wanted})
+    said = {arxiv_key(p.arxiv_id): p for p in store.papers_by_arxiv(
+        {a for key in wanted for a in key[2]}) if p.arxiv_id}
+    return {key: Person.of(name, [*profiles[(key[0], key[1])],
+                                  *(said[a] for a in key[2] if a in said)])
+            for key, name in wanted.items()}
 
 
 @dataclass(frozen=True)
@@ -108,50 +113,66 @@ def check_names(store: Store, subscribers: Sequence[Subscriber]) -> list[NameNot
     notes: list[NameNote] = []
     names = Notes(store)
     names.load(subscribers)
-    known = store.known_papers(person_key(p) for s in subscribers for p in s.pins)
+    known = store.known_papers((key[0], key[1]) for s in subscribers for p in s.pins
+                               if (key := person_key(p)))
     for sub in subscribers:
         for name in dict.fromkeys(sub.authors):
             pin = sub.pin(name)
-            people = names.people(name) if pin is None else ()
-            if ambiguous(people):
+            people = names.people(name) if not _pinned(pin) else ()
+            if len(people) >= 2:
                 notes.append(NameNote(sub, name, note(name), people))
-            elif pin is not None and pin.profile and not known[person_key(pin)]:
+            elif pin is not None and pin.profile and not known[(person_key(pin)[:2])]:
                 notes.append(NameNote(sub, name, f"{name} is pinned to the profile "
                              f"{pin.profile}, but the database has no papers it credits to "
                              f"{name}; digest ingest that profile"))
     return notes
 
 
+def _pinned(pin: Pin | None) -> bool:
+    return pin is not None and pin.pinned
+
+
 class Notes:
-    """The notes a subscriber's digest carries: one for each unpinned followed name that
-    the stored papers show to be several people. Each name is looked up once."""
+    """Who each unpinned followed name of the subscribers stands for in the stored papers
+    (``pins.resolve``), and the notes a digest carries: one for each such name that is
+    several people. Each name is looked up once."""
 
     def __init__(self, store: Store, papers: Mapping[int, Paper] | None = None) -> None:
         self.store = store
         self.papers = papers  # in memory already, by id: not read again
-        self._found: dict[str, tuple[Candidate, ...]] = {}
+        self._found: dict[NameKey, Resolution] = {}
 
     def load(self, subscribers: Iterable[Subscriber]) -> None:
         """Look up, in one go, the unpinned followed names of ``subscribers`` not looked up
         yet (a batch of mails costs one query, not one per mail)."""
         # (not "- self._found.keys()": that walks every name found so far, every mail)
-        missing = {k for k in {name_key(n) for sub in subscribers for n in sub.authors
-                               if sub.pin(n) is None} if k not in self._found}
+        missing = {name_key_of(n): n for sub in subscribers for n in sub.authors
+                   if not _pinned(sub.pin(n)) and name_key_of(n) not in self._found}
         if missing:
-            # A name on fewer papers than two people need is no one's note: not read.
-            for key, papers in self.store.papers_carrying(missing, AMBIGUOUS_PAPERS,
-                                                          self.papers).items():
-                self._found[key] = tuple(candidates(key, papers))
+            keys = {name: name_keys(name) for name in missing.values()}
+            carrying = self.store.papers_carrying({k for ks in keys.values() for k in ks},
+                                                  0, self.papers)
+            for key, name in missing.items():
+                papers = {id(p): p for k in keys[name] for p in carrying.get(k, ())}
+                self._found[key] = resolve(name, list(papers.values()))
+
+    def resolutions(self, subscribers: Iterable[Subscriber]) -> dict[NameKey, Resolution]:
+        """Who the unpinned followed names of ``subscribers`` stand for."""
+        subscribers = list(subscribers)
+        self.load(subscribers)
+        return {key: self._found[key] for sub in subscribers for n in sub.authors
+                if (key := name_key_of(n)) in self._found}
 
     def people(self, name: str) -> tuple[Candidate, ...]:
-        """The groups of papers behind a followed name that ``load`` looked up."""
-        return self._found[name_key(name)]
+        """The people an unpinned followed name may be, when it is several (``load``
+        looked it up)."""
+        return self._found[name_key_of(name)].candidates
 
     def ambiguous(self, sub: Subscriber) -> list[tuple[str, tuple[Candidate, ...]]]:
         """``sub``'s unpinned followed names that are several people, with the people."""
         self.load([sub])
-        unpinned = [name for name in dict.fromkeys(sub.authors) if sub.pin(name) is None]
-        return [(n, self.people(n)) for n in unpinned if ambiguous(self.people(n))]
+        unpinned = [name for name in dict.fromkeys(sub.authors) if not _pinned(sub.pin(name))]
+        return [(n, self.people(n)) for n in unpinned if len(self.people(n)) >= 2]
 
     def of(self, sub: Subscriber) -> tuple[str, ...]:
         """``sub``'s notes, in the order they follow the names."""
@@ -187,6 +208,7 @@ class _Papers:
         self.first_seen = now  # of the oldest paper read: no older sent paper matters
         self.rising: list[rising.Momentum] | None = None  # read with the papers, once
         self.taste: TasteIndex | None = None  # built for the first batch that needs it
+        self.notes = Notes(store, self.keep)  # who followed names stand for
 
     def reaching(self, subscribers: Sequence[Subscriber]) -> Ranking:
         if subscribers:
@@ -197,7 +219,8 @@ class _Papers:
                 self.keep.update((p.id, p) for p in papers if p.id is not None)
                 if self.rising is None:
                     self.rising = momentum(self.store, self.now)
-                self.ranking = Ranking(papers, self.now, self.rising, self.ranking.people)
+                self.ranking = Ranking(papers, self.now, self.rising, self.ranking.people,
+                                       names=self.ranking.names)
                 self.first_seen = min((p.first_seen for p in self.ranking.papers
                                        if p.first_seen), default=self.now)
             if self.taste is None and tasting(subscribers):
@@ -205,6 +228,7 @@ class _Papers:
             if self.taste is not None and self.ranking.taste is not self.taste:
                 self.ranking.use_taste(self.taste)
         self.ranking.people.update(people_of(self.store, subscribers, self.ranking.people))
+        self.ranking.names.update(self.notes.resolutions(subscribers))
         return self.ranking
 
     def histories(self, members: Sequence[Member]) -> dict[str, History]:

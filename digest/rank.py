@@ -33,15 +33,23 @@ from typing import TYPE_CHECKING
 
 from digest import defaults
 from digest.match import STRONG, TITLE_POINTS, PaperIndex, Spot, category_key
-from digest.model import TRENDING, Digest, History, Item, Paper, Reason, Section, Subscriber
-from digest.pins import Person, PersonKey, person_key, why
+from digest.model import TRENDING, Digest, History, Item, Paper, Pin, Reason, Section, Subscriber
+from digest.pins import Person, PersonKey, Resolution, ident, person_key, refused, resolve, why
+from digest.text import name_keys, name_parts, spelled_alike
 from digest.rising import Momentum
 from digest.vocab import SectionName
 
 if TYPE_CHECKING:  # scikit-learn loads only for passes that recommend
     from digest.recommend import TasteIndex
 
-__all__ = ["Ranking", "period_start", "plan_digests"]
+__all__ = ["NameKey", "Ranking", "name_key_of", "period_start", "plan_digests"]
+
+NameKey = tuple[str, ...]  # a followed name's spelling, as ``text.name_parts`` gives it
+
+
+def name_key_of(name: str) -> NameKey:
+    """The key a followed name's resolution is kept under (its spelling's parts)."""
+    return name_parts(name)
 
 # Trending score: votes per day of age, with gravity so that a day-old paper with some
 # upvotes beats a week-old one with a few more. Sources without upvotes lend their score
@@ -62,6 +70,19 @@ def trending_score(paper: Paper, today: date) -> float:
     votes = paper.upvotes if paper.upvotes is not None else (paper.score or 0.0) / 10
     age = max(0, (today - appeared(paper)).days)
     return float(votes / (age + 2.0) ** _GRAVITY)
+
+
+def squash_name(name: str) -> str:
+    """A name as written, but for spacing and case."""
+    return " ".join(name.split()).casefold()
+
+
+def _author_reasons(hits: Mapping[int, list[tuple[int, int, str, str]]]
+                    ) -> dict[int, tuple[Reason, ...]]:
+    """Each paper's author reasons from its (place, follow order, name, area) hits, in
+    the order the paper lists the authors, each once."""
+    return {pos: tuple(Reason.author(name, area) for name, area in dict.fromkeys(
+        (name, area) for _, _, name, area in sorted(found))) for pos, found in hits.items()}
 
 
 def section_order(item: Item) -> tuple[int, float, int, str]:
@@ -94,6 +115,7 @@ def plan_digests(
     subscribers: Sequence[Subscriber], papers: Sequence[Paper] | Ranking,
     histories: Mapping[str, History], now: datetime, rising: Sequence[Momentum] = (),
     people: Mapping[PersonKey, Person] | None = None, taste: TasteIndex | None = None,
+    names: Mapping[NameKey, Resolution] | None = None,
 ) -> list[Digest]:
     """The digest every subscriber would get at ``now`` (histories keyed by folded email),
     with ``rising`` the momentum ranking at ``now``, ``people`` what is known of their
@@ -101,7 +123,7 @@ def plan_digests(
 
     ``papers`` may be a ``Ranking`` built once for many batches of subscribers."""
     ranking = papers if isinstance(papers, Ranking) else Ranking(
-        papers, now, rising, people=people, taste=taste)
+        papers, now, rising, people=people, taste=taste, names=names)
     return [ranking.digest(sub, histories.get(sub.email.casefold(), History()))
             for sub in subscribers]
 
@@ -114,11 +136,16 @@ class Ranking:
     def __init__(self, papers: Sequence[Paper], now: datetime,
                  rising: Sequence[Momentum] = (),
                  people: Mapping[PersonKey, Person] | None = None,
-                 taste: TasteIndex | None = None) -> None:
+                 taste: TasteIndex | None = None,
+                 names: Mapping[NameKey, Resolution] | None = None) -> None:
         """``rising``: the momentum ranking at ``now`` (``digest.rising.momentum``);
         ``people``: what is known of the persons subscribers pin; ``taste``: the TF-IDF
-        index recommendations come from (none without it)."""
+        index recommendations come from (none without it); ``names``: who unpinned
+        followed names stand for in the stored papers (``pins.resolve``; a name not
+        there is resolved against the pass's papers)."""
         self.now = now
+        self.names: dict[NameKey, Resolution] = dict(names or {})
+        self._carriers: dict[str, list[tuple[int, int, str, bool]]] = {}
         # What is known of each pinned person (``pins.person_key``); add before ranking
         # a subscriber with pins, or their pinned names match nothing but their profile.
         self.people: dict[PersonKey, Person] = dict(people or {})
@@ -160,7 +187,7 @@ class Ranking:
         allowed = self._allowed(sub)
         due = self._due(sub, history)
         keyword_hits = [(k, self._strong(k)) for k in dict.fromkeys(sub.keywords)]
-        by_author = self._by_author(sub, allowed)
+        by_author, possibly = self._by_author(sub, allowed)
         authors = sorted((pos for pos in by_author if due(pos)), key=self._order.__getitem__)
         room = max(0, sub.max_papers)
         sections = [Section(SectionName.AUTHORS, tuple(
@@ -178,6 +205,11 @@ class Ranking:
         sections.append(Section(SectionName.KEYWORDS, tuple(keywords)))
         room -= len(keywords)
         sections += self._unmatched(sub, history, allowed, matched | by_author.keys(), room)
+        shown = {id(it.paper) for section in sections for it in section.items}
+        maybe = sorted((pos for pos in possibly if due(pos) and id(self.papers[pos]) not in shown),
+                       key=self._order.__getitem__)
+        sections.append(Section(SectionName.POSSIBLY, tuple(
+            Item(self.papers[pos], possibly[pos]) for pos in maybe[:defaults.POSSIBLY])))
         return Digest(sub, period_start(sub, history, self.now), self.now, tuple(sections))
 
     def _unmatched(self, sub: Subscriber, history: History, allowed: Callable[[int], bool],
@@ -245,20 +277,60 @@ class Ranking:
         return pool
 
     def _by_author(self, sub: Subscriber, allowed: Callable[[int], bool]
-                   ) -> dict[int, tuple[Reason, ...]]:
+                   ) -> tuple[dict[int, tuple[Reason, ...]], dict[int, tuple[Reason, ...]]]:
         """Papers by followed authors, with the authors in the order the paper lists them;
-        a pinned name only on the papers ``pins.why`` finds to be its person's."""
+        and apart, papers only possibly theirs (``pins``: carrying the name, but nothing
+        ties them to the person meant)."""
         found: dict[int, list[tuple[int, int, str, str]]] = {}
+        maybe: dict[int, list[tuple[int, int, str, str]]] = {}
         for j, name in enumerate(sub.authors):
             pin = sub.pin(name)
-            person = self.people.get(person_key(pin), Person()) if pin else Person()
-            for pos, at in self.index.authored(name):
-                because = why(pin, person, self.papers[pos]) if pin else ""
-                if because is not None and allowed(pos):
-                    found.setdefault(pos, []).append((at, j, name, because))
-        return {pos: tuple(Reason.author(name, because) for name, because in
-                           dict.fromkeys((name, because) for _, _, name, because in sorted(hits)))
-                for pos, hits in found.items()}
+            verdict = self._verdict(name, pin)
+            for pos, at, listed, alike in self._carrying(name):
+                paper = self.papers[pos]
+                if not allowed(pos) or refused(pin, paper):
+                    continue
+                spelt = "" if alike and squash_name(listed) == squash_name(name) \
+                    else f"as {listed}"
+                because = verdict(paper)
+                if because is None:
+                    maybe.setdefault(pos, []).append((at, j, name, spelt))
+                else:
+                    area = "; ".join(x for x in (spelt, because) if x)
+                    found.setdefault(pos, []).append((at, j, name, area))
+        return _author_reasons(found), _author_reasons(
+            {pos: hits for pos, hits in maybe.items() if pos not in found})
+
+    def _verdict(self, name: str, pin: Pin | None) -> Callable[[Paper], str | None]:
+        """How a paper carrying ``name`` is by the person meant ("" when it simply is),
+        None when it is only possibly theirs."""
+        if pin is not None and pin.pinned:
+            person = self.people.get(person_key(pin), Person())
+            return lambda paper: why(pin, person, paper)
+        theirs = self._resolution(name).theirs
+        return lambda paper: "" if ident(paper) in theirs else None
+
+    def _resolution(self, name: str) -> Resolution:
+        key = name_key_of(name)
+        found = self.names.get(key)
+        if found is None:
+            found = self.names[key] = resolve(
+                name, [self.papers[pos] for pos, _, _, _ in self._carrying(name)])
+        return found
+
+    def _carrying(self, name: str) -> list[tuple[int, int, str, bool]]:
+        """(position, place in the author list, the spelling there, spelt alike) of the
+        pass's papers carrying ``name``; once per name, since subscribers share them."""
+        found = self._carriers.get(name)
+        if found is None:
+            found = self._carriers[name] = []
+            for key in name_keys(name):
+                for pos, at in self.index.authored(key):
+                    listed = self.papers[pos].all_authors[at]
+                    alike = spelled_alike(name, listed)
+                    if alike is not None:
+                        found.append((pos, at, listed, alike))
+        return found
 
     def _strong(self, phrase: str) -> dict[int, tuple[Spot, int]]:
         """The papers about ``phrase`` (not only mentioning it in passing), with its first

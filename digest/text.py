@@ -74,6 +74,59 @@ def name_key(name: str) -> str:
     return fold(name)
 
 
+# Where a name splits into parts: spaces, dots, hyphens, and a lower-case letter followed
+# by a capital ("YiFan" is "Yi Fan").
+_NAME_SPLIT = re.compile(r"[\s.\-\u2010\u2011]+|(?<=[a-z])(?=[A-Z])")
+
+
+@lru_cache(maxsize=1 << 16)
+def name_parts(name: str) -> tuple[str, ...]:
+    """The folded parts of a name (``Yi-Fan Zhang`` and ``YiFan Zhang`` -> yi, fan, zhang;
+    ``Ryan A. Rossi`` -> ryan, a, rossi)."""
+    plain = unicodedata.normalize("NFKC", latex_to_text(name))
+    return tuple(p for p in (fold(x) for x in _NAME_SPLIT.split(plain) if x) if p)
+
+
+def _core(parts: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(the parts without middle initials, the middle initials)."""
+    if len(parts) < 3:
+        return parts, ()
+    middle = parts[1:-1]
+    return ((parts[0], *(p for p in middle if len(p) > 1), parts[-1]),
+            tuple(p for p in middle if len(p) == 1))
+
+
+def spelled_alike(followed: str, listed: str) -> bool | None:
+    """How a listed author's name stands to a followed one: True when it is spelt the same
+    but for a middle initial one of them leaves out (``Ryan Rossi``, ``Ryan A. Rossi``);
+    False when only joining or splitting its parts tells them apart (``Yi-Fan Zhang``,
+    ``Yifan Zhang``: maybe another person); None when it is another name (other middle
+    initials, other letters)."""
+    core_f, initials_f = _core(name_parts(followed))
+    core_l, initials_l = _core(name_parts(listed))
+    if initials_f and initials_l and initials_f != initials_l:
+        return None
+    if core_f == core_l:
+        return True
+    return False if "".join(core_f) == "".join(core_l) else None
+
+
+def name_keys(name: str) -> tuple[str, ...]:
+    """The folded keys (``name_key``) a name's spellings may have: its own, without its
+    middle initials, and with any one middle initial (``ryanrossi``, ``ryanarossi`` ..
+    ``ryanzrossi``). Whether a listed name under one of them is the same spelling is
+    ``spelled_alike``'s to say."""
+    core, initials = _core(name_parts(name))
+    own = name_key(name)
+    if len(core) < 2 or len(core[0]) < 2:
+        return (own,)
+    bare = "".join(core)
+    if initials:
+        return tuple(dict.fromkeys((own, bare)))
+    head, last = "".join(core[:-1]), core[-1]
+    return (own, *(head + chr(c) + last for c in range(ord("a"), ord("z") + 1)))
+
+
 def title_key(title: str) -> str:
     """Key under which two copies of one paper's title are the same paper.
 

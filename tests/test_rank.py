@@ -154,7 +154,7 @@ def test_preview_json_and_records_nothing(run, tmp_path: Path) -> None:  # type:
     assert data["period"] == {"start": "2026-05-31T08:00:00+00:00",
                               "end": "2026-06-01T08:00:00+00:00"}
     assert [s["name"] for s in data["sections"]] == ["authors", "keywords", "trending",
-                                                       "rising", "recommended"]
+                                                       "rising", "recommended", "possibly"]
     paper = data["sections"][0]["papers"][0]
     assert set(paper) == {"id", "title", "reasons", "upvotes", "score", "published", "featured"}
     assert run("preview", "ada@example.org", "--format", "json", env=env).stdout == first.stdout

@@ -91,7 +91,7 @@ def json_example(project: Path, words: list[str], out: str) -> None:
     assert "nothing new" not in plan["subject"].lower()
     assert plan["period"]["start"] <= plan["period"]["end"]
     assert [s["name"] for s in plan["sections"]] == ["authors", "keywords", "trending",
-                                                     "rising", "recommended"]
+                                                     "rising", "recommended", "possibly"]
     papers = [p for s in plan["sections"] for p in s["papers"]]
     assert papers and all(p["reasons"] for p in papers)
     reasons = {r for p in papers for r in p["reasons"]}

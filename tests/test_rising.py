@@ -164,7 +164,8 @@ def test_papers_rising_lists_the_momentum_ranking(run: Any, env: dict[str, str])
 def test_rising_section_follows_trending_and_counts_toward_max_papers(
         run: Any, env: dict[str, str]) -> None:
     ada = sections(run, env, "ada@example.org", NOW)
-    assert list(ada) == ["authors", "keywords", "trending", "rising", "recommended"]
+    assert list(ada) == ["authors", "keywords", "trending", "rising", "recommended",
+                         "possibly"]
     assert ada["rising"] == [(SEEDANCE, ["rising: +30 since 2026-04-16"]),
                              (CLAWGUI, ["rising: +48 since 2026-04-15"]),
                              (GAMEWORLD, ["rising: +43 since 2026-04-10"])]

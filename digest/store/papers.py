@@ -386,6 +386,15 @@ class PaperRoom(Database):
         with self._begin(reading=True) as conn:
             return carrying(conn, sorted(set(keys)), at_least, known)
 
+    def papers_by_arxiv(self, arxiv_ids: Iterable[str]) -> list[Paper]:
+        """The stored papers with these arXiv ids (as stored: no prefix, no version)."""
+        with self._begin(reading=True) as conn:
+            rows: list[Any] = []
+            for chunk in chunks(sorted(set(arxiv_ids))):
+                rows += conn.execute(select(s.papers).where(
+                    s.papers.c.arxiv_id.in_(chunk))).mappings().all()
+            return _assemble(conn, rows)
+
     def count_papers(self) -> int:
         """How many distinct papers are stored."""
         with self._begin() as conn:
