@@ -52,6 +52,9 @@ DATA = ROOT.parent / "shared" / "data" / "hf-daily"
 # Sections that are not a match on what the reader follows; every other section counts
 # (today "authors" and "keywords"; a section the matching work adds is counted too).
 NOT_COUNTED = ("trending", "rising", "recommended")
+# The section of papers only possibly by a followed name, offered with a question: not a
+# card the reader asked for, counted apart (how many relevant ones it offered).
+ASKED = "possibly"
 
 
 @dataclass
@@ -79,6 +82,18 @@ class Score:
     unlabelled: list[Card] = field(default_factory=list)
     missed: list[tuple[str, str, str]] = field(default_factory=list)  # arxiv, title, why
     relevant: int = 0
+    # papers offered as only possibly theirs, with their label (None: not labelled)
+    asked: list[tuple[Card, bool | None]] = field(default_factory=list)
+
+    def offered(self, relevant: bool | None) -> int:
+        """How many papers the "Possibly by" list offered with this label."""
+        return sum(1 for _, label in self.asked if label is relevant)
+
+    @property
+    def offered_missed(self) -> int:
+        """Relevant papers never a card but offered as possibly theirs."""
+        never = {arxiv for arxiv, _, _ in self.missed}
+        return sum(1 for card, label in self.asked if label and card.arxiv in never)
 
     @property
     def precision(self) -> float | None:
@@ -94,7 +109,7 @@ def problems(labels: dict[str, Any]) -> list[str]:
     """What is wrong with the labelled set's shape (empty when nothing is)."""
     found = []
     window = labels.get("window") or {}
-    for key in ("days", "ingest_at", "sends"):
+    for key in ("days", "ingest_at", "sends", "start"):
         if not window.get(key):
             found.append(f"window: no {key}")
     subscribers = (labels.get("subscriptions") or {}).get("subscribers") or []
@@ -138,21 +153,34 @@ def arxiv_ids(env: dict[str, str]) -> dict[int, str]:
     return found
 
 
-def collect(labels: dict[str, Any], data: Path, folder: Path) -> dict[str, list[Card]]:
-    """Ingest the window day by day, then each week preview and send every digest."""
+def collect(labels: dict[str, Any], data: Path, folder: Path, answer: bool
+            ) -> tuple[dict[str, list[Card]], dict[str, list[str]]]:
+    """Ingest the history, send an unjudged first digest, then ingest the window day by
+    day, and each week preview and send every digest; before each send, readers answer
+    the "which one?" that ``digest check`` asks (unless not ``answer``). Returns the
+    cards, and for each reader the names they were asked about."""
     config = folder / "subscriptions.yaml"
-    config.write_text(yaml.safe_dump({**labels["subscriptions"], "sources": []},
-                                     sort_keys=False, allow_unicode=True), encoding="utf-8")
+    subscriptions = {**labels["subscriptions"], "sources": []}
+    write(config, subscriptions)
     env = {"DIGEST_DB": f"sqlite:///{folder / 'quality.db'}", "DIGEST_CONFIG": str(config),
            "DIGEST_MAILDIR": str(folder / "mail"), "DIGEST_SMTP_URL": ""}
     window = labels["window"]
-    for day in window["days"]:
+    for day in history_days(window, data):
         run("ingest", str(data / f"{day}.json"), "--now", f"{day}T{window['ingest_at']}:00Z",
             env=env)
-    ids = arxiv_ids(env)
+    asked: dict[str, list[str]] = {}
+    ask(labels, subscriptions, config, env, answer, asked)
+    run("send", "--now", window["start"], "--workers", "1", env=env)
+    days = list(window["days"])
     emails = [s["email"] for s in labels["subscriptions"]["subscribers"]]
     cards: dict[str, list[Card]] = {e: [] for e in emails}
     for when in window["sends"]:
+        while days and f"{days[0]}T{window['ingest_at']}" < when:
+            day = days.pop(0)
+            run("ingest", str(data / f"{day}.json"), "--now",
+                f"{day}T{window['ingest_at']}:00Z", env=env)
+        ask(labels, subscriptions, config, env, answer, asked)
+        ids = arxiv_ids(env)
         for email in emails:
             plan = json.loads(run("preview", email, "--format", "json", "--now", when, env=env))
             subject = plan.get("subject", "")
@@ -164,7 +192,43 @@ def collect(labels: dict[str, Any], data: Path, folder: Path) -> dict[str, list[
                         ids[paper["id"]], paper["title"], when[:10], section["name"],
                         list(paper.get("reasons", [])), leads(subject, paper["title"])))
         run("send", "--now", when, "--workers", "1", env=env)
-    return cards
+    return cards, asked
+
+
+def history_days(window: dict[str, Any], data: Path) -> list[str]:
+    """The days of data before the window, from ``history_from`` (none without it)."""
+    first = window.get("history_from")
+    if not first:
+        return []
+    return sorted(f.stem for f in data.glob("*.json") if first <= f.stem < window["days"][0])
+
+
+def write(config: Path, subscriptions: dict[str, Any]) -> None:
+    config.write_text(yaml.safe_dump(subscriptions, sort_keys=False, allow_unicode=True),
+                      encoding="utf-8")
+
+
+def ask(labels: dict[str, Any], subscriptions: dict[str, Any], config: Path,
+        env: dict[str, str], answer: bool, asked: dict[str, list[str]]) -> None:
+    """What ``digest check`` asks about followed names, and each reader's answer: the
+    pin it offers whose papers hold one of the reader's ``means`` (the papers of the
+    person they mean, from their label's ``who``); none when no offer holds one."""
+    verdict = json.loads(run("check", "--json", env=env))
+    changed = False
+    for offer in verdict.get("pins", []):
+        email, name = offer["subscriber"], offer["name"]
+        if name not in asked.setdefault(email, []):
+            asked[email].append(name)
+        means = set(labels["readers"][email].get("means") or ())
+        if not answer or not means & set(offer["papers"]):
+            continue
+        (pin,) = yaml.safe_load("[" + offer["pin"] + "]")
+        for sub in subscriptions["subscribers"]:
+            if sub["email"] == email:
+                sub["authors"] = [pin if a == name else a for a in sub["authors"]]
+                changed = True
+    if changed:
+        write(config, subscriptions)
 
 
 def leads(subject: str, title: str) -> bool:
@@ -184,7 +248,14 @@ def score(labels: dict[str, Any], cards: dict[str, list[Card]]) -> list[Score]:
         follows = [str(x) for x in sub.get("authors", []) + sub.get("keywords", [])]
         s = Score(email, kind, follows)
         seen: set[str] = set()
+        offered: set[str] = set()
         for card in cards.get(email, []):
+            if card.section == ASKED:
+                if card.arxiv not in offered:
+                    offered.add(card.arxiv)
+                    verdict = verdicts.get(card.arxiv)
+                    s.asked.append((card, None if verdict is None else verdict["relevant"]))
+                continue
             if card.arxiv in seen:  # each paper once, whichever week brought it
                 continue
             seen.add(card.arxiv)
@@ -215,6 +286,7 @@ def total(scores: Iterable[Score], email: str, kind: str) -> Score:
         t.unlabelled += s.unlabelled
         t.missed += s.missed
         t.relevant += s.relevant
+        t.asked += s.asked
     return t
 
 
@@ -227,6 +299,9 @@ def as_json(s: Score) -> dict[str, Any]:
             "cards": len(s.cards), "right": len(s.right), "wrong": len(s.wrong),
             "unlabelled": len(s.unlabelled), "relevant": s.relevant,
             "reached": s.relevant - len(s.missed), "precision": s.precision,
+            "possibly": {"relevant": s.offered(True), "not": s.offered(False),
+                         "unlabelled": s.offered(None),
+                         "relevant_never_a_card": s.offered_missed},
             "recall": s.recall,
             "leads": sum(c.leads for c in s.cards),
             "wrong_leads": sum(c.leads for c, _ in s.wrong),
@@ -238,11 +313,14 @@ def as_json(s: Score) -> dict[str, Any]:
                                   "reasons": c.reasons} for c in s.unlabelled]}
 
 
-def report(scores: list[Score], labels: dict[str, Any]) -> None:
+def report(scores: list[Score], labels: dict[str, Any], asked: dict[str, list[str]],
+           answer: bool) -> None:
     window = labels["window"]
-    print(f"{len(window['days'])} days ({window['days'][0]} .. {window['days'][-1]}), "
-          f"{len(window['sends'])} weekly digests each, {len(scores)} subscribers; "
-          "cards of the author and keyword sections")
+    print(f"{len(window['days'])} days ({window['days'][0]} .. {window['days'][-1]}) after "
+          f"history from {window.get('history_from', '-')}, {len(window['sends'])} weekly "
+          f"digests each, {len(scores)} subscribers; cards of the author and keyword "
+          "sections; readers " + ("answer \"which one?\"" if answer else
+                                  "never answer \"which one?\" (--unanswered)"))
     print(f"{'subscriber':<26} {'follows':<26} {'cards':>5} {'right':>5} {'wrong':>5} "
           f"{'unlab':>5} {'precision':>9} {'relevant':>8} {'reached':>7} {'recall':>6}")
     groups = [total([s for s in scores if s.kind == "author"], "people", ""),
@@ -261,6 +339,15 @@ def report(scores: list[Score], labels: dict[str, Any]) -> None:
         print(f"WARNING: {len(everyone.unlabelled)} cards have no label (listed below): the "
               "figures leave them out; label them. Counting them as wrong, precision is "
               f"{pct(strict)}.")
+    print(f"offered as \"Possibly by\" (not cards): {everyone.offered(True)} relevant, "
+          f"{everyone.offered(False)} not, {everyone.offered(None)} unlabelled; relevant "
+          f"papers reached only there: {everyone.offered_missed}")
+    common = [e for e, r in labels["readers"].items() if str(r.get("kind", "")).startswith(
+        "common name")]
+    print("asked \"which one?\" (digest check): " + ", ".join(
+        f"{e.split('@')[0]}: {', '.join(asked.get(e, [])) or 'NOT ASKED'}" for e in common)
+        + "; also " + (", ".join(f"{e.split('@')[0]} ({', '.join(n)})" for e, n in
+                                  asked.items() if e not in common and n) or "nobody else"))
     leads_wrong = sum(c.leads for s in scores for c, _ in s.wrong)
     leads_all = sum(c.leads for s in scores for c in s.cards)
     print(f"subject lines led by a wrong card: {leads_wrong} of the {leads_all} led by a "
@@ -285,6 +372,9 @@ def main() -> None:
                              "(default ../shared/data/hf-daily beside the project)")
     parser.add_argument("--labels", type=Path, default=LABELS, help="the labelled set")
     parser.add_argument("--json", action="store_true", help="print one JSON document")
+    parser.add_argument("--unanswered", action="store_true",
+                        help="readers never answer \"which one?\" (default: each answers "
+                             "with the person their label means, once asked)")
     parser.add_argument("--check", action="store_true",
                         help="only check the labelled set's shape (no data needed), then exit")
     args = parser.parse_args()
@@ -297,6 +387,8 @@ def main() -> None:
         print(f"{args.labels}: OK, {len(labels['readers'])} subscribers, {count} labels")
         return
     missing = [d for d in labels["window"]["days"] if not (args.data / f"{d}.json").is_file()]
+    if not missing and not history_days(labels["window"], args.data):
+        missing = [labels["window"].get("history_from", "history_from")]
     if missing:
         print(f"{args.data}: the real data is not here ({len(missing)} of the "
               f"{len(labels['window']['days'])} days missing, e.g. {missing[0]}.json); "
@@ -304,17 +396,18 @@ def main() -> None:
               "Nothing measured.")
         return
     with tempfile.TemporaryDirectory(prefix="quality-match-") as tmp:
-        cards = collect(labels, args.data, Path(tmp))
+        cards, asked = collect(labels, args.data, Path(tmp), not args.unanswered)
     scores = score(labels, cards)
     if args.json:
         groups = {k: as_json(total([s for s in scores if s.kind == k], k, k))
                   for k in ("author", "keyword")}
         overall = as_json(total(scores, "overall", "all"))
-        document = {"window": labels["window"], "subscribers": [as_json(s) for s in scores],
+        document = {"window": labels["window"], "answered": not args.unanswered,
+                    "asked": asked, "subscribers": [as_json(s) for s in scores],
                     "by_kind": groups, "overall": overall}
         print(json.dumps(document, indent=2, ensure_ascii=False, default=str))
     else:
-        report(scores, labels)
+        report(scores, labels, asked, not args.unanswered)
 
 
 if __name__ == "__main__":

@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 
 from digest.match import words
 from digest.model import Paper, Pin
-from digest.text import arxiv_key, fold, name_key, spelled_alike, title_key
+from digest.text import arxiv_key, fold, name_key, name_parts, spelled_alike, title_key
 
 ON_PROFILE = "on their profile"
 SAID_SO = "you said so"
@@ -46,6 +46,7 @@ MAX_CANDIDATES = 5  # groups offered for an ambiguous name
 GROUP_PAPERS = 2  # papers a group of co-authors needs to be somebody of their own
 TOP_COAUTHORS = 3  # co-authors shown for each group
 RECENT_TITLES = 2  # titles shown for each group
+PIN_PAPERS = 5  # the most recent papers of a group its pin names
 BIG_TEAM = 40  # a paper with more authors links people only by its organisation
 
 PersonKey = tuple[str, str | None, tuple[str, ...]]
@@ -185,7 +186,7 @@ class Candidate:
 
     def pin(self, name: str) -> Pin:
         """The pin that means this person: ``name`` with these co-authors and papers."""
-        return Pin(name, with_=self.coauthors, papers=self.arxiv_ids)
+        return Pin(name, with_=self.coauthors, papers=self.arxiv_ids[:PIN_PAPERS])
 
     def describe(self) -> str:
         """``3 papers with Zhenguo Li, Tianyang Hu (Huawei)``, or ``18 papers, 9 with
@@ -220,13 +221,26 @@ def resolve(name: str, papers: Sequence[Paper]) -> Resolution:
     if not groups:
         return Resolution()
     main, rest = groups[0], groups[1:]
-    orgs = {fold(o) for i in main if (o := found[i].paper.organization)}
-    others = [g for g in rest if len(g) >= GROUP_PAPERS or len(g) == len(main) or any(
-        (o := found[i].paper.organization) and fold(o) not in orgs for i in g)]
+    orgs = _orgs(found, main)
+    others = [g for g in rest if len(g) >= GROUP_PAPERS or len(g) == len(main) > 1
+              or orgs and _orgs(found, g) - orgs]
+    if len(main) == 1 and len(rest) >= GROUP_PAPERS:
+        others = rest  # three or more papers and no co-author twice: nobody's circle
+    if not orgs and not others and len(set().union(*(_orgs(found, g) for g in rest))) >= 2:
+        # the biggest group names no organisation, lone papers name two or more: they
+        # are several people, and which of them the biggest group is, nothing says
+        others = [g for g in rest if _orgs(found, g)]
     if others:
         return Resolution(candidates=tuple(
             _candidate([found[i].paper for i in g], name) for g in [main, *others][:MAX_CANDIDATES]))
     return Resolution(frozenset(ident(found[i].paper) for g in groups for i in g))
+
+
+def _orgs(found: Sequence[Carried], group: Sequence[int]) -> set[str]:
+    """The organisations (folded) a group's papers name, but for papers of more than
+    ``BIG_TEAM`` authors (whose organisation may be nobody's in particular)."""
+    return {fold(o) for i in group if (o := found[i].paper.organization)
+            and len(found[i].paper.all_authors) <= BIG_TEAM}
 
 
 def ident(paper: Paper) -> str:
@@ -252,6 +266,13 @@ def note(name: str) -> str:
 
 _OWNER = "\0profile"  # what the papers a profile credits to the name share
 _ORG = "\0org:"  # what papers of one organisation share
+_SPELT = "\0spelt:"  # what papers listing one name with the same middle initial share
+
+
+def _initialled(listed: str) -> bool:
+    """Whether a listed name has a middle initial ("Philip S. Yu")."""
+    parts = name_parts(listed)
+    return len(parts) >= 3 and any(len(p) == 1 for p in parts[1:-1])
 
 
 def _newest(paper: Paper) -> int:
@@ -279,6 +300,8 @@ def _groups(found: Sequence[Carried], name: str) -> list[list[int]]:
             ties.append(_OWNER)
         if one.paper.organization:
             ties.append(_ORG + fold(one.paper.organization))
+        if _initialled(one.listed):  # "Philip S. Yu" tells people apart as no org does
+            ties.append(_SPELT + name_key(one.listed))
         for tie in ties:
             j = first.setdefault(tie, i)
             parent[root(i)] = root(j)

@@ -7,7 +7,10 @@ after their previous digest or was in one of theirs that never went out (and not
 ``now``), and appeared (featured or announced date, else published date, else the day it
 was first seen) at most ``max_age_days`` before now.
 
-Sections, in order: papers by followed authors; papers about their keywords
+Sections, in order: papers by followed authors (a paper carrying a followed name in any
+of its spellings, ``text.spelled_alike``, that is the person's: for a pinned name as
+``pins.why`` says, for an unpinned one as ``pins.resolve`` says; the card names the
+spelling when it differs); papers about their keywords
 (``match.evidence`` of ``match.STRONG`` or more: a phrase only in passing, late in the
 abstract or only among the source's keywords, makes no card and no reason); then up to
 ``trending`` due papers that matched nothing, by trending score (only papers with some
@@ -21,7 +24,10 @@ papers in the index: never sent, never disliked, young enough, allowed, as risin
 are. A paper appears once, in its first section; within a section higher upvotes come
 first, then higher score, then newer, then title (keywords: papers holding a keyword as
 strongly as a title does first; rising: fastest first; recommended: best first). The
-digest holds at most ``max_papers``.
+digest holds at most ``max_papers``. Last, in what room is left, up to
+``defaults.POSSIBLY`` due papers that carry a followed name but are only possibly the
+person's (an ambiguous name not pinned yet, another spelling nothing ties to them, a
+pinned name's paper with no tie): the "Possibly by" list, which asks the reader.
 """
 
 from __future__ import annotations
@@ -208,8 +214,9 @@ class Ranking:
         shown = {id(it.paper) for section in sections for it in section.items}
         maybe = sorted((pos for pos in possibly if due(pos) and id(self.papers[pos]) not in shown),
                        key=self._order.__getitem__)
+        room = max(0, sub.max_papers - len(shown))
         sections.append(Section(SectionName.POSSIBLY, tuple(
-            Item(self.papers[pos], possibly[pos]) for pos in maybe[:defaults.POSSIBLY])))
+            Item(self.papers[pos], possibly[pos]) for pos in maybe[:min(room, defaults.POSSIBLY)])))
         return Digest(sub, period_start(sub, history, self.now), self.now, tuple(sections))
 
     def _unmatched(self, sub: Subscriber, history: History, allowed: Callable[[int], bool],

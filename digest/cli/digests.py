@@ -33,8 +33,8 @@ def check(given: Path | None, as_json: bool, app: App) -> None:
     database holds nothing of.
 
     --json prints {"ok": true, "file", "subscribers", "sources"} (and "notes": [...] and
-    the pins they offer, "pins": [{"subscriber", "name", "pin", "about"}], when there are
-    any), or {"ok": false, "file", "problems": [...]} and exits 1.
+    the pins they offer, "pins": [{"subscriber", "name", "pin", "about", "titles",
+    "papers"}], when there are any), or {"ok": false, "file", "problems": [...]} and exits 1.
 
     \b
     Example:
@@ -56,7 +56,8 @@ def check(given: Path | None, as_json: bool, app: App) -> None:
         if notes:
             verdict["notes"] = [_note_line(target, n) for n in notes]
             verdict["pins"] = [{"subscriber": n.subscriber.email, "name": n.name,
-                                "pin": _pin_yaml(c.pin(n.name))[2:], "about": c.describe()}
+                                "pin": _pin_yaml(c.pin(n.name))[2:], "about": c.describe(),
+                                "titles": list(c.titles), "papers": list(c.arxiv_ids)}
                                for n in notes for c in n.candidates]
         click.echo(json.dumps(verdict))
         return
@@ -90,9 +91,14 @@ def _note_line(path: Path, n: NameNote) -> str:
 
 
 def _pin_yaml(pin: Pin) -> str:
-    """``{name: Wei Wang, with: [Zhenguo Li, Tianyang Hu]}``, as subscriptions.yaml takes it."""
-    return one_line(f"- {{name: {json.dumps(pin.name, ensure_ascii=False)}, with: "
-                    f"{json.dumps(list(pin.with_), ensure_ascii=False)}}}")
+    """``- {name: Wei Wang, with: [Zhenguo Li, Tianyang Hu], papers: [2604.01234]}``, as
+    subscriptions.yaml takes it."""
+    keys = [f"name: {json.dumps(pin.name, ensure_ascii=False)}"]
+    if pin.with_:
+        keys.append(f"with: {json.dumps(list(pin.with_), ensure_ascii=False)}")
+    if pin.papers:
+        keys.append(f"papers: {json.dumps(list(pin.papers))}")
+    return one_line(f"- {{{', '.join(keys)}}}")
 
 
 @click.command()
