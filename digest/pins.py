@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 
 from digest.match import words
 from digest.model import Paper, Pin
@@ -30,6 +31,7 @@ MAX_CANDIDATES = 5  # groups offered for an ambiguous name
 GROUP_PAPERS = 2  # papers a group of co-authors needs to be offered as a person
 AMBIGUOUS_PAPERS = 2 * GROUP_PAPERS  # the fewest a name of two such people is on
 TOP_COAUTHORS = 3  # co-authors shown for each group
+RECENT_TITLES = 2  # titles shown for each group, the latest first
 
 PersonKey = tuple[str, str | None]
 
@@ -114,12 +116,13 @@ def _holds(text: tuple[str, ...], phrase: tuple[str, ...]) -> bool:
 @dataclass(frozen=True)
 class Candidate:
     """One of the people a name may stand for: how many papers, their most frequent
-    co-authors (most papers first) and organisation."""
+    co-authors (most papers first), organisation and latest titles."""
 
     papers: int
     coauthors: tuple[str, ...]
     org: str | None
     matched: int  # of the papers, those with one of these co-authors: what the pin gets
+    titles: tuple[str, ...] = ()  # of their latest RECENT_TITLES papers, the latest first
 
     def pin(self, name: str) -> Pin:
         """The pin that means this person: ``name`` with these co-authors."""
@@ -187,6 +190,9 @@ def _candidate(papers: Sequence[Paper], key: str) -> Candidate:
     orgs = Counter(p.organization for p in papers if p.organization)
     top = sorted(counts, key=lambda k: (-counts[k], shown[k]))[:TOP_COAUTHORS]
     named = set(top)
+    latest = sorted(papers, key=lambda p: (p.featured or p.published or date.min, p.id or 0),
+                    reverse=True)
     return Candidate(len(papers), tuple(shown[k] for k in top),
                      orgs.most_common(1)[0][0] if orgs else None,
-                     sum(1 for p in papers if named & _others(p, key).keys()))
+                     sum(1 for p in papers if named & _others(p, key).keys()),
+                     tuple(p.title for p in latest[:RECENT_TITLES]))

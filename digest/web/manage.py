@@ -20,6 +20,7 @@ from digest.text import name_key
 from digest.vocab import Action, Cadence, Managed
 from digest.web.forms import Form, read_prefs
 from digest.web.limits import read_form
+from digest.web.people import with_people
 from digest.web.site import Site, reading
 
 
@@ -58,6 +59,7 @@ async def save(site: Site, record: Record, form: FormData, action: str) -> Respo
     prefs, shown = read_prefs(form, record.prefs, PREFERENCES_FIELDS, cadences=tuple(Cadence))
     if prefs is None:
         return site.page(Action.MANAGE, 400, record=record, form=shown, action=action)
+    prefs = await site.call(with_people, site.store, prefs, record.prefs)  # one person: pinned
     await site.call(site.store.set_prefs, record.ref, prefs, site.clock())
     return await changed_page(site, record, "Saved.", action)
 
