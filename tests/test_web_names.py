@@ -191,6 +191,13 @@ def test_a_name_followed_on_the_pages_is_pinned_when_it_is_one_person(site: Site
     assert web.post(f"/f/{card}?t=Solo+Author").status_code == 200  # on one paper: no group
     assert authors(site, "bo@example.org")[-2:] == [
         {"name": "Lee Park", "with": ["Wei Wang"]}, "Solo Author"]
+    # Several people: followed as written, and the page asks which.
+    assert web.post(f"/u/{card}?t=Wei+Wang").status_code == 200
+    again = web.post(f"/f/{card}?t=Wei+Wang")
+    assert again.status_code == 200 and "You now follow Wei Wang" in again.text
+    assert "Which Wei Wang?" in again.text and "2 papers with Lee Park (Tencent)" in again.text
+    assert "Wei Wang" in authors(site, "bo@example.org")
+    assert "Which Ada?" not in web.post(f"/f/{card}?t=Ada").text  # followed already
 
 
 def test_candidates_carry_their_latest_titles(site: Site) -> None:  # noqa: F811

@@ -23,7 +23,7 @@ from digest.store import Record
 from digest.text import arxiv_key, name_key
 from digest.vocab import CARD_ACTIONS, TOKEN_ACTIONS, Action, CardAction, Managed
 from digest.web.forms import MAX_TARGET, printable
-from digest.web.people import person_action, with_people
+from digest.web.people import asked, person_action, with_people
 from digest.web.site import Site, reading
 
 # The actions that record a like or a dislike.
@@ -76,9 +76,10 @@ async def card_action(site: Site, request: Request, spec: CardAction) -> Respons
                             f"invalid ({reason}); change them on your preferences page.",
                             400)
     await site.call(site.store.set_prefs, record.ref, prefs, site.clock())
+    people = await asked(site, record.ref, target) if spec.action == Action.FOLLOW else []
     return site.page("action", record=record, title=spec.done.format(target), done=True,
                      text="Your next digests reflect it; your preferences page shows "
-                     "everything you follow.", manage=manage_path)
+                     "everything you follow.", manage=manage_path, people=people)
 
 
 def changed(prefs: Mapping[str, Any], kind: str, target: str) -> dict[str, Any]:

@@ -13,14 +13,13 @@ from starlette.routing import Route
 
 from digest.config import check_subscriber
 from digest.model import Pin, author_name
-from digest.plan import Notes
 from digest.prefs import PREFERENCES_FIELDS
 from digest.store import DatabaseBusy, Record
 from digest.text import name_key
 from digest.vocab import Action, Cadence, Managed
 from digest.web.forms import Form, read_prefs
 from digest.web.limits import read_form
-from digest.web.people import with_people
+from digest.web.people import ambiguous_names, with_people
 from digest.web.site import Site, reading
 
 
@@ -62,14 +61,6 @@ async def save(site: Site, record: Record, form: FormData, action: str) -> Respo
     prefs = await site.call(with_people, site.store, prefs, record.prefs)  # one person: pinned
     await site.call(site.store.set_prefs, record.ref, prefs, site.clock())
     return await changed_page(site, record, "Saved.", action)
-
-
-def ambiguous_names(site: Site, record: Record) -> list[tuple[str, tuple[Any, ...]]]:
-    """The subscriber's own followed names that are several people (none when the
-    admin's file manages what they follow: they cannot pin here)."""
-    if record.managed != Managed.DB:
-        return []
-    return Notes(site.store).ambiguous(record.subscriber)
 
 
 async def manage_page(site: Site, record: Record, action: str) -> Response:

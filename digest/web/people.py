@@ -20,8 +20,9 @@ from digest import defaults
 from digest.config import check_subscriber
 from digest.model import author_name
 from digest.pins import GROUP_PAPERS, candidates
+from digest.plan import Notes
 from digest.render.cards import read_person_target
-from digest.store import Record, Store
+from digest.store import DatabaseBusy, Record, Store
 from digest.text import arxiv_key, name_key
 from digest.vocab import Action, CardAction, Managed
 from digest.web.site import Site, reading
@@ -91,6 +92,26 @@ def _answered(entry: str | Mapping[str, Any], kind: str, arxiv_id: str) -> dict[
         else:
             pin.pop(listed, None)
     return pin
+
+
+def ambiguous_names(site: Site, record: Record) -> list[tuple[str, tuple[Any, ...]]]:
+    """The subscriber's own followed names that are several people (none when the
+    admin's file manages what they follow: they cannot pin here)."""
+    if record.managed != Managed.DB:
+        return []
+    return Notes(site.store).ambiguous(record.subscriber)
+
+
+async def asked(site: Site, ref: str, name: str) -> list[tuple[str, tuple[Any, ...]]]:
+    """The people behind ``name`` just followed, when it is several (for the page to ask
+    which, as the preferences page does); none when the database is busy (the follow is
+    committed: the preferences page asks later)."""
+    try:
+        after = await site.call(site.store.record, ref=ref)
+        found = [] if after is None else await site.call(ambiguous_names, site, after)
+    except DatabaseBusy:
+        return []
+    return [(n, people) for n, people in found if name_key(n) == name_key(name)]
 
 
 def with_people(store: Store, prefs: dict[str, Any], before: Mapping[str, Any]

@@ -26,8 +26,7 @@ from digest.store import DatabaseBusy, Record
 from digest.vocab import Action
 from digest.web.forms import Form, read_prefs
 from digest.web.limits import read_form
-from digest.web.manage import ambiguous_names
-from digest.web.people import with_people
+from digest.web.people import ambiguous_names, with_people
 from digest.web.site import Site, reading
 
 log = logging.getLogger("digest.web")
