@@ -54,8 +54,8 @@ async def person_action(site: Site, request: Request, spec: CardAction, record: 
     if reading(request):
         return site.page("action", record=record, title=spec.ask.format(name, paper),
                          button=spec.button, manage=manage,
-                         text=f"Your answer is kept with {name} on your preferences, "
-                         f"and tells which {name} you mean.",
+                         text=f"Your answer is kept with {name} in your settings, and "
+                         f"tells {site.name} which {name} you mean.",
                          action=f"{request.url.path}?t={quote_plus(target)}")
     prefs, problems = check_subscriber(taught(record.prefs, spec.action, name, arxiv_id))
     if prefs is None:
