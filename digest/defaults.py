@@ -117,6 +117,10 @@ TASTE_DAYS = 365
 RECOMMEND_MIN_LIKES = 3
 TASTE_NEGATIVES = 1000
 MAX_LIKES = 1000
+# A card link's target (a name or phrase to follow or mute, an arXiv id, an arXiv id and a
+# followed name) is at most this many characters: a link is made from what a card shows,
+# never typed; a card leaves out a link whose target would be longer.
+MAX_TARGET = 200
 
 # The digest's name in the mail header and footer (env DIGEST_NAME).
 DIGEST_NAME = "Paper Digest"

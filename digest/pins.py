@@ -45,7 +45,7 @@ SAID_SO = "you said so"
 MAX_CANDIDATES = 5  # groups offered for an ambiguous name
 GROUP_PAPERS = 2  # papers a group of co-authors needs to be somebody of their own
 TOP_COAUTHORS = 3  # co-authors shown for each group
-RECENT_TITLES = 2  # titles shown for each group
+RECENT_TITLES = 2  # titles shown for each group, the latest first
 PIN_PAPERS = 5  # the most recent papers of a group its pin names
 BIG_TEAM = 40  # a paper with more authors links people only by its organisation
 
@@ -71,7 +71,7 @@ class Person:
     def of(cls, name: str, known: Iterable[Paper]) -> Person:
         """From the papers known to be ``name``'s person's."""
         known = list(known)
-        counts, shown = _coauthors(known, name_key(name))
+        counts, shown = _coauthors(known, name)
         return cls({key: (shown[key], n) for key, n in counts.items()},
                    frozenset(fold(p.organization) for p in known if p.organization))
 
@@ -91,7 +91,7 @@ def why(pin: Pin, person: Person, paper: Paper) -> str | None:
     if shared is not None:
         return shared
     org = paper.organization
-    if org and (fold(org) in person.orgs or pin.org and _holds(words(org), words(pin.org))):
+    if org and (fold(org) in person.orgs or (pin.org and _holds(words(org), words(pin.org)))):
         return f"at {org}"
     return None
 
@@ -207,6 +207,7 @@ class Resolution:
 
     theirs: frozenset[str] = frozenset()  # ``ident`` of each
     candidates: tuple[Candidate, ...] = ()
+    person: Candidate | None = None  # the one person meant, when there is one
 
     @property
     def ambiguous(self) -> bool:
@@ -223,7 +224,7 @@ def resolve(name: str, papers: Sequence[Paper]) -> Resolution:
     main, rest = groups[0], groups[1:]
     orgs = _orgs(found, main)
     others = [g for g in rest if len(g) >= GROUP_PAPERS or len(g) == len(main) > 1
-              or orgs and _orgs(found, g) - orgs]
+              or (orgs and _orgs(found, g) - orgs)]
     if len(main) == 1 and len(rest) >= GROUP_PAPERS:
         others = rest  # three or more papers and no co-author twice: nobody's circle
     if not orgs and not others and len(set().union(*(_orgs(found, g) for g in rest))) >= 2:
@@ -231,9 +232,11 @@ def resolve(name: str, papers: Sequence[Paper]) -> Resolution:
         # are several people, and which of them the biggest group is, nothing says
         others = [g for g in rest if _orgs(found, g)]
     if others:
+        people = [main, *others][:MAX_CANDIDATES]
         return Resolution(candidates=tuple(
-            _candidate([found[i].paper for i in g], name) for g in [main, *others][:MAX_CANDIDATES]))
-    return Resolution(frozenset(ident(found[i].paper) for g in groups for i in g))
+            _candidate([found[i].paper for i in g], name) for g in people))
+    theirs = [found[i].paper for g in groups for i in g]
+    return Resolution(frozenset(ident(p) for p in theirs), person=_candidate(theirs, name))
 
 
 def _orgs(found: Sequence[Carried], group: Sequence[int]) -> set[str]:
@@ -316,7 +319,7 @@ def _candidate(papers: Sequence[Paper], name: str) -> Candidate:
     orgs = Counter(p.organization for p in papers if p.organization)
     top = sorted(counts, key=lambda k: (-counts[k], shown[k]))[:TOP_COAUTHORS]
     named = set(top)
-    recent = sorted(papers, key=_newest, reverse=True)
+    recent = sorted(papers, key=lambda p: (_newest(p), p.id or 0), reverse=True)
     return Candidate(len(papers), tuple(shown[k] for k in top),
                      orgs.most_common(1)[0][0] if orgs else None,
                      sum(1 for p in papers if named & _links(p, name).keys()),

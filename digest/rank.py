@@ -41,8 +41,8 @@ from digest import defaults
 from digest.match import STRONG, TITLE_POINTS, PaperIndex, Spot, category_key
 from digest.model import TRENDING, Digest, History, Item, Paper, Pin, Reason, Section, Subscriber
 from digest.pins import Person, PersonKey, Resolution, ident, person_key, refused, resolve, why
-from digest.text import name_keys, name_parts, spelled_alike
 from digest.rising import Momentum
+from digest.text import name_keys, name_parts, spelled_alike
 from digest.vocab import SectionName
 
 if TYPE_CHECKING:  # scikit-learn loads only for passes that recommend

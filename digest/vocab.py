@@ -164,7 +164,10 @@ class CardAction:
     """A link a card carries: its short ``path`` (a 50-card digest holds a hundred of
     them), and the page it opens: the question ``ask``, the ``button`` that confirms, what
     ``done`` says after. ``{}`` in them is the target (a name, a phrase, an arXiv id).
-    ``taste``: it records a like or a dislike rather than changing what is followed."""
+    ``taste``: it records a like or a dislike rather than changing what is followed.
+    ``person``: it answers a "Possibly by" card: its target is a paper's arXiv id and a
+    followed name, and it teaches that name's pin; in its texts ``{0}`` is the name and
+    ``{1}`` the paper, and its ``button`` is also the card's link."""
 
     action: Action
     path: str
@@ -172,6 +175,7 @@ class CardAction:
     button: str
     done: str
     taste: bool = False
+    person: bool = False
 
 
 CARD_ACTIONS = (
@@ -183,6 +187,11 @@ CARD_ACTIONS = (
                "Noted: more papers like arXiv {}.", taste=True),
     CardAction(Action.DISLIKE, "d", "Fewer papers like arXiv {}?", "Less like this",
                "Noted: fewer papers like arXiv {}.", taste=True),
+    CardAction(Action.THEM, "y", "Is {1} by the {0} you follow?", "Yes, that's them",
+               "Noted: {1} is by the {0} you follow.", person=True),
+    CardAction(Action.NOT_THEM, "n", "Is {1} by someone else named {0}?", "Not them",
+               "Noted: {1} is by another {0}, and is not shown as theirs again.",
+               person=True),
 )
 CARD_ACTION = {spec.action: spec for spec in CARD_ACTIONS}
 

@@ -305,10 +305,11 @@ def test_check_notes_an_ambiguous_name_with_a_pin_for_each_person(
     assert verdict["pins"] == [  # what the text offers to paste, as JSON too
         {"subscriber": "ada@example.org", "name": "Wei Wang",
          "pin": '{name: "Wei Wang", with: ["Tianyang Hu", "Zhenguo Li"]}',
-         "about": "3 papers with Tianyang Hu, Zhenguo Li (Huawei)"},
+         "about": "3 papers with Tianyang Hu, Zhenguo Li (Huawei)",
+         "titles": ["A3", "A2"], "papers": []},  # made-up papers: no arXiv ids
         {"subscriber": "ada@example.org", "name": "Wei Wang",
          "pin": '{name: "Wei Wang", with: ["Lee Park"]}',
-         "about": "2 papers with Lee Park (Tencent)"}]
+         "about": "2 papers with Lee Park (Tencent)", "titles": ["B2", "B1"], "papers": []}]
 
 
 def test_a_json_preview_carries_the_notes(db_url: str, tmp_path: Path, run: Any) -> None:

@@ -33,6 +33,7 @@ from pathlib import Path
 
 import pytest
 
+from digest.defaults import POSSIBLY
 from digest.ingest.manifest import FileSettings
 from digest.ingest.runner import ingest_file, plan
 from digest.match import (
@@ -45,13 +46,12 @@ from digest.match import (
     plural_forms,
     words,
 )
-from digest.defaults import POSSIBLY
 from digest.model import History, Paper, Subscriber
 from digest.pins import Resolution, ident, resolve
 from digest.rank import plan_digests
 from digest.store import Store
-from digest.vocab import SectionName
 from digest.text import name_key, name_keys, spelled_alike
+from digest.vocab import SectionName
 from tests.conftest import DATA, SEEDS
 
 # (section name, ((paper id, reason texts), ...)), per section in order.

@@ -24,7 +24,8 @@ from digest.render import (
     subject,
     summary_line,
 )
-from digest.render.cards import Link, card, http_url
+from digest.render.cards import Link, card, http_url, person_target, read_person_target
+from digest.render.reference import render_reference
 from digest.render.subject import preheader
 from digest.store import Store
 from digest.vocab import Cadence, Managed, SectionName
@@ -311,3 +312,68 @@ def test_fifty_real_papers_stay_under_100_kb(tmp_path: Path) -> None:
     size = len(html.encode("utf-8"))
     assert size < 100_000, f"{size} bytes"
     print(f"50-paper digest: {size} bytes of HTML")
+
+
+def possibly_digest(managed: str) -> Digest:
+    """A digest whose last section asks whether two papers are by a followed name."""
+    sub = Subscriber("yan@example.org", authors=("Yi-Fan Zhang", "Hao Li"), managed=managed,
+                     ref="yanref")
+    other = Paper("Speech Tokens at Scale", authors=("Yifan Zhang", "Bo Chen"),
+                  arxiv_id="2604.01234", abstract="Spoken language models.", upvotes=4,
+                  organization="Elsewhere Lab", first_seen=NOW, featured=date(2026, 6, 1))
+    hao = replace(other, title="Graph Kernels Again", authors=("Hao Li", "Mia Wong"),
+                  arxiv_id="2604.04321")
+    mine = replace(other, title="A Paper Of Theirs", authors=("Yifan Zhang",),
+                   arxiv_id="2604.09999")
+    return Digest(sub, NOW, NOW, (
+        Section(SectionName.AUTHORS, (Item(mine, (Reason.author("Yi-Fan Zhang",
+                                                                "as Yifan Zhang"),)),)),
+        Section(SectionName.POSSIBLY, (
+            Item(other, (Reason.author("Yi-Fan Zhang", "as Yifan Zhang"),)),
+            Item(hao, (Reason.author("Hao Li"),))))))
+
+
+def test_the_possibly_section_asks_with_two_signed_links_at_the_end() -> None:
+    """The "Possibly by" cards come last, say which followed name (and the spelling on
+    the paper), and carry only "Yes, that's them" and "Not them", links under the mail's
+    card token that name the paper and the followed name; the fast path gives the
+    reference mail."""
+    digest = possibly_digest(Managed.DB)
+    mail = MailSettings(Envelope.parse("Paper Digest <digest@example.org>", "Paper Digest"),
+                        "https://digest.example.org")
+    tokens = Tokens("secret")
+    links = mail.links(tokens, digest.subscriber)
+    rendered = render_digest(digest, links)
+    assert rendered == render_reference(digest, links)
+    text, html = rendered.text, rendered.html
+    assert text.index("== From authors you follow ==") < text.index(
+        "== Possibly by authors you follow ==")
+    assert "You follow Yi-Fan Zhang (as Yifan Zhang)" in text  # the authors section
+    assert "Possibly by Yi-Fan Zhang (as Yifan Zhang)" in text and "Possibly by Hao Li\n" in text
+    assert "Possibly by Yi-Fan Zhang (as Yifan Zhang)" in html and "Possibly by Hao Li<" in html
+    card = tokens.make_card("yanref")
+    for target in ("2604.01234+Yi-Fan+Zhang", "2604.04321+Hao+Li"):
+        yes = f"https://digest.example.org/y/{card}?t={target}"
+        no = f"https://digest.example.org/n/{card}?t={target}"
+        assert f"Yes, that's them: {yes}\n" in text and f"Not them: {no}\n" in text
+        assert f'href="{yes}">Yes, that&#39;s them</a>' in html
+        assert f'href="{no}">Not them</a>' in html
+    assert tokens.read("card", card) == ["yanref"]
+    possibly = text[text.index("== Possibly by"):]
+    assert "Follow " not in possibly and "More like this" not in possibly  # only the two
+    # Subscribers the admin's file manages get no card links, these neither.
+    file = possibly_digest(Managed.FILE)
+    plain = render_digest(file, mail.links(tokens, file.subscriber))
+    assert "Possibly by Hao Li" in plain.text and "/y/" not in plain.text + plain.html
+    assert plain == render_reference(file, mail.links(tokens, file.subscriber))
+
+
+def test_a_possibly_link_names_the_paper_and_the_name_within_bounds() -> None:
+    assert person_target("2604.01234", "Hao Li") == "2604.01234 Hao Li"
+    assert read_person_target("2604.01234 Hao Li") == ("2604.01234", "Hao Li")
+    assert read_person_target("hep-th/9901001v2 Wei Wang") == ("hep-th/9901001v2", "Wei Wang")
+    for bad in ("2604.01234", "2604.01234 ", "not-an-id Hao Li", " 2604.01234 Hao Li",
+                "2604.01234  Hao Li", f"2604.01234 {'x' * 190}"):
+        assert read_person_target(bad) is None, bad
+    assert person_target(None, "Hao Li") is None and person_target("2604.01234", " ") is None
+    assert person_target("2604.01234", "x" * 190) is None  # past MAX_TARGET: no links

@@ -121,6 +121,9 @@ def reasons(section: str, paper: Paper, rng: random.Random) -> tuple[Reason, ...
         return (TRENDING,)
     if section == SectionName.RISING:
         return (Reason.rising(rng.randint(1, 90), date(2026, 8, 19)),)
+    if section == SectionName.POSSIBLY:  # a followed name, and maybe the spelling that matched
+        why = rng.choice(("", f"as {paper.authors[-1]}"))
+        return (Reason.author(paper.authors[0], why),)
     liked = rng.choice(("A liked paper on <video> & “flow”", ""))
     return (Reason.recommended(liked, "2604.00001"),)
 

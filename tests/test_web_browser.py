@@ -29,10 +29,13 @@ from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
+from digest.deliver.tokens import Tokens
+from digest.model import Paper
 from tests.browser import chromium_path, png_size
 from tests.conftest import ROOT, SEEDS
 from tests.mailing import NOW, SUBSCRIPTIONS
 from tests.smtpserver import SmtpServer, free_port
+from tests.test_pins import two_wei_wangs
 
 OUTPUT = ROOT / "tests" / "output"
 WIDTHS = (375, 1024)
@@ -358,4 +361,51 @@ def test_subscriber_pages_in_browser(driver: webdriver.Chrome, web: tuple[str, d
     button(chrome, "Subscribe again")
     shoot(chrome, "unsubscribed")
 
+    assert console_errors(chrome) == []
+
+
+def test_which_person_a_name_is_in_browser(driver: webdriver.Chrome,
+                                           web: tuple[str, dict[str, str]]) -> None:
+    """The preferences page asks which Wei Wang (co-authors, organisation, latest
+    titles); a click on one pins the name to them. A "Possibly by" card's "Not them"
+    link asks first, and its button teaches the pin."""
+    base, served = web
+    chrome = driver
+    chrome.set_window_size(1024, 900)
+    store = two_wei_wangs(served["DIGEST_DB"])
+    store.save_papers([Paper("Another Wei Wang's paper", authors=("Wei Wang", "Mia Wong"),
+                             arxiv_id="2604.01230", sources=("day.json",))],
+                      source="day.json", fmt="hf-json", now=SERVE_NOW)
+    store.put_subscriber({"email": "eve@example.org", "authors": ["Wei Wang", "Ada"]},
+                         SERVE_NOW)
+    ref = store.record(email="eve@example.org").ref
+    tokens = Tokens(served["DIGEST_SECRET"])
+
+    chrome.get(f"{base}/manage/{tokens.make('manage', ref)}")
+    heading(chrome, "Your preferences")
+    main = chrome.find_element(By.TAG_NAME, "main").text  # headings shown in capitals
+    assert "WHICH WEI WANG?" in main and "WHICH ADA?" not in main
+    assert "3 papers with Tianyang Hu, Zhenguo Li (Huawei)" in main and "A3\nA2" in main
+    shoot(chrome, "which-person")
+    choice = until(chrome, ec.element_to_be_clickable(
+        (By.XPATH, "//form[contains(., 'Lee Park')]//button[normalize-space()='This Wei Wang']")))
+    submit(chrome, choice)
+    heading(chrome, "Your preferences")
+    assert chrome.find_element(By.CSS_SELECTOR, ".notice").text == \
+        "You now follow the Wei Wang who writes with Lee Park."
+    assert "WHICH WEI WANG?" not in chrome.find_element(By.TAG_NAME, "main").text
+    assert store.record(email="eve@example.org").prefs["authors"] == [
+        {"name": "Wei Wang", "with": ["Lee Park"]}, "Ada"]
+
+    chrome.get(f"{base}/n/{tokens.make_card(ref)}?t=2604.01230+Wei+Wang")
+    heading(chrome, "Is “Another Wei Wang's paper” (arXiv 2604.01230) by someone else "
+            "named Wei Wang?")
+    shoot(chrome, "not-them")
+    assert store.record(email="eve@example.org").prefs["authors"][0] == {
+        "name": "Wei Wang", "with": ["Lee Park"]}  # the GET changed nothing
+    submit(chrome, button(chrome, "Not them"))
+    heading(chrome, "Noted: “Another Wei Wang's paper” (arXiv 2604.01230) is by another "
+            "Wei Wang, and is not shown as theirs again.")
+    assert store.record(email="eve@example.org").prefs["authors"][0] == {
+        "name": "Wei Wang", "with": ["Lee Park"], "not": ["2604.01230"]}
     assert console_errors(chrome) == []

@@ -17,8 +17,10 @@ from urllib.parse import quote_plus, urlsplit
 
 from anyascii import anyascii
 
+from digest import defaults
 from digest.match import plural_forms, words
 from digest.model import Item, Paper, Reason, Subscriber, reason_values
+from digest.prefs import arxiv_ids
 from digest.render.subject import one_line
 from digest.text import latex_to_text, name_key
 from digest.vocab import CARD_ACTIONS, Action, ReasonKind
@@ -33,6 +35,7 @@ NO_VOTES = "–"  # the vote box of a paper whose source counts no upvotes
 NO_DATE = "no date given"  # the meta of a paper whose source gives no date
 THUMBNAIL_ALT = "Preview image"  # short: the card's title comes right after it
 _TASTES = tuple(spec for spec in CARD_ACTIONS if spec.taste)  # more / less like this
+_PERSON = tuple(spec for spec in CARD_ACTIONS if spec.person)  # yes, that's them / not them
 LIKED_TITLE_CHARS = 80  # of the liked paper a recommendation names
 _ARXIV_TARGET = re.compile(r"[\w./-]{1,32}")
 
@@ -113,12 +116,14 @@ def plural(n: int, noun: str) -> str:
 def card(item: Item, subscriber: Subscriber,
          action: Callable[[str, str], str] | None = None,
          snippet_chars: int = SNIPPET_CHARS, followed: set[str] | None = None,
-         images: bool = False) -> Card:
+         images: bool = False, possibly: bool = False) -> Card:
     """The card of a digest item for ``subscriber``; ``action(kind, target)`` gives the
     URL of a follow, unfollow, mute, like or dislike link (none without it). ``followed``:
     the name keys of the subscriber's authors, when the caller has them already.
     ``images``: show the source's thumbnail (remote images are off unless the operator
-    turns them on). A paper with an arXiv id gets "more / less like this" links too."""
+    turns them on). A paper with an arXiv id gets "more / less like this" links too.
+    ``possibly``: the item is in the "Possibly by" section: its reasons say "Possibly by
+    Hao Li", and its only links ask whether the paper is theirs."""
     base = _base(item.paper, snippet_chars, images)
     if followed is None:
         followed = {name_key(a) for a in subscriber.authors}
@@ -133,8 +138,9 @@ def card(item: Item, subscriber: Subscriber,
         authors=shown,
         more_authors=max(0, total - len(shown)) if base.names and total is not None else 0,
         snippet=_highlighted(base.snippet, tuple(keywords)),
-        reasons=_reasons(item),
-        actions=_actions(shown, keywords, action) + _likes(item.paper, action),
+        reasons=_possibly_lines(item.reasons) if possibly else _reasons(item),
+        actions=_person_links(item, action) if possibly else
+        _actions(shown, keywords, action) + _likes(item.paper, action),
     )
 
 
@@ -194,6 +200,45 @@ def _likes(p: Paper, action: Callable[[str, str], str] | None) -> tuple[Link, ..
     if action is None or not p.arxiv_id or not _ARXIV_TARGET.fullmatch(p.arxiv_id):
         return ()
     return tuple(Link(spec.button, action(spec.action, p.arxiv_id)) for spec in _TASTES)
+
+
+def _person_links(item: Item, action: Callable[[str, str], str] | None
+                  ) -> tuple[Link, ...]:
+    """"Yes, that's them" and "Not them" for each followed name that brought a "Possibly
+    by" paper (naming the name when there are several), when a link can name the paper."""
+    if action is None:
+        return ()
+    names = item.values(ReasonKind.AUTHOR)
+    links = []
+    for name in names:
+        target = person_target(item.paper.arxiv_id, name)
+        if target is not None:
+            which = f" ({name})" if len(names) > 1 else ""
+            links += [Link(spec.button + which, action(spec.action, target))
+                      for spec in _PERSON]
+    return tuple(links)
+
+
+def person_target(arxiv_id: str | None, name: str) -> str | None:
+    """The target of a "Possibly by" card's links: the paper's arXiv id, a space (an
+    arXiv id holds none) and the followed name, ``2604.01234 Hao Li``; None when the
+    paper has no arXiv id a pin can hold, or the two pass ``MAX_TARGET`` (a name of some
+    170 characters)."""
+    if not arxiv_id or not name.strip() or not _ARXIV_TARGET.fullmatch(arxiv_id):
+        return None
+    try:
+        arxiv_ids([arxiv_id])
+    except ValueError:
+        return None
+    target = f"{arxiv_id} {name.strip()}"
+    return target if len(target) <= defaults.MAX_TARGET else None
+
+
+def read_person_target(target: str) -> tuple[str, str] | None:
+    """``person_target``'s (arXiv id, followed name), or None when ``target`` is not one."""
+    arxiv_id, _, name = target.partition(" ")
+    found = person_target(arxiv_id, name)
+    return None if found is None or found != target else (arxiv_id, name)
 
 
 def _links(p: Paper) -> list[Link]:
@@ -303,6 +348,16 @@ def _reason_lines(why: tuple[Reason, ...], votes: tuple[int | None, float | None
             liked = snippet_text(r.value or r.area, LIKED_TITLE_CHARS)
             reasons.append(f"Recommended: like “{liked}”" if liked else "Recommended for you")
     return tuple(one_line(r) for r in reasons)
+
+
+@lru_cache(maxsize=1 << 12)
+def _possibly_lines(why: tuple[Reason, ...]) -> tuple[str, ...]:
+    """The lines of a "Possibly by" card: ``Possibly by Hao Li``, and the spelling on the
+    paper when it differs, ``Possibly by Yi-Fan Zhang (as Yifan Zhang)``."""
+    spelt = {r.value: r.area for r in reversed(why) if r.kind == ReasonKind.AUTHOR}
+    return tuple(one_line(f"Possibly by {name} ({spelt[name]})" if spelt[name] else
+                          f"Possibly by {name}")
+                 for name in reason_values(why, ReasonKind.AUTHOR))
 
 
 def snippet_text(abstract: str, limit: int = SNIPPET_CHARS) -> str:

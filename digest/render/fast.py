@@ -41,7 +41,7 @@ from digest.render.templates import CardTemplate as _CardTemplate
 from digest.render.templates import head_stylesheet, inline_css, stylesheet, templates_env
 from digest.render.templates import tidy as _tidy
 from digest.text import name_key
-from digest.vocab import CARD_ACTIONS, CardPart, MessageKind
+from digest.vocab import CARD_ACTIONS, CardPart, MessageKind, SectionName
 
 # About what a card's thumbnail adds to the HTML: how many to leave out when over the limit.
 _THUMBNAIL_BYTES = 200
@@ -128,10 +128,11 @@ class Renderer:
                 continue
             html: list[str] = []
             text: list[str] = []
+            possibly = section.name == SectionName.POSSIBLY
             for number, item in enumerate(section.items, 1):
                 card_html, card_text, card_tidy = self._card_as_shown(
                     item, sub, followed, links, shape, chars, thumbnails > 0,
-                    seen if long else None, number)
+                    seen if long else None, number, possibly)
                 thumbnails -= 1
                 html.append(card_html)
                 text.append(card_text)
@@ -166,18 +167,19 @@ class Renderer:
 
     def _card_as_shown(self, item: Item, sub: Subscriber, followed: set[str], links: Links,
                        shape: str | None, chars: int, image: bool,
-                       seen: set[tuple[str, str]] | None, number: int
-                       ) -> tuple[str, str, bool]:
+                       seen: set[tuple[str, str]] | None, number: int,
+                       possibly: bool = False) -> tuple[str, str, bool]:
         """A card's HTML and text as this mail shows it, and whether the text is tidy
         (``Filled.tidy``). Kept once filled in for links of this ``shape``, so that the
         next mail showing it so only puts in its token; ``seen``: in a long digest, the
-        actions linked on earlier cards (left out here)."""
+        actions linked on earlier cards (left out here); ``possibly``: a card of the
+        "Possibly by" section."""
         actions = links.action is not None
-        key = self._key(item, followed, actions, chars, image)
+        key = self._key(item, followed, actions, chars, image, possibly)
         shown = self._shown.get(key) if key is not None else None
         view = None
         if shown is None:
-            view = self._view(item, sub, followed, actions, chars, image)
+            view = self._view(item, sub, followed, actions, chars, image, possibly)
             shown = Shown(view.actions)
             if key is not None:
                 self._shown.put(key, shown)
@@ -193,7 +195,7 @@ class Renderer:
                 assert links.action is not None  # a shape is made of its URLs
                 urls = action_urls(shown.actions, kept, links.action)
                 html, text = self._cuts(view or self._view(item, sub, followed, actions,
-                                                           chars, image), kept)
+                                                           chars, image, possibly), kept)
                 pair = (filled(html, urls, links.token),
                         _tidy_checked(filled(text, urls, links.token)))
                 shown.fill(kept, shape, pair)
@@ -202,8 +204,8 @@ class Renderer:
         # Links that cannot be cut at a token: the card is kept with slots for them.
         done = shown.done.get(kept) if shown.done else None
         if done is None:
-            done = self._cuts(view or self._view(item, sub, followed, actions, chars, image),
-                              kept)
+            done = self._cuts(view or self._view(item, sub, followed, actions, chars, image,
+                                                 possibly), kept)
             if key is not None:
                 shown.done = shown.done or {}
                 shown.done[kept] = done
@@ -234,8 +236,8 @@ class Renderer:
         c = keep_actions(view.card, kept)
         return self._card("html", c), self._card("txt", c)
 
-    def _key(self, item: Item, followed: set[str], actions: bool, chars: int, image: bool
-             ) -> tuple[Any, ...] | None:
+    def _key(self, item: Item, followed: set[str], actions: bool, chars: int, image: bool,
+             possibly: bool = False) -> tuple[Any, ...] | None:
         """Everything the card of ``item`` depends on, as the reader sees it (None: a
         paper not stored, whose card is not kept)."""
         if item.paper.id is None:
@@ -245,11 +247,11 @@ class Renderer:
             names = frozenset(name_key(n) for n in item.paper.all_authors)
             self._names.put(item.paper.id, names)
         # which of its authors are bold: the reader's followed names it has
-        return (item.paper.id, item.reasons, chars, actions, image,
+        return (item.paper.id, item.reasons, chars, actions, image, possibly,
                 tuple(sorted(k for k in followed if k in names)))
 
     def _view(self, item: Item, sub: Subscriber, followed: set[str], actions: bool,
-              chars: int, image: bool = False) -> View:
+              chars: int, image: bool = False, possibly: bool = False) -> View:
         """The card of ``item`` as ``sub`` sees it, its action links slots."""
         wanted: list[tuple[str, str]] = []
 
@@ -257,8 +259,8 @@ class Renderer:
             wanted.append(self._pairs.setdefault((kind, target), (kind, target)))
             return self._mark(str(len(wanted) - 1))
 
-        return View(card(item, sub, mark if actions else None, chars, followed, image),
-                     tuple(wanted))
+        return View(card(item, sub, mark if actions else None, chars, followed, image,
+                         possibly), tuple(wanted))
 
     def _card(self, fmt: str, c: Card) -> Cut:
         """A card rendered (HTML with its CSS inlined, or text), in pieces with slots (its

@@ -24,7 +24,7 @@ from digest.render.templates import (
     tidy,
 )
 from digest.text import name_key
-from digest.vocab import MessageKind
+from digest.vocab import MessageKind, SectionName
 
 
 def render_reference(digest: Digest, links: Links, digest_name: str = defaults.DIGEST_NAME,
@@ -70,7 +70,8 @@ def _cards(digest: Digest, links: Links, thumbnails: int
     for section in (s for s in digest.sections if s.items):
         out.append((section.name, []))
         for item in section.items:
-            c, pairs = _card(item, sub, links, chars, followed, thumbnails > 0)
+            c, pairs = _card(item, sub, links, chars, followed, thumbnails > 0,
+                             section.name == SectionName.POSSIBLY)
             thumbnails -= 1
             if long:
                 same = [same_action(p) for p in pairs]
@@ -82,15 +83,16 @@ def _cards(digest: Digest, links: Links, thumbnails: int
 
 
 def _card(item: Item, sub: Subscriber, links: Links, chars: int, followed: set[str],
-          image: bool) -> tuple[cards.Card, list[tuple[str, str]]]:
-    """The card of ``item``, and the (kind, target) of each of its actions."""
+          image: bool, possibly: bool) -> tuple[cards.Card, list[tuple[str, str]]]:
+    """The card of ``item`` (in the "Possibly by" section: ``possibly``), and the (kind,
+    target) of each of its actions."""
     pairs: list[tuple[str, str]] = []
     real = links.action
     if real is None:
-        return cards.card(item, sub, None, chars, followed, image), pairs
+        return cards.card(item, sub, None, chars, followed, image, possibly), pairs
 
     def action(kind: str, target: str) -> str:
         pairs.append((kind, target))
         return real(kind, target)
 
-    return cards.card(item, sub, action, chars, followed, image), pairs
+    return cards.card(item, sub, action, chars, followed, image, possibly), pairs

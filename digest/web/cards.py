@@ -1,6 +1,7 @@
 """The links a digest's cards carry: follow or unfollow an author, mute a keyword, more or
-fewer papers like this one. One route for each of ``vocab.CARD_ACTIONS``, on its short
-path; its page asks, confirms and says what was done in that action's words.
+fewer papers like this one, and whether a "Possibly by" paper is the followed person's
+(``people``). One route for each of ``vocab.CARD_ACTIONS``, on its short path; its page
+asks, confirms and says what was done in that action's words.
 
 A GET only shows the question and its button (mail scanners follow links); the POST
 changes the settings, and only a subscriber's own (not those the admin's file keeps)."""
@@ -22,6 +23,7 @@ from digest.store import Record
 from digest.text import arxiv_key, name_key
 from digest.vocab import CARD_ACTIONS, TOKEN_ACTIONS, Action, CardAction, Managed
 from digest.web.forms import MAX_TARGET, printable
+from digest.web.people import asked, person_action, with_people
 from digest.web.site import Site, reading
 
 # The actions that record a like or a dislike.
@@ -53,6 +55,8 @@ async def card_action(site: Site, request: Request, spec: CardAction) -> Respons
     if found is None:
         return site.bad_link()
     record, target = found
+    if spec.person:  # "Yes, that's them", "Not them": what the pin learns
+        return await person_action(site, request, spec, record, target)
     manage_path = site.manage_path(record.ref)
     if record.managed != Managed.DB:
         return site.managed_by_admin()
@@ -62,16 +66,20 @@ async def card_action(site: Site, request: Request, spec: CardAction) -> Respons
                          button=spec.button.format(target),
                          text="This changes what your next digests hold.",
                          action=request.url.path + query, manage=manage_path)
-    prefs, problems = check_subscriber(changed(record.prefs, spec.action, target))
+    new = changed(record.prefs, spec.action, target)
+    if spec.action == Action.FOLLOW:  # one person behind the name: pinned to them
+        new = await site.call(with_people, site.store, new, record.prefs)
+    prefs, problems = check_subscriber(new)
     if prefs is None:  # the schema bounds every list, as it does the form's
         reason = next(iter(problems.values()))
         return site.message("Not changed", f"That would make your preferences "
                             f"invalid ({reason}); change them on your preferences page.",
                             400)
     await site.call(site.store.set_prefs, record.ref, prefs, site.clock())
+    people = await asked(site, record.ref, target) if spec.action == Action.FOLLOW else []
     return site.page("action", record=record, title=spec.done.format(target), done=True,
                      text="Your next digests reflect it; your preferences page shows "
-                     "everything you follow.", manage=manage_path)
+                     "everything you follow.", manage=manage_path, people=people)
 
 
 def changed(prefs: Mapping[str, Any], kind: str, target: str) -> dict[str, Any]:

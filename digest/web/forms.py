@@ -11,6 +11,7 @@ from typing import Any
 
 from starlette.datastructures import FormData
 
+from digest import defaults
 from digest.config import check_subscriber
 from digest.model import author_name
 from digest.prefs import FIELD, FIELDS, LIST_FIELDS
@@ -18,9 +19,7 @@ from digest.render import one_line
 from digest.text import name_key
 from digest.vocab import SELF_SERVICE_CADENCES, Cadence
 
-# A card link's target (a name or phrase to follow or mute, an arXiv id) is at most this
-# many characters: a link is made from what a card shows, never typed.
-MAX_TARGET = 200
+MAX_TARGET = defaults.MAX_TARGET  # of a card link's target
 TEXTAREAS = tuple(spec.key for spec in FIELDS if spec.per_line)  # one entry a line
 # Section sizes the preferences page switches on and off (a checkbox each); switching one
 # on gives the size set before, else the schema's default.

@@ -13,13 +13,13 @@ from starlette.routing import Route
 
 from digest.config import check_subscriber
 from digest.model import Pin, author_name
-from digest.plan import Notes
 from digest.prefs import PREFERENCES_FIELDS
 from digest.store import DatabaseBusy, Record
 from digest.text import name_key
 from digest.vocab import Action, Cadence, Managed
 from digest.web.forms import Form, read_prefs
 from digest.web.limits import read_form
+from digest.web.people import ambiguous_names, with_people
 from digest.web.site import Site, reading
 
 
@@ -58,16 +58,9 @@ async def save(site: Site, record: Record, form: FormData, action: str) -> Respo
     prefs, shown = read_prefs(form, record.prefs, PREFERENCES_FIELDS, cadences=tuple(Cadence))
     if prefs is None:
         return site.page(Action.MANAGE, 400, record=record, form=shown, action=action)
+    prefs = await site.call(with_people, site.store, prefs, record.prefs)  # one person: pinned
     await site.call(site.store.set_prefs, record.ref, prefs, site.clock())
     return await changed_page(site, record, "Saved.", action)
-
-
-def ambiguous_names(site: Site, record: Record) -> list[tuple[str, tuple[Any, ...]]]:
-    """The subscriber's own followed names that are several people (none when the
-    admin's file manages what they follow: they cannot pin here)."""
-    if record.managed != Managed.DB:
-        return []
-    return Notes(site.store).ambiguous(record.subscriber)
 
 
 async def manage_page(site: Site, record: Record, action: str) -> Response:
@@ -104,11 +97,18 @@ async def changed_page(site: Site, record: Record, notice: str, action: str) -> 
 
 
 def pinned(prefs: Mapping[str, Any], pin: Pin) -> dict[str, Any]:
-    """Own settings with the followed name ``pin.name`` pinned as ``pin`` says."""
+    """Own settings with the followed name ``pin.name`` pinned as ``pin`` says (keeping
+    the papers the reader already said are someone else's)."""
     new = dict(prefs)
-    new["authors"] = [pin.encode() if name_key(author_name(a)) == name_key(pin.name) else a
-                      for a in new.get("authors", [])]
+    new["authors"] = [_repinned(a, pin) if name_key(author_name(a)) == name_key(pin.name)
+                      else a for a in new.get("authors", [])]
     return new
+
+
+def _repinned(entry: str | Mapping[str, Any], pin: Pin) -> dict[str, Any]:
+    said = [] if isinstance(entry, str) else list(entry.get("not") or [])
+    return Pin(pin.name, pin.profile, pin.with_, pin.org, pin.papers,
+               tuple(dict.fromkeys([*said, *pin.not_]))).encode()
 
 
 def routes(site: Site) -> list[Route]:

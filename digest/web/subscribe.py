@@ -11,6 +11,7 @@ import logging
 import secrets
 from datetime import timedelta
 from email.utils import make_msgid
+from typing import Any
 
 from starlette.background import BackgroundTask
 from starlette.requests import Request
@@ -21,10 +22,11 @@ from digest import defaults
 from digest.deliver.message import build_notice
 from digest.errors import DigestError
 from digest.prefs import SUBSCRIBE_FIELDS
-from digest.store import Record
+from digest.store import DatabaseBusy, Record
 from digest.vocab import Action
 from digest.web.forms import Form, read_prefs
 from digest.web.limits import read_form
+from digest.web.people import ambiguous_names, with_people
 from digest.web.site import Site, reading
 
 log = logging.getLogger("digest.web")
@@ -71,6 +73,7 @@ async def subscribe(site: Site, request: Request) -> Response:
     prefs, shown = read_prefs(form, {}, SUBSCRIBE_FIELDS)
     if prefs is None:
         return subscribe_page(site, request, shown, 400)
+    prefs = await site.call(with_people, site.store, prefs, {})  # one person: pinned
     outcome = await site.call(site.store.request_subscription, prefs, site.clock(),
                               defaults.FORM_MAILS_PER_DAY)
     task = BackgroundTask(send_form_mail, site, *outcome) if outcome else None
@@ -129,7 +132,17 @@ async def confirm(site: Site, request: Request) -> Response:
                      text="Your digests start now: the first may come right away when "
                      "today's send time has passed. Bookmark your preferences page, or use "
                      "the link at the bottom of every digest.",
-                     manage=site.manage_path(found.ref))
+                     manage=site.manage_path(found.ref), people=await people_of(site, found))
+
+
+async def people_of(site: Site, found: Record) -> list[tuple[str, tuple[Any, ...]]]:
+    """The people behind the followed names of a subscription just confirmed that are
+    several people, for the page to ask which; none when the database is busy (the
+    subscription is committed: the preferences page asks later)."""
+    try:
+        return await site.call(ambiguous_names, site, found)
+    except DatabaseBusy:
+        return []
 
 
 def spent(site: Site) -> HTMLResponse:
