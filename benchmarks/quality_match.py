@@ -220,7 +220,7 @@ def ask(labels: dict[str, Any], subscriptions: dict[str, Any], config: Path,
         if name not in asked.setdefault(email, []):
             asked[email].append(name)
         means = set(labels["readers"][email].get("means") or ())
-        if not answer or not means & set(offer["papers"]):
+        if not answer or not means & set(offer.get("papers", ())):
             continue
         (pin,) = yaml.safe_load("[" + offer["pin"] + "]")
         for sub in subscriptions["subscribers"]:
