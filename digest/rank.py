@@ -42,7 +42,7 @@ from digest.match import STRONG, TITLE_POINTS, PaperIndex, Spot, category_key
 from digest.model import TRENDING, Digest, History, Item, Paper, Pin, Reason, Section, Subscriber
 from digest.pins import Person, PersonKey, Resolution, ident, person_key, refused, resolve, why
 from digest.rising import Momentum
-from digest.text import name_keys, name_parts, spelled_alike
+from digest.text import by_initials, name_keys, name_parts, spelled_alike
 from digest.vocab import SectionName
 
 if TYPE_CHECKING:  # scikit-learn loads only for passes that recommend
@@ -301,7 +301,8 @@ class Ranking:
                     else f"as {listed}"
                 because = verdict(paper)
                 if because is None:
-                    maybe.setdefault(pos, []).append((at, j, name, spelt))
+                    if not by_initials(name, listed):  # "Y. Zhang" is too many people
+                        maybe.setdefault(pos, []).append((at, j, name, spelt))
                 else:
                     area = "; ".join(x for x in (spelt, because) if x)
                     found.setdefault(pos, []).append((at, j, name, area))

@@ -100,31 +100,56 @@ def spelled_alike(followed: str, listed: str) -> bool | None:
     """How a listed author's name stands to a followed one: True when it is spelt the same
     but for a middle initial one of them leaves out (``Ryan Rossi``, ``Ryan A. Rossi``);
     False when only joining or splitting its parts tells them apart (``Yi-Fan Zhang``,
-    ``Yifan Zhang``: maybe another person); None when it is another name (other middle
-    initials, other letters)."""
+    ``Yifan Zhang``), or it gives the given names as initials (``Y. Zhang``): maybe
+    another person; None when it is another name (other middle initials, other
+    letters)."""
     core_f, initials_f = _core(name_parts(followed))
     core_l, initials_l = _core(name_parts(listed))
     if initials_f and initials_l and initials_f != initials_l:
         return None
     if core_f == core_l:
         return True
-    return False if "".join(core_f) == "".join(core_l) else None
+    if "".join(core_f) == "".join(core_l):
+        return False
+    return False if "".join(core_l) in _initialled(core_f) else None
+
+
+def by_initials(followed: str, listed: str) -> bool:
+    """Whether ``listed`` gives the followed name's given names as initials only
+    (``Y. Zhang`` for ``Yi-Fan Zhang``): too many people to offer as possibly theirs."""
+    core_f, _ = _core(name_parts(followed))
+    core_l, _ = _core(name_parts(listed))
+    return core_f != core_l and "".join(core_l) in _initialled(core_f)
+
+
+def _initialled(core: tuple[str, ...]) -> tuple[str, ...]:
+    """The keys of a name written with initials for its given names (``Yi-Fan Zhang``:
+    ``Y. Zhang``, ``Y.-F. Zhang``); none for a name whose given name is an initial."""
+    given, last = core[:-1], core[-1]
+    if not given or len(given[0]) < 2:
+        return ()
+    every = "".join(p[0] for p in given)
+    return tuple(dict.fromkeys((given[0][0] + last, every + last)))
 
 
 def name_keys(name: str) -> tuple[str, ...]:
     """The folded keys (``name_key``) a name's spellings may have: its own, without its
-    middle initials, and with any one middle initial (``ryanrossi``, ``ryanarossi`` ..
-    ``ryanzrossi``). Whether a listed name under one of them is the same spelling is
+    middle initials, with any one middle initial (``ryanrossi``, ``ryanarossi`` ..
+    ``ryanzrossi``), and with initials for its given names (``rrossi``; ``aqjiang`` for
+    Albert Q. Jiang). Whether a listed name under one of them is the same spelling is
     ``spelled_alike``'s to say."""
     core, initials = _core(name_parts(name))
     own = name_key(name)
     if len(core) < 2 or len(core[0]) < 2:
         return (own,)
-    bare = "".join(core)
+    short = _initialled(core)
     if initials:
-        return tuple(dict.fromkeys((own, bare)))
-    head, last = "".join(core[:-1]), core[-1]
-    return (own, *(head + chr(c) + last for c in range(ord("a"), ord("z") + 1)))
+        middle = "".join(initials)
+        spelt = ("".join(core), *short, short[0][:1] + middle + short[0][1:])
+    else:
+        head, last = "".join(core[:-1]), core[-1]
+        spelt = (*(head + chr(c) + last for c in range(ord("a"), ord("z") + 1)), *short)
+    return tuple(dict.fromkeys((own, *spelt)))
 
 
 def title_key(title: str) -> str:

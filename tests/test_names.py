@@ -31,6 +31,11 @@ NOW = datetime(2026, 6, 1, 8, tzinfo=UTC)
     ("Yu-Gang Jiang", "Yu-gang Jiang", True),
     ("Yi-Fan Zhang", "Yifan Zhang", False),  # joined: perhaps another person
     ("Ming-Yu Liu", "Mingyu Liu", False),
+    ("Yi-Fan Zhang", "Y. Zhang", False),  # initials for the given names
+    ("Yi-Fan Zhang", "Y.-F. Zhang", False),
+    ("Albert Q. Jiang", "A. Q. Jiang", False),
+    ("Yi-Fan Zhang", "J. Zhang", None),
+    ("Y. Zhang", "Yi Zhang", None),  # an initial followed is not expanded
     ("Philip S. Yu", "Philip H. Yu", None),  # other middle initials: another name
     ("Hao Li", "Haoli Zhang", None),
     ("Wei Wang", "Wei Wan", None),
@@ -42,8 +47,9 @@ def test_spellings_of_a_followed_name(followed: str, listed: str, alike: bool | 
 
 
 def test_name_keys_stay_few_and_never_take_a_bare_initial() -> None:
-    assert name_keys("Albert Q. Jiang") == ("albertqjiang", "albertjiang")
-    assert len(name_keys("Ryan Rossi")) == 27  # itself, and a middle initial a..z
+    assert name_keys("Albert Q. Jiang") == ("albertqjiang", "albertjiang", "ajiang",
+                                            "aqjiang")
+    assert len(name_keys("Ryan Rossi")) == 28  # itself, a middle initial a..z, R. Rossi
     assert name_keys("Y. Zhang") == ("yzhang",)  # an initial alone is nobody in particular
 
 
@@ -73,6 +79,20 @@ def test_another_spelling_is_theirs_only_when_tied_to_them() -> None:
         SectionName.AUTHORS: {"MME two": ["author: Yi-Fan Zhang (as Yifan Zhang)"],
                               "MME one": ["author: Yi-Fan Zhang"]},
         SectionName.POSSIBLY: {"Sampling": ["author: Yi-Fan Zhang (as Yifan Zhang)"]}}
+
+
+def test_initials_are_theirs_only_when_tied_to_them_and_never_offered() -> None:
+    """"Y. Zhang" beside Yi-Fan Zhang's co-author is him; "Y. Zhang" on another paper is
+    one of too many people to offer as possibly him."""
+    papers = [paper("MME one", "Yi-Fan Zhang", "Chaoyou Fu", pid=1, day=20),
+              paper("MME two", "Chaoyou Fu", "Y. Zhang", pid=2, day=21),
+              paper("Report", "A. Author", "Y. Zhang", "Q. Li", pid=3, day=22)]
+    sub = Subscriber("ada@example.org", authors=("Yi-Fan Zhang",), max_age_days=60,
+                     trending=0)
+    assert authored(sub, papers) == {
+        SectionName.AUTHORS: {"MME two": ["author: Yi-Fan Zhang (as Y. Zhang)"],
+                              "MME one": ["author: Yi-Fan Zhang"]},
+        SectionName.POSSIBLY: {}}
 
 
 def test_a_middle_initial_left_out_is_the_same_spelling() -> None:

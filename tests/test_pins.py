@@ -379,5 +379,7 @@ def test_the_docs_pin_example_is_valid(tmp_path: Path) -> None:
     entries = "".join(f"    {line}\n" for line in block.splitlines())
     config = write_config(tmp_path, entries.replace("seeds/", f"{SEEDS}/"))
     (sub,) = load_config(config).subscribers
-    assert sub.authors == ("Ada Lovelace", "Jiacheng Sun", "Maojiang Su", "Wei Wang", "Hao Li")
+    assert sub.authors == ("Ada Lovelace", "Jiacheng Sun", "Maojiang Su", "Wei Wang", "Hao Li",
+                           "Yang Liu")
+    assert sub.pins[-1] == Pin("Yang Liu", papers=("2603.25406",), not_=("2603.10178",))
     assert [p.profile for p in sub.pins[:2]] == [PROFILE_002.name, PROFILE_000.name]

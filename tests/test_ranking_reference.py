@@ -50,7 +50,7 @@ from digest.model import History, Paper, Subscriber
 from digest.pins import Resolution, ident, resolve
 from digest.rank import plan_digests
 from digest.store import Store
-from digest.text import name_key, name_keys, spelled_alike
+from digest.text import by_initials, name_key, name_keys, spelled_alike
 from digest.vocab import SectionName
 from tests.conftest import DATA, SEEDS
 
@@ -127,6 +127,8 @@ class _OldMatcher:
                         followed.split()).casefold()
                     reason = followed if spelt else f"{followed} (as {listed})"
                     mine = ident(paper) in theirs[followed].theirs
+                    if not mine and by_initials(followed, listed):
+                        continue  # an initials-only form is offered to nobody
                     bucket = authors[i] if mine else maybe[i]
                     if reason not in bucket:
                         bucket.append(reason)
