@@ -53,10 +53,11 @@ MAX_SCORE = 1_000_000.0
 # author list counts as cut by "et al."); an identifier or URL longer than its bound is
 # dropped, as a cut one would point nowhere. The longest of 3,889 real papers: title 175
 # characters, abstract 1,922 (arXiv allows 1,920), AI summary 1,606, author name 55,
-# organisation 76, URL 130, keyword 64; 573 authors, 44 keywords.
+# organisation 76, URL 130, keyword 64, account 18; 573 authors, 44 keywords.
 MAX_TITLE_CHARS = 300
 MAX_ABSTRACT_CHARS = 5_000  # the abstract, the AI summary
 MAX_NAME_CHARS = 100  # one author, the organisation
+MAX_ACCOUNT_CHARS = 64  # an account an author claimed a paper with (a Hugging Face username)
 MAX_AUTHORS = 1_000
 MAX_KEYWORDS = 100
 MAX_KEYWORD_CHARS = 100

@@ -3,7 +3,8 @@
 Pure functions: no database, clock or network. It sits beside the model, below both the
 readers of sources and the store that merges what they read. The rules: match by arXiv id,
 else by normalised title; a merge keeps the most complete author list, the highest upvotes
-and score, every source and credited owner, and the earliest dates and first-seen time.
+and score, every source, credited owner and claimed account, and the earliest dates and
+first-seen time.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ def merge(a: Paper, b: Paper) -> Paper:
         author_count=(len(authors_from.authors) if not authors_from.truncated
                       else max(counts, default=None)),
         credited=_union(a.credited, b.credited, key=name_key),
+        claimed=_claims(authors_from.authors, a.claimed, b.claimed),
         arxiv_id=_either(a.arxiv_id, b.arxiv_id),
         abstract=_either(a.abstract, b.abstract) or "",
         organization=_either(a.organization, b.organization),
@@ -78,6 +80,21 @@ def _either(x: str | None, y: str | None) -> str | None:
     if not x or not y:
         return x or y
     return max(x, y, key=lambda v: (len(v), v))
+
+
+def _claims(authors: tuple[str, ...], *claims: tuple[tuple[str, str], ...]
+            ) -> tuple[tuple[str, str], ...]:
+    """Every author's claim, one per author (folded name; of two accounts, the greater),
+    named and ordered as ``authors`` lists them, then those of authors it does not list."""
+    best: dict[str, tuple[str, str]] = {}
+    for name, account in (c for each in claims for c in each):
+        key = name_key(name)
+        best[key] = max(best.get(key, (account, name)), (account, name))
+    place: dict[str, tuple[int, str]] = {}
+    for i, author in enumerate(authors):
+        place.setdefault(name_key(author), (i, author))
+    order = sorted(best, key=lambda k: (place.get(k, (len(authors), ""))[0], k))
+    return tuple((place.get(k, (0, best[k][1]))[1], best[k][0]) for k in order)
 
 
 def _union(x: tuple[str, ...], y: tuple[str, ...], key: Callable[[str], str] = str

@@ -23,6 +23,8 @@ class Paper:
     ``authors`` is the visible author list in its listed order; ``truncated`` says it is
     shorter than the real one ("et al.", or only a count was shown). ``credited`` names
     profile owners the paper is credited to, who may be cut off the visible list.
+    ``claimed`` pairs a listed author's name with the account that claimed the paper as
+    theirs at the source (a Hugging Face username), for the authors who did.
     ``id`` and ``first_seen`` are set by the store; parsers leave them empty.
     """
 
@@ -31,6 +33,7 @@ class Paper:
     truncated: bool = False
     author_count: int | None = None
     credited: tuple[str, ...] = ()
+    claimed: tuple[tuple[str, str], ...] = ()  # (author name as listed, account)
     arxiv_id: str | None = None
     abstract: str = ""
     organization: str | None = None

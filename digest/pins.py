@@ -11,7 +11,9 @@ differently ("Yi-Fan Zhang", "Yifan Zhang"), which may be another person.
 
 A pinned name is on a paper that carries it when, in this order: (a) the reader said the
 paper is not theirs (``not:``): never; (b) the reader said it is (``papers:``); (c) the
-paper is on their profile (credited to them from the pinned profile); (d) another of its
+paper is on their profile (credited to them from the pinned profile), or the name on it
+was claimed with an account (``Paper.claimed``, Hugging Face's) that claimed it on one of
+their known papers; (d) another of its
 authors co-wrote one of their known papers (on the profile, or said to be theirs), or is
 named in ``with:``; (e) its organisation holds the ``org:`` words (folded, whole words,
 e.g. "Tencent" in "Tencent AI Lab"), or is one of their known papers' organisations.
@@ -20,7 +22,8 @@ Co-authors of co-authors never count.
 An unpinned name is *resolved* against the stored papers that carry it (``resolve``):
 they fall into groups, two papers being in one group when they share a co-author other
 than the name (on papers of at most ``BIG_TEAM`` authors: a report of hundreds links
-everyone), an organisation, or a profile that credits them to the name. The groups with
+everyone), an organisation, an account that claimed the name on both, or a profile that
+credits them to the name. The groups with
 a paper spelt like the name are the people it may be. The biggest is the person meant
 when no other is somebody else: a group is somebody else when it has two or more papers
 (a co-author circle of its own) or an organisation the biggest group's papers never
@@ -61,11 +64,12 @@ def person_key(pin: Pin) -> PersonKey:
 @dataclass(frozen=True)
 class Person:
     """What the known papers of a pinned person say: their co-authors (folded name ->
-    (the name as listed, how many of the known papers they are on)) and organisations
-    (folded)."""
+    (the name as listed, how many of the known papers they are on)), organisations
+    (folded) and the accounts that claimed the name on them."""
 
     coauthors: Mapping[str, tuple[str, int]] = field(default_factory=dict)
     orgs: frozenset[str] = frozenset()
+    accounts: frozenset[str] = frozenset()
 
     @classmethod
     def of(cls, name: str, known: Iterable[Paper]) -> Person:
@@ -73,7 +77,8 @@ class Person:
         known = list(known)
         counts, shown = _coauthors(known, name)
         return cls({key: (shown[key], n) for key, n in counts.items()},
-                   frozenset(fold(p.organization) for p in known if p.organization))
+                   frozenset(fold(p.organization) for p in known if p.organization),
+                   frozenset(a for p in known if (a := _account(p, name))))
 
 
 def why(pin: Pin, person: Person, paper: Paper) -> str | None:
@@ -87,6 +92,9 @@ def why(pin: Pin, person: Person, paper: Paper) -> str | None:
     if pin.profile is not None and pin.profile in paper.sources and name_key(pin.name) in {
             name_key(c) for c in paper.credited}:
         return ON_PROFILE
+    account = _account(paper, pin.name)
+    if account is not None and account in person.accounts:
+        return f"claimed by {account} on Hugging Face"
     shared = _shared_coauthor(pin, person, paper)
     if shared is not None:
         return shared
@@ -100,6 +108,13 @@ def refused(pin: Pin | None, paper: Paper) -> bool:
     """Whether the reader said ``paper`` is by someone else of the pinned name."""
     return pin is not None and paper.arxiv_id is not None and arxiv_key(
         paper.arxiv_id) in {arxiv_key(a) for a in pin.not_}
+
+
+def _account(paper: Paper, name: str) -> str | None:
+    """The account that claimed ``name`` (a spelling of it, ``spelled_alike``) on
+    ``paper``, if one did."""
+    return next((account for listed, account in paper.claimed
+                 if spelled_alike(name, listed) is not None), None)
 
 
 def _shared_coauthor(pin: Pin, person: Person, paper: Paper) -> str | None:
@@ -270,6 +285,7 @@ def note(name: str) -> str:
 _OWNER = "\0profile"  # what the papers a profile credits to the name share
 _ORG = "\0org:"  # what papers of one organisation share
 _SPELT = "\0spelt:"  # what papers listing one name with the same middle initial share
+_CLAIMED = "\0claimed:"  # what papers whose name one account claimed share
 
 
 def _initialled(listed: str) -> bool:
@@ -285,8 +301,9 @@ def _newest(paper: Paper) -> int:
 
 def _groups(found: Sequence[Carried], name: str) -> list[list[int]]:
     """Positions of ``found`` in connected groups: joined when they share a co-author
-    (``_links``), an organisation, or a profile that credits them to the name (a
-    profile's owner is one person, whoever their co-authors were). A paper spelt only
+    (``_links``), an organisation, an account that claimed the name on them, or a
+    profile that credits them to the name (a profile's owner, or an account's, is one
+    person, whoever their co-authors were). A paper spelt only
     alike joins nothing but through these."""
     parent = list(range(len(found)))
 
@@ -303,6 +320,8 @@ def _groups(found: Sequence[Carried], name: str) -> list[list[int]]:
             ties.append(_OWNER)
         if one.paper.organization:
             ties.append(_ORG + fold(one.paper.organization))
+        if (account := _account(one.paper, one.listed)) is not None:
+            ties.append(_CLAIMED + account)
         if _initialled(one.listed):  # "Philip S. Yu" tells people apart as no org does
             ties.append(_SPELT + name_key(one.listed))
         for tie in ties:

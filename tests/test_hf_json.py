@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import date
+from typing import Any
 
 import pytest
 
@@ -66,3 +67,46 @@ def test_missing_optional_fields_are_read_as_absent() -> None:
 def test_bad_json_is_refused(payload: bytes, reason: str) -> None:
     with pytest.raises(InputError, match=reason):
         parse(payload, ParseContext("bad.json", date(2026, 1, 1)), "hf-json")
+
+
+def test_claimed_accounts_are_those_of_the_raw_authors() -> None:
+    path = DATA / "hf-daily" / "2026-03-13.json"
+    items = json.loads(path.read_text())
+    for item, paper in zip(items, read(path), strict=True):
+        raw = [(a["name"], a["user"]["user"]) for a in item["paper"]["authors"] if "user" in a]
+        assert paper.claimed == tuple(raw)
+    zang = [p for p in read(path) if ("Yuhang Zang", "yuhangzang") in p.claimed]
+    assert sorted(p.arxiv_id for p in zang) == ["2603.12247", "2603.12252"]
+
+
+@pytest.mark.parametrize("user", [
+    "", "a b", "x" * 65, "ü-ber", "<script>", "a\nb", 12, None, True, ["yliu-cs"],
+    {"user": {"user": "x"}},
+])
+def test_a_claimed_account_not_a_short_username_is_ignored(user: Any) -> None:
+    authors = [{"name": "Yang Liu", "user": {"user": user}}, {"name": "Ada B", "user": user},
+               {"name": "Cy D", "user": {"user": "cy.d_9-x"}}]
+    item = {"paper": {"id": "2601.00001", "title": "T", "authors": authors}}
+    (paper,) = parse(json.dumps([item]).encode(), ParseContext("x.json", date(2026, 1, 1)))[1]
+    assert paper.authors == ("Yang Liu", "Ada B", "Cy D")
+    assert paper.claimed == (("Cy D", "cy.d_9-x"),)
+
+
+def test_a_name_listed_twice_is_claimed_as_its_first_entry_is() -> None:
+    authors = [{"name": "Yang Liu"}, {"name": "Yang  Liu", "user": {"user": "yliu-cs"}},
+               {"name": "Ada B", "user": {"user": "ada"}}, {"name": "Ada B",
+                                                           "user": {"user": "other"}}]
+    item = {"paper": {"id": "2601.00001", "title": "T", "authors": authors}}
+    (paper,) = parse(json.dumps([item]).encode(), ParseContext("x.json", date(2026, 1, 1)))[1]
+    assert paper.claimed == (("Ada B", "ada"),)
+
+
+def test_claims_follow_their_authors_through_the_bounds() -> None:
+    long = "L" * 150
+    authors = [{"name": long, "user": {"user": "long"}}] + [
+        {"name": f"Author {i}", "user": {"user": f"a{i}"}} for i in range(1_001)]
+    item = {"paper": {"id": "2601.00001", "title": "T", "authors": authors}}
+    (paper,) = parse(json.dumps([item]).encode(), ParseContext("x.json", date(2026, 1, 1)))[1]
+    assert len(paper.authors) == 1_000 and paper.truncated
+    assert paper.claimed[0] == (paper.authors[0], "long") and len(paper.authors[0]) == 100
+    assert paper.claimed[-1] == ("Author 998", "a998") and len(paper.claimed) == 1_000

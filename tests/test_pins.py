@@ -4,6 +4,7 @@ name the data shows to be several people. On the real seeds and a real HF day to
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -12,9 +13,11 @@ import pytest
 
 from digest.config import load_config
 from digest.deliver import MailSettings, tokens_for
+from digest.ingest import parse
+from digest.ingest.common import ParseContext
 from digest.model import Digest, Item, OutboxEntry, Paper, Pin, Reason, Subscriber
 from digest.passes import noted_mailer as Mailer
-from digest.pins import Person, _candidate, candidates, person_key, resolve, why
+from digest.pins import Person, _candidate, candidates, ident, person_key, resolve, why
 from digest.plan import Notes, build_digests, people_of
 from digest.render.cards import card
 from digest.store import Store
@@ -383,3 +386,51 @@ def test_the_docs_pin_example_is_valid(tmp_path: Path) -> None:
                            "Yang Liu")
     assert sub.pins[-1] == Pin("Yang Liu", papers=("2603.25406",), not_=("2603.10178",))
     assert [p.profile for p in sub.pins[:2]] == [PROFILE_002.name, PROFILE_000.name]
+
+
+# ---- claimed accounts ---------------------------------------------------------------
+
+CLAIMED_DAY = DATA / "hf-daily" / "2026-03-13.json"  # Yuhang Zang claimed two papers
+
+
+def zang_store(db_url: str) -> Store:
+    """A real day on which one Hugging Face account (yuhangzang) claimed Yuhang Zang on
+    two papers of two organisations (SJTU VisionXLab, Intern Large Models) that share no
+    other author."""
+    store = Store(db_url)
+    fmt, papers = parse(CLAIMED_DAY.read_bytes(), ParseContext(CLAIMED_DAY.name,
+                                                               SEEN.date()))
+    store.save_papers(papers, source=CLAIMED_DAY.name, fmt=fmt, now=SEEN)
+    return store
+
+
+def test_one_claimed_account_ties_papers_with_no_coauthor_in_common(db_url: str) -> None:
+    papers = zang_store(db_url).papers()
+    zang = [p for p in papers if "Yuhang Zang" in p.authors]
+    assert [p.arxiv_id for p in zang] == ["2603.12247", "2603.12252"]
+    assert not (set(zang[0].authors) & set(zang[1].authors)) - {"Yuhang Zang"}
+    assert zang[0].organization != zang[1].organization
+    unclaimed = resolve("Yuhang Zang", [replace(p, claimed=()) for p in papers])
+    assert unclaimed.ambiguous  # two lone papers of two organisations: two people
+    found = resolve("Yuhang Zang", papers)
+    assert not found.ambiguous and found.theirs == {ident(p) for p in zang}
+    assert found.person is not None and found.person.papers == 2
+    other = replace(zang[1], claimed=(("Yuhang Zang", "another-account"),))
+    assert resolve("Yuhang Zang", [zang[0], other]).ambiguous
+
+
+def test_why_pins_a_paper_by_the_account_that_claimed_it(db_url: str) -> None:
+    store = zang_store(db_url)
+    pin = Pin("Yuhang Zang", papers=("2603.12247",))
+    person = people_of(store, [Subscriber("ada@example.org", pins=(pin,))])[person_key(pin)]
+    assert person.accounts == {"yuhangzang"}
+    (other,) = store.papers_by_arxiv(["2603.12252"])
+    assert why(pin, person, other) == "claimed by yuhangzang on Hugging Face"
+    assert why(pin, person, replace(other, claimed=())) is None
+    assert why(pin, person, replace(other, claimed=(("Kai Chen", "yuhangzang"),))) is None
+    assert why(replace(pin, not_=("2603.12252",)), person, other) is None
+    assert digest_of(store, pin) == {
+        "Trust Your Critic: Robust Reward Modeling and Reinforcement Learning for Faithful "
+        "Image Editing and Generation": ["author: Yuhang Zang (you said so)"],
+        "EndoCoT: Scaling Endogenous Chain-of-Thought Reasoning in Diffusion Models": [
+            "author: Yuhang Zang (claimed by yuhangzang on Hugging Face)"]}

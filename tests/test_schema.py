@@ -18,7 +18,7 @@ from sqlalchemy import MetaData, create_engine, select, text
 
 from digest.cli import cli
 from digest.store import Store, revisions
-from tests.conftest import SEEDS
+from tests.conftest import DATA, SEEDS
 from tests.mailing import NOW, SUBSCRIPTIONS
 from tests.pgserver import PgCluster, cluster_or_skip, sqlite_or_postgres
 
@@ -189,3 +189,34 @@ def test_a_postgresql_url_without_its_driver_says_what_to_install() -> None:
     result = invoke("postgresql+pg8000://digest@127.0.0.1/digest", "papers")
     assert result.exit_code == 1
     assert "pip install 'digest[postgres]'" in result.output
+
+
+def test_a_database_from_before_claimed_accounts_upgrades_and_keeps_working(
+        url: str, tmp_path: Path) -> None:
+    day = DATA / "hf-daily" / "2026-03-13.json"
+    assert invoke(url, "ingest", str(day), "--now", NOW.isoformat()).exit_code == 0
+    store = Store(url)
+    with store.engine.begin() as conn:
+        revisions.downgrade(conn, "0005")
+    store.engine.dispose()
+    assert "schema revision 0005" in invoke(url, "papers").output
+    assert invoke(url, "db", "upgrade").exit_code == 0
+    store = Store(url)
+    assert store.papers() and not any(p.claimed for p in store.papers())
+    ingested = invoke(url, "ingest", str(day), "--now", (NOW + timedelta(days=1)).isoformat())
+    assert ingested.exit_code == 0, ingested.output
+    claimed = {p.arxiv_id: p.claimed for p in store.papers() if p.claimed}
+    assert claimed["2603.12252"] == (("Yuhang Zang", "yuhangzang"),) and len(claimed) == 15
+    store.engine.dispose()
+
+
+def test_an_unversioned_database_is_recognised_by_its_claimed_accounts(url: str) -> None:
+    store = Store(url)
+    with store.engine.begin() as conn:
+        conn.execute(text("DROP TABLE alembic_version"))
+        assert revisions.upgrade(conn) == (None, revisions.head())
+        revisions.downgrade(conn, "0005")
+        conn.execute(text("DROP TABLE alembic_version"))
+        assert revisions.upgrade(conn) == (None, revisions.head())
+    assert Store(url).revision() == (revisions.head(), revisions.head())
+    store.engine.dispose()

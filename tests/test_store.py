@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import UTC, date, datetime
+from pathlib import Path
 
+import pytest
+
+from digest.ingest import parse
+from digest.ingest.common import ParseContext
 from digest.merge import merge
 from digest.model import Paper
 from digest.store import Store
-from tests.conftest import totals
+from tests.conftest import DATA, totals
+from tests.pgserver import PgCluster, cluster_or_skip, sqlite_or_postgres
 
 T1 = datetime(2026, 6, 1, 8, tzinfo=UTC)
 T2 = datetime(2026, 6, 2, 8, tzinfo=UTC)
@@ -92,3 +99,61 @@ def test_reingest_changes_nothing(run) -> None:  # type: ignore[no-untyped-def]
     read, new, merged, errors = totals(again.stdout)
     assert (new, merged, errors) == (0, read, 0) and read > 140
     assert run("papers", "--json").stdout == before
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[PgCluster]:
+    yield from cluster_or_skip()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    yield from sqlite_or_postgres(request, tmp_path)
+
+
+def hf_day(name: str) -> list[Paper]:
+    path = DATA / "hf-daily" / name
+    return parse(path.read_bytes(), ParseContext(path.name, date(2026, 4, 20)))[1]
+
+
+def test_claimed_accounts_are_stored_and_read_back(url: str) -> None:
+    day = hf_day("2026-03-13.json")
+    assert sum(len(p.claimed) for p in day) == 20
+    store = Store(url)
+    store.save_papers(day, source="2026-03-13.json", fmt="hf-json", now=T1)
+    stored = {p.arxiv_id: p for p in store.papers()}
+    assert {p.arxiv_id: p.claimed for p in day} == {a: p.claimed for a, p in stored.items()}
+    assert stored["2603.12252"].claimed == (("Yuhang Zang", "yuhangzang"),)
+    again = store.save_papers(day, source="2026-03-13.json", fmt="hf-json", now=T2)
+    assert (again.new, again.merged) == (0, len(day))
+    assert store.papers() == list(stored.values())
+    store.engine.dispose()
+
+
+def test_a_claim_arriving_later_is_added_and_kept(url: str) -> None:
+    (paper,) = [p for p in hf_day("2026-03-13.json") if p.arxiv_id == "2603.12247"]
+    unclaimed = Paper(title=paper.title, authors=paper.authors, arxiv_id=paper.arxiv_id,
+                      sources=("arxiv.xml",))
+    store = Store(url)
+    store.save_papers([unclaimed], source="arxiv.xml", fmt="arxiv", now=T1)
+    assert store.papers()[0].claimed == ()
+    store.save_papers([paper], source="hf.json", fmt="hf-json", now=T2)
+    store.save_papers([unclaimed], source="arxiv.xml", fmt="arxiv", now=T2)
+    (stored,) = store.papers()
+    assert stored.claimed == (("Junming Lin", "mjuicem"), ("Yuhang Zang", "yuhangzang"))
+    assert stored.authors == paper.authors
+    store.engine.dispose()
+
+
+def test_merge_keeps_every_claim_one_per_author_in_list_order() -> None:
+    a = Paper(title="X", authors=("Ada B", "Yang Liu", "Cy D"),
+              claimed=(("Cy D", "cyd"), ("Yang Liu", "yliu-cs")))
+    b = Paper(title="X", authors=("Ada B", "Yang Liu"), truncated=True,
+              claimed=(("Ada B", "ada"), ("yang liu", "yliu-cs")))
+    merged = merge(a, b)
+    assert merged.claimed == (("Ada B", "ada"), ("Yang Liu", "yliu-cs"), ("Cy D", "cyd"))
+    assert merge(b, a) == merged and merge(merged, b) == merged
+    other = Paper(title="X", claimed=(("Yang Liu", "yang-l"), ("Eve F", "eve")))
+    assert merge(merge(a, b), other) == merge(a, merge(b, other))
+    assert merge(merged, other).claimed[1:] == (("Yang Liu", "yliu-cs"), ("Cy D", "cyd"),
+                                                ("Eve F", "eve"))  # not listed: last

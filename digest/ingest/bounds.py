@@ -65,6 +65,7 @@ def _paper(p: Paper, note: Note) -> Paper:
         truncated=p.truncated or len(authors) < len(p.authors),
         author_count=_count(p.author_count, "author counts", note),
         credited=_names(p.credited, "credited owners", note),
+        claimed=_claims(p.claimed, authors, note),
         arxiv_id=_drop(p.arxiv_id, d.MAX_ID_CHARS, "arXiv ids", note),
         abstract=_cut(p.abstract, d.MAX_ABSTRACT_CHARS, "abstracts", note),
         organization=_maybe(p.organization, d.MAX_NAME_CHARS, "organisations", note),
@@ -86,6 +87,16 @@ def _paper(p: Paper, note: Note) -> Paper:
 def _names(names: tuple[str, ...], what: str, note: Note) -> tuple[str, ...]:
     return tuple(_cut(n, d.MAX_NAME_CHARS, "author names", note)
                  for n in _first(names, d.MAX_AUTHORS, what, note))
+
+
+def _claims(claimed: tuple[tuple[str, str], ...], authors: tuple[str, ...], note: Note
+            ) -> tuple[tuple[str, str], ...]:
+    """The claims of authors still on the (bounded) list, their names cut as it cuts
+    them (the parser keeps accounts short already)."""
+    kept = set(authors)
+    cut = ((_cut(name, d.MAX_NAME_CHARS, "author names", note), account)
+           for name, account in claimed)
+    return tuple((name, account) for name, account in cut if name in kept)
 
 
 def _first(values: tuple[str, ...], limit: int, what: str, note: Note) -> tuple[str, ...]:

@@ -3,18 +3,24 @@
 Each item holds a ``paper`` object (arXiv id, full author list, upvotes, GitHub repo and
 stars, project page, organisation, AI summary and keywords where present). Fields come and
 go across the years, so each is read when present and of the expected type; an item that
-is itself a paper object (no ``paper`` key) is read the same way.
+is itself a paper object (no ``paper`` key) is read the same way. An author who claimed
+the paper carries their account (``authors[].user.user``, a Hugging Face username): kept
+when it is a short string of letters, digits, ``-``, ``_`` and ``.``, else ignored.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from datetime import date, datetime
 from typing import Any
 
+from digest import defaults
 from digest.ingest.common import ParseContext, whole_number
 from digest.model import Paper
-from digest.text import squash
+from digest.text import name_key, squash
+
+_ACCOUNT = re.compile(rf"[A-Za-z0-9._-]{{1,{defaults.MAX_ACCOUNT_CHARS}}}")
 
 
 def parse_hf_json(text: str, ctx: ParseContext) -> list[Paper]:
@@ -42,11 +48,8 @@ def _paper(item: Any, n: int, ctx: ParseContext) -> Paper:
     title = _text(paper, "title") or _text(item, "title")
     if not title:
         raise ctx.error(f"item {n} has no paper title")
-    listed = paper.get("authors")
-    authors = tuple(  # anything but a list of {name} objects names nobody
-        squash(a["name"]) for a in (listed if isinstance(listed, list) else ())
-        if isinstance(a, dict) and isinstance(a.get("name"), str) and a["name"].strip()
-    )
+    listed = _authors(paper.get("authors"))
+    authors = tuple(name for name, _ in listed)
     github = _text(paper, "githubRepo")
     keywords = paper.get("ai_keywords")
     return Paper(
@@ -54,6 +57,7 @@ def _paper(item: Any, n: int, ctx: ParseContext) -> Paper:
         authors=authors,
         truncated=False,
         author_count=len(authors),
+        claimed=_claims(listed),
         arxiv_id=_text(paper, "id"),
         abstract=(_text(paper, "summary") or _text(item, "summary") or "").strip(),
         organization=_organization(paper.get("organization") or item.get("organization")),
@@ -71,6 +75,30 @@ def _paper(item: Any, n: int, ctx: ParseContext) -> Paper:
         comments=_int(item.get("numComments")),
         sources=(ctx.source,),
     )
+
+
+def _authors(listed: Any) -> list[tuple[str, dict[str, Any]]]:
+    """Each named author entry as (the name, the entry): anything but a list of {name}
+    objects names nobody."""
+    return [(squash(a["name"]), a) for a in (listed if isinstance(listed, list) else ())
+            if isinstance(a, dict) and isinstance(a.get("name"), str) and a["name"].strip()]
+
+
+def _claims(listed: list[tuple[str, dict[str, Any]]]) -> tuple[tuple[str, str], ...]:
+    """(name, account) for the authors who claimed the paper; a name listed twice is
+    claimed or not as its first entry is."""
+    seen: set[str] = set()
+    found = []
+    for name, entry in listed:
+        key = name_key(name)
+        if key in seen:
+            continue
+        seen.add(key)
+        user = entry.get("user")
+        account = user.get("user") if isinstance(user, dict) else None
+        if isinstance(account, str) and _ACCOUNT.fullmatch(account):
+            found.append((name, account))
+    return tuple(found)
 
 
 def _text(obj: dict[str, Any], key: str) -> str | None:

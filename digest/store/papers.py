@@ -214,6 +214,7 @@ def _paper(row: Any, people: list[Any], sources: list[str]) -> Paper:
         title=row["title"],
         authors=tuple(p["name"] for p in people if p["listed"]),
         credited=tuple(p["name"] for p in people if p["credited"]),
+        claimed=tuple((p["name"], p["user"]) for p in people if p["listed"] and p["user"]),
         truncated=row["truncated"],
         author_count=row["author_count"],
         arxiv_id=row["arxiv_id"],
@@ -291,8 +292,8 @@ def _snapshot_upvotes(conn: Connection, papers: list[Paper], now: datetime) -> N
                      [{"paper_id": p.id, "seen_at": now, "upvotes": p.upvotes} for p in papers])
 
 
-def _people(paper: Paper) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    return paper.authors, paper.credited
+def _people(paper: Paper) -> tuple[Any, ...]:
+    return paper.authors, paper.credited, paper.claimed
 
 
 def _insert_papers(conn: Connection, rows: list[dict[str, Any]]) -> list[int]:
@@ -314,10 +315,21 @@ def _write_authors(conn: Connection, papers: list[Paper]) -> None:
         credited = {name_key(c) for c in paper.credited}
         rows += [{"paper_id": paper.id, "position": i, "author_id": ids[name_key(name)],
                   "name": name, "listed": i < len(paper.authors),
-                  "credited": name_key(name) in credited}
-                 for i, name in enumerate(paper.all_authors)]
+                  "credited": name_key(name) in credited, "user": user}
+                 for i, (name, user) in enumerate(_accounts(paper))]
     if rows:
         conn.execute(insert(s.paper_authors), rows)
+
+
+def _accounts(paper: Paper) -> list[tuple[str, str | None]]:
+    """Each of the paper's names with the account claimed for it: on the first listed
+    row of the name, and only there."""
+    claims = {name_key(name): user for name, user in paper.claimed}
+    rows: list[tuple[str, str | None]] = []
+    for i, name in enumerate(paper.all_authors):
+        rows.append((name, claims.pop(name_key(name), None) if i < len(paper.authors)
+                     else None))
+    return rows
 
 
 def _author_ids(conn: Connection, names: Iterable[str]) -> dict[str, int]:

@@ -1,9 +1,10 @@
 """The database schema, portable between SQLite and PostgreSQL.
 
-Papers are stored once; ``paper_authors`` keeps each paper's author list in order (and
-the profile owners it is credited to), ``authors`` one row per folded name so that papers
-can be found by author, ``paper_sources`` every file or URL a paper was read from, and
-``ingest_runs`` one row per file or URL ingested. Later stages add their own tables here.
+Papers are stored once; ``paper_authors`` keeps each paper's author list in order (with
+the profile owners it is credited to, and the accounts that claimed it), ``authors`` one
+row per folded name so that papers can be found by author, ``paper_sources`` every file
+or URL a paper was read from, and ``ingest_runs`` one row per file or URL ingested. Later
+stages add their own tables here.
 """
 
 from __future__ import annotations
@@ -110,6 +111,9 @@ paper_authors = Table(
     # listed: on the visible author list; credited: the paper sits on this owner's profile.
     Column("listed", Boolean, nullable=False),
     Column("credited", Boolean, nullable=False),
+    # The account this listed author claimed the paper with at the source (a Hugging Face
+    # username), on the first row of their name; null when they did not.
+    Column("user", String(64)),
 )
 
 ingest_runs = Table(
