@@ -73,6 +73,11 @@ def loose(window: tuple[str, ...]) -> Iterator[tuple[str, ...]]:
             yield window[:gap] + window[gap + 1:]
 
 
+def sentence_starts(text: str) -> list[int]:
+    """Where each sentence of ``text`` starts (the first at 0), by character."""
+    return [0] + [m.end() for m in _SENTENCE_END.finditer(text)]
+
+
 def lead_words(abstract: str) -> int:
     """How many words the abstract's first ``LEAD_SENTENCES`` sentences hold."""
     ends = [m.end() for m in _SENTENCE_END.finditer(abstract)]
