@@ -238,9 +238,12 @@ def test_a_loose_match_shows_the_words_as_they_stand_in_the_paper() -> None:
     assert " ".join(text.split()).count(line) == 1
     # in the abstract: as the abstract has them; word for word somewhere: no "as"
     in_abstract = Item(IGPO, (Reason.keyword("diffusion language model", "abstract"),))
-    assert card(in_abstract, sub).reasons == (
+    shown = card(in_abstract, sub)
+    assert shown.reasons == (
         "Matches “diffusion language model” (as “diffusion large language models”) "
         "in the abstract",)
+    assert [s.text for s in shown.snippet if s.highlight] == [
+        "diffusion large language models"]  # highlighted as it stands
     exact = replace(IGPO, title="Diffusion Language Models, and Diffusion Large Language "
                                 "Models")
     assert card(Item(exact, item.reasons), sub).reasons == (

@@ -395,13 +395,14 @@ def _highlighted(text: str, keywords: tuple[str, ...]) -> tuple[Segment, ...]:
     """``text`` in segments, those a keyword matched highlighted. Words are read as the
     matcher reads them (each character transliterated to ASCII, lower case, split at
     anything that is not a letter or digit), so whatever made a paper match is marked:
-    the words of a phrase in a row, a final plural alike; the leftmost match first (at
-    one place, the first keyword that matches there), then the next after it."""
+    the words of a phrase in a row, a final plural alike, or with one extra word inside
+    (``match.loose``); the leftmost match first (at one place, the first keyword that
+    matches there, word for word before loosely), then the next after it."""
     if not keywords:
         return (Segment(text, False),) if text else ()
     found, _ = _words_of(text)
     places = sorted((start, order, end) for order, k in enumerate(keywords)
-                    for start, end in _matches(text, k))
+                    for start, end, _ in _matches(text, k))
     segments: list[Segment] = []
     at = next_word = 0
     for start, _, end in places:
@@ -442,34 +443,33 @@ def _words_of(text: str) -> tuple[list[tuple[int, int, str]], dict[str, list[int
 @lru_cache(maxsize=1 << 12)
 def _place(text: str, keyword: str) -> tuple[int, int, bool] | None:
     """Where ``keyword`` first stands in ``text`` word for word, else first with one
-    extra word inside (as ``match.fits`` finds it): (first character, end, loose)."""
-    tokens = words(keyword)
-    if not tokens:
-        return None
-    head, lasts = tokens[:-1], plural_forms(tokens[-1])
-    found, where = _words_of(text)
-    sequence = tuple(word for _, _, word in found)
-    starts = where.get(head[0], []) if head else sorted(
-        i for form in lasts for i in where.get(form, []))
-    places = [(i, extra) for i in starts
-              if (extra := fits(sequence, i, head, lasts)) is not None]
+    extra word inside: (first character, end, loose)."""
+    places = _matches(text, keyword)
     if not places:
         return None
-    i, extra = min(places, key=lambda place: place[1])  # the first word for word, if any
-    return found[i][0], found[i + len(head) + extra][1], extra
+    first, last, extra = min(places, key=lambda place: place[2])  # word for word, if any
+    found, _ = _words_of(text)
+    return found[first][0], found[last][1], extra
 
 
 @lru_cache(maxsize=1 << 12)
-def _matches(text: str, keyword: str) -> tuple[tuple[int, int], ...]:
-    """Where ``keyword`` matches in ``text``: (first word, last word) of each place, by
-    word number; looked up from the place of its first word, not by a walk of the text."""
+def _matches(text: str, keyword: str) -> tuple[tuple[int, int, bool], ...]:
+    """Where ``keyword`` matches in ``text``: (first word, last word, loose) of each place,
+    by word number, word for word or with one extra word inside (``match.fits``); looked
+    up from the places of its first word, not by a walk of the text."""
     tokens = words(keyword)
     if not tokens:
         return ()
     head, lasts = tokens[:-1], plural_forms(tokens[-1])
-    found, where = _words_of(text)
+    _, where = _words_of(text)
+    sequence = _sequence(text)
     starts = where.get(head[0], []) if head else sorted(
         i for form in lasts for i in where.get(form, []))
-    return tuple((i, i + len(head)) for i in starts
-                 if i + len(head) < len(found) and found[i + len(head)][2] in lasts
-                 and all(found[i + j][2] == word for j, word in enumerate(head)))
+    return tuple((i, i + len(head) + extra, extra) for i in starts
+                 if (extra := fits(sequence, i, head, lasts)) is not None)
+
+
+@lru_cache(maxsize=8192)
+def _sequence(text: str) -> tuple[str, ...]:
+    """The words of ``text`` as ``_words_of`` reads them, in a row."""
+    return tuple(word for _, _, word in _words_of(text)[0])
