@@ -265,7 +265,8 @@ class PaperIndex:
         self._areas: list[list[tuple[str, tuple[str, ...]]]] = []
         self._phrases: dict[str, tuple[dict[int, Spot], dict[int, int]]] = {}
         self._lead: list[int] = []  # words in each abstract's opening sentences
-        self._named: list[tuple[int, ...]] = []  # where each says what the paper is
+        # where each abstract says what the paper is, found for those holding a phrase
+        self._named: dict[int, tuple[int, ...]] = {}
         self._papers_of: dict[str, set[int]] = {}  # word -> the papers holding it
         for pos, paper in enumerate(papers):
             for at, name in enumerate(paper.all_authors):
@@ -275,7 +276,6 @@ class PaperIndex:
             areas = [(area, words(text)) for area, text in _texts(paper)]
             self._areas.append(areas)
             self._lead.append(lead_words(paper.abstract))
-            self._named.append(named_words(paper.abstract))
             for rank, (_, tokens) in enumerate(areas):
                 for at, token in enumerate(tokens):
                     self._places[token].append((pos, rank, at))
@@ -298,9 +298,16 @@ class PaperIndex:
         if found is None:
             places = self._find(words(phrase))
             found = self._phrases[phrase] = (self._spots(places), {
-                pos: evidence(held, self._lead[pos], self._named[pos])
+                pos: evidence(held, self._lead[pos], self._named_at(pos))
                 for pos, held in places.items()})
         return found
+
+    def _named_at(self, pos: int) -> tuple[int, ...]:
+        """``named_words`` of the paper at ``pos``, kept."""
+        named = self._named.get(pos)
+        if named is None:
+            named = self._named[pos] = named_words(self.papers[pos].abstract)
+        return named
 
     def _find(self, tokens: tuple[str, ...]) -> dict[int, set[Place]]:
         places: dict[int, set[Place]] = defaultdict(set)
