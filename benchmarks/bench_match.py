@@ -19,7 +19,16 @@ from pathlib import Path
 
 from digest.ingest import parse
 from digest.ingest.common import ParseContext
-from digest.match import STRONG, Matcher, evidence, lead_words, loose, plural_forms, words
+from digest.match import (
+    STRONG,
+    Matcher,
+    evidence,
+    lead_words,
+    loose,
+    named_words,
+    plural_forms,
+    words,
+)
 from digest.model import Paper, Subscriber
 from digest.rank import plan_digests
 from digest.text import name_key
@@ -55,7 +64,7 @@ def naive_hits(sub: Subscriber, paper: Paper) -> bool:
     if any(name_key(a) in keys for a in sub.authors):
         return True
     texts = [words(paper.title), words(paper.abstract), *(words(k) for k in paper.keywords)]
-    lead = lead_words(paper.abstract)
+    lead, named = lead_words(paper.abstract), named_words(paper.abstract)
     for keyword in sub.keywords:
         tokens = words(keyword)
         if not tokens:
@@ -68,7 +77,7 @@ def naive_hits(sub: Subscriber, paper: Paper) -> bool:
                     places.append((rank, i, False))
                 elif any(w in forms for w in loose(tuple(text[i : i + len(tokens) + 1]))):
                     places.append((rank, i, True))
-        if evidence(places, lead) >= STRONG:
+        if evidence(places, lead, named) >= STRONG:
             return True
     return False
 

@@ -38,6 +38,12 @@ _WORD = re.compile(r"[a-z0-9]+")
 # Where a sentence ends: ". " before a capital or digit, not after "e.g", "i.e", "et al", "vs".
 _SENTENCE_END = re.compile(r"(?<!e\.g)(?<!i\.e)(?<! al)(?<! vs)[.!?]\s+(?=[A-Z0-9])")
 LEAD_SENTENCES = 2  # an abstract's opening, which says what the paper is about
+# Where an abstract says what kind of work the paper is: "We present S2D2, a training-free
+# self-speculative decoding framework", "this paper introduces X, the first ...": a phrase
+# starting within ``NAMED_WORDS`` words after the article counts as the opening does.
+_NAMES_ITSELF = re.compile(r"(?:\bwe|\bthis (?:paper|work))\s+(?:propose|present|introduce)s?"
+                           r"\s+[^,.;]{1,60},\s+(?:a|an|the)\s", re.IGNORECASE)
+NAMED_WORDS = 5
 # One place a keyword stands: (area rank, word position, loose: not word for word); area
 # ranks are 0 for the title, 1 for the abstract, 2 and on for the source's keywords.
 Place = tuple[int, int, bool]
@@ -73,6 +79,11 @@ def loose(window: tuple[str, ...]) -> Iterator[tuple[str, ...]]:
             yield window[:gap] + window[gap + 1:]
 
 
+def sentence_starts(text: str) -> list[int]:
+    """Where each sentence of ``text`` starts (the first at 0), by character."""
+    return [0] + [m.end() for m in _SENTENCE_END.finditer(text)]
+
+
 def lead_words(abstract: str) -> int:
     """How many words the abstract's first ``LEAD_SENTENCES`` sentences hold."""
     ends = [m.end() for m in _SENTENCE_END.finditer(abstract)]
@@ -81,26 +92,35 @@ def lead_words(abstract: str) -> int:
     return len(words(abstract[: ends[LEAD_SENTENCES - 1]]))
 
 
+def named_words(abstract: str) -> tuple[int, ...]:
+    """Where (by word) each of the abstract's sentences saying what the paper is ("We
+    present S2D2, a ...") goes on after its article; a phrase there names the paper."""
+    return tuple(len(words(abstract[: m.end()])) for m in _NAMES_ITSELF.finditer(abstract))
+
+
 # Evidence points, by where a keyword stands. A title match alone is enough; in the
-# abstract, one word-for-word match in its opening sentences is, or two later on, or a loose
-# one in the opening with another. A single late mention (a baseline, a contrast, a
-# component), a loose match alone outside the title, or only the source's generated
-# keywords (which name a paper's every tool) are passing evidence: under ``STRONG``.
+# abstract, one word-for-word match in its opening sentences is (or where the paper says
+# what it is: ``named_words``), or two later on, or a loose one in the opening with
+# another. A single late mention (a baseline, a contrast, a component), a loose match
+# alone outside the title, or only the source's generated keywords (which name a paper's
+# every tool) are passing evidence: under ``STRONG``.
 TITLE_POINTS = 8
 LEAD_POINTS = 4  # word for word in the abstract's opening; half for a loose match
 LATER_POINTS = 2  # word for word later in the abstract; half for a loose match
 STRONG = 4
 
 
-def evidence(places: Iterable[Place], lead: int) -> int:
+def evidence(places: Iterable[Place], lead: int, named: Collection[int] = ()) -> int:
     """The points of a keyword's ``places`` in a paper whose abstract opens with ``lead``
-    words: ``STRONG`` or more for a paper about the phrase."""
+    words and says what the paper is at the ``named`` words (``named_words``): ``STRONG``
+    or more for a paper about the phrase."""
     points = 0
     for rank, at, slop in places:
         if rank == 0:
             points += TITLE_POINTS
         elif rank == 1:
-            points += (LEAD_POINTS if at < lead else LATER_POINTS) // (2 if slop else 1)
+            opening = at < lead or any(0 <= at - n < NAMED_WORDS for n in named)
+            points += (LEAD_POINTS if opening else LATER_POINTS) // (2 if slop else 1)
     return points
 
 
@@ -170,8 +190,9 @@ class Matcher:
                     continue
                 first.setdefault((i, phrase), area)
                 places[i, phrase].append((rank, at, slop))
-        lead = lead_words(paper.abstract) if places else 0  # most papers match no phrase
-        hits.evidence = {key: evidence(set(held), lead) for key, held in places.items()}
+        lead, named = (lead_words(paper.abstract), named_words(paper.abstract)) if places \
+            else (0, ())  # most papers match no phrase
+        hits.evidence = {key: evidence(set(held), lead, named) for key, held in places.items()}
         for (i, phrase), area in first.items():
             if hits.evidence[i, phrase] >= STRONG:
                 hits.keywords[i].append(f"{phrase} ({area})")
@@ -244,6 +265,8 @@ class PaperIndex:
         self._areas: list[list[tuple[str, tuple[str, ...]]]] = []
         self._phrases: dict[str, tuple[dict[int, Spot], dict[int, int]]] = {}
         self._lead: list[int] = []  # words in each abstract's opening sentences
+        # where each abstract says what the paper is, found for those holding a phrase
+        self._named: dict[int, tuple[int, ...]] = {}
         self._papers_of: dict[str, set[int]] = {}  # word -> the papers holding it
         for pos, paper in enumerate(papers):
             for at, name in enumerate(paper.all_authors):
@@ -275,8 +298,16 @@ class PaperIndex:
         if found is None:
             places = self._find(words(phrase))
             found = self._phrases[phrase] = (self._spots(places), {
-                pos: evidence(held, self._lead[pos]) for pos, held in places.items()})
+                pos: evidence(held, self._lead[pos], self._named_at(pos))
+                for pos, held in places.items()})
         return found
+
+    def _named_at(self, pos: int) -> tuple[int, ...]:
+        """``named_words`` of the paper at ``pos``, kept."""
+        named = self._named.get(pos)
+        if named is None:
+            named = self._named[pos] = named_words(self.papers[pos].abstract)
+        return named
 
     def _find(self, tokens: tuple[str, ...]) -> dict[int, set[Place]]:
         places: dict[int, set[Place]] = defaultdict(set)

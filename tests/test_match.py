@@ -17,6 +17,7 @@ from digest.match import (
     category_key,
     evidence,
     lead_words,
+    named_words,
     plural_forms,
     words,
 )
@@ -201,6 +202,48 @@ def test_evidence_by_where_a_keyword_stands() -> None:
     assert evidence([(1, 3, True), (1, 20, False)], 8) >= STRONG  # with another match
     assert evidence([(2, 0, False), (3, 0, False)], 8) == 0  # only the source's keywords
     assert lead_words("See e.g. Smith et al. Jones for this. Next one. Third.") == 11
+
+
+# Real abstracts of 2026-03-27 and 2026-04-07 (not in tests/data), cut after the sentence
+# that matters. S2D2 (2603.25702) is about self-speculative decoding: it says so where it
+# says what it is, in its fourth sentence; MARS (2604.07023) only contrasts itself with it.
+S2D2 = (
+    "Block-diffusion language models offer a promising path toward faster-than-autoregressive "
+    "generation by combining block-wise autoregressive decoding with within-block parallel "
+    "denoising. However, in the few-step regime needed for practical acceleration, standard "
+    "confidence-thresholded decoding is often brittle: aggressive thresholds hurt quality, "
+    "while conservative thresholds require unnecessary denoising steps. Existing approaches "
+    "that address this issue either require additional training or incur extra test-time "
+    "compute. We present S2D2, a training-free self-speculative decoding framework for "
+    "block-diffusion language models. Our key observation is that a block-diffusion model "
+    "becomes autoregressive when the block size is reduced to one.")
+MARS = (
+    "Autoregressive language models generate one token per step. Multi-token prediction "
+    "could be faster, yet it needs changes to the model. We study how far existing models go. "
+    "Unlike speculative decoding, which maintains a separate draft model alongside the "
+    "target, or multi-head approaches such as Medusa, which attach additional prediction "
+    "heads, MARS requires only continued training on existing instruction data.")
+
+
+def test_where_a_paper_says_what_it_is_counts_as_its_opening() -> None:
+    assert named_words("We present S2D2, a training-free framework. It is.") == (4,)
+    assert named_words("In this work, we propose X (Y), the first one; and this paper "
+                       "introduces Z, an idea.") == (8, 16)
+    assert named_words("We propose a new loss, which helps. We present results.") == ()
+    assert evidence([(1, 40, False)], 10, (38,)) >= STRONG  # two words after "a"
+    assert evidence([(1, 43, False)], 10, (38,)) < STRONG  # five: past what it calls itself
+    assert evidence([(1, 40, True)], 10, (38,)) < STRONG  # a loose match alone, as before
+    s2d2 = Paper(title="S2D2: Fast Decoding for Diffusion LLMs via Training-Free "
+                       "Self-Speculation", abstract=S2D2)
+    mars = Paper(title="MARS: Enabling Autoregressive Models Multi-Token Generation",
+                 abstract=MARS)
+    index = PaperIndex([s2d2, mars])
+    assert lead_words(S2D2) < named_words(S2D2)[0]  # past the opening sentences
+    assert index.evidence("speculative decoding") == {0: 4, 1: LATER_POINTS}
+    for paper, about in ((s2d2, True), (mars, False)):
+        hits = follows(keywords=("speculative decoding",)).scan(paper)
+        assert bool(hits.keywords) is about
+        assert hits.evidence == {(0, "speculative decoding"): 4 if about else LATER_POINTS}
 
 
 def test_passing_mentions_and_source_keywords_are_weak_on_real_papers() -> None:

@@ -14,7 +14,9 @@ Daily Papers" under such papers). Adapted since to the keyword rules: a phrase m
 with one extra word inside it (``digest.match.loose``); only keywords a paper holds with
 ``match.evidence`` of ``match.STRONG`` or more make a keyword card or reason (a paper
 that only mentions them in passing may be trending), and the keyword section puts papers
-holding one as strongly as a title does first. Adapted since to the name rules (issue
+holding one as strongly as a title does first; the sentence where an abstract says what
+the paper is ("We present S2D2, a ... self-speculative decoding framework":
+``match.named_words``) counts as its opening does. Adapted since to the name rules (issue
 35): a followed name is on a paper when one of its authors is spelt alike
 (``text.spelled_alike``, reason "(as X)" when the spelling differs) and, unpinned, when
 the paper is the person's by ``pins.resolve`` over the papers seen by ``now``; the other
@@ -43,6 +45,7 @@ from digest.match import (
     evidence,
     lead_words,
     loose,
+    named_words,
     plural_forms,
     words,
 )
@@ -147,8 +150,8 @@ class _OldMatcher:
                         if (i, phrase) not in found:
                             found.add((i, phrase))
                             keywords[i].append(f"{phrase} ({area})")
-        lead = lead_words(paper.abstract)
-        return authors, {i: [(k, evidence(places[i, k.rpartition(" (")[0]], lead))
+        lead, named = lead_words(paper.abstract), named_words(paper.abstract)
+        return authors, {i: [(k, evidence(places[i, k.rpartition(" (")[0]], lead, named))
                              for k in found_k] for i, found_k in keywords.items()}, excluded, {
             i: found for i, found in maybe.items() if i not in authors}
 

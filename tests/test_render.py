@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -16,6 +16,7 @@ from digest.deliver.message import Envelope
 from digest.deliver.tokens import Tokens
 from digest.model import TRENDING, Digest, Item, Paper, Reason, Section, Subscriber
 from digest.plan import build_digests
+from digest.rank import plan_digests
 from digest.render import (
     Links,
     Renderer,
@@ -24,7 +25,15 @@ from digest.render import (
     subject,
     summary_line,
 )
-from digest.render.cards import Link, card, http_url, person_target, read_person_target
+from digest.render.cards import (
+    SHORT_SNIPPET_CHARS,
+    SNIPPET_CHARS,
+    Link,
+    card,
+    http_url,
+    person_target,
+    read_person_target,
+)
 from digest.render.reference import render_reference
 from digest.render.subject import preheader
 from digest.store import Store
@@ -172,6 +181,121 @@ def test_snippet_cut_and_highlight() -> None:
     assert text.startswith("We study flow-matching models.")
     assert len(text) <= 301 and text.endswith("…") and not text.endswith(" …")
     assert [s.text for s in c.snippet if s.highlight] == ["flow-matching"]
+
+
+# ---- Where a keyword matched, and the sentence holding it ------------------------------
+
+IGPO = Paper(
+    title="Inpainting-Guided Policy Optimization for Diffusion Large Language Models",
+    abstract=("Masked diffusion large language models (dLLMs) are emerging as promising "
+              "alternatives to autoregressive LLMs. " + "They decode in parallel. " * 12),
+    arxiv_id="2509.10396", upvotes=5, first_seen=NOW, featured=date(2026, 6, 1))
+# A phrase only in the fourth sentence, well past the opening a card shows.
+LATE = ("Block-diffusion models offer a promising path toward faster generation by "
+        "combining block-wise decoding with parallel denoising. However, in the few-step "
+        "regime, standard confidence-thresholded decoding is often brittle: aggressive "
+        "thresholds hurt quality. Existing approaches require additional training or incur "
+        "extra test-time compute. We present S2D2, a training-free self-speculative decoding "
+        "framework for block-diffusion language models. Our key observation is simple.")
+S2D2 = Paper(title="S2D2: Fast Decoding for Diffusion LLMs via Training-Free Self-Speculation",
+             abstract=LATE, arxiv_id="2603.25702", upvotes=3, first_seen=NOW,
+             featured=date(2026, 6, 1))
+
+
+def keyword_mail(*items: Item) -> tuple[str, str]:
+    sub = Subscriber("a@example.org", keywords=("speculative decoding",
+                                                "diffusion language model"))
+    digest = Digest(sub, NOW, NOW, (Section(SectionName.KEYWORDS, items),))
+    mail = render_digest(digest, UNSUBSCRIBE)
+    return mail.html, mail.text
+
+
+def test_a_keyword_card_says_where_its_phrase_matched_in_html_and_text() -> None:
+    title = Item(S2D2, (Reason.keyword("speculative decoding", "title"),))
+    abstract = Item(S2D2, (Reason.keyword("speculative decoding", "abstract"),))
+    both = Item(S2D2, (Reason.keyword("diffusion language model", "title"),
+                       Reason.keyword("speculative decoding", "abstract")))
+    for item, line in [
+        (title, "Matches “speculative decoding” in the title"),
+        (abstract, "Matches “speculative decoding” in the abstract"),
+        (both, "Matches “diffusion language model” in the title, “speculative decoding” "
+               "in the abstract"),
+    ]:
+        html, text = keyword_mail(item)
+        assert f">{line}</div>" in html, line
+        assert line.split(", ")[0] in text and "Matches:" not in text
+    # Two phrases in one place are said once; a reason stored without its area says none.
+    same = Item(S2D2, (Reason.keyword("speculative decoding", "abstract"),
+                       Reason.keyword("diffusion language model", "abstract")))
+    assert card(same, Subscriber("a@example.org")).reasons == (
+        "Matches “speculative decoding” and “diffusion language model” in the abstract",)
+    old = Item(S2D2, (Reason.keyword("speculative decoding", ""),))
+    assert card(old, Subscriber("a@example.org")).reasons == (
+        "Matches “speculative decoding”",)
+
+
+def test_a_loose_match_shows_the_words_as_they_stand_in_the_paper() -> None:
+    # planned for real: the matcher finds the phrase with one extra word in the title
+    sub = Subscriber("a@example.org", keywords=("diffusion language model",))
+    (digest,) = plan_digests([sub], [IGPO], {}, NOW + timedelta(hours=1))
+    (item,) = digest.items
+    assert item.reasons == (Reason.keyword("diffusion language model", "title"),)
+    html, text = keyword_mail(item)
+    line = ("Matches “diffusion language model” (as “Diffusion Large Language Models”) "
+            "in the title")
+    assert f">{line}</div>" in html
+    assert " ".join(text.split()).count(line) == 1
+    # in the abstract: as the abstract has them; word for word somewhere: no "as"
+    in_abstract = Item(IGPO, (Reason.keyword("diffusion language model", "abstract"),))
+    shown = card(in_abstract, sub)
+    assert shown.reasons == (
+        "Matches “diffusion language model” (as “diffusion large language models”) "
+        "in the abstract",)
+    assert [s.text for s in shown.snippet if s.highlight] == [
+        "diffusion large language models"]  # highlighted as it stands
+    exact = replace(IGPO, title="Diffusion Language Models, and Diffusion Large Language "
+                                "Models")
+    assert card(Item(exact, item.reasons), sub).reasons == (
+        "Matches “diffusion language model” in the title",)
+
+
+def test_a_keyword_card_whose_phrase_is_in_the_abstract_shows_the_sentence_holding_it(
+        ) -> None:
+    sub = Subscriber("a@example.org", keywords=("speculative decoding",))
+    opening = card(Item(S2D2, ()), sub).plain_snippet
+    assert "speculative decoding" not in opening  # the opening does not show it
+    found = card(Item(S2D2, (Reason.keyword("speculative decoding", "abstract"),)), sub)
+    assert found.plain_snippet == ("…We present S2D2, a training-free self-speculative "
+                                   "decoding framework for block-diffusion language models. "
+                                   "Our key observation is simple.")
+    assert [s.text for s in found.snippet if s.highlight] == ["speculative decoding"]
+    html, text = keyword_mail(Item(S2D2, (Reason.keyword("speculative decoding", "abstract"),)))
+    assert '<span class="hl" style="background:#fde68a">speculative decoding</span>' in html
+    assert "…We present S2D2, a training-free self-speculative" in text
+    # A title match, a paper by a followed author, or an opening that shows the phrase:
+    # the opening, as before.
+    for reasons in [(Reason.keyword("speculative decoding", "title"),),
+                    (Reason.author("Ada"), Reason.keyword("speculative decoding", "abstract"))]:
+        assert card(Item(S2D2, reasons), sub).plain_snippet == opening
+    early = Item(S2D2, (Reason.keyword("block diffusion model", "abstract"),))
+    assert card(early, sub).plain_snippet == opening
+
+
+def test_the_sentence_keeps_the_snippet_length_rules() -> None:
+    sub = Subscriber("a@example.org", keywords=("flow matching",))
+    long_sentence = ("We study images. " * 30 + "Then, " + "with many words in a row, " * 20
+                     + "we train a flow matching model " + "and go on and on " * 20 + ".")
+    paper = Paper(title="T", abstract=long_sentence)
+    item = Item(paper, (Reason.keyword("flow matching", "abstract"),))
+    for chars in (SNIPPET_CHARS, SHORT_SNIPPET_CHARS):
+        shown = card(item, sub, snippet_chars=chars)
+        text = shown.plain_snippet
+        assert len(text) <= chars + 1 and text.startswith("…") and text.endswith("…")
+        assert not text.endswith(" …") and not text.startswith("… ")
+        assert [s.text for s in shown.snippet if s.highlight] == ["flow matching"]
+    # a short abstract is shown whole, as before
+    short = Item(Paper(title="T", abstract="Short. It uses flow matching."), item.reasons)
+    assert card(short, sub).plain_snippet == "Short. It uses flow matching."
 
 
 def test_header_lines() -> None:

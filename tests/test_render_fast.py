@@ -273,18 +273,26 @@ def test_a_card_template_without_parts_is_rendered_whole(
     assert "https://digest.example.org/f/" in html  # action links filled in
 
 
+# One extra word inside a phrase, never a word that joins two things (``match.loose``).
+_EXTRA = (r"(?!(?:and|or|nor|but|vs|versus|than|not)(?![A-Za-z0-9]))"
+          r"[A-Za-z0-9]+[^A-Za-z0-9]+")
+
+
 def regex_highlights(text: str, keywords: tuple[str, ...]) -> list[tuple[str, bool]]:
     """Highlighting done another way: one IGNORECASE regex for the keywords, the words of
-    a phrase apart by anything but letters and digits (as the matcher reads them); for
-    ASCII text, where characters need no transliteration."""
+    a phrase apart by anything but letters and digits (as the matcher reads them), word
+    for word first, then with one extra word inside; for ASCII text, where characters
+    need no transliteration."""
     alternatives = []
     for keyword in keywords:
         tokens = words(keyword)
         if tokens:
             last = "|".join(sorted((re.escape(f) for f in plural_forms(tokens[-1])), key=len,
                                    reverse=True))
-            head = "".join(re.escape(t) + r"[^A-Za-z0-9]+" for t in tokens[:-1])
-            alternatives.append(f"{head}(?:{last})")
+            parts = [re.escape(t) + r"[^A-Za-z0-9]+" for t in tokens[:-1]]
+            alternatives.append(f"{''.join(parts)}(?:{last})")
+            alternatives += [f"{''.join(parts[:gap])}{_EXTRA}{''.join(parts[gap:])}(?:{last})"
+                             for gap in range(1, len(parts) + 1)]
     if not alternatives:
         return [(text, False)] if text else []
     pattern = re.compile(r"(?<![A-Za-z0-9])(?:" + "|".join(alternatives) +

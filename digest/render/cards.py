@@ -18,12 +18,12 @@ from urllib.parse import quote_plus, urlsplit
 from anyascii import anyascii
 
 from digest import defaults
-from digest.match import plural_forms, words
+from digest.match import fits, plural_forms, sentence_starts, words
 from digest.model import Item, Paper, Reason, Subscriber, reason_values
 from digest.prefs import arxiv_ids
 from digest.render.subject import one_line
 from digest.text import latex_to_text, name_key
-from digest.vocab import CARD_ACTIONS, Action, ReasonKind
+from digest.vocab import CARD_ACTIONS, Action, Area, ReasonKind
 
 SNIPPET_CHARS = 300
 # A long digest shows shorter snippets, so that 50 cards with their links stay under the
@@ -38,6 +38,9 @@ _TASTES = tuple(spec for spec in CARD_ACTIONS if spec.taste)  # more / less like
 _PERSON = tuple(spec for spec in CARD_ACTIONS if spec.person)  # yes, that's them / not them
 LIKED_TITLE_CHARS = 80  # of the liked paper a recommendation names
 _ARXIV_TARGET = re.compile(r"[\w./-]{1,32}")
+# Where a keyword matched, as a card's reason says it.
+_WHERE = {Area.TITLE: "in the title", Area.ABSTRACT: "in the abstract",
+          Area.KEYWORDS: "in the source's keywords"}
 
 
 # Link, Author and Segment are named tuples: a card has dozens, made and hashed (as cache
@@ -137,8 +140,8 @@ def card(item: Item, subscriber: Subscriber,
     return base.card._replace(
         authors=shown,
         more_authors=max(0, total - len(shown)) if base.names and total is not None else 0,
-        snippet=_highlighted(base.snippet, tuple(keywords)),
-        reasons=_possibly_lines(item.reasons) if possibly else _reasons(item),
+        snippet=_highlighted(_snippet(item, base, snippet_chars), tuple(keywords)),
+        reasons=_possibly_lines(item.reasons) if possibly else _reasons(item, base),
         actions=_person_links(item, action) if possibly else
         _actions(shown, keywords, action) + _likes(item.paper, action),
     )
@@ -152,7 +155,8 @@ class _Base:
     names: tuple[tuple[str, str], ...]  # (shown name, name key) of every author
     places: dict[str, tuple[int, ...]]  # where each name key is in ``names``
     total: int | None  # how many authors it has, when known
-    snippet: str
+    snippet: str  # the abstract's opening
+    abstract: str  # the whole abstract, LaTeX cleaned, on one line
 
 
 @lru_cache(maxsize=8192)
@@ -176,7 +180,7 @@ def _base(p: Paper, snippet_chars: int, images: bool = False) -> _Base:
         badges=_badges(p), snippet=(), links=tuple(links), reasons=(),
         image=_image(p) if images else None),
         names, {k: tuple(v) for k, v in places.items()}, total,
-        snippet_text(p.abstract, snippet_chars))
+        snippet_text(p.abstract, snippet_chars), one_line(latex_to_text(p.abstract)))
 
 
 def _actions(shown: tuple[Author, ...], keywords: list[str],
@@ -316,27 +320,66 @@ def _keywords(item: Item) -> list[str]:
     return item.values(ReasonKind.KEYWORD)
 
 
-def _reasons(item: Item) -> tuple[str, ...]:
+def _reasons(item: Item, base: _Base) -> tuple[str, ...]:
     p = item.paper
     trending = any(r.kind == ReasonKind.TRENDING for r in item.reasons)
-    return _reason_lines(item.reasons, (p.upvotes, p.score) if trending else None)
+    return _reason_lines(item.reasons, (p.upvotes, p.score) if trending else None,
+                         _seen_as(item, base))
+
+
+def _area_text(area: str, base: _Base) -> str:
+    """The text of a paper's ``area`` as a card shows it ("" for the source's keywords)."""
+    return base.card.title if area == Area.TITLE else (
+        base.abstract if area == Area.ABSTRACT else "")
+
+
+def _seen_as(item: Item, base: _Base) -> tuple[str, ...]:
+    """For each keyword the paper is there for (in ``reason_values`` order), the words it
+    stands as where it matched, when only with an extra word inside ("diffusion large
+    language models" for "diffusion language model"); "" when word for word."""
+    areas = {r.value: r.area for r in reversed(item.reasons) if r.kind == ReasonKind.KEYWORD}
+    seen = []
+    for phrase in reason_values(item.reasons, ReasonKind.KEYWORD):
+        text = _area_text(areas[phrase], base)
+        place = _place(text, phrase)
+        seen.append(text[place[0]:place[1]] if place is not None and place[2] else "")
+    return tuple(seen)
+
+
+def _matches_line(found: list[tuple[str, str, str]]) -> str:
+    """``Matches “flow matching” in the title, “diffusion language model” (as “diffusion
+    large language models”) in the abstract``, from (phrase, area, words seen as)."""
+    by_area: dict[str, list[str]] = {}
+    for phrase, area, seen in found:
+        by_area.setdefault(area, []).append(f"“{phrase}”" + (f" (as “{seen}”)" if seen else ""))
+    return "Matches " + ", ".join(
+        _and(shown) + (f" {_WHERE[Area(area)]}" if area in _WHERE else "")
+        for area, shown in by_area.items())
+
+
+def _and(items: list[str]) -> str:
+    """``a``, ``a and b``, ``a, b and c``."""
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
 @lru_cache(maxsize=1 << 14)
-def _reason_lines(why: tuple[Reason, ...], votes: tuple[int | None, float | None] | None
-                  ) -> tuple[str, ...]:
+def _reason_lines(why: tuple[Reason, ...], votes: tuple[int | None, float | None] | None,
+                  seen_as: tuple[str, ...] = ()) -> tuple[str, ...]:
     """The lines saying why a paper is there (the same reasons read the same in every
-    card: kept); ``votes``: the paper's upvotes and score, when it is trending."""
+    card: kept); ``votes``: the paper's upvotes and score, when it is trending;
+    ``seen_as``: for each keyword, the words a loose match stands as ("" if none)."""
     # A pinned author's reason says how the paper is theirs: "Ada (on their profile)".
     followed = {r.value: r.area for r in reversed(why) if r.kind == ReasonKind.AUTHOR}
     authors = [f"{name} ({followed[name]})" if followed[name] else name
                for name in reason_values(why, ReasonKind.AUTHOR)]
     keywords = reason_values(why, ReasonKind.KEYWORD)
+    areas = {r.value: r.area for r in reversed(why) if r.kind == ReasonKind.KEYWORD}
     reasons = []
     if authors:
         reasons.append("You follow " + ", ".join(authors))
     if keywords:
-        reasons.append("Matches: " + ", ".join(keywords))
+        seen = (*seen_as, *[""] * (len(keywords) - len(seen_as)))
+        reasons.append(_matches_line([(k, areas[k], seen[j]) for j, k in enumerate(keywords)]))
     if votes is not None:
         reasons.append(_trending_line(*votes))
     for r in why:
@@ -362,11 +405,43 @@ def _possibly_lines(why: tuple[Reason, ...]) -> tuple[str, ...]:
 
 def snippet_text(abstract: str, limit: int = SNIPPET_CHARS) -> str:
     """The abstract, LaTeX cleaned, cut at a word near ``limit`` characters."""
-    text = one_line(latex_to_text(abstract))
+    return _cut(one_line(latex_to_text(abstract)), limit)
+
+
+def _cut(text: str, limit: int) -> str:
+    """``text`` cut at a word near ``limit`` characters, "…" marking the cut."""
     if len(text) <= limit:
         return text
     cut = text[:limit].rsplit(" ", 1)[0].rstrip(",;:.")
     return cut + "…"
+
+
+def _snippet(item: Item, base: _Base, limit: int) -> str:
+    """The abstract's opening; for a paper there for a keyword (not a followed author)
+    that matched in the abstract, not the title, the sentence holding it when the opening
+    does not show it (``_holding``)."""
+    if any(r.kind == ReasonKind.AUTHOR for r in item.reasons):
+        return base.snippet
+    phrase = next((r.value for r in item.reasons
+                   if r.kind == ReasonKind.KEYWORD and r.area == Area.ABSTRACT), None)
+    return base.snippet if phrase is None else _holding(base.abstract, phrase, limit)
+
+
+@lru_cache(maxsize=1 << 12)
+def _holding(text: str, keyword: str, limit: int) -> str:
+    """``text``'s opening (cut as ``snippet_text`` cuts) when it shows where ``keyword``
+    first matches; else from the start of the sentence holding that match, "…" before it,
+    cut alike (from a word a quarter of ``limit`` before the match when the sentence is
+    too long to show it)."""
+    opening = _cut(text, limit)
+    place = _place(text, keyword)
+    if place is None or place[1] <= len(opening.removesuffix("…")):
+        return opening
+    begin, end, _ = place
+    start = max(at for at in sentence_starts(text) if at <= begin)
+    if end - start >= limit - 1:
+        start = text.find(" ", max(start, begin - limit // 4), begin) + 1 or begin
+    return ("…" if start else "") + _cut(text[start:], limit - 1)
 
 
 # Every way a card is shown is kept (``Renderer``), so these see only new ones.
@@ -375,13 +450,14 @@ def _highlighted(text: str, keywords: tuple[str, ...]) -> tuple[Segment, ...]:
     """``text`` in segments, those a keyword matched highlighted. Words are read as the
     matcher reads them (each character transliterated to ASCII, lower case, split at
     anything that is not a letter or digit), so whatever made a paper match is marked:
-    the words of a phrase in a row, a final plural alike; the leftmost match first (at
-    one place, the first keyword that matches there), then the next after it."""
+    the words of a phrase in a row, a final plural alike, or with one extra word inside
+    (``match.loose``); the leftmost match first (at one place, the first keyword that
+    matches there, word for word before loosely), then the next after it."""
     if not keywords:
         return (Segment(text, False),) if text else ()
     found, _ = _words_of(text)
     places = sorted((start, order, end) for order, k in enumerate(keywords)
-                    for start, end in _matches(text, k))
+                    for start, end, _ in _matches(text, k))
     segments: list[Segment] = []
     at = next_word = 0
     for start, _, end in places:
@@ -420,16 +496,35 @@ def _words_of(text: str) -> tuple[list[tuple[int, int, str]], dict[str, list[int
 
 
 @lru_cache(maxsize=1 << 12)
-def _matches(text: str, keyword: str) -> tuple[tuple[int, int], ...]:
-    """Where ``keyword`` matches in ``text``: (first word, last word) of each place, by
-    word number; looked up from the place of its first word, not by a walk of the text."""
+def _place(text: str, keyword: str) -> tuple[int, int, bool] | None:
+    """Where ``keyword`` first stands in ``text`` word for word, else first with one
+    extra word inside: (first character, end, loose)."""
+    places = _matches(text, keyword)
+    if not places:
+        return None
+    first, last, extra = min(places, key=lambda place: place[2])  # word for word, if any
+    found, _ = _words_of(text)
+    return found[first][0], found[last][1], extra
+
+
+@lru_cache(maxsize=1 << 12)
+def _matches(text: str, keyword: str) -> tuple[tuple[int, int, bool], ...]:
+    """Where ``keyword`` matches in ``text``: (first word, last word, loose) of each place,
+    by word number, word for word or with one extra word inside (``match.fits``); looked
+    up from the places of its first word, not by a walk of the text."""
     tokens = words(keyword)
     if not tokens:
         return ()
     head, lasts = tokens[:-1], plural_forms(tokens[-1])
-    found, where = _words_of(text)
+    _, where = _words_of(text)
+    sequence = _sequence(text)
     starts = where.get(head[0], []) if head else sorted(
         i for form in lasts for i in where.get(form, []))
-    return tuple((i, i + len(head)) for i in starts
-                 if i + len(head) < len(found) and found[i + len(head)][2] in lasts
-                 and all(found[i + j][2] == word for j, word in enumerate(head)))
+    return tuple((i, i + len(head) + extra, extra) for i in starts
+                 if (extra := fits(sequence, i, head, lasts)) is not None)
+
+
+@lru_cache(maxsize=8192)
+def _sequence(text: str) -> tuple[str, ...]:
+    """The words of ``text`` as ``_words_of`` reads them, in a row."""
+    return tuple(word for _, _, word in _words_of(text)[0])
