@@ -58,6 +58,8 @@ class Paper:
     @property
     def all_authors(self) -> tuple[str, ...]:
         """Every name known: the listed authors, then credited owners not among them."""
+        if not self.credited:
+            return self.authors
         listed = {name_key(a) for a in self.authors}
         extra = tuple(c for c in self.credited if name_key(c) not in listed)
         return self.authors + extra

@@ -38,13 +38,22 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from digest.match import words
 from digest.model import Paper, Pin
-from digest.text import arxiv_key, fold, name_key, name_parts, spelled_alike, title_key
+from digest.text import (
+    arxiv_key,
+    fold,
+    name_key,
+    name_keys,
+    name_parts,
+    spelled_alike,
+    title_key,
+)
 
 ON_PROFILE = "on their profile"
-SAID_SO = "you said so"
+SAID_SO = "a paper you pinned them by"
 MAX_CANDIDATES = 5  # groups offered for an ambiguous name
 GROUP_PAPERS = 2  # papers a group of co-authors needs to be somebody of their own
 TOP_COAUTHORS = 3  # co-authors shown for each group
@@ -152,10 +161,11 @@ def _links(paper: Paper, name: str) -> dict[str, str]:
     ``BIG_TEAM`` authors."""
     if len(paper.all_authors) > BIG_TEAM:
         return {}
+    keys = _keys(name)
     found: dict[str, str] = {}
     for author in paper.all_authors:
         other = name_key(author)
-        if other and spelled_alike(name, author) is None:
+        if other and (other not in keys or spelled_alike(name, author) is None):
             found.setdefault(other, author)
     return found
 
@@ -177,14 +187,21 @@ class Carried:
 
 def carried(name: str, papers: Iterable[Paper]) -> list[Carried]:
     """The papers of ``papers`` that carry ``name`` (``text.spelled_alike``)."""
+    keys = _keys(name)
     found = []
     for paper in papers:
         for author in paper.all_authors:
-            alike = spelled_alike(name, author)
+            alike = spelled_alike(name, author) if name_key(author) in keys else None
             if alike is not None:
                 found.append(Carried(paper, author, alike))
                 break
     return found
+
+
+@lru_cache(maxsize=1 << 14)
+def _keys(name: str) -> frozenset[str]:
+    """The folded keys ``name``'s spellings may have (``text.name_keys``), as a set."""
+    return frozenset(name_keys(name))
 
 
 @dataclass(frozen=True)
@@ -198,6 +215,9 @@ class Candidate:
     matched: int  # of the papers, those with one of these co-authors
     titles: tuple[str, ...] = ()  # the most recent first
     arxiv_ids: tuple[str, ...] = ()  # of the papers, the most recent first
+    # Which person this is, as a page's choice names it: their earliest paper's
+    # ``ident`` (stable while new papers join them; another person never has it).
+    key: str = ""
 
     def pin(self, name: str) -> Pin:
         """The pin that means this person: ``name`` with these co-authors and papers."""
@@ -222,11 +242,16 @@ class Resolution:
 
     theirs: frozenset[str] = frozenset()  # ``ident`` of each
     candidates: tuple[Candidate, ...] = ()
-    person: Candidate | None = None  # the one person meant, when there is one
+    mine: tuple[Paper, ...] = ()  # the papers of the one person meant, when there is one
 
     @property
     def ambiguous(self) -> bool:
         return len(self.candidates) >= 2
+
+    def person(self, name: str) -> Candidate | None:
+        """The one person ``name`` is, as a page would offer them (None when it is
+        several people or nobody)."""
+        return _candidate(self.mine, name) if self.mine else None
 
 
 def resolve(name: str, papers: Sequence[Paper]) -> Resolution:
@@ -250,8 +275,8 @@ def resolve(name: str, papers: Sequence[Paper]) -> Resolution:
         people = [main, *others][:MAX_CANDIDATES]
         return Resolution(candidates=tuple(
             _candidate([found[i].paper for i in g], name) for g in people))
-    theirs = [found[i].paper for g in groups for i in g]
-    return Resolution(frozenset(ident(p) for p in theirs), person=_candidate(theirs, name))
+    theirs = tuple(found[i].paper for g in groups for i in g)
+    return Resolution(frozenset(ident(p) for p in theirs), mine=theirs)
 
 
 def _orgs(found: Sequence[Carried], group: Sequence[int]) -> set[str]:
@@ -343,4 +368,5 @@ def _candidate(papers: Sequence[Paper], name: str) -> Candidate:
                      orgs.most_common(1)[0][0] if orgs else None,
                      sum(1 for p in papers if named & _links(p, name).keys()),
                      tuple(p.title for p in recent[:RECENT_TITLES]),
-                     tuple(arxiv_key(p.arxiv_id) for p in recent if p.arxiv_id))
+                     tuple(arxiv_key(p.arxiv_id) for p in recent if p.arxiv_id),
+                     ident(recent[-1]))

@@ -218,7 +218,7 @@ class PinModel(Strict):
     def _pinned(self) -> PinModel:
         if not (self.profile or self.with_ or self.org or self.papers or self.not_):
             raise ValueError(f"{self.name!r} is pinned to nobody; give profile:, with:, "
-                             "org: or papers:, or write the name alone")
+                             "org:, papers: or not:, or write the name alone")
         return self
 
 

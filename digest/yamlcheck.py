@@ -185,6 +185,10 @@ def _alias(path: Path_, line: int | None) -> Found:
                  trap=True, stop=True)
 
 
+# The lists of arXiv ids: likes and dislikes, and a pinned author's papers and not.
+_ARXIV_LISTS = ("likes", "dislikes", "papers", "not")
+
+
 def _scalar_traps(node: yaml.ScalarNode, path: Path_, line: int) -> Iterator[Found]:
     value = node.value
     if node.tag.endswith(":int") and (digits := sum(c.isdigit() for c in value)) > MAX_DIGITS:
@@ -197,7 +201,7 @@ def _scalar_traps(node: yaml.ScalarNode, path: Path_, line: int) -> Iterator[Fou
     elif node.tag.endswith((":int", ":float")) and ":" in value:
         yield Found(path, Problem(line, None, f"{value} is read by YAML as a number "
                                    f"(base 60); write \"{value}\" in quotes"), trap=True)
-    elif node.tag.endswith(":float") and len(path) > 1 and path[-2] in ("likes", "dislikes"):
+    elif node.tag.endswith(":float") and len(path) > 1 and path[-2] in _ARXIV_LISTS:
         yield Found(path, Problem(line, None, f"{value} is read by YAML as a number (and "
                                    f"2604.01230 as 2604.0123); write arXiv ids in quotes: "
                                    f"\"{value}\""), trap=True)

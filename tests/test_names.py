@@ -141,7 +141,7 @@ def test_a_big_team_ties_nobody_by_its_authors() -> None:
     assert not resolve("Wei Wang", small).ambiguous  # 31 authors: a circle of its own
     with_org = [paper("Report", "Wei Wang", *team, org="LongCat", pid=1),
                 paper("Prover", "Wei Wang", "Xi Xiang", org="LongCat", pid=4), *papers[1:]]
-    assert resolve("Wei Wang", with_org).person.papers == 4  # type: ignore[union-attr]
+    assert resolve("Wei Wang", with_org).person("Wei Wang").papers == 4  # type: ignore[union-attr]
 
 
 def test_a_pin_learns_from_the_papers_the_reader_named() -> None:

@@ -329,7 +329,9 @@ def test_a_json_preview_carries_the_notes(db_url: str, tmp_path: Path, run: Any)
     ("{name: Ada, colour: red}", "authors: entry 1: unknown key 'colour'; a pinned author "
      "takes name, profile, with, org, papers, not"),
     ("{name: Ada}", "authors: entry 1: 'Ada' is pinned to nobody; give profile:, with:, "
-     "org: or papers:, or write the name alone"),
+     "org:, papers: or not:, or write the name alone"),
+    ("{name: Ada, papers: [2603.12390]}", "2603.12390 is read by YAML as a number (and "
+     "2604.01230 as 2604.0123); write arXiv ids in quotes: \"2603.12390\""),
     ("{name: Ada, with: Bo}", "authors: entry 1: with: expected a list such as [a, b], "
      "found text"),
     ("{name: Ada, profile: missing.txt}", "authors: entry 1: profile: {dir}/missing.txt is "
@@ -414,7 +416,8 @@ def test_one_claimed_account_ties_papers_with_no_coauthor_in_common(db_url: str)
     assert unclaimed.ambiguous  # two lone papers of two organisations: two people
     found = resolve("Yuhang Zang", papers)
     assert not found.ambiguous and found.theirs == {ident(p) for p in zang}
-    assert found.person is not None and found.person.papers == 2
+    person = found.person("Yuhang Zang")
+    assert person is not None and person.papers == 2
     other = replace(zang[1], claimed=(("Yuhang Zang", "another-account"),))
     assert resolve("Yuhang Zang", [zang[0], other]).ambiguous
 
@@ -431,6 +434,6 @@ def test_why_pins_a_paper_by_the_account_that_claimed_it(db_url: str) -> None:
     assert why(replace(pin, not_=("2603.12252",)), person, other) is None
     assert digest_of(store, pin) == {
         "Trust Your Critic: Robust Reward Modeling and Reinforcement Learning for Faithful "
-        "Image Editing and Generation": ["author: Yuhang Zang (you said so)"],
+        "Image Editing and Generation": ["author: Yuhang Zang (a paper you pinned them by)"],
         "EndoCoT: Scaling Endogenous Chain-of-Thought Reasoning in Diffusion Models": [
             "author: Yuhang Zang (claimed by yuhangzang on Hugging Face)"]}

@@ -156,7 +156,8 @@ def test_preview_json_and_records_nothing(run, tmp_path: Path) -> None:  # type:
     assert [s["name"] for s in data["sections"]] == ["authors", "keywords", "trending",
                                                        "rising", "recommended", "possibly"]
     paper = data["sections"][0]["papers"][0]
-    assert set(paper) == {"id", "title", "reasons", "upvotes", "score", "published", "featured"}
+    assert set(paper) == {"id", "arxiv_id", "title", "reasons", "upvotes", "score",
+                          "published", "featured"}
     assert run("preview", "ada@example.org", "--format", "json", env=env).stdout == first.stdout
     unknown = run("preview", "bob@example.org", env=env)
     assert unknown.exit_code == 1

@@ -22,7 +22,7 @@ from digest.store import Store
 from tests.mailing import NOW
 from tests.serving import free_base, serving
 from tests.smtpserver import SmtpServer
-from tests.test_pins import two_wei_wangs
+from tests.test_pins import paper, two_wei_wangs
 
 SECRET = "web-s3cret"
 
@@ -571,9 +571,15 @@ def test_the_preferences_page_offers_the_people_behind_an_ambiguous_name(site: S
     assert "Which Wei Wang?" in page and "Which Ada?" not in page
     assert "3 papers with Tianyang Hu, Zhenguo Li (Huawei)" in page
     assert "2 papers with Lee Park (Tencent)" in page
-    assert web.post(manage, data={"do": "pin", "name": "Wei Wang", "which": "9"}
-                    ).status_code == 400
-    done = web.post(manage, data={"do": "pin", "name": "Wei Wang", "which": "1"})
+    keys = re.findall(r'name="which" value="([^"]+)"', page)
+    assert len(keys) == 2
+    assert web.post(manage, data={"do": "pin", "name": "Wei Wang", "which": "1"}
+                    ).status_code == 400  # a place in the list names nobody
+    # Papers ingested since the page was shown put a new person first: the choice still
+    # names the person the reader clicked, never whoever is second now.
+    store.save_papers([paper(f"K{i}", "Wei Wang", "Kim Min", org="Kakao") for i in range(4)],
+                      source="later.json", fmt="hf-json", now=NOW)
+    done = web.post(manage, data={"do": "pin", "name": "Wei Wang", "which": keys[1]})
     assert done.status_code == 200 and "You now follow the Wei Wang who writes with Lee Park" \
         in done.text and "Which Wei Wang?" not in done.text
     after = site.record("eve@example.org")

@@ -121,7 +121,12 @@ def test_possibly_links_refuse_what_they_cannot_teach(site: Site) -> None:  # no
         assert web.post(bad).status_code == 400, bad
         assert web.get(bad).status_code == 400, bad
     gone = web.post(f"/y/{card}?t={paper.arxiv_id}+Someone+Else")  # not followed
-    assert gone.status_code == 400 and "no longer follow Someone Else" in gone.text
+    assert gone.status_code == 400 and "do not follow Someone Else" in gone.text
+    unknown = web.post(f"/y/{card}?t=9999.99999+Hao+Li")  # no such paper stored
+    assert unknown.status_code == 400 and "not a paper" in unknown.text
+    store.save_papers([Paper(title="Not his", authors=("Ada Park",), arxiv_id="2605.00001",
+                             sources=("x.json",))], source="x.json", fmt="hf-json", now=NOW)
+    assert web.post(f"/y/{card}?t=2605.00001+Hao+Li").status_code == 400  # no Hao Li on it
     assert site.record("yan@example.org") == before
 
 
@@ -160,7 +165,8 @@ def test_the_subscribe_confirmation_asks_which_person_a_name_is(site: Site) -> N
     # Ada is one person in the store (two papers with Bo Chen): pinned when followed.
     assert authors(site, "wen@example.org") == [
         "Wei Wang", {"name": "Ada", "with": ["Bo Chen"]}, "Nobody Known"]
-    chosen = web.post(manage.group(1), data={"do": "pin", "name": "Wei Wang", "which": "1"})
+    keys = re.findall(r'name="which" value="([^"]+)"', done.text)
+    chosen = web.post(manage.group(1), data={"do": "pin", "name": "Wei Wang", "which": keys[1]})
     assert chosen.status_code == 200 and "writes with Lee Park" in chosen.text
     assert authors(site, "wen@example.org")[0] == {"name": "Wei Wang", "with": ["Lee Park"]}
 

@@ -157,7 +157,8 @@ def digest_json(digest: Digest) -> dict[str, Any]:
         "subject": subject(digest),
         "period": {"start": digest.start.isoformat(), "end": digest.end.isoformat()},
         "sections": [{"name": section.name, "papers": [
-            {"id": it.paper.id, "title": it.paper.title, "reasons": [str(r) for r in it.reasons],
+            {"id": it.paper.id, "arxiv_id": it.paper.arxiv_id, "title": it.paper.title,
+             "reasons": [str(r) for r in it.reasons],
              "upvotes": it.paper.upvotes, "score": it.paper.score,
              "published": _iso(it.paper.published) or None,
              "featured": _iso(it.paper.featured) or None}

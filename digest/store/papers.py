@@ -412,13 +412,6 @@ class PaperRoom(Database):
         with self._begin() as conn:
             return int(conn.execute(select(func.count()).select_from(s.papers)).scalar_one())
 
-    def paper_title(self, arxiv_id: str) -> str | None:
-        """The title of the stored paper with this arXiv id (as stored), or None."""
-        with self._begin(reading=True) as conn:
-            query = select(s.papers.c.title).where(s.papers.c.arxiv_id == arxiv_id).limit(1)
-            title = conn.execute(query).scalars().first()
-            return None if title is None else str(title)
-
     def papers_by_id(self, ids: Iterable[int]) -> dict[int, Paper]:
         """Stored papers by id."""
         with self._begin(reading=True) as conn:

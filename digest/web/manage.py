@@ -73,15 +73,19 @@ async def pin_one(site: Site, record: Record, form: FormData, action: str) -> Re
     candidates are worked out again here, never taken from the form)."""
     name, which = str(form.get("name", "")), str(form.get("which", ""))
     offered = dict(await site.call(ambiguous_names, site, record)).get(name, ())
-    if not which.isdigit() or int(which) >= len(offered):
-        return site.message("Not changed", "That choice is no longer offered; reload your "
-                            "preferences page.", 400)
-    prefs, _ = check_subscriber(pinned(record.prefs, offered[int(which)].pin(name)))
+    # by the person's key, not their place in the list: papers ingested since the page
+    # was shown may have reordered the people, or made them others
+    chosen = next((c for c in offered if c.key == which), None)
+    if chosen is None:
+        return site.message("Not changed", f"The people publishing as {name} have changed "
+                            "since that page was shown; reload your preferences page and "
+                            "choose again.", 400)
+    prefs, _ = check_subscriber(pinned(record.prefs, chosen.pin(name)))
     if prefs is None:
         return site.message("Not changed", "That would make your preferences invalid.", 400)
     await site.call(site.store.set_prefs, record.ref, prefs, site.clock())
     return await changed_page(site, record, f"You now follow the {name} who writes with "
-                              f"{', '.join(offered[int(which)].coauthors)}.", action)
+                              f"{', '.join(chosen.coauthors)}.", action)
 
 
 async def changed_page(site: Site, record: Record, notice: str, action: str) -> Response:

@@ -23,7 +23,7 @@ from digest.pins import GROUP_PAPERS, resolve
 from digest.plan import Notes
 from digest.render.cards import read_person_target
 from digest.store import DatabaseBusy, Record, Store
-from digest.text import arxiv_key, name_key, name_keys
+from digest.text import arxiv_key, name_key, name_keys, spelled_alike
 from digest.vocab import Action, CardAction, Managed
 from digest.web.site import Site, reading
 
@@ -39,8 +39,6 @@ async def person_action(site: Site, request: Request, spec: CardAction, record: 
     if read is None:
         return site.bad_link()
     arxiv_id, name = read
-    title = await site.call(site.store.paper_title, arxiv_id)
-    paper = f"“{title}” (arXiv {arxiv_id})" if title else f"arXiv {arxiv_id}"
     if record.managed != Managed.DB:
         return site.message("Managed by the digest's admin", "Your subscription is kept in "
                             "the digest's configuration file; to say this, ask whoever runs "
@@ -48,8 +46,13 @@ async def person_action(site: Site, request: Request, spec: CardAction, record: 
                             "your authors. Nothing was changed.", 409)
     if not any(name_key(author_name(a)) == name_key(name)
                for a in record.prefs.get("authors", [])):
-        return site.message("Not changed", f"You no longer follow {name}, so there is "
-                            "nothing to teach; nothing was changed.", 400)
+        return site.message("Not changed", f"You do not follow {name} (any more), so "
+                            "there is nothing to teach; nothing was changed.", 400)
+    found = await site.call(site.store.papers_by_arxiv, [arxiv_key(arxiv_id)])
+    if not any(spelled_alike(name, a) is not None for p in found for a in p.all_authors):
+        return site.message("Not changed", f"arXiv {arxiv_id} is not a paper {site.name} "
+                            f"knows with {name} among its authors; nothing was changed.", 400)
+    paper = f"“{found[0].title}” (arXiv {arxiv_id})"
     manage = site.manage_path(record.ref)
     if reading(request):
         return site.page("action", record=record, title=spec.ask.format(name, paper),
@@ -130,7 +133,7 @@ def with_people(store: Store, prefs: dict[str, Any], before: Mapping[str, Any]
     pins: dict[str, dict[str, Any]] = {}
     for name in new:
         papers = {id(p): p for k in name_keys(name) for p in found.get(k, ())}
-        person = resolve(name, list(papers.values())).person
+        person = resolve(name, list(papers.values())).person(name)
         if person is not None and person.papers >= GROUP_PAPERS:  # one paper says little
             pins[name_key(name)] = person.pin(name).encode()
     if not pins:
