@@ -11,10 +11,12 @@ Sections, in order: papers by followed authors; papers about their keywords
 (``match.evidence`` of ``match.STRONG`` or more: a phrase only in passing, late in the
 abstract or only among the source's keywords, makes no card and no reason); then up to
 ``trending`` due papers that matched nothing, by trending score (only papers with some
-signal: upvotes, or a listing's score); then up to ``rising`` papers gaining upvotes
-fastest lately (``digest.rising``, worked out once per pass). A rising paper need not be
-new since the last digest (rising is news about a paper seen before): it must only never
-have been sent, be young enough, and pass the subscriber's categories and exclusions.
+signal: upvotes, or a listing's score): today's gravity for a daily digest, votes against
+the top of the paper's own day for a digest of several days (``digest.trending``); then
+up to ``rising`` papers gaining upvotes fastest lately (``digest.rising``, worked out once
+per pass). A rising paper need not be new since the last digest (rising is news about a
+paper seen before): it must only never have been sent, be young enough, and pass the
+subscriber's categories and exclusions.
 Last, up to ``recommended`` papers like those the subscriber liked (``digest.recommend``,
 over the pass's TF-IDF index), for someone with at least ``RECOMMEND_MIN_LIKES`` liked
 papers in the index: never sent, never disliked, young enough, allowed, as rising papers
@@ -36,6 +38,7 @@ from digest.match import STRONG, TITLE_POINTS, PaperIndex, Spot, category_key
 from digest.model import TRENDING, Digest, History, Item, Paper, Reason, Section, Subscriber
 from digest.pins import Person, PersonKey, person_key, why
 from digest.rising import Momentum
+from digest.trending import SEVERAL_DAYS, day_scores, votes
 from digest.vocab import SectionName
 
 if TYPE_CHECKING:  # scikit-learn loads only for passes that recommend
@@ -59,9 +62,8 @@ def appeared(paper: Paper) -> date:
 
 def trending_score(paper: Paper, today: date) -> float:
     """How much a paper is trending on ``today``: votes / (age in days + 2) ** 1.5."""
-    votes = paper.upvotes if paper.upvotes is not None else (paper.score or 0.0) / 10
     age = max(0, (today - appeared(paper)).days)
-    return float(votes / (age + 2.0) ** _GRAVITY)
+    return float(votes(paper) / (age + 2.0) ** _GRAVITY)
 
 
 def section_order(item: Item) -> tuple[int, float, int, str]:
@@ -131,15 +133,14 @@ class Ranking:
         self._order = [0] * len(self.papers)
         for rank, pos in enumerate(by_order):
             self._order[pos] = rank
-        # Only a paper with votes or a score is trending: one with neither never is.
-        scores = [trending_score(p, today) for p in self.papers]
-        self._trending = sorted((i for i, score in enumerate(scores) if score > 0),
-                                key=lambda i: (-scores[i], self._order[i]))
-        self._trend_rank = {pos: rank for rank, pos in enumerate(self._trending)}
+        # The trending orders: by today's gravity (False), and by day (True) for periods
+        # of several days; each with every paper's place in it.
+        self._trending = {several: self._trend_order(today, several)
+                          for several in (False, True)}
         self._pos = {p.id: pos for pos, p in enumerate(self.papers) if p.id is not None}
         self._rising = [(at, Reason.rising(m.gain, m.since.date())) for m in rising
                         if (at := self._pos.get(m.paper_id)) is not None]
-        self._pools: dict[tuple[datetime | None, int], list[int]] = {}
+        self._pools: dict[tuple[datetime | None, int, bool], list[int]] = {}
         self._strong_hits: dict[str, dict[int, tuple[Spot, int]]] = {}
         self.taste: TasteIndex | None = None
         self._taste_rows: list[int | None] = []
@@ -308,30 +309,50 @@ class Ranking:
                 cut is None or p.first_seen > cut or p.id in history.owed))  # type: ignore[operator]
         return due
 
+    def _trend_order(self, today: date, several: bool) -> tuple[list[int], dict[int, int]]:
+        """The papers by trending score (``trending.day_scores`` if ``several``, else
+        today's ``trending_score``), and each one's place. Only a paper with votes or a
+        score is trending: one with neither never is."""
+        if several:
+            scores = day_scores([votes(p) for p in self.papers], self._appeared)
+        else:
+            scores = [trending_score(p, today) for p in self.papers]
+        order = sorted((i for i, score in enumerate(scores) if score > 0),
+                       key=lambda i: (-scores[i], self._order[i]))
+        return order, {pos: rank for rank, pos in enumerate(order)}
+
+    def _several_days(self, sub: Subscriber, history: History) -> bool:
+        """Whether ``sub``'s digest at ``now`` covers several days (weekly, or a daily one
+        after a gap): its trending papers are then compared by day."""
+        return self.now - period_start(sub, history, self.now) >= SEVERAL_DAYS
+
     def _candidates(self, sub: Subscriber, history: History) -> Iterable[int]:
         """The trending pool, with the papers owed to ``sub`` (in digests that never went
         out) in their places by trending score."""
-        pool = self._pool(sub, history)
+        several = self._several_days(sub, history)
+        pool = self._pool(sub, history, several)
         if not history.owed:
             return pool
+        trend_rank = self._trending[several][1]
         oldest = self.now.date() - timedelta(days=sub.age_limit_days)
         cut = history.last_digest_at
         owed = sorted((pos for pid in history.owed if (pos := self._pos.get(pid)) is not None
-                       and pos in self._trend_rank  # trending at all
+                       and pos in trend_rank  # trending at all
                        and self._appeared[pos] >= oldest  # and not in the pool already:
                        and cut is not None and self.papers[pos].first_seen <= cut),  # type: ignore[operator]
-                      key=self._trend_rank.__getitem__)
-        return heapq.merge(pool, owed, key=self._trend_rank.__getitem__)
+                      key=trend_rank.__getitem__)
+        return heapq.merge(pool, owed, key=trend_rank.__getitem__)
 
-    def _pool(self, sub: Subscriber, history: History) -> list[int]:
-        """Papers by trending score that are new since ``sub``'s last digest and young
-        enough; worked out once for everyone with the same cut-off and age limit."""
-        key = (history.last_digest_at, sub.age_limit_days)
+    def _pool(self, sub: Subscriber, history: History, several: bool) -> list[int]:
+        """Papers by trending score (by day if ``several``) that are new since ``sub``'s
+        last digest and young enough; worked out once for everyone with the same cut-off,
+        age limit and kind of period."""
+        key = (history.last_digest_at, sub.age_limit_days, several)
         pool = self._pools.get(key)
         if pool is None:
             oldest = self.now.date() - timedelta(days=sub.age_limit_days)
             cut = history.last_digest_at
             pool = self._pools[key] = [
-                pos for pos in self._trending if self._appeared[pos] >= oldest
+                pos for pos in self._trending[several][0] if self._appeared[pos] >= oldest
                 and (cut is None or self.papers[pos].first_seen > cut)]  # type: ignore[operator]
         return pool

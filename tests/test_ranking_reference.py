@@ -14,15 +14,18 @@ Daily Papers" under such papers). Adapted since to the keyword rules: a phrase m
 with one extra word inside it (``digest.match.loose``); only keywords a paper holds with
 ``match.evidence`` of ``match.STRONG`` or more make a keyword card or reason (a paper
 that only mentions them in passing may be trending), and the keyword section puts papers
-holding one as strongly as a title does first.
+holding one as strongly as a title does first; and to the trending rule: a digest of
+several days ranks trending papers by their votes against the top of their own day plus a
+usual day's top, not by today's gravity.
 """
 
 from __future__ import annotations
 
 import random
 import re
+import statistics
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -65,6 +68,23 @@ def _trending_score(paper: Paper, today: date) -> float:
     votes = paper.upvotes if paper.upvotes is not None else (paper.score or 0.0) / 10
     age = max(0, (today - _appeared(paper)).days)
     return float(votes / (age + 2.0) ** 1.5)
+
+
+def _trend_scores(papers: Sequence[Paper], now: datetime) -> dict[bool, Callable[[Paper], float]]:
+    """Trending score by today's gravity (False), and for a period of several days (True)
+    by votes against the paper's day's top plus the median day's top (trending rule)."""
+    tops: dict[date, float] = defaultdict(float)
+    for p in papers:
+        if p.first_seen is not None and p.first_seen <= now:
+            votes = p.upvotes if p.upvotes is not None else (p.score or 0.0) / 10
+            tops[_appeared(p)] = max(tops[_appeared(p)], votes)
+    usual = statistics.median(tops.values()) if tops else 0.0
+
+    def by_day(p: Paper) -> float:
+        votes = p.upvotes if p.upvotes is not None else (p.score or 0.0) / 10
+        scale = tops.get(_appeared(p), 0.0) + usual
+        return votes / scale if scale > 0 else 0.0
+    return {False: lambda p: _trending_score(p, now.date()), True: by_day}
 
 
 def _order(p: Paper) -> tuple[int, float, int, str]:
@@ -171,10 +191,15 @@ def reference_digests(subscribers: Sequence[Subscriber], papers: Sequence[Paper]
             if matcher.allows(i, paper, excluded[id(paper)]) and (authors.get(i) or strong):
                 matched[i]["authors" if authors.get(i) else "keywords"].append(
                     (paper, reasons, tier))
-    pool = sorted(papers, key=lambda p: (-_trending_score(p, now.date()), _order(p)))
+    scores = _trend_scores(papers, now)
+    pools = {several: sorted(papers, key=lambda p: (-score(p), _order(p)))
+             for several, score in scores.items()}
     outcomes = []
     for i, sub in enumerate(subscribers):
         history = histories.get(sub.email.casefold(), History())
+        start = min(history.last_digest_at or now - timedelta(days=sub.period_days), now)
+        several = now - start >= timedelta(days=2)  # trending rule: by day
+        pool, trend_score = pools[several], scores[several]
         sections = [(name, [(p, r) for p, r, _ in sorted(
             (it for it in matched[i][name] if _is_due(it[0], sub, history, now)),
             key=lambda it: (-it[2] * (name == "keywords"), _order(it[0])))])
@@ -186,7 +211,7 @@ def reference_digests(subscribers: Sequence[Subscriber], papers: Sequence[Paper]
                 break
             if (id(paper) not in seen and _is_due(paper, sub, history, now)
                     and matcher.allows(i, paper, excluded[id(paper)])
-                    and _trending_score(paper, now.date()) > 0):  # rule added later
+                    and trend_score(paper) > 0):  # rule added later
                 trending.append((paper, ("trending",)))
         sections.append(("trending", trending))
         limit, shape = sub.max_papers, []
@@ -194,8 +219,7 @@ def reference_digests(subscribers: Sequence[Subscriber], papers: Sequence[Paper]
             kept = items[:max(0, limit)]
             limit -= len(kept)
             shape.append((name, tuple((p.id or 0, frozenset(r)) for p, r in kept)))
-        start = history.last_digest_at or now - timedelta(days=sub.period_days)
-        outcomes.append((min(start, now), now, tuple(shape)))  # start <= end (issue 13)
+        outcomes.append((start, now, tuple(shape)))  # start <= end (issue 13)
     return outcomes
 
 
