@@ -12,7 +12,9 @@ Sections, in order: papers by followed authors; papers about their keywords
 abstract or only among the source's keywords, makes no card and no reason); then up to
 ``trending`` due papers that matched nothing, by trending score (only papers with some
 signal: upvotes, or a listing's score): today's gravity for a daily digest, votes against
-the top of the paper's own day for a digest of several days (``digest.trending``); then
+the top of the paper's own day for a digest of several days (``digest.trending``), and of
+the first ``TRENDING_WINDOW``, those close to the reader's interests (``trending.Affinity``)
+with their score counting ``trending.NEAR_BOOST`` times, noted "in your area"; then
 up to ``rising`` papers gaining upvotes fastest lately (``digest.rising``, worked out once
 per pass). A rising paper need not be new since the last digest (rising is news about a
 paper seen before): it must only never have been sent, be young enough, and pass the
@@ -29,7 +31,7 @@ digest holds at most ``max_papers``.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -38,8 +40,9 @@ from digest.match import STRONG, TITLE_POINTS, PaperIndex, Spot, category_key
 from digest.model import TRENDING, Digest, History, Item, Paper, Reason, Section, Subscriber
 from digest.pins import Person, PersonKey, person_key, why
 from digest.rising import Momentum
-from digest.trending import SEVERAL_DAYS, day_scores, votes
-from digest.vocab import SectionName
+from digest.text import arxiv_key
+from digest.trending import NEAR, SEVERAL_DAYS, Affinity, boosted, day_scores, votes
+from digest.vocab import Note, SectionName
 
 if TYPE_CHECKING:  # scikit-learn loads only for passes that recommend
     from digest.recommend import TasteIndex
@@ -50,6 +53,11 @@ __all__ = ["Ranking", "period_start", "plan_digests"]
 # upvotes beats a week-old one with a few more. Sources without upvotes lend their score
 # (a profile's 0-100 score counts as a tenth as many votes); no signal at all scores 0.
 _GRAVITY = 1.5
+# How many of a reader's first trending papers are reordered by their interests, and how
+# many of their latest followed papers tell those interests.
+TRENDING_WINDOW = 30
+INTEREST_PAPERS = 20
+NEAR_YOU = Reason.trending(Note.NEAR)
 
 
 def appeared(paper: Paper) -> date:
@@ -142,6 +150,8 @@ class Ranking:
                         if (at := self._pos.get(m.paper_id)) is not None]
         self._pools: dict[tuple[datetime | None, int, bool], list[int]] = {}
         self._strong_hits: dict[str, dict[int, tuple[Spot, int]]] = {}
+        self.affinity = Affinity(self.index)
+        self._arxiv: dict[str, int] | None = None
         self.taste: TasteIndex | None = None
         self._taste_rows: list[int | None] = []
         self._at_row: dict[int, int] = {}
@@ -178,14 +188,16 @@ class Ranking:
                 keywords.append(Item(self.papers[pos], self._keyword_reasons(pos, keyword_hits)))
         sections.append(Section(SectionName.KEYWORDS, tuple(keywords)))
         room -= len(keywords)
-        sections += self._unmatched(sub, history, allowed, matched | by_author.keys(), room)
+        sections += self._unmatched(sub, history, allowed, matched | by_author.keys(), room,
+                                    by_author.keys())
         return Digest(sub, period_start(sub, history, self.now), self.now, tuple(sections))
 
     def _unmatched(self, sub: Subscriber, history: History, allowed: Callable[[int], bool],
-                   seen: set[int], room: int) -> list[Section]:
-        """The trending and rising sections: papers that matched nothing, in ``room``."""
-        trending = self._take(((pos, TRENDING) for pos in self._candidates(sub, history)),
-                              min(room, sub.trending), seen, history, allowed)
+                   seen: set[int], room: int, followed: Collection[int]) -> list[Section]:
+        """The trending and rising sections: papers that matched nothing, in ``room``
+        (``followed``: the papers of the pass by the authors ``sub`` follows)."""
+        trending = self._trending_for(sub, history, allowed, seen, min(room, sub.trending),
+                                      followed)
         oldest = self.now.date() - timedelta(days=sub.age_limit_days)
         young = ((pos, reason) for pos, reason in self._rising
                  if self._appeared[pos] >= oldest)
@@ -219,6 +231,37 @@ class Ranking:
         return [(self._at_row[pick.row], Reason.recommended(taste.titles[pick.like],
                                                             taste.keys[pick.like]))
                 for pick in recommend(taste, liked, disliked, candidates, limit)]
+
+    def _trending_for(self, sub: Subscriber, history: History, allowed: Callable[[int], bool],
+                      seen: set[int], limit: int, followed: Collection[int]
+                      ) -> list[tuple[int, Reason]]:
+        """Up to ``limit`` trending papers for ``sub``: of the first ``TRENDING_WINDOW``
+        the pool gives them, those close to their interests (``trending.Affinity``) with
+        their score counting ``NEAR_BOOST`` times and noted "in your area". Only a window
+        is read: a reader costs a few dozen set lookups, and their trending papers stay
+        papers that trend."""
+        several = self._several_days(sub, history)
+        candidates = ((pos, TRENDING) for pos in self._candidates(sub, history, several))
+        if limit <= 0 or not (sub.keywords or followed or sub.likes or sub.categories):
+            return self._take(candidates, limit, seen, history, allowed)
+        window = [pos for pos, _ in self._take(
+            candidates, max(limit, TRENDING_WINDOW), seen, history, allowed)]
+        close = [fit >= NEAR for fit in self.affinity.closeness(
+            window, sub.keywords, self._interest_papers(sub, followed), sub.categories)]
+        scores = self._trending[several][2]
+        return [(window[i], NEAR_YOU if close[i] else TRENDING) for i in
+                boosted([scores[pos] for pos in window], close)[:limit]]
+
+    def _interest_papers(self, sub: Subscriber, followed: Collection[int]) -> set[int]:
+        """The papers that tell ``sub``'s interests: their latest ``INTEREST_PAPERS``
+        followed ones (newest first, then by position) and the ones they liked."""
+        if self._arxiv is None:
+            self._arxiv = {arxiv_key(p.arxiv_id): pos for pos, p in enumerate(self.papers)
+                           if p.arxiv_id}
+        latest = followed if len(followed) <= INTEREST_PAPERS else heapq.nsmallest(
+            INTEREST_PAPERS, followed, key=lambda pos: (-self._appeared[pos].toordinal(), pos))
+        return {*latest, *(pos for a in sub.likes
+                           if (pos := self._arxiv.get(arxiv_key(a))) is not None)}
 
     def _take(self, candidates: Iterable[tuple[int, Reason]], limit: int, seen: set[int],
               history: History, allowed: Callable[[int], bool]) -> list[tuple[int, Reason]]:
@@ -309,27 +352,27 @@ class Ranking:
                 cut is None or p.first_seen > cut or p.id in history.owed))  # type: ignore[operator]
         return due
 
-    def _trend_order(self, today: date, several: bool) -> tuple[list[int], dict[int, int]]:
+    def _trend_order(self, today: date, several: bool
+                     ) -> tuple[list[int], dict[int, int], list[float]]:
         """The papers by trending score (``trending.day_scores`` if ``several``, else
-        today's ``trending_score``), and each one's place. Only a paper with votes or a
-        score is trending: one with neither never is."""
+        today's ``trending_score``), each one's place, and every paper's score. Only a
+        paper with votes or a score is trending: one with neither never is."""
         if several:
             scores = day_scores([votes(p) for p in self.papers], self._appeared)
         else:
             scores = [trending_score(p, today) for p in self.papers]
         order = sorted((i for i, score in enumerate(scores) if score > 0),
                        key=lambda i: (-scores[i], self._order[i]))
-        return order, {pos: rank for rank, pos in enumerate(order)}
+        return order, {pos: rank for rank, pos in enumerate(order)}, scores
 
     def _several_days(self, sub: Subscriber, history: History) -> bool:
         """Whether ``sub``'s digest at ``now`` covers several days (weekly, or a daily one
         after a gap): its trending papers are then compared by day."""
         return self.now - period_start(sub, history, self.now) >= SEVERAL_DAYS
 
-    def _candidates(self, sub: Subscriber, history: History) -> Iterable[int]:
-        """The trending pool, with the papers owed to ``sub`` (in digests that never went
-        out) in their places by trending score."""
-        several = self._several_days(sub, history)
+    def _candidates(self, sub: Subscriber, history: History, several: bool) -> Iterable[int]:
+        """The trending pool (by day if ``several``), with the papers owed to ``sub`` (in
+        digests that never went out) in their places by trending score."""
         pool = self._pool(sub, history, several)
         if not history.owed:
             return pool

@@ -21,7 +21,7 @@ from digest.match import plural_forms, words
 from digest.model import Item, Paper, Reason, Subscriber, reason_values
 from digest.render.subject import one_line
 from digest.text import latex_to_text, name_key
-from digest.vocab import CARD_ACTIONS, Action, ReasonKind
+from digest.vocab import CARD_ACTIONS, Action, Note, ReasonKind
 
 SNIPPET_CHARS = 300
 # A long digest shows shorter snippets, so that 50 cards with their links stay under the
@@ -35,6 +35,7 @@ THUMBNAIL_ALT = "Preview image"  # short: the card's title comes right after it
 _TASTES = tuple(spec for spec in CARD_ACTIONS if spec.taste)  # more / less like this
 LIKED_TITLE_CHARS = 80  # of the liked paper a recommendation names
 _ARXIV_TARGET = re.compile(r"[\w./-]{1,32}")
+_NOTES = frozenset(Note)  # a trending reason's note the card says; any other is not shown
 
 
 # Link, Author and Segment are named tuples: a card has dozens, made and hashed (as cache
@@ -250,11 +251,15 @@ def trending_reason(p: Paper) -> str:
     return _trending_line(p.upvotes, p.score)
 
 
-def _trending_line(upvotes: int | None, score: float | None) -> str:
+def _trending_line(upvotes: int | None, score: float | None, note: str = "") -> str:
+    """Trending, naming the signal; with a ``vocab.Note`` ("in your area") when the paper
+    is close to what the reader follows."""
     if upvotes:
-        return f"Trending on Daily Papers: {plural(upvotes, 'upvote')}"
+        return (f"Trending {note}: {plural(upvotes, 'upvote')} on Daily Papers" if note
+                else f"Trending on Daily Papers: {plural(upvotes, 'upvote')}")
     if score:
-        return f"Trending: a score of {score:g} on an author's profile page"
+        where = f" {note}" if note else ""
+        return f"Trending{where}: a score of {score:g} on an author's profile page"
     return "New, and no votes yet"
 
 
@@ -293,7 +298,8 @@ def _reason_lines(why: tuple[Reason, ...], votes: tuple[int | None, float | None
     if keywords:
         reasons.append("Matches: " + ", ".join(keywords))
     if votes is not None:
-        reasons.append(_trending_line(*votes))
+        notes = [r.area for r in why if r.kind == ReasonKind.TRENDING and r.area in _NOTES]
+        reasons.append(_trending_line(*votes, *notes[:1]))
     for r in why:
         if r.kind == ReasonKind.RISING and r.value.isdigit():
             since = _iso_day(r.area)
