@@ -203,7 +203,8 @@ class Reason(NamedTuple):
     """Why a paper is in a digest: a followed ``author`` (as the subscriber wrote the
     name; for a pinned one ``area`` says how the paper is theirs), a ``keyword`` phrase
     and the ``area`` it matched in (title, abstract or the source's keywords),
-    ``trending``, ``rising`` (``value`` the upvotes it gained, ``area`` the ISO day the
+    ``trending`` (``area`` a ``vocab.Note``: "in your area" for a paper close to what the
+    reader follows), ``rising`` (``value`` the upvotes it gained, ``area`` the ISO day the
     gain is counted from), or ``recommended`` (``value`` the title of the liked paper it
     is most like, ``area`` that paper's arXiv id). A named tuple: a pass decodes and
     hashes (as part of the card caches' keys) a dozen for each digest."""
@@ -221,6 +222,11 @@ class Reason(NamedTuple):
     @classmethod
     def keyword(cls, phrase: str, area: str) -> Reason:
         return cls(ReasonKind.KEYWORD, phrase, area)
+
+    @classmethod
+    def trending(cls, note: str = "") -> Reason:
+        """A trending paper; ``note`` a ``vocab.Note`` ("in your area") or nothing."""
+        return cls(ReasonKind.TRENDING, "", note)
 
     @classmethod
     def rising(cls, gain: int, since: date) -> Reason:
@@ -256,6 +262,8 @@ class Reason(NamedTuple):
             return f"author: {self.value} ({self.area})"
         if self.kind == ReasonKind.RECOMMENDED:
             return f"recommended: like {self.area}"
+        if self.kind == ReasonKind.TRENDING and self.area:
+            return f"{self.kind} ({self.area})"
         return f"{self.kind}: {self.value}" if self.value else self.kind
 
 

@@ -14,10 +14,14 @@ spelling when it differs); papers about their keywords
 (``match.evidence`` of ``match.STRONG`` or more: a phrase only in passing, late in the
 abstract or only among the source's keywords, makes no card and no reason); then up to
 ``trending`` due papers that matched nothing, by trending score (only papers with some
-signal: upvotes, or a listing's score); then up to ``rising`` papers gaining upvotes
-fastest lately (``digest.rising``, worked out once per pass). A rising paper need not be
-new since the last digest (rising is news about a paper seen before): it must only never
-have been sent, be young enough, and pass the subscriber's categories and exclusions.
+signal: upvotes, or a listing's score): today's gravity for a daily digest, votes against
+the top of the paper's own day for a digest of several days (``digest.trending``), and of
+the first ``TRENDING_WINDOW``, those close to the reader's interests (``trending.Affinity``)
+with their score counting ``trending.NEAR_BOOST`` times, noted "in your area"; then
+up to ``rising`` papers gaining upvotes fastest lately (``digest.rising``, worked out once
+per pass). A rising paper need not be new since the last digest (rising is news about a
+paper seen before): it must only never have been sent, be young enough, and pass the
+subscriber's categories and exclusions.
 Last, up to ``recommended`` papers like those the subscriber liked (``digest.recommend``,
 over the pass's TF-IDF index), for someone with at least ``RECOMMEND_MIN_LIKES`` liked
 papers in the index: never sent, never disliked, young enough, allowed, as rising papers
@@ -33,7 +37,7 @@ pinned name's paper with no tie): the "Possibly by" list, which asks the reader.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -42,8 +46,9 @@ from digest.match import STRONG, TITLE_POINTS, PaperIndex, Spot, category_key
 from digest.model import TRENDING, Digest, History, Item, Paper, Pin, Reason, Section, Subscriber
 from digest.pins import Person, PersonKey, Resolution, ident, person_key, refused, resolve, why
 from digest.rising import Momentum
-from digest.text import by_initials, name_keys, name_parts, spelled_alike
-from digest.vocab import SectionName
+from digest.text import arxiv_key, by_initials, name_keys, name_parts, spelled_alike
+from digest.trending import NEAR, SEVERAL_DAYS, Affinity, boosted, day_scores, votes
+from digest.vocab import Note, SectionName
 
 if TYPE_CHECKING:  # scikit-learn loads only for passes that recommend
     from digest.recommend import TasteIndex
@@ -61,6 +66,11 @@ def name_key_of(name: str) -> NameKey:
 # upvotes beats a week-old one with a few more. Sources without upvotes lend their score
 # (a profile's 0-100 score counts as a tenth as many votes); no signal at all scores 0.
 _GRAVITY = 1.5
+# How many of a reader's first trending papers are reordered by their interests, and how
+# many of their latest followed papers tell those interests.
+TRENDING_WINDOW = 30
+INTEREST_PAPERS = 20
+NEAR_YOU = Reason.trending(Note.NEAR)
 
 
 def appeared(paper: Paper) -> date:
@@ -73,9 +83,8 @@ def appeared(paper: Paper) -> date:
 
 def trending_score(paper: Paper, today: date) -> float:
     """How much a paper is trending on ``today``: votes / (age in days + 2) ** 1.5."""
-    votes = paper.upvotes if paper.upvotes is not None else (paper.score or 0.0) / 10
     age = max(0, (today - appeared(paper)).days)
-    return float(votes / (age + 2.0) ** _GRAVITY)
+    return float(votes(paper) / (age + 2.0) ** _GRAVITY)
 
 
 def squash_name(name: str) -> str:
@@ -164,16 +173,17 @@ class Ranking:
         self._order = [0] * len(self.papers)
         for rank, pos in enumerate(by_order):
             self._order[pos] = rank
-        # Only a paper with votes or a score is trending: one with neither never is.
-        scores = [trending_score(p, today) for p in self.papers]
-        self._trending = sorted((i for i, score in enumerate(scores) if score > 0),
-                                key=lambda i: (-scores[i], self._order[i]))
-        self._trend_rank = {pos: rank for rank, pos in enumerate(self._trending)}
+        # The trending orders: by today's gravity (False), and by day (True) for periods
+        # of several days; each with every paper's place in it.
+        self._trending = {several: self._trend_order(today, several)
+                          for several in (False, True)}
         self._pos = {p.id: pos for pos, p in enumerate(self.papers) if p.id is not None}
         self._rising = [(at, Reason.rising(m.gain, m.since.date())) for m in rising
                         if (at := self._pos.get(m.paper_id)) is not None]
-        self._pools: dict[tuple[datetime | None, int], list[int]] = {}
+        self._pools: dict[tuple[datetime | None, int, bool], list[int]] = {}
         self._strong_hits: dict[str, dict[int, tuple[Spot, int]]] = {}
+        self.affinity = Affinity(self.index)
+        self._arxiv: dict[str, int] | None = None
         self.taste: TasteIndex | None = None
         self._taste_rows: list[int | None] = []
         self._at_row: dict[int, int] = {}
@@ -210,7 +220,8 @@ class Ranking:
                 keywords.append(Item(self.papers[pos], self._keyword_reasons(pos, keyword_hits)))
         sections.append(Section(SectionName.KEYWORDS, tuple(keywords)))
         room -= len(keywords)
-        sections += self._unmatched(sub, history, allowed, matched | by_author.keys(), room)
+        sections += self._unmatched(sub, history, allowed, matched | by_author.keys(), room,
+                                    by_author.keys())
         shown = {id(it.paper) for section in sections for it in section.items}
         maybe = sorted((pos for pos in possibly if due(pos) and id(self.papers[pos]) not in shown),
                        key=self._order.__getitem__)
@@ -220,10 +231,11 @@ class Ranking:
         return Digest(sub, period_start(sub, history, self.now), self.now, tuple(sections))
 
     def _unmatched(self, sub: Subscriber, history: History, allowed: Callable[[int], bool],
-                   seen: set[int], room: int) -> list[Section]:
-        """The trending and rising sections: papers that matched nothing, in ``room``."""
-        trending = self._take(((pos, TRENDING) for pos in self._candidates(sub, history)),
-                              min(room, sub.trending), seen, history, allowed)
+                   seen: set[int], room: int, followed: Collection[int]) -> list[Section]:
+        """The trending and rising sections: papers that matched nothing, in ``room``
+        (``followed``: the papers of the pass by the authors ``sub`` follows)."""
+        trending = self._trending_for(sub, history, allowed, seen, min(room, sub.trending),
+                                      followed)
         oldest = self.now.date() - timedelta(days=sub.age_limit_days)
         young = ((pos, reason) for pos, reason in self._rising
                  if self._appeared[pos] >= oldest)
@@ -257,6 +269,37 @@ class Ranking:
         return [(self._at_row[pick.row], Reason.recommended(taste.titles[pick.like],
                                                             taste.keys[pick.like]))
                 for pick in recommend(taste, liked, disliked, candidates, limit)]
+
+    def _trending_for(self, sub: Subscriber, history: History, allowed: Callable[[int], bool],
+                      seen: set[int], limit: int, followed: Collection[int]
+                      ) -> list[tuple[int, Reason]]:
+        """Up to ``limit`` trending papers for ``sub``: of the first ``TRENDING_WINDOW``
+        the pool gives them, those close to their interests (``trending.Affinity``) with
+        their score counting ``NEAR_BOOST`` times and noted "in your area". Only a window
+        is read: a reader costs a few dozen set lookups, and their trending papers stay
+        papers that trend."""
+        several = self._several_days(sub, history)
+        candidates = ((pos, TRENDING) for pos in self._candidates(sub, history, several))
+        if limit <= 0 or not (sub.keywords or followed or sub.likes or sub.categories):
+            return self._take(candidates, limit, seen, history, allowed)
+        window = [pos for pos, _ in self._take(
+            candidates, max(limit, TRENDING_WINDOW), seen, history, allowed)]
+        close = [fit >= NEAR for fit in self.affinity.closeness(
+            window, sub.keywords, self._interest_papers(sub, followed), sub.categories)]
+        scores = self._trending[several][2]
+        return [(window[i], NEAR_YOU if close[i] else TRENDING) for i in
+                boosted([scores[pos] for pos in window], close)[:limit]]
+
+    def _interest_papers(self, sub: Subscriber, followed: Collection[int]) -> set[int]:
+        """The papers that tell ``sub``'s interests: their latest ``INTEREST_PAPERS``
+        followed ones (newest first, then by position) and the ones they liked."""
+        if self._arxiv is None:
+            self._arxiv = {arxiv_key(p.arxiv_id): pos for pos, p in enumerate(self.papers)
+                           if p.arxiv_id}
+        latest = followed if len(followed) <= INTEREST_PAPERS else heapq.nsmallest(
+            INTEREST_PAPERS, followed, key=lambda pos: (-self._appeared[pos].toordinal(), pos))
+        return {*latest, *(pos for a in sub.likes
+                           if (pos := self._arxiv.get(arxiv_key(a))) is not None)}
 
     def _take(self, candidates: Iterable[tuple[int, Reason]], limit: int, seen: set[int],
               history: History, allowed: Callable[[int], bool]) -> list[tuple[int, Reason]]:
@@ -388,30 +431,50 @@ class Ranking:
                 cut is None or p.first_seen > cut or p.id in history.owed))  # type: ignore[operator]
         return due
 
-    def _candidates(self, sub: Subscriber, history: History) -> Iterable[int]:
-        """The trending pool, with the papers owed to ``sub`` (in digests that never went
-        out) in their places by trending score."""
-        pool = self._pool(sub, history)
+    def _trend_order(self, today: date, several: bool
+                     ) -> tuple[list[int], dict[int, int], list[float]]:
+        """The papers by trending score (``trending.day_scores`` if ``several``, else
+        today's ``trending_score``), each one's place, and every paper's score. Only a
+        paper with votes or a score is trending: one with neither never is."""
+        if several:
+            scores = day_scores([votes(p) for p in self.papers], self._appeared)
+        else:
+            scores = [trending_score(p, today) for p in self.papers]
+        order = sorted((i for i, score in enumerate(scores) if score > 0),
+                       key=lambda i: (-scores[i], self._order[i]))
+        return order, {pos: rank for rank, pos in enumerate(order)}, scores
+
+    def _several_days(self, sub: Subscriber, history: History) -> bool:
+        """Whether ``sub``'s digest at ``now`` covers several days (weekly, or a daily one
+        after a gap): its trending papers are then compared by day."""
+        return self.now - period_start(sub, history, self.now) >= SEVERAL_DAYS
+
+    def _candidates(self, sub: Subscriber, history: History, several: bool) -> Iterable[int]:
+        """The trending pool (by day if ``several``), with the papers owed to ``sub`` (in
+        digests that never went out) in their places by trending score."""
+        pool = self._pool(sub, history, several)
         if not history.owed:
             return pool
+        trend_rank = self._trending[several][1]
         oldest = self.now.date() - timedelta(days=sub.age_limit_days)
         cut = history.last_digest_at
         owed = sorted((pos for pid in history.owed if (pos := self._pos.get(pid)) is not None
-                       and pos in self._trend_rank  # trending at all
+                       and pos in trend_rank  # trending at all
                        and self._appeared[pos] >= oldest  # and not in the pool already:
                        and cut is not None and self.papers[pos].first_seen <= cut),  # type: ignore[operator]
-                      key=self._trend_rank.__getitem__)
-        return heapq.merge(pool, owed, key=self._trend_rank.__getitem__)
+                      key=trend_rank.__getitem__)
+        return heapq.merge(pool, owed, key=trend_rank.__getitem__)
 
-    def _pool(self, sub: Subscriber, history: History) -> list[int]:
-        """Papers by trending score that are new since ``sub``'s last digest and young
-        enough; worked out once for everyone with the same cut-off and age limit."""
-        key = (history.last_digest_at, sub.age_limit_days)
+    def _pool(self, sub: Subscriber, history: History, several: bool) -> list[int]:
+        """Papers by trending score (by day if ``several``) that are new since ``sub``'s
+        last digest and young enough; worked out once for everyone with the same cut-off,
+        age limit and kind of period."""
+        key = (history.last_digest_at, sub.age_limit_days, several)
         pool = self._pools.get(key)
         if pool is None:
             oldest = self.now.date() - timedelta(days=sub.age_limit_days)
             cut = history.last_digest_at
             pool = self._pools[key] = [
-                pos for pos in self._trending if self._appeared[pos] >= oldest
+                pos for pos in self._trending[several][0] if self._appeared[pos] >= oldest
                 and (cut is None or self.papers[pos].first_seen > cut)]  # type: ignore[operator]
         return pool

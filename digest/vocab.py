@@ -239,3 +239,10 @@ class CardPart(StrEnum):
 
 HTML_PARTS = (CardPart.AUTHORS, CardPart.SNIPPET, CardPart.REASONS, CardPart.ACTIONS)
 TEXT_PARTS = (CardPart.BYLINE, CardPart.REASONS, CardPart.ACTIONS)
+
+
+class Note(StrEnum):
+    """What a card may add about why a paper suits its reader (kept as a reason's
+    ``area``)."""
+
+    NEAR = "in your area"  # a trending paper close to what the reader follows

@@ -200,7 +200,7 @@ LAYERS = (
     {"store"},
     {"ingest", "config", "config_problems", "config_sources", "match", "pins", "rising",
      "recommend", "rank", "schedule", "plan", "render", "deliver", "bounces", "metrics",
-     "heap"},
+     "heap", "trending"},
     {"passes"},
     {"app"},
     {"cli", "bot", "web"},

@@ -16,19 +16,26 @@ with one extra word inside it (``digest.match.loose``); only keywords a paper ho
 that only mentions them in passing may be trending), and the keyword section puts papers
 holding one as strongly as a title does first; the sentence where an abstract says what
 the paper is ("We present S2D2, a ... self-speculative decoding framework":
-``match.named_words``) counts as its opening does. Adapted since to the name rules (issue
-35): a followed name is on a paper when one of its authors is spelt alike
-(``text.spelled_alike``, reason "(as X)" when the spelling differs) and, unpinned, when
-the paper is the person's by ``pins.resolve`` over the papers seen by ``now``; the other
-papers carrying it are only possibly theirs, in a last section within what room is left.
+``match.named_words``) counts as its opening does. Adapted to the trending rule: a digest
+of several days ranks trending papers by their votes against the top of their own day
+plus a usual day's top (the median of the tops of days with votes), not by today's
+gravity; and for a reader with interests, of the first 30 trending papers due to them,
+those close to their interests (``_fit``) have their trending score counted three times.
+Adapted to the name rules (issue 35): a followed name is on a paper when one of its
+authors is spelt alike (``text.spelled_alike``, reason "(as X)" when the spelling
+differs) and, unpinned, when the paper is the person's by ``pins.resolve`` over the
+papers seen by ``now``; the other papers carrying it are only possibly theirs, in a last
+section within what room is left.
 """
 
 from __future__ import annotations
 
+import math
 import random
 import re
+import statistics
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -53,7 +60,7 @@ from digest.model import History, Paper, Subscriber
 from digest.pins import Resolution, ident, resolve
 from digest.rank import plan_digests
 from digest.store import Store
-from digest.text import by_initials, name_key, name_keys, spelled_alike
+from digest.text import arxiv_key, by_initials, name_key, name_keys, spelled_alike
 from digest.vocab import SectionName
 from tests.conftest import DATA, SEEDS
 
@@ -75,6 +82,73 @@ def _trending_score(paper: Paper, today: date) -> float:
     votes = paper.upvotes if paper.upvotes is not None else (paper.score or 0.0) / 10
     age = max(0, (today - _appeared(paper)).days)
     return float(votes / (age + 2.0) ** 1.5)
+
+
+def _trend_scores(papers: Sequence[Paper], now: datetime) -> dict[bool, Callable[[Paper], float]]:
+    """Trending score by today's gravity (False), and for a period of several days (True)
+    by votes against the paper's day's top plus the median day's top (trending rule)."""
+    tops: dict[date, float] = defaultdict(float)
+    for p in papers:
+        if p.first_seen is not None and p.first_seen <= now:
+            votes = p.upvotes if p.upvotes is not None else (p.score or 0.0) / 10
+            tops[_appeared(p)] = max(tops[_appeared(p)], votes)
+    voted = [top for top in tops.values() if top > 0]
+    usual = statistics.median(voted) if voted else 0.0
+
+    def by_day(p: Paper) -> float:
+        votes = p.upvotes if p.upvotes is not None else (p.score or 0.0) / 10
+        scale = tops.get(_appeared(p), 0.0) + usual
+        return votes / scale if scale > 0 else 0.0
+    return {False: lambda p: _trending_score(p, now.date()), True: by_day}
+
+
+def _all_words(p: Paper) -> set[str]:
+    return {*words(p.title), *words(p.abstract), *(w for k in p.keywords for w in words(k))}
+
+
+def _about(p: Paper) -> set[str]:
+    """What a paper says it is about: its title's words and its source keywords', else its
+    title's and its abstract's first two sentences'."""
+    return {*words(p.title), *([w for k in p.keywords for w in words(k)] or words(
+        p.abstract)[:lead_words(p.abstract)])}
+
+
+def _fit(sub: Subscriber, followed: Sequence[Paper], holders: Mapping[str, set[int]],
+         known: int) -> Callable[[Paper], float]:
+    """How close a paper is to ``sub`` (trending rule), in the inverse document
+    frequencies (idf: of the ``known`` papers, how many ``holders`` a word has in title,
+    abstract or source keywords) of the words of what it is about (``_about``) that are
+    words of their interests, each word once in any of its forms: the words of their
+    keywords, at the idf of their commonest plural form; the words of what ``followed``
+    are about (their latest 20 followed papers and their liked ones) held by at most 5% of
+    all papers, at their idf times the share of ``followed`` holding them, if half a
+    5%-word's idf or more; plus twice a 5%-word's idf for holding every word of a keyword,
+    and once for one of their categories."""
+    topical = math.log(20)
+
+    def idf(forms: set[str]) -> float:  # of the commonest form held
+        held = max((len(holders.get(f, ())) for f in forms), default=0)
+        return math.log(known / held) if held else 0.0
+    weights: dict[str, float] = defaultdict(float)
+    for p in followed:
+        for w in _about(p):
+            if idf({w}) >= topical:
+                weights[w] += idf({w})
+    interest = {w: ({w}, x / len(followed)) for w, x in weights.items()
+                if x / len(followed) >= topical / 2}
+    phrases = [set(words(k)) for k in sub.keywords if words(k)]
+    for w in set().union(*phrases):
+        forms, weight = interest.get(w, (set(), 0.0))
+        interest[w] = (forms | plural_forms(w), max(weight, idf(plural_forms(w))))
+    wanted = {category_key(c) for c in sub.categories}
+
+    def fit(p: Paper) -> float:
+        held = _about(p)
+        found = {w for w, (forms, _) in interest.items() if forms & held}
+        return sum(interest[w][1] for w in found) + 2 * topical * sum(
+            ph <= found for ph in phrases) + (
+            topical if p.category and category_key(p.category) in wanted else 0.0)
+    return fit
 
 
 def _order(p: Paper) -> tuple[int, float, int, str]:
@@ -209,24 +283,49 @@ def reference_digests(subscribers: Sequence[Subscriber], papers: Sequence[Paper]
             if matcher.allows(i, paper, excluded[id(paper)]) and (authors.get(i) or strong):
                 matched[i]["authors" if authors.get(i) else "keywords"].append(
                     (paper, reasons, tier))
-    pool = sorted(papers, key=lambda p: (-_trending_score(p, now.date()), _order(p)))
+    scores = _trend_scores(papers, now)
+    pools = {several: sorted(papers, key=lambda p: (-score(p), _order(p)))
+             for several, score in scores.items()}
+    known = [p for p in papers if p.first_seen is not None and p.first_seen <= now]
+    at = {id(p): n for n, p in enumerate(known)}
+    holders: dict[str, set[int]] = defaultdict(set)  # word -> the known papers holding it
+    for n, p in enumerate(known):
+        for w in _all_words(p):
+            holders[w].add(n)
+    by_arxiv = {arxiv_key(p.arxiv_id): p for p in known if p.arxiv_id}
     outcomes = []
     for i, sub in enumerate(subscribers):
         history = histories.get(sub.email.casefold(), History())
+        start = min(history.last_digest_at or now - timedelta(days=sub.period_days), now)
+        several = now - start >= timedelta(days=2)  # trending rule: by day
+        pool, trend_score = pools[several], scores[several]
         sections = [(name, [(p, r) for p, r, _ in sorted(
             (it for it in matched[i][name] if _is_due(it[0], sub, history, now)),
             key=lambda it: (-it[2] * (name == "keywords"), _order(it[0])))])
             for name in ("authors", "keywords")]
         seen = {id(p) for name in ("authors", "keywords") for p, _, _ in matched[i][name]}
+        followed = sorted((p for p, _, _ in matched[i]["authors"] if id(p) in at),
+                          key=lambda p: (-_appeared(p).toordinal(), at[id(p)]))
+        liked = [by_arxiv[arxiv_key(a)] for a in sub.likes if arxiv_key(a) in by_arxiv]
+        personal = bool(sub.keywords or followed or sub.likes or sub.categories)
+        window = max(sub.trending, 30) if personal and sub.trending > 0 else sub.trending
         trending: list[tuple[Paper, tuple[str, ...]]] = []
         for paper in pool:
-            if len(trending) >= sub.trending:
+            if len(trending) >= window:
                 break
             if (id(paper) not in seen and _is_due(paper, sub, history, now)
                     and matcher.allows(i, paper, excluded[id(paper)])
-                    and _trending_score(paper, now.date()) > 0):  # rule added later
+                    and trend_score(paper) > 0):  # rule added later
                 trending.append((paper, ("trending",)))
-        sections.append(("trending", trending))
+        if personal:  # trending rule: a close paper's score counts three times
+            fit = _fit(sub, list({id(p): p for p in [*followed[:20], *liked]}.values()),
+                       holders, len(known))
+            close = [fit(p) >= 2 * math.log(20) for p, _ in trending]
+            ordered = sorted(range(len(trending)), key=lambda n: -trend_score(
+                trending[n][0]) * (3.0 if close[n] else 1.0))
+            trending = [(trending[n][0], ("trending (in your area)",) if close[n]
+                         else ("trending",)) for n in ordered]
+        sections.append(("trending", trending[:sub.trending]))
         limit, shape, shown = sub.max_papers, [], set()
         for name, items in sections:
             kept = items[:max(0, limit)]
@@ -237,8 +336,7 @@ def reference_digests(subscribers: Sequence[Subscriber], papers: Sequence[Paper]
                         and _is_due(it[0], sub, history, now)), key=lambda it: _order(it[0]))
         shape.append(("possibly", tuple((p.id or 0, frozenset(r)) for p, r, _ in
                                         maybe[:min(max(0, limit), POSSIBLY)])))
-        start = history.last_digest_at or now - timedelta(days=sub.period_days)
-        outcomes.append((min(start, now), now, tuple(shape)))  # start <= end (issue 13)
+        outcomes.append((start, now, tuple(shape)))  # start <= end (issue 13)
     return outcomes
 
 
@@ -361,12 +459,14 @@ def make_subscribers(rng: random.Random, papers: Sequence[Paper], n: int) -> lis
                    else rng.choice(["diffusion", "agents", "benchmark", "LLM", "video"])
                    for _ in range(rng.randint(1, 2) if rng.random() < 0.2 else 0)]
         categories = rng.sample(_CATEGORIES, rng.randint(1, 3)) if rng.random() < 0.2 else []
+        likes = [p.arxiv_id for p in rng.sample(papers, 3) if p.arxiv_id
+                 ] if rng.random() < 0.15 else []
         subs.append(Subscriber(
             f"User{i}@Example.org", cadence=rng.choice(["daily", "daily", "weekly"]),
             max_papers=rng.randint(0, 30), trending=rng.randint(0, 8),
             max_age_days=rng.choice([None, None, 0, 1, 3, 7, 30, 90, 400, 1000]),
             authors=tuple(authors), keywords=tuple(keywords), exclude=tuple(exclude),
-            categories=tuple(categories)))
+            categories=tuple(categories), likes=tuple(likes)))
     return subs
 
 
@@ -432,24 +532,28 @@ def test_new_ranking_gives_the_old_digests(papers: list[Paper], seed: int) -> No
     rng = random.Random(seed)
     if seed == 2:  # papers in another order than the store's (ties keep input order)
         papers = rng.sample(papers, len(papers))
-    subscribers = make_subscribers(rng, papers, 300)
+    subscribers = make_subscribers(rng, papers, 500)
     assert any(p.first_seen is not None and p.first_seen > NOWS[0] for p in papers)
     counts: dict[str, int] = defaultdict(int)
+    near = 0
     for now in NOWS:
         histories = make_histories(rng, subscribers, papers)
         for _, _, shape in compare(subscribers, papers, histories, now):
             for name, items in shape:
                 counts[name] += len(items)
-    # The comparison means something: plenty of papers in every section (fewer "possibly":
-    # few of these papers carry a name that is several people, or spelt another way).
+                near += sum("trending (in your area)" in r for _, r in items)
+    # The comparison means something: plenty of papers in every section, of trending
+    # papers close to their readers, and (fewer: few of these papers carry a name that is
+    # several people, or spelt another way) of papers only possibly by a followed name.
     possibly = counts.pop(SectionName.POSSIBLY, 0)
-    assert min(counts.values()) > 300 and possibly > 100, (counts, possibly)
+    assert min(counts.values()) > 300 and near > 100 and possibly > 100, (counts, near,
+                                                                           possibly)
 
 
 def test_a_week_later_with_nothing_new_everyone_gets_an_empty_digest(
         papers: list[Paper]) -> None:
     rng = random.Random(7)
-    subscribers = make_subscribers(rng, papers, 300)
+    subscribers = make_subscribers(rng, papers, 400)
     last = max(p.first_seen for p in papers if p.first_seen is not None)
     histories = {email: replace(h, last_digest_at=last + timedelta(minutes=1))
                  for email, h in make_histories(rng, subscribers, papers).items()}

@@ -7,9 +7,10 @@ templates. Both render the same digests here, on the real papers of ``seeds/`` a
 ``tests/data/hf-daily``: digests planned for seeded random subscribers (every cadence,
 self-managed or not, followed authors, some of them pinned, keywords, likes, ambiguous
 names that bring notes) and digests made by hand so that every section and every kind of
-reason shows, with notes, an empty digest and long ones. Each is rendered as a digest and
-as an alert, with real and placeholder links, images off and on, twice (the second time
-from the renderer's caches), and the subject, text and HTML must be equal.
+reason shows (trending ones "in your area" too), with notes, an empty digest and long
+ones. Each is rendered as a digest and as an alert, with real and placeholder links,
+images off and on, twice (the second time from the renderer's caches), and the subject,
+text and HTML must be equal.
 """
 
 from __future__ import annotations
@@ -28,7 +29,15 @@ from digest.plan import build_digests
 from digest.render import Links, Renderer
 from digest.render.reference import render_reference
 from digest.store import Store
-from digest.vocab import SECTIONS, Cadence, Managed, MessageKind, ReasonKind, SectionName
+from digest.vocab import (
+    SECTIONS,
+    Cadence,
+    Managed,
+    MessageKind,
+    Note,
+    ReasonKind,
+    SectionName,
+)
 from tests.conftest import DATA, SEEDS
 from tests.test_rank import ingest
 
@@ -117,8 +126,8 @@ def reasons(section: str, paper: Paper, rng: random.Random) -> tuple[Reason, ...
         return (Reason.author(paper.authors[0], why), Reason.keyword(PHRASES[0], "title"))
     if section == SectionName.KEYWORDS:
         return tuple(Reason.keyword(k, "abstract") for k in rng.sample(PHRASES[:3], 2))
-    if section == SectionName.TRENDING:
-        return (TRENDING,)
+    if section == SectionName.TRENDING:  # some close to the reader's interests
+        return (Reason.trending(Note.NEAR) if len(paper.title) % 2 else TRENDING,)
     if section == SectionName.RISING:
         return (Reason.rising(rng.randint(1, 90), date(2026, 8, 19)),)
     if section == SectionName.POSSIBLY:  # a followed name, and maybe the spelling that matched
@@ -159,6 +168,7 @@ def test_the_digests_compared_cover_every_setting(planned: list[Digest],
     assert any(d.notes for d in planned) and any(d.notes for d in made)
     assert any(not d.items for d in digests) and any(len(d.items) > 20 for d in digests)
     assert any(d.subscriber.likes and d.count(SectionName.RECOMMENDED) for d in digests)
+    assert any(Reason.trending(Note.NEAR) in it.reasons for d in made for it in d.items)
 
 
 @pytest.mark.parametrize("images", [False, True])

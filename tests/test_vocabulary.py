@@ -1,6 +1,7 @@
 """The shared words are spelled once, in ``digest/vocab.py``: no module of digest writes
-a cadence, an outbox state, a section, a reason, a card or token action or a source kind
-as a string literal; it names the vocab member. Read from the source with ast.
+a cadence, an outbox state, a section, a reason, a card or token action, a source kind or
+a card's note as a string literal; it names the vocab member. Read from the source with
+ast.
 
 Not counted: docstrings; a word used as a mapping key (``prefs["authors"]``,
 ``form.get("keywords")``, ``{"trending": 5}``), which is a settings field or a YAML key
@@ -14,10 +15,19 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-from digest.vocab import Action, Cadence, OutboxState, ReasonKind, SectionName, SourceKind
+from digest.vocab import (
+    Action,
+    Cadence,
+    Note,
+    OutboxState,
+    ReasonKind,
+    SectionName,
+    SourceKind,
+)
 from tests.conftest import ROOT
 
-WORDS = {str(m) for enum in (Cadence, OutboxState, SectionName, ReasonKind, Action, SourceKind)
+WORDS = {str(m) for enum in (Cadence, OutboxState, SectionName, ReasonKind, Action, SourceKind,
+                              Note)
          for m in enum}
 MARK = "# not vocab"
 _KEYED = ("get", "pop", "setdefault")

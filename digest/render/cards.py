@@ -23,7 +23,7 @@ from digest.model import Item, Paper, Reason, Subscriber, reason_values
 from digest.prefs import arxiv_ids
 from digest.render.subject import one_line
 from digest.text import latex_to_text, name_key
-from digest.vocab import CARD_ACTIONS, Action, Area, ReasonKind
+from digest.vocab import CARD_ACTIONS, Action, Area, Note, ReasonKind
 
 SNIPPET_CHARS = 300
 # A long digest shows shorter snippets, so that 50 cards with their links stay under the
@@ -41,6 +41,7 @@ _ARXIV_TARGET = re.compile(r"[\w./-]{1,32}")
 # Where a keyword matched, as a card's reason says it.
 _WHERE = {Area.TITLE: "in the title", Area.ABSTRACT: "in the abstract",
           Area.KEYWORDS: "in the source's keywords"}
+_NOTES = frozenset(Note)  # a trending reason's note the card says; any other is not shown
 
 
 # Link, Author and Segment are named tuples: a card has dozens, made and hashed (as cache
@@ -299,11 +300,15 @@ def trending_reason(p: Paper) -> str:
     return _trending_line(p.upvotes, p.score)
 
 
-def _trending_line(upvotes: int | None, score: float | None) -> str:
+def _trending_line(upvotes: int | None, score: float | None, note: str = "") -> str:
+    """Trending, naming the signal; with a ``vocab.Note`` ("in your area") when the paper
+    is close to what the reader follows."""
     if upvotes:
-        return f"Trending on Daily Papers: {plural(upvotes, 'upvote')}"
+        return (f"Trending {note}: {plural(upvotes, 'upvote')} on Daily Papers" if note
+                else f"Trending on Daily Papers: {plural(upvotes, 'upvote')}")
     if score:
-        return f"Trending: a score of {score:g} on an author's profile page"
+        where = f" {note}" if note else ""
+        return f"Trending{where}: a score of {score:g} on an author's profile page"
     return "New, and no votes yet"
 
 
@@ -381,7 +386,8 @@ def _reason_lines(why: tuple[Reason, ...], votes: tuple[int | None, float | None
         seen = (*seen_as, *[""] * (len(keywords) - len(seen_as)))
         reasons.append(_matches_line([(k, areas[k], seen[j]) for j, k in enumerate(keywords)]))
     if votes is not None:
-        reasons.append(_trending_line(*votes))
+        notes = [r.area for r in why if r.kind == ReasonKind.TRENDING and r.area in _NOTES]
+        reasons.append(_trending_line(*votes, *notes[:1]))
     for r in why:
         if r.kind == ReasonKind.RISING and r.value.isdigit():
             since = _iso_day(r.area)
