@@ -9,13 +9,17 @@ relevant or not with the evidence (who the person is: co-authors, organisation, 
 a phrase: whether the paper is about it). See docs/benchmarks.md.
 
 What it does, through the command line only (so it keeps working while the internals
-move): ingests each day's file into a temporary SQLite database with ``digest ingest
---now <day>T20:00Z``; then at each weekly send time previews every subscriber's digest
-(``digest preview --format json``) and records it (``digest send`` into a temporary
-Maildir), so each week holds what is new since the last digest, as for a real reader.
+move): ingests the history before the window (``history_from``: a real install has been
+running when a reader subscribes) and each day's file into a temporary SQLite database
+with ``digest ingest --now <day>T20:00Z``, sends an unjudged first digest at ``start``;
+then at each weekly send time previews every subscriber's digest (``digest preview
+--format json``) and records it (``digest send`` into a temporary Maildir), so each week
+holds what is new since the last digest, as for a real reader. Before each send, a
+reader whom ``digest check`` asks "which <name>?" answers with the offered person whose
+papers hold one of their label's ``means`` (``--unanswered``: readers never answer).
 The cards counted are those of the ``authors`` and ``keywords`` sections (what the
-reader follows), and of any section added later that is not trending, rising or
-recommended (those are not counted).
+reader follows), and of any section added later that is not trending, rising,
+recommended or "possibly" (the "Possibly by" list asks the reader: counted apart).
 
 Precision: cards labelled relevant / cards labelled. Recall: relevant papers that reached
 the reader in those sections / papers labelled relevant. A card with no label is listed
@@ -24,9 +28,10 @@ figures). Prints per subscriber and overall,
 then every wrong card and every missed paper with its label's reason.
 
     .venv/bin/python benchmarks/quality_match.py [--data ../shared/data/hf-daily] [--json]
+        [--unanswered]
     .venv/bin/python benchmarks/quality_match.py --check   # the labels' shape, in a second
 
-Takes 5 to 7 minutes on a busy 2-core machine (about 120 short ``digest`` commands).
+Takes 4 to 7 minutes on a busy 2-core machine (about 180 short ``digest`` commands).
 Reads the days from ``../shared/data/hf-daily`` (relative to the project root); without
 them it says so and exits 0.
 """
@@ -34,6 +39,7 @@ them it says so and exits 0.
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import os
 import subprocess
@@ -160,7 +166,8 @@ def collect(labels: dict[str, Any], data: Path, folder: Path, answer: bool
     the "which one?" that ``digest check`` asks (unless not ``answer``). Returns the
     cards, and for each reader the names they were asked about."""
     config = folder / "subscriptions.yaml"
-    subscriptions = {**labels["subscriptions"], "sources": []}
+    # a copy: a reader's answer pins their name here, never in the labels
+    subscriptions = copy.deepcopy({**labels["subscriptions"], "sources": []})
     write(config, subscriptions)
     env = {"DIGEST_DB": f"sqlite:///{folder / 'quality.db'}", "DIGEST_CONFIG": str(config),
            "DIGEST_MAILDIR": str(folder / "mail"), "DIGEST_SMTP_URL": ""}
