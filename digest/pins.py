@@ -198,7 +198,7 @@ def carried(name: str, papers: Iterable[Paper]) -> list[Carried]:
     return found
 
 
-@lru_cache(maxsize=1 << 14)
+@lru_cache(maxsize=1024)  # a resolution's papers ask again and again; a pass, once a name
 def _keys(name: str) -> frozenset[str]:
     """The folded keys ``name``'s spellings may have (``text.name_keys``), as a set."""
     return frozenset(name_keys(name))

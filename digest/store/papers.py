@@ -115,18 +115,19 @@ def credited_to(conn: Connection, key: str, source: str) -> list[Paper]:
 
 def carrying(conn: Connection, keys: Sequence[str], at_least: int = 0,
              known: Mapping[int, Paper] | None = None) -> dict[str, list[Paper]]:
-    """For each folded name of ``keys``, the papers that carry it (listed or credited);
-    none for a name on fewer than ``at_least`` papers (they are not read), and those
-    ``known`` already (by id) not read again."""
+    """For each folded name of ``keys`` that some paper carries (listed or credited),
+    those papers; a name on none, or on fewer than ``at_least`` (they are not read), is
+    left out (a pass asks for hundreds of thousands of spellings, most on nothing), and
+    papers ``known`` already (by id) are not read again."""
     pa = s.paper_authors.c
-    ids: dict[str, set[int]] = {key: set() for key in keys}
-    for chunk in chunks(sorted(ids)):
+    ids: dict[str, set[int]] = defaultdict(set)
+    for chunk in chunks(sorted(set(keys))):
         query = (select(s.authors.c.key, pa.paper_id)
                  .join(s.authors, s.authors.c.id == pa.author_id)
                  .where(s.authors.c.key.in_(chunk)))
         for key, paper_id in conn.execute(query):
             ids[key].add(paper_id)
-    ids = {key: found if len(found) >= at_least else set() for key, found in ids.items()}
+    ids = {key: found for key, found in ids.items() if len(found) >= at_least}
     known = known or {}
     wanted = set().union(*ids.values())
     papers = {i: known[i] for i in wanted if i in known}
@@ -393,8 +394,9 @@ class PaperRoom(Database):
 
     def papers_carrying(self, keys: Iterable[str], at_least: int = 0,
                         known: Mapping[int, Paper] | None = None) -> dict[str, list[Paper]]:
-        """For each folded name, the stored papers that carry it (none for a name on
-        fewer than ``at_least``); papers ``known`` by id are taken from there."""
+        """For each folded name carried by stored papers, those papers (a name on none, or
+        on fewer than ``at_least``, is left out); papers ``known`` by id are taken from
+        there."""
         with self._begin(reading=True) as conn:
             return carrying(conn, sorted(set(keys)), at_least, known)
 
