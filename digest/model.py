@@ -87,6 +87,19 @@ class Pin:
                    tuple(entry.get("with") or ()), entry.get("org"),
                    tuple(entry.get("papers") or ()), tuple(entry.get("not") or ()))
 
+    def describe(self) -> str:
+        """Who the pin says the person is, for the reader: ``with Jie Li, Guan Huang; 2
+        papers you pinned them by; 1 paper you said is someone else's``."""
+        def papers(n: int) -> str:
+            return f"{n} paper{'' if n == 1 else 's'}"
+        said = [f"on the profile {self.profile}" if self.profile else "",
+                f"with {', '.join(self.with_)}" if self.with_ else "",
+                f"at {self.org}" if self.org else "",
+                f"{papers(len(self.papers))} you pinned them by" if self.papers else "",
+                f"{papers(len(self.not_))} you said {'is' if len(self.not_) == 1 else 'are'} "
+                "someone else's" if self.not_ else ""]
+        return "; ".join(x for x in said if x)
+
     @property
     def pinned(self) -> bool:
         """Whether it says who the person is (a pin with only ``not_`` says only who

@@ -202,3 +202,12 @@ def test_history_is_not_needed_for_the_possibly_section() -> None:
     assert sections[SectionName.AUTHORS] == []
     assert sorted(sections[SectionName.POSSIBLY]) == ["Mine", "Mine too", "Theirs",
                                                       "Theirs too"]
+
+
+def test_a_pin_says_who_the_person_is() -> None:
+    assert Pin("Hao Li", with_=("Jie Li", "Guan Huang"), papers=("2602.12099", "2604.08168"),
+               not_=("2603.03655",)).describe() == (
+        "with Jie Li, Guan Huang; 2 papers you pinned them by; 1 paper you said is "
+        "someone else's")
+    assert Pin("Ada", profile="ada.txt", org="Acme").describe() == \
+        "on the profile ada.txt; at Acme"

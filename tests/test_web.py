@@ -582,6 +582,7 @@ def test_the_preferences_page_offers_the_people_behind_an_ambiguous_name(site: S
     done = web.post(manage, data={"do": "pin", "name": "Wei Wang", "which": keys[1]})
     assert done.status_code == 200 and "You now follow the Wei Wang who writes with Lee Park" \
         in done.text and "Which Wei Wang?" not in done.text
+    assert "<li>Wei Wang: with Lee Park</li>" in done.text  # who they follow now
     after = site.record("eve@example.org")
     assert after.subscriber.pins == (Pin("Wei Wang", with_=("Lee Park",)),)
     assert after.subscriber.authors == ("Wei Wang", "Ada")
