@@ -53,7 +53,7 @@ from digest.text import (
 )
 
 ON_PROFILE = "on their profile"
-SAID_SO = "a paper you pinned them by"
+PINNED_BY = "a paper you pinned them by"
 MAX_CANDIDATES = 5  # groups offered for an ambiguous name
 GROUP_PAPERS = 2  # papers a group of co-authors needs to be somebody of their own
 TOP_COAUTHORS = 3  # co-authors shown for each group
@@ -67,7 +67,12 @@ PersonKey = tuple[str, str | None, tuple[str, ...]]
 def person_key(pin: Pin) -> PersonKey:
     """Which known papers a pin needs: its folded name, its profile's source name, and
     the papers the reader said are theirs."""
-    return name_key(pin.name), pin.profile, tuple(sorted(arxiv_key(a) for a in pin.papers))
+    return (*profile_key(pin), tuple(sorted(arxiv_key(a) for a in pin.papers)))
+
+
+def profile_key(pin: Pin) -> tuple[str, str | None]:
+    """What ``Store.known_papers`` takes for a pin: its folded name and profile."""
+    return name_key(pin.name), pin.profile
 
 
 @dataclass(frozen=True)
@@ -93,11 +98,10 @@ class Person:
 def why(pin: Pin, person: Person, paper: Paper) -> str | None:
     """How ``paper`` (which carries the pinned name) is by the person ``pin`` means, in
     words for the reason's ``area``; None when nothing says it is."""
-    arxiv = arxiv_key(paper.arxiv_id) if paper.arxiv_id else None
-    if arxiv is not None and arxiv in {arxiv_key(a) for a in pin.not_}:
+    if refused(pin, paper):
         return None
-    if arxiv is not None and arxiv in {arxiv_key(a) for a in pin.papers}:
-        return SAID_SO
+    if paper.arxiv_id and arxiv_key(paper.arxiv_id) in {arxiv_key(a) for a in pin.papers}:
+        return PINNED_BY
     if pin.profile is not None and pin.profile in paper.sources and name_key(pin.name) in {
             name_key(c) for c in paper.credited}:
         return ON_PROFILE
@@ -289,17 +293,6 @@ def _orgs(found: Sequence[Carried], group: Sequence[int]) -> set[str]:
 def ident(paper: Paper) -> str:
     """What tells a paper apart in a resolution: its id, or (not stored) its title."""
     return f"#{paper.id}" if paper.id is not None else "title:" + title_key(paper.title)
-
-
-def candidates(name: str, papers: Sequence[Paper]) -> list[Candidate]:
-    """The people ``name`` may stand for among ``papers`` when it is ambiguous (biggest
-    group first, at most ``MAX_CANDIDATES``); none when it is not."""
-    return list(resolve(name, papers).candidates)
-
-
-def ambiguous(found: Sequence[Candidate]) -> bool:
-    """Whether these groups are several people (two or more groups)."""
-    return len(found) >= 2
 
 
 def note(name: str) -> str:

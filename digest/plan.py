@@ -42,6 +42,7 @@ from digest.pins import (
     Resolution,
     note,
     person_key,
+    profile_key,
     resolve,
 )
 from digest.rank import NameKey, Ranking, name_key_of, plan_digests
@@ -89,11 +90,10 @@ def people_of(store: Store, subscribers: Iterable[Subscriber],
               if pin.pinned and person_key(pin) not in have}
     if not wanted:
         return {}
-    profiles = store.known_papers({(key[0], key[1]) for key in wanted})
+    profiles = store.known_papers({key[:2] for key in wanted})
     said = {arxiv_key(p.arxiv_id): p for p in store.papers_by_arxiv(
         {a for key in wanted for a in key[2]}) if p.arxiv_id}
-    return {key: Person.of(name, [*profiles[(key[0], key[1])],
-                                  *(said[a] for a in key[2] if a in said)])
+    return {key: Person.of(name, [*profiles[key[:2]], *(said[a] for a in key[2] if a in said)])
             for key, name in wanted.items()}
 
 
@@ -113,15 +113,14 @@ def check_names(store: Store, subscribers: Sequence[Subscriber]) -> list[NameNot
     notes: list[NameNote] = []
     names = Notes(store)
     names.load(subscribers)
-    known = store.known_papers((key[0], key[1]) for s in subscribers for p in s.pins
-                               if (key := person_key(p)))
+    known = store.known_papers(profile_key(p) for s in subscribers for p in s.pins)
     for sub in subscribers:
         for name in dict.fromkeys(sub.authors):
             pin = sub.pin(name)
             people = names.people(name) if not _pinned(pin) else ()
-            if len(people) >= 2:
+            if people:
                 notes.append(NameNote(sub, name, note(name), people))
-            elif pin is not None and pin.profile and not known[(person_key(pin)[:2])]:
+            elif pin is not None and pin.profile and not known[profile_key(pin)]:
                 notes.append(NameNote(sub, name, f"{name} is pinned to the profile "
                              f"{pin.profile}, but the database has no papers it credits to "
                              f"{name}; digest ingest that profile"))
@@ -130,6 +129,16 @@ def check_names(store: Store, subscribers: Sequence[Subscriber]) -> list[NameNot
 
 def _pinned(pin: Pin | None) -> bool:
     return pin is not None and pin.pinned
+
+
+def resolve_stored(store: Store, names: Iterable[str],
+                   known: Mapping[int, Paper] | None = None) -> dict[str, Resolution]:
+    """Who each of ``names`` stands for among the stored papers carrying it in any of its
+    spellings (``pins.resolve``), in one query; papers ``known`` by id are not read."""
+    keys = {name: name_keys(name) for name in names}
+    carrying = store.papers_carrying({k for ks in keys.values() for k in ks}, 0, known)
+    return {name: resolve(name, list({id(p): p for k in spelt for p in carrying.get(k, ())
+                                      }.values())) for name, spelt in keys.items()}
 
 
 class Notes:
@@ -149,12 +158,8 @@ class Notes:
         missing = {name_key_of(n): n for sub in subscribers for n in sub.authors
                    if not _pinned(sub.pin(n)) and name_key_of(n) not in self._found}
         if missing:
-            keys = {name: name_keys(name) for name in missing.values()}
-            carrying = self.store.papers_carrying({k for ks in keys.values() for k in ks},
-                                                  0, self.papers)
-            for key, name in missing.items():
-                papers = {id(p): p for k in keys[name] for p in carrying.get(k, ())}
-                self._found[key] = resolve(name, list(papers.values()))
+            found = resolve_stored(self.store, missing.values(), self.papers)
+            self._found.update((key, found[name]) for key, name in missing.items())
 
     def resolutions(self, subscribers: Iterable[Subscriber]) -> dict[NameKey, Resolution]:
         """Who the unpinned followed names of ``subscribers`` stand for."""
@@ -165,14 +170,14 @@ class Notes:
 
     def people(self, name: str) -> tuple[Candidate, ...]:
         """The people an unpinned followed name may be, when it is several (``load``
-        looked it up)."""
+        looked it up); none when it is not ambiguous."""
         return self._found[name_key_of(name)].candidates
 
     def ambiguous(self, sub: Subscriber) -> list[tuple[str, tuple[Candidate, ...]]]:
         """``sub``'s unpinned followed names that are several people, with the people."""
         self.load([sub])
         unpinned = [name for name in dict.fromkeys(sub.authors) if not _pinned(sub.pin(name))]
-        return [(n, self.people(n)) for n in unpinned if len(self.people(n)) >= 2]
+        return [(n, self.people(n)) for n in unpinned if self.people(n)]
 
     def of(self, sub: Subscriber) -> tuple[str, ...]:
         """``sub``'s notes, in the order they follow the names."""

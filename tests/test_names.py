@@ -13,7 +13,7 @@ import pytest
 from digest.ingest.common import ParseContext
 from digest.ingest.hf_json import parse_hf_json
 from digest.model import History, Item, Paper, Pin, Reason, Subscriber
-from digest.pins import SAID_SO, Person, resolve, why
+from digest.pins import PINNED_BY, Person, resolve, why
 from digest.rank import plan_digests
 from digest.render.cards import card
 from digest.text import name_key, name_keys, spelled_alike
@@ -148,7 +148,7 @@ def test_a_pin_learns_from_the_papers_the_reader_named() -> None:
     known = paper("Known", "Hao Li", "Jie Li", org="GigaAI", arxiv="2602.12099")
     person = Person.of("Hao Li", [known])
     pin = Pin("Hao Li", papers=("2602.12099",), not_=("2603.03655",))
-    assert why(pin, person, known) == SAID_SO
+    assert why(pin, person, known) == PINNED_BY
     assert why(pin, person, paper("New", "Hao Li", "Jie Li")) == \
         "with Jie Li, a co-author on 1 of their papers"
     assert why(pin, person, paper("Org", "Hao Li", org="GigaAI")) == "at GigaAI"

@@ -17,7 +17,7 @@ from digest.ingest import parse
 from digest.ingest.common import ParseContext
 from digest.model import Digest, Item, OutboxEntry, Paper, Pin, Reason, Subscriber
 from digest.passes import noted_mailer as Mailer
-from digest.pins import Person, _candidate, candidates, ident, person_key, resolve, why
+from digest.pins import Person, _candidate, ident, person_key, resolve, why
 from digest.plan import Notes, build_digests, people_of
 from digest.render.cards import card
 from digest.store import Store
@@ -238,9 +238,9 @@ def two_wei_wangs(db_url: str) -> Store:
 
 def test_groups_of_a_name_by_shared_coauthors(db_url: str) -> None:
     papers = two_wei_wangs(db_url).papers()
-    assert [c.describe() for c in candidates("Wei Wang", papers)] == [
+    assert [c.describe() for c in list(resolve("Wei Wang", papers).candidates)] == [
         "3 papers with Tianyang Hu, Zhenguo Li (Huawei)", "2 papers with Lee Park (Tencent)"]
-    assert candidates("Ada", papers) == []  # one person: nobody to choose between
+    assert list(resolve("Ada", papers).candidates) == []  # one person: nobody to choose between
     assert len(resolve("Ada", papers).theirs) == 2
 
 
@@ -264,7 +264,7 @@ def test_a_profile_owner_is_one_person_whoever_their_coauthors(db_url: str) -> N
     ingest(store, PROFILE_002)
     papers = [p for p in store.papers() if "Jiacheng Sun" in p.all_authors]
     assert len(papers) == 39
-    assert candidates("Jiacheng Sun", papers) == []
+    assert list(resolve("Jiacheng Sun", papers).candidates) == []
     assert len(resolve("Jiacheng Sun", papers).theirs) == 39
     # Were he offered, the pin would name his three commonest co-authors (on 13 of 39).
     found = [_candidate(papers, "Jiacheng Sun")]

@@ -19,11 +19,11 @@ from starlette.responses import Response
 from digest import defaults
 from digest.config import check_subscriber
 from digest.model import author_name
-from digest.pins import GROUP_PAPERS, resolve
-from digest.plan import Notes
+from digest.pins import GROUP_PAPERS
+from digest.plan import Notes, resolve_stored
 from digest.render.cards import read_person_target
 from digest.store import DatabaseBusy, Record, Store
-from digest.text import arxiv_key, name_key, name_keys, spelled_alike
+from digest.text import arxiv_key, name_key, spelled_alike
 from digest.vocab import Action, CardAction, Managed
 from digest.web.site import Site, reading
 
@@ -129,11 +129,9 @@ def with_people(store: Store, prefs: dict[str, Any], before: Mapping[str, Any]
            if isinstance(a, str) and name_key(a) not in old]
     if not new:
         return prefs
-    found = store.papers_carrying({k for n in new for k in name_keys(n)})
     pins: dict[str, dict[str, Any]] = {}
-    for name in new:
-        papers = {id(p): p for k in name_keys(name) for p in found.get(k, ())}
-        person = resolve(name, list(papers.values())).person(name)
+    for name, found in resolve_stored(store, new).items():
+        person = found.person(name)
         if person is not None and person.papers >= GROUP_PAPERS:  # one paper says little
             pins[name_key(name)] = person.pin(name).encode()
     if not pins:
