@@ -23,7 +23,7 @@ from pydantic import ValidationError
 
 from digest.config_problems import ConfigProblems, dedupe, kind_of, schema_errors
 from digest.config_sources import SOURCE_KEYS, read_sources
-from digest.errors import ConfigError, InputError
+from digest.errors import ConfigError, InputError, unknown_key
 from digest.ingest.runner import profile_owner
 from digest.model import Source, Subscriber
 from digest.prefs import (
@@ -209,7 +209,7 @@ def _validate(data: Any, lines: Lines, found: list[Found], top: tuple[str, ...],
     for key in data:
         if key not in top:
             found.append(Found((key,), Problem(lines.of((str(key),)), None,
-                         f"unknown key {key!r}; allowed: {', '.join(top)}")))
+                         unknown_key(key, top))))
     if "defaults" in top:
         _defaults(data.get("defaults"), lines, found)
     items = data.get("subscribers")

@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from digest.errors import ConfigError
+from digest.errors import ConfigError, unknown_key
 from digest.prefs import PIN_KEYS
 from digest.vocab import SectionName
 from digest.yamlcheck import Found, Lines, Path_, Problem
@@ -39,7 +39,7 @@ def schema_errors(
                         value=item["type"] != "extra_forbidden")
             continue
         if item["type"] == "extra_forbidden":
-            message = f"unknown key {key!r}; allowed: {', '.join(allowed)}"
+            message = unknown_key(key, allowed)
         elif item["type"] == "missing":
             message = f"missing required key {key!r}"
         elif item["type"] == "list_type":
@@ -61,7 +61,7 @@ def _author_error(item: Any, loc: tuple[Any, ...]) -> str:
         return (f"{where}: expected a name or a mapping such as {{name: Ada Lovelace, with: "
                 f"[Charles Babbage]}}, found {kind_of(item['input'])} {item['input']!r}")
     if item["type"] == "extra_forbidden":
-        return f"{where}: unknown key {key!r}; a pinned author takes {', '.join(PIN_KEYS)}"
+        return f"{where}: {unknown_key(key, PIN_KEYS)}"
     if item["type"] == "missing":
         return f"{where}: missing required key {key!r}"
     if item["type"] == "list_type":

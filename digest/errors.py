@@ -6,6 +6,8 @@ what to do about it; the CLI prints it as ``Error: ...`` and exits 1.
 
 from __future__ import annotations
 
+import difflib
+
 
 class DigestError(Exception):
     """Base class of every error digest reports to its user."""
@@ -38,3 +40,12 @@ class FetchError(InputError):
 
 class StoreError(DigestError):
     """The database cannot be opened or written."""
+
+
+def unknown_key(key: object, allowed: tuple[str, ...]) -> str:
+    """The message of an unknown key: the allowed key it is a misspelling of ("did you
+    mean 'cadence'?"), or every allowed key when it is none's."""
+    close = difflib.get_close_matches(str(key).casefold(), allowed, n=1, cutoff=0.75)
+    if close:
+        return f"unknown key {key!r}; did you mean {close[0]!r}?"
+    return f"unknown key {key!r}; allowed: {', '.join(allowed)}"

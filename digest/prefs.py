@@ -10,13 +10,10 @@ gets of ``defaults:`` and their own; nothing else does.
 
 from __future__ import annotations
 
-import difflib
 import re
 import unicodedata
-import zoneinfo
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
-from functools import cache
 from typing import Annotated, Any, cast
 
 from annotated_types import Ge, Le
@@ -35,7 +32,7 @@ from pydantic import (
 )
 from pydantic.fields import FieldInfo
 
-from digest import defaults
+from digest import defaults, zones
 from digest.model import Subscriber, split_authors
 from digest.text import arxiv_key
 from digest.vocab import Cadence
@@ -133,16 +130,9 @@ def _entries(values: list[Any]) -> list[Any]:
 
 def check_timezone(value: str) -> str:
     """``value`` when it is an IANA time zone; ValueError with a suggestion otherwise."""
-    if value in _timezones():
+    if value in zones.names():
         return value
-    close = difflib.get_close_matches(value, sorted(_timezones()), n=1)
-    hint = f"did you mean {close[0]!r}?" if close else "use an IANA name like Europe/Berlin"
-    raise ValueError(f"unknown time zone {value!r}; {hint}")
-
-
-@cache
-def _timezones() -> frozenset[str]:
-    return frozenset(zoneinfo.available_timezones())
+    raise ValueError(f"unknown time zone {value!r}; {zones.suggest(value)}")
 
 
 def _time(value: str) -> str:

@@ -86,7 +86,7 @@ def test_bad_manifest_names_the_file_and_entry(run, tmp_path: Path) -> None:  # 
     (tmp_path / "sources.yaml").write_text("files:\n  a.json:\n    fromat: hf-json\n")
     result = run("ingest", str(tmp_path))
     assert result.exit_code == 1
-    assert "sources.yaml: files: a.json: unknown key 'fromat'; allowed: format, captured, owner" \
+    assert "sources.yaml: files: a.json: unknown key 'fromat'; did you mean 'format'?" \
         in result.stderr
 
 

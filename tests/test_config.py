@@ -60,7 +60,11 @@ def test_defaults_fill_in_and_subscribers_override(tmp_path: Path) -> None:
     ("text", "expected"),
     [
         ("subscribers:\n  - email: a@example.org\n    timezon: UTC\n",
-         ["3: subscriber a@example.org: unknown key 'timezon'; allowed: email, name, cadence, "
+         ["3: subscriber a@example.org: unknown key 'timezon'; did you mean 'timezone'?"]),
+        ("subscribers:\n  - email: a@example.org\n    cadance: weekly\n",
+         ["3: subscriber a@example.org: unknown key 'cadance'; did you mean 'cadence'?"]),
+        ("subscribers:\n  - email: a@example.org\n    colour: blue\n",
+         ["3: subscriber a@example.org: unknown key 'colour'; allowed: email, name, cadence, "
           "send_at, day, timezone, max_papers, trending, rising, recommended, max_age_days, "
           "authors, keywords, exclude, categories, send_empty, alert_keywords, grace_hours, "
           "likes, dislikes"]),
@@ -73,6 +77,18 @@ def test_defaults_fill_in_and_subscribers_override(tmp_path: Path) -> None:
         ("subscribers:\n  - email: a@example.org\n    timezone: Europe/Berln\n",
          ["3: subscriber a@example.org: timezone: unknown time zone 'Europe/Berln'; did you "
           "mean 'Europe/Berlin'?"]),
+        # By meaning, not spelling: "GMT+2" is two hours ahead (spelling said 'GMT+0'),
+        # Beijing keeps Shanghai's time (spelling said 'Asia/Brunei').
+        ("subscribers:\n  - email: a@example.org\n    timezone: GMT+2\n",
+         ["3: subscriber a@example.org: timezone: unknown time zone 'GMT+2'; for a fixed 2 h "
+          "ahead of UTC write 'Etc/GMT-2' (the Etc names' signs are reversed), or better "
+          "your city's zone, e.g. 'Europe/Berlin', which keeps summer time"]),
+        ("subscribers:\n  - email: a@example.org\n    timezone: Asia/Beijing\n",
+         ["3: subscriber a@example.org: timezone: unknown time zone 'Asia/Beijing'; did you "
+          "mean 'Asia/Shanghai'?"]),
+        ("subscribers:\n  - email: a@example.org\n    timezone: PST\n",
+         ["3: subscriber a@example.org: timezone: unknown time zone 'PST'; did you "
+          "mean 'America/Los_Angeles'?"]),
         ("subscribers:\n  - email: a@example.org\n    send_at: \"25:00\"\n",
          ["3: subscriber a@example.org: send_at: '25:00' is not a time; write it as \"HH:MM\", "
           "e.g. \"07:30\""]),
@@ -103,7 +119,7 @@ def test_defaults_fill_in_and_subscribers_override(tmp_path: Path) -> None:
           "'flow matching'"]),
         ("subscribers:\n  - name: Ada\n", ["2: subscriber #1: missing required key 'email'"]),
         ("subscriber:\n  - email: a@example.org\n",
-         ["1: unknown key 'subscriber'; allowed: defaults, subscribers, sources",
+         ["1: unknown key 'subscriber'; did you mean 'subscribers'?",
           "1: 'subscribers:' is missing; give a list of '- email: ...' entries"]),
         ("subscribers:\n  - email: a@example.org\n    cadence: hourly\n",
          ["3: subscriber a@example.org: cadence: Input should be 'daily', 'weekly' or "

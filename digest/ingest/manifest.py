@@ -16,7 +16,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from digest.errors import ConfigError
+from digest.errors import ConfigError, unknown_key
 from digest.settings import check_year
 from digest.yamlcheck import parse_yaml
 
@@ -55,7 +55,7 @@ def _entry(path: Path, name: str, entry: Any, formats: tuple[str, ...]) -> FileS
         raise ConfigError(f"{where}: expected a mapping with {', '.join(_KEYS)}")
     unknown = sorted(set(map(str, entry)) - set(_KEYS))
     if unknown:
-        raise ConfigError(f"{where}: unknown key {unknown[0]!r}; allowed: {', '.join(_KEYS)}")
+        raise ConfigError(f"{where}: {unknown_key(unknown[0], _KEYS)}")
     fmt = entry.get("format")
     if fmt is not None and fmt not in formats:
         raise ConfigError(f"{where}: format {fmt!r} is not one of {', '.join(formats)}")
