@@ -107,6 +107,27 @@ def test_user_mistakes_give_clean_errors(run, args: list[str], message: str) -> 
     assert "Traceback" not in result.output
 
 
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("sqlite://lab.db", "'sqlite://lab.db': write sqlite:///lab.db (three slashes, then "
+                            "the path; four for an absolute path)"),
+        ("mysql://digest@db.example.org/digest", "mysql is not supported; use SQLite "
+                                                  "(sqlite:///digest.db) or PostgreSQL"),
+        ("lab.db", "'lab.db': that is not a URL; for a SQLite file write sqlite:///lab.db"),
+    ],
+)
+def test_a_wrong_database_url_is_told_in_one_line(run, url: str, message: str) -> None:  # type: ignore[no-untyped-def]
+    """Not SQLAlchemy's several lines of URL forms, nor 'pip install digest[postgres]'
+    for MySQL."""
+    result = run("ingest", "seeds/", "--db", url)
+    assert result.exit_code == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: cannot use database URL "), lines
+    assert message in lines[0]
+    assert "postgres]" not in result.stderr
+
+
 def test_every_command_has_help_with_an_example(run) -> None:  # type: ignore[no-untyped-def]
     assert isinstance(cli, click.Group)
     for name in cli.commands:

@@ -52,6 +52,8 @@ class Database:
         revision (unless ``create`` is false: then a missing SQLite file is an error).
         With ``check``, a database at another revision is refused (StoreError naming
         ``digest db upgrade``)."""
+        if problem := url_problem(url):
+            raise StoreError(f"cannot use database URL {_no_password(url)!r}: {problem}")
         try:  # no parameters in errors and logs: they hold secrets and addresses
             # A pooled connection is tried before each use (one round trip): after a
             # server restart the pool's connections are all dead, and each would fail
@@ -167,6 +169,25 @@ class Database:
                 if attempt == _ATTEMPTS - 1:
                     raise StoreError(f"could not {what}: {_reason(e)}") from e
         raise AssertionError("unreachable")
+
+
+def url_problem(url: str) -> str | None:
+    """What is wrong with ``url`` as a digest database, in one line, before SQLAlchemy
+    says it in several: a SQLite URL with two slashes, a file path, a database digest does
+    not support."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return f"that is not a URL; for a SQLite file write sqlite:///{one_line(url)}"
+    dialect = scheme.split("+", 1)[0].lower()
+    if dialect == "sqlite":
+        if rest and not rest.startswith("/"):
+            return (f"write sqlite:///{one_line(rest)} (three slashes, then the path; four "
+                    "for an absolute path)")
+        return None
+    if dialect in ("postgresql", "postgres"):
+        return None
+    return (f"{dialect or 'that'} is not supported; use SQLite (sqlite:///digest.db) or "
+            "PostgreSQL (postgresql://user@host/dbname)")
 
 
 def _with_driver(url: str) -> str:
