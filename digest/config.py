@@ -35,7 +35,7 @@ from digest.prefs import (
     check_timezone,
     resolve,
 )
-from digest.text import name_key
+from digest.text import name_key, plural
 from digest.vocab import Cadence, SectionName
 from digest.yamlcheck import Found, Lines, Path_, Problem, parse_yaml
 
@@ -67,10 +67,9 @@ class Config:
         counts = ", ".join(f"{sum(s.cadence == c for s in subs)} {c}" for c in Cadence)
         authors = len({a.lower() for s in subs for a in s.authors})
         keywords = len({k.lower() for s in subs for k in s.keywords})
-        noun = "subscriber" if len(subs) == 1 else "subscribers"
-        sources = len(self.sources)
-        return (f"{len(subs)} {noun} ({counts}; {authors} authors and {keywords} keywords "
-                f"followed); {sources} source{'' if sources == 1 else 's'}")
+        return (f"{plural(len(subs), 'subscriber')} ({counts}; {plural(authors, 'author')} "
+                f"and {plural(keywords, 'keyword')} followed); "
+                f"{plural(len(self.sources), 'source')}")
 
 
 @dataclass(frozen=True)

@@ -167,3 +167,8 @@ def arxiv_key(arxiv_id: str) -> str:
     """An arXiv id as likes compare it: no ``arXiv:`` prefix, no version, lower case
     (``arXiv:2604.01234v2`` -> ``2604.01234``)."""
     return _ARXIV_VERSION.sub("", arxiv_id.strip().lower().removeprefix("arxiv:"))
+
+
+def plural(n: int, noun: str) -> str:
+    """``1 author``, ``3 authors``."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"

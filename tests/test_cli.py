@@ -25,6 +25,22 @@ def test_ingest_seeds_prints_a_table(run) -> None:  # type: ignore[no-untyped-de
     assert "140 distinct papers stored" in result.stdout
 
 
+def test_one_source_is_counted_in_the_singular(run) -> None:  # type: ignore[no-untyped-def]
+    result = run("ingest", str(GOOD))
+    assert result.exit_code == 0
+    assert "1 source " in result.stdout and "1 sources" not in result.stdout
+
+
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_ingest_quiet_prints_only_warnings_and_errors(run, where: str) -> None:  # type: ignore[no-untyped-def]
+    args = ("-q", "ingest", str(GOOD)) if where == "before" else ("ingest", str(GOOD), "-q")
+    result = run(*args)
+    assert result.exit_code == 0 and result.stdout == "" and result.stderr == ""
+    missing = run("ingest", "-q", "no-such-file.json")
+    assert missing.exit_code == 1 and missing.stdout == ""
+    assert "no-such-file.json: no such file or folder" in missing.stderr
+
+
 @pytest.mark.parametrize(
     ("name", "content", "reason"),
     [

@@ -158,6 +158,12 @@ def test_check_command(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-
     assert ok.exit_code == 0
     assert ok.stdout == ("OK: 2 subscribers (1 daily, 1 weekly, 0 instant; 3 authors and 4 "
                          "keywords followed); 1 source\n")
+    one = tmp_path / "one.yaml"
+    one.write_text("subscribers:\n  - email: a@example.org\n    authors: [Ada Lovelace]\n"
+                   "    keywords: [diffusion]\n")
+    assert run("check", str(one)).stdout == (
+        "OK: 1 subscriber (0 daily, 1 weekly, 0 instant; 1 author and 1 keyword followed); "
+        "0 sources\n")
     bad = tmp_path / "bad.yaml"
     bad.write_text("subscribers:\n  - email: a@example.org\n    day: NO\n")
     result = run("check", str(bad))

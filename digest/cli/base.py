@@ -108,6 +108,9 @@ class Day(click.ParamType[date]):
             self.fail(str(e), param, ctx)
 
 
+_QUIET = "digest.quiet"  # the context's meta key of -q
+
+
 def _quiet_option() -> Callable[[F], F]:
     return click.option("-q", "--quiet", is_flag=True,
                         help="Only warnings and errors on stderr.")
@@ -140,6 +143,7 @@ def settings_options(command: F | None = None, *, reads_config: bool = True,
             root = ctx.find_root()
             if quiet:
                 _setup_logging(True)
+            ctx.meta[_QUIET] = quiet or bool(root.params.get("quiet"))
             if not reads_config and root.get_parameter_source("config") in (
                     ParameterSource.COMMANDLINE, ParameterSource.PROMPT):
                 raise click.UsageError(f"{ctx.command_path} does not read the subscriptions "
@@ -159,6 +163,12 @@ def settings_options(command: F | None = None, *, reads_config: bool = True,
         return wrapped  # type: ignore[no-any-return]
 
     return wrap(command) if command is not None else wrap
+
+
+def quiet() -> bool:
+    """Whether -q was given, before or after the command's name: the command then prints
+    only warnings and errors, no table or summary."""
+    return bool(click.get_current_context().meta.get(_QUIET))
 
 
 def console(stderr: bool = False) -> Console:

@@ -18,7 +18,7 @@ from rich.table import Table
 
 from digest import defaults
 from digest.app import App
-from digest.cli.base import Day, console, settings_options
+from digest.cli.base import Day, console, quiet, settings_options
 from digest.ingest import PARSERS
 from digest.ingest.fetch import Fetcher
 from digest.ingest.manifest import FileSettings
@@ -26,6 +26,7 @@ from digest.ingest.runner import Job, Report, ingest_arxiv, ingest_file, ingest_
 from digest.model import Paper
 from digest.plan import momentum
 from digest.store import Store
+from digest.text import plural
 
 Clock = Callable[[], datetime]
 
@@ -79,7 +80,7 @@ def ingest(
     if as_json:
         click.echo(json.dumps({"sources": [dataclasses.asdict(r) for r in reports],
                                "papers": store.count_papers()}))
-    else:
+    elif not quiet():
         _print_ingest_table(reports, store.count_papers(), app.db_url)
     errors = [r.error for r in reports if r.error]
     for error in errors:
@@ -120,7 +121,7 @@ def _print_ingest_table(reports: list[Report], total: int, db_url: str) -> None:
     table = Table(box=box.SIMPLE_HEAD, show_footer=True)
     sums = [sum(getattr(r, col) for r in reports) for col in ("read", "new", "merged")]
     failed = sum(1 for r in reports if r.error)
-    table.add_column("File", footer=f"{len(reports)} sources")
+    table.add_column("File", footer=plural(len(reports), "source"))
     table.add_column("Format")
     for name, value in zip(("Read", "New", "Merged"), sums, strict=True):
         table.add_column(name, justify="right", footer=str(value))
@@ -130,7 +131,7 @@ def _print_ingest_table(reports: list[Report], total: int, db_url: str) -> None:
                       "1" if r.error else "0")
     out = console()
     out.print(table)
-    out.print(f"{total} distinct papers stored in {db_url}")
+    out.print(f"{plural(total, 'distinct paper')} stored in {db_url}")
 
 
 @click.command()

@@ -22,7 +22,7 @@ from digest.match import fits, plural_forms, sentence_starts, words
 from digest.model import Item, Paper, Reason, Subscriber, reason_values
 from digest.prefs import arxiv_ids
 from digest.render.subject import one_line
-from digest.text import latex_to_text, name_key
+from digest.text import latex_to_text, name_key, plural
 from digest.vocab import CARD_ACTIONS, Action, Area, Note, ReasonKind
 
 SNIPPET_CHARS = 300
@@ -110,11 +110,6 @@ def http_url(url: str | None) -> str | None:
             c.isspace() or ord(c) < 32 for c in url):
         return None
     return url
-
-
-def plural(n: int, noun: str) -> str:
-    """``1 author``, ``3 authors``."""
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def card(item: Item, subscriber: Subscriber,
