@@ -160,6 +160,9 @@ JOB_LEASE_SECONDS = 600
 
 # The bot checks subscriptions.yaml for changes (and notices it slept) this often.
 WATCH_SECONDS = 10
+# `digest status` says no bot is running when the watcher's latest tick is older than
+# this (or three ticks, if longer): a long send pass may hold a tick back a while.
+BOT_SILENT_SECONDS = 300
 
 # The subscribe pages (`digest serve`). A confirmation link is valid this long; one address
 # gets at most this many mails from the subscribe form a day (confirmations, or "you are

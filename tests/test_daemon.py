@@ -13,12 +13,13 @@ import sys
 import threading
 import time
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 import time_machine
+from sqlalchemy import create_engine, text
 
 from digest.bot import Bot
 from digest.settings import Settings
@@ -356,3 +357,44 @@ def test_a_change_is_read_once_the_file_stops_changing(setting: dict[str, Any], 
     config.write_text(full.replace("r0@", "x0@"))  # the editor wrote the rest
     assert tick() == everyone
     assert tick() == ["x0@example.org", *everyone[1:]]  # the same for a whole tick: read
+
+
+def test_an_idle_bot_logs_nothing_and_status_says_when_none_runs(
+        run: Any, setting: dict[str, Any]) -> None:
+    """The watcher ticks every second here (every 10 s by default): an idle tick is logged
+    only with -v and recorded in one row, the bot's sign of life; once it is old,
+    `digest status` says no bot is running instead of only showing the next runs."""
+    env = {**setting["env"], "DIGEST_MAILDIR": str(setting["config"].parent / "outbox")}
+    ingest_seeds(env)
+    for args, chatty in (((), False), (("-v",), True)):
+        child = daemon(env, *args)
+        lines: list[str] = []
+        wait_for(child, "catch-up:", lines)
+        time.sleep(3.5)  # three idle ticks or more
+        child.send_signal(signal.SIGTERM)
+        wait_for(child, "stop: stopped cleanly", lines)
+        assert child.wait(timeout=30) == 0
+        assert any("watch: nothing to do" in line for line in lines) is chatty, lines
+    engine = create_engine(env["DIGEST_DB"])
+    with engine.connect() as conn:
+        ticks = conn.execute(text("SELECT count(*) FROM job_runs WHERE job_id = 'watch'"))
+        assert ticks.scalar_one() == 1
+    engine.dispose()
+    assert "No bot is running" not in run("status", env=env).stdout  # it just stopped
+    later = (datetime.now(UTC) + timedelta(minutes=10)).isoformat()
+    stopped = run("status", "--now", later, env=env).stdout
+    assert "No bot is running (its last sign of life was at " in stopped
+    report = json.loads(run("status", "--json", "--now", later, env=env).stdout)
+    assert report["bot"]["running"] is False and report["bot"]["last_seen"]
+
+
+def test_run_with_a_fixed_now_says_the_clock_stands_still(setting: dict[str, Any]) -> None:
+    env = {**setting["env"], "DIGEST_MAILDIR": str(setting["config"].parent / "outbox")}
+    child = daemon(env, "--now", "2025-09-10T07:59:00Z")
+    lines: list[str] = []
+    try:
+        wait_for(child, "Warning: --now/DIGEST_NOW stops the clock at 2025-09-10 07:59", lines)
+        assert "digest run --once" in lines[-1]
+    finally:
+        child.send_signal(signal.SIGTERM)
+        child.wait(timeout=30)

@@ -98,8 +98,8 @@ def plan_jobs(config: Config, group_keys: Iterable[str],
 class JobLog:
     """One line per job run on stderr (text or JSON), and a row for ``digest status``."""
 
-    def __init__(self, store: Store, fmt: str) -> None:
-        self.store, self.fmt = store, fmt
+    def __init__(self, store: Store, fmt: str, verbose: bool = False) -> None:
+        self.store, self.fmt, self.verbose = store, fmt, verbose
 
     def run(self, job_id: str, started: datetime, finished: datetime, counts: Counter[str],
             error: str | None) -> None:
@@ -107,6 +107,8 @@ class JobLog:
         self.store.record_job_run(job_id, started, finished, clean, error)
         if error is None and not logging.getLogger("digest").isEnabledFor(logging.INFO):
             return  # -q: only what went wrong
+        if error is None and not clean and not self.verbose:
+            return  # nothing happened: said only with -v (the watcher idles every 10 s)
         if self.fmt == "json":
             self.line(job_id, finished, counts=clean, error=error)
         else:
@@ -135,7 +137,8 @@ class Bot:
     ConfigError."""
 
     def __init__(self, app: App | Settings, log_format: str = "text",
-                 watch_seconds: float | None = defaults.WATCH_SECONDS) -> None:
+                 watch_seconds: float | None = defaults.WATCH_SECONDS,
+                 verbose: bool = False) -> None:
         self.app = app if isinstance(app, App) else App.from_settings(app)
         self.settings = settings = self.app.settings
         self.store = self.app.store
@@ -151,7 +154,7 @@ class Bot:
         self.tokens = self.app.tokens
         # Where bounces, complaints and unsubscribe requests arrive (`digest bounces`).
         self.bounces_url = self.app.env.get("DIGEST_BOUNCES_URL") or None
-        self.log = JobLog(self.store, log_format)
+        self.log = JobLog(self.store, log_format, verbose)
         self.watch_seconds = watch_seconds
         self.stop = asyncio.Event()
         self.scheduler: AsyncIOScheduler | None = None

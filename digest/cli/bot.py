@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import datetime, timedelta
+from typing import Any
 
 import click
 from rich import box
 from rich.table import Table
 
+from digest import defaults
 from digest.app import App
 from digest.bot import Bot, plan_jobs
 from digest.cli.base import (
@@ -31,13 +34,16 @@ _STATES = (OutboxState.SENT, OutboxState.PLANNED, OutboxState.SENDING, OutboxSta
               "then exit (for cron).")
 @click.option("--log-format", type=click.Choice(["text", "json"]), default="text",
               show_default=True, help="One line per job run on stderr, as text or JSON.")
+@click.option("-v", "--verbose", is_flag=True, help="Log every job run, also those that "
+              "found nothing to do (the file watcher's idle tick every 10 s).")
 @force_clock_option()
 @settings_options
-def run(once: bool, log_format: str, force_clock: bool, app: App) -> None:
+def run(once: bool, log_format: str, verbose: bool, force_clock: bool, app: App) -> None:
     """Run the bot: ingest on schedule, send each digest at its local time.
 
     Sources and subscribers come from subscriptions.yaml; SIGHUP or an edit of the file
-    reloads it, SIGTERM/SIGINT stop after the mails in flight.
+    reloads it, SIGTERM/SIGINT stop after the mails in flight. --now stops the clock at
+    that moment for the whole run: use it with --once, to replay one moment.
 
     \b
     Examples:
@@ -46,11 +52,28 @@ def run(once: bool, log_format: str, force_clock: bool, app: App) -> None:
         digest run --log-format json 2>> /var/log/digest.jsonl
     """
     refuse_clock_ahead(app.settings, force_clock)
-    bot = Bot(app, log_format=log_format, watch_seconds=app.env.number("DIGEST_WATCH_SECONDS"))
+    if app.now_given and not once:
+        click.echo(f"Warning: --now/DIGEST_NOW stops the clock at {app.now():%Y-%m-%d %H:%M} "
+                   "UTC for the whole run, so no scheduled job comes due; it is for "
+                   "replaying one moment with `digest run --once`", err=True)
+    bot = Bot(app, log_format=log_format, watch_seconds=app.env.number("DIGEST_WATCH_SECONDS"),
+              verbose=verbose)
     if not once:
         asyncio.run(bot.run_forever())
     elif not_all_sent(asyncio.run(bot.once())):
         raise click.exceptions.Exit(EXIT_NOT_ALL_SENT)
+
+
+def _bot_running(watch: Any, seconds: float, moment: datetime) -> bool | None:
+    """Whether a bot runs on this database, told by the file watcher's latest tick (every
+    ``seconds``, its idle ticks recorded too): None when the watcher is off (no sign to go
+    by)."""
+    if seconds <= 0:
+        return None
+    if watch is None:
+        return False
+    return bool(moment - watch.finished_at <= timedelta(
+        seconds=max(3 * seconds, defaults.BOT_SILENT_SECONDS)))
 
 
 @click.command()
@@ -59,7 +82,8 @@ def run(once: bool, log_format: str, force_clock: bool, app: App) -> None:
 def status(as_json: bool, app: App) -> None:
     """Show every job's next and last run, and the outbox totals.
 
-    --json prints {"jobs": [{"id", "next_run", "last_run", "last_error", "counts"}],
+    --json prints {"bot": {"running", "last_seen"}, "jobs": [{"id", "next_run",
+    "last_run", "last_error", "counts"}],
     "outbox": {state: count}} (times in ISO 8601 UTC, null when there is none).
 
     \b
@@ -69,11 +93,15 @@ def status(as_json: bool, app: App) -> None:
     moment = app.now()
     store = app.store
     last = store.last_job_runs()
+    running = _bot_running(last.get("watch"), app.env.number("DIGEST_WATCH_SECONDS"), moment)
     jobs = [(job.id, job.trigger.get_next_fire_time(None, moment), last.get(job.id))
             for job in plan_jobs(app.config, store.group_keys(), watch_seconds=None)]
     totals = store.outbox_counts()
     if as_json:
-        click.echo(json.dumps({"jobs": [{
+        watch = last.get("watch")
+        click.echo(json.dumps({"bot": {
+            "running": running, "last_seen": watch.finished_at.isoformat() if watch else None},
+            "jobs": [{
             "id": job_id, "next_run": upcoming.isoformat() if upcoming else None,
             "last_run": ran.finished_at.isoformat() if ran else None,
             "last_error": ran.error if ran else None,
@@ -89,5 +117,11 @@ def status(as_json: bool, app: App) -> None:
         table.add_row(job_id, f"{upcoming:%Y-%m-%d %H:%M}" if upcoming else "-",
                       f"{ran.finished_at:%Y-%m-%d %H:%M}" if ran else "never", result)
     out = console()
+    if running is False:
+        watch = last.get("watch")
+        seen = (f"its last sign of life was at {watch.finished_at:%Y-%m-%d %H:%M} UTC"
+                if watch else "none has run on this database")
+        out.print(f"No bot is running ({seen}): the times below are when each job is due; "
+                  "none runs until `digest run` (or cron's `digest run --once`) does.")
     out.print(table)
     out.print("Outbox: " + ", ".join(f"{state} {totals.get(state, 0)}" for state in _STATES))

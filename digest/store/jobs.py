@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from digest.store import schema as s
@@ -20,8 +20,19 @@ class JobRoom(Database):
 
     def record_job_run(self, job_id: str, started: datetime, finished: datetime,
                        counts: dict[str, int], error: str | None) -> None:
-        """Remember one run of a bot job."""
+        """Remember one run of a bot job. A run that did nothing and failed in nothing
+        takes the place of the job's latest run when that one did nothing too: the
+        watcher's idle tick every 10 s is the bot's sign of life (``digest status``), not
+        8,640 rows a day."""
+        j = s.job_runs.c
         with self._begin() as conn:
+            if not counts and error is None:
+                last = conn.execute(select(j.id, j.counts, j.error).where(j.job_id == job_id)
+                                    .order_by(j.id.desc()).limit(1)).first()
+                if last is not None and not last.counts and last.error is None:
+                    conn.execute(update(s.job_runs).where(j.id == last.id).values(
+                        started_at=started, finished_at=finished))
+                    return
             conn.execute(insert(s.job_runs).values(
                 job_id=job_id, started_at=started, finished_at=finished, counts=counts,
                 error=error))
