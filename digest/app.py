@@ -9,6 +9,7 @@ loads a DKIM key nor opens a database it does not read.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -16,14 +17,16 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from digest import defaults
 from digest.bounces import Addresses
 from digest.bounces.imap import parse_url
 from digest.config import Config, load_config, sync_config
 from digest.deliver import MailSettings, refuse_localhost, tokens_for
 from digest.deliver.tokens import Tokens
 from digest.deliver.transport import SmtpSettings, Transport, transport_from_env
+from digest.errors import ConfigError
 from digest.settings import Environment, HttpSettings, Settings, parse_now
-from digest.store import Store
+from digest.store import Store, sqlite_file
 
 
 def check_settings(env: Environment) -> None:
@@ -84,6 +87,31 @@ class App:
     def store(self) -> Store:
         """The database: the only ``Store`` digest itself opens."""
         return Store(self.db_url, create=self.create, check=self.check)
+
+    def database_to_create(self) -> str | None:
+        """The file of a SQLite database that opening the store would create now (it is
+        not there, or empty), else None."""
+        path = sqlite_file(self.db_url)
+        if not self.create or path is None or "store" in self.__dict__:
+            return None
+        return None if os.path.exists(path) and os.path.getsize(path) > 0 else path
+
+    def refuse_new_database(self, new_db: bool) -> None:
+        """ConfigError before a send would create a new database while one sits beside
+        the subscriptions file: the default ``sqlite:///digest.db`` is in the current
+        folder, and a run from elsewhere would otherwise mail every subscriber again, the
+        history of what they were sent being in the other one. ``new_db``: go ahead."""
+        path = self.database_to_create()
+        if new_db or path is None or self.db_url != defaults.DB_URL:
+            return
+        beside = self.settings.config_path.resolve().parent / Path(path).name
+        if not beside.is_file() or str(beside) == path:
+            return
+        raise ConfigError(
+            f"there is no database at {path}, but {beside} is beside "
+            f"{self.settings.config_path}: a new database would mail every subscriber again "
+            f"(what they were sent is in that one). Use --db sqlite:///{beside} (or "
+            "DIGEST_DB), or --new-db to start a new database here")
 
     @cached_property
     def config(self) -> Config:

@@ -137,3 +137,39 @@ def test_quiet_keeps_only_what_went_wrong_from_the_bot(tmp_path: Path) -> None:
     broken = CliRunner().invoke(cli, ["run", "--once", "-q"],
                                 env={**env, "DIGEST_CONFIG": str(tmp_path / "no.yaml")})
     assert broken.exit_code == 1 and broken.stderr.startswith("Error: ")
+
+
+def _digest(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """The CLI as a user runs it in ``cwd``, with the default database and no DIGEST_*
+    settings but a Maildir beside it."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}
+    env["DIGEST_MAILDIR"] = str(cwd / "outbox")
+    return subprocess.run([sys.executable, "-m", "digest", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.parametrize("command", [["run", "--once"], ["send"]])
+def test_a_send_from_another_folder_does_not_start_a_second_database(
+        tmp_path: Path, command: list[str]) -> None:
+    """Run from the lab's folder, the digests' history is in lab/digest.db; run from
+    elsewhere with --config, the default sqlite:///digest.db would be a new, empty one
+    there, and every subscriber would be mailed again."""
+    lab, elsewhere = tmp_path / "lab", tmp_path / "elsewhere"
+    lab.mkdir()
+    elsewhere.mkdir()
+    (lab / "subscriptions.yaml").write_text(
+        "subscribers:\n  - email: ada@example.org\n    authors: [Maojiang Su]\n"
+        "    max_age_days: 3650\n")
+    _digest(lab, "ingest", str(ROOT / "seeds"))
+    first = _digest(lab, *command)
+    assert first.returncode == 0, first.stderr
+    config = str(lab / "subscriptions.yaml")
+    refused = _digest(elsewhere, "--config", config, *command)
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr
+    assert (f"there is no database at {elsewhere / 'digest.db'}, but {lab / 'digest.db'} is "
+            f"beside {config}") in refused.stderr
+    assert "--new-db" in refused.stderr
+    assert not (elsewhere / "digest.db").exists() and not (elsewhere / "outbox").exists()
+    meant = _digest(elsewhere, "--config", config, *command, "--new-db")
+    assert meant.returncode == 0, meant.stderr
+    assert f"no database at {elsewhere / 'digest.db'} yet; creating it" in meant.stderr

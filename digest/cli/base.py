@@ -93,6 +93,14 @@ def force_clock_option() -> Callable[[F], F]:
                         "that no pass plans again before then).")
 
 
+def new_db_option() -> Callable[[F], F]:
+    """--new-db, for the commands that send: go on where a new database would be made
+    while one sits beside the subscriptions file (``App.refuse_new_database``)."""
+    return click.option("--new-db", is_flag=True, help="Start a new database even though "
+                        "one sits beside the subscriptions file (refused otherwise: its "
+                        "subscribers would all be mailed again).")
+
+
 class Day(click.ParamType[date]):
     """A day written YYYY-MM-DD, within the years digest handles."""
 
@@ -169,6 +177,15 @@ def quiet() -> bool:
     """Whether -q was given, before or after the command's name: the command then prints
     only warnings and errors, no table or summary."""
     return bool(click.get_current_context().meta.get(_QUIET))
+
+
+def database_for_sending(app: App, new_db: bool) -> None:
+    """Before a send: refuse to make a new database where one beside the subscriptions
+    file holds what its subscribers were sent (``--new-db`` goes ahead), and say when a
+    new one is made, and where."""
+    app.refuse_new_database(new_db)
+    if (path := app.database_to_create()) and not quiet():
+        click.echo(f"digest: no database at {path} yet; creating it", err=True)
 
 
 def console(stderr: bool = False) -> Console:

@@ -17,7 +17,9 @@ from digest.bot import Bot, plan_jobs
 from digest.cli.base import (
     EXIT_NOT_ALL_SENT,
     console,
+    database_for_sending,
     force_clock_option,
+    new_db_option,
     not_all_sent,
     settings_options,
 )
@@ -36,9 +38,11 @@ _STATES = (OutboxState.SENT, OutboxState.PLANNED, OutboxState.SENDING, OutboxSta
               show_default=True, help="One line per job run on stderr, as text or JSON.")
 @click.option("-v", "--verbose", is_flag=True, help="Log every job run, also those that "
               "found nothing to do (the file watcher's idle tick every 10 s).")
+@new_db_option()
 @force_clock_option()
 @settings_options
-def run(once: bool, log_format: str, verbose: bool, force_clock: bool, app: App) -> None:
+def run(once: bool, log_format: str, verbose: bool, new_db: bool, force_clock: bool,
+        app: App) -> None:
     """Run the bot: ingest on schedule, send each digest at its local time.
 
     Sources and subscribers come from subscriptions.yaml; SIGHUP or an edit of the file
@@ -52,6 +56,7 @@ def run(once: bool, log_format: str, verbose: bool, force_clock: bool, app: App)
         digest run --log-format json 2>> /var/log/digest.jsonl
     """
     refuse_clock_ahead(app.settings, force_clock)
+    database_for_sending(app, new_db)
     if app.now_given and not once:
         click.echo(f"Warning: --now/DIGEST_NOW stops the clock at {app.now():%Y-%m-%d %H:%M} "
                    "UTC for the whole run, so no scheduled job comes due; it is for "

@@ -21,7 +21,9 @@ from digest.app import App
 from digest.cli.base import (
     EXIT_NOT_ALL_SENT,
     console,
+    database_for_sending,
     force_clock_option,
+    new_db_option,
     not_all_sent,
     settings_options,
 )
@@ -54,10 +56,11 @@ _COLUMNS = ((OutboxState.PLANNED, "Planned"), (OutboxState.SENT, "Sent"),
               help="Processes that share the pass (fewer for a small one).")
 @click.option("--json", "as_json", is_flag=True,
               help="Print the summary as one JSON object (counts, seconds per stage).")
+@new_db_option()
 @force_clock_option()
 @settings_options
-def send(dry_run: bool, only: str | None, workers: int, as_json: bool, force_clock: bool,
-         app: App) -> None:
+def send(dry_run: bool, only: str | None, workers: int, as_json: bool, new_db: bool,
+         force_clock: bool, app: App) -> None:
     """Plan every digest that is due and deliver it, each exactly once.
 
     Mail goes through DIGEST_SMTP_URL (smtp://user@host:587, smtps://user@host:465),
@@ -76,6 +79,7 @@ def send(dry_run: bool, only: str | None, workers: int, as_json: bool, force_clo
     """
     if not dry_run:
         refuse_clock_ahead(app.settings, force_clock)
+        database_for_sending(app, new_db)
     loaded, store, mail, transport = app.config, app.store, app.mail, app.transport
     if not dry_run:
         app.refuse_localhost()

@@ -24,7 +24,13 @@ from digest.store import history as history_sql
 from digest.store import schema as s
 from digest.store import subscribers as subscriber_sql
 from digest.store.bounces import BounceRoom
-from digest.store.engine import LOCK_WAIT, Database, DatabaseBusy, DatabaseUnavailable
+from digest.store.engine import (
+    LOCK_WAIT,
+    Database,
+    DatabaseBusy,
+    DatabaseUnavailable,
+    sqlite_file,
+)
 from digest.store.history import HistoryRoom
 from digest.store.jobs import JobHealth, JobRoom
 from digest.store.leases import LeaseRoom
@@ -34,7 +40,7 @@ from digest.store.periods import PeriodRoom
 from digest.store.subscribers import Member, Record, SyncResult
 
 __all__ = ["LOCK_WAIT", "DatabaseBusy", "DatabaseUnavailable", "JobHealth", "Member", "Record",
-           "SaveResult", "Store", "SyncResult"]
+           "SaveResult", "Store", "SyncResult", "sqlite_file"]
 
 
 class Store(PaperRoom, HistoryRoom, OutboxRoom, BounceRoom, PeriodRoom, LeaseRoom, JobRoom,

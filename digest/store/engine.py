@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, Self, TypeVar
 
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, make_url
 from sqlalchemy.exc import (
     ArgumentError,
     IntegrityError,
@@ -208,6 +208,21 @@ def _check_revision(at: str | None, where: str) -> None:
     raise StoreError(f"the database {where} has schema revision "
                      f"{at or 'from before revisions'}; this digest needs {head}: back it "
                      "up, then run `digest db upgrade`")
+
+
+def sqlite_file(url: str) -> str | None:
+    """The absolute path of the file a SQLite ``url`` names (None for another database,
+    one in memory, or a URL that does not parse: opening it says why)."""
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError):
+        return None
+    if parsed.get_backend_name() != "sqlite":
+        return None
+    name = parsed.database
+    if not name or name == ":memory:" or name.startswith("file:"):
+        return None
+    return os.path.abspath(name)
 
 
 def _sqlite_path(engine: Engine) -> str | None:
