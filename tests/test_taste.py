@@ -191,6 +191,13 @@ def test_like_links_record_for_their_own_subscriber_only(site: Site) -> None:  #
     assert site.record("lu@example.org") == lu  # a GET changes nothing
     done = web.post(f"/l/{card}?t=2604.07429")
     assert done.status_code == 200 and "Noted: more papers like arXiv 2604.07429" in done.text
+    # a stored paper is named by its title, in the page and in its tab
+    ingest(store, DATA / "hf-daily" / "2026-04-16.json")
+    (stored,) = store.papers_by_arxiv(["2604.14148"])
+    asked = web.get(f"/l/{card}?t=2604.14148").text
+    named = f"More papers like “{stored.title}” (arXiv 2604.14148)?"
+    assert f"<h1>{named}</h1>" in asked.replace("&#34;", '"')
+    assert f"<title>Paper Digest: {named}</title>" in asked
     assert web.post(f"/l/{card}?t=2604.07429").status_code == 200  # again: the same
     after = site.record("lu@example.org").subscriber
     assert (after.likes, after.dislikes) == (("2604.14148", "2604.07429"), ())

@@ -20,12 +20,14 @@ from digest import defaults
 from digest.config import check_subscriber
 from digest.model import author_name
 from digest.store import Record
-from digest.text import arxiv_key, name_key
+from digest.text import arxiv_key, latex_to_text, name_key, one_line
 from digest.vocab import CARD_ACTIONS, TOKEN_ACTIONS, Action, CardAction, Managed
 from digest.web.forms import MAX_TARGET, printable
 from digest.web.people import asked, person_action, with_people
 from digest.web.site import Site, reading
 
+# Of a paper's title, what a like or dislike page shows.
+TITLE_CHARS = 120
 # The actions that record a like or a dislike.
 TASTES = tuple(spec.action for spec in CARD_ACTIONS if spec.taste)
 
@@ -62,7 +64,8 @@ async def card_action(site: Site, request: Request, spec: CardAction) -> Respons
         return site.managed_by_admin()
     if reading(request):
         query = f"?t={quote_plus(target)}" if "t" in request.query_params else ""
-        return site.page("action", record=record, title=spec.ask.format(target),
+        named = await _named(site, spec, target)
+        return site.page("action", record=record, title=spec.ask.format(named),
                          button=spec.button.format(target),
                          text="This changes what your next digests hold.",
                          action=request.url.path + query, manage=manage_path)
@@ -77,9 +80,24 @@ async def card_action(site: Site, request: Request, spec: CardAction) -> Respons
                             400)
     await site.call(site.store.set_prefs, record.ref, prefs, site.clock())
     people = await asked(site, record.ref, target) if spec.action == Action.FOLLOW else []
-    return site.page("action", record=record, title=spec.done.format(target), done=True,
+    return site.page("action", record=record, title=spec.done.format(
+                         await _named(site, spec, target)), done=True,
                      text="Your next digests reflect it; your preferences page shows "
                      "everything you follow.", manage=manage_path, people=people)
+
+
+async def _named(site: Site, spec: CardAction, target: str) -> str:
+    """How a page names a link's target: a paper by its title too ("“Title” (arXiv
+    2604.07429)"), when it is stored; a name or a phrase as the link wrote it."""
+    if not spec.taste:
+        return target
+    found = await site.call(site.store.papers_by_arxiv, [arxiv_key(target)])
+    if not found:
+        return f"arXiv {target}"
+    title = one_line(latex_to_text(found[0].title))
+    if len(title) > TITLE_CHARS:
+        title = title[:TITLE_CHARS - 1].rstrip() + "…"
+    return f"“{title}” (arXiv {target})"
 
 
 def changed(prefs: Mapping[str, Any], kind: str, target: str) -> dict[str, Any]:
