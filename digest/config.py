@@ -67,9 +67,9 @@ class Config:
         counts = ", ".join(f"{sum(s.cadence == c for s in subs)} {c}" for c in Cadence)
         authors = len({a.lower() for s in subs for a in s.authors})
         keywords = len({k.lower() for s in subs for k in s.keywords})
-        return (f"{plural(len(subs), 'subscriber')} ({counts}; {plural(authors, 'author')} "
-                f"and {plural(keywords, 'keyword')} followed); "
-                f"{plural(len(self.sources), 'source')}")
+        followed = (plural(authors, "author"), plural(keywords, "keyword"))  # not vocab
+        return (f"{plural(len(subs), 'subscriber')} ({counts}; {followed[0]} and "
+                f"{followed[1]} followed); {plural(len(self.sources), 'source')}")
 
 
 @dataclass(frozen=True)
