@@ -610,3 +610,19 @@ def test_the_access_log_holds_no_tokens(site: Site, tmp_path: Path) -> None:
     assert '"GET /manage/… HTTP/1.1" 200' in text and '"GET /l/…?t=2604.07429' in text
     assert '"GET //MANAGE/… HTTP/1.1" 404' in text
     assert manage not in text and card not in text and ada.ref not in text
+
+
+def test_a_sample_mails_links_say_what_they_are(site: Site, run: Any) -> None:
+    """`digest test-mail` links to the pages with placeholders for tokens: each page says
+    it is a sample's link instead of answering 400 'not valid'."""
+    result = run("test-mail", "me@example.org", env=site.env)
+    assert result.exit_code == 0, result.output
+    (mail,) = site.mails_to("me@example.org")
+    html = mail.get_body(("html",)).get_content()
+    ours = sorted({u for u in re.findall(r'href="([^"]+)"', html) if u.startswith(site.base)})
+    assert any("/manage/" in u for u in ours) and any("/unsubscribe/" in u for u in ours)
+    web = site.client()
+    for url in ours:
+        page = web.get(path(url).replace("&amp;", "&"))
+        assert page.status_code == 200, (url, page.status_code)
+        assert "A link of a sample mail" in page.text

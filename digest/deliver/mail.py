@@ -30,6 +30,11 @@ TASTE_PATHS: dict[str, str] = {spec.action: spec.path for spec in CARD_ACTIONS i
 CARD_PATHS = {**ACTION_PATHS, **TASTE_PATHS}  # every link a card carries
 
 
+# What a preview's or a sample mail's links hold in place of a token (then dashes, to its
+# length): the pages answer them by saying so.
+PREVIEW_TOKEN = "preview"
+
+
 @dataclass(frozen=True)
 class MailSettings:
     """Sender, links, pictures and patience, from DIGEST_FROM, DIGEST_NAME,
@@ -113,7 +118,7 @@ class MailSettings:
         action = real.action
 
         def blank(token: str) -> str:
-            return "preview".ljust(len(token), "-")
+            return PREVIEW_TOKEN.ljust(len(token), "-")
 
         def blank_url(url: str) -> str:
             head, _, token = url.rpartition("/")

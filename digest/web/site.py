@@ -17,6 +17,7 @@ from starlette.routing import Route
 
 from digest import defaults
 from digest.deliver import MailSettings
+from digest.deliver.mail import PREVIEW_TOKEN
 from digest.deliver.tokens import Tokens
 from digest.deliver.transport import Transport
 from digest.prefs import FIELD, WEEKDAYS
@@ -66,6 +67,11 @@ class Site:
               methods: list[str]) -> Route:
         """A route to ``handler``, which is given this site with each request."""
         async def endpoint(request: Request) -> Response:
+            if _sample(request.path_params.get("token")):
+                return self.message("A link of a sample mail", "This link comes from a "
+                                    "preview or a test mail (digest preview, digest "
+                                    "test-mail), which belongs to no subscriber, so it opens "
+                                    "nothing. In a real digest it opens its reader's page.")
             return await handler(self, request)
 
         return Route(path, endpoint, methods=methods, name=handler.__name__)
@@ -110,6 +116,12 @@ class Site:
     def manage_path(self, ref: str) -> str:
         """The path of the preferences page of the subscriber ``ref``."""
         return path(self.mail.url(Action.MANAGE, self.tokens.make(Action.MANAGE, ref)))
+
+
+def _sample(token: Any) -> bool:
+    """Whether a link's token is a preview's placeholder (``preview---``), not a token."""
+    return isinstance(token, str) and token.startswith(PREVIEW_TOKEN) \
+        and not token[len(PREVIEW_TOKEN):].strip("-")
 
 
 def reading(request: Request) -> bool:
