@@ -109,3 +109,17 @@ def html_example(project: Path, words: list[str], out: str) -> None:
 def text_example(project: Path, words: list[str], out: str) -> None:
     assert out.startswith("Paper Digest · Daily Papers for Ada")
     assert "Nothing new" not in out and "== From authors you follow ==" in out
+
+
+def test_the_readmes_inbox_listing_prints_decoded_subjects(project: Path) -> None:
+    """The README's one-liner that lists the Maildir's subjects, run as written there: the
+    subjects read as text, not as the encoded words their headers hold."""
+    (line,) = re.findall(r'`(python3 -c "import mailbox[^`]+)`', (ROOT / "README.md").read_text())
+    done = subprocess.run(shlex.split(line), cwd=project, capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr
+    subjects = done.stdout.splitlines()
+    assert len(subjects) >= 2 and all(s.endswith(("Daily Papers", "Weekly Papers"))
+                                      for s in subjects), subjects
+    assert not any("=?" in s for s in subjects)
+    assert any("·" in s for s in subjects)  # non-ASCII, decoded
