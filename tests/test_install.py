@@ -64,3 +64,35 @@ def test_the_wheel_installed_outside_the_checkout_runs_the_demo(tmp_path: Path) 
     assert mails and all("Papers" in str(make_header(decode_header(m["Subject"])))
                          for m in mails)  # as a mail reader decodes it (RFC 2047)
     assert (demo / "digest.db").is_file()
+
+
+def _fake_apt(tmp_path: Path, script: str) -> dict[str, str]:
+    """An environment whose apt-get is ``script`` (it logs its arguments to calls.log)."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake = bin_dir / "apt-get"
+    fake.write_text(f"#!/usr/bin/env bash\necho \"$*\" >> {tmp_path}/calls.log\n{script}\n")
+    fake.chmod(0o755)
+    return {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "APT_LOCK_PAUSE": "0"}
+
+
+def test_apt_waits_for_a_lock_held_by_another_apt(tmp_path: Path) -> None:
+    """`apt-get update` fails at once (exit 100) while another holds the package lists'
+    lock, whatever DPkg::Lock::Timeout says: scripts/test goes on once it is free."""
+    env = _fake_apt(tmp_path, f'n=$(wc -l < {tmp_path}/calls.log); if ((n < 3)); then '
+                    'echo "E: Could not get lock /var/lib/apt/lists/lock. It is held by '
+                    'process 1 (apt-get)" >&2; exit 100; fi; exit 0')
+    done = subprocess.run([str(ROOT / "scripts" / "apt-get-waiting"), "update", "-qq"],
+                          env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    calls = (tmp_path / "calls.log").read_text().splitlines()
+    assert calls == ["-o DPkg::Lock::Timeout=600 update -qq"] * 3
+    assert done.stderr.count("holds its lock; waiting") == 2
+
+
+def test_apt_fails_at_once_for_anything_but_a_lock(tmp_path: Path) -> None:
+    env = _fake_apt(tmp_path, 'echo "E: Unable to locate package nosuch" >&2; exit 100')
+    done = subprocess.run([str(ROOT / "scripts" / "apt-get-waiting"), "install", "nosuch"],
+                          env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 100 and "Unable to locate package nosuch" in done.stderr
+    assert len((tmp_path / "calls.log").read_text().splitlines()) == 1
