@@ -20,14 +20,12 @@ from digest import defaults
 from digest.config import check_subscriber
 from digest.model import author_name
 from digest.store import Record
-from digest.text import arxiv_key, latex_to_text, name_key, one_line
+from digest.text import arxiv_key, name_key
 from digest.vocab import CARD_ACTIONS, TOKEN_ACTIONS, Action, CardAction, Managed
 from digest.web.forms import MAX_TARGET, printable
 from digest.web.people import asked, person_action, with_people
-from digest.web.site import Site, reading
+from digest.web.site import Site, paper_named, reading
 
-# Of a paper's title, what a like or dislike page shows.
-TITLE_CHARS = 120
 # The actions that record a like or a dislike.
 TASTES = tuple(spec.action for spec in CARD_ACTIONS if spec.taste)
 
@@ -92,12 +90,7 @@ async def _named(site: Site, spec: CardAction, target: str) -> str:
     if not spec.taste:
         return target
     found = await site.call(site.store.papers_by_arxiv, [arxiv_key(target)])
-    if not found:
-        return f"arXiv {target}"
-    title = one_line(latex_to_text(found[0].title))
-    if len(title) > TITLE_CHARS:
-        title = title[:TITLE_CHARS - 1].rstrip() + "…"
-    return f"“{title}” (arXiv {target})"
+    return paper_named(found[0], target) if found else f"arXiv {target}"
 
 
 def changed(prefs: Mapping[str, Any], kind: str, target: str) -> dict[str, Any]:

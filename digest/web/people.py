@@ -25,7 +25,7 @@ from digest.render.cards import read_person_target
 from digest.store import DatabaseBusy, Record, Store
 from digest.text import arxiv_key, name_key, spelled_alike
 from digest.vocab import Action, CardAction, Managed
-from digest.web.site import Site, reading
+from digest.web.site import Site, paper_named, reading
 
 # The keys of a pin that list the papers the reader said are (are not) the person's.
 _LISTS = {Action.THEM: "papers", Action.NOT_THEM: "not"}
@@ -52,7 +52,7 @@ async def person_action(site: Site, request: Request, spec: CardAction, record: 
     if not any(spelled_alike(name, a) is not None for p in found for a in p.all_authors):
         return site.message("Not changed", f"arXiv {arxiv_id} is not a paper {site.name} "
                             f"knows with {name} among its authors; nothing was changed.", 400)
-    paper = f"“{found[0].title}” (arXiv {arxiv_id})"
+    paper = paper_named(found[0], arxiv_id)
     manage = site.manage_path(record.ref)
     if reading(request):
         return site.page("action", record=record, title=spec.ask.format(name, paper),

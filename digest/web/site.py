@@ -20,9 +20,11 @@ from digest.deliver import MailSettings
 from digest.deliver.mail import PREVIEW_TOKEN
 from digest.deliver.tokens import Tokens
 from digest.deliver.transport import Transport
+from digest.model import Paper
 from digest.prefs import FIELD, WEEKDAYS
 from digest.render import templates_env
 from digest.store import Record, Store
+from digest.text import latex_to_text, one_line
 from digest.vocab import Action
 from digest.web.security import TZ_SCRIPT, ClientLimit
 
@@ -32,6 +34,7 @@ T = TypeVar("T")
 # a proxy (nginx: 60 s) or a mail provider's one-click unsubscribe gives up. The 503 says
 # to try again after RETRY_AFTER seconds.
 LOCK_WAIT = 5.0
+TITLE_CHARS = 120  # of a paper's title, what a page's question shows
 RETRY_AFTER = 30
 # Every template's context names these; a page gives those it needs.
 _BLANK: dict[str, Any] = {"done": False, "manage": "", "notice": "", "text": "", "button": "",
@@ -122,6 +125,14 @@ def _sample(token: Any) -> bool:
     """Whether a link's token is a preview's placeholder (``preview---``), not a token."""
     return isinstance(token, str) and token.startswith(PREVIEW_TOKEN) \
         and not token[len(PREVIEW_TOKEN):].strip("-")
+
+
+def paper_named(paper: Paper, arxiv_id: str) -> str:
+    """A paper as a page's question names it: “Title” (arXiv ID), a long title cut."""
+    title = one_line(latex_to_text(paper.title))
+    if len(title) > TITLE_CHARS:
+        title = title[:TITLE_CHARS - 1].rstrip() + "…"
+    return f"“{title}” (arXiv {arxiv_id})"
 
 
 def reading(request: Request) -> bool:
