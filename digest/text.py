@@ -172,3 +172,23 @@ def arxiv_key(arxiv_id: str) -> str:
 def plural(n: int, noun: str) -> str:
     """``1 author``, ``3 authors``."""
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+# Markdown some authors write in abstracts, shown as plain text: **bold**, *italic*,
+# `code` (not LaTeX's `quotes''), [text](url). Only tight pairs around words: a lone
+# asterisk (a footnote, "x*", math) stays.
+_MARKDOWN = (
+    (re.compile(r"\*\*(\S(?:[^*\n]{0,200}?\S)?)\*\*"), r"\1"),
+    (re.compile(r"(?<![\w*\\$^_{}])\*(?=\w)([^*\n$]{0,200}?\w)\*(?![\w*])"), r"\1"),
+    (re.compile(r"`([^`'\n]{1,200})`"), r"\1"),
+    (re.compile(r"\[([^\]\n]{1,300})\]\((https?://[^)\s]{1,2000})\)"), r"\1"),
+)
+
+
+def plain_markdown(text: str) -> str:
+    """``text`` with the Markdown marks of an abstract taken out, the words kept."""
+    if not any(mark in text for mark in "*`["):
+        return text
+    for pattern, keep in _MARKDOWN:
+        text = pattern.sub(keep, text)
+    return text

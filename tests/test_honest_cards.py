@@ -114,6 +114,31 @@ def test_pdf_link_and_comment_count_from_the_api(tmp_path: Path) -> None:
     assert f"   PDF: https://arxiv.org/pdf/{paper.arxiv_id}" in mail.text
 
 
+def test_a_lone_comment_is_not_a_badge(tmp_path: Path) -> None:
+    """On 78% of real papers the one comment is the source's bot's (Hugging Face's
+    librarian): a count that says nothing about the paper."""
+    store = Store(f"sqlite:///{tmp_path / 'd.db'}")
+    ingest(store, DATA / "hf-daily" / "2026-01-02.json", now=datetime(2026, 1, 3, tzinfo=UTC))
+    lone = [p for p in store.papers() if p.comments == 1]
+    assert lone
+    for paper in lone:
+        assert not any("comment" in b for b in card(Item(paper, (TRENDING,)), EVERYTHING).badges)
+
+
+@pytest.mark.parametrize(("abstract", "shown"), [
+    ("We present **Lean4Agent**, a *verified* agent.", "We present Lean4Agent, a verified agent."),
+    ("Scores on `SWE-Bench Verified` rise.", "Scores on SWE-Bench Verified rise."),
+    ("Code: [github.com/a/b](https://github.com/a/b).", "Code: github.com/a/b."),
+    ("A bound of $x^*$ with 5* marked.", "A bound of x^* with 5* marked."),
+])
+def test_markdown_in_an_abstract_is_shown_as_plain_text(abstract: str, shown: str) -> None:
+    paper = Paper(title="T", abstract=abstract, upvotes=1)
+    assert "".join(s.text for s in card(Item(paper, (TRENDING,)), EVERYTHING).snippet) == shown
+    mail = render_digest(Digest(EVERYTHING, NOW, NOW, (Section("trending", (
+        Item(paper, (TRENDING,)),)),)), LINKS)
+    assert "**" not in mail.text and "`" not in mail.text.split("http")[0]
+
+
 def test_thumbnails_only_when_images_are_on(tmp_path: Path) -> None:
     store = Store(f"sqlite:///{tmp_path / 'd.db'}")
     ingest(store, DATA / "hf-daily" / "2026-01-02.json", now=datetime(2026, 1, 3, tzinfo=UTC))

@@ -22,7 +22,7 @@ from digest.match import fits, plural_forms, sentence_starts, words
 from digest.model import Item, Paper, Reason, Subscriber, reason_values
 from digest.prefs import arxiv_ids
 from digest.render.subject import one_line
-from digest.text import latex_to_text, name_key, plural
+from digest.text import latex_to_text, name_key, plain_markdown, plural
 from digest.vocab import CARD_ACTIONS, Action, Area, Note, ReasonKind
 
 SNIPPET_CHARS = 300
@@ -176,7 +176,7 @@ def _base(p: Paper, snippet_chars: int, images: bool = False) -> _Base:
         badges=_badges(p), snippet=(), links=tuple(links), reasons=(),
         image=_image(p) if images else None),
         names, {k: tuple(v) for k, v in places.items()}, total,
-        snippet_text(p.abstract, snippet_chars), one_line(latex_to_text(p.abstract)))
+        snippet_text(p.abstract, snippet_chars), plain_abstract(p.abstract))
 
 
 def _actions(shown: tuple[Author, ...], keywords: list[str],
@@ -270,7 +270,7 @@ def _badges(p: Paper) -> tuple[str, ...]:
         badges.append(f"★ {stars / 1000:.1f}k" if stars >= 1000 else f"★ {stars}")
     if http_url(p.project_page):
         badges.append("Project page")
-    if p.comments:
+    if p.comments and p.comments > 1:  # one is, on 78% of papers, the source's bot's
         badges.append(plural(p.comments, "comment"))
     return tuple(badges)
 
@@ -406,7 +406,12 @@ def _possibly_lines(why: tuple[Reason, ...]) -> tuple[str, ...]:
 
 def snippet_text(abstract: str, limit: int = SNIPPET_CHARS) -> str:
     """The abstract, LaTeX cleaned, cut at a word near ``limit`` characters."""
-    return _cut(one_line(latex_to_text(abstract)), limit)
+    return _cut(plain_abstract(abstract), limit)
+
+
+def plain_abstract(abstract: str) -> str:
+    """The abstract as plain text on one line: LaTeX and Markdown marks taken out."""
+    return one_line(latex_to_text(plain_markdown(abstract)))
 
 
 def _cut(text: str, limit: int) -> str:
