@@ -1,6 +1,8 @@
 """Full-text search over the papers' titles, authors and keywords (the Daily Papers
 page's search box): a SQLite FTS5 table, or on PostgreSQL a tsvector per paper with a GIN
 index, filled from the papers stored before. ``digest.store.search`` keeps it in step.
+And an index on the day a paper appeared (featured, else published), which the page's
+views select by.
 
 Revision ID: 0007
 Revises: 0006
@@ -9,6 +11,7 @@ Create Date: 2026-12-07
 
 from __future__ import annotations
 
+import sqlalchemy as sa
 from alembic import op
 
 revision = "0007"
@@ -36,9 +39,11 @@ _POSTGRESQL = (
 
 
 def upgrade() -> None:
+    op.create_index("ix_papers_day", "papers", [sa.text("coalesce(featured, published)")])
     for statement in _SQLITE if op.get_bind().dialect.name == "sqlite" else _POSTGRESQL:
         op.execute(statement)
 
 
 def downgrade() -> None:
     op.execute("DROP TABLE IF EXISTS paper_search")
+    op.drop_index("ix_papers_day", "papers")
