@@ -136,7 +136,8 @@ def main() -> None:
             child.send_signal(signal.SIGINT)
             child.wait(timeout=30)
     if args.profile:
-        pstats.Stats(args.profile).sort_stats("cumulative").print_stats(r"digest|jinja2|sqlalchemy", 25)
+        stats = pstats.Stats(args.profile).sort_stats("cumulative")
+        stats.print_stats(r"digest|jinja2|sqlalchemy", 25)
 
 
 if __name__ == "__main__":

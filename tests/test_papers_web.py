@@ -17,7 +17,9 @@ from urllib.parse import quote
 import feedparser
 import httpx
 import pytest
+import rispy
 from click.testing import CliRunner
+from pybtex.database import parse_string
 
 from digest.cli import cli
 from digest.deliver.tokens import Tokens
@@ -281,3 +283,23 @@ def test_the_search_index_follows_upgrades_and_ingests(db: str, tmp_path: Path,
 def test_an_escaped_path_names_no_other_page(site: Site) -> None:
     assert site.get("/papers/" + quote("2604.11784/../../subscribe", safe="")).status_code \
         == 404
+
+
+def test_a_papers_citations_read_back(site: Site) -> None:
+    page = site.get("/papers/2604.11784").text
+    assert 'href="/papers/2604.11784.bib">BibTeX</a>' in page
+    assert 'href="/papers/2604.11784.ris">RIS (Zotero, EndNote)</a>' in page
+    bib = site.get("/papers/2604.11784.bib")
+    assert bib.status_code == 200 and bib.headers["content-type"].startswith(
+        "application/x-bibtex")
+    entry = next(iter(parse_string(bib.text, "bibtex").entries.values()))
+    assert entry.fields["eprint"] == "2604.11784"
+    assert "ClawGUI" in entry.fields["title"]
+    assert [str(p) for p in entry.persons["author"]][:2] == ["Tang, Fei", "Lu, Zhiqiong"]
+    ris = site.get("/papers/2604.11784.ris")
+    assert ris.status_code == 200
+    record = rispy.loads(ris.text)[0]
+    assert record["authors"][:2] == ["Tang, Fei", "Lu, Zhiqiong"]
+    assert record["title"].startswith("ClawGUI")
+    assert site.get("/papers/9999.99999.bib").status_code == 404
+    assert site.get("/papers/2604.11784.pdf").status_code == 404

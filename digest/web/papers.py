@@ -12,7 +12,7 @@ page number or arXiv id that does not read is a 404, a query of any bytes a page
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
@@ -26,6 +26,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from digest import defaults
+from digest.cite import bibtex, ris
 from digest.model import Item, Paper, Subscriber
 from digest.rank import appeared, trending_order
 from digest.render import cards
@@ -55,6 +56,10 @@ _DAY = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
 _WEEK = re.compile(r"(\d{4})-W(\d{2})")
 _MONTH = re.compile(r"(\d{4})-(\d{2})")
 _YEARS = range(defaults.EARLIEST_YEAR, defaults.LATEST_YEAR)
+# A paper's citation links: /papers/ARXIV_ID.bib and .ris (Zotero imports both).
+CITATIONS: dict[str, tuple[Callable[[Iterable[Paper]], str], str]] = {
+    "bib": (bibtex, "application/x-bibtex; charset=utf-8"),
+    "ris": (ris, "application/x-research-info-systems; charset=utf-8")}
 
 
 @dataclass(frozen=True)
@@ -251,12 +256,35 @@ def _span_handler(span: Span) -> Any:
 
 
 async def paper_or_day(site: Site, request: Request) -> Response:
-    """``/papers/2026-03-13`` (a day) or ``/papers/ARXIV_ID`` (a paper)."""
+    """``/papers/2026-03-13`` (a day), ``/papers/ARXIV_ID`` (a paper), or its citation
+    ``/papers/ARXIV_ID.bib`` (BibTeX) or ``.ris``."""
     key = request.path_params["key"]
     if _DAY.fullmatch(key):
         view = read_view(Span.DAY, key)
         return not_found(site) if view is None else await view_page(site, request, view)
+    stem, dot, suffix = key.rpartition(".")
+    if dot and suffix in CITATIONS:
+        return await citation(site, stem, suffix)
     return await paper_page(site, key, None)
+
+
+async def citation(site: Site, key: str, suffix: str) -> Response:
+    """A paper's citation (``cite.bibtex`` or ``cite.ris``), to save or import."""
+    paper = await _paper(site, key)
+    if paper is None:
+        return not_found(site)
+    write, media = CITATIONS[suffix]
+    name = re.sub(r"[^\w.-]", "_", paper.arxiv_id or "paper")
+    return public(Response(write([paper]), media_type=media, headers={
+        "Content-Disposition": f'inline; filename="{name}.{suffix}"'}))
+
+
+async def _paper(site: Site, key: str) -> Paper | None:
+    """The stored paper of an arXiv id in a path (any version), or None."""
+    if not _ARXIV.fullmatch(key):
+        return None
+    found = await site.call(site.store.papers_by_arxiv, [arxiv_key(key)])
+    return found[0] if found else None
 
 
 async def reader_paper(site: Site, request: Request) -> Response:
@@ -273,12 +301,9 @@ async def reader_paper(site: Site, request: Request) -> Response:
 async def paper_page(site: Site, key: str, reader: tuple[Record, str] | None) -> Response:
     """A paper's page: title, authors, abstract, the source's TL;DR, links; with a
     ``reader`` (their record and card token), a Follow button per author."""
-    if not _ARXIV.fullmatch(key):
+    paper = await _paper(site, key)
+    if paper is None:
         return not_found(site)
-    found = await site.call(site.store.papers_by_arxiv, [arxiv_key(key)])
-    if not found:
-        return not_found(site)
-    paper = found[0]
     shown = cards.card(Item(paper, ()), _NOBODY)
     response = site.page(
         "paper", paper=paper, card=shown, title=one_line(latex_to_text(paper.title)),
@@ -287,7 +312,10 @@ async def paper_page(site: Site, key: str, reader: tuple[Record, str] | None) ->
         reader=reader is not None, managed=reader is not None
         and reader[0].managed != Managed.DB, styles=stylesheets(site),
         banner=SUBSCRIBE_BANNER, button=SUBSCRIBE_BUTTON, subscribe="/subscribe",
-        feed=f"/{PAPERS_FEED}", day=View.of(Span.DAY, appeared(paper)))
+        feed=f"/{PAPERS_FEED}", day=View.of(Span.DAY, appeared(paper)),
+        citations=[(f"{paper_path(paper)}.{suffix}", label) for suffix, label
+                   in (("bib", "BibTeX"), ("ris", "RIS (Zotero, EndNote)"))]
+        if paper_path(paper) else [])
     return response if reader is not None else public(response)
 
 
