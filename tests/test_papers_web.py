@@ -160,6 +160,9 @@ def test_search_finds_titles_authors_and_keywords(site: Site) -> None:
     assert "2604.11784" in site.ids("/papers", q="environment instability")  # a keyword
     assert "2604.11784" in site.ids("/papers", q="clawg")  # a word's start
     assert site.ids("/papers", q="ClawGUI nosuchwordanywhere") == []
+    assert "2604.11290" in site.ids("/papers", q="Ivan Vulić")
+    if site.db_url.startswith("sqlite"):  # FTS5 folds accents; PostgreSQL's 'simple' does not
+        assert "2604.11290" in site.ids("/papers", q="Ivan Vulic")
     found = site.get("/papers", q="reinforcement learning")
     assert "found" in found.text and 'value="reinforcement learning"' in found.text
     assert len(_TITLE.findall(found.text)) == 30 and "page 1 of" in found.text
