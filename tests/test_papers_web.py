@@ -147,7 +147,8 @@ def test_views_link_each_other_and_their_neighbours(site: Site) -> None:
     "/papers/month/2026-13", "/papers/month/0000-01", "/papers/month/99999-01",
     "/papers/9999.99999", "/papers/not%20an%20id", "/papers/" + "1" * 40,
     "/papers/2026-04-15?page=0", "/papers/2026-04-15?page=x", "/papers/2026-04-15?page=2",
-    "/papers?page=-1", "/papers?q=x&page=99999", "/papers/week/", "/p/bad-token/2604.11784"])
+    "/papers?page=-1", "/papers?q=x&page=99999", "/papers?q=ClawGUI&page=2", "/papers/week/",
+    "/p/bad-token/2604.11784"])
 def test_what_does_not_read_is_a_404(site: Site, path: str) -> None:
     response = httpx.get(site.base + path, timeout=30)
     assert response.status_code in (400, 404), path

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
+    DDL,
     JSON,
     Boolean,
     Column,
@@ -29,6 +30,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    event,
     func,
 )
 
@@ -82,6 +84,11 @@ papers = Table(
     Column("first_seen", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
 )
+# The full-text index of the papers (``store.search``: SQLite FTS5, or a PostgreSQL table
+# that refers to papers) is not a portable table, so not in this metadata; a drop_all
+# drops it first.
+event.listen(metadata, "before_drop",
+             DDL("DROP TABLE IF EXISTS paper_search"))  # type: ignore[no-untyped-call]
 # The day a paper appeared (featured, else published): what the Daily Papers page's views
 # select by (``store.browse``), without reading the whole table for a day.
 Index("ix_papers_day", func.coalesce(papers.c.featured, papers.c.published))

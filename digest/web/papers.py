@@ -12,7 +12,7 @@ page number or arXiv id that does not read is a 404, a query of any bytes a page
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
@@ -27,7 +27,7 @@ from starlette.routing import Route
 
 from digest import defaults
 from digest.cite import bibtex, ris
-from digest.model import Item, Paper, Subscriber
+from digest.model import Item, Paper, Subscriber, author_name
 from digest.rank import appeared, trending_order
 from digest.render import cards
 from digest.render.atom import Entry, atom
@@ -163,11 +163,14 @@ def stylesheets(site: Site) -> Markup:
 
 
 def public(response: Response) -> Response:
+    """``response`` marked cacheable: it holds nothing of anyone's (the security headers
+    say ``no-store`` to every other answer)."""
     response.headers["Cache-Control"] = PUBLIC
     return response
 
 
 def not_found(site: Site) -> Response:
+    """The answer to a date, page or id that does not read or does not exist."""
     return site.message("Not found", "There is no such page.", 404)
 
 
@@ -221,6 +224,7 @@ async def view_page(site: Site, request: Request, view: View) -> Response:
 
 
 def today(site: Site) -> date:
+    """The site's day (UTC), by its clock: tests and demos serve as of another day."""
     return site.clock().astimezone(UTC).date()
 
 
@@ -241,12 +245,15 @@ async def search_page(site: Site, request: Request, query: str) -> Response:
         return not_found(site)
     size = defaults.PAPERS_PER_PAGE
     papers, total = await site.call(site.store.search_papers, query, size, (page - 1) * size)
+    if page > 1 and not papers:
+        return not_found(site)
     shown = one_line(query)[:200]
     heading = f"Search: {shown}" if shown else "Search"
     return list_page(site, request, heading, papers, total, page, query=shown)
 
 
-def _span_handler(span: Span) -> Any:
+def _span_handler(span: Span) -> Callable[[Site, Request], Awaitable[Response]]:
+    """The handler of the week's or the month's views, named after it."""
     async def handler(site: Site, request: Request) -> Response:
         view = read_view(span, request.path_params["key"])
         return not_found(site) if view is None else await view_page(site, request, view)
@@ -325,8 +332,7 @@ def _authors(paper: Paper, reader: tuple[Record, str] | None
     if reader is None:
         return [(one_line(n), None, False) for n in paper.all_authors]
     record, token = reader
-    followed = {name_key(a if isinstance(a, str) else str(a.get("name", "")))
-                for a in record.prefs.get("authors", [])}
+    followed = {name_key(author_name(a)) for a in record.prefs.get("authors", [])}
     path = CARD_ACTION[Action.FOLLOW].path
     return [(one_line(n), f"/{path}/{token}?t={quote_plus(one_line(n))}",
              name_key(n) in followed) for n in paper.all_authors]
