@@ -96,6 +96,12 @@ def test_today_is_the_newest_day_with_papers_ranked_by_votes(site: Site) -> None
     assert '<script' not in page.text
 
 
+def test_head_answers_as_get_without_a_body(site: Site) -> None:
+    head = httpx.head(site.base + "/papers/2026-04-15", timeout=30)
+    assert head.status_code == 200 and head.content == b""
+    assert head.headers["cache-control"] == "public, max-age=300"
+
+
 def test_the_banner_links_to_the_subscribe_form_and_the_feed_is_announced(site: Site) -> None:
     page = site.get("/papers/2026-04-15").text
     assert re.search(r'<a class="banner" href="/subscribe">Get trending papers in your email '
@@ -135,7 +141,11 @@ def test_views_link_each_other_and_their_neighbours(site: Site) -> None:
     assert 'href="/papers/month/2026-04">Month</a>' in day
     assert 'href="/papers/2026-04-10">&larr; 10 Apr 2026</a>' in day  # the weekend skipped
     assert 'href="/papers/2026-04-15">15 Apr 2026 &rarr;</a>' in day
+    week = site.get("/papers/week/2026-W16").text  # its newest day with papers: Thursday
+    assert 'href="/papers/2026-04-16">Day</a>' in week
     month = site.get("/papers/month/2026-04").text
+    assert 'href="/papers/2026-04-16">Day</a>' in month
+    assert 'href="/papers/week/2026-W16">Week</a>' in month
     assert 'href="/papers/month/2026-03">&larr; March 2026</a>' in month
     assert 'href="/papers/month/2026-08">August 2026 &rarr;</a>' in month
     empty = site.get("/papers/2026-04-11")

@@ -217,8 +217,10 @@ async def view_page(site: Site, request: Request, view: View) -> Response:
     papers = await site.call(site.store.papers_in_order, [i for i in shown if i is not None])
     before = await site.call(site.store.days_before, view.start)
     after = await site.call(site.store.days_from, view.end)
+    # the other views of its newest day with papers (a week's Monday may have none)
+    anchor = max((appeared(p) for p in light), default=view.start)
     return list_page(site, request, view.title, papers, len(light), page, view=view,
-                     views=[View.of(span, view.start) for span in Span],
+                     views=[View.of(span, anchor) for span in Span],
                      previous=View.of(view.span, before[0]) if before else None,
                      next=View.of(view.span, after[0]) if after else None)
 
