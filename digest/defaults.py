@@ -226,3 +226,10 @@ BUSY_TRIES = 5
 SLOW_FIRST_SECONDS = 0.1
 SLOW_MAX_SECONDS = 10.0
 RAMP_SUCCESSES = 20
+# The Daily Papers page (digest serve): papers per page of a long week or month (and of a
+# search), the most pages a view offers, and how many of the newest days with papers its
+# public Atom feed holds (at most FEED_ENTRIES papers).
+PAPERS_PER_PAGE = 30
+MAX_PAGES = 100
+FEED_DAYS = 3
+FEED_ENTRIES = 100

@@ -53,7 +53,8 @@ from digest.vocab import Note, SectionName
 if TYPE_CHECKING:  # scikit-learn loads only for passes that recommend
     from digest.recommend import TasteIndex
 
-__all__ = ["NameKey", "Ranking", "name_key_of", "period_start", "plan_digests"]
+__all__ = ["NameKey", "Ranking", "name_key_of", "period_start", "plan_digests", "trend_scores",
+           "trending_order"]
 
 NameKey = tuple[str, ...]  # a followed name's spelling, as ``text.name_parts`` gives it
 
@@ -85,6 +86,26 @@ def trending_score(paper: Paper, today: date) -> float:
     """How much a paper is trending on ``today``: votes / (age in days + 2) ** 1.5."""
     age = max(0, (today - appeared(paper)).days)
     return float(votes(paper) / (age + 2.0) ** _GRAVITY)
+
+
+def trend_scores(papers: Sequence[Paper], days: Sequence[date], today: date, several: bool
+                 ) -> list[float]:
+    """Each paper's trending score as a digest's trending section ranks it: by its votes
+    against its own appearance day's (``days``) top if the period covers ``several``
+    days (``trending.day_scores``), else by ``today``'s gravity (``trending_score``)."""
+    if several:
+        return day_scores([votes(p) for p in papers], days)
+    return [trending_score(p, today) for p in papers]
+
+
+def trending_order(papers: Sequence[Paper], today: date, several: bool) -> list[int]:
+    """The positions of ``papers`` in the order a digest's trending section would show
+    them (``trend_scores``; ties by ``section_order``), then those not trending at all
+    (no votes, no score) in ``section_order``: a page of a period's papers shows them
+    all, as the digest ranks them."""
+    scores = trend_scores(papers, [appeared(p) for p in papers], today, several)
+    return sorted(range(len(papers)), key=lambda i: (
+        scores[i] <= 0, -scores[i], section_order(Item(papers[i], ()))))
 
 
 def squash_name(name: str) -> str:
@@ -436,10 +457,7 @@ class Ranking:
         """The papers by trending score (``trending.day_scores`` if ``several``, else
         today's ``trending_score``), each one's place, and every paper's score. Only a
         paper with votes or a score is trending: one with neither never is."""
-        if several:
-            scores = day_scores([votes(p) for p in self.papers], self._appeared)
-        else:
-            scores = [trending_score(p, today) for p in self.papers]
+        scores = trend_scores(self.papers, self._appeared, today, several)
         order = sorted((i for i, score in enumerate(scores) if score > 0),
                        key=lambda i: (-scores[i], self._order[i]))
         return order, {pos: rank for rank, pos in enumerate(order)}, scores

@@ -246,3 +246,21 @@ class Note(StrEnum):
     ``area``)."""
 
     NEAR = "in your area"  # a trending paper close to what the reader follows
+
+
+class Span(StrEnum):
+    """How many days a view of the Daily Papers page holds (``/papers/2026-03-13``,
+    ``/papers/week/2026-W11``, ``/papers/month/2026-03``)."""
+
+    DAY = "day"
+    WEEK = "week"
+    MONTH = "month"
+
+
+# The Daily Papers page (``digest.web.papers``): its paths, and what its banner says.
+PAPERS_PATH = "papers"  # /papers, /papers/2026-03-13, /papers/ARXIV_ID
+PAPERS_FEED = "papers.atom"  # its public Atom feed
+READER_PATH = "p"  # /p/CARD_TOKEN/ARXIV_ID: a paper's page for the mail's reader
+SUBSCRIBE_BANNER = "Get trending papers in your email inbox!"
+SUBSCRIBE_BUTTON = "Subscribe"
+AI_SUMMARY_LABEL = "AI summary (from the source)"  # the source's one-line TL;DR

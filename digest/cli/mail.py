@@ -237,7 +237,9 @@ async def _send_one(transport: Transport, message: Message, sender: str, to: str
 
 
 _SERVE_HELP = f"""Serve the subscriber's pages: subscribe, confirm, preferences, unsubscribe,
-and the follow/unfollow/mute links of the mails (put it behind DIGEST_BASE_URL).
+and the follow/unfollow/mute links of the mails (put it behind DIGEST_BASE_URL); and the
+public Daily Papers page: /papers (each day, week and month of stored papers, ranked as
+the digest ranks trending papers, with search), /papers/ARXIV_ID and /papers.atom.
 
 It is bounded on its own, with no proxy in front: a request's headers must arrive within
 DIGEST_SERVE_HEADER_SECONDS (default {defaults.SERVE_HEADER_SECONDS:g}) of the connection or

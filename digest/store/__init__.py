@@ -2,11 +2,11 @@
 
 ``Store`` opens a SQLite or PostgreSQL database by URL, creates the schema, and offers the
 few operations the pipeline needs, each one transaction. Stages get frozen
-``digest.model`` records back, never rows. The SQL itself sits in ``papers``,
-``subscribers``, ``history``, ``outbox``, ``bounces``, ``periods``, ``leases`` and
-``jobs`` beside this file, each with the room of ``Store`` that runs it (a mixin on
-``engine.Database``: opening the database, transactions and their errors); the
-subscribers' methods are here.
+``digest.model`` records back, never rows. The SQL itself sits in ``papers``, ``browse``
+(the pages' reading of papers; ``search``, its full-text index), ``subscribers``,
+``history``, ``outbox``, ``bounces``, ``periods``, ``leases`` and ``jobs`` beside this
+file, each with the room of ``Store`` that runs it (a mixin on ``engine.Database``:
+opening the database, transactions and their errors); the subscribers' methods are here.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from digest.store import history as history_sql
 from digest.store import schema as s
 from digest.store import subscribers as subscriber_sql
 from digest.store.bounces import BounceRoom
+from digest.store.browse import BrowseRoom
 from digest.store.engine import (
     LOCK_WAIT,
     Database,
@@ -43,8 +44,8 @@ __all__ = ["LOCK_WAIT", "DatabaseBusy", "DatabaseUnavailable", "JobHealth", "Mem
            "SaveResult", "Store", "SyncResult", "sqlite_file"]
 
 
-class Store(PaperRoom, HistoryRoom, OutboxRoom, BounceRoom, PeriodRoom, LeaseRoom, JobRoom,
-            Database):
+class Store(PaperRoom, BrowseRoom, HistoryRoom, OutboxRoom, BounceRoom, PeriodRoom, LeaseRoom,
+            JobRoom, Database):
     """A digest database. Raises StoreError when it cannot be opened or written."""
 
     def sync_subscribers(self, subscribers: Sequence[Subscriber], now: datetime,

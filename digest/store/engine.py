@@ -22,7 +22,7 @@ from sqlalchemy.exc import (
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from digest.errors import StoreError
-from digest.store import revisions
+from digest.store import revisions, search
 from digest.store import schema as s
 from digest.text import one_line
 
@@ -96,6 +96,7 @@ class Database:
                 with self.engine.begin() as conn:
                     if revisions.is_empty(conn):
                         s.metadata.create_all(conn)
+                        search.create(conn)  # not a portable table: not in the metadata
                         revisions.stamp(conn, revisions.head())
                     return revisions.current(conn)
             except (IntegrityError, ProgrammingError):

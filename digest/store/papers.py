@@ -25,6 +25,7 @@ from sqlalchemy import update as sql_update
 from digest.merge import merge, same_paper
 from digest.model import Paper, Snapshot
 from digest.store import schema as s
+from digest.store import search
 from digest.store.engine import Database
 from digest.text import name_key, title_key
 
@@ -255,7 +256,8 @@ def _row(p: Paper, now: datetime) -> dict[str, Any]:
 
 
 def _write(conn: Connection, slots: list[_Slot], run_id: int, now: datetime) -> None:
-    """Insert new papers, update changed ones, rewrite changed author lists, add sources.
+    """Insert new papers, update changed ones, rewrite changed author lists, refresh the
+    changed papers' search rows (``search``), add sources.
 
     Each kind of write is one executemany, so a file costs a handful of statements.
     """
@@ -274,6 +276,7 @@ def _write(conn: Connection, slots: list[_Slot], run_id: int, now: datetime) -> 
     _snapshot_upvotes(conn, [slot.paper for slot in changed if slot.paper.upvotes is not None
                              and (slot.stored is None
                                   or slot.stored.upvotes != slot.paper.upvotes)], now)
+    search.refresh(conn, [slot.paper.id for slot in changed if slot.paper.id is not None])
     rows = [{"paper_id": slot.paper.id, "source": src, "run_id": run_id, "seen_at": now}
             for slot in changed for src in slot.paper.sources
             if slot.stored is None or src not in slot.stored.sources]

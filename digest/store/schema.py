@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
+    DDL,
     JSON,
     Boolean,
     Column,
@@ -29,6 +30,8 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    event,
+    func,
 )
 
 from digest.vocab import PENDING_STATES, MessageKind
@@ -81,6 +84,14 @@ papers = Table(
     Column("first_seen", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
 )
+# The full-text index of the papers (``store.search``: SQLite FTS5, or a PostgreSQL table
+# that refers to papers) is not a portable table, so not in this metadata; a drop_all
+# drops it first.
+event.listen(metadata, "before_drop",
+             DDL("DROP TABLE IF EXISTS paper_search"))  # type: ignore[no-untyped-call]
+# The day a paper appeared (featured, else published): what the Daily Papers page's views
+# select by (``store.browse``), without reading the whole table for a day.
+Index("ix_papers_day", func.coalesce(papers.c.featured, papers.c.published))
 
 # Each paper's upvote count as ingests saw it over time (only changes are stored): what
 # a paper's momentum (upvotes gained per hour lately) is computed from.

@@ -1,5 +1,7 @@
 """The subscriber's own pages (Starlette, served by uvicorn): subscribe, confirm, manage,
-follow, unfollow, mute, more / less like this, "Yes, that's them" / "Not them", unsubscribe.
+follow, unfollow, mute, more / less like this, "Yes, that's them" / "Not them", unsubscribe;
+and the public Daily Papers page (``papers``: the stored papers by day, week and month,
+search, a page per paper, an Atom feed), which changes nothing.
 
 Plain HTML forms that work without JavaScript. Nothing changes on a GET (mail scanners
 follow links): every link shows a page with one button, and the POST acts. Every
@@ -13,8 +15,9 @@ Database calls run in a thread pool, off the event loop, and wait at most
 ``Retry-After`` and nothing was changed. An answer of 200 means the change is committed.
 
 ``app`` puts the pages together over a ``site.Site`` (what they work with);
-``subscribe``, ``manage``, ``cards``, ``people`` and ``health`` hold them, ``forms`` reads
-their forms, ``security`` and ``limits`` bound what a client may do and see.
+``subscribe``, ``manage``, ``cards``, ``people``, ``papers`` and ``health`` hold them,
+``forms`` reads their forms, ``security`` and ``limits`` bound what a client may do and
+see.
 """
 
 from __future__ import annotations
