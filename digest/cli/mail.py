@@ -20,6 +20,7 @@ from digest import defaults
 from digest.app import App
 from digest.cli.base import (
     EXIT_NOT_ALL_SENT,
+    channel_line,
     console,
     force_clock_option,
     not_all_sent,
@@ -90,7 +91,8 @@ def send(dry_run: bool, only: str | None, workers: int, as_json: bool, force_clo
     processes = 1 if only else worker_count(workers, store)
     report = _deliver(app, only, processes)
     _summary(report.counts, f"mail went to {transport.description}", as_json,
-             report.seconds, processes, report.error, report.bouncing, store.suppressed())
+             report.seconds, processes, report.error, report.bouncing, store.suppressed(),
+             report.channels)
     if report.bouncing and not as_json:
         click.echo(f"Marked bouncing (refused {mail.bounce_limit} times in a row, skipped "
                    f"until `digest subscribers reset`): {', '.join(report.bouncing)}")
@@ -116,7 +118,7 @@ def _deliver(app: App, only: str | None, processes: int) -> PassReport:
         return send_in_processes(app, processes)
     with _progress() as progress:
         return asyncio.run(send_pass(app.store, app.transport, app.mail, app.tokens, app.now,
-                                     only=only, progress=progress))
+                                     only=only, progress=progress, http=app.http))
 
 
 @click.command()
@@ -146,16 +148,20 @@ def worker(once: bool, poll: float, force_clock: bool, app: App) -> None:
 def _summary(counts: Counter[str], where: str, as_json: bool, seconds: dict[str, float],
              processes: int = 1, error: str | None = None,
              bouncing: list[str] | None = None,
-             suppressed: dict[str, int] | None = None) -> None:
+             suppressed: dict[str, int] | None = None,
+             channels: Counter[str] | None = None) -> None:
     if not as_json:
         _print_counts(counts, where)
         if suppressed and sum(suppressed.values()):
             click.echo(suppressed_line(suppressed) + ", skipped")
+        if channels:
+            click.echo(channel_line(channels))
         return
     click.echo(json.dumps({"counts": {key: counts.get(key, 0) for key, _ in _COLUMNS},
                            "seconds": {k: round(v, 3) for k, v in seconds.items()},
                            "workers": processes, "where": where, "error": error,
-                           "bouncing": bouncing or [], "suppressed": suppressed or {}}))
+                           "bouncing": bouncing or [], "suppressed": suppressed or {},
+                           "channels": dict(channels or {})}))
 
 
 @contextmanager

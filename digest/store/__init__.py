@@ -3,7 +3,7 @@
 ``Store`` opens a SQLite or PostgreSQL database by URL, creates the schema, and offers the
 few operations the pipeline needs, each one transaction. Stages get frozen
 ``digest.model`` records back, never rows. The SQL itself sits in ``papers``,
-``subscribers``, ``history``, ``outbox``, ``bounces``, ``periods``, ``leases`` and
+``subscribers``, ``history``, ``outbox``, ``channels``, ``bounces``, ``periods``, ``leases`` and
 ``jobs`` beside this file, each with the room of ``Store`` that runs it (a mixin on
 ``engine.Database``: opening the database, transactions and their errors); the
 subscribers' methods are here.
@@ -24,11 +24,11 @@ from digest.store import history as history_sql
 from digest.store import schema as s
 from digest.store import subscribers as subscriber_sql
 from digest.store.bounces import BounceRoom
+from digest.store.channels import ChannelRoom
 from digest.store.engine import LOCK_WAIT, Database, DatabaseBusy, DatabaseUnavailable
 from digest.store.history import HistoryRoom
 from digest.store.jobs import JobHealth, JobRoom
 from digest.store.leases import LeaseRoom
-from digest.store.outbox import OutboxRoom
 from digest.store.papers import PaperRoom, SaveResult
 from digest.store.periods import PeriodRoom
 from digest.store.subscribers import Member, Record, SyncResult
@@ -37,7 +37,7 @@ __all__ = ["LOCK_WAIT", "DatabaseBusy", "DatabaseUnavailable", "JobHealth", "Mem
            "SaveResult", "Store", "SyncResult"]
 
 
-class Store(PaperRoom, HistoryRoom, OutboxRoom, BounceRoom, PeriodRoom, LeaseRoom, JobRoom,
+class Store(PaperRoom, HistoryRoom, ChannelRoom, BounceRoom, PeriodRoom, LeaseRoom, JobRoom,
             Database):
     """A digest database. Raises StoreError when it cannot be opened or written."""
 
