@@ -163,13 +163,14 @@ class ChannelDelivery:
     def __init__(self, store: Store, http: HttpSettings, webhook_key: bytes,
                  clock: Callable[[], datetime], lease: timedelta,
                  papers: dict[int, Paper] | None = None, web_url: WebUrl | None = None,
-                 client: httpx.AsyncClient | None = None) -> None:
+                 batch: int = BATCH) -> None:
         self.store, self.http, self.webhook_key = store, http, webhook_key
         self.clock, self.lease = clock, lease
         self.papers = papers if papers is not None else {}
         # The web copy of a digest: wired by the app once the pages serve one.
         self.web_url = web_url
-        self.client = client
+        self.batch = batch
+        self.client: httpx.AsyncClient | None = None
         self.counts: Counter[str] = Counter()
 
     async def run(self, only: str | None = None, stop: asyncio.Event | None = None
@@ -181,7 +182,7 @@ class ChannelDelivery:
             self.client = client
             while not (stop and stop.is_set()):
                 entries = await asyncio.to_thread(self.store.claim_channels, self.clock(),
-                                                  self.lease, BATCH, only)
+                                                  self.lease, self.batch, only)
                 if not entries:
                     break
                 await asyncio.to_thread(self._load, entries)
@@ -257,8 +258,9 @@ def _origin(url: str) -> tuple[str, str]:
 async def deliver_channels(store: Store, http: HttpSettings, webhook_key: bytes,
                            clock: Callable[[], datetime], lease: timedelta, *,
                            papers: dict[int, Paper] | None = None, only: str | None = None,
-                           stop: asyncio.Event | None = None, web_url: WebUrl | None = None
-                           ) -> Counter[str]:
-    """Send every due team channel message (see the module's doc)."""
+                           stop: asyncio.Event | None = None, web_url: WebUrl | None = None,
+                           batch: int = BATCH) -> Counter[str]:
+    """Send every due team channel message (see the module's doc), claimed ``batch`` at
+    a time."""
     return await ChannelDelivery(store, http, webhook_key, clock, lease, papers,
-                                 web_url).run(only, stop)
+                                 web_url, batch).run(only, stop)
