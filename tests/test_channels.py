@@ -22,6 +22,7 @@ import pytest
 from click.testing import CliRunner
 
 from digest.cli import cli
+from digest.config import load_config
 from digest.deliver.channels import deliver_channels
 from digest.deliver.tokens import Tokens
 from digest.plan import plan_due
@@ -378,3 +379,31 @@ def test_two_workers_on_postgresql_post_each_message_once(cluster: PgCluster, tm
     assert sum(c["sent"] for c in done) == count
     assert store.channel_counts() == {"sent": count}
     wipe(cluster.url)
+
+
+def test_the_example_in_the_docs_is_valid(run: Any, tmp_path: Path) -> None:
+    text = (ROOT / "docs" / "channels.md").read_text()
+    block = re.search(r"```yaml\n(.*?)```", text, re.S)
+    assert block
+    path = tmp_path / "subscriptions.yaml"
+    path.write_text(block[1])
+    result = run("check", str(path))
+    assert result.exit_code == 0, result.output
+    sub, = load_config(path).subscribers
+    assert [c.kind for c in sub.channels] == ["slack", "discord", "matrix", "ntfy", "webhook"]
+    assert not sub.mail
+
+
+def test_a_message_found_after_the_grace_is_not_posted_late(run: Any, env: dict[str, str],
+                                                           hooks: HookServer,
+                                                           db_url: str) -> None:
+    hooks.answer("/webhook", (503, {}))
+    with SmtpServer() as smtp:
+        assert send(run, env, smtp.url).exit_code == 0
+        # grace_hours defaults to 24: the retry's time has come, but too late; the next
+        # day's digest goes
+        assert send(run, env, smtp.url, NOW + timedelta(hours=25)).exit_code == 0
+    first, second = hooks.to("/webhook")
+    assert first.headers["X-Digest-Delivery"] != second.headers["X-Digest-Delivery"]
+    failed, = [r for r in Store(db_url).channel_sends() if r.state == "failed"]
+    assert failed.email == "hook@example.org" and "grace_hours" in (failed.last_error or "")

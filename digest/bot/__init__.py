@@ -56,6 +56,7 @@ from digest.ingest.runner import (
 )
 from digest.model import Source
 from digest.passes import send_pass
+from digest.passes.workers import CHANNEL
 from digest.settings import Settings
 from digest.store import Store
 from digest.vocab import Cadence, SourceKind
@@ -212,7 +213,7 @@ class Bot:
                                      owed=self.owed, http=self.http)
         if report.error:
             raise DigestError(report.error)
-        return report.counts + Counter({f"channel {state}": n
+        return report.counts + Counter({CHANNEL + state: n
                                         for state, n in report.channels.items()})
 
     async def read_bounces(self) -> Counter[str]:

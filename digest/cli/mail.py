@@ -33,7 +33,7 @@ from digest.deliver.transport import Message, Transport
 from digest.errors import DigestError, UnknownSubscriber
 from digest.model import TRENDING, Digest, Item, Paper, Rendered, Section, Subscriber
 from digest.passes import send_pass
-from digest.passes.workers import send_in_processes, work, worker_count
+from digest.passes.workers import CHANNEL, send_in_processes, work, worker_count
 from digest.plan import plan_due
 from digest.render import Renderer, render_digest
 from digest.settings import refuse_clock_ahead
@@ -143,6 +143,10 @@ def worker(once: bool, poll: float, force_clock: bool, app: App) -> None:
     refuse_clock_ahead(app.settings, force_clock)
     counts = asyncio.run(work(app, once, poll))
     _print_counts(counts, "worker stopped")
+    channels = {key.removeprefix(CHANNEL): n for key, n in counts.items()
+                if key.startswith(CHANNEL)}
+    if channels:
+        click.echo(channel_line(channels))
 
 
 def _summary(counts: Counter[str], where: str, as_json: bool, seconds: dict[str, float],

@@ -202,6 +202,9 @@ class ChannelDelivery:
         if entry.channel is None:
             return ChannelOutcome(entry, ChannelState.FAILED, "the subscriber removed or "
                                   "changed this channel after the digest was planned")
+        if self.clock() > entry.give_up_at:  # a pass that ran days late: as mail, not sent
+            return ChannelOutcome(entry, ChannelState.FAILED, "not sent within the "
+                                  "subscriber's grace_hours of its time")
         async with limit:
             outcome = await self.send(entry, entry.channel)
         if outcome.state != ChannelState.SENT:

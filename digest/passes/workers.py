@@ -33,6 +33,8 @@ from digest.store import DatabaseUnavailable, Store
 
 log = logging.getLogger(__name__)
 
+# What a worker's counts call its team channel messages' states: "channel sent", ...
+CHANNEL = "channel "
 # A pass uses one process per this many subscribers at most: forking for a handful of
 # digests costs more than it saves.
 SUBSCRIBERS_PER_WORKER = 1_000
@@ -103,7 +105,7 @@ async def work(app: Wiring, once: bool, poll: float) -> Counter[str]:
         try:
             report = await deliver(store, transport, mail, tokens, app.now, stop=stop,
                                    mailer=noted_mailer(store, mail, tokens), owed=owed)
-            report.counts.update({f"channel {state}": n for state, n in (await send_channels(
+            report.counts.update({CHANNEL + state: n for state, n in (await send_channels(
                 store, mail, tokens, app.now, app.http, stop=stop)).items()})
         except DatabaseUnavailable as e:  # a restart, a full server: wait it out
             log.warning("%s; the worker tries again in %g s", e, poll)
