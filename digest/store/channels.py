@@ -155,15 +155,6 @@ def _block(conn: Connection, o: ChannelOutcome, now: datetime) -> None:
         state=ChannelState.SUPPRESSED, last_error=o.error, next_attempt_at=None))
 
 
-def release(conn: Connection, entries: Sequence[ChannelEntry]) -> None:
-    """Give claimed messages back untried (the pass stops)."""
-    for chunk in chunks([e.id for e in entries]):
-        conn.execute(update(s.channel_sends).where(
-            c.id.in_(chunk), c.state == ChannelState.SENDING).values(
-            state=ChannelState.RETRY, attempts=c.attempts - 1, claimed_at=None,
-            next_attempt_at=None))
-
-
 def counts(conn: Connection) -> dict[str, int]:
     """Channel messages by state."""
     return {state: int(n) for state, n in conn.execute(
@@ -273,12 +264,6 @@ class ChannelRoom(OutboxRoom):
             self.check_file()
             with self._begin() as conn:
                 record(conn, outcomes, now)
-
-    def release_channels(self, entries: Sequence[ChannelEntry]) -> None:
-        """Give claimed channel messages back untried."""
-        if entries:
-            with self._begin() as conn:
-                release(conn, entries)
 
     def channel_counts(self) -> dict[str, int]:
         """Channel messages by state."""
