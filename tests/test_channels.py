@@ -26,6 +26,7 @@ from digest.config import load_config
 from digest.deliver.channels import deliver_channels
 from digest.deliver.tokens import Tokens
 from digest.plan import plan_due
+from digest.render import chat
 from digest.settings import HttpSettings
 from digest.store import Store
 from tests.conftest import ROOT, SEEDS
@@ -407,3 +408,43 @@ def test_a_message_found_after_the_grace_is_not_posted_late(run: Any, env: dict[
     assert first.headers["X-Digest-Delivery"] != second.headers["X-Digest-Delivery"]
     failed, = [r for r in Store(db_url).channel_sends() if r.state == "failed"]
     assert failed.email == "hook@example.org" and "grace_hours" in (failed.last_error or "")
+
+
+# ---- the payloads at their limits ----------------------------------------------------------
+
+def _long_message(papers: int) -> chat.ChatMessage:
+    """Titles and reasons far past every service's limits, with each service's special
+    characters in them."""
+    title = "A <b>bold</b> & |piped| title @everyone " * 40
+    return chat.ChatMessage(
+        "Daily Papers: Monday 1 Jun 2026 " * 10, "lab@example.org", NOW.isoformat(),
+        tuple(chat.ChatPaper(f"2606.{i:05d}", title, f"https://arxiv.org/abs/2606.{i:05d}",
+                             ("Ada Lovelace",), "Matches “diffusion” " * 100)
+              for i in range(papers)), 37, "https://digest.example.org/d/abc")
+
+
+@pytest.mark.parametrize("papers", [0, 1, 10])
+def test_every_payload_keeps_its_service_limits(papers: int) -> None:
+    m = _long_message(papers)
+    slack = chat.slack(m)
+    check(SLACK, slack)
+    assert "<b>" not in json.dumps(slack)
+    assert "&lt;b&gt;" in json.dumps(slack) or not papers
+    check_discord(chat.discord(m))
+    assert chat.discord(m)["allowed_mentions"] == {"parse": []}  # @everyone pings nobody
+    matrix = chat.matrix(m)
+    check(MATRIX, matrix)
+    assert "<b>" not in matrix["formatted_body"]
+    note = chat.ntfy(m, "lab-papers")
+    check(NTFY, note)
+    assert len(note["message"].encode()) <= 4096
+    check(webhook_schema(), chat.webhook(m))
+    assert "37 more papers" in m.plain() and "https://digest.example.org/d/abc" in m.plain()
+
+
+def test_a_slack_link_label_cannot_end_the_link() -> None:
+    m = _long_message(1)
+    section = chat.slack(m)["blocks"][1]["text"]["text"]
+    label = section.split("|", 1)[1].split(">", 1)[0]
+    assert "|" not in label and "<" not in label  # the label ends at the link's own ">"
+    assert section.startswith("*<https://arxiv.org/abs/2606.00000|")

@@ -7,6 +7,7 @@ Pure: no HTTP here (``digest.deliver.channels`` posts what this builds)."""
 from __future__ import annotations
 
 import html
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +29,7 @@ DISCORD_CONTENT, DISCORD_EMBEDS, DISCORD_TITLE, DISCORD_DESCRIPTION, DISCORD_TOT
 # ntfy (docs.ntfy.sh, "Limitations"): a message over 4,096 bytes becomes an attachment.
 NTFY_BYTES = 4096
 REASON_CHARS = 300  # of one paper's reason in a message
+TITLE_CHARS = 300  # of a title made a Slack link
 
 
 @dataclass(frozen=True)
@@ -112,7 +114,9 @@ def slack(m: ChatMessage) -> dict[str, Any]:
     blocks: list[dict[str, Any]] = [{"type": "header", "text": {
         "type": "plain_text", "text": _cut(m.title, SLACK_HEADER)}}]
     for p in m.papers:
-        text = f"*{_slack_link(p.url, p.title)}*" + (f"\n{_mrkdwn(p.reason)}" if p.reason else "")
+        # A title cut before it becomes a link, so that no cut ever opens a link unclosed.
+        text = f"*{_slack_link(p.url, _cut(p.title, TITLE_CHARS))}*" + (
+            f"\n{_mrkdwn(p.reason)}" if p.reason else "")
         blocks.append({"type": "section", "text": {"type": "mrkdwn",
                                                     "text": _cut(text, SLACK_SECTION)}})
     if not m.papers:
@@ -121,7 +125,9 @@ def slack(m: ChatMessage) -> dict[str, Any]:
     tail = _tail(m, _slack_link)
     if tail:
         blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": tail}]})
-    return {"text": _cut(m.plain(), SLACK_TEXT), "blocks": blocks[:SLACK_BLOCKS]}
+    # The fallback text is mrkdwn too: escaped, then cut (an escape is never split).
+    text = _cut(_mrkdwn(m.plain()), SLACK_TEXT)
+    return {"text": re.sub(r"&[a-z]{0,3}…$", "…", text), "blocks": blocks[:SLACK_BLOCKS]}
 
 
 def _tail(m: ChatMessage, link: Any) -> str:
