@@ -31,9 +31,11 @@ from digest.settings import HttpSettings
 from digest.store import Store
 from tests.conftest import ROOT, SEEDS
 from tests.hookserver import Hit, HookServer
-from tests.mailing import NOW, SUBSCRIPTIONS, send
+from tests.mailing import NOW, SUBSCRIPTIONS, mail_env, send, smtp  # noqa: F401 (fixtures)
 from tests.pgserver import PgCluster, cluster_or_skip, wipe
 from tests.smtpserver import SmtpServer
+from tests.test_web import SECRET as WEB_SECRET
+from tests.test_web import Site, site  # noqa: F401 (a fixture)
 from tests.test_workers import prepared
 
 SECRET = "s3cret"
@@ -179,18 +181,18 @@ def env(tmp_path: Path, run: Any, hooks: HookServer) -> dict[str, str]:
 
 def test_one_pass_mails_and_posts_each_digest_once(run: Any, env: dict[str, str],
                                                     hooks: HookServer, db_url: str) -> None:
-    with SmtpServer() as smtp:
-        first = send(run, env, smtp.url)
+    with SmtpServer() as sink:
+        first = send(run, env, sink.url)
         assert first.exit_code == 0, first.output
         assert "Channels: sent 5" in first.stdout
-        assert sorted(r.recipients[0] for r in smtp.received) == [
+        assert sorted(r.recipients[0] for r in sink.received) == [
             "ada@example.org", "grace@example.org"]  # the channel-only ones get no mail
         assert sorted(h.path for h in hooks.hits) == [
             "/discord", "/matrix/_matrix/client/v3/rooms/%21papers%3Aexample.org/send/"
             "m.room.message/" + _txn(hooks.to("/matrix")[0]), "/ntfy/", "/slack", "/webhook"]
-        again = send(run, env, smtp.url)  # the same moment: nothing more anywhere
+        again = send(run, env, sink.url)  # the same moment: nothing more anywhere
         assert again.exit_code == 0 and "Channels:" not in again.stdout
-        assert len(smtp.received) == 2 and len(hooks.hits) == 5
+        assert len(sink.received) == 2 and len(hooks.hits) == 5
     slack, discord, webhook = (hooks.to(p)[0] for p in ("/slack", "/discord", "/webhook"))
     check(SLACK, slack.json())
     check_discord(discord.json())
@@ -213,8 +215,8 @@ def _txn(hit: Hit) -> str:
 
 def test_matrix_and_ntfy_requests(run: Any, env: dict[str, str], hooks: HookServer) -> None:
     matrix_path = "/matrix/_matrix/client/v3/rooms/%21papers%3Aexample.org/send/m.room.message/"
-    with SmtpServer() as smtp:
-        assert send(run, env, smtp.url).exit_code == 0
+    with SmtpServer() as sink:
+        assert send(run, env, sink.url).exit_code == 0
     matrix, = hooks.to("/matrix")
     assert matrix.method == "PUT" and matrix.path.startswith(matrix_path)
     assert matrix.headers["Authorization"] == f"Bearer {MATRIX_TOKEN}"
@@ -236,18 +238,18 @@ def test_a_500_is_retried_with_the_same_matrix_transaction(run: Any, env: dict[s
                                                            db_url: str) -> None:
     hooks.answer("/slack", (500, {}))
     hooks.answer("/matrix", (502, {}))
-    with SmtpServer() as smtp:
-        assert send(run, env, smtp.url).exit_code == 0
+    with SmtpServer() as sink:
+        assert send(run, env, sink.url).exit_code == 0
         store = Store(db_url)
         assert store.channel_counts() == {"sent": 3, "retry": 2}
         status = run("status", env=env)
         assert re.search(r"grace@example.org \(slack 127\.0\.0\.1:\d+\), 2026-06-01 06:00: "
                          r"retry after 1 tries: the hook answered 500", status.stdout), \
             status.stdout
-        assert send(run, env, smtp.url, NOW + timedelta(minutes=1)).exit_code == 0
+        assert send(run, env, sink.url, NOW + timedelta(minutes=1)).exit_code == 0
         assert len(hooks.to("/slack")) == 1  # the back-off: five minutes
-        assert send(run, env, smtp.url, NOW + timedelta(minutes=6)).exit_code == 0
-        assert len(smtp.received) == 2  # the mail went once, whatever the hooks said
+        assert send(run, env, sink.url, NOW + timedelta(minutes=6)).exit_code == 0
+        assert len(sink.received) == 2  # the mail went once, whatever the hooks said
     assert len(hooks.to("/slack")) == 2
     first, second = hooks.to("/matrix")
     assert first.path == second.path  # the same txnId: the homeserver posts it once
@@ -257,11 +259,11 @@ def test_a_500_is_retried_with_the_same_matrix_transaction(run: Any, env: dict[s
 def test_a_429_waits_for_its_retry_after(run: Any, env: dict[str, str], hooks: HookServer,
                                          db_url: str) -> None:
     hooks.answer("/discord", (429, {"Retry-After": "3600"}))
-    with SmtpServer() as smtp:
-        assert send(run, env, smtp.url).exit_code == 0
-        assert send(run, env, smtp.url, NOW + timedelta(minutes=30)).exit_code == 0
+    with SmtpServer() as sink:
+        assert send(run, env, sink.url).exit_code == 0
+        assert send(run, env, sink.url, NOW + timedelta(minutes=30)).exit_code == 0
         assert len(hooks.to("/discord")) == 1  # longer than the back-off: an hour
-        assert send(run, env, smtp.url, NOW + timedelta(minutes=61)).exit_code == 0
+        assert send(run, env, sink.url, NOW + timedelta(minutes=61)).exit_code == 0
     assert len(hooks.to("/discord")) == 2
     assert Store(db_url).channel_counts() == {"sent": 5}
 
@@ -269,8 +271,8 @@ def test_a_429_waits_for_its_retry_after(run: Any, env: dict[str, str], hooks: H
 def test_a_410_suppresses_that_channel_only(run: Any, env: dict[str, str], hooks: HookServer,
                                             db_url: str) -> None:
     hooks.answer("/discord", (410, {}))
-    with SmtpServer() as smtp:
-        assert send(run, env, smtp.url).exit_code == 0
+    with SmtpServer() as sink:
+        assert send(run, env, sink.url).exit_code == 0
         store = Store(db_url)
         assert store.channel_counts() == {"sent": 4, "suppressed": 1}
         listing = run("subscribers", env=env)
@@ -280,8 +282,8 @@ def test_a_410_suppresses_that_channel_only(run: Any, env: dict[str, str], hooks
         assert status["channels"]["suppressed"] == 1
         assert status["channel_problems"][0]["status"] == 410
         # The next day: a new digest for everyone; nothing to the gone channel.
-        assert send(run, env, smtp.url, NOW + timedelta(days=1)).exit_code == 0
-        assert len(smtp.received) == 4
+        assert send(run, env, sink.url, NOW + timedelta(days=1)).exit_code == 0
+        assert len(sink.received) == 4
     assert len(hooks.to("/discord")) == 1
     assert len(hooks.to("/slack")) == 2 and len(hooks.to("/webhook")) == 2
     assert store.channel_counts() == {"sent": 8, "suppressed": 2}
@@ -293,11 +295,11 @@ def test_a_410_suppresses_that_channel_only(run: Any, env: dict[str, str], hooks
 def test_reset_tries_a_suppressed_channel_again(run: Any, env: dict[str, str],
                                                 hooks: HookServer) -> None:
     hooks.answer("/discord", (404, {}))
-    with SmtpServer() as smtp:
-        assert send(run, env, smtp.url).exit_code == 0
+    with SmtpServer() as sink:
+        assert send(run, env, sink.url).exit_code == 0
         reset = run("subscribers", "reset", "discord@example.org", env=env)
         assert "1 suppressed channel tried again" in reset.stdout, reset.output
-        assert send(run, env, smtp.url, NOW + timedelta(days=1)).exit_code == 0
+        assert send(run, env, sink.url, NOW + timedelta(days=1)).exit_code == 0
     assert len(hooks.to("/discord")) == 2
 
 
@@ -326,20 +328,26 @@ subscribers:
     assert MATRIX_TOKEN not in result.output and WEBHOOK_TOKEN not in result.output
 
 
-def test_preferences_saved_on_the_pages_keep_the_channels(db_url: str) -> None:
-    from digest.web.forms import read_prefs
-    store = Store(db_url)
-    prefs = {"email": "lab@example.org", "keywords": ["diffusion"], "mail": False,
-             "channels": [{"kind": "slack", "url": "https://hooks.slack.com/services/x"}]}
-    saved, _ = read_prefs(_Form({"keywords": "flow matching", "cadence": "daily"}), prefs,
-                          ("keywords", "cadence"))
-    assert saved is not None and saved["channels"] == prefs["channels"]
-    assert saved["mail"] is False and saved["keywords"] == ["flow matching"]
-    del store
-
-
-class _Form(dict[str, str]):
-    """What a form's fields read as (``FormData.get``)."""
+def test_the_pages_never_show_channels_and_saving_keeps_them(site: Site) -> None:  # noqa: F811
+    hook = "https://hooks.slack.com/services/T0/B0/SECRETPATH"
+    Store(site.db_url).put_subscriber({
+        "email": "lab@example.org", "keywords": ["diffusion"], "mail": False,
+        "channels": [{"kind": "slack", "url": hook}]}, NOW)
+    lab = site.record("lab@example.org")
+    manage = f"/manage/{Tokens(WEB_SECRET).make('manage', lab.ref)}"
+    web = site.client()
+    page = web.get(manage).text
+    assert "SECRETPATH" not in page and "hooks.slack.com" not in page
+    saved = web.post(manage, data={
+        "do": "save", "name": "Lab", "authors": "",
+        "keywords": "flow matching", "exclude": "", "categories": "", "cadence": "daily",
+        "day": "", "send_at": "08:00", "timezone": "UTC", "max_papers": "20"})
+    assert saved.status_code == 200, saved.text
+    assert "SECRETPATH" not in saved.text
+    after = site.record("lab@example.org")
+    assert after.prefs["keywords"] == ["flow matching"]  # the save took
+    assert after.prefs["channels"] == [{"kind": "slack", "url": hook}]
+    assert after.subscriber.channels[0].url == hook and after.subscriber.mail is False
 
 
 # ---- several workers on one PostgreSQL ---------------------------------------------------
@@ -399,11 +407,11 @@ def test_a_message_found_after_the_grace_is_not_posted_late(run: Any, env: dict[
                                                            hooks: HookServer,
                                                            db_url: str) -> None:
     hooks.answer("/webhook", (503, {}))
-    with SmtpServer() as smtp:
-        assert send(run, env, smtp.url).exit_code == 0
+    with SmtpServer() as sink:
+        assert send(run, env, sink.url).exit_code == 0
         # grace_hours defaults to 24: the retry's time has come, but too late; the next
         # day's digest goes
-        assert send(run, env, smtp.url, NOW + timedelta(hours=25)).exit_code == 0
+        assert send(run, env, sink.url, NOW + timedelta(hours=25)).exit_code == 0
     first, second = hooks.to("/webhook")
     assert first.headers["X-Digest-Delivery"] != second.headers["X-Digest-Delivery"]
     failed, = [r for r in Store(db_url).channel_sends() if r.state == "failed"]
