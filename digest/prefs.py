@@ -301,9 +301,13 @@ class ChannelModel(Strict):
         if extra:
             raise ValueError(f"a {kind} channel takes no {' or '.join(extra)}: (its URL "
                              "carries the secret)")
-        if kind is ChannelKind.MATRIX and not self.room.startswith(("!", "#")):  # type: ignore[union-attr]
-            raise ValueError(f"room {self.room!r} is not a Matrix room; write its id "
+        room = self.room or ""
+        if kind is ChannelKind.MATRIX and not room.startswith(("!", "#")):
+            raise ValueError(f"room {room!r} is not a Matrix room; write its id "
                              "(!abc:example.org) or alias (#papers:example.org)")
+        topic = self.url.split("://", 1)[-1].split("?", 1)[0].rstrip("/").partition("/")[2]
+        if kind is ChannelKind.NTFY and not topic:
+            raise ValueError("an ntfy URL names its topic: https://ntfy.sh/your-topic")
         return self
 
 
