@@ -161,15 +161,6 @@ def counts(conn: Connection) -> dict[str, int]:
         select(c.state, func.count()).group_by(c.state))}
 
 
-def count_due(conn: Connection, now: datetime, lease: timedelta, only: str | None) -> int:
-    query = (select(func.count()).select_from(s.channel_sends.join(s.digests)
-                                              .join(s.subscribers))
-             .where(or_(*_due(now, lease)), *_takes_messages()))
-    if only:
-        query = query.where(s.subscribers.c.email_key == only.casefold())
-    return int(conn.execute(query).scalar_one())
-
-
 @dataclass(frozen=True)
 class ChannelRow:
     """One channel message, for status listings: where it went as may be shown (kind,
@@ -269,11 +260,6 @@ class ChannelRoom(OutboxRoom):
         """Channel messages by state."""
         with self._begin(reading=True) as conn:
             return counts(conn)
-
-    def channels_due(self, now: datetime, lease: timedelta, only: str | None = None) -> int:
-        """How many channel messages a pass would send now."""
-        with self._begin(reading=True) as conn:
-            return count_due(conn, now, lease, only)
 
     def channel_sends(self) -> list[ChannelRow]:
         """Every channel message, oldest first."""
