@@ -456,3 +456,18 @@ def test_a_slack_link_label_cannot_end_the_link() -> None:
     label = section.split("|", 1)[1].split(">", 1)[0]
     assert "|" not in label and "<" not in label  # the label ends at the link's own ">"
     assert section.startswith("*<https://arxiv.org/abs/2606.00000|")
+
+
+def test_a_hook_that_does_not_answer_in_time_is_retried(run: Any, env: dict[str, str],
+                                                       hooks: HookServer,
+                                                       db_url: str) -> None:
+    hooks.delay = 2.0  # past DIGEST_HTTP_TIMEOUT
+    slow = {**env, "DIGEST_HTTP_TIMEOUT": "0.5"}
+    with SmtpServer() as sink:
+        assert send(run, slow, sink.url).exit_code == 0
+        store = Store(db_url)
+        assert store.channel_counts() == {"retry": 5}
+        assert {r.last_error for r in store.channel_sends()} == {"no answer within 0.5 s"}
+        hooks.delay = 0.0
+        assert send(run, slow, sink.url, NOW + timedelta(minutes=6)).exit_code == 0
+    assert store.channel_counts() == {"sent": 5}
