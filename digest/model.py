@@ -6,6 +6,7 @@ back after merging every source of that paper. ORM rows never leave ``digest.sto
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -135,6 +136,43 @@ def split_authors(entries: Any) -> tuple[tuple[str, ...], tuple[Pin, ...]]:
 
 
 @dataclass(frozen=True)
+class Channel:
+    """A team channel a subscriber's digests go to (``channels:``): its ``kind`` (a
+    ``vocab.ChannelKind``), the hook or server ``url``, and the ``token`` (a secret: never
+    shown) and Matrix ``room`` where the kind takes them."""
+
+    kind: str
+    url: str
+    token: str = field(default="", repr=False)
+    room: str = ""
+
+    @property
+    def key(self) -> str:
+        """Names the channel in the outbox and its suppression: a digest of what it is, so
+        that a channel the subscriber changes (another URL, room or token) is a new one,
+        tried afresh, and the key shows nothing of the secret."""
+        text = "\n".join((self.kind, self.url, self.room, self.token))
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    @property
+    def where(self) -> str:
+        """What may be shown of it: the kind and the host (a Slack or Discord URL's path
+        is itself the secret)."""
+        host = self.url.split("://", 1)[-1].split("/", 1)[0].rsplit("@", 1)[-1]
+        return f"{self.kind} {host}" + (f" {self.room}" if self.room else "")
+
+    def encode(self) -> dict[str, str]:
+        """As the settings keep it (the keys given only)."""
+        return {k: v for k, v in (("kind", self.kind), ("url", self.url),
+                                  ("token", self.token), ("room", self.room)) if v}
+
+    @classmethod
+    def decode(cls, data: Mapping[str, Any]) -> Channel:
+        return cls(str(data["kind"]), str(data["url"]), str(data.get("token", "")),
+                   str(data.get("room", "")))
+
+
+@dataclass(frozen=True)
 class Subscriber:
     """One subscriber as configured, with every default filled in (``digest.prefs.resolve``
     makes them).
@@ -166,6 +204,8 @@ class Subscriber:
     alert_keywords: bool = False  # instant alerts include keyword matches, not only authors
     grace_hours: int = defaults.GRACE_HOURS  # a missed period older than this is not sent
     pins: tuple[Pin, ...] = ()  # the followed names pinned to one person (see ``Pin``)
+    mail: bool = True  # False: channel messages only (see ``mailed``)
+    channels: tuple[Channel, ...] = ()  # team channels each digest goes to as well
     line: int | None = field(default=None, compare=False)
     # Set by the store: the opaque reference tokens carry, and who manages the settings:
     # "file" (subscriptions.yaml, the admin's word) or "db" (the subscriber, or an admin
@@ -360,6 +400,40 @@ class OutboxEntry:
     @property
     def paper_ids(self) -> tuple[int, ...]:
         return tuple(pid for _, items in self.sections for pid, _ in items)
+
+
+def mailed(sub: Subscriber) -> bool:
+    """Whether ``sub``'s digests are mailed: the one place that says so (planning puts a
+    digest that is not in the outbox as ``channels``, which no mail pass claims)."""
+    return sub.mail
+
+
+@dataclass(frozen=True)
+class ChannelEntry:
+    """One digest's message to one channel, claimed to send: the channel as its
+    subscriber has it now (None when they removed or changed it since the digest was
+    planned), the digest's papers as ``OutboxEntry`` holds them, and when retrying
+    stops (the subscriber's grace after the digest's time)."""
+
+    id: int
+    digest: OutboxEntry
+    key: str
+    position: int  # the channel's place in the subscriber's list
+    channel: Channel | None
+    attempts: int
+    give_up_at: datetime
+
+
+@dataclass(frozen=True)
+class ChannelOutcome:
+    """What one channel send came to: a ``vocab.ChannelState`` (sent, retry, failed,
+    suppressed), the error, when to try again, and the HTTP status (0: none came)."""
+
+    entry: ChannelEntry
+    state: str
+    error: str | None = None
+    next_attempt: datetime | None = None
+    status: int = 0
 
 
 @dataclass(frozen=True)

@@ -33,9 +33,9 @@ from pydantic import (
 from pydantic.fields import FieldInfo
 
 from digest import defaults, zones
-from digest.model import Subscriber, split_authors
+from digest.model import Channel, Subscriber, split_authors
 from digest.text import arxiv_key
-from digest.vocab import Cadence
+from digest.vocab import Cadence, ChannelKind
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 MAX_NAME = 200  # characters of a subscriber's name
@@ -227,6 +227,89 @@ _Authors = Annotated[list[_Author], AfterValidator(_authors), AfterValidator(_en
 _ONE_A_LINE = "one phrase per line"
 
 
+# ---- team channels --------------------------------------------------------------------
+
+MAX_CHANNELS = 10  # of one subscriber
+MAX_URL = 2000  # characters of a channel's URL
+_LOOPBACK = ("localhost", "127.0.0.1", "::1", "[::1]")
+# What each kind needs besides its URL, and what it may take.
+_NEEDS = {ChannelKind.MATRIX: ("token", "room")}
+_TAKES = {ChannelKind.MATRIX: ("token", "room"), ChannelKind.NTFY: ("token",),
+          ChannelKind.WEBHOOK: ("token",)}
+
+
+def channel_url(value: str) -> str:
+    """``value`` when it is an https URL (http only to this machine, for a hook on
+    loopback), without credentials, spaces or a fragment."""
+    url = value.strip()
+    scheme, _, rest = url.partition("://")
+    host = rest.split("/", 1)[0].split("?", 1)[0]
+    name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+    if scheme.lower() not in ("https", "http") or not host:
+        raise ValueError(f"{url[:60]!r} is not a URL; write it as https://host/path")
+    if scheme.lower() == "http" and name.lower() not in _LOOPBACK \
+            and not name.startswith("127."):
+        raise ValueError("use https:// (plain http only to this machine: localhost, "
+                         "127.0.0.1, [::1])")
+    if "@" in host or "#" in url or any(ch.isspace() for ch in url):
+        raise ValueError("write the URL without user:password@, spaces or a #fragment; "
+                         "a token goes in token:")
+    return plain(url, MAX_URL)
+
+
+def _channel_kind(value: Any) -> Any:
+    if isinstance(value, str) and value in tuple(ChannelKind):
+        return value
+    *rest, last = (repr(str(k)) for k in ChannelKind)
+    raise ValueError(f"unknown channel kind {value!r}; use {', '.join(rest)} or {last}")
+
+
+class ChannelModel(Strict):
+    """One team channel: ``kind``, ``url``, and ``token`` / ``room`` where it needs them
+    (``docs/channels.md``)."""
+
+    kind: Annotated[str, BeforeValidator(_channel_kind)]
+    url: Annotated[str, AfterValidator(channel_url)]
+    token: str | None = None
+    room: str | None = None
+
+    @field_validator("token", "room")
+    @classmethod
+    def _secret(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be empty")
+        return plain(value.strip(), MAX_URL)
+
+    @model_validator(mode="after")
+    def _complete(self) -> ChannelModel:
+        kind = ChannelKind(self.kind)
+        given = [k for k in ("token", "room") if getattr(self, k) is not None]
+        missing = [k for k in _NEEDS.get(kind, ()) if k not in given]
+        if missing:
+            raise ValueError(f"a {kind} channel needs {' and '.join(missing)}:")
+        extra = [k for k in given if k not in _TAKES.get(kind, ())]
+        if extra:
+            raise ValueError(f"a {kind} channel takes no {' or '.join(extra)}: (its URL "
+                             "carries the secret)")
+        room = self.room or ""
+        if kind is ChannelKind.MATRIX and not room.startswith(("!", "#")):
+            raise ValueError(f"room {room!r} is not a Matrix room; write its id "
+                             "(!abc:example.org) or alias (#papers:example.org)")
+        topic = self.url.split("://", 1)[-1].split("?", 1)[0].rstrip("/").partition("/")[2]
+        if kind is ChannelKind.NTFY and not topic:
+            raise ValueError("an ntfy URL names its topic: https://ntfy.sh/your-topic")
+        return self
+
+
+def _channel_list(values: list[ChannelModel]) -> list[ChannelModel]:
+    if len(values) > MAX_CHANNELS:
+        raise ValueError(f"at most {MAX_CHANNELS} channels")
+    keys = [(c.kind, c.url, c.room) for c in values]
+    if len(set(keys)) < len(keys):
+        raise ValueError("the same channel twice; list each once")
+    return values
+
+
 # ---- the settings ------------------------------------------------------------------------
 
 class SettingsModel(Strict):
@@ -294,6 +377,10 @@ class SubscriberModel(SettingsModel):
         20, "Papers you do not like (fewer like these)", "arXiv ids, one per line; the "
         "cards' “Less like this” adds to them", per_line=True, preferences=True, default=(),
         max_entries=defaults.MAX_LIKES)] = None
+    mail: Annotated[bool | None, Shown(
+        21, "Mail the digest", "false: channel messages only", default=True)] = None
+    channels: Annotated[Annotated[list[ChannelModel], AfterValidator(_channel_list)] | None,
+                        Shown(22, "Team channels", default=())] = None
 
     @field_validator("likes", "dislikes")
     @classmethod
@@ -309,6 +396,13 @@ class SubscriberModel(SettingsModel):
             raise ValueError(f"{', '.join(both[:3])} also in likes; keep each paper in one "
                              "list")
         return values
+
+    @model_validator(mode="after")
+    def _reached(self) -> SubscriberModel:
+        if self.mail is False and not self.channels:
+            raise ValueError("mail: false and no channels: would get nothing; add "
+                             "channels: or leave mail: out")
+        return self
 
     @field_validator("name")
     @classmethod
@@ -357,6 +451,7 @@ def resolve(base: Mapping[str, Any], prefs: Mapping[str, Any], **extra: Any) -> 
     given = {**base, **prefs}
     values = {spec.key: _frozen(given.get(spec.key, spec.default)) for spec in FIELDS}
     values["authors"], pins = split_authors(values["authors"])
+    values["channels"] = tuple(Channel.decode(c) for c in values["channels"])
     return Subscriber(**values, pins=pins, **extra)
 
 
@@ -369,6 +464,7 @@ def settings_of(sub: Subscriber) -> dict[str, Any]:
     which ``resolve`` reads back unchanged."""
     data = {f.name: getattr(sub, f.name) for f in fields(Subscriber) if f.name in FIELD}
     data["authors"] = sub.author_entries()
+    data["channels"] = [c.encode() for c in sub.channels]
     return jsonable(data)
 
 

@@ -53,14 +53,43 @@ class OutboxState(StrEnum):
     RETRY = "retry"
     SENT = "sent"
     FAILED = "failed"
+    # Mailed to nobody: its subscriber takes no mail (``mail: false``), only channel
+    # messages, whose own rows (``ChannelState``) say how they went.
+    CHANNELS = "channels"
 
 
 # States a sender may still act on.
 PENDING_STATES = (OutboxState.PLANNED, OutboxState.SENDING, OutboxState.RETRY)
 # States that keep a period's papers from being sent again.
-KEPT_STATES = (OutboxState.SENT, OutboxState.SENDING)
+KEPT_STATES = (OutboxState.SENT, OutboxState.SENDING, OutboxState.CHANNELS)
 # States whose papers are still owed to the subscriber.
 OWED_STATES = (OutboxState.FAILED, OutboxState.MISSED)
+
+
+class ChannelKind(StrEnum):
+    """Where a team channel message goes (``channels:`` of a subscriber): a Slack-format
+    incoming webhook (Slack, Mattermost, Rocket.Chat), a Discord webhook, a Matrix room,
+    an ntfy topic, or our own generic JSON webhook (``docs/channels.md``)."""
+
+    SLACK = "slack"
+    DISCORD = "discord"
+    MATRIX = "matrix"
+    NTFY = "ntfy"
+    WEBHOOK = "webhook"
+
+
+class ChannelState(StrEnum):
+    """Where one digest's message to one channel is: ``planned`` with the digest,
+    ``sending`` under a lease, ``retry`` after a 5xx, a 429 or a timeout, then ``sent`` or
+    ``failed``; ``suppressed`` when the hook answered 404 or 410 (the channel is gone: it
+    gets nothing more until the subscriber changes it), or was gone already."""
+
+    PLANNED = "planned"
+    SENDING = "sending"
+    RETRY = "retry"
+    SENT = "sent"
+    FAILED = "failed"
+    SUPPRESSED = "suppressed"
 
 
 class MessageKind(StrEnum):

@@ -67,7 +67,7 @@ def test_defaults_fill_in_and_subscribers_override(tmp_path: Path) -> None:
          ["3: subscriber a@example.org: unknown key 'colour'; allowed: email, name, cadence, "
           "send_at, day, timezone, max_papers, trending, rising, recommended, max_age_days, "
           "authors, keywords, exclude, categories, send_empty, alert_keywords, grace_hours, "
-          "likes, dislikes"]),
+          "likes, dislikes, mail, channels"]),
         ("subscribers:\n  - email: a@example.org\n  - email: A@Example.org\n",
          ["3: subscriber A@Example.org: duplicate subscriber (emails compare "
           "case-insensitively; first at line 2)"]),

@@ -18,6 +18,8 @@ from pathlib import Path
 from digest.vocab import (
     Action,
     Cadence,
+    ChannelKind,
+    ChannelState,
     Note,
     OutboxState,
     ReasonKind,
@@ -27,7 +29,7 @@ from digest.vocab import (
 from tests.conftest import ROOT
 
 WORDS = {str(m) for enum in (Cadence, OutboxState, SectionName, ReasonKind, Action, SourceKind,
-                              Note)
+                              Note, ChannelKind, ChannelState)
          for m in enum}
 MARK = "# not vocab"
 _KEYED = ("get", "pop", "setdefault")

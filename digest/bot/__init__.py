@@ -56,6 +56,7 @@ from digest.ingest.runner import (
 )
 from digest.model import Source
 from digest.passes import send_pass
+from digest.passes.workers import CHANNEL
 from digest.settings import Settings
 from digest.store import Store
 from digest.vocab import Cadence, SourceKind
@@ -212,10 +213,11 @@ class Bot:
         async with self._sending:  # one pass at a time in this bot: they share the outbox
             report = await send_pass(self.store, self.transport, self.mail, self.tokens,
                                      self.now, groups=groups, stop=self.stop,
-                                     owed=self.owed)
+                                     owed=self.owed, http=self.http)
         if report.error:
             raise DigestError(report.error)
-        return report.counts
+        return report.counts + Counter({CHANNEL + state: n
+                                        for state, n in report.channels.items()})
 
     async def read_bounces(self) -> Counter[str]:
         """Read DIGEST_BOUNCES_URL and act on each mail once (``digest bounces``)."""

@@ -25,11 +25,17 @@ from digest.app import App, check_settings
 from digest.errors import DigestError
 from digest.settings import Environment, parse_day
 from digest.text import one_line
-from digest.vocab import OutboxState
+from digest.vocab import ChannelState, OutboxState
 
 F = TypeVar("F", bound=Callable[..., Any])
 # Exit code of a send (or run --once) that finished, but not every digest went out.
 EXIT_NOT_ALL_SENT = 3
+
+
+def channel_line(counts: Mapping[str, int]) -> str:
+    """``Channels: sent 3, retry 1, suppressed 1`` (the states there are, in order)."""
+    return "Channels: " + ", ".join(f"{state} {counts[state]}" for state in ChannelState
+                                    if counts.get(state))
 
 
 def not_all_sent(counts: Mapping[str, int]) -> bool:
@@ -184,6 +190,7 @@ def database_for_sending(app: App, new_db: bool) -> None:
     file holds what its subscribers were sent (``--new-db`` goes ahead), and say when a
     new one is made, and where."""
     app.refuse_new_database(new_db)
+    app.config  # noqa: B018  (a broken subscriptions file stops the send before a database is made)
     if (path := app.database_to_create()) and not quiet():
         click.echo(f"digest: no database at {path} yet; creating it", err=True)
 

@@ -16,6 +16,7 @@ from digest.app import App
 from digest.bot import Bot, plan_jobs
 from digest.cli.base import (
     EXIT_NOT_ALL_SENT,
+    channel_line,
     console,
     database_for_sending,
     force_clock_option,
@@ -24,11 +25,15 @@ from digest.cli.base import (
     settings_options,
 )
 from digest.settings import refuse_clock_ahead
-from digest.vocab import OutboxState
+from digest.store import Store
+from digest.store.channels import ChannelRow
+from digest.vocab import ChannelState, OutboxState
+
+PROBLEMS_SHOWN = 20  # channel messages that failed or wait, that `digest status` lists
 
 # The outbox totals, in the order status shows them.
 _STATES = (OutboxState.SENT, OutboxState.PLANNED, OutboxState.SENDING, OutboxState.RETRY,
-           OutboxState.FAILED, OutboxState.SKIPPED, OutboxState.MISSED)
+           OutboxState.FAILED, OutboxState.SKIPPED, OutboxState.MISSED, OutboxState.CHANNELS)
 
 
 @click.command()
@@ -85,11 +90,13 @@ def _bot_running(watch: Any, seconds: float, moment: datetime) -> bool | None:
 @click.option("--json", "as_json", is_flag=True, help="One JSON document: jobs and outbox.")
 @settings_options(create=False)
 def status(as_json: bool, app: App) -> None:
-    """Show every job's next and last run, and the outbox totals.
+    """Show every job's next and last run, the outbox totals, and the team channel
+    messages by state with those that failed or wait for a retry.
 
     --json prints {"bot": {"running", "last_seen"}, "jobs": [{"id", "next_run",
-    "last_run", "last_error", "counts"}],
-    "outbox": {state: count}} (times in ISO 8601 UTC, null when there is none).
+    "last_run", "last_error", "counts"}], "outbox": {state: count}, "channels": {state:
+    count}, "channel_problems": [{"email", "where", "period", "state", "attempts", "status",
+    "last_error"}]} (times in ISO 8601 UTC, null when there is none).
 
     \b
     Example:
@@ -102,6 +109,7 @@ def status(as_json: bool, app: App) -> None:
     jobs = [(job.id, job.trigger.get_next_fire_time(None, moment), last.get(job.id))
             for job in plan_jobs(app.config, store.group_keys(), watch_seconds=None)]
     totals = store.outbox_counts()
+    channels, problems = store.channel_counts(), _channel_problems(store)
     if as_json:
         watch = last.get("watch")
         click.echo(json.dumps({"bot": {
@@ -111,7 +119,12 @@ def status(as_json: bool, app: App) -> None:
             "last_run": ran.finished_at.isoformat() if ran else None,
             "last_error": ran.error if ran else None,
             "counts": dict(ran.counts) if ran else {}} for job_id, upcoming, ran in jobs],
-            "outbox": {state: totals.get(state, 0) for state in _STATES}}))
+            "outbox": {state: totals.get(state, 0) for state in _STATES},
+            "channels": {state: channels.get(state, 0) for state in ChannelState},
+            "channel_problems": [{
+                "email": r.email, "where": r.where, "period": r.period.isoformat(),
+                "state": r.state, "attempts": r.attempts, "status": r.status,
+                "last_error": r.last_error} for r in problems]}))
         return
     table = Table(box=box.SIMPLE_HEAD)
     for name in ("Job", "Next run (UTC)", "Last run (UTC)", "Result"):
@@ -130,3 +143,15 @@ def status(as_json: bool, app: App) -> None:
                   "none runs until `digest run` (or cron's `digest run --once`) does.")
     out.print(table)
     out.print("Outbox: " + ", ".join(f"{state} {totals.get(state, 0)}" for state in _STATES))
+    if channels:
+        out.print(channel_line(channels), markup=False)
+        for r in problems:
+            out.print(f"  {r.email} ({r.where}), {r.period:%Y-%m-%d %H:%M}: {r.state} after "
+                      f"{r.attempts} tries: {r.last_error}", markup=False)
+
+
+def _channel_problems(store: Store) -> list[ChannelRow]:
+    """The channel messages that failed, were suppressed or wait for a retry: the last
+    PROBLEMS_SHOWN."""
+    bad = (ChannelState.FAILED, ChannelState.SUPPRESSED, ChannelState.RETRY)
+    return [r for r in store.channel_sends() if r.state in bad][-PROBLEMS_SHOWN:]

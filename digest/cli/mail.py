@@ -20,6 +20,7 @@ from digest import defaults
 from digest.app import App
 from digest.cli.base import (
     EXIT_NOT_ALL_SENT,
+    channel_line,
     console,
     database_for_sending,
     force_clock_option,
@@ -34,7 +35,7 @@ from digest.deliver.transport import Message, Transport
 from digest.errors import DigestError, UnknownSubscriber
 from digest.model import TRENDING, Digest, Item, Paper, Rendered, Section, Subscriber
 from digest.passes import send_pass
-from digest.passes.workers import send_in_processes, work, worker_count
+from digest.passes.workers import CHANNEL, send_in_processes, work, worker_count
 from digest.plan import plan_due
 from digest.render import Renderer, render_digest
 from digest.settings import refuse_clock_ahead
@@ -94,7 +95,8 @@ def send(dry_run: bool, only: str | None, workers: int, as_json: bool, new_db: b
     processes = 1 if only else worker_count(workers, store)
     report = _deliver(app, only, processes)
     _summary(report.counts, f"mail went to {transport.description}", as_json,
-             report.seconds, processes, report.error, report.bouncing, store.suppressed())
+             report.seconds, processes, report.error, report.bouncing, store.suppressed(),
+             report.channels)
     if report.bouncing and not as_json:
         click.echo(f"Marked bouncing (refused {mail.bounce_limit} times in a row, skipped "
                    f"until `digest subscribers reset`): {', '.join(report.bouncing)}")
@@ -120,7 +122,7 @@ def _deliver(app: App, only: str | None, processes: int) -> PassReport:
         return send_in_processes(app, processes)
     with _progress() as progress:
         return asyncio.run(send_pass(app.store, app.transport, app.mail, app.tokens, app.now,
-                                     only=only, progress=progress))
+                                     only=only, progress=progress, http=app.http))
 
 
 @click.command()
@@ -145,21 +147,29 @@ def worker(once: bool, poll: float, force_clock: bool, app: App) -> None:
     refuse_clock_ahead(app.settings, force_clock)
     counts = asyncio.run(work(app, once, poll))
     _print_counts(counts, "worker stopped")
+    channels = {key.removeprefix(CHANNEL): n for key, n in counts.items()
+                if key.startswith(CHANNEL)}
+    if channels:
+        click.echo(channel_line(channels))
 
 
 def _summary(counts: Counter[str], where: str, as_json: bool, seconds: dict[str, float],
              processes: int = 1, error: str | None = None,
              bouncing: list[str] | None = None,
-             suppressed: dict[str, int] | None = None) -> None:
+             suppressed: dict[str, int] | None = None,
+             channels: Counter[str] | None = None) -> None:
     if not as_json:
         _print_counts(counts, where)
         if suppressed and sum(suppressed.values()):
             click.echo(suppressed_line(suppressed) + ", skipped")
+        if channels:
+            click.echo(channel_line(channels))
         return
     click.echo(json.dumps({"counts": {key: counts.get(key, 0) for key, _ in _COLUMNS},
                            "seconds": {k: round(v, 3) for k, v in seconds.items()},
                            "workers": processes, "where": where, "error": error,
-                           "bouncing": bouncing or [], "suppressed": suppressed or {}}))
+                           "bouncing": bouncing or [], "suppressed": suppressed or {},
+                           "channels": dict(channels or {})}))
 
 
 @contextmanager

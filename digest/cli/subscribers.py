@@ -48,8 +48,11 @@ def subscribers(ctx: click.Context, as_json: bool, app: App) -> None:
         return
     store = app.store
     statuses, suppressed = store.statuses(), store.suppressed()
+    blocked = store.blocked_channels()
     if as_json:
-        click.echo(json.dumps({"suppressed": suppressed, "subscribers": [{
+        click.echo(json.dumps({"suppressed": suppressed, "suppressed_channels": [
+            {"email": email, "channel": where, "since": since.isoformat(), "error": error}
+            for email, where, since, error in blocked], "subscribers": [{
             "email": st.email, "name": st.name, "state": st.state, "managed": st.managed,
             "cadence": st.cadence,
             "last_digest": st.last_digest.isoformat() if st.last_digest else None,
@@ -71,6 +74,10 @@ def subscribers(ctx: click.Context, as_json: bool, app: App) -> None:
     for st in statuses:
         if st.suppressed and st.suppressed_at:
             click.echo(f"  {st.email}: {st.suppressed} (since {st.suppressed_at:%Y-%m-%d})")
+    if blocked:
+        click.echo(f"Suppressed channels (answered 404 or 410): {len(blocked)}")
+    for email, where, since, error in blocked:
+        click.echo(f"  {email}: {where} (since {since:%Y-%m-%d}): {error}")
 
 
 def suppressed_line(counts: dict[str, int]) -> str:
@@ -126,7 +133,8 @@ def add(email: str, name: str | None, names: tuple[str, ...], phrases: tuple[str
 @settings_options(reads_config=False, create=False)
 def reset(emails: tuple[str, ...], app: App) -> None:
     """Take back subscribers marked bouncing (their address works again): their next
-    digests go out as usual.
+    digests go out as usual. Their team channels suppressed after a 404 or 410 are
+    tried again too (changing a channel in the settings does that as well).
 
     A subscriber is marked bouncing after DIGEST_BOUNCE_LIMIT (default 3) digests in a
     row that the mail server refused for good, a hard bounce `digest bounces` read, or
@@ -140,6 +148,9 @@ def reset(emails: tuple[str, ...], app: App) -> None:
     """
     store = app.store
     unknown = [e for e in emails if not store.reset_bounces(e)]
+    for email in emails:
+        if email not in unknown and (n := store.unblock_channels(email)):
+            click.echo(f"{email}: {n} suppressed channel{'' if n == 1 else 's'} tried again")
     states = {st.email.casefold(): st.state for st in store.statuses()}
     for email in emails:
         state = states.get(email.casefold())

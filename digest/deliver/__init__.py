@@ -23,7 +23,8 @@ Message-ID once its lease runs out: at least once, never lost.
 Its modules: ``mail`` (the mail settings and the links a mail carries), ``mailer`` (an
 outbox row as its message), ``sending`` (the pass's delivery), ``outcomes`` (what a send
 comes to, and the pace), ``transport`` and ``session`` (SMTP and Maildir), ``message``,
-``dkim``, ``tokens``, ``throttle`` and ``refusals``.
+``dkim``, ``tokens``, ``throttle`` and ``refusals``; ``channels`` posts the digests'
+team channel messages (Slack, Discord, Matrix, ntfy, a webhook) after the mail.
 """
 
 from __future__ import annotations

@@ -40,6 +40,7 @@ class PassReport:
     error: str | None = None  # the mail set-up is broken; the pass stopped
     bouncing: list[str] = field(default_factory=list)  # addresses marked bouncing
     seconds: dict[str, float] = field(default_factory=dict)  # time spent per stage
+    channels: Counter[str] = field(default_factory=Counter)  # team channel messages by state
 
 
 class Pace:

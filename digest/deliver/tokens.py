@@ -86,6 +86,9 @@ class Tokens:
             a: hmac.digest(self._keys[a], f"mail {a} token".encode(), "sha256")
             for a in MAIL_ACTIONS}
 
+        # What signs the generic webhook's bodies when its channel has no token of its own.
+        self.webhook_key = hmac.digest(secret.encode(), b"digest webhook signature", "sha256")
+
     def make(self, action: str, ref: str, *args: str | int) -> str:
         """The same bytes as itsdangerous' ``dumps`` (``read`` checks with it), made
         without building a signer per token."""

@@ -10,15 +10,18 @@ from __future__ import annotations
 import asyncio
 import functools
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable
 from datetime import datetime
 
 from digest.deliver import Mailer, MailSettings, Owed, PassReport, deliver
+from digest.deliver.channels import WebUrl, deliver_channels
 from digest.deliver.tokens import Tokens
 from digest.deliver.transport import Transport
 from digest.heap import pass_heap
 from digest.model import Paper
 from digest.plan import Notes, plan_due
+from digest.settings import HttpSettings
 from digest.store import Store
 from digest.vocab import OutboxState
 
@@ -35,11 +38,11 @@ async def send_pass(store: Store, transport: Transport, mail: MailSettings, toke
                     clock: Callable[[], datetime], *, groups: Iterable[str] | None = None,
                     only: str | None = None, progress: Callable[[int], None] | None = None,
                     stop: asyncio.Event | None = None,
-                    shard: tuple[int, int] | None = None, owed: Owed | None = None
-                    ) -> PassReport:
+                    shard: tuple[int, int] | None = None, owed: Owed | None = None,
+                    http: HttpSettings | None = None) -> PassReport:
     """What ``digest send`` and every bot job do: plan what is due (for everyone, these
     send groups, one address, or shard ``(k, n)`` of everyone), then deliver everything
-    due."""
+    due: the mail, then the team channel messages."""
     started = time.perf_counter()
     papers: dict[int, Paper] = {}
     with pass_heap():  # the papers planning reads stay frozen while they are sent
@@ -55,7 +58,27 @@ async def send_pass(store: Store, transport: Transport, mail: MailSettings, toke
                                mailer=noted_mailer(store, mail, tokens, papers),
                                expire=False,
                                owed=owed)
+        report.channels = await send_channels(store, mail, tokens, clock, http, papers=papers,
+                                              only=only, stop=stop)
     report.counts.update(planned)
     report.seconds = {"plan": planning, "deliver": time.perf_counter() - started - planning}
     return report
 
+
+
+async def send_channels(store: Store, mail: MailSettings, tokens: Tokens,
+                        clock: Callable[[], datetime], http: HttpSettings | None, *,
+                        papers: dict[int, Paper] | None = None, only: str | None = None,
+                        stop: asyncio.Event | None = None) -> Counter[str]:
+    """The team channel messages due (``digest.deliver.channels``), under the mail's
+    lease, with the app's HTTP settings."""
+    return await deliver_channels(store, http or HttpSettings(), tokens.webhook_key, clock,
+                                  mail.lease, papers=papers, only=only, stop=stop,
+                                  web_url=web_url(mail, tokens))
+
+
+def web_url(mail: MailSettings, tokens: Tokens) -> WebUrl | None:
+    """Where a digest's web copy is, for its channel messages' link: none until the
+    pages serve digests (``MailSettings.digest_url``, issue 36's "every digest on the
+    web": the merge wires it here)."""
+    return None

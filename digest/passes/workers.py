@@ -27,11 +27,14 @@ from digest.deliver import MailSettings, Owed, PassReport, deliver
 from digest.deliver.tokens import Tokens
 from digest.deliver.transport import Transport
 from digest.errors import DigestError
-from digest.passes import noted_mailer, send_pass
+from digest.passes import noted_mailer, send_channels, send_pass
+from digest.settings import HttpSettings
 from digest.store import DatabaseUnavailable, Store
 
 log = logging.getLogger(__name__)
 
+# What a worker's counts call its team channel messages' states: "channel sent", ...
+CHANNEL = "channel "
 # A pass uses one process per this many subscribers at most: forking for a handful of
 # digests costs more than it saves.
 SUBSCRIBERS_PER_WORKER = 1_000
@@ -51,6 +54,8 @@ class Wiring(Protocol):
     def tokens(self) -> Tokens: ...
     @property
     def now(self) -> Callable[[], datetime]: ...
+    @property
+    def http(self) -> HttpSettings: ...
     def refuse_localhost(self) -> None: ...
 
 
@@ -72,6 +77,7 @@ def send_in_processes(app: Wiring, count: int) -> PassReport:
         total.counts.update(report.counts)
         total.error = total.error or report.error
         total.bouncing += report.bouncing
+        total.channels.update(report.channels)
         for stage, seconds in report.seconds.items():
             total.seconds[stage] = max(total.seconds.get(stage, 0.0), seconds)
     total.seconds["total"] = time.perf_counter() - started
@@ -80,7 +86,7 @@ def send_in_processes(app: Wiring, count: int) -> PassReport:
 
 def _shard_pass(app: Wiring, k: int, n: int) -> PassReport:
     return asyncio.run(send_pass(app.store, app.transport, app.mail, app.tokens, app.now,
-                                 shard=(k, n)))
+                                 shard=(k, n), http=app.http))
 
 
 async def work(app: Wiring, once: bool, poll: float) -> Counter[str]:
@@ -99,6 +105,8 @@ async def work(app: Wiring, once: bool, poll: float) -> Counter[str]:
         try:
             report = await deliver(store, transport, mail, tokens, app.now, stop=stop,
                                    mailer=noted_mailer(store, mail, tokens), owed=owed)
+            report.counts.update({CHANNEL + state: n for state, n in (await send_channels(
+                store, mail, tokens, app.now, app.http, stop=stop)).items()})
         except DatabaseUnavailable as e:  # a restart, a full server: wait it out
             log.warning("%s; the worker tries again in %g s", e, poll)
             with contextlib.suppress(TimeoutError):

@@ -4,9 +4,10 @@
 few operations the pipeline needs, each one transaction. Stages get frozen
 ``digest.model`` records back, never rows. The SQL itself sits in ``papers``, ``browse``
 (the pages' reading of papers; ``search``, its full-text index), ``subscribers``,
-``history``, ``outbox``, ``bounces``, ``periods``, ``leases`` and ``jobs`` beside this
-file, each with the room of ``Store`` that runs it (a mixin on ``engine.Database``:
-opening the database, transactions and their errors); the subscribers' methods are here.
+``history``, ``outbox``, ``channels``, ``bounces``, ``periods``, ``leases`` and ``jobs``
+beside this file, each with the room of ``Store`` that runs it (a mixin on
+``engine.Database``: opening the database, transactions and their errors); the
+subscribers' methods are here.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from digest.store import schema as s
 from digest.store import subscribers as subscriber_sql
 from digest.store.bounces import BounceRoom
 from digest.store.browse import BrowseRoom
+from digest.store.channels import ChannelRoom
 from digest.store.engine import (
     LOCK_WAIT,
     Database,
@@ -35,7 +37,6 @@ from digest.store.engine import (
 from digest.store.history import HistoryRoom
 from digest.store.jobs import JobHealth, JobRoom
 from digest.store.leases import LeaseRoom
-from digest.store.outbox import OutboxRoom
 from digest.store.papers import PaperRoom, SaveResult
 from digest.store.periods import PeriodRoom
 from digest.store.subscribers import Member, Record, SyncResult
@@ -44,8 +45,8 @@ __all__ = ["LOCK_WAIT", "DatabaseBusy", "DatabaseUnavailable", "JobHealth", "Mem
            "SaveResult", "Store", "SyncResult", "sqlite_file"]
 
 
-class Store(PaperRoom, BrowseRoom, HistoryRoom, OutboxRoom, BounceRoom, PeriodRoom, LeaseRoom,
-            JobRoom, Database):
+class Store(PaperRoom, BrowseRoom, HistoryRoom, ChannelRoom, BounceRoom, PeriodRoom,
+            LeaseRoom, JobRoom, Database):
     """A digest database. Raises StoreError when it cannot be opened or written."""
 
     def sync_subscribers(self, subscribers: Sequence[Subscriber], now: datetime,

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, bindparam, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from digest.model import OutboxEntry, Plan, Reason, Unsent
+from digest.model import OutboxEntry, Plan, Reason, Unsent, mailed
 from digest.store import schema as s
 from digest.store.engine import Database
 from digest.store.papers import chunks
@@ -23,8 +23,10 @@ from digest.vocab import MessageKind, OutboxState
 PLAN_ROWS = 1000
 
 
-def plan(conn: Connection, plans: Sequence[Plan], now: datetime) -> dict[str, int]:
-    """Insert outbox rows, once per (subscriber, period); returns counts by state.
+def plan(conn: Connection, plans: Sequence[Plan], now: datetime,
+         new: list[tuple[int, int, str]] | None = None) -> dict[str, int]:
+    """Insert outbox rows, once per (subscriber, period); returns counts by state, and
+    adds ``(digest id, subscriber id, state)`` of each row inserted to ``new``.
 
     Rows that exist already (planned earlier, or by another process just now) are left
     alone and counted as ``already``.
@@ -43,21 +45,24 @@ def plan(conn: Connection, plans: Sequence[Plan], now: datetime) -> dict[str, in
 
     rows = [_row(p, sid, now) for p in plans if (sid := id_of(p)) is not None]
     counts: dict[str, int] = {OutboxState.PLANNED: 0, OutboxState.SKIPPED: 0,
-                              OutboxState.MISSED: 0, "already": len(plans) - len(rows)}
+                              OutboxState.MISSED: 0, OutboxState.CHANNELS: 0,
+                              "already": len(plans) - len(rows)}
     if not rows:
         return counts
     inserted: list[Any] = []
     statement = _insert_ignoring_duplicates(conn).returning(
         s.digests.c.subscriber_id, s.digests.c.state, s.digests.c.period_end,
-        s.digests.c.kind, s.digests.c.period)
+        s.digests.c.kind, s.digests.c.period, s.digests.c.id)
     for chunk in chunks(rows, PLAN_ROWS):
         # One compiled statement, executed for many rows: SQLAlchemy sends them as
         # multi-row INSERTs ("insertmanyvalues") within each database's parameter limit.
         inserted += conn.execute(statement, list(chunk)).all()
     periods: dict[int, datetime] = {}
     cut_offs: dict[int, datetime] = {}
-    for subscriber_id, state, period_end, kind, period in inserted:
+    for subscriber_id, state, period_end, kind, period, digest_id in inserted:
         counts[state] += 1
+        if new is not None:
+            new.append((digest_id, subscriber_id, state))
         if kind == MessageKind.DIGEST:
             periods[subscriber_id] = max(period, periods.get(subscriber_id, period))
         if state != OutboxState.MISSED:  # a missed period's papers stay due for the next one
@@ -87,9 +92,12 @@ def _row(p: Plan, subscriber_id: int, now: datetime) -> dict[str, Any]:
         {"paper_id": it.paper.id, "why": [r.encode() for r in it.reasons]}
         for it in section.items]}
         for section in d.sections]
+    state = p.state
+    if state == OutboxState.PLANNED and not mailed(d.subscriber):
+        state = OutboxState.CHANNELS  # no mail pass claims it; its channel sends go
     return {"subscriber_id": subscriber_id, "period": p.period, "period_start": d.start,
             "period_end": d.end, "sections": sections, "planned_at": now, "attempts": 0,
-            "state": p.state, "kind": p.kind}
+            "state": state, "kind": p.kind}
 
 
 def _insert_ignoring_duplicates(conn: Connection) -> Any:

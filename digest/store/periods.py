@@ -44,9 +44,11 @@ def reset_periods(conn: Connection, after: datetime, keys: Sequence[str] | None,
     ids = _ids(conn, keys)
     deleted = 0
     for chunk in chunks(ids):
-        deleted += conn.execute(delete(s.digests).where(
-            d.subscriber_id.in_(chunk), or_(d.planned_at > after, d.period > after),
-            d.state.not_in(KEPT_STATES))).rowcount
+        ahead_of = (d.subscriber_id.in_(chunk), or_(d.planned_at > after, d.period > after),
+                    d.state.not_in(KEPT_STATES))
+        conn.execute(delete(s.channel_sends).where(  # their channel messages with them
+            s.channel_sends.c.digest_id.in_(select(d.id).where(*ahead_of))))
+        deleted += conn.execute(delete(s.digests).where(*ahead_of)).rowcount
     ahead: list[int] = []
     for chunk in chunks(ids):
         ahead += conn.execute(select(c.id).where(c.id.in_(chunk), or_(

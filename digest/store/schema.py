@@ -266,6 +266,41 @@ digests = Table(
 # it already; PostgreSQL's needs it spelled out).
 Index("ix_digests_state_id", digests.c.state, digests.c.id)
 
+# A digest's message to each of its subscriber's team channels: planned with the digest
+# (once per digest and channel), claimed, sent, retried like the digest's mail.
+# ``channel`` is ``model.Channel.key`` (the URL and token are in the subscriber's
+# settings, never here); ``position`` its place in their list.
+channel_sends = Table(
+    "channel_sends",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("digest_id", Integer, ForeignKey("digests.id"), nullable=False),
+    Column("channel", String(32), nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", UTCDateTime),
+    Column("claimed_at", UTCDateTime),
+    Column("last_error", Text),
+    Column("status", Integer),  # the hook's last HTTP status
+    Column("planned_at", UTCDateTime, nullable=False),
+    Column("sent_at", UTCDateTime),
+    UniqueConstraint("digest_id", "channel"),
+)
+Index("ix_channel_sends_state_id", channel_sends.c.state, channel_sends.c.id)
+
+# Channels that answered 404 or 410: gone, like an address refused for good. Nothing goes
+# there again until the subscriber changes the channel (a new ``channel`` key).
+channel_blocks = Table(
+    "channel_blocks",
+    metadata,
+    Column("subscriber_id", Integer, ForeignKey("subscribers.id"), primary_key=True),
+    Column("channel", String(32), primary_key=True),
+    Column("since", UTCDateTime, nullable=False),
+    Column("error", Text, nullable=False),
+)
+
 # Outbox states whose papers count as on their way to the subscriber.
 PENDING = PENDING_STATES
 
