@@ -61,7 +61,10 @@ def _author_error(item: Any, loc: tuple[Any, ...]) -> str:
         return (f"{where}: expected a name or a mapping such as {{name: Ada Lovelace, with: "
                 f"[Charles Babbage]}}, found {kind_of(item['input'])} {item['input']!r}")
     if item["type"] == "extra_forbidden":
-        return f"{where}: {unknown_key(key, PIN_KEYS)}"
+        message = unknown_key(key, PIN_KEYS)
+        if "did you mean" not in message:  # no close key: say what a pin takes
+            message = f"unknown key {key!r}; a pinned author takes {', '.join(PIN_KEYS)}"
+        return f"{where}: {message}"
     if item["type"] == "missing":
         return f"{where}: missing required key {key!r}"
     if item["type"] == "list_type":

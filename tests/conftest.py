@@ -57,7 +57,7 @@ def run(db_url: str) -> Any:
 
 def totals(table: str) -> tuple[int, int, int, int]:
     """Read, new, merged and errors from the total row of ``digest ingest``'s table."""
-    m = re.search(r"\d+ sources\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)", table)
+    m = re.search(r"\d+ sources?\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)", table)
     assert m, table
     read, new, merged, errors = map(int, m.groups())
     return read, new, merged, errors

@@ -328,6 +328,7 @@ def test_a_json_preview_carries_the_notes(db_url: str, tmp_path: Path, run: Any)
 @pytest.mark.parametrize(("entry", "message"), [
     ("{name: Ada, colour: red}", "authors: entry 1: unknown key 'colour'; a pinned author "
      "takes name, profile, with, org, papers, not"),
+    ("{name: Ada, wiht: [Bo]}", "authors: entry 1: unknown key 'wiht'; did you mean 'with'?"),
     ("{name: Ada}", "authors: entry 1: 'Ada' is pinned to nobody; give profile:, with:, "
      "org:, papers: or not:, or write the name alone"),
     ("{name: Ada, papers: [2603.12390]}", "2603.12390 is read by YAML as a number (and "
