@@ -25,6 +25,9 @@ class Paper:
     profile owners the paper is credited to, who may be cut off the visible list.
     ``claimed`` pairs a listed author's name with the account that claimed the paper as
     theirs at the source (a Hugging Face username), for the authors who did.
+    ``doi`` is the identity of a paper that has no arXiv id (a bioRxiv or medRxiv
+    preprint's DOI, lower-cased), as ``arxiv_id`` is of an arXiv paper; a journal DOI
+    an arXiv record mentions is not kept, so that one DOI names one stored paper.
     ``id`` and ``first_seen`` are set by the store; parsers leave them empty.
     """
 
@@ -51,6 +54,7 @@ class Paper:
     thumbnail: str | None = None  # the source's preview image (Hugging Face's), http(s)
     comments: int | None = None  # comments on the source's page, when it counts them
     announce_type: str | None = None
+    doi: str | None = None
     sources: tuple[str, ...] = ()
     first_seen: datetime | None = None
     id: int | None = field(default=None, compare=False)
@@ -411,9 +415,10 @@ class Source:
 
     name: str
     kind: str  # a vocab.SourceKind
-    target: str  # the path, or the arXiv category ("" for hf-daily)
+    target: str  # the path, the arXiv category or OAI set, the preprint server
     schedule: str
     timezone: str = defaults.TIMEZONE
+    days: int = defaults.HARVEST_DAYS  # a whole-archive source's first reach back
 
 
 @dataclass(frozen=True)

@@ -80,7 +80,9 @@ papers = Table(
     Column("comments", Integer),  # comments on the source's page
     Column("first_seen", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+    Column("doi", String(255)),  # the identity of a paper without an arXiv id (bioRxiv)
 )
+Index("ix_papers_doi", papers.c.doi, unique=True)
 
 # Each paper's upvote count as ingests saw it over time (only changes are stored): what
 # a paper's momentum (upvotes gained per hour lately) is computed from.
