@@ -79,8 +79,9 @@ def _root(text: str, ctx: ParseContext) -> Element:
     try:
         root = fromstring(text, forbid_dtd=True)
     except DefusedXmlException as e:
-        raise ctx.error(f"refused: the XML declares {type(e).__name__} (a DTD or entities, "
-                        "as an XML bomb does); an OAI-PMH answer has none") from e
+        raise ctx.error("refused: the XML has a document type declaration (DTD), which an "
+                        "XML bomb or an external entity needs and an OAI-PMH answer never "
+                        "has") from e
     except ParseError as e:
         raise ctx.error(f"not well-formed XML ({e}); is the answer cut off?") from e
     if root.tag != f"{_OAI}OAI-PMH":
