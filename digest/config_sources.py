@@ -50,7 +50,7 @@ class SourceModel(Strict):
     def _oai_set(cls, value: str | None) -> str | None:
         return None if value is None else check_oai_set(value)
 
-    @field_validator("biorxiv")
+    @field_validator("biorxiv")  # not vocab: the key of sources:
     @classmethod
     def _server(cls, value: str | None) -> str | None:
         if value is not None and value not in set(PreprintServer):

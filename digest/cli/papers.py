@@ -245,7 +245,8 @@ def _print_rising(store: Store, moment: datetime, as_json: bool) -> None:
 def paper_json(p: Paper) -> dict[str, Any]:
     """The JSON object ``digest papers --json`` prints for a paper."""
     return {
-        "id": p.id, "arxiv_id": p.arxiv_id, "title": p.title, "authors": list(p.all_authors),
+        "id": p.id, "arxiv_id": p.arxiv_id, "doi": p.doi, "title": p.title,
+        "authors": list(p.all_authors),
         "author_count": p.author_count, "truncated": p.truncated,
         "credited": list(p.credited), "organization": p.organization, "category": p.category,
         "published": _iso(p.published) or None, "featured": _iso(p.featured) or None,

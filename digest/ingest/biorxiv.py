@@ -63,7 +63,8 @@ def _paper(item: Any, n: int, ctx: ParseContext) -> Paper:
     title, doi = _string(item, "title"), _string(item, "doi").lower()
     if not title or not doi:
         raise ctx.error(f"item {n} has no {'title' if not title else 'doi'}")
-    authors = tuple(a for a in (squash(x) for x in _string(item, "authors").split(";")) if a)
+    line = _string(item, "authors")  # not vocab: the API's key
+    authors = tuple(a for a in (squash(x) for x in line.split(";")) if a)
     return Paper(
         title=title, authors=authors, author_count=len(authors), doi=doi,
         abstract=_string(item, "abstract"),
