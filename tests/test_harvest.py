@@ -255,3 +255,14 @@ def test_pages_without_end_stop_at_the_most_a_harvest_reads(
     assert len(server.requests) == 3
     assert "still more pages after 3 (DIGEST_HTTP_MAX_PAGES)" in (reports[-1].error or "")
     assert store.meta("harvest:arxiv-oai:all") is None  # asked again next time
+
+
+def test_a_saved_oai_page_in_the_arxiv_format_is_read(run: Any) -> None:
+    result = run("ingest", str(OAI / "arXiv-astro-ph.xml"), "--json")
+    assert result.exit_code == 0, result.output
+    assert [s["format"] for s in json.loads(result.stdout)["sources"]] == ["oai-pmh"]
+    (paper,) = [json.loads(line) for line in run("papers", "--json").stdout.splitlines()]
+    assert paper["arxiv_id"] == "0801.3931" and paper["category"] == "astro-ph"
+    assert paper["authors"] == ["T. Manos", "E. Athanassoula"]
+    assert paper["title"] == "Dynamical study of 2D and 3D barred galaxy models"
+    assert paper["published"] == "2008-01-25" and paper["doi"] is None
