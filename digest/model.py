@@ -411,7 +411,9 @@ class Rendered:
 @dataclass(frozen=True)
 class Source:
     """A source the bot ingests on a schedule: a file or folder (when it changes), the
-    Hugging Face daily papers, or an arXiv category; ``schedule`` is a crontab line."""
+    Hugging Face daily papers, an arXiv category, or a whole archive (arXiv through
+    OAI-PMH, ``target`` a set or ``all``; bioRxiv or medRxiv, ``target`` the server),
+    whose first harvest reaches ``days`` back; ``schedule`` is a crontab line."""
 
     name: str
     kind: str  # a vocab.SourceKind

@@ -1,9 +1,11 @@
-"""Live sources over HTTP: the Hugging Face daily_papers API and arXiv's Atom feeds.
+"""Live sources over HTTP: the Hugging Face daily_papers API, arXiv's Atom feeds, arXiv's
+OAI-PMH interface and the bioRxiv/medRxiv API (``digest.ingest.harvest`` pages them).
 
 ``Fetcher.get`` retries what may pass (timeouts, dropped or cut-off responses, 5xx and
-429 replies) with exponential back-off and fails at once on other 4xx replies. What a
-fetch may cost is bounded, so that a hostile server is one source's error and the run
-goes on: the body is read as it arrives and cut off past DIGEST_HTTP_MAX_BYTES (sent
+429 replies) with exponential back-off, or after the time a Retry-After asks for (up to
+DIGEST_HARVEST_RETRY_AFTER_MAX, within the deadline, else an error at once), and fails
+at once on other 4xx replies. What a fetch may cost is bounded, so that a hostile
+server is one source's error and the run goes on: the body is read as it arrives and cut off past DIGEST_HTTP_MAX_BYTES (sent
 and unpacked alike: a gzip bomb unpacks no further), one URL gets DIGEST_HTTP_DEADLINE
 seconds in all, and redirects are followed only to the scheme, host and port the URL
 had (``digest.ingest.guard`` checks the addresses; a proxy the environment names is
@@ -119,7 +121,8 @@ class Fetcher:
             except httpx.TransportError as e:
                 raise _Passing(f"cannot connect ({e})") from e
         raise FetchError(url, f"more than {defaults.HTTP_MAX_REDIRECTS} redirects; set the "
-                         "base URL (DIGEST_HF_URL, DIGEST_ARXIV_URL) to where the source is")
+                         "base URL (DIGEST_HF_URL, DIGEST_ARXIV_URL, DIGEST_ARXIV_OAI_URL, "
+                         "DIGEST_BIORXIV_URL) to where the source is")
 
     def _body(self, url: str, response: httpx.Response) -> bytes:
         """The body, unpacked, read as it arrives and cut off past the bounds."""
@@ -208,7 +211,8 @@ def _redirect(url: str, current: str, location: str) -> str:
         scheme, host, port = _origin(url)
         raise FetchError(url, f"redirected to {target}, off {scheme}://{host}:{port}; "
                          "redirects are followed on the configured scheme, host and port only (set "
-                         "DIGEST_HF_URL or DIGEST_ARXIV_URL to where the source is)")
+                         "DIGEST_HF_URL, DIGEST_ARXIV_URL, DIGEST_ARXIV_OAI_URL or "
+                         "DIGEST_BIORXIV_URL to where the source is)")
     return target
 
 
