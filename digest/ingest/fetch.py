@@ -6,11 +6,11 @@ OAI-PMH interface and the bioRxiv/medRxiv API (``digest.ingest.harvest`` pages t
 DIGEST_HARVEST_RETRY_AFTER_MAX, within the deadline, else an error at once), and fails
 at once on other 4xx replies. What a fetch may cost is bounded, so that a hostile
 server is one source's error and the run goes on: the body is read as it arrives and
-cut off past DIGEST_HTTP_MAX_BYTES (sent and unpacked alike: a gzip bomb unpacks no further), one URL gets DIGEST_HTTP_DEADLINE
-seconds in all, and redirects are followed only to the scheme, host and port the URL
-had (``digest.ingest.guard`` checks the addresses; a proxy the environment names is
-used as httpx would). Every failure is a FetchError naming the URL, what happened and
-the setting to change.
+cut off past DIGEST_HTTP_MAX_BYTES (sent and unpacked alike: a gzip bomb unpacks no
+further), one URL gets DIGEST_HTTP_DEADLINE seconds in all, and redirects are followed
+only to the scheme, host and port the URL had (``digest.ingest.guard`` checks the
+addresses; a proxy the environment names is used as httpx would). Every failure is a
+FetchError naming the URL, what happened and the setting to change.
 """
 
 from __future__ import annotations
