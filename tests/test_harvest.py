@@ -266,3 +266,28 @@ def test_a_saved_oai_page_in_the_arxiv_format_is_read(run: Any) -> None:
     assert paper["authors"] == ["T. Manos", "E. Athanassoula"]
     assert paper["title"] == "Dynamical study of 2D and 3D barred galaxy models"
     assert paper["published"] == "2008-01-25" and paper["doi"] is None
+
+
+def test_retry_after_as_a_date_counts_from_the_answers_own_date() -> None:
+    from digest.ingest.fetch import _retry_after
+    sent = "Wed, 21 Oct 2015 07:27:50 GMT"
+    assert _retry_after("Wed, 21 Oct 2015 07:28:00 GMT", sent) == 10
+    assert _retry_after("120", sent) == 120
+    assert _retry_after("soon", sent) is None and _retry_after("", "") is None
+
+
+def test_two_versions_of_a_preprint_in_one_page_are_one_paper(
+        server: DataServer, db_url: str, tmp_path: Path) -> None:
+    page = json.loads((BIO / "biorxiv-2013-11-07-0.json").read_text())
+    first = page["collection"][0]
+    page["collection"] = [first, {**first, "version": "2", "date": "2013-11-08"}]
+    page["messages"][0].update(count=2, total=2)
+    (tmp_path / "page.json").write_text(json.dumps(page))
+    server.details_pages = {("biorxiv", 0): tmp_path / "page.json"}
+    store = Store(db_url)
+    with Fetcher(http(server)) as fetcher:
+        (report,) = ingest_biorxiv(store, fetcher, "biorxiv",
+                                   datetime(2013, 11, 8, 20, tzinfo=UTC))
+    assert (report.read, report.new, report.merged) == (2, 1, 1)
+    (paper,) = store.papers()
+    assert paper.doi == "10.1101/000109" and paper.published == date(2013, 11, 7)
