@@ -18,6 +18,18 @@ MANIFEST_NAME = "sources.yaml"
 # Live sources. Bases are overridable so tests (and mirrors) can point elsewhere.
 HF_BASE_URL = "https://huggingface.co"
 ARXIV_BASE_URL = "https://rss.arxiv.org"
+# Whole-archive sources: arXiv's OAI-PMH interface and the bioRxiv/medRxiv API.
+ARXIV_OAI_URL = "https://oaipmh.arxiv.org/oai"
+BIORXIV_URL = "https://api.biorxiv.org"
+# arXiv asks harvesters to pause between requests (about 3 s); a 503's Retry-After is
+# honoured up to HARVEST_RETRY_AFTER_MAX seconds (and never past the fetch's deadline).
+HARVEST_PAUSE = 3.0
+HARVEST_PAUSE_MAX = 60.0  # a larger DIGEST_HARVEST_PAUSE waits this long
+HARVEST_RETRY_AFTER_MAX = 60.0
+# Days a whole-archive source reaches back on its first harvest (later ones resume from
+# the last datestamp seen), and the most a --days or days: may ask for.
+HARVEST_DAYS = 1
+HARVEST_MAX_DAYS = 366
 # Items per page asked of the Hugging Face daily_papers API; paging stops at a short page.
 HF_PAGE_LIMIT = 100
 

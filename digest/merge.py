@@ -21,7 +21,8 @@ T = TypeVar("T", int, float, date, datetime)
 
 def same_paper(a: Paper, b: Paper) -> bool:
     """Whether ``a`` and ``b`` describe one paper (callers have matched the title key)."""
-    return a.arxiv_id is None or b.arxiv_id is None or a.arxiv_id == b.arxiv_id
+    return ((a.arxiv_id is None or b.arxiv_id is None or a.arxiv_id == b.arxiv_id)
+            and (a.doi is None or b.doi is None or a.doi == b.doi))
 
 
 def merge(a: Paper, b: Paper) -> Paper:
@@ -55,6 +56,7 @@ def merge(a: Paper, b: Paper) -> Paper:
         ai_summary=_either(a.ai_summary, b.ai_summary),
         keywords=max(a.keywords, b.keywords, key=lambda k: (len(k), k)),
         announce_type=_either(a.announce_type, b.announce_type),
+        doi=_either(a.doi, b.doi),
         thumbnail=_either(a.thumbnail, b.thumbnail),
         comments=_pick(max, a.comments, b.comments),
         sources=_union(a.sources, b.sources),

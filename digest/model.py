@@ -26,6 +26,9 @@ class Paper:
     profile owners the paper is credited to, who may be cut off the visible list.
     ``claimed`` pairs a listed author's name with the account that claimed the paper as
     theirs at the source (a Hugging Face username), for the authors who did.
+    ``doi`` is the identity of a paper that has no arXiv id (a bioRxiv or medRxiv
+    preprint's DOI, lower-cased), as ``arxiv_id`` is of an arXiv paper; a journal DOI
+    an arXiv record mentions is not kept, so that one DOI names one stored paper.
     ``id`` and ``first_seen`` are set by the store; parsers leave them empty.
     """
 
@@ -52,6 +55,7 @@ class Paper:
     thumbnail: str | None = None  # the source's preview image (Hugging Face's), http(s)
     comments: int | None = None  # comments on the source's page, when it counts them
     announce_type: str | None = None
+    doi: str | None = None
     sources: tuple[str, ...] = ()
     first_seen: datetime | None = None
     id: int | None = field(default=None, compare=False)
@@ -481,13 +485,16 @@ class Rendered:
 @dataclass(frozen=True)
 class Source:
     """A source the bot ingests on a schedule: a file or folder (when it changes), the
-    Hugging Face daily papers, or an arXiv category; ``schedule`` is a crontab line."""
+    Hugging Face daily papers, an arXiv category, or a whole archive (arXiv through
+    OAI-PMH, ``target`` a set or ``all``; bioRxiv or medRxiv, ``target`` the server),
+    whose first harvest reaches ``days`` back; ``schedule`` is a crontab line."""
 
     name: str
     kind: str  # a vocab.SourceKind
-    target: str  # the path, or the arXiv category ("" for hf-daily)
+    target: str  # the path, the arXiv category or OAI set, the preprint server
     schedule: str
     timezone: str = defaults.TIMEZONE
+    days: int = defaults.HARVEST_DAYS  # a whole-archive source's first reach back
 
 
 @dataclass(frozen=True)

@@ -107,11 +107,21 @@ class HttpSettings:
     max_bytes: int = defaults.HTTP_MAX_BYTES
     deadline: float = defaults.HTTP_DEADLINE
     max_pages: int = defaults.HTTP_MAX_PAGES
+    oai_base: str = defaults.ARXIV_OAI_URL
+    biorxiv_base: str = defaults.BIORXIV_URL
+    pause: float = defaults.HARVEST_PAUSE
+    retry_after_max: float = defaults.HARVEST_RETRY_AFTER_MAX
+
+    @property
+    def bases(self) -> tuple[str, ...]:
+        """Every source's base URL: the hosts a fetch may reach."""
+        return (self.hf_base, self.arxiv_base, self.oai_base, self.biorxiv_base)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> HttpSettings:
-        """Read DIGEST_HF_URL, DIGEST_ARXIV_URL and DIGEST_HTTP_{TIMEOUT,ATTEMPTS,BACKOFF,
-        MAX_BYTES,DEADLINE,MAX_PAGES}.
+        """Read DIGEST_HF_URL, DIGEST_ARXIV_URL, DIGEST_ARXIV_OAI_URL, DIGEST_BIORXIV_URL,
+        DIGEST_HTTP_{TIMEOUT,ATTEMPTS,BACKOFF,MAX_BYTES,DEADLINE,MAX_PAGES} and
+        DIGEST_HARVEST_{PAUSE,RETRY_AFTER_MAX}.
 
         Raises ConfigError when a number is malformed.
         """
@@ -124,6 +134,10 @@ class HttpSettings:
             max_bytes=max(1, int(number_setting(env, "DIGEST_HTTP_MAX_BYTES"))),
             deadline=number_setting(env, "DIGEST_HTTP_DEADLINE"),
             max_pages=max(1, int(number_setting(env, "DIGEST_HTTP_MAX_PAGES"))),
+            oai_base=env.get("DIGEST_ARXIV_OAI_URL", defaults.ARXIV_OAI_URL).rstrip("/"),
+            biorxiv_base=env.get("DIGEST_BIORXIV_URL", defaults.BIORXIV_URL).rstrip("/"),
+            pause=number_setting(env, "DIGEST_HARVEST_PAUSE"),
+            retry_after_max=number_setting(env, "DIGEST_HARVEST_RETRY_AFTER_MAX"),
         )
 
 
@@ -144,6 +158,8 @@ NUMBERS: dict[str, float] = {
     "DIGEST_HTTP_MAX_BYTES": defaults.HTTP_MAX_BYTES,
     "DIGEST_HTTP_DEADLINE": defaults.HTTP_DEADLINE,
     "DIGEST_HTTP_MAX_PAGES": defaults.HTTP_MAX_PAGES,
+    "DIGEST_HARVEST_PAUSE": defaults.HARVEST_PAUSE,
+    "DIGEST_HARVEST_RETRY_AFTER_MAX": defaults.HARVEST_RETRY_AFTER_MAX,
     "DIGEST_SERVE_HEADER_SECONDS": defaults.SERVE_HEADER_SECONDS,
 }
 
@@ -192,6 +208,8 @@ URLS: dict[str, str] = {
     "DIGEST_BASE_URL": "https://digest.example.org",
     "DIGEST_HF_URL": defaults.HF_BASE_URL,
     "DIGEST_ARXIV_URL": defaults.ARXIV_BASE_URL,
+    "DIGEST_ARXIV_OAI_URL": defaults.ARXIV_OAI_URL,
+    "DIGEST_BIORXIV_URL": defaults.BIORXIV_URL,
 }
 
 

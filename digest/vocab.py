@@ -232,6 +232,20 @@ class SourceKind(StrEnum):
     PATH = "path"  # a file or folder, ingested when it changes
     HF_DAILY = "hf-daily"  # the Hugging Face daily_papers API
     ARXIV = "arxiv"  # an arXiv category's RSS feed
+    ARXIV_OAI = "arxiv-oai"  # all of arXiv (or one set of it) through OAI-PMH, incrementally
+    BIORXIV = "biorxiv"  # all of bioRxiv or medRxiv through api.biorxiv.org, incrementally
+
+
+class PreprintServer(StrEnum):
+    """The servers api.biorxiv.org serves (``biorxiv: SERVER`` in sources:, ``digest
+    ingest --biorxiv SERVER``): the word is the one in the API's URL."""
+
+    BIORXIV = "biorxiv"
+    MEDRXIV = "medrxiv"
+
+
+# ``arxiv_oai: all`` / ``--arxiv-oai all``: the whole archive, with no set= filter.
+WHOLE_ARCHIVE = "all"
 
 
 class BounceKind(StrEnum):

@@ -1,9 +1,14 @@
 """A real HTTP server on a free loopback port that serves the real data files.
 
 It answers like the live sources: ``/api/daily_papers?date=D&limit=L&p=N`` pages through
-``hf-daily/D.json`` and ``/atom/CAT`` serves ``arxiv/CAT-*.atom.xml``. Faults can be
-queued per path: ``"500"``, ``"stall"`` (answer after ``stall_seconds``) or ``"truncate"``
-(promise more bytes than are sent, then hang up).
+``hf-daily/D.json`` and ``/atom/CAT`` serves ``arxiv/CAT-*.atom.xml``. The whole-archive
+ones answer from ``oai_pages`` and ``details_pages``, which a test fills with recorded
+files: ``/oai?verb=ListRecords&...`` serves ``oai_pages[from or resumptionToken]``
+(``oai/noRecordsMatch.xml`` for a day it has none of), and
+``/details/SERVER/FROM/TO/CURSOR`` serves ``details_pages[(SERVER, CURSOR)]``. Faults can
+be queued per path: ``"500"``, ``"503"`` (with ``Retry-After: retry_after``), ``"stall"``
+(answer after ``stall_seconds``) or ``"truncate"`` (promise more bytes than are sent,
+then hang up).
 """
 
 from __future__ import annotations
@@ -31,6 +36,9 @@ class DataServer:
         self.faults: dict[str, deque[str]] = defaultdict(deque)
         self.requests: list[str] = []
         self.stall_seconds = 1.0
+        self.retry_after = "1"
+        self.oai_pages: dict[str, Path] = {}
+        self.details_pages: dict[tuple[str, int], Path] = {}
         self._httpd = _Server(("127.0.0.1", 0), self._handler())
         self.url = f"http://127.0.0.1:{self._httpd.server_address[1]}"
 
@@ -59,6 +67,15 @@ class DataServer:
         if path.startswith("/atom/"):
             matches = sorted((self.root / "arxiv").glob(f"{path[6:]}-*.atom.xml"))
             return matches[0].read_bytes() if matches else None
+        if path == "/oai":
+            key = (query.get("resumptionToken") or query.get("from") or [""])[0]
+            file = self.oai_pages.get(key, self.root / "oai" / "noRecordsMatch.xml")
+            return file.read_bytes()
+        if path.startswith("/details/"):
+            server, _, _, cursor = path.split("/")[2:6]
+            found = self.details_pages.get((server, int(cursor)))
+            return found.read_bytes() if found else (
+                b'{"messages":[{"status":"no posts found"}],"collection":[]}')
         return None
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
@@ -75,6 +92,12 @@ class DataServer:
                 fault = queued.popleft() if queued else None
                 if fault == "500":
                     self.send_error(500, "Internal Server Error")
+                    return
+                if fault == "503":
+                    self.send_response(503)
+                    self.send_header("Retry-After", server.retry_after)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
                     return
                 if fault == "stall":
                     time.sleep(server.stall_seconds)

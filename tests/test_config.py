@@ -47,6 +47,18 @@ def test_example_file_is_valid() -> None:
     assert (seeds.name, seeds.kind, seeds.target) == ("seeds", "path", str(ROOT / "seeds"))
 
 
+def test_whole_archive_sources(tmp_path: Path) -> None:
+    path = tmp_path / "s.yaml"
+    path.write_text("subscribers: []\nsources:\n"
+                    "  - arxiv_oai: cs\n    schedule: \"30 2 * * 1-5\"\n    days: 7\n"
+                    "  - arxiv_oai: all\n    schedule: \"30 3 * * *\"\n"
+                    "  - biorxiv: medrxiv\n    schedule: \"0 5 * * *\"\n")
+    cs, whole, med = load_config(path).sources
+    assert (cs.name, cs.kind, cs.target, cs.days) == ("arxiv-oai:cs", "arxiv-oai", "cs", 7)
+    assert (whole.target, whole.days) == ("all", 1)
+    assert (med.name, med.kind, med.target) == ("biorxiv:medrxiv", "biorxiv", "medrxiv")
+
+
 def test_defaults_fill_in_and_subscribers_override(tmp_path: Path) -> None:
     path = tmp_path / "s.yaml"
     path.write_text('defaults:\n  trending: 0\n  send_at: "7:05"\nsubscribers:\n'
@@ -189,8 +201,18 @@ def test_check_command(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-
         ("sources:\n  - arxiv: cs.LG\n    schedule: \"0 6 * * *\"\n    timezone: Mars\n",
          "4: source #1: timezone: unknown time zone 'Mars'"),
         ("sources:\n  - arxiv: cs.LG\n    schedule: \"0 6 * * *\"\n    every: 2\n",
-         "4: source #1: unknown key 'every'; allowed: name, path, hf_daily, arxiv, schedule, "
-         "timezone"),
+         "4: source #1: unknown key 'every'; allowed: name, path, hf_daily, arxiv, arxiv_oai, "
+         "biorxiv, days, schedule, timezone"),
+        ("sources:\n  - arxiv_oai: \"cs; rm\"\n    schedule: \"0 6 * * *\"\n",
+         "2: source #1: arxiv_oai: 'cs; rm' is not an arXiv OAI-PMH set; write one like cs, "
+         "math, physics:hep-th, or all for the whole archive"),
+        ("sources:\n  - biorxiv: chemrxiv\n    schedule: \"0 6 * * *\"\n",
+         "2: source #1: biorxiv: 'chemrxiv' is not a server api.biorxiv.org serves; write "
+         "biorxiv or medrxiv"),
+        ("sources:\n  - biorxiv: medrxiv\n    schedule: \"0 6 * * *\"\n    days: 900\n",
+         "4: source #1: days: days: 900 is out of range; give 1 to 366"),
+        ("sources:\n  - arxiv: cs.LG\n    schedule: \"0 6 * * *\"\n    days: 3\n",
+         "2: source #1: days: is for a whole-archive source (arxiv_oai:, biorxiv:) only"),
         ("sources: seeds/\n", "1: 'sources:' is a text, not a list of sources"),
     ],
 )

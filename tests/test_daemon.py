@@ -24,7 +24,7 @@ from sqlalchemy import create_engine, text
 from digest.bot import Bot
 from digest.settings import Settings
 from digest.store import Store
-from tests.conftest import ROOT, SEEDS
+from tests.conftest import DATA, ROOT, SEEDS
 from tests.hostile import bad_folder, capped, laughs, parser_bug
 from tests.smtpserver import SmtpServer
 
@@ -247,6 +247,37 @@ def test_live_sources_through_the_bot(run: Any, tmp_path: Path, server: Any) -> 
     assert "ingest:hf-daily: new=22 read=22" in result.stderr  # 16 April already in Kolkata
     assert "ingest:arxiv:cs.AI: new=7 read=7" in result.stderr
     assert server.requests[0] == "/api/daily_papers?date=2026-04-16&limit=100&p=0"
+
+
+def test_whole_archive_sources_through_the_bot(run: Any, tmp_path: Path, server: Any,
+                                               db_url: str) -> None:
+    oai, bio = DATA / "oai", DATA / "biorxiv"
+    server.oai_pages = {"2016-10-20": oai / "arXivRaw-page1.xml",
+                        "1403493|1001": oai / "arXivRaw-page2.xml",
+                        "2016-10-21": oai / "arXivRaw-page1.xml"}  # the day asked again
+    server.details_pages = {("medrxiv", 0): bio / "medrxiv-2019-06-25-0.json",
+                            ("medrxiv", 3): bio / "medrxiv-2019-06-25-3.json"}
+    config = tmp_path / "subscriptions.yaml"
+    config.write_text("subscribers: []\nsources:\n  - arxiv_oai: all\n"
+                      "    schedule: \"0 8 * * *\"\n  - biorxiv: medrxiv\n"
+                      "    schedule: \"0 9 * * *\"\n    days: 2\n")
+    env = {"DIGEST_CONFIG": str(config), "DIGEST_ARXIV_OAI_URL": f"{server.url}/oai",
+           "DIGEST_BIORXIV_URL": server.url, "DIGEST_HARVEST_PAUSE": "0",
+           "DIGEST_MAILDIR": str(tmp_path / "outbox")}
+    first = run("run", "--once", "--now", "2016-10-21T10:00:00Z", env=env)
+    assert first.exit_code == 0, first.output
+    assert "ingest:arxiv-oai:all: new=10 read=10" in first.stderr
+    assert "ingest:biorxiv:medrxiv: new=5 read=5" in first.stderr
+    assert server.requests[:3] == [
+        "/oai?verb=ListRecords&metadataPrefix=arXivRaw&from=2016-10-20",
+        "/oai?verb=ListRecords&resumptionToken=1403493%7C1001",
+        "/details/medrxiv/2016-10-19/2016-10-21/0"]
+    again = run("run", "--once", "--now", "2016-10-22T10:00:00Z", env=env)
+    assert again.exit_code == 0, again.output
+    assert "ingest:arxiv-oai:all: merged=10 read=10" in again.stderr  # nothing new
+    assert "ingest:biorxiv:medrxiv: merged=5 read=5" in again.stderr
+    assert "/details/medrxiv/2016-10-21/2016-10-22/0" in server.requests
+    assert Store(db_url).count_papers() == 15
 
 
 def test_reload_of_a_billion_laughs_keeps_the_previous_config(setting: dict[str, Any]) -> None:

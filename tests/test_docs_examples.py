@@ -27,7 +27,7 @@ from tests.conftest import ROOT, SEEDS
 
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 NOW = "2026-12-01T14:00:00Z"
-LIVE = ("--hf-date", "--arxiv")
+LIVE = ("--hf-date", "--arxiv", "--biorxiv")  # --arxiv covers --arxiv-oai
 SETUP = ("python3 -m venv", "scripts/test")  # the README's set-up: tests/test_readme.py
 
 

@@ -146,8 +146,8 @@ def test_a_redirect_to_another_server_on_loopback_is_refused(tmp_path: Path) -> 
     assert ran.code == 1, ran.stderr
     assert (f"Error: {hf_url(hostile)}: redirected to {inside.url}/internal/admin, off "
             f"http://127.0.0.1:{hostile.port}; redirects are followed on the configured "
-            "scheme, host and port only (set DIGEST_HF_URL or DIGEST_ARXIV_URL to where "
-            "the source is)") in ran.stderr
+            "scheme, host and port only (set DIGEST_HF_URL, DIGEST_ARXIV_URL, "
+            "DIGEST_ARXIV_OAI_URL or DIGEST_BIORXIV_URL to where the source is)") in ran.stderr
     assert inside.requests == []  # never asked
     assert stored(ran) == 0
 

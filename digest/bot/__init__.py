@@ -45,6 +45,7 @@ from digest.deliver import Owed
 from digest.deliver.transport import Transport
 from digest.errors import ConfigError, DigestError
 from digest.ingest.fetch import Fetcher
+from digest.ingest.harvest import ingest_arxiv_oai, ingest_biorxiv
 from digest.ingest.manifest import FileSettings
 from digest.ingest.runner import (
     Report,
@@ -204,6 +205,12 @@ class Bot:
         with Fetcher(self.http) as fetcher:
             if source.kind == SourceKind.ARXIV:
                 return [ingest_arxiv(self.store, fetcher, source.target, now)]
+            if source.kind == SourceKind.ARXIV_OAI:
+                return ingest_arxiv_oai(self.store, fetcher, source.target, now,
+                                        days=source.days)
+            if source.kind == SourceKind.BIORXIV:
+                return ingest_biorxiv(self.store, fetcher, source.target, now,
+                                      days=source.days)
             day = now.astimezone(ZoneInfo(source.timezone)).date()
             return ingest_hf_day(self.store, fetcher, day, now)
 

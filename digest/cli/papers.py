@@ -19,14 +19,17 @@ from rich.table import Table
 from digest import defaults
 from digest.app import App
 from digest.cli.base import Day, console, quiet, settings_options
+from digest.config_sources import check_oai_set
 from digest.ingest import PARSERS
 from digest.ingest.fetch import Fetcher
+from digest.ingest.harvest import ingest_arxiv_oai, ingest_biorxiv
 from digest.ingest.manifest import FileSettings
 from digest.ingest.runner import Job, Report, ingest_arxiv, ingest_file, ingest_hf_day, plan
 from digest.model import Paper
 from digest.plan import momentum
 from digest.store import Store
 from digest.text import plural
+from digest.vocab import WHOLE_ARCHIVE, PreprintServer
 
 Clock = Callable[[], datetime]
 
@@ -42,19 +45,35 @@ Clock = Callable[[], datetime]
               metavar="YYYY-MM-DD", help="Fetch the Hugging Face daily papers of this day.")
 @click.option("--arxiv", "categories", multiple=True, metavar="CATEGORY",
               help="Fetch arXiv's Atom feed of this category (e.g. cs.LG).")
+@click.option("--arxiv-oai", "oai_sets", multiple=True, metavar="SET",
+              help="Harvest all of arXiv through OAI-PMH, one set of it (cs, math, "
+              f"physics:hep-th, ...) or {WHOLE_ARCHIVE}, from the last datestamp seen.")
+@click.option("--biorxiv", "servers", multiple=True,
+              type=click.Choice([str(s) for s in PreprintServer]),
+              help="Harvest all of bioRxiv or medRxiv from the last day harvested.")
+@click.option("--from", "start", type=Day(), metavar="YYYY-MM-DD",
+              help="Harvest --arxiv-oai / --biorxiv from this day instead.")
+@click.option("--days", type=click.IntRange(1, defaults.HARVEST_MAX_DAYS),
+              default=defaults.HARVEST_DAYS, show_default=True,
+              help="Days a first --arxiv-oai / --biorxiv harvest reaches back.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON document: {\"sources\": "
               "[{source, format, read, new, merged, error}], \"papers\": stored}.")
 @settings_options(reads_config=False, now_first=False)
 def ingest(
     as_json: bool, paths: tuple[Path, ...], fmt: str | None, captured: date | None,
-    owner: str | None, hf_dates: tuple[date, ...], categories: tuple[str, ...], app: App,
+    owner: str | None, hf_dates: tuple[date, ...], categories: tuple[str, ...],
+    oai_sets: tuple[str, ...], servers: tuple[str, ...], start: date | None, days: int,
+    app: App,
 ) -> None:
     """Read papers from files, folders and live feeds into the database.
 
-    Each file's format is detected (profile, daily-page, hf-json, arxiv-atom); a folder
+    Each file's format is detected (profile, daily-page, hf-json, arxiv-atom, oai-pmh,
+    biorxiv-json); a folder
     with a sources.yaml manifest is read by it. A paper is stored once, however many
     sources list it. Files that cannot be read are reported; the rest are still stored,
-    and the command exits 1. Text past its bound (a title over 300 characters, ...) is
+    and the command exits 1. --arxiv-oai and --biorxiv harvest a whole archive from
+    where the last harvest got to (or --from, or --days back the first time), storing each
+    paper once. Text past its bound (a title over 300 characters, ...) is
     cut and a number out of range (upvotes over 10^9, ...) stored as unknown, each with a
     warning naming the file.
 
@@ -63,9 +82,17 @@ def ingest(
         digest ingest seeds/
         digest ingest page.txt --format profile --captured 2026-05-28 --owner "Ada Lovelace"
         digest ingest --hf-date 2026-08-21 --arxiv cs.LG
+        digest ingest --arxiv-oai cs --days 7 --biorxiv medrxiv
     """
-    if not (paths or hf_dates or categories):
-        raise click.UsageError("name files or folders to read, or --hf-date / --arxiv")
+    if not (paths or hf_dates or categories or oai_sets or servers):
+        raise click.UsageError("name files or folders to read, or --hf-date / --arxiv / "
+                               "--arxiv-oai / --biorxiv")
+    for set_ in oai_sets:
+        try:
+            check_oai_set(set_)
+        except ValueError as e:
+            raise click.BadParameter(str(e), param_hint="--arxiv-oai") from e
+    harvest = Harvest(start, days)
     clock = app.now
     store = app.store
     given = FileSettings(fmt, captured, owner)
@@ -75,6 +102,8 @@ def ingest(
     with Fetcher(app.http) as fetcher:
         steps += [partial(_hf_step, store, fetcher, d, clock) for d in hf_dates]
         steps += [partial(_arxiv_step, store, fetcher, c, clock) for c in categories]
+        steps += [partial(_oai_step, store, fetcher, s, clock, harvest) for s in oai_sets]
+        steps += [partial(_biorxiv_step, store, fetcher, s, clock, harvest) for s in servers]
         for step_reports in _with_progress(steps, "Ingesting"):
             reports.extend(step_reports)
     if as_json:
@@ -100,6 +129,25 @@ def _hf_step(store: Store, fetcher: Fetcher, day: date, clock: Clock) -> list[Re
 
 def _arxiv_step(store: Store, fetcher: Fetcher, category: str, clock: Clock) -> list[Report]:
     return [ingest_arxiv(store, fetcher, category, clock())]
+
+
+@dataclasses.dataclass(frozen=True)
+class Harvest:
+    """Where a whole-archive harvest of this command starts: --from, else --days back
+    the first time (later ones resume where the last got to)."""
+
+    start: date | None
+    days: int
+
+
+def _oai_step(store: Store, fetcher: Fetcher, set_: str, clock: Clock, harvest: Harvest
+              ) -> list[Report]:
+    return ingest_arxiv_oai(store, fetcher, set_, clock(), harvest.start, harvest.days)
+
+
+def _biorxiv_step(store: Store, fetcher: Fetcher, server: str, clock: Clock,
+                  harvest: Harvest) -> list[Report]:
+    return ingest_biorxiv(store, fetcher, server, clock(), harvest.start, harvest.days)
 
 
 def _with_progress(
@@ -197,7 +245,8 @@ def _print_rising(store: Store, moment: datetime, as_json: bool) -> None:
 def paper_json(p: Paper) -> dict[str, Any]:
     """The JSON object ``digest papers --json`` prints for a paper."""
     return {
-        "id": p.id, "arxiv_id": p.arxiv_id, "title": p.title, "authors": list(p.all_authors),
+        "id": p.id, "arxiv_id": p.arxiv_id, "doi": p.doi, "title": p.title,
+        "authors": list(p.all_authors),
         "author_count": p.author_count, "truncated": p.truncated,
         "credited": list(p.credited), "organization": p.organization, "category": p.category,
         "published": _iso(p.published) or None, "featured": _iso(p.featured) or None,

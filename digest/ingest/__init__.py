@@ -12,6 +12,8 @@ from collections.abc import Callable
 
 from digest.errors import InputError
 from digest.ingest.arxiv_atom import parse_arxiv_atom
+from digest.ingest.arxiv_oai import parse_arxiv_oai
+from digest.ingest.biorxiv import parse_biorxiv
 from digest.ingest.bounds import bound_papers
 from digest.ingest.common import ParseContext
 from digest.ingest.daily_page import AUTHOR_COUNT, parse_daily_page
@@ -27,10 +29,14 @@ PARSERS: dict[str, Parser] = {
     "daily-page": parse_daily_page,
     "hf-json": parse_hf_json,
     "arxiv-atom": parse_arxiv_atom,
+    "oai-pmh": parse_arxiv_oai,
+    "biorxiv-json": parse_biorxiv,
 }
 
 _HTML = re.compile(r"<!doctype\s+html|<html[\s>]|<body[\s>]", re.IGNORECASE)
 _FEED = re.compile(r"<(feed|rss|rdf:RDF)[\s>]")
+_OAI = re.compile(r"<OAI-PMH[\s>]")
+_DETAILS = re.compile(r'^\{\s*"messages"\s*:')
 
 
 def decode(data: bytes, source: str) -> str:
@@ -48,6 +54,8 @@ def decode(data: bytes, source: str) -> str:
 def detect_format(text: str, source: str) -> str:
     """Name of the format ``text`` is in; raises InputError when it is none of them."""
     head = text.lstrip()[:4096]
+    if _DETAILS.match(head):
+        return "biorxiv-json"
     if head.startswith(("[", "{")):
         return "hf-json"
     if head.startswith("<"):
@@ -56,14 +64,17 @@ def detect_format(text: str, source: str) -> str:
                              "(select all, copy, paste into a .txt file) or use the API JSON")
         if _FEED.search(head):
             return "arxiv-atom"
-        raise InputError(source, "XML, but not an Atom or RSS feed")
+        if _OAI.search(head):
+            return "oai-pmh"
+        raise InputError(source, "XML, but not an Atom or RSS feed nor an OAI-PMH answer")
     lines = [line.strip() for line in text.splitlines()]
     if any(ENTRY_LINE.match(line) for line in lines):
         return "profile"
     if "Daily Papers" in lines or any(AUTHOR_COUNT.match(line) for line in lines):
         return "daily-page"
     raise InputError(source, "unrecognised format; expected a profile listing, a Daily Papers "
-                     f"page, daily_papers JSON or an arXiv feed (or pass --format: "
+                     f"page, daily_papers JSON, an arXiv feed, an arXiv OAI-PMH page or bioRxiv "
+                     f"details JSON (or pass --format: "
                      f"{', '.join(PARSERS)})")
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
 from typing import NamedTuple
-from urllib.parse import quote_plus, urlsplit
+from urllib.parse import quote, quote_plus, urlsplit
 
 from anyascii import anyascii
 
@@ -251,7 +251,9 @@ def _links(p: Paper) -> list[Link]:
         safe = http_url(url)
         if safe:
             links.append(Link(label, safe))
-    if not p.arxiv_id:
+    if p.doi:  # a bioRxiv or medRxiv preprint: its DOI is where it lives
+        links.insert(0, Link("DOI", "https://doi.org/" + quote(p.doi, safe="/")))
+    elif not p.arxiv_id:
         links.insert(0, Link("Search arXiv", _search_url(p.title)))
     return links
 

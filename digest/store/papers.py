@@ -150,11 +150,13 @@ def chunks(values: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]
 
 
 class _Index:
-    """Finds the slot an incoming paper merges into: by arXiv id, else by title key."""
+    """Finds the slot an incoming paper merges into: by arXiv id, else by DOI (a paper
+    without an arXiv id, from bioRxiv), else by title key."""
 
     def __init__(self, stored: Iterable[Paper]) -> None:
         self.slots: list[_Slot] = []
         self._by_arxiv: dict[str, _Slot] = {}
+        self._by_doi: dict[str, _Slot] = {}
         self._by_title: dict[str, list[_Slot]] = defaultdict(list)
         for paper in stored:
             self.add(_Slot(paper, paper), paper)
@@ -162,6 +164,8 @@ class _Index:
     def find(self, paper: Paper) -> _Slot | None:
         if paper.arxiv_id and paper.arxiv_id in self._by_arxiv:
             return self._by_arxiv[paper.arxiv_id]
+        if paper.doi and paper.doi in self._by_doi:
+            return self._by_doi[paper.doi]
         for slot in self._by_title.get(title_key(paper.title), ()):
             if same_paper(slot.paper, paper):
                 return slot
@@ -172,6 +176,8 @@ class _Index:
             self.slots.append(slot)
         if slot.paper.arxiv_id:
             self._by_arxiv[slot.paper.arxiv_id] = slot
+        if slot.paper.doi:
+            self._by_doi[slot.paper.doi] = slot
         for title in {slot.paper.title, seen_as.title}:
             bucket = self._by_title[title_key(title)]
             if not any(existing is slot for existing in bucket):
@@ -179,12 +185,16 @@ class _Index:
 
 
 def _load_matching(conn: Connection, incoming: Sequence[Paper]) -> list[Paper]:
-    """The stored papers that share an arXiv id or a title key with ``incoming``."""
+    """The stored papers that share an arXiv id, a DOI or a title key with ``incoming``."""
     ids = sorted({p.arxiv_id for p in incoming if p.arxiv_id})
+    dois = sorted({p.doi for p in incoming if p.doi})
     keys = sorted({title_key(p.title) for p in incoming})
     found: dict[int, Any] = {}
     for chunk in chunks(ids):
         for row in conn.execute(select(s.papers).where(s.papers.c.arxiv_id.in_(chunk))).mappings():
+            found[row["id"]] = row
+    for chunk in chunks(dois):
+        for row in conn.execute(select(s.papers).where(s.papers.c.doi.in_(chunk))).mappings():
             found[row["id"]] = row
     for chunk in chunks(keys):
         query = select(s.papers).where(s.papers.c.title_key.in_(chunk))
@@ -234,6 +244,7 @@ def _paper(row: Any, people: list[Any], sources: list[str]) -> Paper:
         ai_summary=row["ai_summary"],
         keywords=tuple(row["keywords"] or ()),
         announce_type=row["announce_type"],
+        doi=row["doi"],
         thumbnail=row["thumbnail"],
         comments=row["comments"],
         sources=tuple(sources),
@@ -251,6 +262,7 @@ def _row(p: Paper, now: datetime) -> dict[str, Any]:
         "project_page": p.project_page, "ai_summary": p.ai_summary,
         "keywords": list(p.keywords), "announce_type": p.announce_type,
         "thumbnail": p.thumbnail, "comments": p.comments, "first_seen": p.first_seen,
+        "doi": p.doi,
         "updated_at": now,
     }
 

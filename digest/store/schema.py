@@ -83,6 +83,7 @@ papers = Table(
     Column("comments", Integer),  # comments on the source's page
     Column("first_seen", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+    Column("doi", String(255)),  # the identity of a paper without an arXiv id (bioRxiv)
 )
 # The full-text index of the papers (``store.search``: SQLite FTS5, or a PostgreSQL table
 # that refers to papers) is not a portable table, so not in this metadata; a drop_all
@@ -92,6 +93,7 @@ event.listen(metadata, "before_drop",
 # The day a paper appeared (featured, else published): what the Daily Papers page's views
 # select by (``store.browse``), without reading the whole table for a day.
 Index("ix_papers_day", func.coalesce(papers.c.featured, papers.c.published))
+Index("ix_papers_doi", papers.c.doi, unique=True)
 
 # Each paper's upvote count as ingests saw it over time (only changes are stored): what
 # a paper's momentum (upvotes gained per hour lately) is computed from.
