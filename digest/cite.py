@@ -27,6 +27,7 @@ from pylatexenc.latexencode import UnicodeToLatexEncoder
 
 from digest.model import Paper
 from digest.text import squash
+from digest.vocab import CiteFormat
 
 ARXIV_ABS = "https://arxiv.org/abs/"
 ARXIV_DOI = "10.48550/arXiv."  # arXiv's DataCite DOI for every paper
@@ -61,6 +62,11 @@ _KEY_STOPWORDS = frozenset({"a", "an", "the", "on", "of", "in", "for", "to", "an
                             "why", "do", "does", "can"})
 _NON_KEY = re.compile(r"[^a-z0-9]+")
 _ARXIV_CLASS = re.compile(r"^[a-z-]+(\.[A-Za-z-]+)?$")
+
+
+def write(fmt: CiteFormat, papers: Iterable[Paper]) -> str:
+    """The papers in citation format ``fmt``, one entry each."""
+    return bibtex(papers) if fmt is CiteFormat.BIBTEX else ris(papers)
 
 
 def bibtex(papers: Iterable[Paper]) -> str:
