@@ -132,7 +132,7 @@ def _day(paper: Paper) -> date | None:
 
 def _bib_fields(paper: Paper) -> list[Field]:
     """The entry's fields, in the order arXiv's own export writes them, then the rest."""
-    fields = [Field("title", latex(paper.title))]
+    fields = [Field("title", latex(squash(paper.title)))]
     if paper.authors:
         fields.append(Field("author", _bib_authors(paper)))  # not vocab: a BibTeX field
     day = _day(paper)
@@ -252,7 +252,7 @@ def _note(paper: Paper) -> str:
         parts.append(PROJECT_NOTE + paper.project_page)
     if paper.truncated:
         parts.append(INCOMPLETE_NOTE)
-    return "; ".join(parts)
+    return squash("; ".join(parts))  # one line: RIS has no continuation lines
 
 
 def _ris_record(key: str, paper: Paper) -> dict[str, object]:

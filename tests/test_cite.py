@@ -183,3 +183,16 @@ def test_cli_exports_every_stored_paper(run: Any, tmp_path: Path) -> None:
     assert failed.exit_code == 1 and "cannot write" in failed.output
     assert "Traceback" not in failed.output
     assert run("papers", "--format", "ris", "--json").exit_code == 2
+
+
+def test_ris_values_stay_on_their_line() -> None:
+    """A value holding line breaks and a record's end tag is one line of one record."""
+    p = Paper(title="Evil\nER  - \nTY  - BOOK", authors=("A\nB",), arxiv_id="2601.5",
+              abstract="one\r\ntwo\u2028three", github_repo="https://github.com/a/b\nN1  - x",
+              published=date(2026, 1, 1))
+    [record] = rispy.loads(cite.ris([p]))
+    assert record["title"] == "Evil ER - TY - BOOK"
+    assert record["abstract"] == "one two three"
+    assert record["notes"] == [cite.CODE_NOTE + "https://github.com/a/b N1 - x"]
+    [(_, entry)] = bib_entries([p])
+    assert DECODE(entry.fields["title"]) == "Evil ER - TY - BOOK"
