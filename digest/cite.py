@@ -27,6 +27,7 @@ from pylatexenc.latexencode import UnicodeToLatexEncoder
 
 from digest.model import Paper
 from digest.text import squash
+from digest.vocab import CiteFormat
 
 ARXIV_ABS = "https://arxiv.org/abs/"
 ARXIV_DOI = "10.48550/arXiv."  # arXiv's DataCite DOI for every paper
@@ -61,6 +62,11 @@ _KEY_STOPWORDS = frozenset({"a", "an", "the", "on", "of", "in", "for", "to", "an
                             "why", "do", "does", "can"})
 _NON_KEY = re.compile(r"[^a-z0-9]+")
 _ARXIV_CLASS = re.compile(r"^[a-z-]+(\.[A-Za-z-]+)?$")
+
+
+def write(fmt: CiteFormat, papers: Iterable[Paper]) -> str:
+    """The papers in citation format ``fmt``, one entry each."""
+    return bibtex(papers) if fmt is CiteFormat.BIBTEX else ris(papers)
 
 
 def bibtex(papers: Iterable[Paper]) -> str:
@@ -126,7 +132,7 @@ def _day(paper: Paper) -> date | None:
 
 def _bib_fields(paper: Paper) -> list[Field]:
     """The entry's fields, in the order arXiv's own export writes them, then the rest."""
-    fields = [Field("title", latex(paper.title))]
+    fields = [Field("title", latex(squash(paper.title)))]
     if paper.authors:
         fields.append(Field("author", _bib_authors(paper)))  # not vocab: a BibTeX field
     day = _day(paper)
@@ -246,7 +252,7 @@ def _note(paper: Paper) -> str:
         parts.append(PROJECT_NOTE + paper.project_page)
     if paper.truncated:
         parts.append(INCOMPLETE_NOTE)
-    return "; ".join(parts)
+    return squash("; ".join(parts))  # one line: RIS has no continuation lines
 
 
 def _ris_record(key: str, paper: Paper) -> dict[str, object]:

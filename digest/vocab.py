@@ -306,4 +306,28 @@ PAPERS_FEED = "papers.atom"  # its public Atom feed
 READER_PATH = "p"  # /p/CARD_TOKEN/ARXIV_ID: a paper's page for the mail's reader
 SUBSCRIBE_BANNER = "Get trending papers in your email inbox!"
 SUBSCRIBE_BUTTON = "Subscribe"
-AI_SUMMARY_LABEL = "AI summary (from the source)"  # the source's one-line TL;DR
+# How a card and a paper's page label the source's one-line AI summary: not the authors'
+# words. (Only Hugging Face's API gives one.)
+AI_SUMMARY_LABEL = "TL;DR (Hugging Face AI summary)"
+class CiteFormat(StrEnum):
+    """A citation format papers are exported in (``digest papers --format``, a digest's
+    ``.bib`` / ``.ris`` on the web)."""
+
+    BIBTEX = "bibtex"
+    RIS = "ris"
+
+
+@dataclass(frozen=True)
+class CiteSpec:
+    """A citation format's file suffix and media type (what a browser saves it as)."""
+
+    format: CiteFormat
+    suffix: str
+    media_type: str
+
+
+CITE_SPECS = (
+    CiteSpec(CiteFormat.BIBTEX, ".bib", "application/x-bibtex"),
+    CiteSpec(CiteFormat.RIS, ".ris", "application/x-research-info-systems"),
+)
+CITE_SPEC = {spec.format: spec for spec in CITE_SPECS}

@@ -4,16 +4,23 @@ reference manager maps must come back as the paper had it."""
 
 from __future__ import annotations
 
+import json
 from datetime import date
+from pathlib import Path
+from typing import Any
 
+import pytest
 import rispy
 from pybtex.database import Entry as BibEntry
 from pybtex.database import parse_string
 from pylatexenc.latex2text import LatexNodes2Text, MacroTextSpec, get_default_latex_context_db
 
 from digest import cite
+from digest.ingest import parse
+from digest.ingest.common import ParseContext
 from digest.model import Paper
 from digest.text import squash
+from tests.conftest import DATA
 
 
 def _decoder() -> LatexNodes2Text:
@@ -128,3 +135,64 @@ def test_ris_reads_back_intact() -> None:
 def test_nothing_to_cite_is_empty() -> None:
     assert cite.bibtex([]) == ""
     assert cite.ris([]) == ""
+
+
+REAL = DATA / "cite" / "hf-50.json"
+
+
+@pytest.fixture(scope="module")
+def real() -> list[Paper]:
+    _, papers = parse(REAL.read_bytes(), ParseContext(REAL.name, date(2026, 9, 1)))
+    return papers
+
+
+def test_fifty_real_papers_read_back_intact_from_bibtex(real: list[Paper]) -> None:
+    """Accents, LaTeX, braces, particles: each of 50 real papers' fields comes back."""
+    assert len(real) == 50
+    entries = bib_entries(real)
+    assert len(entries) == 50
+    assert len({k for k, _ in entries}) == 50
+    assert all(k.isascii() and k.isalnum() for k, _ in entries)
+    for (key, entry), paper in zip(entries, real, strict=True):
+        assert_bib_intact(paper, key, entry)
+
+
+def test_fifty_real_papers_read_back_intact_from_ris(real: list[Paper]) -> None:
+    records = rispy.loads(cite.ris(real))
+    assert len(records) == 50
+    for record, paper in zip(records, real, strict=True):
+        assert_ris_intact(paper, record)
+
+
+def test_cli_exports_every_stored_paper(run: Any, tmp_path: Path) -> None:
+    """``digest papers --format`` on a real store: one entry per stored paper, to stdout
+    or into a file; a mistake is a message, not a traceback."""
+    assert run("ingest", str(REAL)).exit_code == 0
+    shown = run("papers", "--json").output.splitlines()
+    out = run("papers", "--format", "bibtex")
+    assert out.exit_code == 0
+    bib = parse_string(out.output, "bibtex")
+    assert len(bib.entries) == len(shown) == 50
+    stored = {json.loads(line)["arxiv_id"] for line in shown}
+    assert {e.fields["eprint"] for e in bib.entries.values()} == stored
+    target = tmp_path / "papers.ris"
+    assert run("papers", "--format", "ris", "--output", str(target)).output == ""
+    assert len(rispy.loads(target.read_text())) == 50
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".papers.ris")]
+    failed = run("papers", "--format", "ris", "--output", str(tmp_path / "no" / "x.ris"))
+    assert failed.exit_code == 1 and "cannot write" in failed.output
+    assert "Traceback" not in failed.output
+    assert run("papers", "--format", "ris", "--json").exit_code == 2
+
+
+def test_ris_values_stay_on_their_line() -> None:
+    """A value holding line breaks and a record's end tag is one line of one record."""
+    p = Paper(title="Evil\nER  - \nTY  - BOOK", authors=("A\nB",), arxiv_id="2601.5",
+              abstract="one\r\ntwo\u2028three", github_repo="https://github.com/a/b\nN1  - x",
+              published=date(2026, 1, 1))
+    [record] = rispy.loads(cite.ris([p]))
+    assert record["title"] == "Evil ER - TY - BOOK"
+    assert record["abstract"] == "one two three"
+    assert record["notes"] == [cite.CODE_NOTE + "https://github.com/a/b N1 - x"]
+    [(_, entry)] = bib_entries([p])
+    assert DECODE(entry.fields["title"]) == "Evil ER - TY - BOOK"

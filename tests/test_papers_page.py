@@ -115,7 +115,7 @@ def test_the_daily_papers_page_in_a_browser(chrome: webdriver.Chrome, site: str,
     submit(chrome, found)
     until(chrome, lambda c: "ClawGUI" in c.find_element(By.TAG_NAME, "h1").text)
     body = chrome.find_element(By.TAG_NAME, "body").text
-    assert "AI summary (from the source): ClawGUI presents" in body
+    assert "TL;DR (Hugging Face AI summary): ClawGUI presents" in body
     assert "Subscribe to follow these authors" in body
     assert not chrome.find_elements(By.XPATH, "//button[normalize-space()='Follow']")
     shoot(chrome, "paper")

@@ -197,7 +197,7 @@ def test_a_paper_page_shows_it_whole_with_no_buttons_for_a_stranger(site: Site) 
     assert page.status_code == 200 and page.headers["cache-control"] == "public, max-age=300"
     text = page.text
     assert "ClawGUI: A Unified Framework" in text and "Zhiqiong Lu" in text
-    assert "AI summary (from the source):</b> ClawGUI presents an open-source framework" in text
+    assert "TL;DR (Hugging Face AI summary):</b> ClawGUI presents an open-source framework" in text
     assert "GUI agents drive applications" in text  # the abstract
     for link in ("https://arxiv.org/abs/2604.11784", "https://arxiv.org/pdf/2604.11784",
                  "https://huggingface.co/papers/2604.11784"):

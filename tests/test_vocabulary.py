@@ -1,7 +1,7 @@
 """The shared words are spelled once, in ``digest/vocab.py``: no module of digest writes
-a cadence, an outbox state, a section, a reason, a card or token action, a source kind or
-a card's note as a string literal; it names the vocab member. Read from the source with
-ast.
+a cadence, an outbox state, a section, a reason, a card or token action, a source kind,
+a card's note or a citation format as a string literal; it names the vocab member.
+Read from the source with ast.
 
 Not counted: docstrings; a word used as a mapping key (``prefs["authors"]``,
 ``form.get("keywords")``, ``{"trending": 5}``), which is a settings field or a YAML key
@@ -20,6 +20,7 @@ from digest.vocab import (
     Cadence,
     ChannelKind,
     ChannelState,
+    CiteFormat,
     Note,
     OutboxState,
     ReasonKind,
@@ -29,7 +30,7 @@ from digest.vocab import (
 from tests.conftest import ROOT
 
 WORDS = {str(m) for enum in (Cadence, OutboxState, SectionName, ReasonKind, Action, SourceKind,
-                              Note, ChannelKind, ChannelState)
+                              Note, ChannelKind, ChannelState, CiteFormat)
          for m in enum}
 MARK = "# not vocab"
 _KEYED = ("get", "pop", "setdefault")

@@ -23,7 +23,7 @@ from digest.model import Item, Paper, Reason, Subscriber, reason_values
 from digest.prefs import arxiv_ids
 from digest.render.subject import one_line
 from digest.text import latex_to_text, name_key, plain_markdown, plural
-from digest.vocab import CARD_ACTIONS, Action, Area, Note, ReasonKind
+from digest.vocab import AI_SUMMARY_LABEL, CARD_ACTIONS, Action, Area, Note, ReasonKind
 
 SNIPPET_CHARS = 300
 # A long digest shows shorter snippets, so that 50 cards with their links stay under the
@@ -31,6 +31,13 @@ SNIPPET_CHARS = 300
 LONG_DIGEST_CARDS = 20
 SHORT_SNIPPET_CHARS = 200
 SHOWN_AUTHORS = 3
+# The source's one-line summary (Hugging Face's ``ai_summary``), shown before the abstract
+# and labelled as the source's AI summary, not the authors' words.
+TLDR_LABEL = AI_SUMMARY_LABEL
+# Beside a TL;DR the snippet is shorter, as the TL;DR says what the abstract's opening
+# would; a long digest's card shows the TL;DR instead (50 cards stay under 100 KB).
+TLDR_SNIPPET_CHARS = 200
+TLDR_CHARS = 300  # a TL;DR is one line (Hugging Face's: 211 characters in the median)
 NO_VOTES = "–"  # the vote box of a paper whose source counts no upvotes
 NO_DATE = "no date given"  # the meta of a paper whose source gives no date
 THUMBNAIL_ALT = "Preview image"  # short: the card's title comes right after it
@@ -61,6 +68,11 @@ class Segment(NamedTuple):
     highlight: bool
 
 
+class Tldr(NamedTuple):
+    label: str
+    text: str
+
+
 class Card(NamedTuple):
     """One paper as the digest shows it (a named tuple: a pass makes one for each new way
     a card is shown, and keys caches by its parts)."""
@@ -81,6 +93,7 @@ class Card(NamedTuple):
     actions: tuple[Link, ...] = ()
     # The source's thumbnail (``label`` is its alt text), when the operator turns images on.
     image: Link | None = None
+    tldr: Tldr | None = None  # the source's one-line AI summary, when it gives one
 
     @property
     def byline(self) -> str:
@@ -123,6 +136,12 @@ def card(item: Item, subscriber: Subscriber,
     turns them on). A paper with an arXiv id gets "more / less like this" links too.
     ``possibly``: the item is in the "Possibly by" section: its reasons say "Possibly by
     Hao Li", and its only links ask whether the paper is theirs."""
+    # Beside a TL;DR a snippet is shorter; a long digest (its renderer asks for short
+    # snippets) shows none.
+    tldr = _tldr(item.paper) is not None
+    no_snippet = tldr and snippet_chars <= SHORT_SNIPPET_CHARS
+    if tldr:
+        snippet_chars = min(snippet_chars, TLDR_SNIPPET_CHARS)
     base = _base(item.paper, snippet_chars, images)
     if followed is None:
         followed = {name_key(a) for a in subscriber.authors}
@@ -136,11 +155,17 @@ def card(item: Item, subscriber: Subscriber,
     return base.card._replace(
         authors=shown,
         more_authors=max(0, total - len(shown)) if base.names and total is not None else 0,
-        snippet=_highlighted(_snippet(item, base, snippet_chars), tuple(keywords)),
+        snippet=() if no_snippet else
+        _highlighted(_snippet(item, base, snippet_chars), tuple(keywords)),
         reasons=_possibly_lines(item.reasons) if possibly else _reasons(item, base),
         actions=_person_links(item, action) if possibly else
         _actions(shown, keywords, action) + _likes(item.paper, action),
     )
+
+
+def _tldr(p: Paper) -> Tldr | None:
+    text = _cut(one_line(latex_to_text(p.ai_summary)), TLDR_CHARS) if p.ai_summary else ""
+    return Tldr(TLDR_LABEL, text) if text else None
 
 
 @dataclass(frozen=True)
@@ -174,7 +199,7 @@ def _base(p: Paper, snippet_chars: int, images: bool = False) -> _Base:
         meta=tuple(x for x in (one_line(p.organization or ""), p.category or "",
                                _day(p.featured or p.published)) if x),
         badges=_badges(p), snippet=(), links=tuple(links), reasons=(),
-        image=_image(p) if images else None),
+        image=_image(p) if images else None, tldr=_tldr(p)),
         names, {k: tuple(v) for k, v in places.items()}, total,
         snippet_text(p.abstract, snippet_chars), plain_abstract(p.abstract))
 

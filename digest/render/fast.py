@@ -101,12 +101,20 @@ class Renderer:
         it fits. Returns the mail and the digest it shows."""
         thumbnails = len(digest.items) if self.images else 0
         rendered = self.render(digest, links, kind, thumbnails)
+        dropped = False
         while (excess := len(rendered.html.encode("utf-8")) - limit) > 0 and digest.items:
             if thumbnails:  # pictures go before papers do, from the last cards up
                 thumbnails = max(0, thumbnails - excess // _THUMBNAIL_BYTES - 1)
+                dropped = True
             else:
                 digest = without_last(digest)
             rendered = self.render(digest, links, kind, thumbnails)
+        # The guess of a picture's size may take one too many: give back what fits.
+        while dropped and 0 < thumbnails < len(digest.items):
+            more = self.render(digest, links, kind, thumbnails + 1)
+            if len(more.html.encode("utf-8")) > limit:
+                break
+            rendered, thumbnails = more, thumbnails + 1
         return rendered, digest
 
     def render(self, digest: Digest, links: Links, kind: str = MessageKind.DIGEST,

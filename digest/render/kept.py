@@ -118,8 +118,8 @@ class Shown:
 def frame_key(fmt: str, c: Card) -> tuple[Any, ...]:
     """What the rest of a card (all but its parts) shows."""
     if fmt == "html":
-        return c.title, c.url, c.upvotes, c.meta, c.badges, c.links, c.image
-    return c.title, c.badges, c.plain_snippet, c.links
+        return c.title, c.url, c.upvotes, c.meta, c.badges, c.links, c.image, c.tldr
+    return c.title, c.badges, c.tldr, c.plain_snippet, c.links
 
 
 def part_key(name: str, c: Card) -> Any:

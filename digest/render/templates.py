@@ -17,7 +17,7 @@ import jinja2
 from markupsafe import Markup
 
 from digest.errors import ConfigError
-from digest.render.cards import Author, Card, Link, Segment
+from digest.render.cards import Author, Card, Link, Segment, Tldr
 from digest.settings import templates_setting
 from digest.vocab import HTML_PARTS, TEXT_PARTS
 
@@ -216,4 +216,5 @@ def probe_card() -> Card:
                                                   Segment("flow matching", True)),
                 links=(link, link), reasons=("You follow Ada", "Matches: x"),
                 actions=(link, Link("Mute “x”", "https://example.org/m/t")),
-                image=Link('Preview of “A "quoted" <title>”', "https://example.org/t.png?a=1&b=2"))
+                image=Link('Preview of “A "quoted" <title>”', "https://example.org/t.png?a=1&b=2"),
+                tldr=Tldr('TL;DR <of> "it"', "It <does> & 'works'"))

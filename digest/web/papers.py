@@ -12,7 +12,7 @@ page number or arXiv id that does not read is a 404, a query of any bytes a page
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
@@ -26,7 +26,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from digest import defaults
-from digest.cite import bibtex, ris
+from digest.cite import write
 from digest.model import Item, Paper, Subscriber, author_name
 from digest.rank import appeared, trending_order
 from digest.render import cards
@@ -37,6 +37,7 @@ from digest.text import arxiv_key, latex_to_text, name_key, one_line
 from digest.vocab import (
     AI_SUMMARY_LABEL,
     CARD_ACTION,
+    CITE_SPECS,
     HTML_PARTS,
     PAPERS_FEED,
     PAPERS_PATH,
@@ -44,6 +45,7 @@ from digest.vocab import (
     SUBSCRIBE_BANNER,
     SUBSCRIBE_BUTTON,
     Action,
+    CiteFormat,
     Managed,
     Span,
 )
@@ -56,10 +58,9 @@ _DAY = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
 _WEEK = re.compile(r"(\d{4})-W(\d{2})")
 _MONTH = re.compile(r"(\d{4})-(\d{2})")
 _YEARS = range(defaults.EARLIEST_YEAR, defaults.LATEST_YEAR)
-# A paper's citation links: /papers/ARXIV_ID.bib and .ris (Zotero imports both).
-CITATIONS: dict[str, tuple[Callable[[Iterable[Paper]], str], str]] = {
-    "bib": (bibtex, "application/x-bibtex; charset=utf-8"),
-    "ris": (ris, "application/x-research-info-systems; charset=utf-8")}
+# A paper's citation links, by suffix: /papers/ARXIV_ID.bib and .ris (Zotero imports both).
+CITATIONS = {spec.suffix.lstrip("."): spec for spec in CITE_SPECS}
+_CITE_LABELS = {CiteFormat.BIBTEX: "BibTeX", CiteFormat.RIS: "RIS (Zotero, EndNote)"}
 
 
 @dataclass(frozen=True)
@@ -282,10 +283,11 @@ async def citation(site: Site, key: str, suffix: str) -> Response:
     paper = await _paper(site, key)
     if paper is None:
         return not_found(site)
-    write, media = CITATIONS[suffix]
+    spec = CITATIONS[suffix]
     name = re.sub(r"[^\w.-]", "_", paper.arxiv_id or "paper")
-    return public(Response(write([paper]), media_type=media, headers={
-        "Content-Disposition": f'inline; filename="{name}.{suffix}"'}))
+    return public(Response(
+        write(spec.format, [paper]), media_type=f"{spec.media_type}; charset=utf-8",
+        headers={"Content-Disposition": f'inline; filename="{name}.{suffix}"'}))
 
 
 async def _paper(site: Site, key: str) -> Paper | None:
@@ -322,8 +324,8 @@ async def paper_page(site: Site, key: str, reader: tuple[Record, str] | None) ->
         and reader[0].managed != Managed.DB, styles=stylesheets(site),
         banner=SUBSCRIBE_BANNER, button=SUBSCRIBE_BUTTON, subscribe="/subscribe",
         feed=f"/{PAPERS_FEED}", day=View.of(Span.DAY, appeared(paper)),
-        citations=[(f"{paper_path(paper)}.{suffix}", label) for suffix, label
-                   in (("bib", "BibTeX"), ("ris", "RIS (Zotero, EndNote)"))]
+        citations=[(f"{paper_path(paper)}{spec.suffix}", _CITE_LABELS[spec.format])
+                   for spec in CITE_SPECS]
         if paper_path(paper) else [])
     return response if reader is not None else public(response)
 
