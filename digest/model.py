@@ -197,6 +197,14 @@ class Subscriber:
         return Cadence(self.cadence).period_days
 
     @property
+    def mailed(self) -> bool:
+        """Whether this subscriber's digests go out by mail: the one place that decides
+        it. A digest that is not mailed is recorded as planned (``OutboxState.RECORDED``):
+        its web copy, the past digests and the private feed show it, its papers count as
+        sent, and no send pass claims it (``cadence: feed-only``)."""
+        return self.cadence != Cadence.FEED_ONLY
+
+    @property
     def age_limit_days(self) -> int:
         """How old (by appearance date) a paper may be and still be due."""
         return self.max_age_days if self.max_age_days is not None else 2 * self.period_days
@@ -329,6 +337,10 @@ class Digest:
     # For the reader, about what they follow ("several people publish as Wei Wang; pin
     # the one you mean"): data the templates show, not part of the papers.
     notes: tuple[str, ...] = ()
+    # Papers that matched but did not fit (past ``max_papers``, or left out to keep the
+    # mail under ``defaults.MAX_HTML_BYTES``), best first: the mail says how many, and
+    # its web copy lists them. They stay due for later digests.
+    more: tuple[Item, ...] = ()
 
     @property
     def items(self) -> tuple[Item, ...]:
@@ -356,10 +368,46 @@ class OutboxEntry:
     sections: tuple[tuple[str, tuple[tuple[int, tuple[Reason, ...]], ...]], ...]
     attempts: int = 0
     last_error: str | None = None
+    # What matched but did not fit (``Digest.more``): (paper_id, reasons), best first.
+    more: tuple[tuple[int, tuple[Reason, ...]], ...] = ()
 
     @property
     def paper_ids(self) -> tuple[int, ...]:
         return tuple(pid for _, items in self.sections for pid, _ in items)
+
+
+@dataclass(frozen=True)
+class Delivered:
+    """A digest its subscriber has (mailed, or recorded for the web): what its web copy
+    is rendered from. ``entry.sections`` are the papers as planned; ``shown`` those the
+    mail showed (a long one is cut to fit ``defaults.MAX_HTML_BYTES``; the rest did not
+    fit, as ``entry.more`` did not)."""
+
+    entry: OutboxEntry
+    shown: frozenset[int]
+    sent_at: datetime | None
+
+
+@dataclass(frozen=True)
+class PastDigest:
+    """One of a subscriber's past digests, as their preferences page lists it."""
+
+    period: datetime
+    period_end: datetime
+    kind: str  # a vocab.MessageKind
+    papers: int  # the papers it showed
+    mailed: bool  # False: recorded for the web and the feed only
+
+
+@dataclass(frozen=True)
+class FeedPaper:
+    """A paper one of a subscriber's digests held, for their feed: when that digest
+    went (or was recorded), and why the paper was in it."""
+
+    paper_id: int
+    at: datetime
+    section: str  # a vocab.SectionName
+    reasons: tuple[Reason, ...]
 
 
 @dataclass(frozen=True)
@@ -391,6 +439,8 @@ class Plan:
     def state(self) -> str:
         if self.missed:
             return OutboxState.MISSED
+        if not self.digest.subscriber.mailed:  # kept for the web and the feed, at once
+            return OutboxState.RECORDED if self.digest.items else OutboxState.SKIPPED
         return (OutboxState.PLANNED if self.digest.items or self.empty_ok
                 else OutboxState.SKIPPED)
 

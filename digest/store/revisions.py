@@ -82,6 +82,8 @@ def _matching(conn: Connection) -> str:
     """The revision whose tables an unversioned database has (one made before revisions
     began, or by this code before its revision was recorded)."""
     schema = inspect(conn)
+    if "more" in {c["name"] for c in schema.get_columns("digests")}:
+        return "0008"
     if "user" in {c["name"] for c in schema.get_columns("paper_authors")}:
         return "0006"
     if "mail_messages" in schema.get_table_names():
