@@ -23,7 +23,7 @@ from digest.vocab import OutboxState
 
 # The outbox totals, in the order status shows them.
 _STATES = (OutboxState.SENT, OutboxState.PLANNED, OutboxState.SENDING, OutboxState.RETRY,
-           OutboxState.FAILED, OutboxState.SKIPPED, OutboxState.MISSED)
+           OutboxState.FAILED, OutboxState.SKIPPED, OutboxState.MISSED, OutboxState.RECORDED)
 
 
 @click.command()
