@@ -138,7 +138,7 @@ def test_a_digest_that_did_not_hold_every_match_says_so_and_its_copy_lists_them(
     assert f"{count} more" in html_of(mail) and f'href="{url}"' in html_of(mail)
     assert len(card_titles(html_of(mail))) == 2  # her max_papers
     (row,) = [r for r in sent.store().outbox() if r.email == "grace@example.org"]
-    (kept,) = [d for d in sent.store().past_digests(row.ref, 5)]
+    (kept,) = sent.store().past_digests(row.ref, 5)
     assert kept.papers == 2 and kept.mailed
     with sent.client() as web:
         page = web.get(path(url)).text
