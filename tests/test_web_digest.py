@@ -10,7 +10,7 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
@@ -21,12 +21,16 @@ import httpx
 import pytest
 
 from digest.deliver.tokens import Tokens
+from digest.model import Subscriber
+from digest.plan import build_digests
 from digest.store import Store
+from digest.vocab import SectionName
 from tests.browser import chromium, png_size, screenshot
 from tests.conftest import ROOT
 from tests.mailing import NOW, SUBSCRIPTIONS
 from tests.serving import free_base, serving
 from tests.smtpserver import SmtpServer
+from tests.test_rank import ingest
 
 SECRET = "web-digest-s3cret"
 OUTPUT = ROOT / "tests" / "output"
@@ -128,7 +132,8 @@ def test_a_sent_digest_links_its_web_copy_which_shows_the_same_papers(sent: Sent
 
 
 def test_a_digest_that_did_not_hold_every_match_says_so_and_its_copy_lists_them(
-        sent: Sent) -> None:
+        sent: Sent, run: Any) -> None:
+    """The mail says how many; the page lists them all, none twice."""
     mail = sent.mail("grace@example.org")
     text = text_of(mail)
     more = re.search(r"(\d+) more papers? matched: see them all at (\S+)", text)
@@ -145,8 +150,30 @@ def test_a_digest_that_did_not_hold_every_match_says_so_and_its_copy_lists_them(
     listed = re.search(r'<ol class="more-papers".*?</ol>', page, re.S)
     assert listed and listed.group(0).count("<li") == count
     assert 'id="more"' in page and "Matches “diffusion”" in listed.group(0)
-    assert not set(card_titles(page)) & {html.unescape(t) for t in re.findall(
-        r'font-weight: 700;">([^<]+)</a>', listed.group(0))}  # none listed twice
+    more_titles = [html.unescape(t) for t in re.findall(
+        r'font-weight: 700;">([^<]+)</a>', listed.group(0))]
+    assert len(more_titles) == count and not set(card_titles(page)) & set(more_titles)
+    # What did not fit is not counted as sent (nor is it sent later: only papers new
+    # since this digest are due then, as before).
+    assert run("send", "--now", (NOW + timedelta(days=1)).isoformat(),
+               env=sent.env).exit_code == 0
+    assert len([r for r in sent.smtp.received if "grace@example.org" in r.recipients]) == 1
+    assert sent.store().past_digests(row.ref, 5)[0].papers == 2
+
+
+def test_more_is_what_a_bigger_digest_would_have_held(tmp_path: Path) -> None:
+    store = Store(f"sqlite:///{tmp_path / 'd.db'}")
+    ingest(store, ROOT / "seeds", now=NOW - timedelta(hours=2))
+    small = Subscriber("g@example.org", keywords=("diffusion", "language model"),
+                       authors=("Jiacheng Sun",), max_papers=3, trending=0, rising=0,
+                       recommended=0, max_age_days=3650)
+    (cut,) = build_digests(store, [small], NOW)
+    (whole,) = build_digests(store, [replace(small, max_papers=200)], NOW)
+    ids = [it.paper.id for it in whole.items if it not in (
+        i for s in whole.sections if s.name == SectionName.POSSIBLY for i in s.items)]
+    assert len(cut.items) == 3 and len(cut.more) > 3
+    assert [it.paper.id for it in (*cut.items, *cut.more)] == ids
+    assert [it.reasons for it in cut.more] == [it.reasons for it in whole.items[3:len(ids)]]
 
 
 def test_the_feed_from_the_mail_footer_parses_and_holds_the_digest(sent: Sent) -> None:
