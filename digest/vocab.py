@@ -266,3 +266,27 @@ class Note(StrEnum):
     ``area``)."""
 
     NEAR = "in your area"  # a trending paper close to what the reader follows
+
+
+class CiteFormat(StrEnum):
+    """A citation format papers are exported in (``digest papers --format``, a digest's
+    ``.bib`` / ``.ris`` on the web)."""
+
+    BIBTEX = "bibtex"
+    RIS = "ris"
+
+
+@dataclass(frozen=True)
+class CiteSpec:
+    """A citation format's file suffix and media type (what a browser saves it as)."""
+
+    format: CiteFormat
+    suffix: str
+    media_type: str
+
+
+CITE_SPECS = (
+    CiteSpec(CiteFormat.BIBTEX, ".bib", "application/x-bibtex"),
+    CiteSpec(CiteFormat.RIS, ".ris", "application/x-research-info-systems"),
+)
+CITE_SPEC = {spec.format: spec for spec in CITE_SPECS}

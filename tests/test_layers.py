@@ -200,7 +200,7 @@ LAYERS = (
     {"store"},
     {"ingest", "config", "config_problems", "config_sources", "match", "pins", "rising",
      "recommend", "rank", "schedule", "plan", "render", "deliver", "bounces", "metrics",
-     "heap", "trending"},
+     "heap", "trending", "cite"},
     {"passes"},
     {"app"},
     {"cli", "bot", "web"},

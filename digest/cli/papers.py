@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import sys
+import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from datetime import date, datetime
 from functools import partial
@@ -16,7 +18,7 @@ from rich import box
 from rich.progress import Progress
 from rich.table import Table
 
-from digest import defaults
+from digest import cite, defaults
 from digest.app import App
 from digest.cli.base import Day, console, settings_options
 from digest.ingest import PARSERS
@@ -26,6 +28,7 @@ from digest.ingest.runner import Job, Report, ingest_arxiv, ingest_file, ingest_
 from digest.model import Paper
 from digest.plan import momentum
 from digest.store import Store
+from digest.vocab import CiteFormat
 
 Clock = Callable[[], datetime]
 
@@ -135,26 +138,39 @@ def _print_ingest_table(reports: list[Report], total: int, db_url: str) -> None:
 
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@click.option("--format", "fmt", type=click.Choice([f.value for f in CiteFormat]),
+              help="Every stored paper as a citation, one entry each: BibTeX (@misc with "
+              "the arXiv eprint, as arXiv exports it) or RIS, for Zotero, JabRef, EndNote.")
+@click.option("--output", type=click.Path(path_type=Path, dir_okay=False), metavar="FILE",
+              help="Write to FILE (replaced whole, never left half-written) "
+              "instead of standard output.")
 @click.option("--rising", is_flag=True, help="The papers gaining upvotes fastest at --now "
               f"(over the last {defaults.RISING_WINDOW_HOURS} hours), fastest first.")
 @settings_options(reads_config=False, create=False)
-def papers(as_json: bool, rising: bool, app: App) -> None:
-    """List the papers stored, oldest first; or, with --rising, the momentum ranking.
+def papers(as_json: bool, fmt: str | None, output: Path | None, rising: bool,
+           app: App) -> None:
+    """List the papers stored, oldest first; or, with --rising, the momentum ranking;
+    or, with --format, export them as BibTeX or RIS.
 
     \b
     Examples:
         digest papers
         digest papers --json | jq -r .title
         digest papers --rising --now 2026-04-17T12:00:00Z
+        digest papers --format bibtex --output papers.bib
     """
+    _check_papers_options(as_json, fmt, output, rising)
     store = app.store
     if rising:
         _print_rising(store, app.now(), as_json)
         return
     stored = store.papers()
+    if fmt:
+        _emit(cite.write(CiteFormat(fmt), stored), output)
+        return
     if as_json:
-        for paper in stored:
-            click.echo(json.dumps(paper_json(paper), ensure_ascii=False))
+        _emit("".join(json.dumps(paper_json(p), ensure_ascii=False) + "\n" for p in stored),
+              output)
         return
     table = Table(box=box.SIMPLE_HEAD)
     for name in ("ID", "arXiv", "Published", "Upvotes", "Authors", "Title"):
@@ -165,6 +181,50 @@ def papers(as_json: bool, rising: bool, app: App) -> None:
                       str(p.author_count or len(p.all_authors)), p.title)
     console().print(table)
     click.echo(f"{len(stored)} papers")
+
+
+def _check_papers_options(as_json: bool, fmt: str | None, output: Path | None,
+                          rising: bool) -> None:
+    """One output at a time: a table, JSON lines, a citation format, or the rising list."""
+    if fmt and (as_json or rising):
+        raise click.UsageError("--format exports every stored paper; it goes with neither "
+                               "--json nor --rising")
+    if output and (rising or not (fmt or as_json)):
+        raise click.UsageError("--output writes --format or --json output to a file")
+
+
+def _emit(text: str, output: Path | None) -> None:
+    """``text`` to standard output, or into ``output`` through a temporary file beside it
+    that replaces it whole: a reader never sees half a file, nor a failed run's."""
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    target = output.expanduser()
+    try:
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+    except OSError as e:
+        raise click.ClickException(f"cannot write {output}: {e.strerror or e}") from e
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, _mode(target))
+        os.replace(tmp, target)
+    except OSError as e:
+        Path(tmp).unlink(missing_ok=True)
+        raise click.ClickException(f"cannot write {output}: {e.strerror or e}") from e
+
+
+def _mode(target: Path) -> int:
+    """The file's permissions: those it had, or what the umask gives a new file (a
+    temporary file is private, 0600, which an export should not stay)."""
+    try:
+        return target.stat().st_mode & 0o777
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
 
 
 def _print_rising(store: Store, moment: datetime, as_json: bool) -> None:
