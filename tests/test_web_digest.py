@@ -19,6 +19,8 @@ from typing import Any
 import feedparser
 import httpx
 import pytest
+import rispy
+from pybtex.database import parse_string
 
 from digest.deliver.tokens import Tokens
 from digest.model import Subscriber
@@ -224,6 +226,29 @@ def test_a_feed_only_reader_gets_no_mail_but_a_feed_and_web_copies(
     assert not [r for r in sent.smtp.received if "fern@example.org" in r.recipients]
     later = [r for r in sent.store().outbox() if r.email == "fern@example.org"]
     assert len(later) == 2 and later[1].state in ("recorded", "skipped")
+
+
+def test_a_digest_s_citations_are_linked_from_its_web_copy(sent: Sent) -> None:
+    mail = sent.mail("ada@example.org")
+    titles = card_titles(html_of(mail))
+    token = view_url(mail).rsplit("/", 1)[1]
+    with sent.client() as web:
+        page = web.get(f"/d/{token}").text
+        assert f'href="/d/{token}.bib"' in page and f'href="/d/{token}.ris"' in page
+        bib = web.get(f"/d/{token}.bib")
+        ris = web.get(f"/d/{token}.ris")
+        assert bib.status_code == ris.status_code == 200
+        assert bib.headers["content-type"].startswith("application/x-bibtex")
+        assert ris.headers["content-type"].startswith("application/x-research-info-systems")
+        assert bib.headers["content-disposition"] == \
+            'attachment; filename="digest-2026-06-01.bib"'
+        entries = parse_string(bib.text, "bibtex").entries
+        assert len(entries) == len(titles) and all(e.type == "misc" for e in entries.values())
+        assert len(rispy.loads(ris.text)) == len(titles)
+        assert {r["title"] for r in rispy.loads(ris.text)} == set(titles)
+        forged = token[:-1] + ("0" if token[-1] != "0" else "1")
+        assert web.get(f"/d/{forged}.bib").status_code == 404
+        assert web.get(f"/d/{forged}.ris").status_code == 404
 
 
 def test_forged_and_foreign_tokens_get_the_bad_link_page(sent: Sent) -> None:

@@ -6,6 +6,7 @@ held, each with the reason it was there."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import datetime
 from urllib.parse import urlsplit
@@ -15,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
-from digest import defaults
+from digest import cite, defaults
 from digest.model import Delivered, Digest, FeedPaper, Item, Paper, PastDigest, Reason, Section
 from digest.render import cards
 from digest.render.atom import Entry, atom
@@ -23,11 +24,15 @@ from digest.render.reference import render_reference
 from digest.store import Record
 from digest.vocab import (
     CARD_ACTIONS,
+    CITE_SPEC,
+    CITE_SPECS,
     DIGEST_PATH,
     FEED_PATH,
     FEED_SUFFIX,
     MORE_ANCHOR,
     Action,
+    CiteFormat,
+    CiteSpec,
     SectionName,
 )
 from digest.web.cards import card_action
@@ -104,15 +109,28 @@ def render_copy(site: Site, found: Delivered, papers: dict[int, Paper]) -> str:
     more = site.env.get_template("web/_more.html").render(
         anchor=MORE_ANCHOR, more=[_listed(it, digest, it.paper.id in possibly)
                                   for it in digest.more],
-        bib=f"/{DIGEST_PATH}/{token}.bib", ris=f"/{DIGEST_PATH}/{token}.ris",
-        citations=CITATIONS, count=len(digest.items))
+        bib=f"/{DIGEST_PATH}/{token}{CITE_SPEC[CiteFormat.BIBTEX].suffix}",
+        ris=f"/{DIGEST_PATH}/{token}{CITE_SPEC[CiteFormat.RIS].suffix}",
+        count=len(digest.items))
     at = mail.html.rfind("</body>")
     return mail.html[:at] + more + mail.html[at:]
 
 
-# Whether the digest's citations (``/d/TOKEN.bib``, ``.ris``) are served: ``digest.cite``
-# comes with another part of issue 36.
-CITATIONS = False
+def _citations(spec: CiteSpec) -> Callable[[Site, Request], Awaitable[Response]]:
+    """The handler of a digest's citations in ``spec``'s format (``/d/TOKEN.bib``): its
+    cards' papers, one entry each, as a file to save; 404 as the web copy."""
+    async def citations(site: Site, request: Request) -> Response:
+        found = await site.call(_delivered, site, request.path_params["token"])
+        if found is None:
+            return site.bad_link(404)
+        digest = copy_digest(*found)
+        text = await site.call(cite.write, spec.format, [it.paper for it in digest.items])
+        name = f"digest-{digest.end:%Y-%m-%d}{spec.suffix}"
+        return Response(text, media_type=f"{spec.media_type}; charset=utf-8", headers={
+            "Content-Disposition": f'attachment; filename="{name}"'})
+
+    citations.__name__ = f"citations_{spec.format}"
+    return citations
 
 
 def _listed(item: Item, digest: Digest, possibly: bool) -> dict[str, object]:
@@ -185,6 +203,9 @@ def feed_path(site: Site, record: Record) -> str:
 
 
 def routes(site: Site) -> list[Route]:
-    """The web copy of a digest and the private feed, GET (and HEAD) only."""
-    return [site.route(f"/{DIGEST_PATH}/{{token}}", web_copy, ["GET", "POST"]),
+    """The web copy of a digest (its citations first: its path would take theirs), and
+    the private feed; GET (and HEAD) only, but for the card link that shares the path."""
+    return [*(site.route(f"/{DIGEST_PATH}/{{token}}{spec.suffix}", _citations(spec), ["GET"])
+              for spec in CITE_SPECS),
+            site.route(f"/{DIGEST_PATH}/{{token}}", web_copy, ["GET", "POST"]),
             site.route(f"/{FEED_PATH}/{{token}}{FEED_SUFFIX}", feed, ["GET"])]
