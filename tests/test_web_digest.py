@@ -24,7 +24,7 @@ from pybtex.database import parse_string
 
 from digest.deliver.tokens import Tokens
 from digest.model import Subscriber
-from digest.plan import build_digests
+from digest.plan import build_digests, plan_due
 from digest.store import Store
 from digest.vocab import SectionName
 from tests.browser import chromium, png_size, screenshot
@@ -318,3 +318,19 @@ def test_tokens_name_one_digest() -> None:
         assert tokens.read_view(token.swapcase() if token.isalnum() else token) == (ref, at)
         assert Tokens("t").read_view(token) is None
     assert tokens.read_view(tokens.make_mail("bounce", "AbCdEfGhIjKl", at) or "") is None
+
+
+def test_a_digest_planned_before_a_switch_to_feed_only_is_recorded_not_mailed(
+        tmp_path: Path) -> None:
+    store = Store(f"sqlite:///{tmp_path / 'd.db'}")
+    ingest(store, ROOT / "seeds", now=NOW - timedelta(hours=2))
+    sub = Subscriber("h@example.org", keywords=("diffusion",), cadence="daily",
+                     timezone="Europe/Berlin", max_age_days=3650)
+    store.sync_subscribers([sub], NOW)
+    plans, counts = plan_due(store, NOW)
+    assert counts["planned"] == 1
+    store.sync_subscribers([replace(sub, cadence="feed-only")], NOW)
+    assert store.claim(NOW, timedelta(minutes=10), 10) == []
+    (row,) = store.outbox()
+    assert row.state == "recorded" and row.sent_at == NOW
+    assert store.past_digests(row.ref, 5)[0].papers == len(plans[0].digest.items) > 0

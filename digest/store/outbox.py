@@ -175,7 +175,11 @@ def claim(conn: Connection, now: datetime, lease: timedelta, limit: int,
     rows = conn.execute(select(s.digests, s.subscribers.c.settings, s.subscribers.c.ref,
                                s.subscribers.c.managed).join(s.subscribers)
                         .where(c.id.in_(taken)).order_by(c.id)).mappings()
-    return [_entry(row) for row in rows]
+    entries = [_entry(row) for row in rows]
+    # planned for someone who takes no mail since (``Subscriber.mailed``): recorded as
+    # their digests are, never handed to a sender
+    mark_sent(conn, [e for e in entries if not e.subscriber.mailed], now, OutboxState.RECORDED)
+    return [e for e in entries if e.subscriber.mailed]
 
 
 def _takes_mail() -> tuple[Any, ...]:
@@ -276,12 +280,14 @@ def feed_papers(conn: Connection, ref: str, limit: int) -> list[FeedPaper]:
             for r in rows]
 
 
-def mark_sent(conn: Connection, entries: Sequence[OutboxEntry], now: datetime) -> None:
-    """Sent (after the server's 250): the papers count as sent to their subscribers."""
+def mark_sent(conn: Connection, entries: Sequence[OutboxEntry], now: datetime,
+              state: str = OutboxState.SENT) -> None:
+    """Sent (after the server's 250), or ``recorded`` without mail: the papers count as
+    sent to their subscribers."""
     for chunk in chunks([e.id for e in entries]):
         conn.execute(update(s.digests).where(s.digests.c.id.in_(chunk))
-                     .values(state=OutboxState.SENT, sent_at=now, last_error=None,
-                             reply_class="2xx"))
+                     .values(state=state, sent_at=now, last_error=None,
+                             reply_class="2xx" if state == OutboxState.SENT else None))
     rows = [(e.subscriber_id, pid, e.id) for e in entries for pid in dict.fromkeys(e.paper_ids)]
     if rows:
         _record_sent_papers(conn, rows, now)
