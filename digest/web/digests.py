@@ -82,10 +82,12 @@ def copy_digest(found: Delivered, papers: dict[int, Paper]) -> Digest:
     long one was cut to fit), and after them, as not fitting, the rest of its sections
     and what matched past ``max_papers``."""
     e = found.entry
+    # (a digest whose papers were recorded without it, by older code: all of them)
+    held = found.shown or frozenset(e.paper_ids)
 
     def items(pairs: tuple[tuple[int, tuple[Reason, ...]], ...], shown: bool) -> list[Item]:
         return [Item(papers[pid], reasons) for pid, reasons in pairs
-                if pid in papers and (pid in found.shown) == shown]
+                if pid in papers and (pid in held) == shown]
 
     sections = tuple(Section(name, tuple(items(pairs, True))) for name, pairs in e.sections)
     cut = [it for _, pairs in e.sections for it in items(pairs, False)]
