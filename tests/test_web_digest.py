@@ -306,6 +306,10 @@ def test_the_web_copy_in_a_browser(sent: Sent) -> None:
         out.unlink(missing_ok=True)
         screenshot(url, out, width)
         assert png_size(out)[0] == width
+    dark = OUTPUT / "web-digest-1024-dark.png"
+    screenshot(url, dark, 1024, flags=("--force-dark-mode",
+                                       "--blink-settings=preferredColorScheme=0"))
+    assert png_size(dark)[0] == 1024
 
 
 def test_tokens_name_one_digest() -> None:
