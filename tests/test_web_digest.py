@@ -224,8 +224,13 @@ def test_a_feed_only_reader_gets_no_mail_but_a_feed_and_web_copies(
     again = run("send", "--now", (NOW + timedelta(days=1)).isoformat(), env=sent.env)
     assert again.exit_code == 0, again.output
     assert not [r for r in sent.smtp.received if "fern@example.org" in r.recipients]
+    assert "Recorded (feed-only)" in again.output
+    # and the bot's pass neither
+    bot = run("run", "--once", "--now", (NOW + timedelta(days=2)).isoformat(), env=sent.env)
+    assert bot.exit_code == 0, bot.output
+    assert not [r for r in sent.smtp.received if "fern@example.org" in r.recipients]
     later = [r for r in sent.store().outbox() if r.email == "fern@example.org"]
-    assert len(later) == 2 and later[1].state in ("recorded", "skipped")
+    assert len(later) == 3 and {r.state for r in later[1:]} <= {"recorded", "skipped"}
 
 
 def test_a_digest_s_citations_are_linked_from_its_web_copy(sent: Sent) -> None:
