@@ -30,6 +30,7 @@ from digest.vocab import SectionName
 from tests.browser import chromium, png_size, screenshot
 from tests.conftest import ROOT
 from tests.mailing import NOW, SUBSCRIPTIONS
+from tests.pgserver import PgCluster, cluster_or_skip, sqlite_or_postgres
 from tests.serving import free_base, serving
 from tests.smtpserver import SmtpServer
 from tests.test_rank import ingest
@@ -327,6 +328,41 @@ def test_tokens_name_one_digest() -> None:
         assert tokens.read_view(token.swapcase() if token.isalnum() else token) == (ref, at)
         assert Tokens("t").read_view(token) is None
     assert tokens.read_view(tokens.make_mail("bounce", "AbCdEfGhIjKl", at) or "") is None
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[PgCluster]:
+    yield from cluster_or_skip()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    yield from sqlite_or_postgres(request, tmp_path)
+
+
+def test_what_the_pages_read_of_the_outbox(url: str) -> None:
+    """Recorded plans, a digest's web copy, the past digests and the feed, on SQLite and
+    PostgreSQL."""
+    store = Store(url)
+    ingest(store, ROOT / "seeds", now=NOW - timedelta(hours=2))
+    fern = Subscriber("f@example.org", keywords=("diffusion",), cadence="feed-only",
+                      timezone="Europe/Berlin", max_age_days=3650, max_papers=3)
+    store.sync_subscribers([fern], NOW)
+    plans, counts = plan_due(store, NOW)
+    assert counts["recorded"] == 1 and store.claim(NOW, timedelta(minutes=10), 10) == []
+    (row,) = store.outbox()
+    found = store.delivered(row.ref, row.period.replace(microsecond=0))
+    assert found is not None and found.sent_at == NOW
+    assert found.shown == {it.paper.id for it in plans[0].digest.items} and found.shown
+    assert [pid for pid, _ in found.entry.more] == [it.paper.id for it in plans[0].digest.more]
+    assert store.delivered(row.ref, row.period + timedelta(seconds=1)) is None
+    assert store.delivered("nobody", row.period) is None
+    (past,) = store.past_digests(row.ref, 20)
+    assert (past.papers, past.mailed, past.period) == (3, False, row.period)
+    held = store.feed_papers(row.ref, 100)
+    assert {f.paper_id for f in held} == found.shown and all(f.at == NOW for f in held)
+    assert all(f.section == "keywords" and f.reasons for f in held)
+    assert len(store.feed_papers(row.ref, 2)) == 2
 
 
 def test_a_digest_planned_before_a_switch_to_feed_only_is_recorded_not_mailed(
