@@ -96,6 +96,12 @@ SEND_AT = "08:00"  # local wall-clock time, HH:MM
 DAY = "monday"  # weekly digests only
 TIMEZONE = "UTC"  # IANA name
 MAX_PAPERS = 20  # papers in one digest at most
+# Of the papers that matched and did not fit in a digest, how many its outbox row keeps
+# for the web copy's list (the mail says "N more papers matched").
+MAX_MORE = 200
+# Past digests the preferences page lists, and papers the private Atom feed holds.
+PAST_DIGESTS = 20
+FEED_ENTRIES = 100
 TRENDING = 5  # size of the trending section; 0 = none
 RISING = 3  # size of the rising section (papers gaining upvotes fastest lately); 0 = none
 # Size of the "Recommended for you" section (digest.recommend: papers like those the

@@ -208,7 +208,7 @@ class Subscriber:
     alert_keywords: bool = False  # instant alerts include keyword matches, not only authors
     grace_hours: int = defaults.GRACE_HOURS  # a missed period older than this is not sent
     pins: tuple[Pin, ...] = ()  # the followed names pinned to one person (see ``Pin``)
-    mail: bool = True  # False: channel messages only (see ``mailed``)
+    mail: bool = True  # False: channel messages only (``mailed``)
     channels: tuple[Channel, ...] = ()  # team channels each digest goes to as well
     line: int | None = field(default=None, compare=False)
     # Set by the store: the opaque reference tokens carry, and who manages the settings:
@@ -239,6 +239,15 @@ class Subscriber:
     def period_days(self) -> int:
         """Length of one cadence period in days (instant alerts count as daily)."""
         return Cadence(self.cadence).period_days
+
+    @property
+    def mailed(self) -> bool:
+        """Whether this subscriber's digests go out by mail: the one place that decides
+        it. A digest that is not mailed is recorded as planned (``OutboxState.RECORDED``):
+        its web copy, the past digests and the private feed show it, its team channels'
+        messages go, its papers count as sent, and no send pass mails it (``cadence:
+        feed-only``, or ``mail: false`` for channels only)."""
+        return self.mail and self.cadence != Cadence.FEED_ONLY
 
     @property
     def age_limit_days(self) -> int:
@@ -373,6 +382,10 @@ class Digest:
     # For the reader, about what they follow ("several people publish as Wei Wang; pin
     # the one you mean"): data the templates show, not part of the papers.
     notes: tuple[str, ...] = ()
+    # Papers that matched but did not fit (past ``max_papers``, or left out to keep the
+    # mail under ``defaults.MAX_HTML_BYTES``), best first: the mail says how many, and
+    # its web copy lists them. They stay due for later digests.
+    more: tuple[Item, ...] = ()
 
     @property
     def items(self) -> tuple[Item, ...]:
@@ -400,16 +413,12 @@ class OutboxEntry:
     sections: tuple[tuple[str, tuple[tuple[int, tuple[Reason, ...]], ...]], ...]
     attempts: int = 0
     last_error: str | None = None
+    # What matched but did not fit (``Digest.more``): (paper_id, reasons), best first.
+    more: tuple[tuple[int, tuple[Reason, ...]], ...] = ()
 
     @property
     def paper_ids(self) -> tuple[int, ...]:
         return tuple(pid for _, items in self.sections for pid, _ in items)
-
-
-def mailed(sub: Subscriber) -> bool:
-    """Whether ``sub``'s digests are mailed: the one place that says so (planning puts a
-    digest that is not in the outbox as ``channels``, which no mail pass claims)."""
-    return sub.mail
 
 
 @dataclass(frozen=True)
@@ -441,6 +450,40 @@ class ChannelOutcome:
 
 
 @dataclass(frozen=True)
+class Delivered:
+    """A digest its subscriber has (mailed, or recorded for the web): what its web copy
+    is rendered from. ``entry.sections`` are the papers as planned; ``shown`` those the
+    mail showed (a long one is cut to fit ``defaults.MAX_HTML_BYTES``; the rest did not
+    fit, as ``entry.more`` did not)."""
+
+    entry: OutboxEntry
+    shown: frozenset[int]
+    sent_at: datetime | None
+
+
+@dataclass(frozen=True)
+class PastDigest:
+    """One of a subscriber's past digests, as their preferences page lists it."""
+
+    period: datetime
+    period_end: datetime
+    kind: str  # a vocab.MessageKind
+    papers: int  # the papers it showed
+    mailed: bool  # False: recorded for the web and the feed only
+
+
+@dataclass(frozen=True)
+class FeedPaper:
+    """A paper one of a subscriber's digests held, for their feed: when that digest
+    went (or was recorded), and why the paper was in it."""
+
+    paper_id: int
+    at: datetime
+    section: str  # a vocab.SectionName
+    reasons: tuple[Reason, ...]
+
+
+@dataclass(frozen=True)
 class Unsent:
     """How one claimed digest's attempt ended when it did not go out: ``retry`` (at
     ``next_attempt``) or ``failed``, with the reason."""
@@ -469,8 +512,10 @@ class Plan:
     def state(self) -> str:
         if self.missed:
             return OutboxState.MISSED
-        return (OutboxState.PLANNED if self.digest.items or self.empty_ok
-                else OutboxState.SKIPPED)
+        if not self.digest.items and not self.empty_ok:
+            return OutboxState.SKIPPED
+        # not mailed: kept at once for the web, the feed and the team channels
+        return OutboxState.PLANNED if self.digest.subscriber.mailed else OutboxState.RECORDED
 
 
 @dataclass(frozen=True)

@@ -49,7 +49,7 @@ from digest.rank import NameKey, Ranking, name_key_of, plan_digests
 from digest.schedule import latest_slot, slots_between
 from digest.store import Member, Store
 from digest.text import arxiv_key, name_keys
-from digest.vocab import MINE, Cadence, MessageKind, SectionName
+from digest.vocab import MINE, Cadence, MessageKind, ReasonKind, SectionName
 
 if TYPE_CHECKING:  # scikit-learn loads only for passes that recommend
     from digest.recommend import TasteIndex
@@ -330,7 +330,10 @@ def _alert_plans(papers: _Papers, members: Sequence[Member], now: datetime) -> l
         wanted = MINE if sub.alert_keywords else (SectionName.AUTHORS,)
         sections = tuple(s for s in digest.sections if s.name in wanted and s.items)
         seen = [it.paper.first_seen for s in sections for it in s.items if it.paper.first_seen]
+        # what did not fit, of what the alert is for
+        more = tuple(it for it in digest.more if sub.alert_keywords or any(
+            r.kind == ReasonKind.AUTHOR for r in it.reasons))
         if seen:
-            plans.append(Plan(replace(digest, sections=sections), max(seen), kind=MessageKind.ALERT,
-                              subscriber_id=m.id))
+            plans.append(Plan(replace(digest, sections=sections, more=more), max(seen),
+                              kind=MessageKind.ALERT, subscriber_id=m.id))
     return plans

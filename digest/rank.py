@@ -28,7 +28,9 @@ papers in the index: never sent, never disliked, young enough, allowed, as risin
 are. A paper appears once, in its first section; within a section higher upvotes come
 first, then higher score, then newer, then title (keywords: papers holding a keyword as
 strongly as a title does first; rising: fastest first; recommended: best first). The
-digest holds at most ``max_papers``. Last, in what room is left, up to
+digest holds at most ``max_papers``; the papers by followed authors and about keywords
+past that (up to ``defaults.MAX_MORE``) are its ``more``, listed on its web copy, and
+stay due. Last, in what room is left, up to
 ``defaults.POSSIBLY`` due papers that carry a followed name but are only possibly the
 person's (an ambiguous name not pinned yet, another spelling nothing ties to them, a
 pinned name's paper with no tie): the "Possibly by" list, which asks the reader.
@@ -227,20 +229,24 @@ class Ranking:
         by_author, possibly = self._by_author(sub, allowed)
         authors = sorted((pos for pos in by_author if due(pos)), key=self._order.__getitem__)
         room = max(0, sub.max_papers)
-        sections = [Section(SectionName.AUTHORS, tuple(
-            Item(self.papers[pos], by_author[pos] + self._keyword_reasons(pos, keyword_hits))
-            for pos in authors[:room]))]
+        # Those past ``room`` are the papers that matched and did not fit, up to MAX_MORE.
+        mine = [Item(self.papers[pos], by_author[pos] + self._keyword_reasons(pos, keyword_hits))
+                for pos in authors[:room + defaults.MAX_MORE]]
+        sections = [Section(SectionName.AUTHORS, tuple(mine[:room]))]
+        more = mine[room:]
         room -= len(sections[0].items)
         matched = set().union(*(hits.keys() for _, hits in keyword_hits))
         keywords: list[Item] = []
         tiers = self._tiers(matched - by_author.keys(), keyword_hits)
+        wanted = room + defaults.MAX_MORE - len(more)
         for pos in sorted(tiers, key=lambda pos: (-tiers[pos], self._order[pos])):
-            if len(keywords) >= room:
+            if len(keywords) >= wanted:
                 break
             if allowed(pos) and due(pos):
                 keywords.append(Item(self.papers[pos], self._keyword_reasons(pos, keyword_hits)))
-        sections.append(Section(SectionName.KEYWORDS, tuple(keywords)))
-        room -= len(keywords)
+        more += keywords[room:]
+        sections.append(Section(SectionName.KEYWORDS, tuple(keywords[:room])))
+        room -= len(sections[-1].items)
         sections += self._unmatched(sub, history, allowed, matched | by_author.keys(), room,
                                     by_author.keys())
         shown = {id(it.paper) for section in sections for it in section.items}
@@ -249,7 +255,8 @@ class Ranking:
         room = max(0, sub.max_papers - len(shown))
         sections.append(Section(SectionName.POSSIBLY, tuple(
             Item(self.papers[pos], possibly[pos]) for pos in maybe[:min(room, defaults.POSSIBLY)])))
-        return Digest(sub, period_start(sub, history, self.now), self.now, tuple(sections))
+        return Digest(sub, period_start(sub, history, self.now), self.now, tuple(sections),
+                      more=tuple(more))
 
     def _unmatched(self, sub: Subscriber, history: History, allowed: Callable[[int], bool],
                    seen: set[int], room: int, followed: Collection[int]) -> list[Section]:

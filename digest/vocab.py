@@ -22,6 +22,9 @@ class Cadence(StrEnum):
     DAILY = "daily"
     WEEKLY = "weekly"
     INSTANT = "instant"  # an alert as soon as a followed author's paper is ingested
+    # A daily digest kept for the web copy, the past digests and the private feed, and
+    # never mailed (``Subscriber.mailed``).
+    FEED_ONLY = "feed-only"
 
     @property
     def period_days(self) -> int:
@@ -35,16 +38,19 @@ class Cadence(StrEnum):
 
 
 _TITLES = {Cadence.DAILY: "Daily Papers", Cadence.WEEKLY: "Weekly Papers",
-           Cadence.INSTANT: "Paper alert"}
+           Cadence.INSTANT: "Paper alert", Cadence.FEED_ONLY: "Daily Papers"}
 # The cadences a subscriber may choose on the web pages (instant alerts are the admin's).
-SELF_SERVICE_CADENCES = (Cadence.DAILY, Cadence.WEEKLY)
+SELF_SERVICE_CADENCES = (Cadence.DAILY, Cadence.WEEKLY, Cadence.FEED_ONLY)
 
 
 class OutboxState(StrEnum):
     """Where a digest of the outbox is. ``planned`` waits for a sender; ``sending`` is
     claimed by one (under a lease); ``retry`` waits for its next attempt; ``sent`` and
     ``failed`` are final; ``skipped`` had nothing to send; ``missed`` was found too late to
-    send (recorded, so the period is not planned again)."""
+    send (recorded, so the period is not planned again); ``recorded`` is a digest of a
+    subscriber who takes no mail (``cadence: feed-only``, or ``mail: false`` with team
+    channels), kept as planned for the web copy, the feed and its channel messages, its
+    papers counted as sent, never mailed."""
 
     PLANNED = "planned"
     SKIPPED = "skipped"
@@ -53,15 +59,16 @@ class OutboxState(StrEnum):
     RETRY = "retry"
     SENT = "sent"
     FAILED = "failed"
-    # Mailed to nobody: its subscriber takes no mail (``mail: false``), only channel
-    # messages, whose own rows (``ChannelState``) say how they went.
-    CHANNELS = "channels"
+    RECORDED = "recorded"
 
 
 # States a sender may still act on.
 PENDING_STATES = (OutboxState.PLANNED, OutboxState.SENDING, OutboxState.RETRY)
 # States that keep a period's papers from being sent again.
-KEPT_STATES = (OutboxState.SENT, OutboxState.SENDING, OutboxState.CHANNELS)
+KEPT_STATES = (OutboxState.SENT, OutboxState.SENDING, OutboxState.RECORDED)
+# States of a digest its subscriber has (mailed, or kept for the web and the feed): those
+# with a web copy, in the past digests and the feed.
+DELIVERED_STATES = (OutboxState.SENT, OutboxState.RECORDED)
 # States whose papers are still owed to the subscriber.
 OWED_STATES = (OutboxState.FAILED, OutboxState.MISSED)
 
@@ -178,14 +185,25 @@ class Action(StrEnum):
     MAILTO = "mailto"  # List-Unsubscribe's mailto address
     THEM = "them"  # a "Possibly by" paper is by the person the reader follows
     NOT_THEM = "not-them"  # it is by someone else of that name
+    VIEW = "view"  # the web copy of one digest (``/d/TOKEN``), per subscriber and digest
+    FEED = "feed"  # a subscriber's private Atom feed (``/feed/TOKEN.atom``)
 
 
 # The actions a token is made for. Like and dislike ride on the mail's card token.
 TOKEN_ACTIONS = (Action.UNSUBSCRIBE, Action.MANAGE, Action.CONFIRM, Action.FOLLOW,
                  Action.UNFOLLOW, Action.MUTE, Action.FORM, Action.CARD, Action.BOUNCE,
-                 Action.MAILTO)
-BARE_ACTIONS = (Action.CARD, Action.MANAGE, Action.UNSUBSCRIBE)  # bare REF.SIGNATURE tokens
-MAIL_ACTIONS = (Action.BOUNCE, Action.MAILTO)  # tokens in addresses (hex, case-blind)
+                 Action.MAILTO, Action.VIEW, Action.FEED)
+# bare REF.SIGNATURE tokens
+BARE_ACTIONS = (Action.CARD, Action.MANAGE, Action.UNSUBSCRIBE, Action.FEED)
+# hex tokens of a ref and a period: in addresses (case-blind), and the web copy's, which
+# names one digest
+MAIL_ACTIONS = (Action.BOUNCE, Action.MAILTO, Action.VIEW)
+# The paths of a digest's web copy (``/d/TOKEN``, ``.bib``, ``.ris``) and of the feed.
+DIGEST_PATH = "d"
+FEED_PATH = "feed"
+FEED_SUFFIX = ".atom"
+# Where the web copy lists the papers that matched and did not fit (its fragment).
+MORE_ANCHOR = "more"
 
 
 @dataclass(frozen=True)

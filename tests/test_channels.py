@@ -206,7 +206,13 @@ def test_one_pass_mails_and_posts_each_digest_once(run: Any, env: dict[str, str]
     assert "Authorization" not in slack.headers and "Authorization" not in discord.headers
     store = Store(db_url)
     assert store.channel_counts() == {"sent": 5}
-    assert store.outbox_counts() == {"sent": 2, "channels": 3}
+    # the channel-only digests are recorded: on the web, in the feed, never mailed
+    assert store.outbox_counts() == {"sent": 2, "recorded": 3}
+    # each message links the digest's web copy, which the pages serve
+    web = body["web_url"]
+    assert re.fullmatch(r"https://digest\.example\.org/d/[0-9a-f]{46}", web), web
+    for hit in (slack, discord):  # another subscriber's digests: another copy each
+        assert re.search(r"https://digest\.example\.org/d/[0-9a-f]{46}", hit.body.decode())
 
 
 def _txn(hit: Hit) -> str:

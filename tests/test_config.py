@@ -134,8 +134,8 @@ def test_defaults_fill_in_and_subscribers_override(tmp_path: Path) -> None:
          ["1: unknown key 'subscriber'; did you mean 'subscribers'?",
           "1: 'subscribers:' is missing; give a list of '- email: ...' entries"]),
         ("subscribers:\n  - email: a@example.org\n    cadence: hourly\n",
-         ["3: subscriber a@example.org: cadence: Input should be 'daily', 'weekly' or "
-          "'instant'"]),
+         ["3: subscriber a@example.org: cadence: Input should be 'daily', 'weekly', "
+          "'instant' or 'feed-only'"]),
         ("subscribers:\n  - email: a@example.org\n    day: funday\n",
          ["3: subscriber a@example.org: day: 'funday' is not a weekday; use one of monday, "
           "tuesday, wednesday, thursday, friday, saturday, sunday"]),
@@ -168,13 +168,15 @@ def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
 def test_check_command(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     ok = run("check", str(ROOT / "subscriptions.yaml"))
     assert ok.exit_code == 0
-    assert ok.stdout == ("OK: 2 subscribers (1 daily, 1 weekly, 0 instant; 3 authors and 4 "
+    assert ok.stdout == ("OK: 2 subscribers (1 daily, 1 weekly, 0 instant, 0 feed-only; 3 "
+                         "authors and 4 "
                          "keywords followed); 1 source\n")
     one = tmp_path / "one.yaml"
     one.write_text("subscribers:\n  - email: a@example.org\n    authors: [Ada Lovelace]\n"
                    "    keywords: [diffusion]\n")
     assert run("check", str(one)).stdout == (
-        "OK: 1 subscriber (0 daily, 1 weekly, 0 instant; 1 author and 1 keyword followed); "
+        "OK: 1 subscriber (0 daily, 1 weekly, 0 instant, 0 feed-only; 1 author and 1 keyword "
+        "followed); "
         "0 sources\n")
     bad = tmp_path / "bad.yaml"
     bad.write_text("subscribers:\n  - email: a@example.org\n    day: NO\n")

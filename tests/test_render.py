@@ -44,6 +44,10 @@ from tests.test_rank import ingest
 NOW = datetime(2026, 6, 1, 6, tzinfo=UTC)  # Monday, 08:00 in Berlin
 UNSUBSCRIBE_URL = "https://digest.example.org/unsubscribe/TOKEN"
 UNSUBSCRIBE = Links(UNSUBSCRIBE_URL, "https://digest.example.org/manage/TOKEN")
+# A sent mail's links: its web copy, where that lists what did not fit, and the feed.
+SENT = replace(UNSUBSCRIBE, view="https://digest.example.org/d/TOKEN",
+               more="https://digest.example.org/d/TOKEN#more",
+               feed="https://digest.example.org/feed/TOKEN.atom")
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +69,7 @@ def test_seed_digest_matches_golden(seeded: Store, who: str) -> None:
     config = load_config(ROOT / "subscriptions.yaml")
     sub = next(s for s in config.subscribers if s.email.startswith(who))
     (digest,) = build_digests(seeded, [sub], NOW)
-    mail = render_digest(digest, UNSUBSCRIBE)
+    mail = render_digest(digest, SENT)
     for suffix, body in (("txt", mail.text), ("html", mail.html), ("subject", mail.subject)):
         path = GOLDEN / "mail" / f"{who}.{suffix}"
         if REGEN:
@@ -418,7 +422,7 @@ def test_a_preview_holds_the_cards_its_mail_will(tmp_path: Path) -> None:
     mail = MailSettings(Envelope.parse("D <d@example.org>", "Paper Digest"),
                         "https://paper-digest.computer-science.example-university.org")
     renderer = Renderer()
-    sent, shown = renderer.render_within(digest, mail.links(Tokens("secret"), sub))
+    sent, shown = renderer.render_within(digest, mail.links(Tokens("secret"), sub, now))
     preview, previewed = renderer.render_within(digest, mail.placeholders(sub))
     assert len(shown.items) < 50  # this one is over the limit with every card
     assert previewed == shown and len(preview.html) == len(sent.html)

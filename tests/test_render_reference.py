@@ -84,7 +84,7 @@ def plan(store: Store) -> list[Digest]:
                    *(("Shuo Zhang", "Difan Zou") if i % 5 == 0 else ()))
         subs.append(Subscriber(
             f"r{i}@example.org", name=NAMES[i % len(NAMES)],
-            cadence=(Cadence.DAILY, Cadence.WEEKLY, Cadence.INSTANT)[i % 3],
+            cadence=tuple(Cadence)[i % len(Cadence)],
             timezone=ZONES[i % len(ZONES)], authors=authors, pins=pins,
             keywords=tuple(rng.sample(PHRASES, rng.randint(0, 3))),
             likes=tuple(p.arxiv_id or "" for p in rng.sample(papers, 4)) if i % 3 else (),
@@ -104,7 +104,7 @@ def make(store: Store) -> list[Digest]:
         picked = rng.sample(papers, rng.choice((1, 4, 9, 26)))
         followed = tuple(dict.fromkeys(p.authors[0] for p in picked[:3]))
         sub = Subscriber(f"m{i}@example.org", name=NAMES[i % len(NAMES)],
-                         cadence=(Cadence.DAILY, Cadence.WEEKLY, Cadence.INSTANT)[i % 3],
+                         cadence=tuple(Cadence)[i % len(Cadence)],
                          timezone=ZONES[i % len(ZONES)], authors=followed,
                          keywords=PHRASES[:3], managed=(Managed.DB, Managed.FILE)[i % 2],
                          ref=f"made{i}")
@@ -113,8 +113,10 @@ def make(store: Store) -> list[Digest]:
             name = SECTIONS[n % len(SECTIONS)].name
             sections[name].append(Item(paper, reasons(name, paper, rng)))
         notes = ("several people publish as Wei Wang; pin the one you mean",) if i % 2 else ()
+        more = tuple(Item(p, reasons(SectionName.KEYWORDS, p, rng))
+                     for p in rng.sample(papers, (0, 1, 7)[i % 3]))  # matched, did not fit
         digests.append(Digest(sub, NOW - timedelta(days=7), NOW, tuple(
-            Section(name, tuple(items)) for name, items in sections.items()), notes))
+            Section(name, tuple(items)) for name, items in sections.items()), notes, more))
     empty = replace(digests[0], sections=(), notes=())
     return [*digests, empty, replace(empty, subscriber=digests[1].subscriber)]
 
@@ -138,8 +140,10 @@ def reasons(section: str, paper: Paper, rng: random.Random) -> tuple[Reason, ...
 
 
 def link_sets(sub: Subscriber) -> list[Links]:
-    """The links of a real mail to ``sub`` and those of a preview of it."""
-    return [MAIL.links(Tokens("secret"), sub), MAIL.placeholders(sub)]
+    """The links of a real mail to ``sub`` (with and without its web copy's) and those
+    of a preview of it."""
+    return [MAIL.links(Tokens("secret"), sub), MAIL.links(Tokens("secret"), sub, NOW),
+            MAIL.placeholders(sub)]
 
 
 def assert_same(fast: Rendered, reference: Rendered, what: str) -> None:
@@ -167,6 +171,7 @@ def test_the_digests_compared_cover_every_setting(planned: list[Digest],
     assert {d.subscriber.cadence for d in digests} == set(Cadence)
     assert any(d.notes for d in planned) and any(d.notes for d in made)
     assert any(not d.items for d in digests) and any(len(d.items) > 20 for d in digests)
+    assert any(len(d.more) == 1 for d in made) and any(len(d.more) > 1 for d in digests)
     assert any(d.subscriber.likes and d.count(SectionName.RECOMMENDED) for d in digests)
     assert any(Reason.trending(Note.NEAR) in it.reasons for d in made for it in d.items)
 

@@ -82,7 +82,8 @@ def snapshot(url: str) -> dict[str, list[tuple[Any, ...]]]:
     engine = create_engine(url.replace("postgresql+psycopg", "postgresql+psycopg"))
     tables = MetaData()
     tables.reflect(engine)
-    added = {"bounces", "bouncing_since", "reply_class", "thumbnail", "comments", "domain"}
+    added = {"bounces", "bouncing_since", "reply_class", "thumbnail", "comments", "domain",
+             "more"}
     out = {}
     with engine.connect() as conn:
         for name, table in sorted(tables.tables.items()):

@@ -33,7 +33,7 @@ PROBLEMS_SHOWN = 20  # channel messages that failed or wait, that `digest status
 
 # The outbox totals, in the order status shows them.
 _STATES = (OutboxState.SENT, OutboxState.PLANNED, OutboxState.SENDING, OutboxState.RETRY,
-           OutboxState.FAILED, OutboxState.SKIPPED, OutboxState.MISSED, OutboxState.CHANNELS)
+           OutboxState.FAILED, OutboxState.SKIPPED, OutboxState.MISSED, OutboxState.RECORDED)
 
 
 @click.command()

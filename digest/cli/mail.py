@@ -45,7 +45,7 @@ from digest.vocab import Cadence, OutboxState, SectionName
 _COLUMNS = ((OutboxState.PLANNED, "Planned"), (OutboxState.SENT, "Sent"),
             (OutboxState.SKIPPED, "Skipped (empty)"), (OutboxState.RETRY, "Retry later"),
             (OutboxState.FAILED, "Failed"), ("already", "Already planned"),
-            (OutboxState.MISSED, "Missed"))
+            (OutboxState.MISSED, "Missed"), (OutboxState.RECORDED, "Recorded (feed-only)"))
 
 
 @click.command()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from email.headerregistry import Address
 from functools import lru_cache
 from urllib.parse import quote_plus, urlsplit
@@ -21,13 +21,23 @@ from digest.model import OutboxEntry, Subscriber
 from digest.render import Links
 from digest.settings import number_setting, switch_setting
 from digest.store import Store
-from digest.vocab import CARD_ACTIONS, Action, Managed
+from digest.vocab import (
+    CARD_ACTIONS,
+    DIGEST_PATH,
+    FEED_PATH,
+    FEED_SUFFIX,
+    MORE_ANCHOR,
+    Action,
+    Managed,
+)
 
 # Card actions take short paths (``vocab.CARD_ACTIONS``): changing what is followed, and
 # more / less like this (``digest.web``: they record a like or a dislike).
 ACTION_PATHS: dict[str, str] = {spec.action: spec.path for spec in CARD_ACTIONS if not spec.taste}
 TASTE_PATHS: dict[str, str] = {spec.action: spec.path for spec in CARD_ACTIONS if spec.taste}
 CARD_PATHS = {**ACTION_PATHS, **TASTE_PATHS}  # every link a card carries
+# The period a preview's links name (any will do: its token is blanked).
+PREVIEW_PERIOD = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 # What a preview's or a sample mail's links hold in place of a token (then dashes, to its
@@ -92,29 +102,43 @@ class MailSettings:
     def url(self, action: str, token: str) -> str:
         return f"{self.base_url}/{action}/{token}"
 
-    def links(self, tokens: Tokens, sub: Subscriber) -> Links:
-        """The signed links of a mail to ``sub``; card actions only for subscribers who
-        manage what they follow themselves. The card actions of a mail share one "card"
-        token and name their target after it (``/f/TOKEN?t=Ada+Lovelace``): a digest
-        carries dozens of them, and the token proves no more than the manage link does."""
+    def digest_url(self, tokens: Tokens, ref: str, period: datetime) -> str:
+        """The web copy of the digest of ``period`` to the subscriber ``ref``
+        (``/d/TOKEN``): its token names that one digest, and reveals nothing."""
+        return f"{self.base_url}/{DIGEST_PATH}/{tokens.make_view(ref, period)}"
+
+    def feed_url(self, tokens: Tokens, ref: str) -> str:
+        """The private Atom feed of the subscriber ``ref`` (``/feed/TOKEN.atom``)."""
+        return f"{self.base_url}/{FEED_PATH}/{tokens.make_bare(Action.FEED, ref)}{FEED_SUFFIX}"
+
+    def links(self, tokens: Tokens, sub: Subscriber, period: datetime | None = None) -> Links:
+        """The signed links of a mail to ``sub`` (of its digest of ``period``: "View in
+        browser", the papers that did not fit, and the feed); card actions only for
+        subscribers who manage what they follow themselves. The card actions of a mail
+        share one "card" token and name their target after it (``/f/TOKEN?t=Ada+Lovelace``):
+        a digest carries dozens of them, and the token proves no more than the manage
+        link does."""
         manage = self.url(Action.MANAGE, tokens.make_bare(Action.MANAGE, sub.ref))
         unsubscribe = self.url(Action.UNSUBSCRIBE,
                                tokens.make_bare(Action.UNSUBSCRIBE, sub.ref))
+        view = "" if period is None else self.digest_url(tokens, sub.ref, period)
+        more = f"{view}#{MORE_ANCHOR}" if view else ""
+        feed = self.feed_url(tokens, sub.ref) if view else ""
         if sub.managed != Managed.DB:
-            return Links(unsubscribe, manage)
+            return Links(unsubscribe, manage, view=view, more=more, feed=feed)
         card = tokens.make_card(sub.ref)
 
         def action(kind: str, target: str) -> str:
             return f"{self.base_url}/{CARD_PATHS[kind]}/{card}?t={_target(target)}"
 
-        return Links(unsubscribe, manage, action, card)
+        return Links(unsubscribe, manage, action, card, view, more, feed)
 
-    def placeholders(self, sub: Subscriber) -> Links:
+    def placeholders(self, sub: Subscriber, period: datetime = PREVIEW_PERIOD) -> Links:
         """Links that go nowhere real, for previews and samples: the mail's own, with
         each token blanked to ``preview---...`` of its length, so that a preview holds
         the cards its mail will (a long digest's last cards go when the HTML passes
         the limit)."""
-        real = self.links(Tokens("preview"), replace(sub, ref=sub.ref or "x" * 12))
+        real = self.links(Tokens("preview"), replace(sub, ref=sub.ref or "x" * 12), period)
         action = real.action
 
         def blank(token: str) -> str:
@@ -125,9 +149,13 @@ class MailSettings:
             token, mark, target = token.partition("?")
             return f"{head}/{blank(token)}{mark}{target}"
 
+        view = blank_url(real.view)
+        feed = blank_url(real.feed.removesuffix(FEED_SUFFIX)) + FEED_SUFFIX
         return Links(blank_url(real.unsubscribe), blank_url(real.manage),
                      None if action is None else lambda kind, t: blank_url(action(kind, t)),
-                     blank(real.token) if real.token else "")
+                     blank(real.token) if real.token else "", view,
+                     f"{view}#{MORE_ANCHOR}", feed)
+
 
 
 UNSUBSCRIBE_LOCAL: str = Action.UNSUBSCRIBE  # the local part of List-Unsubscribe's mailto

@@ -59,7 +59,8 @@ class Mailer:
         """Read the papers of these rows that are not in memory yet, and what is known of
         their subscribers' followed names, in one go."""
         entries = list(entries)
-        missing = {pid for e in entries for pid in e.paper_ids if pid not in self.papers}
+        missing = {pid for e in entries for pid in (*e.paper_ids, *(pid for pid, _ in e.more))
+                   if pid not in self.papers}
         if missing:
             self.papers.update(self.store.papers_by_id(missing))
         self.notes.load(e.subscriber for e in entries)
@@ -67,14 +68,17 @@ class Mailer:
     def compose(self, entry: OutboxEntry, now: datetime) -> tuple[bytes, OutboxEntry]:
         """The message of an outbox row, rendered now from its papers, and the row as the
         mail shows it: a digest whose HTML would pass ``defaults.MAX_HTML_BYTES`` shows
-        fewer cards, and only the papers shown count as sent."""
+        fewer cards, and only the papers shown count as sent (the others are among those
+        its web copy lists as not fitting: ``sent_papers`` says which were shown)."""
         self.load([entry])
         sections = tuple(Section(name, tuple(Item(self.papers[pid], reasons)
                                              for pid, reasons in items if pid in self.papers))
                          for name, items in entry.sections)
+        more = tuple(Item(self.papers[pid], reasons) for pid, reasons in entry.more
+                     if pid in self.papers)
         digest = Digest(entry.subscriber, entry.period_start, entry.period_end, sections,
-                        self.notes.of(entry.subscriber))
-        links = self.mail.links(self.tokens, entry.subscriber)
+                        self.notes.of(entry.subscriber), more)
+        links = self.mail.links(self.tokens, entry.subscriber, entry.period)
         rendered, shown = self.renderer.render_within(digest, links, entry.kind)
         if shown is not digest:
             entry = _showing(entry, shown)

@@ -159,6 +159,25 @@ class Tokens:
         return (base64.urlsafe_b64encode(body[:9]).decode(),
                 datetime.fromtimestamp(stamp, UTC) if stamp else None)
 
+    def make_view(self, ref: str, period: datetime) -> str:
+        """The token of the web copy of ``ref``'s digest of ``period``: ``make_mail``'s
+        hex (46 characters, one HMAC, made for every mail of a pass), or for a ref that
+        ``new_ref`` did not make, the longer kind holding the period's seconds."""
+        return self.make_mail(Action.VIEW, ref, period) or self.make(
+            Action.VIEW, ref, int(period.timestamp()))
+
+    def read_view(self, token: str) -> tuple[str, datetime] | None:
+        """``(ref, period)`` of a ``make_view`` token (the period to the second), None
+        when it is bad, tampered or another action's."""
+        found = self.read_mail(Action.VIEW, token)
+        if found is not None:
+            return (found[0], found[1]) if found[1] is not None else None
+        value = self.read(Action.VIEW, token)
+        if value is None or len(value) != 2 or type(value[1]) is not int or not (
+                0 < value[1] <= _STAMP_MAX):
+            return None
+        return value[0], datetime.fromtimestamp(value[1], UTC)
+
     def make_confirm(self, ref: str, now: datetime, left: datetime | None = None) -> str:
         """A confirmation token, made at ``now``; for someone who unsubscribed at ``left``,
         it says so (``Store.confirm`` brings back only after that very unsubscribe)."""

@@ -19,7 +19,7 @@ from digest.deliver.channels import WebUrl, deliver_channels
 from digest.deliver.tokens import Tokens
 from digest.deliver.transport import Transport
 from digest.heap import pass_heap
-from digest.model import Paper
+from digest.model import OutboxEntry, Paper
 from digest.plan import Notes, plan_due
 from digest.settings import HttpSettings
 from digest.store import Store
@@ -77,8 +77,8 @@ async def send_channels(store: Store, mail: MailSettings, tokens: Tokens,
                                   web_url=web_url(mail, tokens))
 
 
-def web_url(mail: MailSettings, tokens: Tokens) -> WebUrl | None:
-    """Where a digest's web copy is, for its channel messages' link: none until the
-    pages serve digests (``MailSettings.digest_url``, issue 36's "every digest on the
-    web": the merge wires it here)."""
-    return None
+def web_url(mail: MailSettings, tokens: Tokens) -> WebUrl:
+    """Where a digest's web copy is (``/d/TOKEN``), for its channel messages' link."""
+    def url(entry: OutboxEntry) -> str:
+        return mail.digest_url(tokens, entry.subscriber.ref, entry.period)
+    return url

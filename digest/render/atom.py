@@ -1,61 +1,64 @@
-"""Atom feeds (RFC 4287), built with feedgen: the public feed of the Daily Papers page,
-and any other feed of papers, from ``Entry`` records. Pure: the caller gives every id,
-link and time (an entry's ``updated`` is when the paper appeared, so that a feed reader
-does not show a paper again when its votes change)."""
+"""Atom feeds (RFC 4287), built with feedgen: a feed is its id, title, links and entries,
+each entry its id, title, link, time, authors and a summary. Pure: the pages hand it the
+entries (the Daily Papers page's public feed, a subscriber's private feed of the papers
+their digests held, in ``digest.web``).
+"""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from feedgen.feed import FeedGenerator
 
-from digest.text import one_line
-
-__all__ = ["Entry", "atom"]
-
-# XML 1.0 allows no control characters but tab, newline and carriage return.
-_CONTROLS = dict.fromkeys(c for c in range(32) if c not in (9, 10, 13))
+# What XML 1.0 cannot hold (control characters, lone surrogates, U+FFFE/U+FFFF): a
+# source's title may carry them, and lxml refuses the whole document for one.
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
 @dataclass(frozen=True)
 class Entry:
-    """One entry of a feed: a paper, with what a feed reader shows of it."""
+    """One entry of a feed: ``id`` a permanent IRI (a paper's arXiv URL), ``updated``
+    timezone-aware, ``summary`` plain text."""
 
     id: str
     title: str
     link: str
-    updated: datetime  # aware
+    updated: datetime
     authors: tuple[str, ...]
     summary: str
 
 
 def atom(feed_id: str, title: str, link: str, self_link: str,
          updated: datetime, entries: Sequence[Entry]) -> bytes:
-    """The Atom document of a feed ``feed_id`` whose page is ``link`` and whose own URL
-    is ``self_link``, holding ``entries`` in the order given (UTF-8 bytes)."""
+    """The Atom document of ``entries`` (in the order given: newest first), UTF-8. An
+    entry without authors names the feed's title as its author, since Atom wants one
+    for each entry and feed readers show it."""
     feed = FeedGenerator()
-    feed.id(feed_id)
-    feed.title(_clean(title))
-    feed.link(href=link, rel="alternate", type="text/html")
-    feed.link(href=self_link, rel="self", type="application/atom+xml")
+    feed.id(_xml(feed_id))
+    feed.title(_xml(title))
+    feed.link(href=_xml(link), rel="alternate")
+    feed.link(href=_xml(self_link), rel="self")
     feed.updated(updated)
-    for entry in reversed(entries):  # feedgen puts each new entry first
+    feed.author({"name": _xml(title)})
+    # feedgen adds each entry before those added already: added oldest first, so that
+    # the document lists them newest first.
+    for e in reversed(entries):
         item = feed.add_entry()
-        item.id(entry.id)
-        item.title(_clean(one_line(entry.title)) or entry.id)
-        item.link(href=entry.link, rel="alternate", type="text/html")
-        item.updated(entry.updated)
-        for name in entry.authors:
-            if _clean(name).strip():
-                item.author(name=_clean(one_line(name)))
-        if entry.summary:
-            item.summary(_clean(entry.summary))
-    out: bytes = feed.atom_str(pretty=True)
-    return out
+        item.id(_xml(e.id))
+        item.title(_xml(e.title) or "(untitled)")
+        item.link(href=_xml(e.link), rel="alternate")
+        item.updated(e.updated)
+        for name in [n for n in map(_xml, e.authors) if n.strip()] or [_xml(title)]:
+            item.author({"name": name})
+        if e.summary:
+            item.summary(_xml(e.summary))
+    data: bytes = feed.atom_str(pretty=True, encoding="UTF-8")
+    return data
 
 
-def _clean(text: str) -> str:
-    """``text`` without the characters XML cannot hold (a source's stray controls)."""
-    return text.translate(_CONTROLS)
+def _xml(text: str) -> str:
+    """``text`` without the characters XML cannot hold."""
+    return _NOT_XML.sub("", text)

@@ -28,7 +28,10 @@ HEADINGS: dict[str, str] = {spec.name: spec.heading for spec in SECTIONS}
 class Links:
     """Where a mail's own links go: unsubscribe, the subscriber's preferences page, and
     the actions on cards (``action("follow", "Ada Lovelace")`` -> URL); no ``action``
-    when the subscriber cannot change what they follow (subscriptions.yaml does)."""
+    when the subscriber cannot change what they follow (subscriptions.yaml does).
+    ``view``: the digest's web copy ("View in browser"; none on the web copy itself);
+    ``more``: where it lists the papers that did not fit; ``feed``: the subscriber's
+    private Atom feed."""
 
     unsubscribe: str
     manage: str
@@ -36,6 +39,9 @@ class Links:
     # The part of every action URL that differs between mails (the card token), when
     # there is one: a card's links are then filled in once, and each mail's token after.
     token: str = ""
+    view: str = ""
+    more: str = ""
+    feed: str = ""
 
     @classmethod
     def placeholders(cls, base_url: str, actions: bool = False) -> Links:
@@ -73,7 +79,19 @@ def frame_values(digest: Digest, links: Links, digest_name: str) -> dict[str, ob
         "self_managed": sub.managed == Managed.DB,
         "preheader_fill": PREHEADER_FILL,
         "notes": " ".join(_sentence(n) for n in digest.notes),
+        "view_url": links.view,
+        "more": more_line(digest) if links.more else "",
+        "more_url": links.more,
+        "feed_url": links.feed,
     }
+
+
+def more_line(digest: Digest) -> str:
+    """``12 more papers matched`` (the papers that did not fit), or "" when none."""
+    n = len(digest.more)
+    if not n:
+        return ""
+    return f"{n} more {'paper' if n == 1 else 'papers'} matched"
 
 
 def _sentence(text: str) -> str:
@@ -116,8 +134,10 @@ def same_action(action: tuple[str, str]) -> tuple[str, str]:
 
 
 def without_last(digest: Digest) -> Digest:
-    """``digest`` without its last item (the last one of its last non-empty section)."""
+    """``digest`` without its last item (the last one of its last non-empty section),
+    which goes first among the papers that did not fit (``more``)."""
     sections = list(digest.sections)
     at = max(i for i, s in enumerate(sections) if s.items)
+    last = sections[at].items[-1]
     sections[at] = replace(sections[at], items=sections[at].items[:-1])
-    return replace(digest, sections=tuple(sections))
+    return replace(digest, sections=tuple(sections), more=(last, *digest.more))

@@ -14,14 +14,14 @@ from sqlalchemy import Connection, and_, bindparam, func, or_, select, update
 from digest.model import Channel, ChannelEntry, ChannelOutcome, Plan, Subscriber
 from digest.store import outbox
 from digest.store import schema as s
-from digest.store.outbox import OutboxRoom, _entry, _insert_ignoring, _record_sent_papers
+from digest.store.outbox import OutboxRoom, _entry, _insert_ignoring
 from digest.store.papers import chunks
 from digest.store.subscribers import subscriber_from_row
 from digest.vocab import ChannelState, OutboxState
 
 c = s.channel_sends.c
-# Digest states whose channel messages go out: mailed, or going to channels only.
-SENT_WITH = (OutboxState.PLANNED, OutboxState.CHANNELS)
+# Digest states whose channel messages go out: to be mailed, or recorded (not mailed).
+SENT_WITH = (OutboxState.PLANNED, OutboxState.RECORDED)
 
 
 def plan(conn: Connection, digests: Sequence[tuple[int, int, str]],
@@ -121,9 +121,9 @@ def _channel_entry(row: Any) -> ChannelEntry:
 
 
 def record(conn: Connection, outcomes: Sequence[ChannelOutcome], now: datetime) -> None:
-    """What the sends came to. A message sent for a digest that goes to channels only
-    counts its papers as sent (no mail will); a channel that is gone is blocked, and its
-    other messages waiting are suppressed with it."""
+    """What the sends came to: a channel that is gone is blocked, and its other messages
+    waiting are suppressed with it. (A digest that is not mailed counted its papers as
+    sent when it was recorded.)"""
     if not outcomes:
         return
     conn.execute(update(s.channel_sends).where(c.id == bindparam("send_id")).values(
@@ -133,11 +133,6 @@ def record(conn: Connection, outcomes: Sequence[ChannelOutcome], now: datetime) 
         [{"send_id": o.entry.id, "new_state": o.state, "error": o.error,
           "next_at": o.next_attempt, "code": o.status or None,
           "at": now if o.state == ChannelState.SENT else None} for o in outcomes])
-    papers = [(o.entry.digest.subscriber_id, pid, o.entry.digest.id) for o in outcomes
-              if o.state == ChannelState.SENT and o.entry.digest.state == OutboxState.CHANNELS
-              for pid in dict.fromkeys(o.entry.digest.paper_ids)]
-    if papers:
-        _record_sent_papers(conn, papers, now)
     for o in outcomes:
         if o.state == ChannelState.SUPPRESSED:
             _block(conn, o, now)

@@ -11,12 +11,12 @@ from typing import Any
 from sqlalchemy import Connection, and_, bindparam, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from digest.model import OutboxEntry, Plan, Reason, Unsent, mailed
+from digest.model import Delivered, FeedPaper, OutboxEntry, PastDigest, Plan, Reason, Unsent
 from digest.store import schema as s
 from digest.store.engine import Database
 from digest.store.papers import chunks
 from digest.store.subscribers import subscriber_from_row
-from digest.vocab import MessageKind, OutboxState
+from digest.vocab import DELIVERED_STATES, MessageKind, OutboxState
 
 # Outbox rows per executemany (SQLAlchemy splits each into statements within SQLite's
 # 250,000 and PostgreSQL's 65,535 parameters).
@@ -45,7 +45,7 @@ def plan(conn: Connection, plans: Sequence[Plan], now: datetime,
 
     rows = [_row(p, sid, now) for p in plans if (sid := id_of(p)) is not None]
     counts: dict[str, int] = {OutboxState.PLANNED: 0, OutboxState.SKIPPED: 0,
-                              OutboxState.MISSED: 0, OutboxState.CHANNELS: 0,
+                              OutboxState.MISSED: 0, OutboxState.RECORDED: 0,
                               "already": len(plans) - len(rows)}
     if not rows:
         return counts
@@ -59,6 +59,8 @@ def plan(conn: Connection, plans: Sequence[Plan], now: datetime,
         inserted += conn.execute(statement, list(chunk)).all()
     periods: dict[int, datetime] = {}
     cut_offs: dict[int, datetime] = {}
+    _record_unmailed(conn, plans, id_of, [row for row in inserted
+                                          if row[1] == OutboxState.RECORDED], now)
     for subscriber_id, state, period_end, kind, period, digest_id in inserted:
         counts[state] += 1
         if new is not None:
@@ -70,6 +72,24 @@ def plan(conn: Connection, plans: Sequence[Plan], now: datetime,
     _remember(conn, periods, cut_offs)
     counts["already"] += len(rows) - len(inserted)
     return counts
+
+
+def _record_unmailed(conn: Connection, plans: Sequence[Plan], id_of: Any,
+                     recorded: list[Any], now: datetime) -> None:
+    """The papers of the digests recorded as planned (their subscribers take no mail,
+    ``Subscriber.mailed``) count as sent to them now, as a sent mail's do."""
+    if not recorded:
+        return
+    digest_ids = {(sid, period): did for sid, _, _, _, period, did in recorded}
+    rows = []
+    for p in plans:
+        sid = id_of(p)
+        did = digest_ids.get((sid, p.period)) if p.state == OutboxState.RECORDED else None
+        if did is not None:
+            rows += [(sid, pid, did) for pid in dict.fromkeys(
+                it.paper.id for it in p.digest.items) if pid is not None]
+    if rows:
+        _record_sent_papers(conn, rows, now)
 
 
 def _remember(conn: Connection, periods: dict[int, datetime],
@@ -92,12 +112,12 @@ def _row(p: Plan, subscriber_id: int, now: datetime) -> dict[str, Any]:
         {"paper_id": it.paper.id, "why": [r.encode() for r in it.reasons]}
         for it in section.items]}
         for section in d.sections]
+    more = [[it.paper.id, [r.encode() for r in it.reasons]] for it in d.more] or None
     state = p.state
-    if state == OutboxState.PLANNED and not mailed(d.subscriber):
-        state = OutboxState.CHANNELS  # no mail pass claims it; its channel sends go
     return {"subscriber_id": subscriber_id, "period": p.period, "period_start": d.start,
             "period_end": d.end, "sections": sections, "planned_at": now, "attempts": 0,
-            "state": state, "kind": p.kind}
+            "state": state, "kind": p.kind, "more": more,
+            "sent_at": now if state == OutboxState.RECORDED else None}
 
 
 def _insert_ignoring_duplicates(conn: Connection) -> Any:
@@ -159,7 +179,11 @@ def claim(conn: Connection, now: datetime, lease: timedelta, limit: int,
     rows = conn.execute(select(s.digests, s.subscribers.c.settings, s.subscribers.c.ref,
                                s.subscribers.c.managed).join(s.subscribers)
                         .where(c.id.in_(taken)).order_by(c.id)).mappings()
-    return [_entry(row) for row in rows]
+    entries = [_entry(row) for row in rows]
+    # planned for someone who takes no mail since (``Subscriber.mailed``): recorded as
+    # their digests are, never handed to a sender
+    mark_sent(conn, [e for e in entries if not e.subscriber.mailed], now, OutboxState.RECORDED)
+    return [e for e in entries if e.subscriber.mailed]
 
 
 def _takes_mail() -> tuple[Any, ...]:
@@ -188,11 +212,13 @@ def _pick(conn: Connection, condition: Any, limit: int, only: str | None) -> lis
 def _entry(row: Any) -> OutboxEntry:
     sections = tuple((sec["name"], tuple((it["paper_id"], _reasons(it))
                                          for it in sec["items"])) for sec in row["sections"])
+    more = tuple((pid, _decoded(tuple(tuple(r) if isinstance(r, list) else r for r in why)))
+                 for pid, why in row["more"] or ())
     return OutboxEntry(row["id"], row["subscriber_id"], subscriber_from_row(
                            row["settings"], row["ref"], row["managed"]),
                        row["kind"], row["period"],
                        row["period_start"], row["period_end"], row["state"], sections,
-                       row["attempts"], row["last_error"])
+                       row["attempts"], row["last_error"], more)
 
 
 def _reasons(item: dict[str, Any]) -> tuple[Reason, ...]:
@@ -207,12 +233,65 @@ def _decoded(reasons: tuple[Any, ...]) -> tuple[Reason, ...]:
     return tuple(Reason.decode(list(r) if isinstance(r, tuple) else r) for r in reasons)
 
 
-def mark_sent(conn: Connection, entries: Sequence[OutboxEntry], now: datetime) -> None:
-    """Sent (after the server's 250): the papers count as sent to their subscribers."""
+def delivered(conn: Connection, ref: str, period: datetime) -> Delivered | None:
+    """The digest of ``period`` (to the second: tokens hold seconds) that the subscriber
+    ``ref`` has, sent or recorded; None for any other."""
+    c = s.digests.c
+    row = conn.execute(select(s.digests, s.subscribers.c.settings, s.subscribers.c.ref,
+                              s.subscribers.c.managed).join(s.subscribers).where(
+        s.subscribers.c.ref == ref, c.period >= period,
+        c.period < period + timedelta(seconds=1),
+        c.state.in_(DELIVERED_STATES)).order_by(c.period).limit(1)).mappings().first()
+    if row is None:
+        return None
+    sp = s.sent_papers.c
+    shown = conn.execute(select(sp.paper_id).where(
+        sp.subscriber_id == row["subscriber_id"], sp.digest_id == row["id"])).scalars()
+    return Delivered(_entry(row), frozenset(shown), row["sent_at"])
+
+
+def past_digests(conn: Connection, ref: str, limit: int) -> list[PastDigest]:
+    """The last ``limit`` digests the subscriber ``ref`` has (sent or recorded), newest
+    first, with the number of papers each showed."""
+    c, sp = s.digests.c, s.sent_papers.c
+    rows = conn.execute(select(c.id, c.subscriber_id, c.period, c.period_end, c.kind, c.state)
+                        .join(s.subscribers).where(s.subscribers.c.ref == ref,
+                                                   c.state.in_(DELIVERED_STATES))
+                        .order_by(c.period.desc()).limit(limit)).all()
+    if not rows:
+        return []
+    counts: dict[int, int] = dict(conn.execute(select(sp.digest_id, func.count()).where(
+        sp.subscriber_id == rows[0].subscriber_id, sp.digest_id.in_([r.id for r in rows]))
+        .group_by(sp.digest_id)).all())
+    return [PastDigest(r.period, r.period_end, r.kind, int(counts.get(r.id, 0)),
+                       r.state == OutboxState.SENT) for r in rows]
+
+
+def feed_papers(conn: Connection, ref: str, limit: int) -> list[FeedPaper]:
+    """The last ``limit`` papers the subscriber ``ref``'s digests held (sent or
+    recorded), newest first, each with the section and reasons it was there for."""
+    c, sp, sub = s.digests.c, s.sent_papers.c, s.subscribers.c
+    rows = conn.execute(select(sp.paper_id, sp.sent_at, sp.digest_id).join(
+        s.subscribers, sub.id == sp.subscriber_id).where(sub.ref == ref)
+        .order_by(sp.sent_at.desc(), sp.paper_id.desc()).limit(limit)).all()
+    ids = sorted({r.digest_id for r in rows if r.digest_id is not None})
+    why: dict[tuple[int, int], tuple[str, tuple[Reason, ...]]] = {}
+    for chunk in chunks(ids):
+        for did, sections in conn.execute(select(c.id, c.sections).where(c.id.in_(chunk))):
+            why.update(((did, it["paper_id"]), (sec["name"], _reasons(it)))
+                       for sec in sections for it in sec["items"])
+    return [FeedPaper(r.paper_id, r.sent_at, *why.get((r.digest_id, r.paper_id), ("", ())))
+            for r in rows]
+
+
+def mark_sent(conn: Connection, entries: Sequence[OutboxEntry], now: datetime,
+              state: str = OutboxState.SENT) -> None:
+    """Sent (after the server's 250), or ``recorded`` without mail: the papers count as
+    sent to their subscribers."""
     for chunk in chunks([e.id for e in entries]):
         conn.execute(update(s.digests).where(s.digests.c.id.in_(chunk))
-                     .values(state=OutboxState.SENT, sent_at=now, last_error=None,
-                             reply_class="2xx"))
+                     .values(state=state, sent_at=now, last_error=None,
+                             reply_class="2xx" if state == OutboxState.SENT else None))
     rows = [(e.subscriber_id, pid, e.id) for e in entries for pid in dict.fromkeys(e.paper_ids)]
     if rows:
         _record_sent_papers(conn, rows, now)
@@ -434,6 +513,21 @@ class OutboxRoom(Database):
         rest follow at ``1 / rate`` intervals."""
         with self._begin() as conn:
             return reserve(conn, count, rate, at)
+
+    def delivered(self, ref: str, period: datetime) -> Delivered | None:
+        """The digest of ``period`` that the subscriber ``ref`` has (see ``delivered``)."""
+        with self._begin(reading=True) as conn:
+            return delivered(conn, ref, period)
+
+    def past_digests(self, ref: str, limit: int) -> list[PastDigest]:
+        """The subscriber ``ref``'s last ``limit`` digests, newest first."""
+        with self._begin(reading=True) as conn:
+            return past_digests(conn, ref, limit)
+
+    def feed_papers(self, ref: str, limit: int) -> list[FeedPaper]:
+        """The last ``limit`` papers of the subscriber ``ref``'s digests, newest first."""
+        with self._begin(reading=True) as conn:
+            return feed_papers(conn, ref, limit)
 
     def outbox_counts(self) -> dict[str, int]:
         """Digests by state."""

@@ -86,6 +86,8 @@ def _matching(conn: Connection) -> str:
         return "0010"
     if "channel_sends" in schema.get_table_names():
         return "0009"
+    if "more" in {c["name"] for c in schema.get_columns("digests")}:
+        return "0008"
     if "paper_search" in schema.get_table_names():
         return "0007"
     if "user" in {c["name"] for c in schema.get_columns("paper_authors")}:

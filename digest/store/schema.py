@@ -253,6 +253,8 @@ digests = Table(
     Column("period_end", UTCDateTime, nullable=False),  # papers first seen up to here
     Column("state", String(16), nullable=False, index=True),
     Column("sections", JSON, nullable=False),  # [{"name", "items": [{"paper_id", "reasons"}]}]
+    # What matched and did not fit (Digest.more): [[paper_id, [reason, ...]], ...]
+    Column("more", JSON),
     Column("attempts", Integer, nullable=False, default=0),
     Column("next_attempt_at", UTCDateTime),
     Column("claimed_at", UTCDateTime),

@@ -19,7 +19,7 @@ from digest.deliver import MailSettings
 from digest.deliver.tokens import Tokens
 from digest.deliver.transport import Transport
 from digest.store import DatabaseBusy, Store
-from digest.web import cards, health, manage, papers, subscribe
+from digest.web import cards, digests, health, manage, papers, subscribe
 from digest.web.limits import BodyLimit
 from digest.web.security import SecurityHeaders
 from digest.web.site import RETRY_AFTER, Site
@@ -37,8 +37,9 @@ def create_app(store: Store, tokens: Tokens, clock: Callable[[], datetime],
                mail: MailSettings, transport: Transport) -> ASGIApp:
     """The ASGI app."""
     site = Site.create(store, tokens, clock, mail, transport)
-    routes = [*subscribe.routes(site), *manage.routes(site), *cards.routes(site),
-              *papers.routes(site), *health.routes(site)]
+    # the web copies before the card links: one of those shares their path
+    routes = [*subscribe.routes(site), *manage.routes(site), *digests.routes(site),
+              *cards.routes(site), *papers.routes(site), *health.routes(site)]
     app = Starlette(routes=routes, middleware=[Middleware(BodyLimit)],
                     exception_handlers=_error_handlers(site))
     app.router.redirect_slashes = False  # a redirect would follow the request's Host

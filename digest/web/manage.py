@@ -17,6 +17,7 @@ from digest.prefs import PREFERENCES_FIELDS
 from digest.store import DatabaseBusy, Record
 from digest.text import name_key
 from digest.vocab import Action, Cadence, Managed
+from digest.web.digests import feed_path, past_digests
 from digest.web.forms import Form, read_prefs
 from digest.web.limits import read_form
 from digest.web.people import ambiguous_names, with_people
@@ -65,7 +66,9 @@ async def save(site: Site, record: Record, form: FormData, action: str) -> Respo
 
 async def manage_page(site: Site, record: Record, action: str) -> Response:
     return site.page(Action.MANAGE, record=record, form=Form({}, {}), action=action,
-                     people=await site.call(ambiguous_names, site, record))
+                     people=await site.call(ambiguous_names, site, record),
+                     past=await site.call(past_digests, site, record),
+                     feed=feed_path(site, record))
 
 
 async def pin_one(site: Site, record: Record, form: FormData, action: str) -> Response:
@@ -93,11 +96,12 @@ async def changed_page(site: Site, record: Record, notice: str, action: str) -> 
     try:
         after = await site.call(site.store.record, ref=record.ref)
         people = await site.call(ambiguous_names, site, after)
+        past = await site.call(past_digests, site, record)
     except DatabaseBusy:
         return site.message(notice, "Your preferences page could not be read back just now "
                             "(the database is busy); reload it in a minute.")
     return site.page(Action.MANAGE, record=after, form=Form({}, {}), notice=notice,
-                     action=action, people=people)
+                     action=action, people=people, past=past, feed=feed_path(site, record))
 
 
 def pinned(prefs: Mapping[str, Any], pin: Pin) -> dict[str, Any]:

@@ -38,7 +38,7 @@ TITLE_CHARS = 120  # of a paper's title, what a page's question shows
 RETRY_AFTER = 30
 # Every template's context names these; a page gives those it needs.
 _BLANK: dict[str, Any] = {"done": False, "manage": "", "notice": "", "text": "", "button": "",
-                          "action": "", "people": []}
+                          "action": "", "people": [], "past": [], "feed": ""}
 
 
 @dataclass(frozen=True)
@@ -90,11 +90,12 @@ class Site:
         """A page that only says something."""
         return self.page("message", status, title=title, text=text)
 
-    def bad_link(self) -> HTMLResponse:
-        """The answer to a link whose token does not read."""
+    def bad_link(self, status: int = 400) -> HTMLResponse:
+        """The answer to a link whose token does not read (404 for a page that only
+        shows something: a digest's web copy, a feed)."""
         return self.message("This link is not valid", "The link is incomplete, was "
                             "changed, or has expired. Use the link from your latest mail; "
-                            "nothing was changed.", 400)
+                            "nothing was changed.", status)
 
     def managed_by_admin(self) -> HTMLResponse:
         """The answer to a change asked of a subscriber whom the admin's file manages."""

@@ -3,7 +3,7 @@ claimed, sent and retried like the digest's mail), and the channels that answere
 410 (gone: nothing goes there until the subscriber changes them).
 
 Revision ID: 0009
-Revises: 0007
+Revises: 0008
 Create Date: 2026-12-07
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0009"
-down_revision = "0007"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
