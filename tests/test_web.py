@@ -182,6 +182,21 @@ def first_digest(site: Site, run: Any, email: str, **follows: str) -> tuple[Any,
     return web, site.mails_to(email, 2)[1]
 
 
+def test_tab_titles_read_as_written(site: Site, run: Any) -> None:
+    """Each page's <title> says what its heading says, capitalised as written (it said
+    'subscribe', 'confirm', 'preferences'), names as given."""
+    web, digest = first_digest(site, run, "dan@example.org", authors="Yi-Cheng Lin",
+                               keywords="diffusion")
+    pages = {"/": "Subscribe", path(link(digest, "Preferences")): "Your preferences"}
+    follow = re.search(r"Follow ([^:\n]+): (http\S+)", digest.get_body(("plain",)).get_content())
+    assert follow
+    pages[path(follow.group(2))] = f"Follow {follow.group(1)}?"
+    for url, title in pages.items():
+        page = web.get(url)
+        assert page.status_code == 200, url
+        assert f"<title>Paper Digest: {title}</title>" in page.text, (url, title)
+
+
 def test_follow_and_mute_from_card_links(site: Site, run: Any) -> None:
     web, digest = first_digest(site, run, "dan@example.org", keywords="diffusion")
     follow = re.search(r"Follow ([^:\n]+): (http\S+)", digest.get_body(("plain",)).get_content())
