@@ -369,14 +369,14 @@ class SubscriberModel(SettingsModel):
     email: Annotated[str, Shown(1, "Email", subscribe=True)]
     name: Annotated[str, Shown(2, "Name", subscribe=True, preferences=True, default="",
                                max_chars=MAX_NAME)] = ""
+    # On the preferences page each is a list of titles with a remove button, and a box
+    # that adds a paper by its title, arXiv id or link (not a field of the main form).
     likes: Annotated[list[str] | None, Shown(
-        19, "Papers you like (more like these)", "arXiv ids, one per line, e.g. 2604.14148; "
-        "three or more bring recommendations", per_line=True, preferences=True, default=(),
-        max_entries=defaults.MAX_LIKES)] = None
+        19, "Papers you like (more like these)", "three or more bring recommendations",
+        per_line=True, default=(), max_entries=defaults.MAX_LIKES)] = None
     dislikes: Annotated[list[str] | None, Shown(
-        20, "Papers you do not like (fewer like these)", "arXiv ids, one per line; the "
-        "cards' “Less like this” adds to them", per_line=True, preferences=True, default=(),
-        max_entries=defaults.MAX_LIKES)] = None
+        20, "Papers you do not like (fewer like these)", "the cards' “Less like this” adds "
+        "to them", per_line=True, default=(), max_entries=defaults.MAX_LIKES)] = None
     mail: Annotated[bool | None, Shown(
         21, "Mail the digest", "false: channel messages only", default=True)] = None
     channels: Annotated[Annotated[list[ChannelModel], AfterValidator(_channel_list)] | None,

@@ -119,31 +119,34 @@ def test_the_whole_flow(site: Site, run: Any) -> None:
         "do": "save", "name": "Carol", "authors": "Maojiang Su\nJiacheng Sun",
         "keywords": "diffusion transformer", "exclude": "", "categories": "",
         "cadence": "weekly", "day": "friday", "send_at": "07:30",
-        "timezone": "America/New_York", "max_papers": "10", "trending": "on",
-        "likes": "2604.14148\n2603.08708"})
+        "timezone": "America/New_York", "max_papers": "10", "trending": "on"})
     assert saved.status_code == 200 and "Saved." in saved.text
+    for typed in ("2604.14148", "https://arxiv.org/abs/2603.08708v2"):  # an id, a link
+        added = web.post(manage, data={"do": "taste", "list": "likes", "paper-likes": typed})
+        assert added.status_code == 200 and "Added " in added.text
     carol = site.record("carol@example.org").subscriber
     assert (carol.cadence, carol.day, carol.send_at, carol.timezone, carol.max_papers) == (
         "weekly", "friday", "07:30", "America/New_York", 10)
     assert carol.authors == ("Maojiang Su", "Jiacheng Sun")
     assert (carol.trending, carol.rising) == (5, 0)  # the rising box was left unchecked
     assert carol.likes == ("2604.14148", "2603.08708")
-    assert "2604.14148\n2603.08708</textarea>" in web.get(manage).text
-    refused = web.post(manage, data={"do": "save", "name": "Carol", "authors": "Maojiang Su",
-                                     "cadence": "weekly", "day": "friday", "send_at": "07:30",
-                                     "max_papers": "10", "likes": "not an id"})
+    refused = web.post(manage, data={"do": "taste", "list": "likes",
+                                     "paper-likes": "not a paper"})
     assert refused.status_code == 400 and site.record("carol@example.org").subscriber == carol
-    form = {"do": "save", "name": "Carol", "authors": "Maojiang Su\nJiacheng Sun",
-            "keywords": "diffusion transformer", "cadence": "weekly", "day": "friday",
-            "send_at": "07:30", "timezone": "America/New_York", "max_papers": "10",
-            "trending": "on", "likes": "2604.14148\n2603.08708"}
-    both = web.post(manage, data={**form, "dislikes": "2603.08708v2"})
-    assert both.status_code == 400 and "2603.08708v2 also in likes" in both.text
-    assert site.record("carol@example.org").subscriber == carol
-    assert web.post(manage, data={**form, "dislikes": "2604.07429"}).status_code == 200
+    assert "Not saved: 1 problem below" in refused.text
+    assert "No paper Paper Digest knows has that title" in refused.text
+    # a paper moved to the other list leaves this one (the latest word wins)
+    moved = web.post(manage, data={"do": "taste", "list": "dislikes",
+                                   "paper-dislikes": "2603.08708v2"})
+    assert moved.status_code == 200
     carol = site.record("carol@example.org").subscriber
-    assert carol.dislikes == ("2604.07429",) and carol.likes == ("2604.14148", "2603.08708")
-    assert "2604.07429</textarea>" in web.get(manage).text  # dislikes are shown, to undo
+    assert carol.dislikes == ("2603.08708",) and carol.likes == ("2604.14148",)
+    shown = web.get(manage).text  # each listed, with a button that takes it out
+    assert 'name="do" value="untaste"' in shown and 'value="2603.08708"' in shown
+    gone = web.post(manage, data={"do": "untaste", "list": "dislikes", "paper": "2603.08708"})
+    assert gone.status_code == 200 and "Removed." in gone.text
+    carol = site.record("carol@example.org").subscriber
+    assert carol.dislikes == () and carol.likes == ("2604.14148",)
     preview = run("preview", "carol@example.org", "--now", NOW.isoformat(), env=site.env)
     assert preview.exit_code == 0 and "Weekly Papers for Carol" in preview.stdout
     assert "Jiacheng Sun" in preview.stdout  # his papers are in now
@@ -177,6 +180,21 @@ def first_digest(site: Site, run: Any, email: str, **follows: str) -> tuple[Any,
     web.post(path(link(confirmation, "To confirm, open this link (it is valid for 48 hours)")))
     assert run("send", "--now", NOW.isoformat(), env=site.env).exit_code == 0
     return web, site.mails_to(email, 2)[1]
+
+
+def test_tab_titles_read_as_written(site: Site, run: Any) -> None:
+    """Each page's <title> says what its heading says, capitalised as written (it said
+    'subscribe', 'confirm', 'preferences'), names as given."""
+    web, digest = first_digest(site, run, "dan@example.org", authors="Yi-Cheng Lin",
+                               keywords="diffusion")
+    pages = {"/": "Subscribe", path(link(digest, "Preferences")): "Your preferences"}
+    follow = re.search(r"Follow ([^:\n]+): (http\S+)", digest.get_body(("plain",)).get_content())
+    assert follow
+    pages[path(follow.group(2))] = f"Follow {follow.group(1)}?"
+    for url, title in pages.items():
+        page = web.get(url)
+        assert page.status_code == 200, url
+        assert f"<title>Paper Digest: {title}</title>" in page.text, (url, title)
 
 
 def test_follow_and_mute_from_card_links(site: Site, run: Any) -> None:

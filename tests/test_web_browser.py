@@ -31,6 +31,7 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from digest.deliver.tokens import Tokens
 from digest.model import Paper
+from digest.store import Store
 from tests.browser import chromium_path, png_size
 from tests.conftest import ROOT, SEEDS
 from tests.mailing import NOW, SUBSCRIPTIONS
@@ -329,6 +330,42 @@ def test_subscriber_pages_in_browser(driver: webdriver.Chrome, web: tuple[str, d
         .get_attribute("value") == "weekly"
     assert value(chrome, "timezone") == "America/New_York"
     shoot(chrome, "preferences-saved")
+
+    # On a phone, a mistake: the page says at its top that nothing was saved, and why.
+    chrome.set_window_size(375, 800)
+    until(chrome, inner_width(375))
+    retype(chrome, "timezone", "GMT+2")
+    submit(chrome, button(chrome, "Save"))
+    heading(chrome, "Your preferences")
+    banner = chrome.find_element(By.CSS_SELECTOR, ".notice.problem")
+    assert banner.text == "Not saved: 1 problem below"
+    high = chrome.execute_script("return window.innerHeight")
+    assert banner.rect["y"] + banner.rect["height"] <= high  # seen without scrolling
+    assert "'Etc/GMT-2'" in chrome.find_element(By.ID, "timezone-error").text
+    banner.find_element(By.TAG_NAME, "a").click()
+    until(chrome, lambda c: c.current_url.endswith("#timezone"))
+    shoot(chrome, "preferences-not-saved")
+    retype(chrome, "timezone", "America/New_York")
+    submit(chrome, button(chrome, "Save"))
+    assert chrome.find_element(By.CSS_SELECTOR, ".notice").text == "Saved."
+
+    # A paper liked by its title: listed by title, with a button that takes it out.
+    title = "Flow Matching on Lie Groups, with Ünïcode"
+    Store(served["DIGEST_DB"]).save_papers(
+        [Paper(title, authors=("Ada Lovelace",), arxiv_id="2604.01231", sources=("d.json",))],
+        source="d.json", fmt="hf-json", now=SERVE_NOW)
+    retype(chrome, "paper-likes", title)
+    submit(chrome, chrome.find_element(By.XPATH, "//input[@id='paper-likes']/ancestor::form"
+                                       "//button[normalize-space()='Add']"))
+    said = chrome.find_element(By.CSS_SELECTOR, ".notice").text
+    assert said.startswith(f"Added “{title[:40]}"), chrome.find_element(By.TAG_NAME, "main").text
+    liked = chrome.find_element(By.CSS_SELECTOR, "#likes + .tasted li")
+    assert liked.text.startswith(f"“{title[:40]}") and liked.text.endswith("Remove")
+    shoot(chrome, "preferences-liked")
+    submit(chrome, liked.find_element(By.TAG_NAME, "button"))
+    assert chrome.find_element(By.CSS_SELECTOR, ".notice").text == "Removed."
+    assert not chrome.find_elements(By.CSS_SELECTOR, "#likes + .tasted li")
+    chrome.set_window_size(1024, 900)
 
     submit(chrome, button(chrome, "Pause my digests"))
     assert chrome.find_element(By.CSS_SELECTOR, ".notice").text.startswith("Paused")

@@ -17,6 +17,7 @@ from digest.prefs import PREFERENCES_FIELDS
 from digest.store import DatabaseBusy, Record
 from digest.text import name_key
 from digest.vocab import Action, Cadence, Managed
+from digest.web import tastes
 from digest.web.digests import feed_path, past_digests
 from digest.web.forms import Form, read_prefs
 from digest.web.limits import read_form
@@ -38,6 +39,8 @@ async def manage(site: Site, request: Request) -> Response:
         return await pin_one(site, record, form, request.url.path)
     if do == "save":
         return await save(site, record, form, request.url.path)
+    if do in ("taste", "untaste"):
+        return await taste(site, record, form, request.url.path)
     if do in ("pause", "resume"):
         pause = do == "pause"
         await site.call(site.store.set_paused, record.ref, now if pause else None, now)
@@ -58,17 +61,40 @@ async def save(site: Site, record: Record, form: FormData, action: str) -> Respo
         return site.managed_by_admin()
     prefs, shown = read_prefs(form, record.prefs, PREFERENCES_FIELDS, cadences=tuple(Cadence))
     if prefs is None:
-        return site.page(Action.MANAGE, 400, record=record, form=shown, action=action)
+        return site.page(Action.MANAGE, 400, record=record, form=shown, action=action,
+                         **await _around(site, record))
     prefs = await site.call(with_people, site.store, prefs, record.prefs)  # one person: pinned
     await site.call(site.store.set_prefs, record.ref, prefs, site.clock())
     return await changed_page(site, record, "Saved.", action)
 
 
+async def taste(site: Site, record: Record, form: FormData, action: str) -> Response:
+    """Add a paper to the likes or dislikes (by title, arXiv id or link), or remove one."""
+    if record.managed != Managed.DB:
+        return site.managed_by_admin()
+    prefs, said = await tastes.changed(site, record, form)
+    if prefs is None:
+        which = str(form.get("list", ""))
+        box = f"paper-{which}"
+        return site.page(Action.MANAGE, 400, record=record, action=action,
+                         form=Form({box: tastes.typed_paper(form, which)}, {box: said}),
+                         **await _around(site, record))
+    await site.call(site.store.set_prefs, record.ref, prefs, site.clock())
+    return await changed_page(site, record, said, action)
+
+
+async def _around(site: Site, record: Record) -> dict[str, Any]:
+    """What the page shows beside the form: the names to pin, the liked papers, the
+    past digests and the private feed."""
+    return {"people": await site.call(ambiguous_names, site, record),
+            "tastes": await tastes.listed(site, record),
+            "past": await site.call(past_digests, site, record),
+            "feed": feed_path(site, record)}
+
+
 async def manage_page(site: Site, record: Record, action: str) -> Response:
     return site.page(Action.MANAGE, record=record, form=Form({}, {}), action=action,
-                     people=await site.call(ambiguous_names, site, record),
-                     past=await site.call(past_digests, site, record),
-                     feed=feed_path(site, record))
+                     **await _around(site, record))
 
 
 async def pin_one(site: Site, record: Record, form: FormData, action: str) -> Response:
@@ -94,14 +120,13 @@ async def pin_one(site: Site, record: Record, form: FormData, action: str) -> Re
 async def changed_page(site: Site, record: Record, notice: str, action: str) -> Response:
     """The preferences page after a change that is committed: never a 503."""
     try:
-        after = await site.call(site.store.record, ref=record.ref)
-        people = await site.call(ambiguous_names, site, after)
-        past = await site.call(past_digests, site, record)
+        after = await site.call(site.store.record, ref=record.ref) or record
+        around = await _around(site, after)
     except DatabaseBusy:
         return site.message(notice, "Your preferences page could not be read back just now "
                             "(the database is busy); reload it in a minute.")
     return site.page(Action.MANAGE, record=after, form=Form({}, {}), notice=notice,
-                     action=action, people=people, past=past, feed=feed_path(site, record))
+                     action=action, **around)
 
 
 def pinned(prefs: Mapping[str, Any], pin: Pin) -> dict[str, Any]:

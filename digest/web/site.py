@@ -38,7 +38,7 @@ TITLE_CHARS = 120  # of a paper's title, what a page's question shows
 RETRY_AFTER = 30
 # Every template's context names these; a page gives those it needs.
 _BLANK: dict[str, Any] = {"done": False, "manage": "", "notice": "", "text": "", "button": "",
-                          "action": "", "people": [], "past": [], "feed": ""}
+                          "action": "", "people": [], "past": [], "feed": "", "tastes": {}}
 
 
 @dataclass(frozen=True)
