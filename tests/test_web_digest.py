@@ -379,3 +379,31 @@ def test_a_digest_planned_before_a_switch_to_feed_only_is_recorded_not_mailed(
     (row,) = store.outbox()
     assert row.state == "recorded" and row.sent_at == NOW
     assert store.past_digests(row.ref, 5)[0].papers == len(plans[0].digest.items) > 0
+
+
+def test_the_web_copy_s_titles_open_each_paper_s_page_where_its_authors_can_be_followed(
+        tmp_path: Path, run: Any, db_url: str, smtp: SmtpServer) -> None:
+    """From the mail, "View in browser"; there a card's title opens the paper's own page
+    for this reader (abstract, TL;DR, a Follow button per author), where the mail's title
+    goes to arXiv."""
+    now = datetime(2026, 4, 16, 9, tzinfo=UTC)
+    assert run("ingest", str(ROOT / "tests" / "data" / "hf-daily" / "2026-04-16.json"),
+               "--now", (now - timedelta(hours=2)).isoformat()).exit_code == 0
+    assert run("subscribers", "add", "ivy@example.org", "--keyword", "GUI agents",
+               "--cadence", "daily", "--timezone", "UTC", "--now", now.isoformat()
+               ).exit_code == 0
+    port, base = free_base()
+    env = {"DIGEST_DB": db_url, "DIGEST_SMTP_URL": smtp.url, "DIGEST_BASE_URL": base,
+           "DIGEST_SECRET": SECRET, "DIGEST_NOW": now.isoformat(),
+           "DIGEST_ALLOW_LOCALHOST": "1", "DIGEST_FROM": "Paper Digest <digest@example.org>"}
+    assert run("send", "--now", now.isoformat(), env=env).exit_code == 0
+    (got,) = [r.message for r in smtp.received if "ivy@example.org" in r.recipients]
+    assert 'class="title" href="https://arxiv.org/abs/' in html_of(got)  # the mail: arXiv
+    with serving(env, port), httpx.Client(base_url=base, timeout=20) as web:
+        copy = web.get(path(view_url(got))).text
+        pages = re.findall(r'class="title" href="(/p/[^"]+)"', copy)
+        assert pages and len(pages) == len(card_titles(copy))
+        paper = web.get(pages[0])
+        assert paper.status_code == 200 and paper.headers["cache-control"] == "no-store"
+        assert '<form method="post" action="/f/' in paper.text  # Follow, per author
+        assert "TL;DR (Hugging Face AI summary)" in paper.text

@@ -31,6 +31,7 @@ from digest.vocab import (
     FEED_PATH,
     FEED_SUFFIX,
     MORE_ANCHOR,
+    READER_PATH,
     Action,
     CiteFormat,
     CiteSpec,
@@ -115,8 +116,22 @@ def render_copy(site: Site, found: Delivered, papers: dict[int, Paper]) -> str:
         bib=f"/{DIGEST_PATH}/{token}{CITE_SPEC[CiteFormat.BIBTEX].suffix}",
         ris=f"/{DIGEST_PATH}/{token}{CITE_SPEC[CiteFormat.RIS].suffix}",
         count=len(digest.items))
-    at = mail.html.rfind("</body>")
-    return mail.html[:at] + more + mail.html[at:]
+    html = _to_paper_pages(mail.html, digest, site.tokens.make_card(e.subscriber.ref))
+    at = html.rfind("</body>")
+    return html[:at] + more + html[at:]
+
+
+def _to_paper_pages(html: str, digest: Digest, card: str) -> str:
+    """The page's card titles linking to each paper's own page for this reader
+    (``/p/CARD_TOKEN/ARXIV_ID``: abstract, TL;DR, links, a Follow button per author), where
+    the mail's go to arXiv."""
+    for item in digest.items:
+        arxiv_id = item.paper.arxiv_id
+        if arxiv_id:
+            html = html.replace(
+                f'<a class="title" href="https://arxiv.org/abs/{arxiv_id}"',
+                f'<a class="title" href="/{READER_PATH}/{card}/{arxiv_id}"')
+    return html
 
 
 def _citations(spec: CiteSpec) -> Callable[[Site, Request], Awaitable[Response]]:
