@@ -31,12 +31,14 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from digest.deliver.tokens import Tokens
 from digest.model import Paper
+from digest.render import render_digest
 from digest.store import Store
 from tests.browser import chromium_path, png_size
 from tests.conftest import ROOT, SEEDS
 from tests.mailing import NOW, SUBSCRIPTIONS
 from tests.smtpserver import SmtpServer, free_port
 from tests.test_pins import two_wei_wangs
+from tests.test_render import fifty_papers
 
 OUTPUT = ROOT / "tests" / "output"
 WIDTHS = (375, 1024)
@@ -446,3 +448,48 @@ def test_which_person_a_name_is_in_browser(driver: webdriver.Chrome,
     assert store.record(email="eve@example.org").prefs["authors"][0] == {
         "name": "Wei Wang", "with": ["Lee Park"], "not": ["2604.01230"]}
     assert console_errors(chrome) == []
+
+
+def test_a_card_s_link_separators_wrap_with_the_link_after_them(
+        driver: webdriver.Chrome, tmp_path: Path) -> None:
+    """At 375 px a card's row of links wraps; a "·" never ends a line with its link on
+    the next one (it is joined to the link after it by a no-break space)."""
+    digest, links = fifty_papers(tmp_path)
+    page = tmp_path / "mail.html"
+    page.write_text(render_digest(digest, links).html, encoding="utf-8")
+    _separators_stay_with_their_links(driver, page, 375)
+    # and where they show, a space parts each from the link before it ("Follow X· Mute")
+    rows = re.findall(r'<div class="acts"[^>]*>(.*?)</div>', page.read_text(encoding="utf-8"))
+    assert rows and not any(re.search(r"</a>·", row) for row in rows)
+
+
+def _separators_stay_with_their_links(driver: webdriver.Chrome, page: Path, width: int
+                                      ) -> None:
+    """Each "·" of the page's link rows at ``width`` is hidden (none) or on its link's line."""
+    driver.set_window_size(width, 800)
+    driver.get(page.as_uri())
+    checked, apart = driver.execute_script("""
+        let checked = 0; const apart = [];
+        for (const row of document.querySelectorAll('.acts, .links')) {
+          for (const a of row.querySelectorAll('a')) {
+            const sep = a.previousSibling;
+            if (!sep || sep.nodeType !== 3 || !sep.textContent.includes('·')) continue;
+            const range = document.createRange();
+            const at = sep.textContent.indexOf('·');
+            range.setStart(sep, at); range.setEnd(sep, at + 1);
+            checked += 1;
+            const dot = range.getClientRects()[0], link = a.getClientRects()[0];
+            if (!dot || dot.width === 0) continue;  // not shown
+            const middle = (dot.top + dot.bottom) / 2;  // on the link's line, padding and all
+            if (middle < link.top || middle > link.bottom)
+              apart.push(row.textContent.trim().slice(0, 120));
+          }
+        }
+        return [checked, apart];""")
+    wrapped = driver.execute_script(  # rows whose last link is on a line of its own
+        "return [...document.querySelectorAll('.acts, .links')].filter(r => {"
+        "  const a = r.querySelectorAll('a'); return a.length > 1 &&"
+        "  a[0].getClientRects()[0].top !== a[a.length - 1].getClientRects()[0].top;"
+        "}).length")
+    assert checked > 100 and wrapped > 10, (width, checked, wrapped)  # rows that wrap
+    assert apart == [], (width, apart)
