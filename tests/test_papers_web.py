@@ -8,6 +8,7 @@ feedparser; 404s, headers and caching."""
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -177,6 +178,25 @@ def test_search_finds_titles_authors_and_keywords(site: Site) -> None:
     found = site.get("/papers", q="reinforcement learning")
     assert "found" in found.text and 'value="reinforcement learning"' in found.text
     assert len(_TITLE.findall(found.text)) == 30 and "page 1 of" in found.text
+
+
+def test_a_name_finds_its_own_papers_first(site: Site) -> None:
+    """A word's start is enough, so "Hao Li" also finds "Haoran ... Lin Li" and "Hao
+    Liao": the papers with the name itself, the words together, come first."""
+    store = Store(site.db_url)
+    papers = store.papers()
+    store.engine.dispose()
+    names = Counter(a for p in papers for a in p.all_authors
+                    if re.fullmatch(r"[A-Z][a-z]+ [A-Z][a-z]+", a))
+    checked = 0
+    for name, _ in names.most_common(40):
+        theirs = {p.arxiv_id for p in papers if name in p.all_authors}
+        shown = site.ids("/papers", q=name)
+        if len(shown) <= len(theirs):
+            continue  # nobody else matches: nothing to order
+        assert set(shown[:len(theirs)]) == theirs, (name, shown)
+        checked += 1
+    assert checked >= 3
 
 
 HOSTILE = ['"', "'", '"unterminated', "AND", "OR OR", "NOT", "NEAR(a b)", "*", "a*", "^x",

@@ -15,12 +15,18 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, select, text
+
+from digest.store import schema as s
+from digest.text import fold
 
 TABLE = "paper_search"  # not vocab: a table
 MAX_TERMS = 8
 MAX_TERM = 64  # characters of a word searched (longer ones are cut)
 MAX_QUERY = 500  # characters of a query read at all
+# Phrase matches looked at beyond a page's: the engine's run on from one author's name
+# into the next, and those are checked and left behind.
+PHRASE_SPARE = 200
 _CHUNK = 400
 _WORD = re.compile(r"\w+")
 
@@ -88,18 +94,68 @@ def refresh(conn: Connection, ids: Iterable[int] | None = None) -> None:
 def search(conn: Connection, words: Sequence[str], limit: int, offset: int
            ) -> tuple[list[int], int]:
     """The ids of the papers holding every one of ``words`` (``terms``) as a word or a
-    word's start, best match first (title, then authors, then keywords), ``limit`` from
-    ``offset``; and how many there are in all."""
+    word's start, ``limit`` from ``offset``, and how many there are in all. Those holding
+    the words together, in order (a name: "Hao Li", not "Haoran Lin ... Li"), come first;
+    then the best match (title, then authors, then keywords)."""
     if not words:
         return [], 0
-    if _sqlite(conn):
-        q, match, count = " ".join(f'"{w}"*' for w in words), _SQLITE_MATCH, _SQLITE_COUNT
-    else:
-        q, match, count = " & ".join(f"'{w}':*" for w in words), _PG_MATCH, _PG_COUNT
-    ids = conn.execute(text(match), {"q": q, "limit": limit, "offset": offset}).scalars()
-    found = [int(i) for i in ids]
-    total = int(conn.execute(text(count), {"q": q}).scalar_one())
-    return found, total
+    sqlite = _sqlite(conn)
+    every = _query(words, sqlite)
+    found = _ids(conn, every, sqlite, offset + limit)
+    if len(words) > 1:
+        near = _ids(conn, _query(words, sqlite, phrase=True), sqlite,
+                    offset + limit + PHRASE_SPARE)
+        found = list(dict.fromkeys([*_within_one(conn, near, words), *found]))  # exact first
+    total = int(conn.execute(text(_SQLITE_COUNT if sqlite else _PG_COUNT),
+                             {"q": every}).scalar_one())
+    return found[offset:offset + limit], total
+
+
+def _query(words: Sequence[str], sqlite: bool, phrase: bool = False) -> str:
+    """The engine's query of ``words`` (letters and digits only, so quoting is safe): each
+    a word's start, all of them anywhere; or, as a ``phrase``, the words one after another,
+    the last a word's start."""
+    if sqlite:
+        return ('"' + " ".join(words) + '"*' if phrase
+                else " ".join(f'"{w}"*' for w in words))
+    if phrase:
+        return " <-> ".join([*(f"'{w}'" for w in words[:-1]), f"'{words[-1]}':*"])
+    return " & ".join(f"'{w}':*" for w in words)
+
+
+def _within_one(conn: Connection, ids: list[int], words: Sequence[str]) -> list[int]:
+    """Of ``ids`` (the engine's phrase matches, which run on from one author's name into
+    the next: "... Yi Hao" "Lin Li ..."), those whose title or one author's name holds the
+    words one after another, in the order given."""
+    if not ids:
+        return []
+    wanted = [fold(w) for w in words]
+    fields: dict[int, list[str]] = {i: [] for i in ids}
+    for pid, title in conn.execute(select(s.papers.c.id, s.papers.c.title)
+                                   .where(s.papers.c.id.in_(ids))):
+        fields[pid].append(title)
+    a = s.paper_authors.c
+    for pid, name in conn.execute(select(a.paper_id, a.name).where(a.paper_id.in_(ids))):
+        fields[pid].append(name)
+    exact = [i for i in ids if any(_holds(f, wanted, whole=True) for f in fields[i])]
+    return [*exact, *(i for i in ids if any(_holds(f, wanted) for f in fields[i]))]
+
+
+def _holds(field: str, wanted: list[str], whole: bool = False) -> bool:
+    """Whether ``field``'s words hold ``wanted`` one after another, the last as a word's
+    start (or, ``whole``, as a word: "Hao Li", not "Hao Liao")."""
+    got = [fold(w) for w in _WORD.findall(field)]
+    n = len(wanted)
+    return any(got[i:i + n - 1] == wanted[:-1] and (
+        got[i + n - 1] == wanted[-1] if whole else got[i + n - 1].startswith(wanted[-1]))
+        for i in range(len(got) - n + 1))
+
+
+def _ids(conn: Connection, query: str, sqlite: bool, limit: int) -> list[int]:
+    """The first ``limit`` ids matching ``query``, best first."""
+    rows = conn.execute(text(_SQLITE_MATCH if sqlite else _PG_MATCH),
+                        {"q": query, "limit": limit, "offset": 0}).scalars()
+    return [int(i) for i in rows]
 
 
 def _sqlite(conn: Connection) -> bool:
