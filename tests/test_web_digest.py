@@ -153,6 +153,8 @@ def test_a_digest_that_did_not_hold_every_match_says_so_and_its_copy_lists_them(
     listed = re.search(r'<ol class="more-papers".*?</ol>', page, re.S)
     assert listed and listed.group(0).count("<li") == count
     assert 'id="more"' in page and "Matches “diffusion”" in listed.group(0)
+    # after the last card, before the mail's footer ("You get this mail because ...")
+    assert page.index('<ol class="more-papers"') < page.index("You get this mail because")
     more_titles = [html.unescape(t) for t in re.findall(
         r'font-weight: 700;">([^<]+)</a>', listed.group(0))]
     assert len(more_titles) == count and not set(card_titles(page)) & set(more_titles)
@@ -390,8 +392,14 @@ def test_the_web_copy_s_titles_open_each_paper_s_page_where_its_authors_can_be_f
     assert run("ingest", str(ROOT / "tests" / "data" / "hf-daily" / "2026-04-16.json"),
                "--now", (now - timedelta(hours=2)).isoformat()).exit_code == 0
     assert run("subscribers", "add", "ivy@example.org", "--keyword", "GUI agents",
+               "--keyword", "model", "--keyword", "agent",
                "--cadence", "daily", "--timezone", "UTC", "--now", now.isoformat()
                ).exit_code == 0
+    store = Store(db_url)
+    ivy = store.record(email="ivy@example.org")
+    assert ivy is not None
+    store.set_prefs(ivy.ref, {**ivy.prefs, "max_papers": 2}, now)  # the rest: "more"
+    store.engine.dispose()
     port, base = free_base()
     env = {"DIGEST_DB": db_url, "DIGEST_SMTP_URL": smtp.url, "DIGEST_BASE_URL": base,
            "DIGEST_SECRET": SECRET, "DIGEST_NOW": now.isoformat(),
@@ -403,6 +411,8 @@ def test_the_web_copy_s_titles_open_each_paper_s_page_where_its_authors_can_be_f
         copy = web.get(path(view_url(got))).text
         pages = re.findall(r'class="title" href="(/p/[^"]+)"', copy)
         assert pages and len(pages) == len(card_titles(copy))
+        listed = re.search(r'<ol class="more-papers".*?</ol>', copy, re.S)
+        assert listed and '<a href="/p/' in listed.group(0)  # what did not fit, too
         paper = web.get(pages[0])
         assert paper.status_code == 200 and paper.headers["cache-control"] == "no-store"
         assert '<form method="post" action="/f/' in paper.text  # Follow, per author

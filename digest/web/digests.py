@@ -110,15 +110,26 @@ def render_copy(site: Site, found: Delivered, papers: dict[int, Paper]) -> str:
     token = site.tokens.make_view(e.subscriber.ref, e.period)
     possibly = {pid for name, pairs in e.sections if name == SectionName.POSSIBLY
                 for pid, _ in pairs}
+    card = site.tokens.make_card(e.subscriber.ref)
     more = site.env.get_template("web/_more.html").render(
-        anchor=MORE_ANCHOR, more=[_listed(it, digest, it.paper.id in possibly)
+        anchor=MORE_ANCHOR, more=[_listed(it, digest, it.paper.id in possibly, card)
                                   for it in digest.more],
         bib=f"/{DIGEST_PATH}/{token}{CITE_SPEC[CiteFormat.BIBTEX].suffix}",
         ris=f"/{DIGEST_PATH}/{token}{CITE_SPEC[CiteFormat.RIS].suffix}",
         count=len(digest.items))
-    html = _to_paper_pages(mail.html, digest, site.tokens.make_card(e.subscriber.ref))
+    html = _to_paper_pages(mail.html, digest, card)
+    return _before_footer(html, f"<tr><td>{more}</td></tr>\n")
+
+
+def _before_footer(html: str, rows: str) -> str:
+    """The mail's HTML with ``rows`` added before its notes and footer (after its last
+    card), where the end of the page would leave them after "You get this mail because"."""
+    for mark in ('<tr><td class="notes"', '<tr><td class="footer"'):
+        at = html.find(mark)
+        if at >= 0:
+            return html[:at] + rows + html[at:]
     at = html.rfind("</body>")
-    return html[:at] + more + html[at:]
+    return html[:at] + rows + html[at:]
 
 
 def _to_paper_pages(html: str, digest: Digest, card: str) -> str:
@@ -151,12 +162,15 @@ def _citations(spec: CiteSpec) -> Callable[[Site, Request], Awaitable[Response]]
     return citations
 
 
-def _listed(item: Item, digest: Digest, possibly: bool) -> dict[str, object]:
-    """A paper that did not fit, as the list shows it: title, link, authors, why (as its
-    card says it; ``possibly``: it was a "Possibly by" card)."""
+def _listed(item: Item, digest: Digest, possibly: bool, card: str) -> dict[str, object]:
+    """A paper that did not fit, as the list shows it: title, link (its own page for this
+    reader, as the cards' titles), authors, why (as its card says it; ``possibly``: it was
+    a "Possibly by" card)."""
     c = cards.card(item, digest.subscriber, possibly=possibly)
     names = [a.name for a in c.authors]
-    return {"title": c.title, "url": c.url, "reasons": c.reasons,
+    arxiv_id = item.paper.arxiv_id
+    url = f"/{READER_PATH}/{card}/{arxiv_id}" if arxiv_id else c.url
+    return {"title": c.title, "url": url, "reasons": c.reasons,
             "authors": ", ".join(names) + (" and others" if c.more_authors or c.et_al else "")}
 
 
