@@ -23,6 +23,7 @@ from rich.console import Console
 from digest import __version__, defaults
 from digest.app import App, check_settings
 from digest.errors import DigestError
+from digest.passes.workers import CHANNEL
 from digest.settings import Environment, parse_day
 from digest.text import one_line
 from digest.vocab import ChannelState, OutboxState
@@ -39,8 +40,10 @@ def channel_line(counts: Mapping[str, int]) -> str:
 
 
 def not_all_sent(counts: Mapping[str, int]) -> bool:
-    """Whether a pass left digests failed or waiting for a retry."""
-    return bool(counts.get(OutboxState.FAILED) or counts.get(OutboxState.RETRY))
+    """Whether a pass left digests, or their team channels' messages (counted under
+    ``CHANNEL``), failed or waiting for a retry."""
+    return any(counts.get(f"{prefix}{state}") for prefix in ("", CHANNEL)
+               for state in (OutboxState.FAILED, OutboxState.RETRY))
 
 
 class _Group(click.Group):

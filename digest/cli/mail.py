@@ -102,7 +102,7 @@ def send(dry_run: bool, only: str | None, workers: int, as_json: bool, new_db: b
                    f"until `digest subscribers reset`): {', '.join(report.bouncing)}")
     if report.error:
         raise DigestError(report.error)
-    if not_all_sent(report.counts):
+    if not_all_sent(report.counts) or not_all_sent(report.channels):
         raise click.exceptions.Exit(EXIT_NOT_ALL_SENT)
 
 
