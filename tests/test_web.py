@@ -644,3 +644,18 @@ def test_a_sample_mails_links_say_what_they_are(site: Site, run: Any) -> None:
         page = web.get(path(url).replace("&amp;", "&"))
         assert page.status_code == 200, (url, page.status_code)
         assert "A link of a sample mail" in page.text
+
+
+def test_a_feed_only_subscriber_is_shown_their_feed_when_they_confirm(site: Site) -> None:
+    """No mail will carry their links: the confirmation says where the digests are."""
+    web = site.client()
+    answer = subscribe(web, email="fay@example.org", keywords="diffusion\n", cadence="feed-only")
+    assert answer.status_code == 200, answer.text
+    (confirmation,) = site.mails_to("fay@example.org")
+    done = web.post(path(link(confirmation,
+                              "To confirm, open this link (it is valid for 48 hours)")))
+    assert done.status_code == 200 and "no mail is sent" in done.text
+    feed = re.search(r'<a href="(/feed/[^"]+\.atom)">Your private Atom feed</a>', done.text)
+    assert feed, done.text
+    atom = web.get(feed.group(1))
+    assert atom.status_code == 200 and "<feed" in atom.text

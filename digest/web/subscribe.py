@@ -24,6 +24,7 @@ from digest.errors import DigestError
 from digest.prefs import SUBSCRIBE_FIELDS
 from digest.store import DatabaseBusy, Record
 from digest.vocab import Action
+from digest.web.digests import feed_path
 from digest.web.forms import Form, read_prefs
 from digest.web.limits import read_form
 from digest.web.people import ambiguous_names, with_people
@@ -129,10 +130,18 @@ async def confirm(site: Site, request: Request) -> Response:
     if not await site.call(site.store.confirm, found.ref, site.clock(), left):
         return spent(site)  # unsubscribed since the page was shown
     return site.page("action", record=found, title="You are subscribed", done=True,
-                     text="Your digests start now: the first may come right away when "
-                     "today's send time has passed. Bookmark your preferences page, or use "
-                     "the link at the bottom of every digest.",
+                     text=_welcome(found), feed=feed_path(site, found),
                      manage=site.manage_path(found.ref), people=await people_of(site, found))
+
+
+def _welcome(found: Record) -> str:
+    """What a subscription just confirmed brings, and where to find it again."""
+    if not found.subscriber.mailed:  # feed-only: no mail will carry the links
+        return ("Your digests start now, in your private feed below (add it to a feed "
+                "reader) and on your preferences page; no mail is sent. Bookmark both.")
+    return ("Your digests start now: the first may come right away when today's send time "
+            "has passed. Bookmark your preferences page, or use the link at the bottom of "
+            "every digest.")
 
 
 async def people_of(site: Site, found: Record) -> list[tuple[str, tuple[Any, ...]]]:
