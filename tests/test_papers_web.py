@@ -199,6 +199,17 @@ def test_a_name_finds_its_own_papers_first(site: Site) -> None:
     assert checked >= 3
 
 
+def test_pages_say_what_they_show(site: Site) -> None:
+    """A day without papers says so once (not "0 papers, by trending" first); a search says
+    how it orders what it found; an empty search asks for words."""
+    empty = site.get("/papers/2026-04-12").text  # a Sunday: no Daily Papers
+    assert "No papers for" in empty and "0 papers" not in empty
+    found = site.get("/papers", q="reinforcement learning").text
+    assert "papers found, the name or words together first" in found
+    blank = site.get("/papers", q="  ").text
+    assert "Type words of a title" in blank and "0 papers" not in blank
+
+
 HOSTILE = ['"', "'", '"unterminated', "AND", "OR OR", "NOT", "NEAR(a b)", "*", "a*", "^x",
            "title:ClawGUI", "{title}: x", "col:", "-x", "x -y", "(((", ")", "\\", "%", "_",
            "\x00", "Claw\x00GUI", "a" * 10_000, "é" * 3000, "中文", "🙂", "'; DROP TABLE papers;--",

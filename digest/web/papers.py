@@ -33,6 +33,7 @@ from digest.render import cards
 from digest.render.atom import Entry, atom
 from digest.render.templates import CardTemplate, stylesheet
 from digest.store import Record
+from digest.store.search import terms
 from digest.text import arxiv_key, latex_to_text, name_key, one_line
 from digest.vocab import (
     AI_SUMMARY_LABEL,
@@ -181,7 +182,7 @@ def list_page(site: Site, request: Request, heading: str, papers: Sequence[Paper
     ``total``), and what ``context`` adds (the view and its neighbours, the query)."""
     pages = max(1, -(-total // defaults.PAPERS_PER_PAGE))
     values: dict[str, Any] = {"view": None, "views": [], "previous": None, "next": None,
-                              "query": "", **context}
+                              "query": "", "query_words": 0, **context}
     return public(site.page(
         "papers", heading=heading, cards=[card_html(site, p) for p in papers], total=total,
         page=page, pages=pages, styles=stylesheets(site), banner=SUBSCRIBE_BANNER,
@@ -252,7 +253,8 @@ async def search_page(site: Site, request: Request, query: str) -> Response:
         return not_found(site)
     shown = one_line(query)[:200]
     heading = f"Search: {shown}" if shown else "Search"
-    return list_page(site, request, heading, papers, total, page, query=shown)
+    return list_page(site, request, heading, papers, total, page, query=shown,
+                     query_words=len(terms(query)))
 
 
 def _span_handler(span: Span) -> Callable[[Site, Request], Awaitable[Response]]:
