@@ -107,7 +107,9 @@ def html_example(project: Path, words: list[str], out: str) -> None:
 
 
 def text_example(project: Path, words: list[str], out: str) -> None:
-    assert out.startswith("Paper Digest · Daily Papers for Ada")
+    view, blank, heading = out.splitlines()[:3]  # the mail's text part, as it will be
+    assert view.startswith("View in browser: ") and not blank
+    assert heading.startswith("Paper Digest · Daily Papers for Ada")
     assert "Nothing new" not in out and "== From authors you follow ==" in out
 
 
