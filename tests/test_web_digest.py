@@ -309,6 +309,10 @@ def test_the_web_copy_in_a_browser(sent: Sent) -> None:
     dom = chromium(url, "--dump-dom", width=1024)
     assert card_titles(dom) == card_titles(html_of(mail))
     assert 'id="more"' in dom and "more-papers" in dom
+    more = re.search(r"more papers? matched: see them all at (\S+)", text_of(mail))
+    assert more and more.group(1).endswith("#more")  # the mail's "N more papers" link
+    listed = chromium(more.group(1), "--dump-dom", width=375)
+    assert listed.count("<li") >= 1 and 'id="more"' in listed
     for width in (375, 1024):
         out = OUTPUT / f"web-digest-{width}.png"
         out.unlink(missing_ok=True)
