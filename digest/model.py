@@ -384,8 +384,11 @@ class Digest:
     notes: tuple[str, ...] = ()
     # Papers that matched but did not fit (past ``max_papers``, or left out to keep the
     # mail under ``defaults.MAX_HTML_BYTES``), best first: the mail says how many, and
-    # its web copy lists them. They stay due for later digests.
+    # its web copy lists them. (Later digests hold what is new since, not these.)
     more: tuple[Item, ...] = ()
+    # How many more did not fit than ``more`` holds: those the outbox keeps, which a mail
+    # only counts (its sender does not load them).
+    more_elsewhere: int = 0
 
     @property
     def items(self) -> tuple[Item, ...]:
@@ -413,8 +416,10 @@ class OutboxEntry:
     sections: tuple[tuple[str, tuple[tuple[int, tuple[Reason, ...]], ...]], ...]
     attempts: int = 0
     last_error: str | None = None
-    # What matched but did not fit (``Digest.more``): (paper_id, reasons), best first.
+    # What matched but did not fit (``Digest.more``): (paper_id, reasons), best first; as
+    # a sender claims it, only how many (``more_count``), not the papers.
     more: tuple[tuple[int, tuple[Reason, ...]], ...] = ()
+    more_count: int = 0
 
     @property
     def paper_ids(self) -> tuple[int, ...]:

@@ -421,3 +421,21 @@ def test_the_web_copy_s_titles_open_each_paper_s_page_where_its_authors_can_be_f
         assert paper.status_code == 200 and paper.headers["cache-control"] == "no-store"
         assert '<form method="post" action="/f/' in paper.text  # Follow, per author
         assert "TL;DR (Hugging Face AI summary)" in paper.text
+
+
+def test_a_sender_claims_only_how_many_did_not_fit(url: str) -> None:
+    """A mail counts what did not fit and its web copy lists it: the claim reads the
+    count (``json_array_length``), not the papers, on SQLite and PostgreSQL alike."""
+    store = Store(url)
+    ingest(store, ROOT / "seeds", now=NOW - timedelta(hours=2))
+    gil = Subscriber("g@example.org", keywords=("diffusion",), timezone="Europe/Berlin",
+                     max_age_days=3650, max_papers=3)
+    ben = Subscriber("b@example.org", authors=("Nobody At All",), timezone="Europe/Berlin",
+                     max_age_days=3650, send_empty=True)
+    store.sync_subscribers([gil, ben], NOW)
+    plans, _ = plan_due(store, NOW)
+    more = {p.digest.subscriber.email: len(p.digest.more) for p in plans}
+    assert more["g@example.org"] > 0 and more["b@example.org"] == 0
+    claimed = store.claim(NOW, timedelta(minutes=10), 10)
+    assert {e.subscriber.email: e.more_count for e in claimed} == more
+    assert all(e.more == () for e in claimed)

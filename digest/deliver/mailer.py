@@ -59,8 +59,7 @@ class Mailer:
         """Read the papers of these rows that are not in memory yet, and what is known of
         their subscribers' followed names, in one go."""
         entries = list(entries)
-        missing = {pid for e in entries for pid in (*e.paper_ids, *(pid for pid, _ in e.more))
-                   if pid not in self.papers}
+        missing = {pid for e in entries for pid in e.paper_ids if pid not in self.papers}
         if missing:
             self.papers.update(self.store.papers_by_id(missing))
         self.notes.load(e.subscriber for e in entries)
@@ -74,10 +73,9 @@ class Mailer:
         sections = tuple(Section(name, tuple(Item(self.papers[pid], reasons)
                                              for pid, reasons in items if pid in self.papers))
                          for name, items in entry.sections)
-        more = tuple(Item(self.papers[pid], reasons) for pid, reasons in entry.more
-                     if pid in self.papers)
+        # what did not fit is only counted in a mail (its web copy lists it)
         digest = Digest(entry.subscriber, entry.period_start, entry.period_end, sections,
-                        self.notes.of(entry.subscriber), more)
+                        self.notes.of(entry.subscriber), more_elsewhere=entry.more_count)
         links = self.mail.links(self.tokens, entry.subscriber, entry.period)
         rendered, shown = self.renderer.render_within(digest, links, entry.kind)
         if shown is not digest:

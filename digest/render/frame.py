@@ -88,7 +88,7 @@ def frame_values(digest: Digest, links: Links, digest_name: str) -> dict[str, ob
 
 def more_line(digest: Digest) -> str:
     """``12 more papers matched`` (the papers that did not fit), or "" when none."""
-    n = len(digest.more)
+    n = len(digest.more) + digest.more_elsewhere
     if not n:
         return ""
     return f"{n} more {'paper' if n == 1 else 'papers'} matched"

@@ -14,7 +14,7 @@ from sqlalchemy import Connection, and_, bindparam, func, or_, select, update
 from digest.model import Channel, ChannelEntry, ChannelOutcome, Plan, Subscriber
 from digest.store import outbox
 from digest.store import schema as s
-from digest.store.outbox import OutboxRoom, _entry, _insert_ignoring
+from digest.store.outbox import OutboxRoom, _entry, _insert_ignoring, claimed_columns
 from digest.store.papers import chunks
 from digest.store.subscribers import subscriber_from_row
 from digest.vocab import ChannelState, OutboxState
@@ -94,7 +94,8 @@ def claim(conn: Connection, now: datetime, lease: timedelta, limit: int,
                               .values(state=ChannelState.SENDING, claimed_at=now,
                                       attempts=c.attempts + 1).returning(c.id)).scalars())
     rows = conn.execute(select(
-        s.digests, s.subscribers.c.settings, s.subscribers.c.ref, s.subscribers.c.managed,
+        *claimed_columns(), s.subscribers.c.settings, s.subscribers.c.ref,
+        s.subscribers.c.managed,
         c.id.label("send_id"), c.channel, c.position, c.attempts.label("send_attempts"))
         .select_from(s.channel_sends.join(s.digests).join(s.subscribers))
         .where(c.id.in_(taken)).order_by(c.id)).mappings()

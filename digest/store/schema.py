@@ -254,7 +254,7 @@ digests = Table(
     Column("state", String(16), nullable=False, index=True),
     Column("sections", JSON, nullable=False),  # [{"name", "items": [{"paper_id", "reasons"}]}]
     # What matched and did not fit (Digest.more): [[paper_id, [reason, ...]], ...]
-    Column("more", JSON),
+    Column("more", JSON(none_as_null=True)),  # none: SQL NULL (json_array_length reads it)
     Column("attempts", Integer, nullable=False, default=0),
     Column("next_attempt_at", UTCDateTime),
     Column("claimed_at", UTCDateTime),
