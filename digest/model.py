@@ -13,7 +13,7 @@ from datetime import date, datetime
 from typing import Any, NamedTuple
 
 from digest import defaults
-from digest.text import name_key
+from digest.text import name_key, plural
 from digest.vocab import Cadence, Managed, MessageKind, OutboxState, ReasonKind
 
 
@@ -96,7 +96,7 @@ class Pin:
         """Who the pin says the person is, for the reader: ``with Jie Li, Guan Huang; 2
         papers you pinned them by; 1 paper you said is someone else's``."""
         def papers(n: int) -> str:
-            return f"{n} paper{'' if n == 1 else 's'}"
+            return plural(n, "paper")
         said = [f"on the profile {self.profile}" if self.profile else "",
                 f"with {', '.join(self.with_)}" if self.with_ else "",
                 f"at {self.org}" if self.org else "",

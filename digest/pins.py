@@ -48,6 +48,7 @@ from digest.text import (
     name_key,
     name_keys,
     name_parts,
+    plural,
     spelled_alike,
     title_key,
 )
@@ -232,10 +233,9 @@ class Candidate:
         Cheng Yu, … (LongCat)`` when the co-authors named are on only some of them (a
         group chained through large teams)."""
         org = f" ({self.org})" if self.org else ""
-        noun = "paper" if self.papers == 1 else "papers"
         some = f", {self.matched}" if self.matched < self.papers else ""
         who = f" with {', '.join(self.coauthors)}" if self.coauthors else ""
-        return f"{self.papers} {noun}{some}{who}{org}"
+        return f"{plural(self.papers, 'paper')}{some}{who}{org}"
 
 
 @dataclass(frozen=True)

@@ -166,12 +166,23 @@ _ARXIV_VERSION = re.compile(r"v\d+$")
 def arxiv_key(arxiv_id: str) -> str:
     """An arXiv id as likes compare it: no ``arXiv:`` prefix, no version, lower case
     (``arXiv:2604.01234v2`` -> ``2604.01234``)."""
-    return _ARXIV_VERSION.sub("", arxiv_id.strip().lower().removeprefix("arxiv:"))
+    return paper_id(arxiv_id.strip().lower())
+
+
+def paper_id(arxiv_id: str) -> str:
+    """An arXiv id naming the paper, not one version, as written otherwise
+    (``arXiv:2604.01234v2`` -> ``2604.01234``; ``math.AG/0101001`` keeps its capitals)."""
+    return _ARXIV_VERSION.sub("", arxiv_id.removeprefix("arXiv:").removeprefix("arxiv:"))
 
 
 def plural(n: int, noun: str) -> str:
     """``1 author``, ``3 authors``."""
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def more_papers(n: int) -> str:
+    """``1 more paper``, ``12 more papers``: what did not fit in a digest."""
+    return plural(n, "paper").replace(" ", " more ", 1)
 
 
 # Markdown some authors write in abstracts, shown as plain text: **bold**, *italic*,

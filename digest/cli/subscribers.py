@@ -21,6 +21,7 @@ from digest.errors import ConfigError, UnknownSubscriber
 from digest.prefs import FIELDS
 from digest.settings import parse_now
 from digest.store import Store
+from digest.text import plural
 from digest.vocab import BounceKind, Cadence, Managed
 
 
@@ -150,7 +151,7 @@ def reset(emails: tuple[str, ...], app: App) -> None:
     unknown = [e for e in emails if not store.reset_bounces(e)]
     for email in emails:
         if email not in unknown and (n := store.unblock_channels(email)):
-            click.echo(f"{email}: {n} suppressed channel{'' if n == 1 else 's'} tried again")
+            click.echo(f"{email}: {plural(n, 'suppressed channel')} tried again")
     states = {st.email.casefold(): st.state for st in store.statuses()}
     for email in emails:
         state = states.get(email.casefold())

@@ -14,6 +14,7 @@ from typing import Any
 from digest.model import Digest
 from digest.render.cards import card
 from digest.render.frame import period_label
+from digest.text import more_papers
 from digest.vocab import Cadence, ChannelKind, MessageKind
 
 TOP = 10  # papers a message shows; the rest are "N more" on the web copy
@@ -57,8 +58,7 @@ class ChatMessage:
     def more_line(self) -> str:
         if not self.more:
             return ""
-        noun = "paper" if self.more == 1 else "papers"
-        return f"{self.more} more {noun}" + (f": {self.web_url}" if self.web_url else "")
+        return more_papers(self.more) + (f": {self.web_url}" if self.web_url else "")
 
     def plain(self) -> str:
         """The message as plain text (Matrix's body, ntfy's message, Slack's fallback)."""
@@ -132,8 +132,7 @@ def slack(m: ChatMessage) -> dict[str, Any]:
 
 def _tail(m: ChatMessage, link: Any) -> str:
     if m.more:
-        noun = "paper" if m.more == 1 else "papers"
-        words = f"{m.more} more {noun}"
+        words = more_papers(m.more)
         return link(m.web_url, words) if m.web_url else words
     return link(m.web_url, "See it on the web") if m.web_url else ""
 

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 from digest.model import Digest
 from digest.render.subject import brand, one_line, preheader, subject
-from digest.text import name_key
+from digest.text import more_papers, name_key
 from digest.vocab import SECTIONS, Action, Cadence, Managed
 
 # What follows the preheader: spaces that keep inboxes from showing the mail's first
@@ -91,7 +91,7 @@ def more_line(digest: Digest) -> str:
     n = len(digest.more) + digest.more_elsewhere
     if not n:
         return ""
-    return f"{n} more {'paper' if n == 1 else 'papers'} matched"
+    return f"{more_papers(n)} matched"
 
 
 def _sentence(text: str) -> str:

@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
-from digest import cite, defaults
+from digest import defaults
 from digest.model import Delivered, Digest, FeedPaper, Item, Paper, PastDigest, Reason, Section
 from digest.render import cards
 from digest.render.atom import Entry, atom
@@ -38,6 +38,7 @@ from digest.vocab import (
     SectionName,
 )
 from digest.web.cards import card_action
+from digest.web.papers import citations as papers_cited
 from digest.web.security import HEADERS
 from digest.web.site import Site, path
 
@@ -153,10 +154,8 @@ def _citations(spec: CiteSpec) -> Callable[[Site, Request], Awaitable[Response]]
         if found is None:
             return site.bad_link(404)
         digest = copy_digest(*found)
-        text = await site.call(cite.write, spec.format, [it.paper for it in digest.items])
-        name = f"digest-{digest.end:%Y-%m-%d}{spec.suffix}"
-        return Response(text, media_type=f"{spec.media_type}; charset=utf-8", headers={
-            "Content-Disposition": f'attachment; filename="{name}"'})
+        return await site.call(papers_cited, spec, [it.paper for it in digest.items],
+                               f"digest-{digest.end:%Y-%m-%d}", "attachment")
 
     citations.__name__ = f"citations_{spec.format}"
     return citations

@@ -47,6 +47,7 @@ from digest.vocab import (
     SUBSCRIBE_BUTTON,
     Action,
     CiteFormat,
+    CiteSpec,
     Managed,
     Span,
 )
@@ -285,11 +286,16 @@ async def citation(site: Site, key: str, suffix: str) -> Response:
     paper = await _paper(site, key)
     if paper is None:
         return not_found(site)
-    spec = CITATIONS[suffix]
     name = re.sub(r"[^\w.-]", "_", paper.arxiv_id or "paper")
-    return public(Response(
-        write(spec.format, [paper]), media_type=f"{spec.media_type}; charset=utf-8",
-        headers={"Content-Disposition": f'inline; filename="{name}.{suffix}"'}))
+    return public(citations(CITATIONS[suffix], [paper], name, "inline"))
+
+
+def citations(spec: CiteSpec, papers: list[Paper], name: str, disposition: str) -> Response:
+    """``papers`` in ``spec``'s format, as a file ``name`` + its suffix: shown
+    (``inline``) or saved (``attachment``)."""
+    return Response(write(spec.format, papers), media_type=f"{spec.media_type}; charset=utf-8",
+                    headers={"Content-Disposition":
+                             f'{disposition}; filename="{name}{spec.suffix}"'})
 
 
 async def _paper(site: Site, key: str) -> Paper | None:

@@ -14,7 +14,7 @@ from starlette.datastructures import FormData
 from digest.config import check_subscriber
 from digest.prefs import arxiv_ids
 from digest.store import Record
-from digest.text import arxiv_key, title_key
+from digest.text import arxiv_key, paper_id, title_key
 from digest.vocab import Action
 from digest.web.cards import tasted
 from digest.web.site import Site, paper_named
@@ -25,7 +25,6 @@ LISTS = {"likes": Action.LIKE, "dislikes": Action.DISLIKE}
 # on Hugging Face's papers pages.
 _LINK = re.compile(r"https?://(?:www\.)?(?:arxiv\.org/(?:abs|pdf)|huggingface\.co/papers)/"
                    r"([^?#\s]+?)(?:\.pdf)?/?(?:[?#].*)?")
-_VERSION = re.compile(r"v\d+$")
 _CANDIDATES = 3  # titles named when several papers match what was typed
 
 
@@ -91,7 +90,7 @@ async def _meant(site: Site, typed: str) -> tuple[str | None, str]:
         (given,) = arxiv_ids([link[1] if link else typed])
     except ValueError:
         return await _by_title(site, typed)
-    arxiv_id = _VERSION.sub("", given.removeprefix("arXiv:"))  # the paper, not a version
+    arxiv_id = paper_id(given)
     found = await site.call(site.store.papers_by_arxiv, [arxiv_key(arxiv_id)])
     return arxiv_id, paper_named(found[0], arxiv_id) if found else f"arXiv {arxiv_id}"
 
