@@ -116,6 +116,13 @@ GRACE_HOURS = 24
 # How old a paper may be (by the day it appeared) and still be due; None means twice the
 # cadence period (2 days for daily digests and instant alerts, 14 for weekly ones).
 MAX_AGE_DAYS: int | None = None
+# How far back a paper may have been first seen and still be new to anyone: a pass reads
+# the papers first seen since its subscribers' last digests, never further back than this
+# (two weekly periods: a weekly digest missed once still covers its papers), however big
+# ``max_age_days`` is; ``max_age_days`` says which of those are young enough, not what
+# is read. Papers rising lately and papers owed (in digests that never went out) are read
+# by id whatever their age.
+REACH_DAYS = 14
 
 # Show the sources' thumbnails in mails (env DIGEST_IMAGES=on): off, so that no mail loads
 # a remote image unless the operator asks for it.

@@ -27,7 +27,7 @@ after ``now`` do not count, so it shows the digest that ``now`` would have built
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Container, Iterable, Mapping, Sequence
+from collections.abc import Collection, Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -45,7 +45,7 @@ from digest.pins import (
     profile_key,
     resolve,
 )
-from digest.rank import NameKey, Ranking, name_key_of, plan_digests
+from digest.rank import NameKey, Ranking, name_key_of, new_since, plan_digests
 from digest.schedule import latest_slot, slots_between
 from digest.store import Member, Store
 from digest.text import arxiv_key, name_keys
@@ -64,17 +64,31 @@ def build_digests(store: Store, subscribers: Sequence[Subscriber], now: datetime
     and their history as it was then; reads the store, writes nothing."""
     if not subscribers:
         return []
-    oldest = now - timedelta(days=max(sub.age_limit_days for sub in subscribers))
-    papers = [p for p in store.papers(since=oldest) if p.first_seen and p.first_seen <= now]
-    histories = store.histories((p.id for p in papers if p.id is not None),
-                                (s.email for s in subscribers), as_of=now)
+    emails = [s.email for s in subscribers]
+    before = store.histories((), emails, as_of=now)  # the cut-offs, and what is owed
+    since = min(new_since(s, before.get(s.email.casefold(), History()).last_digest_at, now)
+                for s in subscribers)
+    rising_now = momentum(store, now)
+    owed = set().union(*(h.owed for h in before.values()))
+    papers = [p for p in read_papers(store, since, owed | {m.paper_id for m in rising_now})
+              if p.first_seen and p.first_seen <= now]
+    histories = store.histories((p.id for p in papers if p.id is not None), emails, as_of=now)
     index = taste(store, now) if tasting(subscribers) else None
     notes = Notes(store, {p.id: p for p in papers if p.id is not None})  # not read again
     # every followed name in one go, not a query a digest
     names = notes.resolutions(subscribers)
-    digests = plan_digests(subscribers, papers, histories, now, momentum(store, now),
+    digests = plan_digests(subscribers, papers, histories, now, rising_now,
                            people_of(store, subscribers), index, names)
     return [replace(d, notes=notes.of(d.subscriber)) for d in digests]
+
+
+def read_papers(store: Store, since: datetime, extra: Collection[int]) -> list[Paper]:
+    """The papers first seen after ``since`` and those with the ids ``extra`` (rising,
+    owed: read whenever first seen), in the order first stored."""
+    papers = store.papers_seen_since(since)
+    have = {p.id for p in papers}
+    papers += store.papers_by_id(set(extra) - have).values()
+    return sorted(papers, key=lambda p: p.id or 0)
 
 
 def momentum(store: Store, now: datetime) -> list[rising.Momentum]:
@@ -201,33 +215,32 @@ def taste(store: Store, now: datetime) -> TasteIndex:
 
 
 class _Papers:
-    """The papers of a pass, read once and ranked once (``Ranking``), read again only if
-    a later batch of subscribers reaches further back."""
+    """The papers of a pass, read once and ranked once (``Ranking``): those first seen
+    since the earliest last digest of the subscribers planned (``rank.new_since``, at most
+    ``REACH_DAYS`` back), with the papers rising lately and those owed read by id; read
+    again only if a later batch reaches further back or is owed older papers."""
 
     def __init__(self, store: Store, now: datetime, keep: dict[int, Paper] | None,
                  as_of: datetime | None = None) -> None:
         self.store, self.now, self.as_of = store, now, as_of
         self.keep = keep if keep is not None else {}
-        self.since: datetime | None = None
+        self.since: datetime | None = None  # papers first seen after it are read
+        self.extra: set[int] = set()  # and these, by id, whenever first seen
         self.ranking = Ranking([], now)
-        self.first_seen = now  # of the oldest paper read: no older sent paper matters
         self.rising: list[rising.Momentum] | None = None  # read with the papers, once
         self.taste: TasteIndex | None = None  # built for the first batch that needs it
         self.notes = Notes(store, self.keep)  # who followed names stand for
 
-    def reaching(self, subscribers: Sequence[Subscriber]) -> Ranking:
-        if subscribers:
-            oldest = self.now - timedelta(days=max(s.age_limit_days for s in subscribers))
-            if self.since is None or oldest < self.since:
-                self.since = oldest
-                papers = self.store.papers(since=oldest)
-                self.keep.update((p.id, p) for p in papers if p.id is not None)
-                if self.rising is None:
-                    self.rising = momentum(self.store, self.now)
-                self.ranking = Ranking(papers, self.now, self.rising, self.ranking.people,
-                                       names=self.ranking.names)
-                self.first_seen = min((p.first_seen for p in self.ranking.papers
-                                       if p.first_seen), default=self.now)
+    def reaching(self, members: Sequence[Member]) -> Ranking:
+        subscribers = [m.subscriber for m in members]
+        if members:
+            since = min(new_since(m.subscriber, m.cut, self.now) for m in members)
+            if self.rising is None:
+                self.rising = momentum(self.store, self.now)
+                self.extra.update(m.paper_id for m in self.rising)
+            if self.since is None or since < self.since:
+                self.since = since
+                self._read()
             if self.taste is None and tasting(subscribers):
                 self.taste = taste(self.store, self.now)
             if self.taste is not None and self.ranking.taste is not self.taste:
@@ -236,10 +249,28 @@ class _Papers:
         self.ranking.names.update(self.notes.resolutions(subscribers))
         return self.ranking
 
+    def _read(self) -> None:
+        """Read the pass's papers and rank them (the people and names found so far kept)."""
+        assert self.since is not None
+        papers = read_papers(self.store, self.since, self.extra)
+        self.keep.update((p.id, p) for p in papers if p.id is not None)
+        self.ranking = Ranking(papers, self.now, self.rising or (), self.ranking.people,
+                               names=self.ranking.names)
+        if self.taste is not None:
+            self.ranking.use_taste(self.taste)
+
     def histories(self, members: Sequence[Member]) -> dict[str, History]:
         """What these members were sent already (by ``as_of``, when set), as far as these
-        papers go."""
-        return self.store.histories_of([m.id for m in members], self.first_seen, self.as_of)
+        papers go; papers owed them that the pass has not read are read then."""
+        if not members or self.since is None:
+            return {}
+        found = self.store.histories_of([m.id for m in members], self.since, self.as_of,
+                                        also=self.extra)
+        owed = set().union(*(h.owed for h in found.values())) - self.ranking.ids()
+        if owed:
+            self.extra |= owed
+            self._read()
+        return found
 
 
 def plan_due(store: Store, now: datetime, *, groups: Iterable[str] | None = None,
@@ -302,8 +333,9 @@ def _digest_plans(papers: _Papers, due: Sequence[tuple[Member, datetime]], now: 
         return Plan(Digest(m.subscriber, slot, slot, ()), slot, missed=True, subscriber_id=m.id)
 
     on_time = [(m, slot) for m, slot in due if not late(m, slot)]
-    ranking = papers.reaching([m.subscriber for m, _ in on_time])
-    histories = papers.histories([m for m, _ in on_time])
+    papers.reaching([m for m, _ in on_time])
+    histories = papers.histories([m for m, _ in on_time])  # (may read owed papers)
+    ranking = papers.ranking
     plans = [Plan(ranking.digest(m.subscriber, histories.get(m.subscriber.email.casefold(),
                                                              History())),
                   slot, m.subscriber.send_empty, subscriber_id=m.id) for m, slot in on_time]
@@ -322,8 +354,9 @@ def _alert_plans(papers: _Papers, members: Sequence[Member], now: datetime) -> l
     matches when ``alert_keywords``), one mail each. The period is the newest paper's
     first-seen time, so two bots that ingested the same papers plan one alert."""
     plans = []
-    ranking = papers.reaching([m.subscriber for m in members])
+    papers.reaching(members)
     histories = papers.histories(members)
+    ranking = papers.ranking
     for m in members:
         sub = replace(m.subscriber, trending=0, rising=0, recommended=0)
         digest = ranking.digest(sub, histories.get(sub.email.casefold(), History()))

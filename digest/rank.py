@@ -39,8 +39,16 @@ pinned name's paper with no tie): the "Possibly by" list, which asks the reader.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
-from datetime import date, datetime, timedelta
+from collections.abc import (
+    Callable,
+    Collection,
+    Iterable,
+    Iterator,
+    KeysView,
+    Mapping,
+    Sequence,
+)
+from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING
 
 from digest import defaults
@@ -74,6 +82,7 @@ _GRAVITY = 1.5
 TRENDING_WINDOW = 30
 INTEREST_PAPERS = 20
 NEAR_YOU = Reason.trending(Note.NEAR)
+_INSTANT = timedelta(microseconds=1)  # "first seen after" a day's start includes it
 
 
 def appeared(paper: Paper) -> date:
@@ -135,10 +144,21 @@ def is_due(paper: Paper, sub: Subscriber, history: History, now: datetime) -> bo
     """Whether ``paper`` may go to ``sub`` in a digest built at ``now``."""
     if paper.id in history.sent or paper.first_seen is None or paper.first_seen > now:
         return False
-    if history.last_digest_at is not None and paper.first_seen <= history.last_digest_at \
+    if paper.first_seen <= new_since(sub, history.last_digest_at, now) \
             and paper.id not in history.owed:
         return False
     return appeared(paper) >= now.date() - timedelta(days=sub.age_limit_days)
+
+
+def new_since(sub: Subscriber, cut: datetime | None, now: datetime) -> datetime:
+    """After when a paper must have been first seen to be new to ``sub`` at ``now``:
+    their previous digest's cut-off ``cut``, else ``max_age_days`` back; never further
+    back than ``REACH_DAYS`` (what a pass reads: ``plan``)."""
+    floor = now - timedelta(days=defaults.REACH_DAYS)
+    if cut is None:  # from the first day young enough, as ``appeared`` counts days
+        oldest = now.date() - timedelta(days=sub.age_limit_days)
+        return max(floor, datetime.combine(oldest, time(), now.tzinfo) - _INSTANT)
+    return max(floor, cut)
 
 
 def period_start(sub: Subscriber, history: History, now: datetime) -> datetime:
@@ -213,6 +233,10 @@ class Ranking:
         self._taste_pools: dict[int, list[tuple[int, int]]] = {}  # by age limit
         if taste is not None:
             self.use_taste(taste)
+
+    def ids(self) -> KeysView[int]:
+        """The store ids of the papers ranked."""
+        return self._pos.keys()
 
     def use_taste(self, taste: TasteIndex) -> None:
         """Recommend from ``taste`` (the TF-IDF index of the pass) from now on."""
@@ -451,12 +475,12 @@ class Ranking:
 
     def _due(self, sub: Subscriber, history: History) -> Callable[[int], bool]:
         oldest = self.now.date() - timedelta(days=sub.age_limit_days)
-        cut = history.last_digest_at
+        cut = new_since(sub, history.last_digest_at, self.now)
 
         def due(pos: int) -> bool:
             p = self.papers[pos]
             return (p.id not in history.sent and self._appeared[pos] >= oldest and (
-                cut is None or p.first_seen > cut or p.id in history.owed))  # type: ignore[operator]
+                p.first_seen > cut or p.id in history.owed))  # type: ignore[operator]
         return due
 
     def _trend_order(self, today: date, several: bool
@@ -482,11 +506,11 @@ class Ranking:
             return pool
         trend_rank = self._trending[several][1]
         oldest = self.now.date() - timedelta(days=sub.age_limit_days)
-        cut = history.last_digest_at
+        cut = new_since(sub, history.last_digest_at, self.now)
         owed = sorted((pos for pid in history.owed if (pos := self._pos.get(pid)) is not None
                        and pos in trend_rank  # trending at all
                        and self._appeared[pos] >= oldest  # and not in the pool already:
-                       and cut is not None and self.papers[pos].first_seen <= cut),  # type: ignore[operator]
+                       and self.papers[pos].first_seen <= cut),  # type: ignore[operator]
                       key=trend_rank.__getitem__)
         return heapq.merge(pool, owed, key=trend_rank.__getitem__)
 
@@ -494,12 +518,12 @@ class Ranking:
         """Papers by trending score (by day if ``several``) that are new since ``sub``'s
         last digest and young enough; worked out once for everyone with the same cut-off,
         age limit and kind of period."""
-        key = (history.last_digest_at, sub.age_limit_days, several)
+        cut = new_since(sub, history.last_digest_at, self.now)
+        key = (cut, sub.age_limit_days, several)
         pool = self._pools.get(key)
         if pool is None:
             oldest = self.now.date() - timedelta(days=sub.age_limit_days)
-            cut = history.last_digest_at
             pool = self._pools[key] = [
                 pos for pos in self._trending[several][0] if self._appeared[pos] >= oldest
-                and (cut is None or self.papers[pos].first_seen > cut)]  # type: ignore[operator]
+                and self.papers[pos].first_seen > cut]  # type: ignore[operator]
         return pool

@@ -25,7 +25,10 @@ Adapted to the name rules (issue 35): a followed name is on a paper when one of 
 authors is spelt alike (``text.spelled_alike``, reason "(as X)" when the spelling
 differs) and, unpinned, when the paper is the person's by ``pins.resolve`` over the
 papers seen by ``now``; the other papers carrying it are only possibly theirs, in a last
-section within what room is left.
+section within what room is left. Adapted to what a pass reads (issue 38): a paper is new
+to a reader only if first seen after their last digest's cut-off, or, without one, on or
+after the oldest day young enough, and never more than ``REACH_DAYS`` before ``now``
+(``max_age_days`` says which papers are young enough, not how far back a pass reads).
 """
 
 from __future__ import annotations
@@ -42,7 +45,7 @@ from pathlib import Path
 
 import pytest
 
-from digest.defaults import POSSIBLY
+from digest.defaults import POSSIBLY, REACH_DAYS
 from digest.ingest.manifest import FileSettings
 from digest.ingest.runner import ingest_file, plan
 from digest.match import (
@@ -160,9 +163,13 @@ def _order(p: Paper) -> tuple[int, float, int, str]:
 def _is_due(paper: Paper, sub: Subscriber, history: History, now: datetime) -> bool:
     if paper.id in history.sent or paper.first_seen is None or paper.first_seen > now:
         return False
-    if history.last_digest_at is not None and paper.first_seen <= history.last_digest_at:
+    oldest = now.date() - timedelta(days=sub.age_limit_days)
+    cut = history.last_digest_at
+    if cut is None:  # issue 38: first seen on or after the oldest day young enough
+        cut = datetime.combine(oldest, datetime.min.time(), UTC) - timedelta(microseconds=1)
+    if paper.first_seen <= max(cut, now - timedelta(days=REACH_DAYS)):  # and recently
         return False
-    return _appeared(paper) >= now.date() - timedelta(days=sub.age_limit_days)
+    return _appeared(paper) >= oldest
 
 
 class _OldMatcher:
@@ -518,11 +525,14 @@ def compare(subscribers: Sequence[Subscriber], papers: Sequence[Paper],
 
 # ---- The tests -------------------------------------------------------------------------
 
-NOWS = [
+NOWS = [  # (only papers first seen within REACH_DAYS of a moment are new then)
+    datetime(2026, 1, 8, 8, tzinfo=UTC),  # a week after the files that show no day
+    datetime(2026, 3, 16, 8, tzinfo=UTC),
     datetime(2026, 4, 15, 12, tzinfo=UTC),  # before the papers first seen on Apr 16 and later
     datetime(2026, 4, 17, 8, tzinfo=UTC),
     datetime(2026, 4, 22, 18, tzinfo=UTC),
     datetime(2026, 6, 1, 8, tzinfo=UTC),
+    datetime(2026, 6, 5, 8, tzinfo=UTC),  # the profiles read on May 31, again
     datetime(2026, 8, 22, 7, tzinfo=UTC),
 ]
 
@@ -533,7 +543,7 @@ def test_new_ranking_gives_the_old_digests(papers: list[Paper], seed: int) -> No
     if seed == 2:  # papers in another order than the store's (ties keep input order)
         papers = rng.sample(papers, len(papers))
     subscribers = make_subscribers(rng, papers, 500)
-    assert any(p.first_seen is not None and p.first_seen > NOWS[0] for p in papers)
+    assert any(p.first_seen is not None and p.first_seen > NOWS[2] for p in papers)
     counts: dict[str, int] = defaultdict(int)
     near = 0
     for now in NOWS:

@@ -77,8 +77,11 @@ class Store(PaperRoom, BrowseRoom, HistoryRoom, ChannelRoom, BounceRoom, PeriodR
                 batch = subscriber_sql.member_batch(conn, after, size, groups=wanted,
                                                     only=only, shard=shard)
                 if as_of is not None:
-                    periods = history_sql.last_periods_as_of(conn, [m.id for m in batch], as_of)
-                    batch = [replace(m, last_period=periods.get(m.id)) for m in batch]
+                    ids = [m.id for m in batch]
+                    periods = history_sql.last_periods_as_of(conn, ids, as_of)
+                    cuts = history_sql.cut_offs_as_of(conn, ids, as_of)
+                    batch = [replace(m, last_period=periods.get(m.id), cut=cuts.get(m.id))
+                             for m in batch]
             if not batch:
                 return
             yield batch

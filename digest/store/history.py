@@ -12,7 +12,7 @@ at ``as_of``: its papers count. Digests keep no time of failing, so a digest pla
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -53,10 +53,11 @@ def histories(conn: Connection, paper_ids: Iterable[int], emails: Iterable[str] 
 
 
 def histories_of(conn: Connection, ids: Sequence[int], since: datetime,
-                 as_of: datetime | None = None) -> dict[str, History]:
+                 as_of: datetime | None = None, also: Collection[int] = ()
+                 ) -> dict[str, History]:
     """What these subscribers (by row id) were sent, or have on the way, of the papers
-    first seen since ``since`` (nothing older can be due), keyed by folded email; as of
-    ``as_of``."""
+    first seen since ``since`` (nothing older can be due) and of the papers ``also`` (older
+    ones a pass may still offer: rising, owed), keyed by folded email; as of ``as_of``."""
     rows: list[Any] = []
     sent = pending_papers(conn, ids, as_of)
     for chunk in chunks(sorted(ids)):
@@ -65,6 +66,11 @@ def histories_of(conn: Connection, ids: Sequence[int], since: datetime,
         query = _sent_query(as_of).where(sp.subscriber_id.in_(chunk), sp.sent_at >= since)
         for subscriber_id, paper_id in conn.execute(query):
             sent[subscriber_id].add(paper_id)
+        for papers in chunks(sorted(also)):
+            query = _sent_query(as_of).where(sp.subscriber_id.in_(chunk), sp.sent_at < since,
+                                             sp.paper_id.in_(papers))
+            for subscriber_id, paper_id in conn.execute(query):
+                sent[subscriber_id].add(paper_id)
     owed = owed_papers(conn, [row.id for row in rows], since, as_of)
     return _assemble(conn, rows, sent, owed, as_of)
 
@@ -163,8 +169,10 @@ class HistoryRoom(Database):
             return histories(conn, paper_ids, emails, as_of)
 
     def histories_of(self, ids: Sequence[int], since: datetime,
-                     as_of: datetime | None = None) -> dict[str, History]:
+                     as_of: datetime | None = None, also: Collection[int] = ()
+                     ) -> dict[str, History]:
         """What these subscribers (by row id) already got of the papers first seen since
-        ``since``, keyed by folded email; with ``as_of``, as it was at that moment."""
+        ``since`` and of the papers ``also``, keyed by folded email; with ``as_of``, as it
+        was at that moment."""
         with self._begin(reading=True) as conn:
-            return histories_of(conn, ids, since, as_of)
+            return histories_of(conn, ids, since, as_of, also)

@@ -81,6 +81,13 @@ def load(conn: Connection, since: datetime | None = None) -> list[Paper]:
     return _assemble(conn, conn.execute(query).mappings().all())
 
 
+def seen_since(conn: Connection, since: datetime) -> list[Paper]:
+    """The papers first seen after ``since``, in the order first stored (by the index on
+    first seen: what is new, however big the store)."""
+    query = select(s.papers).where(s.papers.c.first_seen > since).order_by(s.papers.c.id)
+    return _assemble(conn, conn.execute(query).mappings().all())
+
+
 def load_ids(conn: Connection, ids: Iterable[int]) -> list[Paper]:
     """The stored papers with these ids."""
     rows: list[Any] = []
@@ -392,6 +399,11 @@ class PaperRoom(Database):
         """Stored papers, oldest first; with ``since``, those that appeared since that day."""
         with self._begin(reading=True) as conn:
             return load(conn, since)
+
+    def papers_seen_since(self, since: datetime) -> list[Paper]:
+        """Stored papers first seen after ``since``, oldest first."""
+        with self._begin(reading=True) as conn:
+            return seen_since(conn, since)
 
     def upvote_snapshots(self, start: datetime, now: datetime) -> list[Snapshot]:
         """The upvote counts ingests saw after ``start`` up to ``now``, with each such

@@ -94,6 +94,7 @@ event.listen(metadata, "before_drop",
 # select by (``store.browse``), without reading the whole table for a day.
 Index("ix_papers_day", func.coalesce(papers.c.featured, papers.c.published))
 Index("ix_papers_doi", papers.c.doi, unique=True)
+Index("ix_papers_first_seen", papers.c.first_seen)
 
 # Each paper's upvote count as ingests saw it over time (only changes are stored): what
 # a paper's momentum (upvotes gained per hour lately) is computed from.

@@ -346,12 +346,14 @@ class Member:
     since: datetime  # periods before it are not theirs (created, confirmed, resumed)
     last_period: datetime | None  # the latest digest period in their outbox
     id: int = 0  # the subscriber's row
+    cut: datetime | None = None  # their latest digest's cut-off: papers first seen since are new
 
 
 def members(conn: Connection, *, groups: Iterable[str] | None = None,
             only: str | None = None) -> list[Member]:
     """Everyone who takes digests, or those of these send groups, or one address."""
-    query = select(c.id, c.settings, c.ref, c.managed, c.active_since, c.last_period).where(
+    query = select(c.id, c.settings, c.ref, c.managed, c.active_since, c.last_period,
+                   c.last_digest_at).where(
         sendable()).order_by(c.id)
     if only is not None:
         query = query.where(c.email_key == only.casefold())
@@ -366,7 +368,8 @@ def member_batch(conn: Connection, after: int, size: int, *,
                  shard: tuple[int, int] | None = None) -> list[Member]:
     """The next ``size`` members (as ``members``) with row ids above ``after``; with
     ``shard`` ``(k, n)``, only those whose id is k modulo n."""
-    query = select(c.id, c.settings, c.ref, c.managed, c.active_since, c.last_period).where(
+    query = select(c.id, c.settings, c.ref, c.managed, c.active_since, c.last_period,
+                   c.last_digest_at).where(
         sendable(), c.id > after).order_by(c.id).limit(size)
     if only is not None:
         query = query.where(c.email_key == only.casefold())
@@ -378,7 +381,8 @@ def member_batch(conn: Connection, after: int, size: int, *,
 
 
 def _member(row: Any) -> Member:
-    return Member(_subscriber(row), row.active_since, row.last_period, row.id)
+    return Member(_subscriber(row), row.active_since, row.last_period, row.id,
+                  row.last_digest_at)
 
 
 def reset_bounces(conn: Connection, email: str) -> bool:
