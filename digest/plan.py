@@ -10,7 +10,12 @@ recorded as missed rather than sent late.
 
 Subscribers stream through in batches of ``BATCH``: each batch is read, ranked against the
 pass's papers (read and indexed once, ``rank.Ranking``) and put in the outbox before the
-next is read, so memory stays flat however many subscribers there are. The momentum
+next is read, so memory stays flat however many subscribers there are. The pass's papers
+are what is new: those first seen since the earliest previous digest of the subscribers
+planned (``rank.new_since``: never more than ``REACH_DAYS`` back, by an index), with the
+papers rising lately and those owed read by id; so a pass reads a week of papers whether
+the store holds a month or years of them, and ``max_age_days`` says which of those are
+young enough, not what is read. The momentum
 ranking (``digest.rising``) is read and worked out once per pass too, and so is the
 TF-IDF index of recommendations (``digest.recommend``), over the papers of the last
 ``TASTE_DAYS`` as they are at the pass (so new papers are in it): only when a subscriber

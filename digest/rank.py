@@ -2,10 +2,12 @@
 
 Pure: takes ``now`` and the subscribers' history as arguments; no database or clock.
 
-A paper is due to a subscriber when it matches, was never sent to them, was first seen
-after their previous digest or was in one of theirs that never went out (and not after
-``now``), and appeared (featured or announced date, else published date, else the day it
-was first seen) at most ``max_age_days`` before now.
+A paper is due to a subscriber when it matches, was never sent to them, is new to them
+(``new_since``: first seen after their previous digest, or, before their first, on or
+after the oldest day young enough; never more than ``REACH_DAYS`` before ``now``) or was
+in one of theirs that never went out (and not first seen after ``now``), and appeared
+(featured or announced date, else published date, else the day it was first seen) at most
+``max_age_days`` before now.
 
 Sections, in order: papers by followed authors (a paper carrying a followed name in any
 of its spellings, ``text.spelled_alike``, that is the person's: for a pinned name as
