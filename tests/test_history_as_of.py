@@ -129,7 +129,7 @@ def test_preview_and_dry_run_at_an_earlier_now_on_the_cli(run: Any, tmp_path: Pa
                       "    timezone: UTC\n    max_age_days: 3650\n    authors: [Maojiang Su]\n")
     env = {"DIGEST_CONFIG": str(config), "DIGEST_MAILDIR": str(tmp_path / "outbox")}
     assert run("ingest", str(SEEDS), "--now", "2026-06-01T07:00:00Z").exit_code == 0
-    assert run("send", "--now", "2026-12-01T09:00:00Z", env=env).exit_code == 0
+    assert run("send", "--now", "2026-06-08T09:00:00Z", env=env).exit_code == 0  # within REACH_DAYS
     preview = run("preview", "ada@example.org", "--now", T.isoformat(), "--format", "json",
                   env=env)
     plan = json.loads(preview.stdout)
