@@ -22,11 +22,12 @@ mentions a phrase in passing is not about it, and a reader's card should be.
 from __future__ import annotations
 
 import re
-from bisect import bisect_left
+from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import accumulate, islice
 
 from anyascii import anyascii
 
@@ -86,7 +87,7 @@ def sentence_starts(text: str) -> list[int]:
 
 def lead_words(abstract: str) -> int:
     """How many words the abstract's first ``LEAD_SENTENCES`` sentences hold."""
-    ends = [m.end() for m in _SENTENCE_END.finditer(abstract)]
+    ends = [m.end() for m in islice(_SENTENCE_END.finditer(abstract), LEAD_SENTENCES)]
     if len(ends) < LEAD_SENTENCES:
         return len(words(abstract))
     return len(words(abstract[: ends[LEAD_SENTENCES - 1]]))
@@ -260,12 +261,16 @@ class PaperIndex:
     def __init__(self, papers: Sequence[Paper]) -> None:
         self.papers = papers
         self._by_author: dict[str, list[tuple[int, int]]] = defaultdict(list)
-        # word -> every place it stands: (paper position, area rank, word position)
-        self._places: dict[str, list[tuple[int, int, int]]] = defaultdict(list)
+        # word -> the positions of the papers holding it, ascending; where in each paper
+        # it stands is read from the paper's words when a phrase needs it (``_places_in``)
+        self._holders: dict[str, list[int]] = defaultdict(list)
         self._areas: list[list[tuple[str, tuple[str, ...]]]] = []
+        # each paper's words end to end, and where each area starts among them
+        self._flat: list[tuple[tuple[str, ...], list[int]]] = []
         self._phrases: dict[str, tuple[dict[int, Spot], dict[int, int]]] = {}
-        self._lead: list[int] = []  # words in each abstract's opening sentences
-        # where each abstract says what the paper is, found for those holding a phrase
+        # words in each abstract's opening sentences, and where each abstract says what
+        # the paper is: found for the papers holding a phrase
+        self._lead: dict[int, int] = {}
         self._named: dict[int, tuple[int, ...]] = {}
         self._papers_of: dict[str, set[int]] = {}  # word -> the papers holding it
         for pos, paper in enumerate(papers):
@@ -275,10 +280,11 @@ class PaperIndex:
                     self._by_author[key].append((pos, at))
             areas = [(area, words(text)) for area, text in _texts(paper)]
             self._areas.append(areas)
-            self._lead.append(lead_words(paper.abstract))
-            for rank, (_, tokens) in enumerate(areas):
-                for at, token in enumerate(tokens):
-                    self._places[token].append((pos, rank, at))
+            flat = tuple(token for _, tokens in areas for token in tokens)
+            self._flat.append((flat, list(accumulate((len(t) for _, t in areas[:-1]),
+                                                      initial=0))))
+            for token in set(flat):
+                self._holders[token].append(pos)
 
     def authored(self, name: str) -> list[tuple[int, int]]:
         """(paper position, where the name stands in its author list) for ``name``."""
@@ -298,8 +304,26 @@ class PaperIndex:
         if found is None:
             places = self._find(words(phrase))
             found = self._phrases[phrase] = (self._spots(places), {
-                pos: evidence(held, self._lead[pos], self._named_at(pos))
+                pos: evidence(held, self._lead_at(pos), self._named_at(pos))
                 for pos, held in places.items()})
+        return found
+
+    def _lead_at(self, pos: int) -> int:
+        """``lead_words`` of the paper at ``pos``, kept."""
+        lead = self._lead.get(pos)
+        if lead is None:
+            lead = self._lead[pos] = lead_words(self.papers[pos].abstract)
+        return lead
+
+    def _places_in(self, pos: int, word: str) -> list[tuple[int, int]]:
+        """Where ``word`` stands in the paper at ``pos``: (area rank, word position)."""
+        flat, starts = self._flat[pos]
+        found = []
+        at = -1
+        for _ in range(flat.count(word)):  # (scans in C, and raises nothing)
+            at = flat.index(word, at + 1)
+            rank = bisect_right(starts, at) - 1
+            found.append((rank, at - starts[rank]))
         return found
 
     def _named_at(self, pos: int) -> tuple[int, ...]:
@@ -321,8 +345,8 @@ class PaperIndex:
         head, n = tokens[:-1], len(tokens)
         if not head:  # one word: each place of any of its forms is a match
             for word in lasts:
-                for pos, rank, at in self._places.get(word, ()):
-                    found[pos].add((rank, at, False))
+                for pos in self._holders.get(word, ()):
+                    found[pos].update((rank, at, False) for rank, at in self._places_in(pos, word))
             return
         # Only papers that hold every word of the phrase can hold the phrase: found by
         # intersecting sets of papers (in C); then, in each of them, the places of the
@@ -332,16 +356,12 @@ class PaperIndex:
         options = [((t,), j) for j, t in enumerate(head)] + [(tuple(lasts), n - 1)]
         papers = sorted((self._holding(words_at) for words_at, _ in options), key=len)
         candidates = sorted(papers[0].intersection(*papers[1:]))
-        words_at, offset = min(options, key=lambda o: sum(len(self._places.get(w, ()))
+        words_at, offset = min(options, key=lambda o: sum(len(self._holders.get(w, ()))
                                                           for w in o[0]))
         starts = (0, 1) if offset else (0,)
         for word in words_at:
-            places = self._places.get(word, [])
             for pos in candidates:
-                i = bisect_left(places, (pos,))
-                while i < len(places) and places[i][0] == pos:
-                    _, rank, at = places[i]
-                    i += 1
+                for rank, at in self._places_in(pos, word):
                     text = self._areas[pos][rank][1]
                     for start in (at - offset - back for back in starts):
                         extra = fits(text, start, head, lasts) if start >= 0 else None
@@ -355,7 +375,7 @@ class PaperIndex:
         for word in forms:
             papers = self._papers_of.get(word)
             if papers is None:
-                papers = self._papers_of[word] = {p for p, _, _ in self._places.get(word, ())}
+                papers = self._papers_of[word] = set(self._holders.get(word, ()))
             sets.append(papers)
         return sets[0] if len(sets) == 1 else set().union(*sets)
 
