@@ -215,16 +215,18 @@ def test_mail(email: str, app: App) -> None:
     """
     store, mail, transport = app.store, app.mail, app.transport
     moment = app.now()
-    message = _sample_mail(store.papers(), mail, email, moment)
+    message = _sample_mail(store.newest_papers(_SAMPLE), mail, email, moment)
     asyncio.run(_send_one(transport, message, mail.envelope.sender.addr_spec, email))
     click.echo(f"Sent a sample digest to {email} through {transport.description}")
 
 
+_SAMPLE = 5  # papers in a test mail
+
+
 def _sample_mail(papers: list[Paper], mail: MailSettings, email: str, moment: datetime
                  ) -> bytes:
-    """A digest of the newest of ``papers`` (or a made-up one) to ``email``, signed."""
-    newest = sorted(papers, key=lambda p: p.first_seen or moment)[-5:][::-1]
-    sample = newest or [Paper(title="A sample paper from digest", first_seen=moment,
+    """A digest of ``papers`` (the newest stored; or a made-up one) to ``email``, signed."""
+    sample = papers or [Paper(title="A sample paper from digest", first_seen=moment,
                               abstract="If you can read this, your mail set-up works.")]
     items = tuple(Item(p, (TRENDING,)) for p in sample)
     digest = Digest(Subscriber(email, name="", cadence=Cadence.DAILY),

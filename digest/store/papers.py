@@ -88,6 +88,12 @@ def seen_since(conn: Connection, since: datetime) -> list[Paper]:
     return _assemble(conn, conn.execute(query).mappings().all())
 
 
+def newest(conn: Connection, count: int) -> list[Paper]:
+    """The ``count`` papers first seen last, newest first (by the index on first seen)."""
+    query = select(s.papers).order_by(s.papers.c.first_seen.desc(), s.papers.c.id.desc())
+    return _assemble(conn, conn.execute(query.limit(count)).mappings().all())
+
+
 def load_ids(conn: Connection, ids: Iterable[int]) -> list[Paper]:
     """The stored papers with these ids."""
     rows: list[Any] = []
@@ -404,6 +410,11 @@ class PaperRoom(Database):
         """Stored papers first seen after ``since``, oldest first."""
         with self._begin(reading=True) as conn:
             return seen_since(conn, since)
+
+    def newest_papers(self, count: int) -> list[Paper]:
+        """The ``count`` papers first seen last, newest first."""
+        with self._begin(reading=True) as conn:
+            return newest(conn, count)
 
     def upvote_snapshots(self, start: datetime, now: datetime) -> list[Snapshot]:
         """The upvote counts ingests saw after ``start`` up to ``now``, with each such
