@@ -286,6 +286,10 @@ class PaperIndex:
             for token in set(flat):
                 self._holders[token].append(pos)
 
+    def holding(self, word: str) -> int:
+        """How many of the papers hold ``word`` (in the title, abstract or keywords)."""
+        return len(self._holders.get(word, ()))
+
     def authored(self, name: str) -> list[tuple[int, int]]:
         """(paper position, where the name stands in its author list) for ``name``."""
         return self._by_author.get(name_key(name), [])

@@ -17,10 +17,9 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Collection, Iterable, Sequence
 from datetime import date, timedelta
-from itertools import chain
 
 from digest.match import PaperIndex, category_key, lead_words, plural_forms, words
 from digest.model import Paper
@@ -90,7 +89,6 @@ class Affinity:
         self.index = index
         self._words_read: dict[str, set[int]] = {}  # word -> the papers read that hold it
         self._read: set[int] = set()
-        self._held: Counter[str] | None = None  # word -> how many papers hold it
         self._weights: dict[str, float] = {}
         self._any_weights: dict[tuple[str, ...], float] = {}  # by a word's plural forms
         self._about: dict[int, tuple[tuple[str, float], ...]] = {}
@@ -202,12 +200,7 @@ class Affinity:
         in no paper."""
         found = self._weights.get(word)
         if found is None:
-            if self._held is None:
-                self._held = Counter()
-                for p in self.index.papers:  # a C loop over each paper's distinct words
-                    self._held.update(
-                        {*words(p.title), *words(p.abstract), *chain(*map(words, p.keywords))})
-            held = self._held[word]
+            held = self.index.holding(word)
             found = self._weights[word] = (
                 math.log(len(self.index.papers) / held) if held else 0.0)
         return found
