@@ -269,8 +269,9 @@ class _Papers:
         papers go; papers owed them that the pass has not read are read then."""
         if not members or self.since is None:
             return {}
-        found = self.store.histories_of([m.id for m in members], self.since, self.as_of,
-                                        also=self.extra)
+        found = self.store.histories_of(
+            [m.id for m in members], self.since, self.as_of, also=self.extra,
+            owed_since=self.now - timedelta(days=defaults.REACH_DAYS))
         owed = set().union(*(h.owed for h in found.values())) - self.ranking.ids()
         if owed:
             self.extra |= owed

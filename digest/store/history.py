@@ -53,11 +53,13 @@ def histories(conn: Connection, paper_ids: Iterable[int], emails: Iterable[str] 
 
 
 def histories_of(conn: Connection, ids: Sequence[int], since: datetime,
-                 as_of: datetime | None = None, also: Collection[int] = ()
-                 ) -> dict[str, History]:
+                 as_of: datetime | None = None, also: Collection[int] = (),
+                 owed_since: datetime | None = None) -> dict[str, History]:
     """What these subscribers (by row id) were sent, or have on the way, of the papers
     first seen since ``since`` (nothing older can be due) and of the papers ``also`` (older
-    ones a pass may still offer: rising, owed), keyed by folded email; as of ``as_of``."""
+    ones a pass may still offer: rising, owed), and what they are owed from digests of
+    periods since ``owed_since`` (else ``since``), keyed by folded email; as of
+    ``as_of``."""
     rows: list[Any] = []
     sent = pending_papers(conn, ids, as_of)
     for chunk in chunks(sorted(ids)):
@@ -71,7 +73,7 @@ def histories_of(conn: Connection, ids: Sequence[int], since: datetime,
                                              sp.paper_id.in_(papers))
             for subscriber_id, paper_id in conn.execute(query):
                 sent[subscriber_id].add(paper_id)
-    owed = owed_papers(conn, [row.id for row in rows], since, as_of)
+    owed = owed_papers(conn, [row.id for row in rows], owed_since or since, as_of)
     return _assemble(conn, rows, sent, owed, as_of)
 
 
@@ -169,10 +171,11 @@ class HistoryRoom(Database):
             return histories(conn, paper_ids, emails, as_of)
 
     def histories_of(self, ids: Sequence[int], since: datetime,
-                     as_of: datetime | None = None, also: Collection[int] = ()
-                     ) -> dict[str, History]:
+                     as_of: datetime | None = None, also: Collection[int] = (),
+                     owed_since: datetime | None = None) -> dict[str, History]:
         """What these subscribers (by row id) already got of the papers first seen since
-        ``since`` and of the papers ``also``, keyed by folded email; with ``as_of``, as it
-        was at that moment."""
+        ``since`` and of the papers ``also``, and are owed from digests of periods since
+        ``owed_since`` (else ``since``), keyed by folded email; with ``as_of``, as it was
+        at that moment."""
         with self._begin(reading=True) as conn:
-            return histories_of(conn, ids, since, as_of, also)
+            return histories_of(conn, ids, since, as_of, also, owed_since)
