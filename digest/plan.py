@@ -68,7 +68,8 @@ def build_digests(store: Store, subscribers: Sequence[Subscriber], now: datetime
     papers = [p for p in store.papers(since=oldest) if p.first_seen and p.first_seen <= now]
     histories = store.histories((p.id for p in papers if p.id is not None),
                                 (s.email for s in subscribers), as_of=now)
-    index = taste(store, now) if tasting(subscribers) else None
+    index = taste(store, now, papers, taste_ids(subscribers)) if tasting(subscribers) \
+        else None
     notes = Notes(store, {p.id: p for p in papers if p.id is not None})  # not read again
     # every followed name in one go, not a query a digest
     names = notes.resolutions(subscribers)
@@ -190,14 +191,33 @@ def tasting(subscribers: Iterable[Subscriber]) -> bool:
                for s in subscribers)
 
 
-def taste(store: Store, now: datetime) -> TasteIndex:
-    """The TF-IDF index of the papers first seen in the last ``TASTE_DAYS`` up to ``now``
-    (``digest.recommend``)."""
-    from digest.recommend import build_index
+def taste_ids(subscribers: Iterable[Subscriber]) -> set[str]:
+    """The arXiv ids (as likes compare them) that ``subscribers`` who may get
+    recommendations liked or disliked."""
+    tasting_ones = [s for s in subscribers if tasting([s])]
+    return {arxiv_key(a) for s in tasting_ones for a in (*s.likes, *s.dislikes)}
 
+
+def taste(store: Store, now: datetime, papers: Sequence[Paper],
+          liked: Iterable[str] = ()) -> TasteIndex:
+    """The TF-IDF index of recommendations (``digest.recommend``) fitted on the stored
+    terms of ``papers`` (a pass's), with rows for the stored papers ``liked`` (arXiv
+    ids, liked or disliked) that appeared in the last ``TASTE_DAYS`` up to ``now``."""
+    from digest.recommend import index_of
+
+    index = index_of(store.paper_terms(p.id for p in papers if p.id is not None))
+    return more_taste(store, now, index, liked)
+
+
+def more_taste(store: Store, now: datetime, index: TasteIndex, liked: Iterable[str]
+               ) -> TasteIndex:
+    """``index`` with rows for the stored papers ``liked`` (arXiv ids) it lacks that
+    appeared in the last ``TASTE_DAYS`` up to ``now``; its weights stay as they are."""
+    wanted = [a for a in liked if a not in index.by_key]
+    if not wanted:
+        return index
     since = now - timedelta(days=defaults.TASTE_DAYS)
-    return build_index([p for p in store.papers(since=since)
-                        if p.first_seen and p.first_seen <= now])
+    return index.extended(store.liked_terms(wanted, since, now))
 
 
 class _Papers:
@@ -213,6 +233,7 @@ class _Papers:
         self.first_seen = now  # of the oldest paper read: no older sent paper matters
         self.rising: list[rising.Momentum] | None = None  # read with the papers, once
         self.taste: TasteIndex | None = None  # built for the first batch that needs it
+        self.tasted: set[str] = set()  # the liked arXiv ids looked up for it
         self.notes = Notes(store, self.keep)  # who followed names stand for
 
     def reaching(self, subscribers: Sequence[Subscriber]) -> Ranking:
@@ -228,13 +249,27 @@ class _Papers:
                                        names=self.ranking.names)
                 self.first_seen = min((p.first_seen for p in self.ranking.papers
                                        if p.first_seen), default=self.now)
-            if self.taste is None and tasting(subscribers):
-                self.taste = taste(self.store, self.now)
-            if self.taste is not None and self.ranking.taste is not self.taste:
-                self.ranking.use_taste(self.taste)
+                self.taste = None  # fitted on the papers read before: made again
+            self._taste(subscribers)
         self.ranking.people.update(people_of(self.store, subscribers, self.ranking.people))
         self.ranking.names.update(self.notes.resolutions(subscribers))
         return self.ranking
+
+    def _taste(self, subscribers: Sequence[Subscriber]) -> None:
+        """Give the ranking the index of recommendations, once one of ``subscribers``
+        may get them: fitted on the pass's papers, with rows for every paper liked or
+        disliked by them and by earlier batches' subscribers."""
+        if self.taste is None and not tasting(subscribers):
+            return
+        wanted = taste_ids(subscribers) - self.tasted
+        if self.taste is None:
+            self.tasted |= wanted
+            self.taste = taste(self.store, self.now, self.ranking.papers, self.tasted)
+        elif wanted:
+            self.tasted |= wanted
+            self.taste = more_taste(self.store, self.now, self.taste, wanted)
+        if self.ranking.taste is not self.taste:
+            self.ranking.use_taste(self.taste)
 
     def histories(self, members: Sequence[Member]) -> dict[str, History]:
         """What these members were sent already (by ``as_of``, when set), as far as these

@@ -1,47 +1,103 @@
 """Taste: papers like the ones a subscriber liked, as arxiv-sanity-lite finds them.
 
-Pure: takes the papers (or their texts) and the liked rows; no database, clock or global.
+Pure: takes the papers' terms (``digest.terms``, as the store keeps them) and the liked
+rows; no database, clock or global.
 
-The index is a TF-IDF matrix over each paper's title and abstract (words and word pairs,
-sublinear term frequency, English stop words left out, a term in fewer than two papers or
-in more than half of them left out, rows of unit length), built once per pass
-(``build_index``). A subscriber's model is a linear SVM (``LinearSVC``, classes weighted
-by their size, ``C`` small: a handful of likes against many others) trained on their liked
-papers against their disliked ones and a sample of the other papers, drawn with a fixed
-seed; it scores the candidate papers, and the best ``k`` are recommended, each with the
-liked paper it is most like (the largest cosine similarity). Everything is learnt from
-the stored papers: no model or weights are downloaded.
+The index is a TF-IDF matrix over the terms of each paper's title and abstract (words
+and word pairs, hashed; sublinear term frequency; rows of unit length), fitted on a
+pass's papers (``index_of``): a term in fewer than two of them or in more than half is
+left out, and of the rest the ``MAX_TERMS`` commonest are kept, each weighed by its
+inverse document frequency among them. Papers outside the pass (liked ones, found in
+the archive) are added as rows read with the same terms and weights
+(``TasteIndex.extended``), so adding them changes nothing for anyone else. A
+subscriber's model is a linear SVM (``LinearSVC``, classes weighted by their size, ``C``
+small: a handful of likes against many others) trained on their liked papers against
+their disliked ones and a sample of the pass's other papers, drawn with a fixed seed;
+it scores the candidate papers, and the best ``k`` are recommended, each with the liked
+paper it is most like (the largest cosine similarity). A subscriber costs the same
+however many papers are stored: their likes, a thousand sampled rows and the pass's
+candidates. Everything is learnt from the stored papers: no model or weights are
+downloaded.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy import sparse
-from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.svm import LinearSVC
 
-from digest import defaults
-from digest.model import Paper
+from digest import defaults, terms
+from digest.model import Paper, Terms
+from digest.terms import BUCKETS, hashed, unpack
 from digest.text import arxiv_key
 
-__all__ = ["Pick", "TasteIndex", "build_index", "recommend"]
+if TYPE_CHECKING:
+    from numpy.typing import NDArray
+
+__all__ = ["Pick", "TasteIndex", "build_index", "index_of", "paper_text", "recommend"]
 
 # A few likes against a sample of hundreds: arxiv-sanity-lite's small C, balanced classes.
 _C = 0.01
+# The terms kept: in at least MIN_DF papers of the pass, at most MAX_DF of them, the
+# MAX_TERMS commonest (by occurrences) of those.
+MIN_DF = 2
+MAX_DF = 0.5
+MAX_TERMS = 20_000
+
+
+@dataclass(frozen=True)
+class Weights:
+    """What the index keeps of the terms: each hashed bucket's column (-1: left out) and
+    each column's inverse document frequency."""
+
+    columns: NDArray[np.int64] = field(compare=False)
+    idf: NDArray[np.float64] = field(compare=False)
+
+    @classmethod
+    def fitted(cls, buckets: NDArray[np.int64], counts: NDArray[np.int64], rows: int
+               ) -> Weights:
+        """The terms and weights of ``rows`` papers whose terms are ``buckets`` (each
+        once a paper) with ``counts``."""
+        df = np.bincount(buckets, minlength=BUCKETS)
+        kept = np.flatnonzero((df >= MIN_DF) & (df <= MAX_DF * rows))
+        if kept.size > MAX_TERMS:
+            occurrences = np.bincount(buckets, weights=counts, minlength=BUCKETS)[kept]
+            kept = np.sort(kept[np.argsort(-occurrences, kind="stable")[:MAX_TERMS]])
+        columns = np.full(BUCKETS, -1, dtype=np.int64)
+        columns[kept] = np.arange(kept.size)
+        return cls(columns, np.log((1.0 + rows) / (1.0 + df[kept])) + 1.0)
+
+    def rows(self, packed: Sequence[bytes]) -> sparse.csr_matrix:
+        """The TF-IDF rows of these packed terms: sublinear counts times the inverse
+        document frequency, of unit length (a paper with no kept term: all zeros)."""
+        buckets, counts, row_of = _unpacked(packed)
+        cols = self.columns[buckets]
+        kept = cols >= 0
+        cols, row_of = cols[kept], row_of[kept]
+        data = (1.0 + np.log(counts[kept])) * self.idf[cols]
+        norms = np.sqrt(np.bincount(row_of, weights=data * data, minlength=len(packed)))
+        data /= norms[row_of]
+        indptr = np.concatenate([[0], np.cumsum(np.bincount(row_of, minlength=len(packed)))])
+        return sparse.csr_matrix((data, cols, indptr), shape=(len(packed), self.idf.size))
 
 
 @dataclass(frozen=True)
 class TasteIndex:
-    """The TF-IDF rows of a pass's papers: ``rows[i]`` is the paper with store id
-    ``paper_ids[i]`` (None when not stored), arXiv key ``keys[i]`` ("" when none)."""
+    """The TF-IDF rows of a pass's papers (the first ``fitted`` rows, whose terms made
+    the ``weights``) and of papers added after (liked ones outside the pass):
+    ``rows[i]`` is the paper with store id ``paper_ids[i]`` (None when not stored),
+    arXiv key ``keys[i]`` ("" when none)."""
 
     matrix: sparse.csr_matrix
     paper_ids: tuple[int | None, ...]
     keys: tuple[str, ...]
     titles: tuple[str, ...]
+    fitted: int
+    weights: Weights
     by_key: dict[str, int] = field(init=False, repr=False, compare=False)
     by_id: dict[int, int] = field(init=False, repr=False, compare=False)
 
@@ -62,6 +118,19 @@ class TasteIndex:
     def row_of(self, paper_id: int | None) -> int | None:
         return None if paper_id is None else self.by_id.get(paper_id)
 
+    def extended(self, more: Sequence[Terms]) -> TasteIndex:
+        """This index with rows for the papers of ``more`` it lacks, read with its terms
+        and weights (the fitted rows and their weights stay as they are)."""
+        new = [t for t in {t.paper_id: t for t in more}.values()
+               if t.paper_id is None or t.paper_id not in self.by_id]
+        if not new:
+            return self
+        matrix = sparse.vstack([self.matrix, self.weights.rows([t.packed for t in new])],
+                               format="csr")
+        return TasteIndex(matrix, (*self.paper_ids, *(t.paper_id for t in new)),
+                          (*self.keys, *(_key(t) for t in new)),
+                          (*self.titles, *(t.title for t in new)), self.fitted, self.weights)
+
 
 @dataclass(frozen=True)
 class Pick:
@@ -72,61 +141,93 @@ class Pick:
     like: int
 
 
+def index_of(papers: Sequence[Terms]) -> TasteIndex:
+    """The index fitted on the terms of ``papers`` (a pass's), in that order."""
+    buckets, counts, _ = _unpacked([t.packed for t in papers])
+    weights = Weights.fitted(buckets, counts, len(papers))
+    return TasteIndex(weights.rows([t.packed for t in papers]),
+                      tuple(t.paper_id for t in papers), tuple(_key(t) for t in papers),
+                      tuple(t.title for t in papers), len(papers), weights)
+
+
 def paper_text(paper: Paper) -> str:
     """What the index reads of a paper: its title and abstract."""
-    return f"{paper.title}\n{paper.abstract}"
+    return terms.paper_text(paper.title, paper.abstract)
 
 
 def build_index(papers: Sequence[Paper], texts: Sequence[str] | None = None) -> TasteIndex:
     """The index of ``papers``, from their titles and abstracts or from ``texts`` (one a
     paper, for experiments that change the text)."""
     docs = list(texts) if texts is not None else [paper_text(p) for p in papers]
-    vectorizer = TfidfVectorizer(
-        strip_accents="unicode", lowercase=True, stop_words="english",
-        token_pattern=r"(?u)\b[a-zA-Z_][a-zA-Z0-9_]+\b", ngram_range=(1, 2),
-        max_features=20_000, sublinear_tf=True, min_df=2, max_df=0.5)
-    try:
-        matrix = vectorizer.fit_transform(docs) if docs else sparse.csr_matrix((0, 0))
-    except ValueError:  # too few papers to keep any term: nothing is like anything
-        matrix = sparse.csr_matrix((len(docs), 0))
-    return TasteIndex(sparse.csr_matrix(matrix), tuple(p.id for p in papers),
-                      tuple(arxiv_key(p.arxiv_id or "") for p in papers),
-                      tuple(p.title for p in papers))
+    return index_of([Terms(p.id, p.arxiv_id, p.title, packed)
+                     for p, packed in zip(papers, hashed(docs), strict=True)])
 
 
 def recommend(index: TasteIndex, liked: Sequence[int], disliked: Sequence[int],
-              candidates: Sequence[int], k: int, *, seed: int = 0,
-              negatives: int = defaults.TASTE_NEGATIVES) -> list[Pick]:
-    """The best ``k`` of the ``candidates`` rows for someone who liked the ``liked`` rows
-    and disliked the ``disliked`` ones, best first (ties: lower row). The model trains on
-    the likes against the dislikes and ``negatives`` other rows drawn with ``seed``.
-    Returns nothing without a like, a candidate or a term to learn from."""
-    cands = np.setdiff1d(np.asarray(candidates, dtype=np.int64), np.asarray(liked))
+              candidates: Sequence[int] | NDArray[np.int64], k: int, *, seed: int = 0,
+              negatives: int = defaults.TASTE_NEGATIVES,
+              wanted: Callable[[int], bool] | None = None) -> list[Pick]:
+    """The best ``k`` of the ``candidates`` rows (those ``wanted`` says yes to, when
+    given, asked best first) for someone who liked the ``liked`` rows and disliked the
+    ``disliked`` ones, best first (ties: lower row); a liked row is never one. The model
+    trains on the likes against the dislikes and ``negatives`` other fitted rows drawn
+    with ``seed``. Returns nothing without a like, a candidate or a term to learn from."""
+    cands = np.asarray(candidates, dtype=np.int64)
     if not liked or k <= 0 or cands.size == 0 or index.matrix.shape[1] == 0:
         return []
-    pos, neg = _training_rows(index.matrix.shape[0], liked, disliked, seed, negatives)
+    pos, neg = _training_rows(index.fitted, liked, disliked, seed, negatives)
     if neg.size == 0:
         return []
-    x = index.matrix[np.concatenate([pos, neg])]
-    y = np.concatenate([np.ones(pos.size), np.zeros(neg.size)])
     model = LinearSVC(class_weight="balanced", C=_C, max_iter=10_000, random_state=seed)
-    model.fit(x, y)
-    scores = np.asarray(model.decision_function(index.matrix[cands]), dtype=np.float64)
-    best = np.lexsort((cands, -scores))[:k]
+    model.fit(index.matrix[np.concatenate([pos, neg])],
+              np.concatenate([np.ones(pos.size), np.zeros(neg.size)]))
+    # every row scored at once: no copy of the candidates' rows
+    scores = (index.matrix @ model.coef_.ravel())[cands] + float(model.intercept_[0])
+    best = _best(cands, scores, k, set(pos.tolist()), wanted)
     similar = (index.matrix[cands[best]] @ index.matrix[pos].T).toarray()
     return [Pick(int(cands[b]), float(scores[b]), int(pos[int(np.argmax(similar[i]))]))
             for i, b in enumerate(best)]
 
 
-def _training_rows(size: int, liked: Sequence[int], disliked: Sequence[int], seed: int,
-                   negatives: int) -> tuple[np.ndarray, np.ndarray]:
+def _best(cands: NDArray[np.int64], scores: NDArray[np.float64], k: int, liked: set[int],
+          wanted: Callable[[int], bool] | None) -> list[int]:
+    """The places in ``cands`` of the best ``k`` by score (ties: lower row) that are not
+    liked and are ``wanted``; only as many are asked as it takes."""
+    best: list[int] = []
+    for i in np.lexsort((cands, -scores)).tolist():
+        row = int(cands[i])
+        if row not in liked and (wanted is None or wanted(row)):
+            best.append(i)
+            if len(best) == k:
+                break
+    return best
+
+
+def _training_rows(fitted: int, liked: Sequence[int], disliked: Sequence[int], seed: int,
+                   negatives: int) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
     """The positive rows, and the negative ones: the dislikes and a fixed-seed sample of
-    the rest (never a liked row)."""
+    the other fitted rows (never a liked or disliked row), found by drawing as many more
+    as there are such rows and leaving them out, not by listing every row."""
     pos = np.asarray(list(dict.fromkeys(liked)), dtype=np.int64)
     taken = set(pos.tolist())
     bad = [d for d in dict.fromkeys(disliked) if d not in taken]
-    rest = np.setdiff1d(np.arange(size), np.asarray([*taken, *bad], dtype=np.int64))
+    left_out = taken | set(bad)
     rng = np.random.default_rng(seed)
-    sample = rng.choice(rest, size=min(negatives, rest.size), replace=False) \
-        if rest.size else rest
-    return pos, np.concatenate([np.asarray(bad, dtype=np.int64), np.sort(sample)])
+    drawn = rng.choice(fitted, size=min(fitted, negatives + len(left_out)), replace=False) \
+        if fitted else np.zeros(0, dtype=np.int64)
+    sample = [r for r in drawn.tolist() if r not in left_out][:negatives]
+    return pos, np.concatenate([np.asarray(bad, dtype=np.int64),
+                                np.sort(np.asarray(sample, dtype=np.int64))])
+
+
+def _unpacked(packed: Sequence[bytes]
+              ) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]:
+    """The buckets and counts of all these packed terms, one after the other, and the
+    row each belongs to."""
+    buckets, counts = unpack(b"".join(packed))
+    sizes = np.fromiter((len(p) // 4 for p in packed), dtype=np.int64, count=len(packed))
+    return buckets, counts, np.repeat(np.arange(len(packed), dtype=np.int64), sizes)
+
+
+def _key(terms: Terms) -> str:
+    return arxiv_key(terms.arxiv_id or "")

@@ -77,7 +77,7 @@ def test_three_likes_or_no_section(stored: Store) -> None:
 
 def test_sent_disliked_and_other_sections_papers_are_not_recommended(stored: Store) -> None:
     papers = stored.papers()
-    index = taste(stored, NOW)
+    index = taste(stored, NOW, papers)
     sub = liker(stored, recommended=5)
     (first,) = plan_digests([sub], papers, {}, NOW, taste=index)
     top = [it.paper for it in first.items]
