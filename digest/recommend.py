@@ -32,7 +32,7 @@ from sklearn.svm import LinearSVC
 
 from digest import defaults, terms
 from digest.model import Paper, Terms
-from digest.terms import BUCKETS, hashed, unpack
+from digest.terms import hashed, unpack
 from digest.text import arxiv_key
 
 if TYPE_CHECKING:
@@ -51,10 +51,11 @@ MAX_TERMS = 20_000
 
 @dataclass(frozen=True)
 class Weights:
-    """What the index keeps of the terms: each hashed bucket's column (-1: left out) and
-    each column's inverse document frequency."""
+    """What the index keeps of the terms: the hashed buckets that are its columns
+    (ascending: column ``i`` is ``buckets[i]``), and each one's inverse document
+    frequency."""
 
-    columns: NDArray[np.int64] = field(compare=False)
+    buckets: NDArray[np.int64] = field(compare=False)
     idf: NDArray[np.float64] = field(compare=False)
 
     @classmethod
@@ -62,21 +63,20 @@ class Weights:
                ) -> Weights:
         """The terms and weights of ``rows`` papers whose terms are ``buckets`` (each
         once a paper) with ``counts``."""
-        df = np.bincount(buckets, minlength=BUCKETS)
+        found, inverse, df = np.unique(buckets, return_inverse=True, return_counts=True)
         kept = np.flatnonzero((df >= MIN_DF) & (df <= MAX_DF * rows))
         if kept.size > MAX_TERMS:
-            occurrences = np.bincount(buckets, weights=counts, minlength=BUCKETS)[kept]
+            occurrences = np.bincount(inverse, weights=counts, minlength=found.size)[kept]
             kept = np.sort(kept[np.argsort(-occurrences, kind="stable")[:MAX_TERMS]])
-        columns = np.full(BUCKETS, -1, dtype=np.int64)
-        columns[kept] = np.arange(kept.size)
-        return cls(columns, np.log((1.0 + rows) / (1.0 + df[kept])) + 1.0)
+        return cls(found[kept], np.log((1.0 + rows) / (1.0 + df[kept])) + 1.0)
 
     def rows(self, packed: Sequence[bytes]) -> sparse.csr_matrix:
         """The TF-IDF rows of these packed terms: sublinear counts times the inverse
         document frequency, of unit length (a paper with no kept term: all zeros)."""
         buckets, counts, row_of = _unpacked(packed)
-        cols = self.columns[buckets]
-        kept = cols >= 0
+        cols = np.searchsorted(self.buckets, buckets)
+        kept = self.buckets[np.minimum(cols, self.buckets.size - 1)] == buckets \
+            if self.buckets.size else np.zeros(buckets.size, dtype=bool)
         cols, row_of = cols[kept], row_of[kept]
         data = (1.0 + np.log(counts[kept])) * self.idf[cols]
         norms = np.sqrt(np.bincount(row_of, weights=data * data, minlength=len(packed)))
@@ -222,11 +222,15 @@ def _training_rows(fitted: int, liked: Sequence[int], disliked: Sequence[int], s
 
 def _unpacked(packed: Sequence[bytes]
               ) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]:
-    """The buckets and counts of all these packed terms, one after the other, and the
-    row each belongs to."""
-    buckets, counts = unpack(b"".join(packed))
-    sizes = np.fromiter((len(p) // 4 for p in packed), dtype=np.int64, count=len(packed))
-    return buckets, counts, np.repeat(np.arange(len(packed), dtype=np.int64), sizes)
+    """The buckets and counts of all these packed terms, one text after the other, and
+    the row each belongs to."""
+    parts = [unpack(p) for p in packed]
+    if not parts:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty, empty
+    sizes = [b.size for b, _ in parts]
+    return (np.concatenate([b for b, _ in parts]), np.concatenate([c for _, c in parts]),
+            np.repeat(np.arange(len(parts), dtype=np.int64), sizes))
 
 
 def _key(terms: Terms) -> str:

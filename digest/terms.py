@@ -3,11 +3,12 @@
 The words and word pairs of a paper's title and abstract (accents folded, lower case,
 English stop words left out, a word two or more letters, digits or underscores starting
 with a letter), each hashed to one of ``BUCKETS`` buckets (scikit-learn's
-``HashingVectorizer``, murmurhash3), with how often it occurs. ``pack`` keeps them as
-one little-endian 32-bit number a term (the bucket in the high 20 bits, the count, at
-most 4095, in the low 12), in bucket order: the store keeps that per paper
-(``paper_features``), written when the paper is stored or its title or abstract
-change, so that a pass's index is built from numbers, not from text.
+``HashingVectorizer``, murmurhash3: so many buckets that two terms of a pass's papers
+share one only a few hundred times in a million), with how often it occurs. ``hashed``
+packs a text's terms in bucket order as their buckets (little-endian 32-bit numbers) and
+then their counts (a byte each, at most 255): five bytes a term, about 1 KB a paper. The
+store keeps that per paper (``paper_features``), written when the paper is stored or its
+title or abstract change, so that a pass's index is built from numbers, not from text.
 
 ``BUCKETS`` and the packing are a stored format: changing them means emptying
 ``paper_features`` (each paper's terms are made again when next needed).
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import cache
+from itertools import pairwise
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -26,9 +28,8 @@ if TYPE_CHECKING:
 
 __all__ = ["BUCKETS", "hashed", "paper_text", "unpack"]
 
-BUCKETS = 2**20  # hashed term buckets: the high 20 bits of a packed term
-_COUNT_BITS = 12
-_MAX_COUNT = (1 << _COUNT_BITS) - 1
+BUCKETS = 2**31 - 1  # hashed term buckets: scipy's largest column index, plus one
+_MAX_COUNT = 255
 # What a term is, as the TF-IDF index read it before terms were stored.
 _ANALYSIS: dict[str, Any] = {
     "strip_accents": "unicode", "lowercase": True, "stop_words": "english",
@@ -41,22 +42,22 @@ def paper_text(title: str, abstract: str) -> str:
 
 
 def hashed(texts: Sequence[str]) -> list[bytes]:
-    """The packed terms of each of ``texts`` (``pack``), one ``bytes`` a text."""
+    """The packed terms of each of ``texts``, one ``bytes`` a text."""
     if not texts:
         return []
     counts = _hashing().transform(texts).tocsr()
     counts.sort_indices()
-    values = (counts.indices.astype(np.uint32) << _COUNT_BITS) | np.minimum(
-        counts.data, _MAX_COUNT).astype(np.uint32)
-    packed = values.astype("<u4").tobytes()
-    bounds = (counts.indptr * 4).tolist()
-    return [packed[bounds[i]:bounds[i + 1]] for i in range(len(texts))]
+    buckets = counts.indices.astype("<u4").tobytes()
+    times = np.minimum(counts.data, _MAX_COUNT).astype(np.uint8).tobytes()
+    bounds = counts.indptr.tolist()
+    return [buckets[4 * a:4 * b] + times[a:b] for a, b in pairwise(bounds)]
 
 
 def unpack(packed: bytes) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
     """The buckets (ascending) and counts of one text's packed terms."""
-    values = np.frombuffer(packed, dtype="<u4").astype(np.int64)
-    return values >> _COUNT_BITS, values & _MAX_COUNT
+    size = len(packed) // 5
+    return (np.frombuffer(packed, dtype="<u4", count=size).astype(np.int64),
+            np.frombuffer(packed, dtype=np.uint8, offset=4 * size).astype(np.int64))
 
 
 @cache

@@ -236,3 +236,105 @@ def test_likes_survive_export_and_import(run: Any, mail_env: dict[str, str], db_
     assert imported.exit_code == 0, imported.output
     lu = Store(db_url).record(email="lu@example.org").subscriber  # type: ignore[union-attr]
     assert (lu.likes, lu.dislikes, lu.recommended) == (("2604.07429",), ("2604.14148",), 4)
+
+
+def days_apart(tmp_path: Path) -> Store:
+    """The hf-daily test days, each ingested on its own day (first seen then)."""
+    store = Store(f"sqlite:///{tmp_path / 'days.db'}")
+    for day in sorted((DATA / "hf-daily").glob("2026-0[34]-*.json")):
+        ingest(store, day, now=datetime.fromisoformat(f"{day.stem}T23:00+00:00"))
+    return store
+
+
+APRIL = datetime(2026, 4, 17, 9, tzinfo=UTC)
+
+
+def test_a_liked_paper_outside_the_pass_still_steers_it(tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch
+                                                          ) -> None:
+    """A pass reads the papers of the last week; the video papers liked in March are
+    not among them, but are found in the archive and teach the model all the same."""
+    store = days_apart(tmp_path)
+    march = [p.arxiv_id or "" for p in store.papers() if "video" in p.title.lower()
+             and p.featured is not None and p.featured.month == 3]
+    assert len(march) == 9
+    store.put_subscriber({"email": "v@example.org", "cadence": "daily", "send_at": "08:00",
+                          "max_age_days": 7, "trending": 0, "rising": 0, "recommended": 5,
+                          "likes": march}, APRIL - timedelta(days=30))
+    plans, _ = plan_due(store, APRIL, record=False)
+    (plan,) = plans
+    items = [it for s in plan.digest.sections if s.name == "recommended" for it in s.items]
+    assert len(items) == 5 and all(it.paper.featured.month == 4 for it in items)  # type: ignore[union-attr]
+    assert sum(about_video(it.paper) for it in items) >= 3, [it.paper.title for it in items]
+    assert {r.area for it in items for r in it.reasons} <= set(march)
+    (preview,) = build_digests(store, [plan.digest.subscriber], APRIL)
+    assert preview.sections == plan.digest.sections  # a preview sees what the pass does
+    monkeypatch.setattr("digest.defaults.TASTE_DAYS", 30)  # March's likes are forgotten
+    (forgot,) = build_digests(store, [plan.digest.subscriber], APRIL)
+    assert forgot.count("recommended") == 0
+
+
+def test_the_pass_recommends_what_an_index_of_the_same_papers_read_from_text_does(
+        stored: Store) -> None:
+    """The pass's index is made from the stored terms; one made from the papers' text
+    (``build_index``, as before terms were stored) recommends the very same."""
+    from digest.recommend import build_index
+
+    sub = liker(stored, recommended=5)
+    papers = stored.papers()
+    (from_terms,) = build_digests(stored, [sub], NOW)
+    (from_text,) = plan_digests([sub], papers, {}, NOW, taste=build_index(papers))
+    assert from_terms.count("recommended") == 5 and from_terms == from_text
+
+
+def test_others_likes_change_nothing_of_a_subscribers_recommendations(stored: Store) -> None:
+    """Liked papers outside the pass are added as rows read with the pass's weights:
+    another reader's likes add rows, and change neither the fitted rows nor anyone's
+    picks."""
+    papers = [p for p in stored.papers() if p.featured and p.featured.month == 4]
+    older = [p.arxiv_id or "" for p in stored.papers() if p.featured and p.featured.month < 4]
+    sub = liker(stored, recommended=5)
+    alone = taste(stored, NOW, papers, sub.likes)
+    crowded = taste(stored, NOW, papers, [*sub.likes, *older[:40]])
+    assert alone.matrix.shape[0] == alone.fitted + 3 and crowded.fitted == alone.fitted
+    assert crowded.matrix.shape[0] == crowded.fitted + len({*sub.likes, *older[:40]})
+    assert (crowded.matrix[:crowded.fitted] != alone.matrix[:alone.fitted]).nnz == 0
+    (one,) = plan_digests([sub], papers, {}, NOW, taste=alone)
+    (two,) = plan_digests([sub], papers, {}, NOW, taste=crowded)
+    assert one.count("recommended") == 5 and one == two
+
+
+def test_the_index_weighs_terms_as_a_tfidf_vectorizer_does(stored: Store) -> None:
+    """Same maths as scikit-learn's TfidfVectorizer with the old settings (words and
+    word pairs, stop words out, in 2 papers or more and at most half, sublinear tf,
+    unit rows): hashing the terms changes the papers' likeness by a hair at most."""
+    import numpy as np
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from digest.recommend import build_index, paper_text
+
+    papers = stored.papers()
+    ours = build_index(papers).matrix
+    theirs = TfidfVectorizer(
+        strip_accents="unicode", stop_words="english", ngram_range=(1, 2),
+        token_pattern=r"(?u)\b[a-zA-Z_][a-zA-Z0-9_]+\b", sublinear_tf=True, min_df=2,
+        max_df=0.5).fit_transform([paper_text(p) for p in papers])
+    assert abs(ours.shape[1] - theirs.shape[1]) <= theirs.shape[1] // 100
+    assert np.allclose(np.asarray(ours.multiply(ours).sum(axis=1)), 1.0)
+    likeness = (ours @ ours.T).toarray() - (theirs @ theirs.T).toarray()
+    assert np.abs(likeness).max() < 0.02
+
+
+def test_negatives_are_drawn_from_the_pass_never_liked_or_disliked() -> None:
+    from digest.recommend import _training_rows
+
+    pos, neg = _training_rows(5_000, [7, 3, 7], [3, 11, 4_999], seed=0, negatives=1_000)
+    assert pos.tolist() == [7, 3]
+    assert neg[:2].tolist() == [11, 4_999] and neg.size == 1_002
+    sample = neg[2:].tolist()
+    assert len(set(sample)) == 1_000 and sample == sorted(sample)
+    assert not {3, 7, 11, 4_999} & set(sample) and max(sample) < 5_000
+    assert _training_rows(5_000, [7, 3], [11], 0, 1_000)[1][1:].tolist() == \
+        _training_rows(5_000, [7, 3], [11], 0, 1_000)[1][1:].tolist()  # a fixed seed
+    few = _training_rows(6, [0, 1], [2], 0, 1_000)[1]
+    assert sorted(few.tolist()) == [2, 3, 4, 5]  # every other row, when that is all
