@@ -22,12 +22,13 @@ downloaded.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from scipy import sparse
+from sklearn import config_context
 from sklearn.svm import LinearSVC
 
 from digest import defaults, terms
@@ -42,6 +43,8 @@ __all__ = ["Pick", "TasteIndex", "build_index", "index_of", "paper_text", "recom
 
 # A few likes against a sample of hundreds: arxiv-sanity-lite's small C, balanced classes.
 _C = 0.01
+# A subscriber's candidates are sorted this many times ``k`` (and their likes) at first.
+_WINDOW = 8
 # The terms kept: in at least MIN_DF papers of the pass, at most MAX_DF of them, the
 # MAX_TERMS commonest (by occurrences) of those.
 MIN_DF = 2
@@ -58,31 +61,24 @@ class Weights:
     buckets: NDArray[np.int64] = field(compare=False)
     idf: NDArray[np.float64] = field(compare=False)
 
-    @classmethod
-    def fitted(cls, buckets: NDArray[np.int64], counts: NDArray[np.int64], rows: int
-               ) -> Weights:
-        """The terms and weights of ``rows`` papers whose terms are ``buckets`` (each
-        once a paper) with ``counts``."""
-        found, inverse, df = np.unique(buckets, return_inverse=True, return_counts=True)
-        kept = np.flatnonzero((df >= MIN_DF) & (df <= MAX_DF * rows))
-        if kept.size > MAX_TERMS:
-            occurrences = np.bincount(inverse, weights=counts, minlength=found.size)[kept]
-            kept = np.sort(kept[np.argsort(-occurrences, kind="stable")[:MAX_TERMS]])
-        return cls(found[kept], np.log((1.0 + rows) / (1.0 + df[kept])) + 1.0)
-
     def rows(self, packed: Sequence[bytes]) -> sparse.csr_matrix:
-        """The TF-IDF rows of these packed terms: sublinear counts times the inverse
-        document frequency, of unit length (a paper with no kept term: all zeros)."""
-        buckets, counts, row_of = _unpacked(packed)
+        """The TF-IDF rows of these packed terms (papers the weights were not fitted
+        on; ``index_of`` makes the same of the fitted ones)."""
+        buckets, counts, row_of = unpack(packed)
         cols = np.searchsorted(self.buckets, buckets)
         kept = self.buckets[np.minimum(cols, self.buckets.size - 1)] == buckets \
             if self.buckets.size else np.zeros(buckets.size, dtype=bool)
-        cols, row_of = cols[kept], row_of[kept]
-        data = (1.0 + np.log(counts[kept])) * self.idf[cols]
-        norms = np.sqrt(np.bincount(row_of, weights=data * data, minlength=len(packed)))
-        data /= norms[row_of]
-        indptr = np.concatenate([[0], np.cumsum(np.bincount(row_of, minlength=len(packed)))])
-        return sparse.csr_matrix((data, cols, indptr), shape=(len(packed), self.idf.size))
+        return _tfidf(self.idf, row_of[kept], cols[kept], counts[kept], len(packed))
+
+
+def _tfidf(idf: NDArray[np.float64], rows: NDArray[np.int64], cols: NDArray[np.int64],
+           counts: NDArray[Any], size: int) -> sparse.csr_matrix:
+    """``size`` rows of sublinear ``counts`` times the inverse document frequency at
+    (``rows``, ``cols``), each of unit length (a paper with no kept term: all zeros)."""
+    data = (1.0 + np.log(counts.astype(np.float64))) * idf[cols]
+    norms = np.sqrt(np.bincount(rows, weights=data * data, minlength=size))
+    data = (data / norms[rows]).astype(np.float32)  # half the memory a pass reads
+    return sparse.csr_matrix((data, (rows, cols)), shape=(size, idf.size))
 
 
 @dataclass(frozen=True)
@@ -142,12 +138,43 @@ class Pick:
 
 
 def index_of(papers: Sequence[Terms]) -> TasteIndex:
-    """The index fitted on the terms of ``papers`` (a pass's), in that order."""
-    buckets, counts, _ = _unpacked([t.packed for t in papers])
-    weights = Weights.fitted(buckets, counts, len(papers))
-    return TasteIndex(weights.rows([t.packed for t in papers]),
-                      tuple(t.paper_id for t in papers), tuple(_key(t) for t in papers),
+    """The index fitted on the terms of ``papers`` (a pass's), in that order: a term in
+    ``MIN_DF`` papers to ``MAX_DF`` of them, the ``MAX_TERMS`` commonest by occurrences,
+    each weighed by its inverse document frequency among them (smoothed, as
+    scikit-learn's)."""
+    if len(papers) >= 1 << 24:
+        raise ValueError("an index holds fewer than 16,777,216 papers")
+    buckets, counts, row_of = unpack([t.packed for t in papers])
+    # One sort of (bucket, paper, count) finds each term's papers and occurrences.
+    terms = np.sort((buckets.astype(np.uint64) << np.uint64(32))
+                    | (row_of.astype(np.uint64) << np.uint64(8)) | counts)
+    bucket = (terms >> np.uint64(32)).astype(np.int64)
+    starts = np.flatnonzero(np.concatenate([[True], bucket[1:] != bucket[:-1]])) \
+        if terms.size else np.zeros(0, dtype=np.int64)
+    df = np.diff(np.append(starts, terms.size))
+    occurrences = np.add.reduceat((terms & np.uint64(255)).astype(np.int64), starts) \
+        if terms.size else df
+    kept = _kept(df, occurrences, len(papers))
+    weights = Weights(bucket[starts[kept]], np.log((1.0 + len(papers)) / (1.0 + df[kept]))
+                      + 1.0)
+    column = np.full(starts.size, -1, dtype=np.int64)
+    column[kept] = np.arange(kept.size)
+    cols = np.repeat(column, df)
+    at = cols >= 0
+    rows = ((terms[at] >> np.uint64(8)) & np.uint64(0xFFFFFF)).astype(np.int64)
+    matrix = _tfidf(weights.idf, rows, cols[at], terms[at] & np.uint64(255), len(papers))
+    return TasteIndex(matrix, tuple(t.paper_id for t in papers), tuple(_key(t) for t in papers),
                       tuple(t.title for t in papers), len(papers), weights)
+
+
+def _kept(df: NDArray[np.int64], occurrences: NDArray[np.int64], papers: int
+          ) -> NDArray[np.int64]:
+    """Which of the terms (their document frequencies ``df`` and ``occurrences``, by
+    ascending bucket) the index keeps, ascending."""
+    kept = np.flatnonzero((df >= MIN_DF) & (df <= MAX_DF * papers))
+    if kept.size > MAX_TERMS:
+        kept = np.sort(kept[np.argsort(-occurrences[kept], kind="stable")[:MAX_TERMS]])
+    return kept
 
 
 def paper_text(paper: Paper) -> str:
@@ -179,28 +206,42 @@ def recommend(index: TasteIndex, liked: Sequence[int], disliked: Sequence[int],
     if neg.size == 0:
         return []
     model = LinearSVC(class_weight="balanced", C=_C, max_iter=10_000, random_state=seed)
-    model.fit(index.matrix[np.concatenate([pos, neg])],
-              np.concatenate([np.ones(pos.size), np.zeros(neg.size)]))
+    with config_context(assume_finite=True, skip_parameter_validation=True):
+        model.fit(index.matrix[np.concatenate([pos, neg])],
+                  np.concatenate([np.ones(pos.size), np.zeros(neg.size)]))
     # every row scored at once: no copy of the candidates' rows
-    scores = (index.matrix @ model.coef_.ravel())[cands] + float(model.intercept_[0])
+    weights = model.coef_.ravel().astype(np.float32)
+    scores = (index.matrix @ weights)[cands] + np.float32(model.intercept_[0])
     best = _best(cands, scores, k, set(pos.tolist()), wanted)
     similar = (index.matrix[cands[best]] @ index.matrix[pos].T).toarray()
     return [Pick(int(cands[b]), float(scores[b]), int(pos[int(np.argmax(similar[i]))]))
             for i, b in enumerate(best)]
 
 
-def _best(cands: NDArray[np.int64], scores: NDArray[np.float64], k: int, liked: set[int],
+def _best(cands: NDArray[np.int64], scores: NDArray[np.float32], k: int, liked: set[int],
           wanted: Callable[[int], bool] | None) -> list[int]:
     """The places in ``cands`` of the best ``k`` by score (ties: lower row) that are not
     liked and are ``wanted``; only as many are asked as it takes."""
     best: list[int] = []
-    for i in np.lexsort((cands, -scores)).tolist():
+    for i in _best_first(cands, scores, _WINDOW * k + len(liked)):
         row = int(cands[i])
         if row not in liked and (wanted is None or wanted(row)):
             best.append(i)
             if len(best) == k:
                 break
     return best
+
+
+def _best_first(cands: NDArray[np.int64], scores: NDArray[np.float32], window: int
+                ) -> Iterator[int]:
+    """The places in ``cands`` best score first (ties: lower row): the first ``window``
+    (and every tie of the last) sorted, the rest only if they are reached."""
+    if cands.size <= window:
+        yield from np.lexsort((cands, -scores)).tolist()
+        return
+    last = np.partition(scores, cands.size - window)[cands.size - window]
+    for part in (np.flatnonzero(scores >= last), np.flatnonzero(scores < last)):
+        yield from part[np.lexsort((cands[part], -scores[part]))].tolist()
 
 
 def _training_rows(fitted: int, liked: Sequence[int], disliked: Sequence[int], seed: int,
@@ -218,19 +259,6 @@ def _training_rows(fitted: int, liked: Sequence[int], disliked: Sequence[int], s
     sample = [r for r in drawn.tolist() if r not in left_out][:negatives]
     return pos, np.concatenate([np.asarray(bad, dtype=np.int64),
                                 np.sort(np.asarray(sample, dtype=np.int64))])
-
-
-def _unpacked(packed: Sequence[bytes]
-              ) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]:
-    """The buckets and counts of all these packed terms, one text after the other, and
-    the row each belongs to."""
-    parts = [unpack(p) for p in packed]
-    if not parts:
-        empty = np.zeros(0, dtype=np.int64)
-        return empty, empty, empty
-    sizes = [b.size for b, _ in parts]
-    return (np.concatenate([b for b, _ in parts]), np.concatenate([c for _, c in parts]),
-            np.repeat(np.arange(len(parts), dtype=np.int64), sizes))
 
 
 def _key(terms: Terms) -> str:

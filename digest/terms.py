@@ -5,8 +5,8 @@ English stop words left out, a word two or more letters, digits or underscores s
 with a letter), each hashed to one of ``BUCKETS`` buckets (scikit-learn's
 ``HashingVectorizer``, murmurhash3: so many buckets that two terms of a pass's papers
 share one only a few hundred times in a million), with how often it occurs. ``hashed``
-packs a text's terms in bucket order as their buckets (little-endian 32-bit numbers) and
-then their counts (a byte each, at most 255): five bytes a term, about 1 KB a paper. The
+packs a text's terms in bucket order, each as its bucket (a little-endian 32-bit number)
+and its count (a byte, at most 255): five bytes a term, about 1.2 KB a paper. The
 store keeps that per paper (``paper_features``), written when the paper is stored or its
 title or abstract change, so that a pass's index is built from numbers, not from text.
 
@@ -30,6 +30,7 @@ __all__ = ["BUCKETS", "hashed", "paper_text", "unpack"]
 
 BUCKETS = 2**31 - 1  # hashed term buckets: scipy's largest column index, plus one
 _MAX_COUNT = 255
+_TERM = np.dtype([("bucket", "<u4"), ("count", "u1")])  # 5 bytes, no padding
 # What a term is, as the TF-IDF index read it before terms were stored.
 _ANALYSIS: dict[str, Any] = {
     "strip_accents": "unicode", "lowercase": True, "stop_words": "english",
@@ -47,17 +48,23 @@ def hashed(texts: Sequence[str]) -> list[bytes]:
         return []
     counts = _hashing().transform(texts).tocsr()
     counts.sort_indices()
-    buckets = counts.indices.astype("<u4").tobytes()
-    times = np.minimum(counts.data, _MAX_COUNT).astype(np.uint8).tobytes()
-    bounds = counts.indptr.tolist()
-    return [buckets[4 * a:4 * b] + times[a:b] for a, b in pairwise(bounds)]
+    found = np.empty(counts.nnz, dtype=_TERM)
+    found["bucket"] = counts.indices
+    found["count"] = np.minimum(counts.data, _MAX_COUNT)
+    packed = found.tobytes()
+    bounds = (counts.indptr * _TERM.itemsize).tolist()
+    return [packed[a:b] for a, b in pairwise(bounds)]
 
 
-def unpack(packed: bytes) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
-    """The buckets (ascending) and counts of one text's packed terms."""
-    size = len(packed) // 5
-    return (np.frombuffer(packed, dtype="<u4", count=size).astype(np.int64),
-            np.frombuffer(packed, dtype=np.uint8, offset=4 * size).astype(np.int64))
+def unpack(packed: Sequence[bytes]
+           ) -> tuple[NDArray[np.uint32], NDArray[np.uint8], NDArray[np.int64]]:
+    """The buckets and counts of all these texts' packed terms, one text after the
+    other (each text's buckets ascending), and the text each term is of."""
+    found = np.frombuffer(b"".join(packed), dtype=_TERM)
+    sizes = np.fromiter((len(p) // _TERM.itemsize for p in packed), dtype=np.int64,
+                        count=len(packed))
+    return (found["bucket"].copy(), found["count"].copy(),
+            np.repeat(np.arange(len(packed), dtype=np.int64), sizes))
 
 
 @cache

@@ -64,7 +64,7 @@ def test_an_ingest_writes_every_papers_terms_and_a_new_abstract_rewrites_them(
     ingest(store, DAY, now=NOW)
     papers = store.papers()
     assert len(papers) == 26 and stored_terms(store) == expected(papers)
-    buckets, counts = unpack(stored_terms(store)[papers[0].id])  # type: ignore[index]
+    buckets, counts, _ = unpack([stored_terms(store)[papers[0].id]])  # type: ignore[index]
     assert buckets.size > 20 and (counts >= 1).all() and (buckets[1:] > buckets[:-1]).all()
     # The same file again with one abstract changed: that paper's terms follow it.
     changed = tmp_path / DAY.name

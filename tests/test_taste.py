@@ -314,7 +314,10 @@ def test_the_index_weighs_terms_as_a_tfidf_vectorizer_does(stored: Store) -> Non
     from digest.recommend import build_index, paper_text
 
     papers = stored.papers()
-    ours = build_index(papers).matrix
+    index = build_index(papers)
+    ours = index.matrix
+    again = index.weights.rows([t.packed for t in stored.paper_terms(p.id for p in papers)])
+    assert np.allclose(again.toarray(), ours.toarray())  # rows added later read the same
     theirs = TfidfVectorizer(
         strip_accents="unicode", stop_words="english", ngram_range=(1, 2),
         token_pattern=r"(?u)\b[a-zA-Z_][a-zA-Z0-9_]+\b", sublinear_tf=True, min_df=2,
