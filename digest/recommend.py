@@ -6,8 +6,10 @@ rows; no database, clock or global.
 The index is a TF-IDF matrix over the terms of each paper's title and abstract (words
 and word pairs, hashed; sublinear term frequency; rows of unit length), fitted on a
 pass's papers (``index_of``): a term in fewer than two of them or in more than half is
-left out, and of the rest the ``MAX_TERMS`` commonest are kept, each weighed by its
-inverse document frequency among them. Papers outside the pass (liked ones, found in
+left out, and of the rest the ``MAX_TERMS`` commonest are kept (with every term as
+common as the last of them: which of equally common terms to drop would be the hash's
+whim), each weighed by its inverse document frequency among them (smoothed, as
+scikit-learn's). Papers outside the pass (liked ones, found in
 the archive) are added as rows read with the same terms and weights
 (``TasteIndex.extended``), so adding them changes nothing for anyone else. A
 subscriber's model is a linear SVM (``LinearSVC``, classes weighted by their size, ``C``
@@ -46,7 +48,7 @@ _C = 0.01
 # A subscriber's candidates are sorted this many times ``k`` (and their likes) at first.
 _WINDOW = 8
 # The terms kept: in at least MIN_DF papers of the pass, at most MAX_DF of them, the
-# MAX_TERMS commonest (by occurrences) of those.
+# MAX_TERMS commonest (by occurrences) of those, and the ties of the last.
 MIN_DF = 2
 MAX_DF = 0.5
 MAX_TERMS = 20_000
@@ -138,10 +140,7 @@ class Pick:
 
 
 def index_of(papers: Sequence[Terms]) -> TasteIndex:
-    """The index fitted on the terms of ``papers`` (a pass's), in that order: a term in
-    ``MIN_DF`` papers to ``MAX_DF`` of them, the ``MAX_TERMS`` commonest by occurrences,
-    each weighed by its inverse document frequency among them (smoothed, as
-    scikit-learn's)."""
+    """The index fitted on the terms of ``papers`` (a pass's), in that order."""
     if len(papers) >= 1 << 24:
         raise ValueError("an index holds fewer than 16,777,216 papers")
     buckets, counts, row_of = unpack([t.packed for t in papers])
@@ -172,8 +171,9 @@ def _kept(df: NDArray[np.int64], occurrences: NDArray[np.int64], papers: int
     """Which of the terms (their document frequencies ``df`` and ``occurrences``, by
     ascending bucket) the index keeps, ascending."""
     kept = np.flatnonzero((df >= MIN_DF) & (df <= MAX_DF * papers))
-    if kept.size > MAX_TERMS:
-        kept = np.sort(kept[np.argsort(-occurrences[kept], kind="stable")[:MAX_TERMS]])
+    if kept.size > MAX_TERMS:  # and the terms as common as the last: no arbitrary cut
+        least = -np.partition(-occurrences[kept], MAX_TERMS - 1)[MAX_TERMS - 1]
+        kept = kept[occurrences[kept] >= least]
     return kept
 
 

@@ -6,6 +6,8 @@ before them (revision 0010) upgraded, on SQLite and on a throwaway PostgreSQL.""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -133,3 +135,41 @@ def test_a_paper_without_text_has_empty_terms_made_once(db_url: str) -> None:
     assert stored_terms(store) == {paper.id: b""}
     (terms,) = store.paper_terms([paper.id])  # type: ignore[list-item]
     assert terms == replace(terms, paper_id=paper.id, arxiv_id="2604.00001", packed=b"")
+
+
+def test_terms_are_the_words_and_pairs_scikit_learn_read() -> None:
+    """``terms.analyse`` gives, for every paper of the test days, the very terms the
+    index's TfidfVectorizer read before terms were stored (accents, stop words, pairs)."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from digest.ingest.common import ParseContext
+    from digest.ingest.hf_json import parse_hf_json
+    from digest.terms import analyse
+
+    sklearn = TfidfVectorizer(strip_accents="unicode", stop_words="english",
+                              ngram_range=(1, 2),
+                              token_pattern=r"(?u)\b[a-zA-Z_][a-zA-Z0-9_]+\b").build_analyzer()
+    texts = ["Über naïve Café-Modelle: the RÉSUMÉ of a_b 3d x2 models",
+             *(paper_text(p.title, p.abstract) for path in sorted((DATA / "hf-daily").glob("*"))
+               for p in parse_hf_json(path.read_text(encoding="utf-8"),
+                                      ParseContext(path.name, NOW.date())))]
+    assert len(texts) > 170
+    for t in texts:
+        assert analyse(t) == sklearn(t), t[:80]
+    assert analyse(texts[0]) == ["uber", "naive", "cafe", "modelle", "resume", "a_b", "x2",
+                                 "models", "uber naive", "naive cafe", "cafe modelle",
+                                 "modelle resume", "resume a_b", "a_b x2", "x2 models"]
+
+
+def test_an_ingest_does_not_load_scikit_learn(db_url: str) -> None:
+    """Counting a paper's words is plain Python: an ingest stays light."""
+    script = ("import sys; from datetime import UTC, datetime; from digest.store import Store;"
+              "from digest.model import Paper;"
+              f"Store({db_url!r}).save_papers([Paper(title='Flow matching for video', "
+              "abstract='We match flows.', arxiv_id='2604.00002')], source='x', fmt='hf-json',"
+              " now=datetime(2026, 4, 1, tzinfo=UTC));"
+              "print(sorted({m.split('.')[0] for m in sys.modules} & {'sklearn', 'scipy'}))")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          check=True)
+    assert done.stdout == "[]\n"
+    assert len(stored_terms(Store(db_url))) == 1
