@@ -135,6 +135,11 @@ RISING_MIN_GAIN = 2
 TASTE_DAYS = 365
 RECOMMEND_MIN_LIKES = 3
 TASTE_NEGATIVES = 1000
+# A pass's index of recommendations is fitted on its own papers; one with fewer than
+# TASTE_BACKGROUND of them (a daily pass, a small archive) adds the papers stored last
+# before them, up to that many, so that its term weights and the negatives drawn are
+# learnt from enough papers; those are never recommended.
+TASTE_BACKGROUND = 5000
 MAX_LIKES = 1000
 # A card link's target (a name or phrase to follow or mute, an arXiv id, an arXiv id and a
 # followed name) is at most this many characters: a link is made from what a card shows,

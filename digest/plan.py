@@ -201,12 +201,17 @@ def taste_ids(subscribers: Iterable[Subscriber]) -> set[str]:
 def taste(store: Store, now: datetime, papers: Sequence[Paper],
           liked: Iterable[str] = ()) -> TasteIndex:
     """The TF-IDF index of recommendations (``digest.recommend``) fitted on the stored
-    terms of ``papers`` (a pass's), with rows for the stored papers ``liked`` (arXiv
-    ids, liked or disliked) that appeared in the last ``TASTE_DAYS`` up to ``now``."""
+    terms of ``papers`` (a pass's; with fewer than ``TASTE_BACKGROUND``, and the papers
+    stored last before them up to that many), with rows for the stored papers ``liked``
+    (arXiv ids, liked or disliked) that appeared in the last ``TASTE_DAYS`` up to
+    ``now``."""
     from digest.recommend import index_of
 
-    index = index_of(store.paper_terms(p.id for p in papers if p.id is not None))
-    return more_taste(store, now, index, liked)
+    ids = [p.id for p in papers if p.id is not None]
+    rows = store.paper_terms(ids)
+    since = now - timedelta(days=defaults.TASTE_DAYS)
+    rows += store.latest_terms(defaults.TASTE_BACKGROUND - len(rows), since, now, set(ids))
+    return more_taste(store, now, index_of(rows), liked)
 
 
 def more_taste(store: Store, now: datetime, index: TasteIndex, liked: Iterable[str]

@@ -249,11 +249,14 @@ def days_apart(tmp_path: Path) -> Store:
 APRIL = datetime(2026, 4, 17, 9, tzinfo=UTC)
 
 
+@pytest.mark.parametrize("background", [0, 5000])
 def test_a_liked_paper_outside_the_pass_still_steers_it(tmp_path: Path,
-                                                          monkeypatch: pytest.MonkeyPatch
-                                                          ) -> None:
+                                                          monkeypatch: pytest.MonkeyPatch,
+                                                          background: int) -> None:
     """A pass reads the papers of the last week; the video papers liked in March are
-    not among them, but are found in the archive and teach the model all the same."""
+    not among them, but are found in the archive and teach the model all the same (as
+    rows added to the pass's index, or among the papers a small pass is fitted with)."""
+    monkeypatch.setattr("digest.defaults.TASTE_BACKGROUND", background)
     store = days_apart(tmp_path)
     march = [p.arxiv_id or "" for p in store.papers() if "video" in p.title.lower()
              and p.featured is not None and p.featured.month == 3]
@@ -287,10 +290,12 @@ def test_the_pass_recommends_what_an_index_of_the_same_papers_read_from_text_doe
     assert from_terms.count("recommended") == 5 and from_terms == from_text
 
 
-def test_others_likes_change_nothing_of_a_subscribers_recommendations(stored: Store) -> None:
+def test_others_likes_change_nothing_of_a_subscribers_recommendations(
+        stored: Store, monkeypatch: pytest.MonkeyPatch) -> None:
     """Liked papers outside the pass are added as rows read with the pass's weights:
     another reader's likes add rows, and change neither the fitted rows nor anyone's
     picks."""
+    monkeypatch.setattr("digest.defaults.TASTE_BACKGROUND", 0)
     papers = [p for p in stored.papers() if p.featured and p.featured.month == 4]
     older = [p.arxiv_id or "" for p in stored.papers() if p.featured and p.featured.month < 4]
     sub = liker(stored, recommended=5)
@@ -341,3 +346,27 @@ def test_negatives_are_drawn_from_the_pass_never_liked_or_disliked() -> None:
         _training_rows(5_000, [7, 3], [11], 0, 1_000)[1][1:].tolist()  # a fixed seed
     few = _training_rows(6, [0, 1], [2], 0, 1_000)[1]
     assert sorted(few.tolist()) == [2, 3, 4, 5]  # every other row, when that is all
+
+
+def test_a_small_pass_is_fitted_with_the_papers_stored_before_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A pass of one day's 21 papers is fitted with the papers stored last before them
+    (up to TASTE_BACKGROUND rows in all): its weights and negatives come from enough
+    papers, and only its own papers are recommended."""
+    store = days_apart(tmp_path)
+    everything = [p for p in store.papers() if p.first_seen and p.first_seen <= APRIL]
+    day = [p for p in everything if p.featured == APRIL.date() - timedelta(days=1)]
+    assert len(day) == 21
+    index = taste(store, APRIL, day)
+    assert index.fitted == len(everything) == index.matrix.shape[0]
+    assert index.paper_ids[:21] == tuple(p.id for p in day)
+    monkeypatch.setattr("digest.defaults.TASTE_BACKGROUND", 50)
+    small = taste(store, APRIL, day)
+    newest = sorted((p.id for p in everything if p not in day), reverse=True)[:29]
+    assert small.fitted == 50 and small.paper_ids == (*index.paper_ids[:21], *newest)
+    video = [p.arxiv_id or "" for p in everything if "video" in p.title.lower()][:6]
+    sub = Subscriber("v@example.org", trending=0, rising=0, max_age_days=1, recommended=5,
+                     likes=tuple(video))
+    (digest,) = plan_digests([sub], day, {}, APRIL, taste=taste(store, APRIL, day, video))
+    assert digest.count("recommended") == 5
+    assert {it.paper.id for it in digest.items} <= {p.id for p in day}

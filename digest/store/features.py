@@ -8,7 +8,7 @@ and stored then, in a short transaction of their own.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -51,6 +51,14 @@ def by_arxiv(conn: Connection, arxiv_ids: Iterable[str], since: datetime, now: d
         _read(conn, found, missing, _p.arxiv_id.in_(chunk), s.appeared_since(since),
               _p.first_seen <= now)
     return found, missing
+
+
+def latest(conn: Connection, limit: int, since: datetime, now: datetime) -> list[int]:
+    """The ids of the ``limit`` papers stored last that were first seen by ``now`` and
+    appeared since ``since``, newest first."""
+    query = (select(_p.id).where(s.appeared_since(since), _p.first_seen <= now)
+             .order_by(_p.id.desc()).limit(limit))
+    return list(conn.execute(query).scalars())
 
 
 def fill(conn: Connection, ids: Sequence[int]) -> dict[int, Terms]:
@@ -114,6 +122,16 @@ class FeatureRoom(Database):
             found, missing = by_arxiv(conn, wanted, since, now)
         found.update(self._filled(missing))
         return [found[i] for i in sorted(found)]
+
+    def latest_terms(self, limit: int, since: datetime, now: datetime,
+                     besides: Collection[int] = ()) -> list[Terms]:
+        """The terms of the ``limit`` papers stored last, other than those with ids
+        ``besides``, that were first seen by ``now`` and appeared since ``since``."""
+        if limit <= 0:
+            return []
+        with self._begin(reading=True) as conn:
+            ids = latest(conn, limit + len(besides), since, now)
+        return self.paper_terms([i for i in ids if i not in besides][:limit])
 
     def _filled(self, missing: Sequence[int]) -> dict[int, Terms]:
         """The terms of papers stored without them, made and stored now."""
