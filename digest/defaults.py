@@ -127,10 +127,10 @@ IMAGES = False
 RISING_WINDOW_HOURS = 48
 RISING_FLOOR_HOURS = 12
 RISING_MIN_GAIN = 2
-# Recommendations (digest.recommend) learn from the papers first seen in the last
-# TASTE_DAYS (older likes are forgotten), need RECOMMEND_MIN_LIKES liked ones among them,
-# and train each subscriber's model on their likes against their dislikes and
-# TASTE_NEGATIVES other papers drawn with a fixed seed. A subscriber keeps at most
+# Recommendations (digest.recommend) learn from the liked papers that appeared in the
+# last TASTE_DAYS (older likes are forgotten), need RECOMMEND_MIN_LIKES of them, and train
+# each subscriber's model on their likes against their dislikes and TASTE_NEGATIVES other
+# papers of the pass's index drawn with a fixed seed. A subscriber keeps at most
 # MAX_LIKES likes and dislikes each: the oldest go first.
 TASTE_DAYS = 365
 RECOMMEND_MIN_LIKES = 3

@@ -12,9 +12,12 @@ Subscribers stream through in batches of ``BATCH``: each batch is read, ranked a
 pass's papers (read and indexed once, ``rank.Ranking``) and put in the outbox before the
 next is read, so memory stays flat however many subscribers there are. The momentum
 ranking (``digest.rising``) is read and worked out once per pass too, and so is the
-TF-IDF index of recommendations (``digest.recommend``), over the papers of the last
-``TASTE_DAYS`` as they are at the pass (so new papers are in it): only when a subscriber
-of the pass has liked enough papers, so that passes without any cost nothing more.
+TF-IDF index of recommendations (``digest.recommend``, ``taste``): fitted on the stored
+terms of the pass's papers (with the papers stored last before them, when the pass has
+fewer than ``TASTE_BACKGROUND``), with a row for each paper the batches' subscribers
+liked or disliked in the last ``TASTE_DAYS``, wherever it is in the archive (added as
+each batch brings new ones); only when a subscriber of the pass has liked enough papers,
+so that passes without any cost nothing more.
 
 History: a plan that is recorded (a real send, the bot) reads the subscribers' whole
 history, so a paper sent once is never sent again, whatever ``now`` says (a real send at a

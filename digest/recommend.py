@@ -85,8 +85,9 @@ def _tfidf(idf: NDArray[np.float64], rows: NDArray[np.int64], cols: NDArray[np.i
 
 @dataclass(frozen=True)
 class TasteIndex:
-    """The TF-IDF rows of a pass's papers (the first ``fitted`` rows, whose terms made
-    the ``weights``) and of papers added after (liked ones outside the pass):
+    """The TF-IDF rows of a pass's papers (and, for a small pass, of papers stored
+    before them: the first ``fitted`` rows, whose terms made the ``weights``) and of
+    papers added after (liked ones outside them):
     ``rows[i]`` is the paper with store id ``paper_ids[i]`` (None when not stored),
     arXiv key ``keys[i]`` ("" when none)."""
 
