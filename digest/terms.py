@@ -64,7 +64,8 @@ _STOP_WORDS = frozenset((
     "rather", "re", "same", "see", "seem", "seemed", "seeming", "seems", "serious", "several",
     "she", "should", "show", "side", "since", "sincere", "six", "sixty", "so", "some",
     "somehow", "someone", "something", "sometime", "sometimes", "somewhere", "still", "such",
-    "system", "take", "ten", "than", "that", "the", "their", "them", "themselves", "then",
+    "system", "take", "ten", "than", "that", "the", "their",
+    "them", "themselves", "then",  # not vocab: a stop word
     "thence", "there", "thereafter", "thereby", "therefore", "therein", "thereupon", "these",
     "they", "thick", "thin", "third", "this", "those", "though", "three", "through",
     "throughout", "thru", "thus", "to", "together", "too", "top", "toward", "towards",
