@@ -115,8 +115,9 @@ def from_store(db: Path, now: datetime, days: int, count: int) -> None:
             start = time.perf_counter()
             index = taste(store, now, papers, liked)
             print(f"index, {attempt}: {time.perf_counter() - start:.2f} s, "
-                  f"{index.fitted:,} pass rows + {index.matrix.shape[0] - index.fitted:,} "
-                  f"liked elsewhere x {index.matrix.shape[1]:,} terms")
+                  f"{index.fitted:,} rows fitted (the pass's, and papers stored before a "
+                  f"small one's) + {index.matrix.shape[0] - index.fitted:,} liked elsewhere "
+                  f"x {index.matrix.shape[1]:,} terms")
         measure(Ranking(papers, now, taste=index), subs)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak RSS of this process: {peak:,.0f} MB")
