@@ -134,14 +134,19 @@ IMAGES = False
 RISING_WINDOW_HOURS = 48
 RISING_FLOOR_HOURS = 12
 RISING_MIN_GAIN = 2
-# Recommendations (digest.recommend) learn from the papers first seen in the last
-# TASTE_DAYS (older likes are forgotten), need RECOMMEND_MIN_LIKES liked ones among them,
-# and train each subscriber's model on their likes against their dislikes and
-# TASTE_NEGATIVES other papers drawn with a fixed seed. A subscriber keeps at most
+# Recommendations (digest.recommend) learn from the liked papers that appeared in the
+# last TASTE_DAYS (older likes are forgotten), need RECOMMEND_MIN_LIKES of them, and train
+# each subscriber's model on their likes against their dislikes and TASTE_NEGATIVES other
+# papers of the pass's index drawn with a fixed seed. A subscriber keeps at most
 # MAX_LIKES likes and dislikes each: the oldest go first.
 TASTE_DAYS = 365
 RECOMMEND_MIN_LIKES = 3
 TASTE_NEGATIVES = 1000
+# A pass's index of recommendations is fitted on its own papers; one with fewer than
+# TASTE_BACKGROUND of them (a daily pass, a small archive) adds the papers stored last
+# before them, up to that many, so that its term weights and the negatives drawn are
+# learnt from enough papers; those are never recommended.
+TASTE_BACKGROUND = 5000
 MAX_LIKES = 1000
 # A card link's target (a name or phrase to follow or mute, an arXiv id, an arXiv id and a
 # followed name) is at most this many characters: a link is made from what a card shows,

@@ -256,6 +256,17 @@ class Subscriber:
 
 
 @dataclass(frozen=True)
+class Terms:
+    """A stored paper's packed terms (``digest.terms``), with what a recommendation
+    names of it: its arXiv id and title."""
+
+    paper_id: int | None
+    arxiv_id: str | None
+    title: str
+    packed: bytes
+
+
+@dataclass(frozen=True)
 class Snapshot:
     """A paper's upvote count as an ingest at ``seen_at`` found it (the store keeps only
     counts that changed)."""

@@ -17,9 +17,12 @@ papers rising lately and those owed read by id; so a pass reads a week of papers
 the store holds a month or years of them, and ``max_age_days`` says which of those are
 young enough, not what is read. The momentum
 ranking (``digest.rising``) is read and worked out once per pass too, and so is the
-TF-IDF index of recommendations (``digest.recommend``), over the papers of the last
-``TASTE_DAYS`` as they are at the pass (so new papers are in it): only when a subscriber
-of the pass has liked enough papers, so that passes without any cost nothing more.
+TF-IDF index of recommendations (``digest.recommend``, ``taste``): fitted on the stored
+terms of the pass's papers (with the papers stored last before them, when the pass has
+fewer than ``TASTE_BACKGROUND``), with a row for each paper the batches' subscribers
+liked or disliked in the last ``TASTE_DAYS``, wherever it is in the archive (added as
+each batch brings new ones); only when a subscriber of the pass has liked enough papers,
+so that passes without any cost nothing more.
 
 History: a plan that is recorded (a real send, the bot) reads the subscribers' whole
 history, so a paper sent once is never sent again, whatever ``now`` says (a real send at a
@@ -78,7 +81,8 @@ def build_digests(store: Store, subscribers: Sequence[Subscriber], now: datetime
     papers = [p for p in read_papers(store, since, owed | {m.paper_id for m in rising_now})
               if p.first_seen and p.first_seen <= now]
     histories = store.histories((p.id for p in papers if p.id is not None), emails, as_of=now)
-    index = taste(store, now) if tasting(subscribers) else None
+    index = taste(store, now, papers, taste_ids(subscribers)) if tasting(subscribers) \
+        else None
     notes = Notes(store, {p.id: p for p in papers if p.id is not None})  # not read again
     # every followed name in one go, not a query a digest
     names = notes.resolutions(subscribers)
@@ -209,14 +213,38 @@ def tasting(subscribers: Iterable[Subscriber]) -> bool:
                for s in subscribers)
 
 
-def taste(store: Store, now: datetime) -> TasteIndex:
-    """The TF-IDF index of the papers first seen in the last ``TASTE_DAYS`` up to ``now``
-    (``digest.recommend``)."""
-    from digest.recommend import build_index
+def taste_ids(subscribers: Iterable[Subscriber]) -> set[str]:
+    """The arXiv ids (as likes compare them) that ``subscribers`` who may get
+    recommendations liked or disliked."""
+    tasting_ones = [s for s in subscribers if tasting([s])]
+    return {arxiv_key(a) for s in tasting_ones for a in (*s.likes, *s.dislikes)}
 
+
+def taste(store: Store, now: datetime, papers: Sequence[Paper],
+          liked: Iterable[str] = ()) -> TasteIndex:
+    """The TF-IDF index of recommendations (``digest.recommend``) fitted on the stored
+    terms of ``papers`` (a pass's; with fewer than ``TASTE_BACKGROUND``, and the papers
+    stored last before them up to that many), with rows for the stored papers ``liked``
+    (arXiv ids, liked or disliked) that appeared in the last ``TASTE_DAYS`` up to
+    ``now``."""
+    from digest.recommend import index_of
+
+    ids = [p.id for p in papers if p.id is not None]
+    rows = store.paper_terms(ids)
     since = now - timedelta(days=defaults.TASTE_DAYS)
-    return build_index([p for p in store.papers(since=since)
-                        if p.first_seen and p.first_seen <= now])
+    rows += store.latest_terms(defaults.TASTE_BACKGROUND - len(rows), since, now, set(ids))
+    return more_taste(store, now, index_of(rows), liked)
+
+
+def more_taste(store: Store, now: datetime, index: TasteIndex, liked: Iterable[str]
+               ) -> TasteIndex:
+    """``index`` with rows for the stored papers ``liked`` (arXiv ids) it lacks that
+    appeared in the last ``TASTE_DAYS`` up to ``now``; its weights stay as they are."""
+    wanted = [a for a in liked if a not in index.by_key]
+    if not wanted:
+        return index
+    since = now - timedelta(days=defaults.TASTE_DAYS)
+    return index.extended(store.liked_terms(wanted, since, now))
 
 
 class _Papers:
@@ -234,6 +262,7 @@ class _Papers:
         self.ranking = Ranking([], now)
         self.rising: list[rising.Momentum] | None = None  # read with the papers, once
         self.taste: TasteIndex | None = None  # built for the first batch that needs it
+        self.tasted: set[str] = set()  # the liked arXiv ids looked up for it
         self.notes = Notes(store, self.keep)  # who followed names stand for
 
     def reaching(self, members: Sequence[Member]) -> Ranking:
@@ -246,22 +275,37 @@ class _Papers:
             if self.since is None or since < self.since:
                 self.since = since
                 self._read()
-            if self.taste is None and tasting(subscribers):
-                self.taste = taste(self.store, self.now)
-            if self.taste is not None and self.ranking.taste is not self.taste:
-                self.ranking.use_taste(self.taste)
+            self._taste(subscribers)
         self.ranking.people.update(people_of(self.store, subscribers, self.ranking.people))
         self.ranking.names.update(self.notes.resolutions(subscribers))
         return self.ranking
 
     def _read(self) -> None:
-        """Read the pass's papers and rank them (the people and names found so far kept)."""
+        """Read the pass's papers and rank them (the people and names found so far kept;
+        the index of recommendations, if there is one, fitted again on them)."""
         assert self.since is not None
         papers = read_papers(self.store, self.since, self.extra)
         self.keep.update((p.id, p) for p in papers if p.id is not None)
         self.ranking = Ranking(papers, self.now, self.rising or (), self.ranking.people,
                                names=self.ranking.names)
         if self.taste is not None:
+            self.taste = taste(self.store, self.now, self.ranking.papers, self.tasted)
+            self.ranking.use_taste(self.taste)
+
+    def _taste(self, subscribers: Sequence[Subscriber]) -> None:
+        """Give the ranking the index of recommendations, once one of ``subscribers``
+        may get them: fitted on the pass's papers, with rows for every paper liked or
+        disliked by them and by earlier batches' subscribers."""
+        if self.taste is None and not tasting(subscribers):
+            return
+        wanted = taste_ids(subscribers) - self.tasted
+        if self.taste is None:
+            self.tasted |= wanted
+            self.taste = taste(self.store, self.now, self.ranking.papers, self.tasted)
+        elif wanted:
+            self.tasted |= wanted
+            self.taste = more_taste(self.store, self.now, self.taste, wanted)
+        if self.ranking.taste is not self.taste:
             self.ranking.use_taste(self.taste)
 
     def histories(self, members: Sequence[Member]) -> dict[str, History]:

@@ -53,6 +53,8 @@ from collections.abc import (
 from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from digest import defaults
 from digest.match import STRONG, TITLE_POINTS, PaperIndex, Spot, category_key
 from digest.model import TRENDING, Digest, History, Item, Paper, Pin, Reason, Section, Subscriber
@@ -63,6 +65,8 @@ from digest.trending import NEAR, SEVERAL_DAYS, Affinity, boosted, day_scores, v
 from digest.vocab import Note, SectionName
 
 if TYPE_CHECKING:  # scikit-learn loads only for passes that recommend
+    from numpy.typing import NDArray
+
     from digest.recommend import TasteIndex
 
 __all__ = ["NameKey", "Ranking", "name_key_of", "period_start", "plan_digests", "trend_scores",
@@ -232,7 +236,7 @@ class Ranking:
         self.taste: TasteIndex | None = None
         self._taste_rows: list[int | None] = []
         self._at_row: dict[int, int] = {}
-        self._taste_pools: dict[int, list[tuple[int, int]]] = {}  # by age limit
+        self._taste_pools: dict[int, NDArray[np.int64]] = {}  # rows, by age limit
         if taste is not None:
             self.use_taste(taste)
 
@@ -315,14 +319,18 @@ class Ranking:
         from digest.recommend import recommend
 
         disliked = taste.rows(sub.dislikes)
-        blocked = seen | {self._at_row[r] for r in disliked if r in self._at_row} | {
-            pos for pid in history.sent if (pos := self._pos.get(pid)) is not None}
+        blocked = seen | {self._at_row[r] for r in disliked if r in self._at_row}
         free = not sub.exclude and not sub.categories  # everything is allowed
-        candidates = [row for pos, row in self._taste_pool(sub.age_limit_days)
-                      if pos not in blocked and (free or allowed(pos))]
+
+        def wanted(row: int) -> bool:
+            pos = self._at_row[row]
+            return pos not in blocked and self.papers[pos].id not in history.sent and (
+                free or allowed(pos))
         return [(self._at_row[pick.row], Reason.recommended(taste.titles[pick.like],
                                                             taste.keys[pick.like]))
-                for pick in recommend(taste, liked, disliked, candidates, limit)]
+                for pick in recommend(taste, liked, disliked,
+                                      self._taste_pool(sub.age_limit_days), limit,
+                                      wanted=wanted)]
 
     def _trending_for(self, sub: Subscriber, history: History, allowed: Callable[[int], bool],
                       seen: set[int], limit: int, followed: Collection[int]
@@ -370,14 +378,14 @@ class Ranking:
     def _items(self, taken: Iterable[tuple[int, Reason]]) -> Iterator[Item]:
         return (Item(self.papers[pos], (reason,)) for pos, reason in taken)
 
-    def _taste_pool(self, age_limit_days: int) -> list[tuple[int, int]]:
-        """(position, index row) of the indexed papers young enough, once per age limit."""
+    def _taste_pool(self, age_limit_days: int) -> NDArray[np.int64]:
+        """The index rows of the pass's papers young enough, once per age limit."""
         pool = self._taste_pools.get(age_limit_days)
         if pool is None:
             oldest = self.now.date() - timedelta(days=age_limit_days)
-            pool = self._taste_pools[age_limit_days] = [
-                (pos, row) for pos, row in enumerate(self._taste_rows)
-                if row is not None and self._appeared[pos] >= oldest]
+            pool = self._taste_pools[age_limit_days] = np.asarray(
+                [row for pos, row in enumerate(self._taste_rows)
+                 if row is not None and self._appeared[pos] >= oldest], dtype=np.int64)
         return pool
 
     def _by_author(self, sub: Subscriber, allowed: Callable[[int], bool]

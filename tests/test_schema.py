@@ -87,8 +87,11 @@ def snapshot(url: str) -> dict[str, list[tuple[Any, ...]]]:
     out = {}
     with engine.connect() as conn:
         for name, table in sorted(tables.tables.items()):
-            if name == "alembic_version" or name.startswith("paper_search"):
-                continue  # the search index: made again from the papers, in its own order
+            if name == "alembic_version" or name.startswith("paper_search") \
+                    or name == "paper_features":
+                # the search index: made again from the papers, in its own order; the
+                # papers' terms: made again from them when first needed (0011 adds none)
+                continue
             columns = [c for c in table.columns if c.name not in added]
             out[name] = sorted(tuple(str(v) for v in row) for row in
                                conn.execute(select(*columns)))

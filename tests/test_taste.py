@@ -77,7 +77,7 @@ def test_three_likes_or_no_section(stored: Store) -> None:
 
 def test_sent_disliked_and_other_sections_papers_are_not_recommended(stored: Store) -> None:
     papers = stored.papers()
-    index = taste(stored, NOW)
+    index = taste(stored, NOW, papers)
     sub = liker(stored, recommended=5)
     (first,) = plan_digests([sub], papers, {}, NOW, taste=index)
     top = [it.paper for it in first.items]
@@ -236,3 +236,137 @@ def test_likes_survive_export_and_import(run: Any, mail_env: dict[str, str], db_
     assert imported.exit_code == 0, imported.output
     lu = Store(db_url).record(email="lu@example.org").subscriber  # type: ignore[union-attr]
     assert (lu.likes, lu.dislikes, lu.recommended) == (("2604.07429",), ("2604.14148",), 4)
+
+
+def days_apart(tmp_path: Path) -> Store:
+    """The hf-daily test days, each ingested on its own day (first seen then)."""
+    store = Store(f"sqlite:///{tmp_path / 'days.db'}")
+    for day in sorted((DATA / "hf-daily").glob("2026-0[34]-*.json")):
+        ingest(store, day, now=datetime.fromisoformat(f"{day.stem}T23:00+00:00"))
+    return store
+
+
+APRIL = datetime(2026, 4, 17, 9, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("background", [0, 5000])
+def test_a_liked_paper_outside_the_pass_still_steers_it(tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch,
+                                                          background: int) -> None:
+    """A pass reads the papers of the last week; the video papers liked in March are
+    not among them, but are found in the archive and teach the model all the same (as
+    rows added to the pass's index, or among the papers a small pass is fitted with)."""
+    monkeypatch.setattr("digest.defaults.TASTE_BACKGROUND", background)
+    store = days_apart(tmp_path)
+    march = [p.arxiv_id or "" for p in store.papers() if "video" in p.title.lower()
+             and p.featured is not None and p.featured.month == 3]
+    assert len(march) == 9
+    store.put_subscriber({"email": "v@example.org", "cadence": "daily", "send_at": "08:00",
+                          "max_age_days": 7, "trending": 0, "rising": 0, "recommended": 5,
+                          "likes": march}, APRIL - timedelta(days=30))
+    plans, _ = plan_due(store, APRIL, record=False)
+    (plan,) = plans
+    items = [it for s in plan.digest.sections if s.name == "recommended" for it in s.items]
+    assert len(items) == 5 and all(it.paper.featured.month == 4 for it in items)  # type: ignore[union-attr]
+    assert sum(about_video(it.paper) for it in items) >= 3, [it.paper.title for it in items]
+    assert {r.area for it in items for r in it.reasons} <= set(march)
+    (preview,) = build_digests(store, [plan.digest.subscriber], APRIL)
+    assert preview.sections == plan.digest.sections  # a preview sees what the pass does
+    monkeypatch.setattr("digest.defaults.TASTE_DAYS", 30)  # March's likes are forgotten
+    (forgot,) = build_digests(store, [plan.digest.subscriber], APRIL)
+    assert forgot.count("recommended") == 0
+
+
+def test_the_pass_recommends_what_an_index_of_the_same_papers_read_from_text_does(
+        stored: Store) -> None:
+    """The pass's index is made from the stored terms; one made from the papers' text
+    (``build_index``, as before terms were stored) recommends the very same."""
+    from digest.recommend import build_index
+
+    sub = liker(stored, recommended=5)
+    papers = stored.papers()
+    (from_terms,) = build_digests(stored, [sub], NOW)
+    (from_text,) = plan_digests([sub], papers, {}, NOW, taste=build_index(papers))
+    assert from_terms.count("recommended") == 5 and from_terms == from_text
+
+
+def test_others_likes_change_nothing_of_a_subscribers_recommendations(
+        stored: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Liked papers outside the pass are added as rows read with the pass's weights:
+    another reader's likes add rows, and change neither the fitted rows nor anyone's
+    picks."""
+    monkeypatch.setattr("digest.defaults.TASTE_BACKGROUND", 0)
+    papers = [p for p in stored.papers() if p.featured and p.featured.month == 4]
+    older = [p.arxiv_id or "" for p in stored.papers() if p.featured and p.featured.month < 4]
+    sub = liker(stored, recommended=5)
+    alone = taste(stored, NOW, papers, sub.likes)
+    crowded = taste(stored, NOW, papers, [*sub.likes, *older[:40]])
+    assert alone.matrix.shape[0] == alone.fitted + 3 and crowded.fitted == alone.fitted
+    assert crowded.matrix.shape[0] == crowded.fitted + len({*sub.likes, *older[:40]})
+    assert (crowded.matrix[:crowded.fitted] != alone.matrix[:alone.fitted]).nnz == 0
+    (one,) = plan_digests([sub], papers, {}, NOW, taste=alone)
+    (two,) = plan_digests([sub], papers, {}, NOW, taste=crowded)
+    assert one.count("recommended") == 5 and one == two
+
+
+def test_the_index_weighs_terms_as_a_tfidf_vectorizer_does(stored: Store) -> None:
+    """Same maths as scikit-learn's TfidfVectorizer with the old settings (words and
+    word pairs, stop words out, in 2 papers or more and at most half, sublinear tf,
+    unit rows): hashing the terms changes the papers' likeness by a hair at most."""
+    import numpy as np
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from digest.recommend import build_index, paper_text
+
+    papers = stored.papers()
+    index = build_index(papers)
+    ours = index.matrix
+    again = index.weights.rows([t.packed for t in stored.paper_terms(p.id for p in papers)])
+    assert np.allclose(again.toarray(), ours.toarray())  # rows added later read the same
+    theirs = TfidfVectorizer(
+        strip_accents="unicode", stop_words="english", ngram_range=(1, 2),
+        token_pattern=r"(?u)\b[a-zA-Z_][a-zA-Z0-9_]+\b", sublinear_tf=True, min_df=2,
+        max_df=0.5).fit_transform([paper_text(p) for p in papers])
+    assert abs(ours.shape[1] - theirs.shape[1]) <= theirs.shape[1] // 100
+    assert np.allclose(np.asarray(ours.multiply(ours).sum(axis=1)), 1.0)
+    likeness = (ours @ ours.T).toarray() - (theirs @ theirs.T).toarray()
+    assert np.abs(likeness).max() < 0.02
+
+
+def test_negatives_are_drawn_from_the_pass_never_liked_or_disliked() -> None:
+    from digest.recommend import _training_rows
+
+    pos, neg = _training_rows(5_000, [7, 3, 7], [3, 11, 4_999], seed=0, negatives=1_000)
+    assert pos.tolist() == [7, 3]
+    assert neg[:2].tolist() == [11, 4_999] and neg.size == 1_002
+    sample = neg[2:].tolist()
+    assert len(set(sample)) == 1_000 and sample == sorted(sample)
+    assert not {3, 7, 11, 4_999} & set(sample) and max(sample) < 5_000
+    assert _training_rows(5_000, [7, 3], [11], 0, 1_000)[1][1:].tolist() == \
+        _training_rows(5_000, [7, 3], [11], 0, 1_000)[1][1:].tolist()  # a fixed seed
+    few = _training_rows(6, [0, 1], [2], 0, 1_000)[1]
+    assert sorted(few.tolist()) == [2, 3, 4, 5]  # every other row, when that is all
+
+
+def test_a_small_pass_is_fitted_with_the_papers_stored_before_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A pass of one day's 21 papers is fitted with the papers stored last before them
+    (up to TASTE_BACKGROUND rows in all): its weights and negatives come from enough
+    papers, and only its own papers are recommended."""
+    store = days_apart(tmp_path)
+    everything = [p for p in store.papers() if p.first_seen and p.first_seen <= APRIL]
+    day = [p for p in everything if p.featured == APRIL.date() - timedelta(days=1)]
+    assert len(day) == 21
+    index = taste(store, APRIL, day)
+    assert index.fitted == len(everything) == index.matrix.shape[0]
+    assert index.paper_ids[:21] == tuple(p.id for p in day)
+    monkeypatch.setattr("digest.defaults.TASTE_BACKGROUND", 50)
+    small = taste(store, APRIL, day)
+    newest = sorted((p.id for p in everything if p not in day), reverse=True)[:29]
+    assert small.fitted == 50 and small.paper_ids == (*index.paper_ids[:21], *newest)
+    video = [p.arxiv_id or "" for p in everything if "video" in p.title.lower()][:6]
+    sub = Subscriber("v@example.org", trending=0, rising=0, max_age_days=1, recommended=5,
+                     likes=tuple(video))
+    (digest,) = plan_digests([sub], day, {}, APRIL, taste=taste(store, APRIL, day, video))
+    assert digest.count("recommended") == 5
+    assert {it.paper.id for it in digest.items} <= {p.id for p in day}

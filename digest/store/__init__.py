@@ -2,7 +2,8 @@
 
 ``Store`` opens a SQLite or PostgreSQL database by URL, creates the schema, and offers the
 few operations the pipeline needs, each one transaction. Stages get frozen
-``digest.model`` records back, never rows. The SQL itself sits in ``papers``, ``browse``
+``digest.model`` records back, never rows. The SQL itself sits in ``papers`` (and
+``features``, their terms for recommendations), ``browse``
 (the pages' reading of papers; ``search``, its full-text index), ``subscribers``,
 ``history``, ``outbox``, ``channels``, ``bounces``, ``periods``, ``leases`` and ``jobs``
 beside this file, each with the room of ``Store`` that runs it (a mixin on
@@ -34,6 +35,7 @@ from digest.store.engine import (
     DatabaseUnavailable,
     sqlite_file,
 )
+from digest.store.features import FeatureRoom
 from digest.store.history import HistoryRoom
 from digest.store.jobs import JobHealth, JobRoom
 from digest.store.leases import LeaseRoom
@@ -45,8 +47,8 @@ __all__ = ["LOCK_WAIT", "DatabaseBusy", "DatabaseUnavailable", "JobHealth", "Mem
            "SaveResult", "Store", "SyncResult", "sqlite_file"]
 
 
-class Store(PaperRoom, BrowseRoom, HistoryRoom, ChannelRoom, BounceRoom, PeriodRoom,
-            LeaseRoom, JobRoom, Database):
+class Store(PaperRoom, FeatureRoom, BrowseRoom, HistoryRoom, ChannelRoom, BounceRoom,
+            PeriodRoom, LeaseRoom, JobRoom, Database):
     """A digest database. Raises StoreError when it cannot be opened or written."""
 
     def sync_subscribers(self, subscribers: Sequence[Subscriber], now: datetime,

@@ -14,8 +14,8 @@ from sqlalchemy import Connection, and_, bindparam, func, or_, select, update
 from digest.model import Channel, ChannelEntry, ChannelOutcome, Plan, Subscriber
 from digest.store import outbox
 from digest.store import schema as s
+from digest.store.engine import chunks
 from digest.store.outbox import OutboxRoom, _entry, _insert_ignoring, claimed_columns
-from digest.store.papers import chunks
 from digest.store.subscribers import subscriber_from_row
 from digest.vocab import ChannelState, OutboxState
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import copy
 import os
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Self, TypeVar
 
@@ -26,11 +26,18 @@ from digest.store import revisions, search
 from digest.store import schema as s
 from digest.text import one_line
 
+_CHUNK = 400  # values per IN (...) list, well under every database's parameter limit
 _ATTEMPTS = 3  # a write that lost a race on a UNIQUE key is tried again
 # Seconds a transaction waits for a lock another process holds (SQLite's busy_timeout)
 # before it gives up with DatabaseBusy; ``Store.waiting`` sets a shorter wait for a use.
 LOCK_WAIT = 30.0
 T = TypeVar("T")
+
+
+def chunks(values: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]:
+    """``values`` in slices small enough for an IN (...) list (or a multi-row insert)."""
+    for i in range(0, len(values), size):
+        yield values[i : i + size]
 
 
 class DatabaseBusy(StoreError):

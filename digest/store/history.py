@@ -20,8 +20,7 @@ from sqlalchemy import Connection, func, literal_column, or_, select
 
 from digest.model import History
 from digest.store import schema as s
-from digest.store.engine import Database
-from digest.store.papers import chunks
+from digest.store.engine import Database, chunks
 from digest.vocab import OWED_STATES, MessageKind, OutboxState
 
 c = s.subscribers.c

@@ -13,8 +13,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from digest.model import Delivered, FeedPaper, OutboxEntry, PastDigest, Plan, Reason, Unsent
 from digest.store import schema as s
-from digest.store.engine import Database
-from digest.store.papers import chunks
+from digest.store.engine import Database, chunks
 from digest.store.subscribers import subscriber_from_row
 from digest.vocab import DELIVERED_STATES, MessageKind, OutboxState
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -16,7 +16,6 @@ from sqlalchemy import (
     delete,
     func,
     insert,
-    or_,
     select,
     union_all,
 )
@@ -24,12 +23,10 @@ from sqlalchemy import update as sql_update
 
 from digest.merge import merge, same_paper
 from digest.model import Paper, Snapshot
+from digest.store import features, search
 from digest.store import schema as s
-from digest.store import search
-from digest.store.engine import Database
+from digest.store.engine import Database, chunks
 from digest.text import name_key, title_key
-
-_CHUNK = 400  # values per IN (...) list, well under every database's parameter limit
 
 
 @dataclass(frozen=True)
@@ -75,9 +72,7 @@ def load(conn: Connection, since: datetime | None = None) -> list[Paper]:
     (featured, else published, else first seen) on or after that day."""
     query = select(s.papers).order_by(s.papers.c.id)
     if since is not None:
-        day = func.coalesce(s.papers.c.featured, s.papers.c.published)
-        query = query.where(or_(day >= since.date(),
-                                day.is_(None) & (s.papers.c.first_seen >= since)))
+        query = query.where(s.appeared_since(since))
     return _assemble(conn, conn.execute(query).mappings().all())
 
 
@@ -154,12 +149,6 @@ def insert_id(conn: Connection, statement: Insert) -> int:
     key = conn.execute(statement).inserted_primary_key
     assert key is not None
     return int(key[0])
-
-
-def chunks(values: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]:
-    """``values`` in slices small enough for an IN (...) list (or a multi-row insert)."""
-    for i in range(0, len(values), size):
-        yield values[i : i + size]
 
 
 class _Index:
@@ -282,7 +271,8 @@ def _row(p: Paper, now: datetime) -> dict[str, Any]:
 
 def _write(conn: Connection, slots: list[_Slot], run_id: int, now: datetime) -> None:
     """Insert new papers, update changed ones, rewrite changed author lists, refresh the
-    changed papers' search rows (``search``), add sources.
+    changed papers' search rows (``search``) and the terms of those whose title or
+    abstract changed (``features``), add sources.
 
     Each kind of write is one executemany, so a file costs a handful of statements.
     """
@@ -302,6 +292,8 @@ def _write(conn: Connection, slots: list[_Slot], run_id: int, now: datetime) -> 
                              and (slot.stored is None
                                   or slot.stored.upvotes != slot.paper.upvotes)], now)
     search.refresh(conn, [slot.paper.id for slot in changed if slot.paper.id is not None])
+    features.write(conn, [slot.paper for slot in changed if slot.stored is None
+                          or _text(slot.paper) != _text(slot.stored)])
     rows = [{"paper_id": slot.paper.id, "source": src, "run_id": run_id, "seen_at": now}
             for slot in changed for src in slot.paper.sources
             if slot.stored is None or src not in slot.stored.sources]
@@ -319,6 +311,10 @@ def _snapshot_upvotes(conn: Connection, papers: list[Paper], now: datetime) -> N
     if papers:
         conn.execute(insert(s.upvote_snapshots),
                      [{"paper_id": p.id, "seen_at": now, "upvotes": p.upvotes} for p in papers])
+
+
+def _text(paper: Paper) -> tuple[str, str]:
+    return paper.title, paper.abstract
 
 
 def _people(paper: Paper) -> tuple[Any, ...]:

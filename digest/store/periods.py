@@ -13,8 +13,7 @@ from sqlalchemy import Connection, bindparam, delete, func, or_, select, update
 
 from digest import defaults
 from digest.store import schema as s
-from digest.store.engine import Database
-from digest.store.papers import chunks
+from digest.store.engine import Database, chunks
 from digest.vocab import KEPT_STATES, MessageKind, OutboxState
 
 c = s.subscribers.c

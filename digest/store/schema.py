@@ -17,6 +17,7 @@ from sqlalchemy import (
     JSON,
     Boolean,
     Column,
+    ColumnElement,
     Date,
     DateTime,
     Dialect,
@@ -24,6 +25,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -32,6 +34,7 @@ from sqlalchemy import (
     UniqueConstraint,
     event,
     func,
+    or_,
 )
 
 from digest.vocab import PENDING_STATES, MessageKind
@@ -93,6 +96,14 @@ event.listen(metadata, "before_drop",
 # The day a paper appeared (featured, else published): what the Daily Papers page's views
 # select by (``store.browse``), without reading the whole table for a day.
 Index("ix_papers_day", func.coalesce(papers.c.featured, papers.c.published))
+
+
+def appeared_since(since: datetime) -> ColumnElement[bool]:
+    """Whether a paper appeared (featured, else published, else first seen) on or after
+    the day of ``since``."""
+    day = func.coalesce(papers.c.featured, papers.c.published)
+    return or_(day >= since.date(), day.is_(None) & (papers.c.first_seen >= since))
+
 Index("ix_papers_doi", papers.c.doi, unique=True)
 Index("ix_papers_first_seen", papers.c.first_seen)
 
@@ -106,6 +117,16 @@ upvote_snapshots = Table(
     Column("upvotes", Integer, nullable=False),
 )
 Index("ix_upvote_snapshots_seen_at", upvote_snapshots.c.seen_at)
+
+# Each paper's terms (``digest.terms``: hashed words and word pairs of its title and
+# abstract, with their counts, packed), written with the paper and again when its title
+# or abstract change; a paper stored before they were kept gets them when first needed.
+paper_features = Table(
+    "paper_features",
+    metadata,
+    Column("paper_id", Integer, ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True),
+    Column("terms", LargeBinary, nullable=False),
+)
 
 authors = Table(
     "authors",  # not vocab: a table

@@ -21,7 +21,7 @@ from sqlalchemy import Connection, delete, func, insert, select, update
 from digest.model import Subscriber
 from digest.prefs import jsonable, resolve, settings_of
 from digest.store import schema as s
-from digest.store.papers import chunks
+from digest.store.engine import chunks
 from digest.vocab import Action, Managed, OutboxState
 
 _DEFAULTS_KEY = "defaults"
