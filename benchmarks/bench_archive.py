@@ -8,15 +8,18 @@ The stores (built once, cached in /work/archive-stores/ as 4k.db, 100k.db, 400k.
   day, so first_seen is that day.
 - The bigger stores add synthetic papers through the product's ``Store.save_papers`` (the
   tables, authors, upvote snapshots and search index filled as an ingest fills them), one
-  call per synthetic day of 2,200 papers, at 23:00 UTC of that day. Synthetic paper k is a
-  copy of real item k mod 3,740 (authors, abstract, keywords, upvotes, organization, code
-  links copied) with a fresh arXiv-style id 27MM.NNNNN (MM = 01 + k // 100,000, a range no
-  real id reaches before 2027), its title followed by " (archive copy k)" (so that copies
-  do not merge by title, and a title key loads one row as in a real archive), published and
-  featured on its day, and source ``archive-YYYY-MM-DD.json``. Day 0 is 2025-12-31, the
-  day before the real data starts, and the days go back from there: 100k covers
-  2025-11-18..2025-12-31, 800k goes back to 2025-01-01 (365 days). The bigger stores are
-  copies of the smaller ones with more days added.
+  call per synthetic day, at 23:00 UTC of that day. Synthetic paper k is a copy of real
+  item k mod 3,740 (authors, abstract, keywords, upvotes, organization, code links copied)
+  with a fresh arXiv-style id 27MM.NNNNN (MM = 01 + k // 100,000, a range no real id
+  reaches before 2027), its title followed by " (archive copy k)" (so that copies do not
+  merge by title, and a title key loads one row as in a real archive), published and
+  featured on its day, and source ``archive-YYYY-MM-DD.json``. Its day is the (k mod 365)-th
+  of the 365 days up to the newest real day (2025-08-22..2026-08-21), so every store
+  spreads its synthetic papers evenly over the last year, mixed with the real ones: 800k
+  holds ~2,190 a day (~15,300 a week, the week's ingest of a big archive), 400k ~1,085,
+  100k ~265. The bigger stores are copies of the smaller ones with more papers added to
+  every day (each addition written oldest day first, so row ids follow first_seen within
+  it but not across additions).
 
 The measurements (each on a copy of the cached store, upgraded with ``digest db upgrade``
 to the checked-out code's schema, in a child process with a timeout and an address-space
@@ -67,8 +70,8 @@ DATA = ROOT.parent / "shared" / "data" / "hf-daily"
 STORES = Path("/work/archive-stores")
 PROGRESS = Path("/work/tasks/archive.progress")
 SIZES = {"4k": 0, "100k": 100_000, "400k": 400_000, "800k": 800_000}
-PER_DAY = 2200
-DAY_ZERO = date(2025, 12, 31)  # the newest synthetic day; older days go back from it
+DAYS = 365  # the synthetic papers' days: the year up to the newest real day
+NEWEST = date(2026, 8, 21)  # the newest real day (hf-daily)
 SYNTHETIC_PREFIX = "27"
 SUBSCRIBERS = 2000
 LIKES = 10
@@ -122,10 +125,11 @@ def synthetic(real: list[Paper], k: int, day: date) -> Paper:
 
 
 def synthetic_day(real: list[Paper], index: int, start: int, stop: int) -> tuple[date, list[Paper]]:
-    """Synthetic day ``index`` (0 = DAY_ZERO, 1 the day before...): its papers numbered
-    ``start`` up to ``stop`` (at most PER_DAY of them)."""
-    day = DAY_ZERO - timedelta(days=index)
-    return day, [synthetic(real, k, day) for k in range(start, stop)]
+    """Synthetic day ``index`` (0 = NEWEST, 1 the day before, ... DAYS - 1): its papers
+    among those numbered ``start`` up to ``stop`` (every DAYS-th)."""
+    day = NEWEST - timedelta(days=index)
+    first = start + (index - start) % DAYS
+    return day, [synthetic(real, k, day) for k in range(first, stop, DAYS)]
 
 
 def build_4k(path: Path) -> float:
@@ -142,20 +146,17 @@ def build_4k(path: Path) -> float:
 
 
 def grow(path: Path, real: list[Paper], have: int, want: int) -> float:
-    """Add synthetic papers ``have`` up to ``want`` to the store at ``path``, a day's worth
-    per ``save_papers`` call; returns the seconds it took."""
+    """Add synthetic papers ``have`` up to ``want`` to the store at ``path``, a day's share
+    per ``save_papers`` call, oldest day first; returns the seconds it took."""
     started = time.perf_counter()
     store = Store(f"sqlite:///{path}")
-    k = have
-    while k < want:
-        index = k // PER_DAY
-        stop = min(want, (index + 1) * PER_DAY)
-        day, papers = synthetic_day(real, index, k, stop)
-        store.save_papers(papers, source=f"archive-{day}.json", fmt="hf-json", now=evening(day))
-        k = stop
-        if index % 10 == 0:
-            say(f"  {path.name}: {k:,} synthetic papers ({day}), "
-                f"{time.perf_counter() - started:.0f} s")
+    for index in reversed(range(DAYS)):
+        day, papers = synthetic_day(real, index, have, want)
+        if papers:
+            store.save_papers(papers, source=f"archive-{day}.json", fmt="hf-json",
+                              now=evening(day))
+        if index % 30 == 0:
+            say(f"  {path.name}: {day} done, {time.perf_counter() - started:.0f} s")
     store.engine.dispose()
     return time.perf_counter() - started
 
@@ -200,7 +201,7 @@ def build_stores(sizes: list[str], rebuild: bool) -> dict[str, Path]:
             want = SIZES[name] - len(real)
             seconds = grow(tmp, real, have, want)
             how = (f"{previous.name} plus synthetic papers {have:,}..{want - 1:,} by "
-                   f"Store.save_papers, {PER_DAY} a day back from {DAY_ZERO}")
+                   f"Store.save_papers, spread over the {DAYS} days up to {NEWEST}")
         tmp.rename(path)
         store = Store(f"sqlite:///{path}", check=False)
         count = store.count_papers()
@@ -210,7 +211,7 @@ def build_stores(sizes: list[str], rebuild: bool) -> dict[str, Path]:
                       "how": how, "seconds": round(seconds, 1), "commit": commit(),
                       "schema": store_head(path), "built": datetime.now(UTC).isoformat(),
                       "bytes": path.stat().st_size}
-        meta["about"] = __doc__.split("\n\n")[1]
+        meta["about"] = " ".join(__doc__.split("\n\nThe measurements")[0].split())
         meta_path.write_text(json.dumps(meta, indent=1))
         progress(f"{name}.db ready at {path}: {count:,} papers, schema {meta[name]['schema']}, "
                  f"built in {seconds:.0f} s")
@@ -566,7 +567,7 @@ class Bench:
             month, day = fullest()
             paths = {"/papers": "/papers", "day": f"/papers/{day}",
                      "month": f"/papers/month/{month}",
-                     "archive month": f"/papers/month/{DAY_ZERO:%Y-%m}",
+                     "old month": f"/papers/month/{NEWEST - timedelta(days=300):%Y-%m}",
                      "search": "/papers?q=reinforcement+learning",
                      "manage": f"/manage/{Tokens(SECRET).make('manage', ref)}"}
             with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=120) as client:
