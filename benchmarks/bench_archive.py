@@ -302,16 +302,20 @@ def run(command: list[str], env: dict[str, str], cwd: Path, timeout: float, gb: 
         proc = subprocess.Popen(command, cwd=cwd, env=env, stdout=stdout, stderr=stderr,
                                 preexec_fn=capped(gb))
         timed_out = False
-        while True:
-            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-            if pid:
-                break
-            if time.perf_counter() - start > timeout:
-                proc.kill()
-                timed_out = True
-                _, status, usage = os.wait4(proc.pid, 0)
-                break
-            time.sleep(0.05)
+        try:
+            while True:
+                pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+                if pid:
+                    break
+                if time.perf_counter() - start > timeout:
+                    proc.kill()
+                    timed_out = True
+                    _, status, usage = os.wait4(proc.pid, 0)
+                    break
+                time.sleep(0.05)
+        except BaseException:  # interrupted: leave no child running
+            proc.kill()
+            raise
         seconds = time.perf_counter() - start
     code = os.waitstatus_to_exitcode(status)
     proc.returncode = code
@@ -752,6 +756,7 @@ def main() -> None:
     parser.add_argument("--tmp", type=Path, default=Path(tempfile.gettempdir()),
                         help="where the copies go (an 800k copy is several GB)")
     args = parser.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # the children go too (run)
     sizes = [s.strip() for s in args.sizes.split(",") if s.strip()]
     if unknown := [s for s in sizes if s not in SIZES]:
         sys.exit(f"--sizes: unknown size {', '.join(unknown)}; choose from {', '.join(SIZES)}")
