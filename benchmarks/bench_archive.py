@@ -69,6 +69,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT.parent / "shared" / "data" / "hf-daily"
 STORES = Path("/work/archive-stores")
 PROGRESS = Path("/work/tasks/archive.progress")
+RESULTS = STORES / "results"  # each size's figures, by commit
 SIZES = {"4k": 0, "100k": 100_000, "400k": 400_000, "800k": 800_000}
 DAYS = 365  # the synthetic papers' days: the year up to the newest real day
 NEWEST = date(2026, 8, 21)  # the newest real day (hf-daily)
@@ -167,6 +168,13 @@ def commit() -> str:
     dirty = subprocess.run(["git", "status", "--porcelain", "digest"], cwd=ROOT,
                            capture_output=True, text=True, check=False).stdout.strip()
     return done.stdout.strip() + (" (digest/ modified)" if dirty else "")
+
+
+def code_commit() -> str:
+    """The last commit of the code measured (digest/), '+' when digest/ is modified."""
+    done = subprocess.run(["git", "log", "-1", "--format=%h", "--", "digest"], cwd=ROOT,
+                          capture_output=True, text=True, check=False)
+    return done.stdout.strip() + ("+" if "modified" in commit() else "")
 
 
 def store_head(path: Path) -> str:
@@ -767,9 +775,10 @@ def main() -> None:
     stores = build_stores(sizes, args.rebuild)
     if args.only == {"build"}:
         return
-    print(f"bench_archive at {commit()}: {SUBSCRIBERS:,} weekly subscribers, pass at "
-          f"{SEND_AT.isoformat()} after one at {FIRST_AT.isoformat()}; cap "
-          f"{args.memory_gb:g} GB, timeout {args.timeout:.0f} s", flush=True)
+    print(f"bench_archive at {commit()} (digest/ at {code_commit()}): {SUBSCRIBERS:,} "
+          f"weekly subscribers, pass at {SEND_AT.isoformat()} after one at "
+          f"{FIRST_AT.isoformat()}; cap {args.memory_gb:g} GB, timeout {args.timeout:.0f} s",
+          flush=True)
     measured = []
     for size in sizes:
         with tempfile.TemporaryDirectory(prefix=f"archive-{size}-", dir=args.tmp) as folder:
@@ -777,8 +786,34 @@ def main() -> None:
             figures = Bench(args, size, stores[size], Path(folder)).all()
         measured.append(figures)
         print(table(figures), flush=True)
+        saved(figures)
+    measured = earlier(measured)
     print(growth(measured))
     print(verdicts(measured))
+
+
+def saved(figures: Figures) -> None:
+    """Keep a size's figures in RESULTS/<commit of digest/>-<size>.json, for growth
+    across runs of the same code."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    name = f"{code_commit()}-{figures.size}.json"
+    (RESULTS / name).write_text(json.dumps({"size": figures.size, "papers": figures.papers,
+                                            "rows": figures.rows}, indent=1))
+
+
+def earlier(measured: list[Figures]) -> list[Figures]:
+    """``measured`` and, for the sizes this run left out, what an earlier run of the same
+    code (digest/ at the same commit, unmodified) saved, smallest size first."""
+    have = {f.size for f in measured}
+    more = []
+    for size in SIZES:
+        path = RESULTS / f"{code_commit()}-{size}.json"
+        if size not in have and path.exists() and not code_commit().endswith("+"):
+            found = json.loads(path.read_text())
+            more.append(Figures(size, found["papers"], {k: tuple(v) for k, v in
+                                                        found["rows"].items()}))
+            say(f"{size}: figures of an earlier run at this commit ({path})")
+    return sorted([*measured, *more], key=lambda f: SIZES[f.size])
 
 
 if __name__ == "__main__":
