@@ -340,7 +340,8 @@ def run(command: list[str], env: dict[str, str], cwd: Path, timeout: float, gb: 
     else:
         state = "ok"
     if state != "ok":
-        say(f"  {' '.join(command[1:4])}...: {state}: {problem.strip()[-600:]}")
+        shown = "a child script" if command[1] == "-c" else " ".join(command[1:5])
+        say(f"  {shown} ({cwd}): {state}: ...{problem.strip()[-300:]}")
     return Run(seconds, usage.ru_maxrss / 1024, code, text, problem, state)
 
 
