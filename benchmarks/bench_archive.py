@@ -67,9 +67,11 @@ from digest.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT.parent / "shared" / "data" / "hf-daily"
-STORES = Path("/work/archive-stores")
+STORES = ROOT.parent / "archive-stores"  # beside the checkout: an 800k store is 4.3 GB
 PROGRESS = Path("/work/tasks/archive.progress")
-RESULTS = STORES / "results"  # each size's figures, by commit
+LAYOUTS = ("spread", "behind")  # where the synthetic papers' days are (module docstring)
+BEHIND_NEWEST = date(2025, 12, 31)  # "behind": the newest synthetic day, before the real
+PER_DAY = 2_200  # "behind": synthetic papers a day, back from BEHIND_NEWEST
 SIZES = {"4k": 0, "100k": 100_000, "400k": 400_000, "800k": 800_000}
 DAYS = 365  # the synthetic papers' days: the year up to the newest real day
 NEWEST = date(2026, 8, 21)  # the newest real day (hf-daily)
@@ -146,9 +148,11 @@ def build_4k(path: Path) -> float:
     return time.perf_counter() - started
 
 
-def grow(path: Path, real: list[Paper], have: int, want: int) -> float:
+def grow(path: Path, real: list[Paper], have: int, want: int, layout: str) -> float:
     """Add synthetic papers ``have`` up to ``want`` to the store at ``path``, a day's share
-    per ``save_papers`` call, oldest day first; returns the seconds it took."""
+    per ``save_papers`` call; returns the seconds it took."""
+    if layout == "behind":
+        return grow_behind(path, real, have, want)
     started = time.perf_counter()
     store = Store(f"sqlite:///{path}")
     for index in reversed(range(DAYS)):
@@ -158,6 +162,20 @@ def grow(path: Path, real: list[Paper], have: int, want: int) -> float:
                               now=evening(day))
         if index % 30 == 0:
             say(f"  {path.name}: {day} done, {time.perf_counter() - started:.0f} s")
+    store.engine.dispose()
+    return time.perf_counter() - started
+
+
+def grow_behind(path: Path, real: list[Paper], have: int, want: int) -> float:
+    """The "behind" layout: synthetic papers ``have`` up to ``want``, PER_DAY a day, paper k
+    on the (k // PER_DAY)-th day back from BEHIND_NEWEST (before the real papers)."""
+    started = time.perf_counter()
+    store = Store(f"sqlite:///{path}")
+    for k in range(have, want, PER_DAY):
+        day = BEHIND_NEWEST - timedelta(days=k // PER_DAY)
+        papers = [synthetic(real, j, day) for j in range(k, min(want, k + PER_DAY))]
+        store.save_papers(papers, source=f"archive-{day}.json", fmt="hf-json",
+                          now=evening(day))
     store.engine.dispose()
     return time.perf_counter() - started
 
@@ -184,22 +202,29 @@ def store_head(path: Path) -> str:
     return at
 
 
-def build_stores(sizes: list[str], rebuild: bool) -> dict[str, Path]:
+def stores_of(layout: str) -> Path:
+    """Where the cached stores of ``layout`` are."""
+    return STORES if layout == "spread" else STORES / layout
+
+
+def build_stores(sizes: list[str], rebuild: bool, layout: str) -> dict[str, Path]:
     """The cached stores named in ``sizes`` (and the smaller ones they grow from), built
     when missing or with ``rebuild``."""
-    STORES.mkdir(parents=True, exist_ok=True)
-    meta_path = STORES / "stores.json"
+    where = stores_of(layout)
+    where.mkdir(parents=True, exist_ok=True)
+    meta_path = where / "stores.json"
     meta = json.loads(meta_path.read_text()) if meta_path.exists() and not rebuild else {}
     wanted = [n for n in SIZES if SIZES[n] <= max(SIZES[s] for s in sizes)]
     real = [p for _, ps in real_papers() for p in ps]
     previous: Path | None = None
     for name in wanted:
-        path = STORES / f"{name}.db"
+        path = where / f"{name}.db"
         if path.exists() and not rebuild and name in meta:
             previous = path
             continue
-        tmp = STORES / f".{name}.building.db"
-        tmp.unlink(missing_ok=True)
+        tmp = where / f".{name}.building.db"
+        for leftover in (tmp, *(Path(f"{tmp}{end}") for end in ("-wal", "-shm"))):
+            leftover.unlink(missing_ok=True)  # (a stale WAL would corrupt the new copy)
         if previous is None:
             seconds = build_4k(tmp)
             how = "every hf-daily file by ingest_file, each at 23:00 UTC of its day"
@@ -207,9 +232,11 @@ def build_stores(sizes: list[str], rebuild: bool) -> dict[str, Path]:
             tmp.write_bytes(previous.read_bytes())
             have = meta[previous.stem]["synthetic"]
             want = SIZES[name] - len(real)
-            seconds = grow(tmp, real, have, want)
+            seconds = grow(tmp, real, have, want, layout)
             how = (f"{previous.name} plus synthetic papers {have:,}..{want - 1:,} by "
-                   f"Store.save_papers, spread over the {DAYS} days up to {NEWEST}")
+                   f"Store.save_papers, " + (
+                       f"spread over the {DAYS} days up to {NEWEST}" if layout == "spread"
+                       else f"{PER_DAY} a day back from {BEHIND_NEWEST}"))
         tmp.rename(path)
         store = Store(f"sqlite:///{path}", check=False)
         count = store.count_papers()
@@ -224,7 +251,7 @@ def build_stores(sizes: list[str], rebuild: bool) -> dict[str, Path]:
         progress(f"{name}.db ready at {path}: {count:,} papers, schema {meta[name]['schema']}, "
                  f"built in {seconds:.0f} s")
         previous = path
-    return {n: STORES / f"{n}.db" for n in sizes}
+    return {n: where / f"{n}.db" for n in sizes}
 
 
 # ---- subscribers -------------------------------------------------------------------------
@@ -366,37 +393,43 @@ _, counts = plan_due(store, now, keep=False)
 print(json.dumps({"seconds": time.perf_counter() - start, "counts": dict(counts)}))
 """
 
-# The taste index of the pass (digest.plan.taste), then one liking subscriber's digest
-# (Ranking.digest) against the same subscriber without likes, REPEAT times each.
+# As a pass does it: the papers new since the subscriber's digest a week before
+# (digest.plan.read_papers from rank.new_since, with the rising ones), the index of
+# recommendations fitted on them (digest.plan.taste, with the liked papers' rows), then
+# one liking subscriber's digest (Ranking.digest) against the same subscriber without
+# likes, REPEAT times each.
 LIKES_CHILD = """
 import json, statistics, sys, time
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from digest.model import History, Subscriber
-from digest.plan import momentum, taste
-from digest.rank import Ranking
+from digest.plan import momentum, read_papers, taste, taste_ids
+from digest.rank import Ranking, new_since
 from digest.store import Store
 store = Store(sys.argv[1])
 now = datetime.fromisoformat(sys.argv[2])
 spec = json.loads(sys.argv[3])
 repeat = int(sys.argv[4])
-start = time.perf_counter()
-index = taste(store, now)
-taste_s = time.perf_counter() - start
+history = History(last_digest_at=datetime.fromisoformat(sys.argv[5]))
 sub = Subscriber(spec["email"], cadence="weekly", day="monday", send_at="08:00",
                  max_papers=20, trending=5, authors=tuple(spec["authors"]),
                  keywords=tuple(spec["keywords"]), likes=tuple(spec["likes"]))
 start = time.perf_counter()
-papers = [p for p in store.papers(since=now - timedelta(days=sub.age_limit_days))
+rising = momentum(store, now)
+papers = [p for p in read_papers(store, new_since(sub, history.last_digest_at, now),
+                                 {m.paper_id for m in rising})
           if p.first_seen and p.first_seen <= now]
-ranking = Ranking(papers, now, momentum(store, now))
-ranking.use_taste(index)
+ranking = Ranking(papers, now, rising)
 setup_s = time.perf_counter() - start
+start = time.perf_counter()
+index = taste(store, now, ranking.papers, taste_ids([sub]))
+taste_s = time.perf_counter() - start
+ranking.use_taste(index)
 def times(who):
     out = []
     for _ in range(repeat):
         t = time.perf_counter()
-        d = ranking.digest(who, History())
+        d = ranking.digest(who, history)
         out.append(time.perf_counter() - t)
     return out, d
 liking, d = times(sub)
@@ -504,14 +537,15 @@ class Bench:
     def likes(self, env: dict[str, str], folder: Path) -> None:
         spec = subscribers("likes", 1, seed=11)[0]
         done = self.run(child(LIKES_CHILD, env["DIGEST_DB"], SEND_AT.isoformat(),
-                              json.dumps(spec), str(REPEAT)), env, folder, check=True)
+                              json.dumps(spec), str(REPEAT), FIRST_AT.isoformat()),
+                        env, folder, check=True)
         found = done.result()
         if not done.ok or not found:
             self.figures.add("taste index", None, "s", done.rss_mb, done.status)
             self.figures.add("liking subscriber", None, "ms", None, done.status)
             return
         self.figures.add("taste index", found["taste_s"], "s", done.rss_mb,
-                         "digest.plan.taste at the pass's now")
+                         "digest.plan.taste over the pass's papers, as a pass fits it")
         extra = (found["liking_median"] - found["plain_median"]) * 1000
         self.figures.add("liking subscriber", found["liking_median"] * 1000, "ms", None,
                          f"Ranking.digest median of {REPEAT}, p95 "
@@ -758,6 +792,11 @@ def main() -> None:
                         help="build (the stores only), plan, likes, taste, ingest, check, "
                              "papers, pages (comma-separated; default: all)")
     parser.add_argument("--rebuild", action="store_true", help="build the cached stores again")
+    parser.add_argument("--layout", choices=LAYOUTS, default="behind",
+                        help="behind: the archive grows behind the same recent weeks (the "
+                             "issue's bars); spread: a year of papers at the store's rate, "
+                             "so that the measured week holds ~15,000 at 800k (default: "
+                             "behind)")
     parser.add_argument("--timeout", type=float, default=900, help="seconds per measurement")
     parser.add_argument("--memory-gb", type=float, default=8,
                         help="address-space cap of each measured child (RLIMIT_AS)")
@@ -773,12 +812,13 @@ def main() -> None:
     known = {"build", "plan", "likes", "taste", "ingest", "check", "papers", "pages"}
     if args.only and (unknown := sorted(args.only - known)):
         sys.exit(f"--only: unknown {', '.join(unknown)}; choose from {', '.join(sorted(known))}")
-    stores = build_stores(sizes, args.rebuild)
+    stores = build_stores(sizes, args.rebuild, args.layout)
     if args.only == {"build"}:
         return
-    print(f"bench_archive at {commit()} (digest/ at {code_commit()}): {SUBSCRIBERS:,} "
-          f"weekly subscribers, pass at {SEND_AT.isoformat()} after one at "
-          f"{FIRST_AT.isoformat()}; cap {args.memory_gb:g} GB, timeout {args.timeout:.0f} s",
+    print(f"bench_archive ({args.layout} layout) at {commit()} (digest/ at "
+          f"{code_commit()}): {SUBSCRIBERS:,} weekly subscribers, pass at "
+          f"{SEND_AT.isoformat()} after one at {FIRST_AT.isoformat()}; cap "
+          f"{args.memory_gb:g} GB, timeout {args.timeout:.0f} s",
           flush=True)
     measured = []
     for size in sizes:
@@ -787,28 +827,29 @@ def main() -> None:
             figures = Bench(args, size, stores[size], Path(folder)).all()
         measured.append(figures)
         print(table(figures), flush=True)
-        saved(figures)
-    measured = earlier(measured)
+        saved(figures, args.layout)
+    measured = earlier(measured, args.layout)
     print(growth(measured))
     print(verdicts(measured))
 
 
-def saved(figures: Figures) -> None:
-    """Keep a size's figures in RESULTS/<commit of digest/>-<size>.json, for growth
-    across runs of the same code."""
-    RESULTS.mkdir(parents=True, exist_ok=True)
+def saved(figures: Figures, layout: str) -> None:
+    """Keep a size's figures in <the layout's stores>/results/<commit of digest/>-<size>.json,
+    for growth across runs of the same code."""
+    results = stores_of(layout) / "results"
+    results.mkdir(parents=True, exist_ok=True)
     name = f"{code_commit()}-{figures.size}.json"
-    (RESULTS / name).write_text(json.dumps({"size": figures.size, "papers": figures.papers,
+    (results / name).write_text(json.dumps({"size": figures.size, "papers": figures.papers,
                                             "rows": figures.rows}, indent=1))
 
 
-def earlier(measured: list[Figures]) -> list[Figures]:
+def earlier(measured: list[Figures], layout: str) -> list[Figures]:
     """``measured`` and, for the sizes this run left out, what an earlier run of the same
     code (digest/ at the same commit, unmodified) saved, smallest size first."""
     have = {f.size for f in measured}
     more = []
     for size in SIZES:
-        path = RESULTS / f"{code_commit()}-{size}.json"
+        path = stores_of(layout) / "results" / f"{code_commit()}-{size}.json"
         if size not in have and path.exists() and not code_commit().endswith("+"):
             found = json.loads(path.read_text())
             more.append(Figures(size, found["papers"], {k: tuple(v) for k, v in
