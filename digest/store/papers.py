@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
     Connection,
     Insert,
+    Integer,
+    Select,
     and_,
     bindparam,
     delete,
@@ -18,6 +20,7 @@ from sqlalchemy import (
     insert,
     or_,
     select,
+    type_coerce,
     union_all,
 )
 from sqlalchemy import update as sql_update
@@ -30,6 +33,7 @@ from digest.store.engine import Database
 from digest.text import name_key, title_key
 
 _CHUNK = 400  # values per IN (...) list, well under every database's parameter limit
+_STREAM = 1000  # papers read at a time when they are streamed (``PaperRoom.paper_chunks``)
 
 
 @dataclass(frozen=True)
@@ -73,11 +77,41 @@ def save(
 def load(conn: Connection, since: datetime | None = None) -> list[Paper]:
     """Stored papers in the order first stored; with ``since``, only those that appeared
     (featured, else published, else first seen) on or after that day."""
-    query = select(s.papers).order_by(s.papers.c.id)
-    if since is not None:
-        day = func.coalesce(s.papers.c.featured, s.papers.c.published)
-        query = query.where(or_(day >= since.date(),
-                                day.is_(None) & (s.papers.c.first_seen >= since)))
+    query = _appeared(select(s.papers).order_by(s.papers.c.id), since)
+    return _assemble(conn, conn.execute(query).mappings().all())
+
+
+def _appeared(query: Select[Any], since: datetime | None) -> Select[Any]:
+    """``query`` limited to the papers that appeared (featured, else published, else
+    first seen) on or after ``since``'s day; all without it."""
+    if since is None:
+        return query
+    day = func.coalesce(s.papers.c.featured, s.papers.c.published)
+    return query.where(or_(day >= since.date(), day.is_(None) & (s.papers.c.first_seen >= since)))
+
+
+def span(conn: Connection, since: datetime | None, last: int | None) -> tuple[int, int] | None:
+    """The first and last id of the stored papers that appeared since ``since`` (all
+    without it), of only the ``last`` stored of them when given; None when there are
+    none."""
+    newest = conn.execute(_appeared(select(func.max(s.papers.c.id)), since)).scalar()
+    if newest is None:
+        return None
+    first = None
+    if last is not None:  # the last'th from the end, when there are that many
+        first = conn.execute(_appeared(select(s.papers.c.id), since).order_by(
+            s.papers.c.id.desc()).offset(last - 1).limit(1)).scalar()
+    if first is None:
+        first = conn.execute(_appeared(select(func.min(s.papers.c.id)), since)).scalar_one()
+    return int(first), int(newest)
+
+
+def load_after(conn: Connection, after: int, upto: int, since: datetime | None,
+               size: int) -> list[Paper]:
+    """The first ``size`` stored papers with an id above ``after`` and up to ``upto``,
+    that appeared since ``since``, in id order."""
+    query = _appeared(select(s.papers).where(s.papers.c.id > after, s.papers.c.id <= upto)
+                      .order_by(s.papers.c.id).limit(size), since)
     return _assemble(conn, conn.execute(query).mappings().all())
 
 
@@ -114,26 +148,81 @@ def credited_to(conn: Connection, key: str, source: str) -> list[Paper]:
     return load_ids(conn, conn.execute(query).scalars())
 
 
-def carrying(conn: Connection, keys: Sequence[str], at_least: int = 0,
+def carrying(conn: Connection, keys: Sequence[str], newest: int | None = None,
              known: Mapping[int, Paper] | None = None) -> dict[str, list[Paper]]:
-    """For each folded name of ``keys`` that some paper carries (listed or credited),
-    those papers; a name on none, or on fewer than ``at_least`` (they are not read), is
-    left out (a pass asks for hundreds of thousands of spellings, most on nothing), and
-    papers ``known`` already (by id) are not read again."""
-    pa = s.paper_authors.c
-    ids: dict[str, set[int]] = defaultdict(set)
-    for chunk in chunks(sorted(set(keys))):
-        query = (select(s.authors.c.key, pa.paper_id)
-                 .join(s.authors, s.authors.c.id == pa.author_id)
-                 .where(s.authors.c.key.in_(chunk)))
-        for key, paper_id in conn.execute(query):
-            ids[key].add(paper_id)
-    ids = {key: found for key, found in ids.items() if len(found) >= at_least}
+    """For each folded name of ``keys`` that some paper carries (listed or credited), the
+    ``newest`` such papers (by the day they appeared, then id; all without it) and any
+    of ``known`` (by id) that carry it, in id order; a name on none is left out. Papers
+    not ``known`` are read slim (``load_slim``)."""
     known = known or {}
-    wanted = set().union(*ids.values())
+    bound = newest if newest is not None else float("inf")
+    ids: dict[str, list[int]] = defaultdict(list)
+    for chunk in chunks(sorted(set(keys))):
+        for key, paper_id, n in conn.execute(_newest_carrying(chunk, None if known
+                                                               else newest)).all():
+            if n <= bound or paper_id in known:
+                ids[key].append(paper_id)
+    wanted = set().union(*ids.values()) if ids else set()
     papers = {i: known[i] for i in wanted if i in known}
-    papers.update((p.id, p) for p in load_ids(conn, wanted - papers.keys()) if p.id is not None)
+    papers.update((p.id, p) for p in load_slim(conn, wanted - papers.keys())
+                  if p.id is not None)
     return {key: [papers[i] for i in sorted(found)] for key, found in ids.items()}
+
+
+def _newest_carrying(keys: Sequence[str], newest: int | None) -> Select[Any]:
+    """(key, paper id, rank: 1 for the newest) of the papers carrying ``keys``, read from
+    the index on the author rows' (author, day, paper); only the ``newest`` of each key
+    when given. A paper carrying a name twice (listed and credited) ranks once."""
+    pa = s.paper_authors.c
+    rank = func.dense_rank().over(partition_by=pa.author_id,
+                                  order_by=(pa.day.desc().nulls_last(), pa.paper_id.desc()))
+    ranked = (select(s.authors.c.key, pa.paper_id, rank.label("n"))
+              .join(s.authors, s.authors.c.id == pa.author_id)
+              .where(s.authors.c.key.in_(keys)).subquery())
+    query = select(ranked.c.key, ranked.c.paper_id, ranked.c.n).distinct()
+    return query if newest is None else query.where(ranked.c.n <= newest)
+
+
+# What a name's resolution reads of a paper (``pins.resolve``, ``pins.why``): no abstract,
+# summary or keywords, which are most of a paper's bytes.
+_SLIM = (s.papers.c.id, s.papers.c.title, s.papers.c.arxiv_id, s.papers.c.organization,
+         s.papers.c.published, s.papers.c.featured, s.papers.c.author_count,
+         s.papers.c.truncated, s.papers.c.category, s.papers.c.first_seen)
+
+
+def load_slim(conn: Connection, ids: Iterable[int]) -> list[Paper]:
+    """The stored papers with these ids, with what a name's resolution needs of them:
+    title, ids, dates, organisation, sources and authors (with credits and claims); the
+    abstract, summary, keywords and counts left empty."""
+    found: list[Paper] = []
+    pa, ps = s.paper_authors.c, s.paper_sources.c
+    for chunk in chunks(sorted(set(ids))):
+        people: dict[int, list[Any]] = defaultdict(list)
+        # the flags as stored (0/1 in SQLite): a bool made of each costs a tenth of the load
+        query = (select(pa.paper_id, pa.name, type_coerce(pa.listed, Integer),
+                        type_coerce(pa.credited, Integer), pa.user)
+                 .where(pa.paper_id.in_(chunk)).order_by(pa.paper_id, pa.position))
+        for row in conn.execute(query).all():  # all at once: a row at a time costs double
+            people[row[0]].append(row)
+        sources: dict[int, list[str]] = defaultdict(list)
+        query = select(ps.paper_id, ps.source).where(ps.paper_id.in_(chunk)).order_by(ps.id)
+        for paper_id, source in conn.execute(query).all():
+            sources[paper_id].append(source)
+        for row in conn.execute(select(*_SLIM).where(s.papers.c.id.in_(chunk))).all():
+            found.append(_slim_paper(row, people[row[0]], sources[row[0]]))
+    return found
+
+
+def _slim_paper(row: Any, people: list[Any], sources: list[str]) -> Paper:
+    paper_id, title, arxiv_id, org, published, featured, count, truncated, category, seen = row
+    return Paper(
+        id=paper_id, title=title, arxiv_id=arxiv_id, organization=org, published=published,
+        featured=featured, author_count=count, truncated=truncated, category=category,
+        first_seen=seen, sources=tuple(sources),
+        authors=tuple(name for _, name, listed, _, _ in people if listed),
+        credited=tuple(name for _, name, _, credited, _ in people if credited),
+        claimed=tuple((name, user) for _, name, listed, _, user in people if listed and user),
+    )
 
 
 def insert_id(conn: Connection, statement: Insert) -> int:
@@ -285,6 +374,9 @@ def _write(conn: Connection, slots: list[_Slot], run_id: int, now: datetime) -> 
     recredited = new + [slot for slot in updated if slot.stored and _people(slot.paper)
                         != _people(slot.stored)]
     _write_authors(conn, [slot.paper for slot in recredited])
+    rewritten = {id(slot) for slot in recredited}
+    _redate_authors(conn, [slot.paper for slot in updated if id(slot) not in rewritten
+                           and slot.stored and _day(slot.paper) != _day(slot.stored)])
     _snapshot_upvotes(conn, [slot.paper for slot in changed if slot.paper.upvotes is not None
                              and (slot.stored is None
                                   or slot.stored.upvotes != slot.paper.upvotes)], now)
@@ -331,10 +423,25 @@ def _write_authors(conn: Connection, papers: list[Paper]) -> None:
         credited = {name_key(c) for c in paper.credited}
         rows += [{"paper_id": paper.id, "position": i, "author_id": ids[name_key(name)],
                   "name": name, "listed": i < len(paper.authors),
-                  "credited": name_key(name) in credited, "user": user}
+                  "credited": name_key(name) in credited, "user": user, "day": _day(paper)}
                  for i, (name, user) in enumerate(_accounts(paper))]
     if rows:
         conn.execute(insert(s.paper_authors), rows)
+
+
+def _redate_authors(conn: Connection, papers: list[Paper]) -> None:
+    """Copy the day ``papers`` appeared (they have new dates, the same authors) onto
+    their author rows."""
+    if papers:
+        conn.execute(sql_update(s.paper_authors)
+                     .where(s.paper_authors.c.paper_id == bindparam("of_paper"))
+                     .values(day=bindparam("new_day")),
+                     [{"of_paper": p.id, "new_day": _day(p)} for p in papers])
+
+
+def _day(paper: Paper) -> date | None:
+    """The day a paper appeared: featured, else published."""
+    return paper.featured or paper.published
 
 
 def _accounts(paper: Paper) -> list[tuple[str, str | None]]:
@@ -393,6 +500,25 @@ class PaperRoom(Database):
         with self._begin(reading=True) as conn:
             return load(conn, since)
 
+    def paper_chunks(self, since: datetime | None = None, last: int | None = None,
+                     size: int = _STREAM) -> Iterator[list[Paper]]:
+        """The stored papers in the order first stored (``papers``), ``size`` at a time,
+        each chunk read in its own transaction (memory stays flat at any store size);
+        with ``since``, those that appeared since that day; with ``last``, only the
+        ``last`` stored of those. Papers stored meanwhile are not among them."""
+        with self._begin(reading=True) as conn:
+            bounds = span(conn, since, last)
+        if bounds is None:
+            return
+        after, upto = bounds[0] - 1, bounds[1]
+        while True:
+            with self._begin(reading=True) as conn:
+                chunk = load_after(conn, after, upto, since, size)
+            if not chunk:
+                return
+            yield chunk
+            after = chunk[-1].id or upto
+
     def upvote_snapshots(self, start: datetime, now: datetime) -> list[Snapshot]:
         """The upvote counts ingests saw after ``start`` up to ``now``, with each such
         paper's last count at or before ``start`` (what momentum since ``start`` needs)."""
@@ -407,13 +533,13 @@ class PaperRoom(Database):
             return {(key, source): credited_to(conn, key, source)
                     if source is not None else [] for key, source in set(wanted)}
 
-    def papers_carrying(self, keys: Iterable[str], at_least: int = 0,
+    def papers_carrying(self, keys: Iterable[str], newest: int | None = None,
                         known: Mapping[int, Paper] | None = None) -> dict[str, list[Paper]]:
-        """For each folded name carried by stored papers, those papers (a name on none, or
-        on fewer than ``at_least``, is left out); papers ``known`` by id are taken from
-        there."""
+        """For each folded name carried by stored papers, the ``newest`` of those papers
+        (all without it) and any ``known`` (by id, taken from there) that carry it
+        (``carrying``)."""
         with self._begin(reading=True) as conn:
-            return carrying(conn, sorted(set(keys)), at_least, known)
+            return carrying(conn, sorted(set(keys)), newest, known)
 
     def papers_by_arxiv(self, arxiv_ids: Iterable[str]) -> list[Paper]:
         """The stored papers with these arXiv ids (as stored: no prefix, no version)."""

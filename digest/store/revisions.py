@@ -82,6 +82,8 @@ def _matching(conn: Connection) -> str:
     """The revision whose tables an unversioned database has (one made before revisions
     began, or by this code before its revision was recorded)."""
     schema = inspect(conn)
+    if "day" in {c["name"] for c in schema.get_columns("paper_authors")}:
+        return "0012"
     if "doi" in {c["name"] for c in schema.get_columns("papers")}:
         return "0010"
     if "channel_sends" in schema.get_table_names():
