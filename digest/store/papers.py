@@ -159,10 +159,10 @@ def carrying(conn: Connection, keys: Sequence[str], newest: int | None = None,
     not ``known`` are read slim (``load_slim``)."""
     known = known or {}
     bound = newest if newest is not None else float("inf")
+    reach = _reach(known.values())
     ids: dict[str, list[int]] = defaultdict(list)
     for chunk in chunks(sorted(set(keys))):
-        for key, paper_id, n in conn.execute(_newest_carrying(chunk, None if known
-                                                               else newest)).all():
+        for key, paper_id, n in conn.execute(_newest_carrying(chunk, newest, reach)).all():
             if n <= bound or paper_id in known:
                 ids[key].append(paper_id)
     wanted = set().union(*ids.values()) if ids else set()
@@ -172,18 +172,42 @@ def carrying(conn: Connection, keys: Sequence[str], newest: int | None = None,
     return {key: [papers[i] for i in sorted(found)] for key, found in ids.items()}
 
 
-def _newest_carrying(keys: Sequence[str], newest: int | None) -> Select[Any]:
+@dataclass(frozen=True)
+class _Reach:
+    """How far back papers a caller holds go: to ``since`` (the day the oldest of them
+    appeared; None when none has a day), and whether some have no day at all."""
+
+    since: date | None
+    undated: bool
+
+
+def _reach(known: Iterable[Paper]) -> _Reach:
+    days = [p.featured or p.published for p in known]
+    dated = [d for d in days if d is not None]
+    return _Reach(min(dated) if dated else None, len(dated) < len(days))
+
+
+def _newest_carrying(keys: Sequence[str], newest: int | None, reach: _Reach) -> Select[Any]:
     """(key, paper id, rank: 1 for the newest) of the papers carrying ``keys``, read from
-    the index on the author rows' (author, day, paper); only the ``newest`` of each key
-    when given. A paper carrying a name twice (listed and credited) ranks once."""
+    the index on the author rows' (author, day, paper); with ``newest``, only the newest
+    of each key (a paper carrying a name twice, listed and credited, ranks once) and
+    those as recent as the papers a caller holds (``reach``: which of them it holds, the
+    caller sees)."""
     pa = s.paper_authors.c
     rank = func.dense_rank().over(partition_by=pa.author_id,
                                   order_by=(pa.day.desc().nulls_last(), pa.paper_id.desc()))
-    ranked = (select(s.authors.c.key, pa.paper_id, rank.label("n"))
+    ranked = (select(s.authors.c.key, pa.paper_id, pa.day, rank.label("n"))
               .join(s.authors, s.authors.c.id == pa.author_id)
               .where(s.authors.c.key.in_(keys)).subquery())
     query = select(ranked.c.key, ranked.c.paper_id, ranked.c.n).distinct()
-    return query if newest is None else query.where(ranked.c.n <= newest)
+    if newest is None:
+        return query
+    held = [ranked.c.n <= newest]
+    if reach.since is not None:
+        held.append(ranked.c.day >= reach.since)
+    if reach.undated:
+        held.append(ranked.c.day.is_(None))
+    return query.where(or_(*held))
 
 
 # What a name's resolution reads of a paper (``pins.resolve``, ``pins.why``): no abstract,
