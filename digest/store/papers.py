@@ -16,6 +16,7 @@ from sqlalchemy import (
     and_,
     bindparam,
     delete,
+    false,
     func,
     insert,
     or_,
@@ -157,19 +158,49 @@ def carrying(conn: Connection, keys: Sequence[str], newest: int | None = None,
     ``newest`` such papers (by the day they appeared, then id; all without it) and any
     of ``known`` (by id) that carry it, in id order; a name on none is left out. Papers
     not ``known`` are read slim (``load_slim``)."""
+    pa = s.paper_authors.c
     known = known or {}
-    bound = newest if newest is not None else float("inf")
-    reach = _reach(known.values())
-    ids: dict[str, list[int]] = defaultdict(list)
-    for chunk in chunks(sorted(set(keys))):
-        for key, paper_id, n in conn.execute(_newest_carrying(chunk, newest, reach)).all():
-            if n <= bound or paper_id in known:
-                ids[key].append(paper_id)
+    authors = _authors_named(conn, keys)
+    ids: dict[str, set[int]] = defaultdict(set)
+    if newest is None:
+        for chunk in chunks(sorted(authors)):
+            query = select(pa.author_id, pa.paper_id).where(pa.author_id.in_(chunk))
+            for author, paper_id in conn.execute(query).all():
+                ids[authors[author]].add(paper_id)
+    else:
+        query = _newest_of(newest)
+        for author, key in authors.items():
+            ids[key].update(conn.execute(query, {"author": author}).scalars().all())
+    if known and newest is not None:
+        reach = _reach(known.values())
+        for chunk in chunks(sorted(authors)):
+            for author, paper_id in conn.execute(_recent(chunk, reach)).all():
+                if paper_id in known:
+                    ids[authors[author]].add(paper_id)
     wanted = set().union(*ids.values()) if ids else set()
     papers = {i: known[i] for i in wanted if i in known}
     papers.update((p.id, p) for p in load_slim(conn, wanted - papers.keys())
                   if p.id is not None)
     return {key: [papers[i] for i in sorted(found)] for key, found in ids.items()}
+
+
+def _authors_named(conn: Connection, keys: Sequence[str]) -> dict[int, str]:
+    """The ids of the authors with these folded names (most spellings asked for are on
+    no paper), with their names."""
+    found: dict[int, str] = {}
+    for chunk in chunks(sorted(set(keys))):
+        query = select(s.authors.c.id, s.authors.c.key).where(s.authors.c.key.in_(chunk))
+        found.update((author, key) for author, key in conn.execute(query))
+    return found
+
+
+def _newest_of(newest: int) -> Select[Any]:
+    """The ids of the ``newest`` papers of the author ``:author`` (by day, then id), read
+    from the end of the index on (author, day, paper): ``newest`` rows however many
+    papers carry the name. One author a statement: compiled once, run for each."""
+    pa = s.paper_authors.c
+    return (select(pa.paper_id).where(pa.author_id == bindparam("author"))
+            .order_by(pa.day.desc().nulls_last(), pa.paper_id.desc()).limit(newest))
 
 
 @dataclass(frozen=True)
@@ -187,27 +218,15 @@ def _reach(known: Iterable[Paper]) -> _Reach:
     return _Reach(min(dated) if dated else None, len(dated) < len(days))
 
 
-def _newest_carrying(keys: Sequence[str], newest: int | None, reach: _Reach) -> Select[Any]:
-    """(key, paper id, rank: 1 for the newest) of the papers carrying ``keys``, read from
-    the index on the author rows' (author, day, paper); with ``newest``, only the newest
-    of each key (a paper carrying a name twice, listed and credited, ranks once) and
-    those as recent as the papers a caller holds (``reach``: which of them it holds, the
-    caller sees)."""
+def _recent(authors: Sequence[int], reach: _Reach) -> Select[Any]:
+    """(author, paper) of the papers of ``authors`` as recent as the papers a caller
+    holds (``reach``; which of them it holds, the caller sees)."""
     pa = s.paper_authors.c
-    rank = func.dense_rank().over(partition_by=pa.author_id,
-                                  order_by=(pa.day.desc().nulls_last(), pa.paper_id.desc()))
-    ranked = (select(s.authors.c.key, pa.paper_id, pa.day, rank.label("n"))
-              .join(s.authors, s.authors.c.id == pa.author_id)
-              .where(s.authors.c.key.in_(keys)).subquery())
-    query = select(ranked.c.key, ranked.c.paper_id, ranked.c.n).distinct()
-    if newest is None:
-        return query
-    held = [ranked.c.n <= newest]
-    if reach.since is not None:
-        held.append(ranked.c.day >= reach.since)
+    held = [pa.day >= reach.since] if reach.since is not None else []
     if reach.undated:
-        held.append(ranked.c.day.is_(None))
-    return query.where(or_(*held))
+        held.append(pa.day.is_(None))
+    return select(pa.author_id, pa.paper_id).where(pa.author_id.in_(authors),
+                                                   or_(false(), *held))
 
 
 # What a name's resolution reads of a paper (``pins.resolve``, ``pins.why``): no abstract,
