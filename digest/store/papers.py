@@ -170,7 +170,7 @@ def carrying(conn: Connection, keys: Sequence[str], newest: int | None = None,
     else:
         query = _newest_of(newest)
         for author, key in authors.items():
-            ids[key].update(conn.execute(query, {"author": author}).scalars().all())
+            ids[key].update(conn.execute(query, {"writer": author}).scalars().all())
     if known and newest is not None:
         reach = _reach(known.values())
         for chunk in chunks(sorted(authors)):
@@ -195,11 +195,11 @@ def _authors_named(conn: Connection, keys: Sequence[str]) -> dict[int, str]:
 
 
 def _newest_of(newest: int) -> Select[Any]:
-    """The ids of the ``newest`` papers of the author ``:author`` (by day, then id), read
+    """The ids of the ``newest`` papers of the author ``:writer`` (by day, then id), read
     from the end of the index on (author, day, paper): ``newest`` rows however many
     papers carry the name. One author a statement: compiled once, run for each."""
     pa = s.paper_authors.c
-    return (select(pa.paper_id).where(pa.author_id == bindparam("author"))
+    return (select(pa.paper_id).where(pa.author_id == bindparam("writer"))
             .order_by(pa.day.desc().nulls_last(), pa.paper_id.desc()).limit(newest))
 
 
