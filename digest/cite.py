@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 from datetime import date
+from itertools import islice
 
 import rispy
 from anyascii import anyascii
@@ -69,10 +70,25 @@ def write(fmt: CiteFormat, papers: Iterable[Paper]) -> str:
     return bibtex(papers) if fmt is CiteFormat.BIBTEX else ris(papers)
 
 
+def stream(fmt: CiteFormat, papers: Iterable[Paper], per: int = 500) -> Iterator[str]:
+    """``write``'s text in pieces of ``per`` entries, keys unique across them all: joined,
+    the same text, but never all in memory at once."""
+    keyed = zip_keys(papers)
+    entries = _bibtex if fmt is CiteFormat.BIBTEX else _ris
+    first = True
+    while chunk := list(islice(keyed, per)):
+        yield ("" if first else "\n") + entries(chunk)
+        first = False
+
+
 def bibtex(papers: Iterable[Paper]) -> str:
     """One ``@misc`` entry per paper, keys stable and unique across the whole export."""
+    return _bibtex(zip_keys(papers))
+
+
+def _bibtex(keyed: Iterable[tuple[str, Paper]]) -> str:
     library = Library()
-    for key, paper in zip_keys(papers):
+    for key, paper in keyed:
         library.add(Entry("misc", key, _bib_fields(paper)))
     fmt = BibtexFormat()  # type: ignore[no-untyped-call]
     fmt.indent = "  "
@@ -82,7 +98,11 @@ def bibtex(papers: Iterable[Paper]) -> str:
 
 def ris(papers: Iterable[Paper]) -> str:
     """One ``TY  - JOUR`` ... ``ER  -`` record per paper."""
-    records = [_ris_record(key, paper) for key, paper in zip_keys(papers)]
+    return _ris(zip_keys(papers))
+
+
+def _ris(keyed: Iterable[tuple[str, Paper]]) -> str:
+    records = [_ris_record(key, paper) for key, paper in keyed]
     return str(rispy.dumps(records, implementation=_RisWriter)) if records else ""
 
 

@@ -148,6 +148,10 @@ TASTE_NEGATIVES = 1000
 # learnt from enough papers; those are never recommended.
 TASTE_BACKGROUND = 5000
 MAX_LIKES = 1000
+# Who an unpinned followed name stands for is worked out from the newest RESOLVE_PAPERS
+# stored papers carrying it (by the day they appeared), plus those a pass holds already:
+# who the name stands for now, at a cost that does not grow with the archive.
+RESOLVE_PAPERS = 30
 # A card link's target (a name or phrase to follow or mute, an arXiv id, an arXiv id and a
 # followed name) is at most this many characters: a link is made from what a card shows,
 # never typed; a card leaves out a link whose target would be longer.

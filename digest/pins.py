@@ -164,15 +164,21 @@ def _links(paper: Paper, name: str) -> dict[str, str]:
     """The authors of ``paper`` who tie it to other papers: all but ``name`` (in any of
     its spellings), folded name -> name as listed; none on a paper of more than
     ``BIG_TEAM`` authors."""
-    if len(paper.all_authors) > BIG_TEAM:
+    authors = paper.all_authors
+    if len(authors) > BIG_TEAM:
         return {}
     keys = _keys(name)
     found: dict[str, str] = {}
-    for author in paper.all_authors:
-        other = name_key(author)
+    for author, other in zip(authors, _author_keys(authors), strict=True):
         if other and (other not in keys or spelled_alike(name, author) is None):
             found.setdefault(other, author)
     return found
+
+
+@lru_cache(maxsize=1 << 16)  # the same papers come back for every name they carry
+def _author_keys(authors: tuple[str, ...]) -> tuple[str, ...]:
+    """The folded key of each of ``authors``."""
+    return tuple(name_key(a) for a in authors)
 
 
 def _holds(text: tuple[str, ...], phrase: tuple[str, ...]) -> bool:
@@ -195,8 +201,9 @@ def carried(name: str, papers: Iterable[Paper]) -> list[Carried]:
     keys = _keys(name)
     found = []
     for paper in papers:
-        for author in paper.all_authors:
-            alike = spelled_alike(name, author) if name_key(author) in keys else None
+        authors = paper.all_authors
+        for author, key in zip(authors, _author_keys(authors), strict=True):
+            alike = spelled_alike(name, author) if key in keys else None
             if alike is not None:
                 found.append(Carried(paper, author, alike))
                 break

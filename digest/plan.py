@@ -156,12 +156,30 @@ def _pinned(pin: Pin | None) -> bool:
 
 def resolve_stored(store: Store, names: Iterable[str],
                    known: Mapping[int, Paper] | None = None) -> dict[str, Resolution]:
-    """Who each of ``names`` stands for among the stored papers carrying it in any of its
-    spellings (``pins.resolve``), in one query; papers ``known`` by id are not read."""
+    """Who each of ``names`` stands for (``pins.resolve``) among the newest
+    ``RESOLVE_PAPERS`` stored papers carrying it in any of its spellings, and those of
+    ``known`` (by id: not read again) that carry it; in one query."""
     keys = {name: name_keys(name) for name in names}
-    carrying = store.papers_carrying({k for ks in keys.values() for k in ks}, 0, known)
-    return {name: resolve(name, list({id(p): p for k in spelt for p in carrying.get(k, ())
-                                      }.values())) for name, spelt in keys.items()}
+    carrying = store.papers_carrying({k for ks in keys.values() for k in ks},
+                                     defaults.RESOLVE_PAPERS, known)
+    return {name: resolve(name, _evidence([p for k in spelt for p in carrying.get(k, ())],
+                                          known or {}))
+            for name, spelt in keys.items()}
+
+
+def _evidence(papers: Iterable[Paper], known: Mapping[int, Paper]) -> list[Paper]:
+    """Of the papers carrying a name in one spelling or another, the newest
+    ``RESOLVE_PAPERS`` and those ``known``, once each, oldest first."""
+    found = sorted({p.id: p for p in papers}.values(), key=_age, reverse=True)
+    kept = found[:defaults.RESOLVE_PAPERS] + [
+        p for p in found[defaults.RESOLVE_PAPERS:] if p.id in known]
+    return sorted(kept, key=lambda p: p.id or 0)
+
+
+def _age(paper: Paper) -> tuple[int, int]:
+    """Newer first when sorted in reverse: the day it appeared, then its id."""
+    day = paper.featured or paper.published
+    return (day.toordinal() if day else 0, paper.id or 0)
 
 
 class Notes:

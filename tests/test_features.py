@@ -107,7 +107,8 @@ def test_a_database_from_before_terms_upgrades_and_recommends(url: str) -> None:
     refused = CliRunner().invoke(cli, ["papers"], env=env)
     assert refused.exit_code == 1 and "schema revision 0010" in refused.output
     upgraded = CliRunner().invoke(cli, ["db", "upgrade"], env=env)
-    assert upgraded.exit_code == 0 and f"upgraded from 0010 to {revisions.head()}" in upgraded.output
+    assert upgraded.exit_code == 0
+    assert f"upgraded from 0010 to {revisions.head()}" in upgraded.output
     store = Store(url)
     assert stored_terms(store) == {}  # nothing read at the upgrade
     ingest(store, DATA / "hf-daily" / "2026-04-10.json", now=NOW - timedelta(days=7))

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from digest import defaults
 from digest.config import load_config
 from digest.deliver import MailSettings, tokens_for
 from digest.ingest import parse
@@ -244,18 +245,59 @@ def test_groups_of_a_name_by_shared_coauthors(db_url: str) -> None:
     assert len(resolve("Ada", papers).theirs) == 2
 
 
-def test_only_names_on_enough_papers_for_two_people_are_read(db_url: str) -> None:
-    """Two people need two groups of two papers: a name on fewer is never ambiguous, so
-    the notes do not read its papers."""
+def test_the_papers_carrying_a_name_are_the_newest_and_those_known(db_url: str) -> None:
+    """A name's papers are read newest first (the day they appeared, then the id), up to
+    the bound, plus any the caller holds already; read slim (no abstract) but with the
+    authors, credits and sources a resolution needs."""
     store = two_wei_wangs(db_url)
-    wei, ada, hu = (name_key(n) for n in ("Wei Wang", "Ada", "Tianyang Hu"))
-    found = store.papers_carrying([wei, ada, hu], 4)
-    assert sorted(p.title for p in found[wei]) == ["A1", "A2", "A3", "B1", "B2", "C1"]
-    assert ada not in found and hu not in found  # on 2 papers each
-    assert len(store.papers_carrying([ada])[ada]) == 2
+    old = replace(paper("E1", "Wei Wang", "Old Friend", source="old.json"),
+                  published=date(2020, 1, 1), abstract="long")
+    store.save_papers([old], source="old.json", fmt="hf-json", now=SEEN)
+    wei, ada = name_key("Wei Wang"), name_key("Ada")
+    found = store.papers_carrying([wei, ada], 4)
+    assert sorted(p.title for p in found[wei]) == ["A3", "B1", "B2", "C1"]  # same day: ids
+    assert [p.title for p in found[ada]] == ["D1", "D2"]
+    assert [p.title for p in store.papers_carrying([wei], 6)[wei]] == [
+        "A1", "A2", "A3", "B1", "B2", "C1"]  # E1 is the oldest: left out
+    old = next(p for p in store.papers() if p.title == "E1")
+    assert old.id is not None
+    kept = store.papers_carrying([wei], 1, {old.id: old})[wei]
+    assert [p.title for p in kept] == ["C1", "E1"] and kept[1] is old
+    slim = store.papers_carrying([wei])[wei][-1]
+    assert (slim.title, slim.abstract, slim.authors, slim.sources) == (
+        "E1", "", ("Wei Wang", "Old Friend"), ("old.json",))
+
+
+def test_a_paper_featured_later_becomes_a_names_newest(db_url: str) -> None:
+    """The day on the author rows follows the paper's: featured later, it is newer."""
+    store = Store(db_url)
+    x = replace(paper("X", "Wei Wang", "Ana Ruiz"), arxiv_id="2605.00001")
+    y = replace(paper("Y", "Wei Wang", "Bo Chen"), arxiv_id="2605.00002",
+                published=date(2026, 5, 1))
+    store.save_papers([x, y], source="day.json", fmt="hf-json", now=SEEN)
+    wei = name_key("Wei Wang")
+    assert [p.title for p in store.papers_carrying([wei], 1)[wei]] == ["X"]
+    store.save_papers([replace(y, featured=date(2026, 6, 10))], source="hf.json",
+                      fmt="hf-json", now=SEEN)
+    assert [p.title for p in store.papers_carrying([wei], 1)[wei]] == ["Y"]
+
+
+def test_a_name_is_resolved_from_its_newest_papers(db_url: str, monkeypatch: pytest.MonkeyPatch
+                                                   ) -> None:
+    """With room for the newest three papers only (B1, B2, C1: one group of two and a
+    lone paper), Wei Wang is one person; with room for all, two."""
+    store = two_wei_wangs(db_url)
+    sub = [Subscriber("a@example.org", authors=("Wei Wang", "Ada"))]
     notes = Notes(store)
-    notes.load([Subscriber("a@example.org", authors=("Wei Wang", "Ada"))])
+    notes.load(sub)
     assert len(notes.people("Wei Wang")) == 2 and notes.people("Ada") == ()
+    monkeypatch.setattr(defaults, "RESOLVE_PAPERS", 3)
+    notes = Notes(store)
+    notes.load(sub)
+    assert notes.people("Wei Wang") == ()
+    theirs = notes.resolutions(sub)[("wei", "wang")].theirs
+    assert len(theirs) == 3
+
 
 def test_a_profile_owner_is_one_person_whoever_their_coauthors(db_url: str) -> None:
     """Seed 002 credits 39 papers to Jiacheng Sun, in groups of co-authors that share

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from collections import Counter
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,7 @@ import pytest
 from click.testing import CliRunner
 
 from digest.cli import cli
+from digest.model import Paper
 from digest.store import Store
 from tests.conftest import DATA, ROOT, SEEDS, totals
 from tests.mailing import NOW, SUBSCRIPTIONS, many_subscribers
@@ -150,3 +151,24 @@ def test_a_pass_run_ahead_is_undone_on_postgres(pg_url: str, tmp_path: Path) -> 
     planned = {r.email for r in Store(pg_url).outbox()
                if r.period.date() == day.date() and r.state != "missed"}
     assert planned == {"ada@example.org", "grace@example.org"}
+
+
+def test_a_names_newest_papers_and_papers_streamed_on_postgres(pg_url: str) -> None:
+    """PostgreSQL sorts nulls first where SQLite sorts them last: a paper with no day is
+    the oldest on both; ``--limit`` and ``--since`` read the same papers as on SQLite."""
+    invoke(pg_url, "ingest", str(SEEDS), str(DATA / "hf-daily"), "--now", "2026-08-22T05:00:00Z")
+    store = Store(pg_url)
+    store.save_papers([Paper("Undated", authors=("Jiacheng Sun", "Nobody Else"))],
+                      source="undated.json", fmt="hf-json", now=NOW)
+    key = "jiachengsun"  # on 40 papers, now one of them without a day
+    found = store.papers_carrying([key])[key]
+    newest = store.papers_carrying([key], 3)[key]
+    ids = {p.id for p in newest}
+    oldest_kept = min(p.featured or p.published or date.min for p in newest)
+    assert len(newest) == 3 and len(found) == 41 and oldest_kept > date.min
+    assert all((p.featured or p.published or date.min) <= oldest_kept
+               for p in found if p.id not in ids)
+    since = datetime(2026, 4, 14, tzinfo=UTC)
+    listed = [json.loads(line)["id"] for line in invoke(
+        pg_url, "papers", "--json", "--since", "2026-04-14", "--limit", "5").stdout.splitlines()]
+    assert listed == [p.id for p in store.papers(since=since)][-5:]

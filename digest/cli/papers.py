@@ -7,8 +7,8 @@ import json
 import os
 import sys
 import tempfile
-from collections.abc import Callable, Iterator, Sequence
-from datetime import date, datetime
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from datetime import UTC, date, datetime, time
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -192,60 +192,97 @@ def _print_ingest_table(reports: list[Report], total: int, db_url: str) -> None:
 @click.option("--output", type=click.Path(path_type=Path, dir_okay=False), metavar="FILE",
               help="Write to FILE (replaced whole, never left half-written) "
               "instead of standard output.")
+@click.option("--since", type=Day(), metavar="YYYY-MM-DD",
+              help="Only papers that appeared on or after this day (featured on Hugging "
+              "Face, else published; a paper with neither: first seen by digest).")
+@click.option("--limit", type=click.IntRange(min=1), metavar="N",
+              help="Only the N papers stored last (of those --since), still oldest first: "
+              "the end of the full listing.")
 @click.option("--rising", is_flag=True, help="The papers gaining upvotes fastest at --now "
               f"(over the last {defaults.RISING_WINDOW_HOURS} hours), fastest first.")
 @settings_options(reads_config=False, create=False)
-def papers(as_json: bool, fmt: str | None, output: Path | None, rising: bool,
-           app: App) -> None:
-    """List the papers stored, oldest first; or, with --rising, the momentum ranking;
-    or, with --format, export them as BibTeX or RIS.
+def papers(as_json: bool, fmt: str | None, output: Path | None, since: date | None,
+           limit: int | None, rising: bool, app: App) -> None:
+    """List the papers stored, oldest first (in the order first stored); or, with
+    --rising, the momentum ranking; or, with --format, export them as BibTeX or RIS.
+    Papers are read and written a thousand at a time, so any number of them takes
+    little memory.
 
     \b
     Examples:
-        digest papers
-        digest papers --json | jq -r .title
+        digest papers --limit 20
+        digest papers --since 2026-04-01 --json | jq -r .title
         digest papers --rising --now 2026-04-17T12:00:00Z
         digest papers --format bibtex --output papers.bib
     """
-    _check_papers_options(as_json, fmt, output, rising)
+    _check_papers_options(as_json, fmt, output, rising, since is not None or limit is not None)
     store = app.store
     if rising:
         _print_rising(store, app.now(), as_json)
         return
-    stored = store.papers()
+    start = datetime.combine(since, time(), UTC) if since else None
+    chunks = store.paper_chunks(since=start, last=limit)
     if fmt:
-        _emit(cite.write(CiteFormat(fmt), stored), output)
-        return
-    if as_json:
-        _emit("".join(json.dumps(paper_json(p), ensure_ascii=False) + "\n" for p in stored),
-              output)
-        return
-    table = Table(box=box.SIMPLE_HEAD)
-    for name in ("ID", "arXiv", "Published", "Upvotes", "Authors", "Title"):
-        table.add_column(name, overflow="ellipsis", no_wrap=name == "Title")
-    for p in stored:
-        table.add_row(str(p.id), p.arxiv_id or "", _iso(p.published),
-                      "" if p.upvotes is None else str(p.upvotes),
-                      str(p.author_count or len(p.all_authors)), p.title)
-    console().print(table)
-    click.echo(f"{len(stored)} papers")
+        _emit(cite.stream(CiteFormat(fmt), (p for chunk in chunks for p in chunk)), output)
+    elif as_json:
+        _emit(("".join(json.dumps(paper_json(p), ensure_ascii=False) + "\n" for p in chunk)
+               for chunk in chunks), output)
+    else:
+        _print_papers(chunks)
+
+
+def _print_papers(chunks: Iterable[list[Paper]]) -> None:
+    """The papers as a table, printed a chunk at a time (the header with the first): a
+    column is as wide as its longest cell so far, the title takes what is left."""
+    out = console()
+    names = ("ID", "arXiv", "Published", "Upvotes", "Authors")
+    widths = [len(name) for name in names]
+    count = 0
+    for chunk in chunks:
+        rows = [(str(p.id), p.arxiv_id or "", _iso(p.published),
+                 "" if p.upvotes is None else str(p.upvotes),
+                 str(p.author_count or len(p.all_authors)), p.title) for p in chunk]
+        widths = [max(w, *(len(row[i]) for row in rows)) for i, w in enumerate(widths)]
+        table = Table(box=box.SIMPLE_HEAD, show_header=count == 0, show_edge=False)
+        for name, width in zip(names, widths, strict=True):
+            table.add_column(name, no_wrap=True, width=width)
+        # a space each side of each column and one between: the title gets the rest
+        title = max(len("Title"), out.width - sum(widths) - 3 * (len(widths) + 1) + 1)
+        table.add_column("Title", overflow="ellipsis", no_wrap=True, width=title)
+        for row in rows:
+            table.add_row(*row)
+        out.print(table)
+        count += len(rows)
+    if count == 0:
+        table = Table(box=box.SIMPLE_HEAD)
+        for name in (*names, "Title"):
+            table.add_column(name)
+        out.print(table)
+    click.echo(f"{count} papers")
 
 
 def _check_papers_options(as_json: bool, fmt: str | None, output: Path | None,
-                          rising: bool) -> None:
-    """One output at a time: a table, JSON lines, a citation format, or the rising list."""
+                          rising: bool, some: bool) -> None:
+    """One output at a time: a table, JSON lines, a citation format, or the rising list;
+    --since and --limit choose papers for the first three."""
     if fmt and (as_json or rising):
         raise click.UsageError("--format exports every stored paper; it goes with neither "
                                "--json nor --rising")
     if output and (rising or not (fmt or as_json)):
         raise click.UsageError("--output writes --format or --json output to a file")
+    if rising and some:
+        raise click.UsageError("--since and --limit choose stored papers to list or export; "
+                               "--rising ranks those of the last "
+                               f"{defaults.RISING_WINDOW_HOURS} hours")
 
 
-def _emit(text: str, output: Path | None) -> None:
-    """``text`` to standard output, or into ``output`` through a temporary file beside it
-    that replaces it whole: a reader never sees half a file, nor a failed run's."""
+def _emit(pieces: Iterable[str], output: Path | None) -> None:
+    """The text ``pieces`` make, as they come, to standard output, or into ``output``
+    through a temporary file beside it that replaces it whole: a reader never sees half
+    a file, nor a failed run's."""
     if output is None:
-        click.echo(text, nl=False)
+        for piece in pieces:
+            click.echo(piece, nl=False)
         return
     target = output.expanduser()
     try:
@@ -254,7 +291,7 @@ def _emit(text: str, output: Path | None) -> None:
         raise click.ClickException(f"cannot write {output}: {e.strerror or e}") from e
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
+            f.writelines(pieces)
             f.flush()
             os.fsync(f.fileno())
         os.chmod(tmp, _mode(target))
@@ -262,6 +299,9 @@ def _emit(text: str, output: Path | None) -> None:
     except OSError as e:
         Path(tmp).unlink(missing_ok=True)
         raise click.ClickException(f"cannot write {output}: {e.strerror or e}") from e
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def _mode(target: Path) -> int:

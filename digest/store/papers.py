@@ -3,20 +3,25 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
     Connection,
     Insert,
+    Integer,
+    Select,
     and_,
     bindparam,
     delete,
+    false,
     func,
     insert,
+    or_,
     select,
+    type_coerce,
     union_all,
 )
 from sqlalchemy import update as sql_update
@@ -27,6 +32,8 @@ from digest.store import features, search
 from digest.store import schema as s
 from digest.store.engine import Database, chunks
 from digest.text import name_key, title_key
+
+_STREAM = 1000  # papers read at a time when they are streamed (``PaperRoom.paper_chunks``)
 
 
 @dataclass(frozen=True)
@@ -70,9 +77,41 @@ def save(
 def load(conn: Connection, since: datetime | None = None) -> list[Paper]:
     """Stored papers in the order first stored; with ``since``, only those that appeared
     (featured, else published, else first seen) on or after that day."""
-    query = select(s.papers).order_by(s.papers.c.id)
     if since is not None:
-        query = query.where(s.appeared_since(since))
+        return load_ids(conn, appeared_ids(conn, since))
+    return _assemble(conn, conn.execute(select(s.papers).order_by(s.papers.c.id))
+                     .mappings().all())
+
+
+def appeared_ids(conn: Connection, since: datetime) -> list[int]:
+    """The ids of the papers that appeared (featured, else published, else first seen)
+    on or after ``since``'s day, in id order. Read through ix_papers_day and sorted here:
+    asked to order by id, SQLite walks the whole table by id instead (27 s at 400,000
+    papers, against 2 ms)."""
+    return sorted(conn.execute(select(s.papers.c.id).where(s.appeared_since(since)))
+                  .scalars())
+
+
+def span(conn: Connection, last: int | None) -> tuple[int, int] | None:
+    """The first and last id of the stored papers, of only the ``last`` stored when
+    given; None when there are none."""
+    newest = conn.execute(select(func.max(s.papers.c.id))).scalar()
+    if newest is None:
+        return None
+    first = None
+    if last is not None:  # the last'th from the end, when there are that many
+        first = conn.execute(select(s.papers.c.id).order_by(s.papers.c.id.desc())
+                             .offset(last - 1).limit(1)).scalar()
+    if first is None:
+        first = conn.execute(select(func.min(s.papers.c.id))).scalar_one()
+    return int(first), int(newest)
+
+
+def load_after(conn: Connection, after: int, upto: int, size: int) -> list[Paper]:
+    """The first ``size`` stored papers with an id above ``after`` and up to ``upto``, in
+    id order."""
+    query = (select(s.papers).where(s.papers.c.id > after, s.papers.c.id <= upto)
+             .order_by(s.papers.c.id).limit(size))
     return _assemble(conn, conn.execute(query).mappings().all())
 
 
@@ -90,10 +129,11 @@ def newest(conn: Connection, count: int) -> list[Paper]:
 
 
 def load_ids(conn: Connection, ids: Iterable[int]) -> list[Paper]:
-    """The stored papers with these ids."""
+    """The stored papers with these ids, in id order."""
     rows: list[Any] = []
     for chunk in chunks(sorted(set(ids))):
-        rows += conn.execute(select(s.papers).where(s.papers.c.id.in_(chunk))).mappings().all()
+        rows += conn.execute(select(s.papers).where(s.papers.c.id.in_(chunk))
+                             .order_by(s.papers.c.id)).mappings().all()
     return _assemble(conn, rows)
 
 
@@ -122,26 +162,123 @@ def credited_to(conn: Connection, key: str, source: str) -> list[Paper]:
     return load_ids(conn, conn.execute(query).scalars())
 
 
-def carrying(conn: Connection, keys: Sequence[str], at_least: int = 0,
+def carrying(conn: Connection, keys: Sequence[str], newest: int | None = None,
              known: Mapping[int, Paper] | None = None) -> dict[str, list[Paper]]:
-    """For each folded name of ``keys`` that some paper carries (listed or credited),
-    those papers; a name on none, or on fewer than ``at_least`` (they are not read), is
-    left out (a pass asks for hundreds of thousands of spellings, most on nothing), and
-    papers ``known`` already (by id) are not read again."""
+    """For each folded name of ``keys`` that some paper carries (listed or credited), the
+    ``newest`` such papers (by the day they appeared, then id; all without it) and any
+    of ``known`` (by id) that carry it, in id order; a name on none is left out. Papers
+    not ``known`` are read slim (``load_slim``)."""
     pa = s.paper_authors.c
-    ids: dict[str, set[int]] = defaultdict(set)
-    for chunk in chunks(sorted(set(keys))):
-        query = (select(s.authors.c.key, pa.paper_id)
-                 .join(s.authors, s.authors.c.id == pa.author_id)
-                 .where(s.authors.c.key.in_(chunk)))
-        for key, paper_id in conn.execute(query):
-            ids[key].add(paper_id)
-    ids = {key: found for key, found in ids.items() if len(found) >= at_least}
     known = known or {}
-    wanted = set().union(*ids.values())
+    authors = _authors_named(conn, keys)
+    ids: dict[str, set[int]] = defaultdict(set)
+    if newest is None:
+        for chunk in chunks(sorted(authors)):
+            query = select(pa.author_id, pa.paper_id).where(pa.author_id.in_(chunk))
+            for author, paper_id in conn.execute(query).all():
+                ids[authors[author]].add(paper_id)
+    else:
+        query = _newest_of(newest)
+        for author, key in authors.items():
+            ids[key].update(conn.execute(query, {"writer": author}).scalars().all())
+    if known and newest is not None:
+        reach = _reach(known.values())
+        for chunk in chunks(sorted(authors)):
+            for author, paper_id in conn.execute(_recent(chunk, reach)).all():
+                if paper_id in known:
+                    ids[authors[author]].add(paper_id)
+    wanted = set().union(*ids.values()) if ids else set()
     papers = {i: known[i] for i in wanted if i in known}
-    papers.update((p.id, p) for p in load_ids(conn, wanted - papers.keys()) if p.id is not None)
+    papers.update((p.id, p) for p in load_slim(conn, wanted - papers.keys())
+                  if p.id is not None)
     return {key: [papers[i] for i in sorted(found)] for key, found in ids.items()}
+
+
+def _authors_named(conn: Connection, keys: Sequence[str]) -> dict[int, str]:
+    """The ids of the authors with these folded names (most spellings asked for are on
+    no paper), with their names."""
+    found: dict[int, str] = {}
+    for chunk in chunks(sorted(set(keys))):
+        query = select(s.authors.c.id, s.authors.c.key).where(s.authors.c.key.in_(chunk))
+        found.update((author, key) for author, key in conn.execute(query))
+    return found
+
+
+def _newest_of(newest: int) -> Select[Any]:
+    """The ids of the ``newest`` papers of the author ``:writer`` (by day, then id), read
+    from the end of the index on (author, day, paper): ``newest`` rows however many
+    papers carry the name. One author a statement: compiled once, run for each."""
+    pa = s.paper_authors.c
+    return (select(pa.paper_id).where(pa.author_id == bindparam("writer"))
+            .order_by(pa.day.desc().nulls_last(), pa.paper_id.desc()).limit(newest))
+
+
+@dataclass(frozen=True)
+class _Reach:
+    """How far back papers a caller holds go: to ``since`` (the day the oldest of them
+    appeared; None when none has a day), and whether some have no day at all."""
+
+    since: date | None
+    undated: bool
+
+
+def _reach(known: Iterable[Paper]) -> _Reach:
+    days = [p.featured or p.published for p in known]
+    dated = [d for d in days if d is not None]
+    return _Reach(min(dated) if dated else None, len(dated) < len(days))
+
+
+def _recent(authors: Sequence[int], reach: _Reach) -> Select[Any]:
+    """(author, paper) of the papers of ``authors`` as recent as the papers a caller
+    holds (``reach``; which of them it holds, the caller sees)."""
+    pa = s.paper_authors.c
+    held = [pa.day >= reach.since] if reach.since is not None else []
+    if reach.undated:
+        held.append(pa.day.is_(None))
+    return select(pa.author_id, pa.paper_id).where(pa.author_id.in_(authors),
+                                                   or_(false(), *held))
+
+
+# What a name's resolution reads of a paper (``pins.resolve``, ``pins.why``): no abstract,
+# summary or keywords, which are most of a paper's bytes.
+_SLIM = (s.papers.c.id, s.papers.c.title, s.papers.c.arxiv_id, s.papers.c.organization,
+         s.papers.c.published, s.papers.c.featured, s.papers.c.author_count,
+         s.papers.c.truncated, s.papers.c.category, s.papers.c.first_seen)
+
+
+def load_slim(conn: Connection, ids: Iterable[int]) -> list[Paper]:
+    """The stored papers with these ids, with what a name's resolution needs of them:
+    title, ids, dates, organisation, sources and authors (with credits and claims); the
+    abstract, summary, keywords and counts left empty."""
+    found: list[Paper] = []
+    pa, ps = s.paper_authors.c, s.paper_sources.c
+    for chunk in chunks(sorted(set(ids))):
+        people: dict[int, list[Any]] = defaultdict(list)
+        # the flags as stored (0/1 in SQLite): a bool made of each costs a tenth of the load
+        query = (select(pa.paper_id, pa.name, type_coerce(pa.listed, Integer),
+                        type_coerce(pa.credited, Integer), pa.user)
+                 .where(pa.paper_id.in_(chunk)).order_by(pa.paper_id, pa.position))
+        for row in conn.execute(query).all():  # all at once: a row at a time costs double
+            people[row[0]].append(row)
+        sources: dict[int, list[str]] = defaultdict(list)
+        query = select(ps.paper_id, ps.source).where(ps.paper_id.in_(chunk)).order_by(ps.id)
+        for paper_id, source in conn.execute(query).all():
+            sources[paper_id].append(source)
+        for row in conn.execute(select(*_SLIM).where(s.papers.c.id.in_(chunk))).all():
+            found.append(_slim_paper(row, people[row[0]], sources[row[0]]))
+    return found
+
+
+def _slim_paper(row: Any, people: list[Any], sources: list[str]) -> Paper:
+    paper_id, title, arxiv_id, org, published, featured, count, truncated, category, seen = row
+    return Paper(
+        id=paper_id, title=title, arxiv_id=arxiv_id, organization=org, published=published,
+        featured=featured, author_count=count, truncated=truncated, category=category,
+        first_seen=seen, sources=tuple(sources),
+        authors=tuple(name for _, name, listed, _, _ in people if listed),
+        credited=tuple(name for _, name, _, credited, _ in people if credited),
+        claimed=tuple((name, user) for _, name, listed, _, user in people if listed and user),
+    )
 
 
 def insert_id(conn: Connection, statement: Insert) -> int:
@@ -288,6 +425,9 @@ def _write(conn: Connection, slots: list[_Slot], run_id: int, now: datetime) -> 
     recredited = new + [slot for slot in updated if slot.stored and _people(slot.paper)
                         != _people(slot.stored)]
     _write_authors(conn, [slot.paper for slot in recredited])
+    rewritten = {id(slot) for slot in recredited}
+    _redate_authors(conn, [slot.paper for slot in updated if id(slot) not in rewritten
+                           and slot.stored and _day(slot.paper) != _day(slot.stored)])
     _snapshot_upvotes(conn, [slot.paper for slot in changed if slot.paper.upvotes is not None
                              and (slot.stored is None
                                   or slot.stored.upvotes != slot.paper.upvotes)], now)
@@ -340,10 +480,25 @@ def _write_authors(conn: Connection, papers: list[Paper]) -> None:
         credited = {name_key(c) for c in paper.credited}
         rows += [{"paper_id": paper.id, "position": i, "author_id": ids[name_key(name)],
                   "name": name, "listed": i < len(paper.authors),
-                  "credited": name_key(name) in credited, "user": user}
+                  "credited": name_key(name) in credited, "user": user, "day": _day(paper)}
                  for i, (name, user) in enumerate(_accounts(paper))]
     if rows:
         conn.execute(insert(s.paper_authors), rows)
+
+
+def _redate_authors(conn: Connection, papers: list[Paper]) -> None:
+    """Copy the day ``papers`` appeared (they have new dates, the same authors) onto
+    their author rows."""
+    if papers:
+        conn.execute(sql_update(s.paper_authors)
+                     .where(s.paper_authors.c.paper_id == bindparam("of_paper"))
+                     .values(day=bindparam("new_day")),
+                     [{"of_paper": p.id, "new_day": _day(p)} for p in papers])
+
+
+def _day(paper: Paper) -> date | None:
+    """The day a paper appeared: featured, else published."""
+    return paper.featured or paper.published
 
 
 def _accounts(paper: Paper) -> list[tuple[str, str | None]]:
@@ -412,6 +567,33 @@ class PaperRoom(Database):
         with self._begin(reading=True) as conn:
             return newest(conn, count)
 
+    def paper_chunks(self, since: datetime | None = None, last: int | None = None,
+                     size: int = _STREAM) -> Iterator[list[Paper]]:
+        """The stored papers in the order first stored (``papers``), ``size`` at a time,
+        each chunk read in its own transaction, so memory stays flat at any store size
+        (but for the ids, with ``since``); with ``since``, those that appeared since that
+        day; with ``last``, only the ``last`` stored of those. Papers stored meanwhile
+        are not among them."""
+        if since is not None:
+            with self._begin(reading=True) as conn:
+                ids = appeared_ids(conn, since)
+            for chunk in chunks(ids[-last:] if last else ids, size):
+                with self._begin(reading=True) as conn:
+                    yield load_ids(conn, chunk)
+            return
+        with self._begin(reading=True) as conn:
+            bounds = span(conn, last)
+        if bounds is None:
+            return
+        after, upto = bounds[0] - 1, bounds[1]
+        while True:
+            with self._begin(reading=True) as conn:
+                chunk = load_after(conn, after, upto, size)
+            if not chunk:
+                return
+            yield chunk
+            after = chunk[-1].id or upto
+
     def upvote_snapshots(self, start: datetime, now: datetime) -> list[Snapshot]:
         """The upvote counts ingests saw after ``start`` up to ``now``, with each such
         paper's last count at or before ``start`` (what momentum since ``start`` needs)."""
@@ -426,13 +608,13 @@ class PaperRoom(Database):
             return {(key, source): credited_to(conn, key, source)
                     if source is not None else [] for key, source in set(wanted)}
 
-    def papers_carrying(self, keys: Iterable[str], at_least: int = 0,
+    def papers_carrying(self, keys: Iterable[str], newest: int | None = None,
                         known: Mapping[int, Paper] | None = None) -> dict[str, list[Paper]]:
-        """For each folded name carried by stored papers, those papers (a name on none, or
-        on fewer than ``at_least``, is left out); papers ``known`` by id are taken from
-        there."""
+        """For each folded name carried by stored papers, the ``newest`` of those papers
+        (all without it) and any ``known`` (by id, taken from there) that carry it
+        (``carrying``)."""
         with self._begin(reading=True) as conn:
-            return carrying(conn, sorted(set(keys)), at_least, known)
+            return carrying(conn, sorted(set(keys)), newest, known)
 
     def papers_by_arxiv(self, arxiv_ids: Iterable[str]) -> list[Paper]:
         """The stored papers with these arXiv ids (as stored: no prefix, no version)."""

@@ -84,6 +84,8 @@ def _matching(conn: Connection) -> str:
     schema = inspect(conn)
     if "ix_papers_first_seen" in {i["name"] for i in schema.get_indexes("papers")}:
         return "0013"
+    if "day" in {c["name"] for c in schema.get_columns("paper_authors")}:
+        return "0012"
     if "paper_features" in schema.get_table_names():
         return "0011"
     if "doi" in {c["name"] for c in schema.get_columns("papers")}:

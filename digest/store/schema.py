@@ -149,7 +149,12 @@ paper_authors = Table(
     # The account this listed author claimed the paper with at the source (a Hugging Face
     # username), on the first row of their name; null when they did not.
     Column("user", String(64)),
+    # The day the paper appeared (featured, else published), copied from it: a name's
+    # newest papers are read from the index below, not by looking up every paper on it.
+    Column("day", Date),
 )
+Index("ix_paper_authors_author_day", paper_authors.c.author_id, paper_authors.c.day,
+      paper_authors.c.paper_id)
 
 ingest_runs = Table(
     "ingest_runs",
