@@ -151,7 +151,7 @@ MAX_LIKES = 1000
 # Who an unpinned followed name stands for is worked out from the newest RESOLVE_PAPERS
 # stored papers carrying it (by the day they appeared), plus those a pass holds already:
 # who the name stands for now, at a cost that does not grow with the archive.
-RESOLVE_PAPERS = 30
+RESOLVE_PAPERS = 20
 # A card link's target (a name or phrase to follow or mute, an arXiv id, an arXiv id and a
 # followed name) is at most this many characters: a link is made from what a card shows,
 # never typed; a card leaves out a link whose target would be longer.
