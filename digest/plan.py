@@ -35,7 +35,7 @@ after ``now`` do not count, so it shows the digest that ``now`` would have built
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Collection, Container, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -192,20 +192,26 @@ class Notes:
         self.papers = papers  # in memory already, by id: not read again
         self._found: dict[NameKey, Resolution] = {}
 
-    def load(self, subscribers: Iterable[Subscriber]) -> None:
+    def load(self, subscribers: Iterable[Subscriber],
+             wanted: Callable[[str], bool] | None = None) -> None:
         """Look up, in one go, the unpinned followed names of ``subscribers`` not looked up
-        yet (a batch of mails costs one query, not one per mail)."""
+        yet (a batch of mails costs one query, not one per mail); with ``wanted``, only
+        the names it says are needed."""
         # (not "- self._found.keys()": that walks every name found so far, every mail)
         missing = {name_key_of(n): n for sub in subscribers for n in sub.authors
-                   if not _pinned(sub.pin(n)) and name_key_of(n) not in self._found}
+                   if not _pinned(sub.pin(n)) and name_key_of(n) not in self._found
+                   and (wanted is None or wanted(n))}
         if missing:
             found = resolve_stored(self.store, missing.values(), self.papers)
             self._found.update((key, found[name]) for key, name in missing.items())
 
-    def resolutions(self, subscribers: Iterable[Subscriber]) -> dict[NameKey, Resolution]:
-        """Who the unpinned followed names of ``subscribers`` stand for."""
+    def resolutions(self, subscribers: Iterable[Subscriber],
+                    wanted: Callable[[str], bool] | None = None
+                    ) -> dict[NameKey, Resolution]:
+        """Who the unpinned followed names of ``subscribers`` (those ``wanted`` says are
+        needed, if given) stand for."""
         subscribers = list(subscribers)
-        self.load(subscribers)
+        self.load(subscribers, wanted)
         return {key: self._found[key] for sub in subscribers for n in sub.authors
                 if (key := name_key_of(n)) in self._found}
 
@@ -295,8 +301,14 @@ class _Papers:
                 self._read()
             self._taste(subscribers)
         self.ranking.people.update(people_of(self.store, subscribers, self.ranking.people))
-        self.ranking.names.update(self.notes.resolutions(subscribers))
+        self._resolve(subscribers)
         return self.ranking
+
+    def _resolve(self, subscribers: Sequence[Subscriber]) -> None:
+        """Who the followed names of ``subscribers`` stand for, for the ranking: only the
+        names some paper of the pass carries (no other name can make a card), so a
+        pass reads what is stored of the names its new papers hold, not of every name."""
+        self.ranking.names.update(self.notes.resolutions(subscribers, self.ranking.carries))
 
     def _read(self) -> None:
         """Read the pass's papers and rank them (the people and names found so far kept;
@@ -338,6 +350,7 @@ class _Papers:
         if owed:
             self.extra |= owed
             self._read()
+            self._resolve([m.subscriber for m in members])
         return found
 
 

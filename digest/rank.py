@@ -240,6 +240,10 @@ class Ranking:
         if taste is not None:
             self.use_taste(taste)
 
+    def carries(self, name: str) -> bool:
+        """Whether a paper of the pass carries ``name`` (in any of its spellings)."""
+        return bool(self._carrying(name))
+
     def ids(self) -> KeysView[int]:
         """The store ids of the papers ranked."""
         return self._pos.keys()
