@@ -141,7 +141,7 @@ paper_authors = Table(
     metadata,
     Column("paper_id", Integer, ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True),
     Column("position", Integer, primary_key=True),
-    Column("author_id", Integer, ForeignKey("authors.id"), nullable=False, index=True),
+    Column("author_id", Integer, ForeignKey("authors.id"), nullable=False),
     Column("name", String(512), nullable=False),
     # listed: on the visible author list; credited: the paper sits on this owner's profile.
     Column("listed", Boolean, nullable=False),
@@ -150,7 +150,8 @@ paper_authors = Table(
     # username), on the first row of their name; null when they did not.
     Column("user", String(64)),
     # The day the paper appeared (featured, else published), copied from it: a name's
-    # newest papers are read from the index below, not by looking up every paper on it.
+    # newest papers are read from the index below, not by looking up every paper on it
+    # (which serves every lookup by author: there is no index on the author alone).
     Column("day", Date),
 )
 Index("ix_paper_authors_author_day", paper_authors.c.author_id, paper_authors.c.day,
