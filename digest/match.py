@@ -22,7 +22,7 @@ mentions a phrase in passing is not about it, and a reader's card should be.
 from __future__ import annotations
 
 import re
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -262,8 +262,10 @@ class PaperIndex:
         self.papers = papers
         self._by_author: dict[str, list[tuple[int, int]]] = defaultdict(list)
         # word -> the positions of the papers holding it, ascending; where in each paper
-        # it stands is read from the paper's words when a phrase needs it (``_places_in``)
+        # it stands is read from the papers' words the first time a phrase needs it, and
+        # kept for the words of the phrases looked up (``_places_of``)
         self._holders: dict[str, list[int]] = defaultdict(list)
+        self._places: dict[str, list[tuple[int, int, int]]] = {}  # (pos, area rank, word)
         self._areas: list[list[tuple[str, tuple[str, ...]]]] = []
         # each paper's words end to end, and where each area starts among them
         self._flat: list[tuple[tuple[str, ...], list[int]]] = []
@@ -319,6 +321,15 @@ class PaperIndex:
             lead = self._lead[pos] = lead_words(self.papers[pos].abstract)
         return lead
 
+    def _places_of(self, word: str) -> list[tuple[int, int, int]]:
+        """Every place ``word`` stands: (paper position, area rank, word position), in
+        order; worked out once per word, for the words of the phrases looked up."""
+        found = self._places.get(word)
+        if found is None:
+            found = self._places[word] = [(pos, rank, at) for pos in self._holders.get(word, ())
+                                          for rank, at in self._places_in(pos, word)]
+        return found
+
     def _places_in(self, pos: int, word: str) -> list[tuple[int, int]]:
         """Where ``word`` stands in the paper at ``pos``: (area rank, word position)."""
         flat, starts = self._flat[pos]
@@ -349,8 +360,8 @@ class PaperIndex:
         head, n = tokens[:-1], len(tokens)
         if not head:  # one word: each place of any of its forms is a match
             for word in lasts:
-                for pos in self._holders.get(word, ()):
-                    found[pos].update((rank, at, False) for rank, at in self._places_in(pos, word))
+                for pos, rank, at in self._places_of(word):
+                    found[pos].add((rank, at, False))
             return
         # Only papers that hold every word of the phrase can hold the phrase: found by
         # intersecting sets of papers (in C); then, in each of them, the places of the
@@ -364,8 +375,12 @@ class PaperIndex:
                                                           for w in o[0]))
         starts = (0, 1) if offset else (0,)
         for word in words_at:
+            places = self._places_of(word)
             for pos in candidates:
-                for rank, at in self._places_in(pos, word):
+                i = bisect_left(places, (pos,))
+                while i < len(places) and places[i][0] == pos:
+                    _, rank, at = places[i]
+                    i += 1
                     text = self._areas[pos][rank][1]
                     for start in (at - offset - back for back in starts):
                         extra = fits(text, start, head, lasts) if start >= 0 else None
