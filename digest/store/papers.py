@@ -178,9 +178,7 @@ def carrying(conn: Connection, keys: Sequence[str], newest: int | None = None,
             for author, paper_id in conn.execute(query).all():
                 ids[authors[author]].add(paper_id)
     else:
-        query = _newest_of(newest)
-        for author, key in authors.items():
-            ids[key].update(conn.execute(query, {"writer": author}).scalars().all())
+        _newest_ids(conn, authors, newest, ids)
     if known and newest is not None:
         reach = _reach(known.values())
         for chunk in chunks(sorted(authors)):
@@ -192,6 +190,29 @@ def carrying(conn: Connection, keys: Sequence[str], newest: int | None = None,
     papers.update((p.id, p) for p in load_slim(conn, wanted - papers.keys())
                   if p.id is not None)
     return {key: [papers[i] for i in sorted(found)] for key, found in ids.items()}
+
+
+def _newest_ids(conn: Connection, authors: Mapping[int, str], newest: int,
+                ids: dict[str, set[int]]) -> None:
+    """Add to ``ids`` (by name) the ``newest`` papers of each of ``authors``: all of them
+    for the authors on at most that many (counted, then read, a chunk of authors a
+    statement: most names are on a few papers), from the end of the index for the others
+    (a statement each)."""
+    pa = s.paper_authors.c
+    few: list[int] = []
+    query = _newest_of(newest)
+    for chunk in chunks(sorted(authors)):
+        counted = conn.execute(select(pa.author_id, func.count()).where(
+            pa.author_id.in_(chunk)).group_by(pa.author_id)).all()
+        for author, count in counted:
+            if count <= newest:
+                few.append(author)
+            else:
+                ids[authors[author]].update(conn.execute(query, {"writer": author}).scalars())
+    for chunk in chunks(few):
+        for author, paper_id in conn.execute(select(pa.author_id, pa.paper_id).where(
+                pa.author_id.in_(chunk))).all():
+            ids[authors[author]].add(paper_id)
 
 
 def _authors_named(conn: Connection, keys: Sequence[str]) -> dict[int, str]:
