@@ -16,6 +16,7 @@ from click.testing import CliRunner, Result
 from digest.cli import cli
 from digest.model import Paper
 from tests.httpserver import DataServer
+from tests.pgserver import PgCluster, cluster_or_skip, sqlite_or_postgres
 
 # Fixtures of the delivery tests (a prepared database and config, an SMTP server).
 pytest_plugins = ["tests.mailing"]
@@ -27,6 +28,19 @@ GOLDEN = Path(__file__).resolve().parent / "golden"
 SHARED_DATA = ROOT.parent / "shared" / "data"
 # Set DIGEST_REGEN_GOLDEN=1 to rewrite the golden files from the current output, on purpose.
 REGEN = os.environ.get("DIGEST_REGEN_GOLDEN") == "1"
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[PgCluster]:
+    """A throwaway PostgreSQL cluster for the module's tests (skipped where none can run;
+    a module may define its own)."""
+    yield from cluster_or_skip()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh database URL: a SQLite file, then the module's ``cluster``, wiped."""
+    yield from sqlite_or_postgres(request, tmp_path)
 
 
 @pytest.fixture(autouse=True)

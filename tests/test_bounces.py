@@ -32,7 +32,7 @@ from digest.metrics import metrics
 from digest.store import Store
 from tests.conftest import DATA
 from tests.mailing import NOW, outbox, send
-from tests.pgserver import PgCluster, cluster_or_skip, sqlite_or_postgres
+from tests.pgserver import sqlite_or_postgres
 from tests.smtpserver import SmtpServer
 
 SAMPLES = DATA / "bounces"
@@ -394,11 +394,6 @@ def test_hostile_and_garbage_mails_are_kept_without_a_crash(
         result.output
     # the detector that trips over one of them logs no traceback for a user to see
     assert "Traceback" not in result.output
-
-
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[PgCluster]:
-    yield from cluster_or_skip()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

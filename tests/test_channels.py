@@ -32,7 +32,7 @@ from digest.store import Store
 from tests.conftest import ROOT, SEEDS
 from tests.hookserver import Hit, HookServer
 from tests.mailing import NOW, SUBSCRIPTIONS, mail_env, send, smtp  # noqa: F401 (fixtures)
-from tests.pgserver import PgCluster, cluster_or_skip, wipe
+from tests.pgserver import PgCluster, wipe
 from tests.smtpserver import SmtpServer
 from tests.test_web import SECRET as WEB_SECRET
 from tests.test_web import Site, site  # noqa: F401 (a fixture)
@@ -358,11 +358,6 @@ def test_the_pages_never_show_channels_and_saving_keeps_them(site: Site) -> None
 
 
 # ---- several workers on one PostgreSQL ---------------------------------------------------
-
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[PgCluster]:
-    yield from cluster_or_skip()
-
 
 @pytest.mark.slow
 def test_two_workers_on_postgresql_post_each_message_once(cluster: PgCluster, tmp_path: Path,

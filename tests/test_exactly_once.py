@@ -10,7 +10,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,11 +24,6 @@ from tests.smtpserver import SmtpServer
 from tests.test_workers import expected_ids, finish, message_ids, prepared, workers
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[PgCluster]:
-    yield from cluster_or_skip()
 
 
 def _planned(url: str, tmp_path: Path, count: int) -> tuple[dict[str, str], Store]:

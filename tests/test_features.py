@@ -8,12 +8,10 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import pytest
 from click.testing import CliRunner
 from sqlalchemy import inspect, select, text
 
@@ -24,21 +22,10 @@ from digest.store import Store, revisions
 from digest.store import schema as s
 from digest.terms import hashed, paper_text, unpack
 from tests.conftest import DATA
-from tests.pgserver import PgCluster, cluster_or_skip, sqlite_or_postgres
 from tests.test_rank import ingest
 
 NOW = datetime(2026, 4, 17, 9, tzinfo=UTC)
 DAY = DATA / "hf-daily" / "2026-04-15.json"
-
-
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[PgCluster]:
-    yield from cluster_or_skip()
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    yield from sqlite_or_postgres(request, tmp_path)
 
 
 def stored_terms(store: Store) -> dict[int, bytes]:

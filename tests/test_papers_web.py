@@ -29,7 +29,7 @@ from digest.render.atom import Entry, atom
 from digest.store import Store, revisions
 from digest.web import HEADERS
 from tests.conftest import DATA
-from tests.pgserver import PgCluster, cluster_or_skip, wipe
+from tests.pgserver import wipe
 from tests.serving import free_base, serving
 
 SECRET = "papers-s3cret"
@@ -51,11 +51,6 @@ class Site:
         response = self.get(path, **params)
         assert response.status_code == 200, (path, response.status_code)
         return _TITLE.findall(response.text)
-
-
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[PgCluster]:
-    yield from cluster_or_skip()
 
 
 def _invoke(url: str, *args: str) -> None:

@@ -20,13 +20,8 @@ from digest.model import Paper
 from digest.store import Store
 from tests.conftest import DATA, ROOT, SEEDS, totals
 from tests.mailing import NOW, SUBSCRIPTIONS, many_subscribers
-from tests.pgserver import PgCluster, cluster_or_skip, wipe
+from tests.pgserver import PgCluster, wipe
 from tests.smtpserver import SmtpServer
-
-
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[PgCluster]:
-    yield from cluster_or_skip()
 
 
 @pytest.fixture

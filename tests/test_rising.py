@@ -16,7 +16,6 @@ import email
 import email.policy
 import json
 import sqlite3
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -32,7 +31,7 @@ from digest.plan import plan_due
 from digest.store import Store
 from digest.store import schema as s
 from tests.conftest import DATA
-from tests.pgserver import PgCluster, cluster_or_skip, wipe
+from tests.pgserver import PgCluster, wipe
 
 HF = DATA / "hf-daily"
 NOW = "2026-04-17T12:00:00Z"  # the window starts at 2026-04-15T12:00Z
@@ -316,11 +315,6 @@ Abstract: (abstract)</summary>
 
 
 # ---- PostgreSQL ----------------------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[PgCluster]:
-    yield from cluster_or_skip()
-
 
 def test_rising_on_postgresql(cluster: PgCluster, tmp_path: Path) -> None:
     wipe(cluster.url)

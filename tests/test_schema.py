@@ -7,12 +7,10 @@ too."""
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import pytest
 from click.testing import CliRunner
 from sqlalchemy import MetaData, create_engine, select, text
 
@@ -20,7 +18,6 @@ from digest.cli import cli
 from digest.store import Store, revisions
 from tests.conftest import DATA, SEEDS
 from tests.mailing import NOW, SUBSCRIPTIONS
-from tests.pgserver import PgCluster, cluster_or_skip, sqlite_or_postgres
 
 NEXT = '''"""A test's own next revision: a column with a value worked out from the data."""
 
@@ -43,16 +40,6 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_column("subscribers", "domain")
 '''
-
-
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[PgCluster]:
-    yield from cluster_or_skip()
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    yield from sqlite_or_postgres(request, tmp_path)
 
 
 def invoke(url: str, *args: str, env: dict[str, str] | None = None) -> Any:

@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, date, datetime
-from pathlib import Path
-
-import pytest
 
 from digest.ingest import parse
 from digest.ingest.common import ParseContext
@@ -15,7 +11,6 @@ from digest.merge import merge
 from digest.model import Paper
 from digest.store import Store
 from tests.conftest import DATA, totals
-from tests.pgserver import PgCluster, cluster_or_skip, sqlite_or_postgres
 
 T1 = datetime(2026, 6, 1, 8, tzinfo=UTC)
 T2 = datetime(2026, 6, 2, 8, tzinfo=UTC)
@@ -99,16 +94,6 @@ def test_reingest_changes_nothing(run) -> None:  # type: ignore[no-untyped-def]
     read, new, merged, errors = totals(again.stdout)
     assert (new, merged, errors) == (0, read, 0) and read > 140
     assert run("papers", "--json").stdout == before
-
-
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[PgCluster]:
-    yield from cluster_or_skip()
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    yield from sqlite_or_postgres(request, tmp_path)
 
 
 def hf_day(name: str) -> list[Paper]:

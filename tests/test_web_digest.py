@@ -30,7 +30,6 @@ from digest.vocab import SectionName
 from tests.browser import chromium, png_size, screenshot
 from tests.conftest import ROOT
 from tests.mailing import NOW, SUBSCRIPTIONS
-from tests.pgserver import PgCluster, cluster_or_skip, sqlite_or_postgres
 from tests.serving import free_base, serving
 from tests.smtpserver import SmtpServer
 from tests.test_rank import ingest
@@ -334,16 +333,6 @@ def test_tokens_name_one_digest() -> None:
         assert tokens.read_view(token.swapcase() if token.isalnum() else token) == (ref, at)
         assert Tokens("t").read_view(token) is None
     assert tokens.read_view(tokens.make_mail("bounce", "AbCdEfGhIjKl", at) or "") is None
-
-
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[PgCluster]:
-    yield from cluster_or_skip()
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    yield from sqlite_or_postgres(request, tmp_path)
 
 
 def test_what_the_pages_read_of_the_outbox(url: str) -> None:

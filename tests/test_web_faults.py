@@ -19,7 +19,6 @@ from typing import Any
 
 import httpx
 import psycopg
-import pytest
 from click.testing import CliRunner
 from itsdangerous.encoding import base64_decode
 from starlette.testclient import TestClient
@@ -33,7 +32,7 @@ from digest.store import Store, schema
 from digest.web import HEADERS, create_app
 from tests import test_web
 from tests.mailing import NOW
-from tests.pgserver import PgCluster, cluster_or_skip
+from tests.pgserver import PgCluster
 from tests.serving import serving
 from tests.test_web import SECRET, Site, form_token, link, path, subscribe
 
@@ -119,11 +118,6 @@ def app_for(store: Store, folder: Path) -> Any:
     """The pages in-process, over ``store``, mail into a Maildir in ``folder``."""
     mail = MailSettings(Envelope.parse("D <d@example.org>", "Paper Digest"))
     return create_app(store, Tokens(SECRET), lambda: NOW, mail, MaildirTransport(folder / "m"))
-
-
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[PgCluster]:
-    yield from cluster_or_skip()
 
 
 def test_a_row_locked_on_postgresql_answers_503_soon(cluster: PgCluster, tmp_path: Path) -> None:

@@ -13,7 +13,6 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -25,15 +24,10 @@ from digest.plan import plan_due
 from digest.store import Store
 from tests.conftest import ROOT, SEEDS
 from tests.mailing import NOW, SUBSCRIPTIONS
-from tests.pgserver import PgCluster, cluster_or_skip, wipe
+from tests.pgserver import PgCluster, wipe
 from tests.smtpserver import SmtpServer
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[PgCluster]:
-    yield from cluster_or_skip()
 
 
 def prepared(url: str, tmp_path: Path, count: int) -> dict[str, str]:
