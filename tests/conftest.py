@@ -1,4 +1,5 @@
-"""Shared fixtures: paths, a CLI runner, golden files, the real data set, a local HTTP server."""
+"""Shared fixtures: paths, a CLI runner, golden files, the real data set, a local HTTP server,
+a throwaway PostgreSQL cluster and a database URL of each kind."""
 
 from __future__ import annotations
 
