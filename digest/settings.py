@@ -123,19 +123,19 @@ class HttpSettings:
         DIGEST_HTTP_{TIMEOUT,ATTEMPTS,BACKOFF,MAX_BYTES,DEADLINE,MAX_PAGES} and
         DIGEST_HARVEST_{PAUSE,RETRY_AFTER_MAX}.
 
-        Raises ConfigError when a number is malformed.
+        Raises ConfigError when a number or a URL is malformed.
         """
         return cls(
-            hf_base=env.get("DIGEST_HF_URL", defaults.HF_BASE_URL).rstrip("/"),
-            arxiv_base=env.get("DIGEST_ARXIV_URL", defaults.ARXIV_BASE_URL).rstrip("/"),
+            hf_base=base_url(env, "DIGEST_HF_URL", defaults.HF_BASE_URL),
+            arxiv_base=base_url(env, "DIGEST_ARXIV_URL", defaults.ARXIV_BASE_URL),
             timeout=number_setting(env, "DIGEST_HTTP_TIMEOUT"),
             attempts=max(1, int(number_setting(env, "DIGEST_HTTP_ATTEMPTS"))),
             backoff=number_setting(env, "DIGEST_HTTP_BACKOFF"),
             max_bytes=max(1, int(number_setting(env, "DIGEST_HTTP_MAX_BYTES"))),
             deadline=number_setting(env, "DIGEST_HTTP_DEADLINE"),
             max_pages=max(1, int(number_setting(env, "DIGEST_HTTP_MAX_PAGES"))),
-            oai_base=env.get("DIGEST_ARXIV_OAI_URL", defaults.ARXIV_OAI_URL).rstrip("/"),
-            biorxiv_base=env.get("DIGEST_BIORXIV_URL", defaults.BIORXIV_URL).rstrip("/"),
+            oai_base=base_url(env, "DIGEST_ARXIV_OAI_URL", defaults.ARXIV_OAI_URL),
+            biorxiv_base=base_url(env, "DIGEST_BIORXIV_URL", defaults.BIORXIV_URL),
             pause=number_setting(env, "DIGEST_HARVEST_PAUSE"),
             retry_after_max=number_setting(env, "DIGEST_HARVEST_RETRY_AFTER_MAX"),
         )
@@ -219,12 +219,30 @@ def url_setting(env: Mapping[str, str], name: str) -> str | None:
     raw = env.get(name)
     if raw is None or raw.strip() == "":
         return None
-    parts = urlsplit(raw.strip())
-    if parts.scheme not in ("http", "https") or not parts.hostname or \
-            any(c.isspace() or not c.isprintable() for c in raw.strip()):
+    url = raw.strip()
+    if not _http_url(url):
         raise ConfigError(f"{name}: {raw!r} is not an http(s) URL; write it like "
                           f"{URLS[name]}")
-    return raw.strip()
+    return url
+
+
+
+def base_url(env: Mapping[str, str], name: str, default: str) -> str:
+    """The base URL setting ``name`` (``url_setting``), else ``default``, without a
+    trailing slash."""
+    return (url_setting(env, name) or default).rstrip("/")
+
+def _http_url(url: str) -> bool:
+    """Whether ``url`` is an http(s) URL with a host (and a port in range, if it names
+    one), in printable characters and no spaces."""
+    if any(c.isspace() or not c.isprintable() for c in url):
+        return False
+    try:  # an unbalanced '[' or a port out of range: not a URL
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (checked on access)
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
 
 
 # The secrets the environment may hold: never printed, only checked that a server or a

@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from digest import defaults
 from digest.app import App
 from digest.cli import cli
-from digest.settings import Environment, Settings
+from digest.settings import Environment, HttpSettings, Settings
 from tests.conftest import ROOT
 
 DIGEST = ROOT / "digest"
@@ -92,6 +93,11 @@ def test_the_console_script_starts() -> None:
     ("DIGEST_BASE_URL", "digest.example.org", "DIGEST_BASE_URL: 'digest.example.org' is "
      "not an http(s) URL; write it like https://digest.example.org"),
     ("DIGEST_HF_URL", "ftp://papers.example.org", "DIGEST_HF_URL: "),
+    # urlsplit raises on these (an unbalanced IPv6 bracket, a port out of range)
+    ("DIGEST_ARXIV_OAI_URL", "http://[::1/oai", "DIGEST_ARXIV_OAI_URL: 'http://[::1/oai' is "
+     "not an http(s) URL; write it like https://oaipmh.arxiv.org/oai"),
+    ("DIGEST_BIORXIV_URL", "http://127.0.0.1:99999", "DIGEST_BIORXIV_URL: "),
+    ("DIGEST_BASE_URL", "https://[digest.example.org", "DIGEST_BASE_URL: "),
     ("DIGEST_SMTP_URL", "mail.example.org:587", "DIGEST_SMTP_URL must look like"),
     ("DIGEST_SECRET", "s3cret\n", "DIGEST_SECRET holds a line break"),
     ("DIGEST_SMTP_PASSWORD", "pa\rss", "DIGEST_SMTP_PASSWORD holds a line break"),
@@ -108,6 +114,14 @@ def test_a_bad_setting_stops_any_command_at_its_start(name: str, value: str, say
     assert says in result.output
     assert "Traceback" not in result.output and "s3cret" not in result.output
     assert not db.exists()  # stopped before touching anything
+
+
+def test_a_base_url_is_used_as_checked() -> None:
+    # the check strips spaces around a URL: what is used is the same stripped URL
+    http = HttpSettings.from_env({"DIGEST_ARXIV_OAI_URL": " http://127.0.0.1:8080/oai/ ",
+                                  "DIGEST_HF_URL": ""})
+    assert http.oai_base == "http://127.0.0.1:8080/oai"
+    assert http.hf_base == defaults.HF_BASE_URL.rstrip("/")
 
 
 def test_the_smtp_greeting_is_checked_with_the_smtp_url(tmp_path: Path) -> None:

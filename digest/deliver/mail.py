@@ -19,7 +19,7 @@ from digest.deliver.transport import Message, SmtpTransport, Transport, wire_byt
 from digest.errors import ConfigError
 from digest.model import OutboxEntry, Subscriber
 from digest.render import Links
-from digest.settings import number_setting, switch_setting
+from digest.settings import base_url, number_setting, switch_setting
 from digest.store import Store
 from digest.vocab import (
     CARD_ACTIONS,
@@ -69,7 +69,7 @@ class MailSettings:
         wrong (``signer_from_env``)."""
         envelope = Envelope.parse(env.get("DIGEST_FROM") or defaults.MAIL_FROM,
                                   env.get("DIGEST_NAME") or defaults.DIGEST_NAME)
-        return cls(envelope, (env.get("DIGEST_BASE_URL") or defaults.BASE_URL).rstrip("/"),
+        return cls(envelope, base_url(env, "DIGEST_BASE_URL", defaults.BASE_URL),
                    timedelta(seconds=number_setting(env, "DIGEST_LEASE_SECONDS")),
                    max(1, int(number_setting(env, "DIGEST_BOUNCE_LIMIT"))),
                    switch_setting(env, "DIGEST_IMAGES"),
